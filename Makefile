@@ -1,0 +1,116 @@
+# coola-tracker: the two commands are `make demo` and `make test`.
+# Every target installs what it needs and skips what is already there, so a
+# fresh machine (Debian, root, rustup, Node 20) needs nothing done by hand.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# wasm-bindgen-cli must match the wasm-bindgen crate pinned in Cargo.toml.
+WASM_BINDGEN_VERSION := 0.2.130
+WASM_PACK_VERSION := 0.15.1
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(CURDIR)/tools/node_modules/.bin:$(PATH)
+
+WASM_PACK := wasm-pack
+WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+DEMO_PORT ?= 8787
+CHROMEDRIVER ?= /usr/bin/chromedriver
+
+.PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector \
+        test-wasm-node test-wasm-chrome test-package demo bench size clean
+
+help:
+	@echo "make demo   build, start the local collector and the demo page, print the URL"
+	@echo "make test   every test tier (installs what is missing)"
+	@echo "make build  the release npm package in pkg/"
+	@echo "make bench  size and speed figures"
+
+## ---- installs -----------------------------------------------------------
+
+tools: rust-tools node-tools
+
+rust-tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
+	@if [ "$$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --locked --force \
+	    || cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force; \
+	fi
+	@if [ "$$(wasm-pack --version 2>/dev/null)" != "wasm-pack $(WASM_PACK_VERSION)" ]; then \
+	  echo "installing wasm-pack $(WASM_PACK_VERSION)"; \
+	  cargo install wasm-pack --version $(WASM_PACK_VERSION) --locked --force \
+	    || cargo install wasm-pack --version $(WASM_PACK_VERSION) --force; \
+	fi
+
+node-tools: tools/node_modules/.installed
+
+tools/node_modules/.installed: tools/package.json
+	cd tools && npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium and ChromeDriver (never a browser downloaded by a test tool).
+browser:
+	@if ! command -v chromium >/dev/null || [ ! -x $(CHROMEDRIVER) ]; then \
+	  echo "installing chromium and chromium-driver"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+## ---- build ---------------------------------------------------------------
+
+# The release package: web build (browsers, bundlers, workerd) and Node build,
+# each optimised with wasm-opt from the npm package binaryen, assembled in pkg/.
+build: tools
+	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack
+	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack
+	for d in target/pkg-web target/pkg-node; do \
+	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
+	done
+	node pkg-template/assemble.mjs
+
+package: build
+
+## ---- tests ---------------------------------------------------------------
+
+test: tools browser
+	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome test-package
+	@echo "make test: every tier passed"
+
+test-lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --tests --target wasm32-unknown-unknown -- -D warnings
+
+test-host:
+	cargo test
+
+test-collector:
+	node --test www/collector/
+
+test-wasm-node:
+	$(WASM_PACK) test --mode no-install --node
+
+test-wasm-chrome: browser
+	$(WASM_PACK) test --mode no-install --headless --chrome --chromedriver $(CHROMEDRIVER)
+
+test-package: build browser
+	node --test tests/package/
+
+## ---- demo, figures -------------------------------------------------------
+
+demo: build
+	@echo "starting the local collector and the demo page..."
+	node www/collector/collector.mjs --host 127.0.0.1 --port $(DEMO_PORT) --static www/demo --static-mount /pkg=pkg
+
+size: build
+	node tests/bench/size.mjs
+
+bench: build browser
+	node tests/bench/bench.mjs
+
+clean:
+	cargo clean
+	rm -rf pkg tools/node_modules

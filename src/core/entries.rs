@@ -1,0 +1,211 @@
+//! The compact form in which the JavaScript shell hands over an event's
+//! properties: one string, read once, instead of one boundary crossing per
+//! property.
+//!
+//! Each entry is `<tag><key length>:<key><value length>:<value>`, lengths in
+//! UTF-16 code units (JavaScript's `length`). The shell only says what type
+//! each value has; every rule about those types lives in [`crate::core::event`].
+//!
+//! | tag | value | meaning |
+//! |---|---|---|
+//! | `s` | the string | a string |
+//! | `n` | `String(v)` | a finite number |
+//! | `b` | `true` / `false` | a boolean |
+//! | `u` | empty | `null` or `undefined` |
+//! | `d` | `String(date.getTime())` | a `Date` |
+//! | `N` | `String(v)` | NaN or an infinity |
+//! | `o` `a` `f` `y` `i` | empty | object, array, function, symbol, BigInt |
+//! | `p` | the string | a property the environment fills (page URL...) |
+//! | `X` | the type | the properties argument is not an object |
+//! | `K` | empty | the properties object has symbol keys |
+
+use crate::core::error::{Error, ErrorCode};
+use crate::core::event::RawValue;
+
+/// One decoded entry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Entry<'a> {
+    /// A caller's property.
+    Prop(&'a str, RawValue<'a>),
+    /// A value the environment fills unless the caller gave one.
+    Default(&'a str, &'a str),
+}
+
+/// Iterates over the entries of `s`.
+pub fn parse(s: &str) -> Entries<'_> {
+    Entries { rest: s }
+}
+
+/// Iterator returned by [`parse`]; yields an error for malformed input or
+/// for what can't be an event's properties at all.
+pub struct Entries<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Entries<'a> {
+    /// What is left to read.
+    pub fn remainder(&self) -> &'a str {
+        self.rest
+    }
+}
+
+fn malformed() -> Error {
+    Error::new(ErrorCode::InvalidValue, "the properties could not be read")
+}
+
+/// Splits off a `<len>:<text>` field whose length is in UTF-16 units.
+fn field(s: &str) -> Option<(&str, &str)> {
+    let colon = s.find(':')?;
+    let len: usize = s.get(..colon)?.parse().ok()?;
+    let body = s.get(colon + 1..)?;
+    // Fast path: ASCII text has as many bytes as UTF-16 units.
+    if let Some(head) = body.get(..len) {
+        if head.is_ascii() {
+            return Some((head, body.get(len..)?));
+        }
+    }
+    let mut units = 0;
+    for (i, c) in body.char_indices() {
+        if units == len {
+            return Some((body.get(..i)?, body.get(i..)?));
+        }
+        units += c.len_utf16();
+    }
+    (units == len).then_some((body, ""))
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let tag = *self.rest.as_bytes().first()?;
+        let parsed = self
+            .rest
+            .get(1..)
+            .and_then(field)
+            .and_then(|(k, r)| field(r).map(|(v, r)| (k, v, r)));
+        let Some((key, val, rest)) = parsed else {
+            self.rest = "";
+            return Some(Err(malformed()));
+        };
+        self.rest = rest;
+        let value = match tag {
+            b's' => RawValue::Str(val),
+            b'n' => RawValue::NumText(val),
+            b'b' => RawValue::Bool(val == "true"),
+            b'u' => RawValue::Absent,
+            b'd' => RawValue::Date(if val == "NaN" { f64::NAN } else { parse_ms(val) }),
+            b'N' => RawValue::Other("NaN or an infinity"),
+            b'o' => RawValue::Object,
+            b'a' => RawValue::Array,
+            b'f' => RawValue::Other("a function"),
+            b'y' => RawValue::Other("a symbol"),
+            b'i' => RawValue::Other("a BigInt (convert it with Number(value) or String(value))"),
+            b'p' => return Some(Ok(Entry::Default(key, val))),
+            b'X' => {
+                self.rest = "";
+                let mut m = String::from("the properties must be an object of name/value pairs, not ");
+                m.push_str(val);
+                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
+            }
+            b'K' => {
+                self.rest = "";
+                return Some(Err(Error::new(
+                    ErrorCode::InvalidPropertyName,
+                    "a property name is a Symbol: property names must be strings",
+                )));
+            }
+            _ => {
+                self.rest = "";
+                return Some(Err(malformed()));
+            }
+        };
+        Some(Ok(Entry::Prop(key, value)))
+    }
+}
+
+/// Reads an integer millisecond count written by `String(n)`; NaN when it is
+/// not a plain integer (the timestamp rules then explain what is wrong).
+fn parse_ms(s: &str) -> f64 {
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, s),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return f64::NAN;
+    }
+    let v = digits.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) as f64;
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the JavaScript shell writes, for tests.
+    pub(crate) fn write(tag: char, key: &str, val: &str) -> String {
+        format!(
+            "{tag}{}:{key}{}:{val}",
+            key.encode_utf16().count(),
+            val.encode_utf16().count()
+        )
+    }
+
+    #[test]
+    fn reads_every_tag() {
+        let s = [
+            write('s', "a", "x:1"),
+            write('n', "b", "1.5"),
+            write('b', "c", "false"),
+            write('u', "d", ""),
+            write('d', "e", "1420452000000"),
+            write('o', "f", ""),
+            write('p', "page_url", "https://x/é"),
+        ]
+        .concat();
+        let got: Vec<_> = parse(&s).map(|e| e.unwrap()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Entry::Prop("a", RawValue::Str("x:1")),
+                Entry::Prop("b", RawValue::NumText("1.5")),
+                Entry::Prop("c", RawValue::Bool(false)),
+                Entry::Prop("d", RawValue::Absent),
+                Entry::Prop("e", RawValue::Date(1_420_452_000_000.0)),
+                Entry::Prop("f", RawValue::Object),
+                Entry::Default("page_url", "https://x/é"),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for bad in [
+            "s", "s1", "s1:a", "s9:a1:b", "s1:a9:b", "z1:a1:b", "s-1:a1:b", "s2:é1:b",
+        ] {
+            let r: Vec<_> = parse(bad).collect();
+            assert!(r.iter().any(|e| e.is_err()), "{bad}");
+        }
+        let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidValue);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_round_trips(k in any::<String>(), v in any::<String>()) {
+            let s = write('s', &k, &v) + &write('p', &v, &k);
+            let got: Vec<_> = parse(&s).map(|e| e.unwrap()).collect();
+            prop_assert_eq!(got, vec![Entry::Prop(&k, RawValue::Str(&v)), Entry::Default(&v, &k)]);
+        }
+
+        #[test]
+        fn never_panics(s in ".{0,40}") {
+            for _ in parse(&s) {}
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Typed errors with a stable machine code, the field they concern and a
+//! message a person can act on.
+//!
+//! Messages are built by concatenation rather than `format!`, which keeps
+//! `core::fmt` out of the shipped wasm.
+
+/// The stable codes of every error the library reports. The JavaScript
+/// `Error` objects carry [`ErrorCode::as_str`] as their `code` property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A mandatory field (`event_name`, `user_id`, `event_timestamp_epoch`) is absent or empty.
+    MissingField,
+    /// A timestamp that is not one of the supported formats, or not a real date.
+    InvalidTimestamp,
+    /// A timestamp outside CoolaData's window (30 days past, 1 hour future).
+    TimestampOutOfWindow,
+    /// A property whose value is an object or an array.
+    NestedProperty,
+    /// A value that is not a string, finite number, boolean, null or undefined.
+    InvalidValue,
+    /// A property name that CoolaData reserves.
+    ReservedProperty,
+    /// An empty property name, or one that is not a plain string key.
+    InvalidPropertyName,
+    /// One event over 100 KB of UTF-8 JSON.
+    EventTooLarge,
+    /// More than 300 events in one batch.
+    BatchTooLarge,
+    /// A bad tracker option.
+    InvalidOption,
+    /// `track` after `shutdown`.
+    TrackerClosed,
+    /// Events dropped because the queue reached its maximum size.
+    QueueFull,
+    /// A batch that was given up on.
+    RequestFailed,
+    /// Events dropped because they fell out of CoolaData's window while queued.
+    EventExpired,
+    /// Stored queue data that could not be read or written.
+    StorageError,
+}
+
+impl ErrorCode {
+    /// The code as JavaScript sees it, e.g. `"missing_field"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingField => "missing_field",
+            ErrorCode::InvalidTimestamp => "invalid_timestamp",
+            ErrorCode::TimestampOutOfWindow => "timestamp_out_of_window",
+            ErrorCode::NestedProperty => "nested_property",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::ReservedProperty => "reserved_property",
+            ErrorCode::InvalidPropertyName => "invalid_property_name",
+            ErrorCode::EventTooLarge => "event_too_large",
+            ErrorCode::BatchTooLarge => "batch_too_large",
+            ErrorCode::InvalidOption => "invalid_option",
+            ErrorCode::TrackerClosed => "tracker_closed",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::RequestFailed => "request_failed",
+            ErrorCode::EventExpired => "event_expired",
+            ErrorCode::StorageError => "storage_error",
+        }
+    }
+
+    /// Whether the JavaScript error should be a `RangeError` (a value of the
+    /// right type but out of range) rather than a `TypeError` or plain `Error`.
+    pub fn js_kind(self) -> ErrorKind {
+        match self {
+            ErrorCode::TimestampOutOfWindow | ErrorCode::EventTooLarge | ErrorCode::BatchTooLarge => ErrorKind::Range,
+            ErrorCode::MissingField
+            | ErrorCode::NestedProperty
+            | ErrorCode::InvalidValue
+            | ErrorCode::InvalidPropertyName => ErrorKind::Type,
+            _ => ErrorKind::Plain,
+        }
+    }
+}
+
+/// Which JavaScript constructor an error maps to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// `Error`.
+    Plain,
+    /// `TypeError`.
+    Type,
+    /// `RangeError`.
+    Range,
+}
+
+/// An error of the library: a code, the property or option it concerns, and
+/// a message for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    /// The stable machine code.
+    pub code: ErrorCode,
+    /// The property or option concerned, where there is one.
+    pub field: Option<String>,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// For `request_failed`: the HTTP status (0 for a network error).
+    pub status: Option<u16>,
+    /// For `queue_full` / `event_expired` / `request_failed`: how many events.
+    pub count: Option<u32>,
+}
+
+impl Error {
+    /// An error with a code and a message, concerning no particular field.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            field: None,
+            message: message.into(),
+            status: None,
+            count: None,
+        }
+    }
+
+    /// An error about one property or option. The message is prefixed with
+    /// the field's name, quoted, so a person sees which one.
+    pub fn field(code: ErrorCode, field: &str, message: &str) -> Self {
+        let mut m = String::with_capacity(field.len() + message.len() + 4);
+        m.push('"');
+        push_truncated(&mut m, field, 64);
+        m.push_str("\": ");
+        m.push_str(message);
+        Error {
+            code,
+            field: Some(field.to_string()),
+            message: m,
+            status: None,
+            count: None,
+        }
+    }
+
+    /// The same error with a status attached.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// The same error with an event count attached.
+    pub fn with_count(mut self, count: u32) -> Self {
+        self.count = Some(count);
+        self
+    }
+}
+
+/// Appends at most `max` characters of `s` to `out`, with an ellipsis when cut,
+/// so that a 10 MB value never ends up in an error message.
+pub fn push_truncated(out: &mut String, s: &str, max: usize) {
+    match s.char_indices().nth(max) {
+        None => out.push_str(s),
+        Some((i, _)) => {
+            out.push_str(s.get(..i).unwrap_or(""));
+            out.push('…');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let e = Error::field(ErrorCode::NestedProperty, "cart", "objects are not allowed");
+        assert_eq!(e.field.as_deref(), Some("cart"));
+        assert_eq!(e.message, "\"cart\": objects are not allowed");
+        assert_eq!(e.code.as_str(), "nested_property");
+    }
+
+    #[test]
+    fn long_names_are_cut_in_messages() {
+        let long = "x".repeat(1000);
+        let e = Error::field(ErrorCode::InvalidValue, &long, "bad");
+        assert!(e.message.chars().count() < 80);
+        assert_eq!(e.field.as_deref(), Some(long.as_str()));
+    }
+}

@@ -1,0 +1,549 @@
+//! The event contract: what a valid CoolaData event is, and its JSON.
+//!
+//! An event is a flat map of named properties. [`validate_into`] checks every
+//! rule of CoolaData's REST API and writes the event as it will be sent: the
+//! timestamp normalised to a 13-digit epoch-ms integer, booleans as
+//! `"true"`/`"false"`, null/undefined properties left out.
+
+use crate::core::error::{Error, ErrorCode};
+use crate::core::{json, num, timestamp};
+
+/// The most bytes of UTF-8 JSON one event may take (CoolaData: "Event size
+/// should not exceed 100KB").
+pub const MAX_EVENT_BYTES: usize = 102_400;
+
+/// The event name property.
+pub const EVENT_NAME: &str = "event_name";
+/// The user id property.
+pub const USER_ID: &str = "user_id";
+/// The event time property, epoch milliseconds.
+pub const TIMESTAMP: &str = "event_timestamp_epoch";
+
+/// Property names CoolaData reserves for itself; events must not send them.
+pub const RESERVED: [&str; 15] = [
+    "internal_user_id",
+    "internal_session_id",
+    "user_alias",
+    "session_clean_path",
+    "session_duration",
+    "session_end_time_ts",
+    "session_events_counter",
+    "session_full_category_path",
+    "session_full_clean_category_path",
+    "session_full_clean_path",
+    "session_full_path",
+    "session_funnel_path",
+    "session_serial_event_counter",
+    "uid",
+    "sid",
+];
+
+/// A property value as it arrives from the caller, before validation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RawValue<'a> {
+    /// A string.
+    Str(&'a str),
+    /// A number.
+    Num(f64),
+    /// A finite number already written as JSON / JavaScript `String(n)` text.
+    NumText(&'a str),
+    /// A boolean.
+    Bool(bool),
+    /// `null` or `undefined`: the property is left out.
+    Absent,
+    /// A JavaScript `Date`, as its epoch-ms value (NaN for an invalid date).
+    Date(f64),
+    /// A plain object (nested JSON).
+    Object,
+    /// An array.
+    Array,
+    /// Anything else (function, symbol, BigInt, NaN, Infinity), named by its kind.
+    Other(&'static str),
+}
+
+/// Options of [`validate_into`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// The project overrides event time with server time: `event_timestamp_epoch`
+    /// becomes optional and no window applies.
+    pub server_timestamp: bool,
+    /// When given, the timestamp must lie in CoolaData's window around it.
+    pub now_ms: Option<i64>,
+}
+
+/// Validates one event and returns its JSON. See [`validate_into`].
+pub fn validate<'a>(
+    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    opts: &ValidateOptions,
+) -> Result<String, Error> {
+    let mut out = String::new();
+    validate_into(&mut out, None, props, &[], opts)?;
+    Ok(out)
+}
+
+/// Validates one event and appends its JSON object to `out`.
+///
+/// - `event_name`, when given, is written first and wins over an
+///   `event_name` among `props`.
+/// - `props` are the caller's properties, checked and written in order.
+/// - `defaults` are written after them, each only if the caller did not give
+///   that property and the value is not an empty string or absent (this is how
+///   a tracker fills user id, timestamp, user agent...).
+///
+/// Returns the event time (epoch ms) when the event has one. On error
+/// nothing is left appended to `out`, and the error names the first problem
+/// found.
+pub fn validate_into<'a>(
+    out: &mut String,
+    event_name: Option<RawValue<'_>>,
+    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    defaults: &[(&str, RawValue<'_>)],
+    opts: &ValidateOptions,
+) -> Result<Option<i64>, Error> {
+    let start = out.len();
+    let result = write_event(out, event_name, props, defaults, opts);
+    let size = out.len() - start;
+    if result.is_ok() && size > MAX_EVENT_BYTES {
+        out.truncate(start);
+        let mut m = String::from("the event takes ");
+        num::push_u64(&mut m, size as u64);
+        m.push_str(" bytes of JSON, more than CoolaData's limit of 102400 (100 KB): send less text in its properties");
+        return Err(Error::new(ErrorCode::EventTooLarge, m));
+    }
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Which of the mandatory fields were written.
+#[derive(Default)]
+struct Seen {
+    name: bool,
+    user: bool,
+    time: Option<i64>,
+}
+
+fn write_event<'a>(
+    out: &mut String,
+    event_name: Option<RawValue<'_>>,
+    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    defaults: &[(&str, RawValue<'_>)],
+    opts: &ValidateOptions,
+) -> Result<Option<i64>, Error> {
+    let mut seen = Seen::default();
+    // Bit i set: the caller gave defaults[i]'s property (at most 64 defaults).
+    let mut given: u64 = 0;
+    out.push('{');
+    if let Some(v) = event_name {
+        write_prop(out, EVENT_NAME, v, opts, &mut seen)?;
+    }
+    for (key, value) in props {
+        if key == EVENT_NAME && event_name.is_some() {
+            continue;
+        }
+        for (i, (d, _)) in defaults.iter().enumerate().take(64) {
+            if *d == key {
+                given |= 1 << i;
+            }
+        }
+        write_prop(out, key, value, opts, &mut seen)?;
+    }
+    for (i, (key, value)) in defaults.iter().enumerate() {
+        let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
+            || matches!(value, RawValue::Str("") | RawValue::Absent);
+        if !skip {
+            write_prop(out, key, *value, opts, &mut seen)?;
+        }
+    }
+    if out.ends_with(',') {
+        out.pop();
+    }
+    out.push('}');
+    let missing = if !seen.name {
+        EVENT_NAME
+    } else if !seen.user {
+        USER_ID
+    } else if seen.time.is_none() && !opts.server_timestamp {
+        TIMESTAMP
+    } else {
+        return Ok(seen.time);
+    };
+    Err(Error::field(
+        ErrorCode::MissingField,
+        missing,
+        if missing == TIMESTAMP {
+            "is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)"
+        } else {
+            "is required and must be a non-empty string"
+        },
+    ))
+}
+
+fn write_prop(
+    out: &mut String,
+    key: &str,
+    value: RawValue<'_>,
+    opts: &ValidateOptions,
+    seen: &mut Seen,
+) -> Result<(), Error> {
+    if key.is_empty() {
+        return Err(Error::new(
+            ErrorCode::InvalidPropertyName,
+            "a property name is empty: every property needs a non-empty name",
+        ));
+    }
+    if RESERVED.contains(&key) {
+        return Err(Error::field(
+            ErrorCode::ReservedProperty,
+            key,
+            "is reserved by CoolaData and cannot be sent: rename the property",
+        ));
+    }
+    if value == RawValue::Absent {
+        return Ok(());
+    }
+    if key == TIMESTAMP {
+        let ms = timestamp_of(value).map_err(|e| with_field(e, TIMESTAMP))?;
+        if let (Some(now), false) = (opts.now_ms, opts.server_timestamp) {
+            timestamp::check_window(ms, now).map_err(|e| with_field(e, TIMESTAMP))?;
+        }
+        json::push_str(out, key);
+        out.push(':');
+        num::push_i64(out, ms);
+        out.push(',');
+        seen.time = Some(ms);
+        return Ok(());
+    }
+    let mandatory = key == EVENT_NAME || key == USER_ID;
+    json::push_str(out, key);
+    out.push(':');
+    match value {
+        RawValue::Str(s) => {
+            if mandatory && s.is_empty() {
+                return Err(Error::field(
+                    ErrorCode::MissingField,
+                    key,
+                    "is empty: it must be a non-empty string",
+                ));
+            }
+            json::push_str(out, s);
+        }
+        _ if mandatory => {
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                key,
+                "must be a string (convert it with String(value))",
+            ))
+        }
+        RawValue::Num(n) => {
+            if !num::push_json_number(out, n) {
+                return Err(invalid(key, "NaN or Infinity"));
+            }
+        }
+        RawValue::NumText(t) => {
+            if !num::is_json_number(t) {
+                return Err(invalid(key, "a number that JSON cannot hold"));
+            }
+            out.push_str(t);
+        }
+        RawValue::Bool(b) => out.push_str(if b { "\"true\"" } else { "\"false\"" }),
+        RawValue::Object | RawValue::Array => {
+            return Err(Error::field(
+                ErrorCode::NestedProperty,
+                key,
+                if value == RawValue::Array {
+                    "is an array, but CoolaData accepts flat events only: send each item as its own property, or join them into a string"
+                } else {
+                    "is an object, but CoolaData accepts flat events only: flatten it into separate properties (e.g. cart_total, cart_items)"
+                },
+            ))
+        }
+        RawValue::Date(_) => return Err(invalid(key, "a Date (send date.toISOString() or date.getTime())")),
+        RawValue::Other(kind) => return Err(invalid(key, kind)),
+        RawValue::Absent => {}
+    }
+    out.push(',');
+    if key == EVENT_NAME {
+        seen.name = true;
+    } else if key == USER_ID {
+        seen.user = true;
+    }
+    Ok(())
+}
+
+fn invalid(key: &str, what: &str) -> Error {
+    let mut m = String::from("is ");
+    m.push_str(what);
+    m.push_str("; a property value must be a string, a finite number, a boolean, null or undefined");
+    Error::field(ErrorCode::InvalidValue, key, &m)
+}
+
+fn with_field(mut e: Error, field: &str) -> Error {
+    let mut m = String::with_capacity(e.message.len() + field.len() + 4);
+    m.push('"');
+    m.push_str(field);
+    m.push_str("\": ");
+    m.push_str(&e.message);
+    e.message = m;
+    e.field = Some(field.to_string());
+    e
+}
+
+/// Reads a timestamp property value into epoch ms.
+pub fn timestamp_of(value: RawValue<'_>) -> Result<i64, Error> {
+    match value {
+        RawValue::Str(s) | RawValue::NumText(s) => timestamp::parse_str(s),
+        RawValue::Num(n) | RawValue::Date(n) => timestamp::parse_number(n),
+        _ => Err(Error::new(
+            ErrorCode::InvalidTimestamp,
+            "a timestamp must be a 13-digit epoch-milliseconds number, a date string (e.g. 2015-01-05T10:00:00Z) or a Date",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use RawValue::*;
+
+    const TS: f64 = 1_420_452_000_000.0;
+
+    fn base() -> Vec<(&'static str, RawValue<'static>)> {
+        vec![
+            ("event_name", Str("e")),
+            ("user_id", Str("u")),
+            ("event_timestamp_epoch", Num(TS)),
+        ]
+    }
+
+    fn with(extra: &[(&'static str, RawValue<'static>)]) -> Result<String, Error> {
+        let mut p = base();
+        p.extend_from_slice(extra);
+        validate(p, &ValidateOptions::default())
+    }
+
+    fn code(r: Result<String, Error>) -> (ErrorCode, Option<String>) {
+        let e = r.unwrap_err();
+        (e.code, e.field)
+    }
+
+    #[test]
+    fn normalises() {
+        let out = with(&[
+            ("b", Bool(true)),
+            ("c", Bool(false)),
+            ("n", Absent),
+            ("x", Num(1.5)),
+            ("t", NumText("1e+21")),
+        ])
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"b":"true","c":"false","x":1.5,"t":1e+21}"#
+        );
+        let s = validate(
+            [
+                ("event_name", Str("e")),
+                ("user_id", Str("u")),
+                ("event_timestamp_epoch", Str("2015-01-05T10:00:00Z")),
+            ],
+            &ValidateOptions::default(),
+        )
+        .unwrap();
+        assert!(s.ends_with("\"event_timestamp_epoch\":1420452000000}"));
+    }
+
+    #[test]
+    fn every_rule_has_its_code() {
+        type Case<'a> = (Vec<(&'a str, RawValue<'a>)>, ErrorCode, Option<&'a str>);
+        let cases: Vec<Case> = vec![
+            (
+                vec![("user_id", Str("u")), ("event_timestamp_epoch", Num(TS))],
+                ErrorCode::MissingField,
+                Some("event_name"),
+            ),
+            (
+                vec![("event_name", Str("e")), ("event_timestamp_epoch", Num(TS))],
+                ErrorCode::MissingField,
+                Some("user_id"),
+            ),
+            (
+                vec![("event_name", Str("e")), ("user_id", Str("u"))],
+                ErrorCode::MissingField,
+                Some("event_timestamp_epoch"),
+            ),
+            (
+                vec![("event_name", Str("")), ("user_id", Str("u"))],
+                ErrorCode::MissingField,
+                Some("event_name"),
+            ),
+            (
+                vec![("event_name", Str("e")), ("user_id", Num(5.0))],
+                ErrorCode::InvalidValue,
+                Some("user_id"),
+            ),
+            (
+                vec![
+                    ("event_name", Str("e")),
+                    ("user_id", Str("u")),
+                    ("event_timestamp_epoch", Num(1_420_452_000.0)),
+                ],
+                ErrorCode::InvalidTimestamp,
+                Some("event_timestamp_epoch"),
+            ),
+            (
+                vec![
+                    ("event_name", Str("e")),
+                    ("user_id", Str("u")),
+                    ("event_timestamp_epoch", Str("2015-04-31")),
+                ],
+                ErrorCode::InvalidTimestamp,
+                Some("event_timestamp_epoch"),
+            ),
+            (vec![("cart", Object)], ErrorCode::NestedProperty, Some("cart")),
+            (vec![("items", Array)], ErrorCode::NestedProperty, Some("items")),
+            (vec![("f", Other("a function"))], ErrorCode::InvalidValue, Some("f")),
+            (vec![("n", Num(f64::NAN))], ErrorCode::InvalidValue, Some("n")),
+            (vec![("d", Date(TS))], ErrorCode::InvalidValue, Some("d")),
+            (vec![("t", NumText("NaN"))], ErrorCode::InvalidValue, Some("t")),
+            (vec![("uid", Str("x"))], ErrorCode::ReservedProperty, Some("uid")),
+            (vec![("", Str("x"))], ErrorCode::InvalidPropertyName, None),
+        ];
+        for (props, want, field) in cases {
+            let (got, f) = code(validate(props.clone(), &ValidateOptions::default()));
+            assert_eq!(got, want, "{props:?}");
+            assert_eq!(f.as_deref(), field, "{props:?}");
+        }
+    }
+
+    #[test]
+    fn all_reserved_names_refused() {
+        for r in RESERVED {
+            assert_eq!(code(with(&[(r, Str("x"))])).0, ErrorCode::ReservedProperty);
+        }
+    }
+
+    #[test]
+    fn server_timestamp_makes_time_optional() {
+        let opts = ValidateOptions {
+            server_timestamp: true,
+            now_ms: Some(0),
+        };
+        assert!(validate([("event_name", Str("e")), ("user_id", Str("u"))], &opts).is_ok());
+    }
+
+    #[test]
+    fn window_applies_with_now() {
+        let now = TS as i64;
+        let ok = ValidateOptions {
+            server_timestamp: false,
+            now_ms: Some(now + 3_600_000),
+        };
+        assert!(validate(base(), &ok).is_ok());
+        let late = ValidateOptions {
+            server_timestamp: false,
+            now_ms: Some(now + 31 * 86_400_000),
+        };
+        assert_eq!(
+            code(validate(base(), &late)),
+            (ErrorCode::TimestampOutOfWindow, Some("event_timestamp_epoch".into()))
+        );
+        let early = ValidateOptions {
+            server_timestamp: false,
+            now_ms: Some(now - 3_600_001),
+        };
+        assert_eq!(code(validate(base(), &early)).0, ErrorCode::TimestampOutOfWindow);
+    }
+
+    #[test]
+    fn size_limit_is_100kb_of_json() {
+        let filler = "x".repeat(MAX_EVENT_BYTES);
+        let mut p = base();
+        p.push(("big", Str(&filler)));
+        let e = validate(p, &ValidateOptions::default()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::EventTooLarge);
+        let small = with(&[]).unwrap().len();
+        let fits = "x".repeat(MAX_EVENT_BYTES - small - 9);
+        let mut p = base();
+        p.push(("big", Str(&fits)));
+        assert_eq!(validate(p, &ValidateOptions::default()).unwrap().len(), MAX_EVENT_BYTES);
+    }
+
+    #[test]
+    fn name_argument_and_defaults() {
+        let mut out = String::from("[");
+        validate_into(
+            &mut out,
+            Some(Str("click")),
+            [("event_name", Str("ignored")), ("user_id", Str("caller"))],
+            &[
+                ("user_id", Str("default")),
+                ("event_timestamp_epoch", Num(TS)),
+                ("session_dua", Str("")),
+            ],
+            &ValidateOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"[{"event_name":"click","user_id":"caller","event_timestamp_epoch":1420452000000}"#
+        );
+        // On error nothing stays appended.
+        let err = validate_into(&mut out, None, [("x", Object)], &[], &ValidateOptions::default());
+        assert!(err.is_err());
+        assert!(out.ends_with("000}"));
+    }
+
+    #[test]
+    fn strings_pass_unchanged() {
+        let tricky = "quote\" back\\ nul\u{0} line\n 😀 \u{2028}";
+        let out = with(&[("s", Str(tricky))]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["s"], tricky);
+    }
+
+    fn value() -> impl Strategy<Value = (String, serde_json::Value)> {
+        prop_oneof![
+            any::<String>().prop_map(|s| (s.clone(), serde_json::Value::String(s))),
+            any::<f64>()
+                .prop_filter("finite", |n| n.is_finite())
+                .prop_map(|n| ("n".into(), serde_json::json!(n))),
+            any::<bool>().prop_map(|b| ("b".into(), serde_json::Value::String(b.to_string()))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn encode_then_decode_gives_the_event(
+            props in proptest::collection::vec(("[a-z][a-z0-9_]{0,12}|\\PC{1,8}", value()), 0..12),
+        ) {
+            let mut seen = std::collections::HashSet::new();
+            let props: Vec<_> = props.into_iter()
+                .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !k.is_empty()
+                    && ![EVENT_NAME, USER_ID, TIMESTAMP].contains(&k.as_str()) && seen.insert(k.clone()))
+                .collect();
+            let mut raw: Vec<(&str, RawValue)> = base();
+            for (k, (s, v)) in &props {
+                raw.push((k, match v {
+                    serde_json::Value::String(x) if x == "true" || x == "false" => if s == "b" { Bool(x == "true") } else { Str(s) },
+                    serde_json::Value::String(_) => Str(s),
+                    n => Num(n.as_f64().unwrap()),
+                }));
+            }
+            let json = validate(raw, &ValidateOptions::default()).unwrap();
+            let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(v.len(), props.len() + 3);
+            for (k, (_, want)) in &props {
+                let got = &v[k.as_str()];
+                if want.is_number() {
+                    prop_assert_eq!(got.as_f64(), want.as_f64());
+                } else {
+                    prop_assert_eq!(got, want);
+                }
+            }
+            prop_assert_eq!(v["event_timestamp_epoch"].as_u64(), Some(1_420_452_000_000));
+        }
+    }
+}

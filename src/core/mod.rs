@@ -1,0 +1,18 @@
+//! The pure core: everything that decides something, with no JavaScript imports.
+//!
+//! Each module takes plain values (time as `now_ms: i64` where it matters) and
+//! returns plain values, so the whole contract is tested on the host.
+
+pub mod batch;
+pub mod config;
+pub mod entries;
+pub mod error;
+pub mod event;
+pub mod form;
+pub mod json;
+pub mod num;
+pub mod retry;
+pub mod timestamp;
+pub mod tracker;
+
+pub use error::{Error, ErrorCode};

@@ -1,0 +1,150 @@
+//! Number writing without `core::fmt`: integers digit by digit, other finite
+//! numbers with ryu's shortest round-trip algorithm.
+
+/// Appends the decimal digits of `n`.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(slot) = buf.get_mut(i) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for &b in buf.get(i..).unwrap_or(&[]) {
+        out.push(b as char);
+    }
+}
+
+/// Appends `n` in decimal, with a leading `-` when negative.
+pub fn push_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u64(out, n.unsigned_abs());
+}
+
+/// Appends a finite `f64` as a JSON number: whole numbers below 2^53 without a
+/// decimal point (`1420452000000`, `-3`), anything else in the shortest form
+/// that reads back to the same `f64` (`0.1`, `1e300`). `-0` is written `0`.
+///
+/// Returns `false`, writing nothing, for NaN and infinities, which JSON cannot hold.
+pub fn push_json_number(out: &mut String, n: f64) -> bool {
+    if !n.is_finite() {
+        return false;
+    }
+    const SAFE: f64 = 9_007_199_254_740_992.0;
+    if n.fract() == 0.0 && n.abs() < SAFE {
+        push_i64(out, n as i64);
+    } else {
+        let mut buf = ryu::Buffer::new();
+        out.push_str(buf.format_finite(n));
+    }
+    true
+}
+
+/// Whether `s` is a number exactly as JSON (and JavaScript's `String(n)` for
+/// a finite `n`) writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+pub fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let at = |i: usize| b.get(i).copied().unwrap_or(0);
+    if at(i) == b'-' {
+        i += 1;
+    }
+    let digits = |mut i: usize| {
+        let start = i;
+        while at(i).is_ascii_digit() {
+            i += 1;
+        }
+        (i, i - start)
+    };
+    let (j, n) = digits(i);
+    if n == 0 || (n > 1 && at(i) == b'0') {
+        return false;
+    }
+    i = j;
+    if at(i) == b'.' {
+        let (j, n) = digits(i + 1);
+        if n == 0 {
+            return false;
+        }
+        i = j;
+    }
+    if at(i) == b'e' || at(i) == b'E' {
+        i += 1;
+        if at(i) == b'+' || at(i) == b'-' {
+            i += 1;
+        }
+        let (j, n) = digits(i);
+        if n == 0 {
+            return false;
+        }
+        i = j;
+    }
+    i == b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn num(n: f64) -> String {
+        let mut s = String::new();
+        assert!(push_json_number(&mut s, n));
+        s
+    }
+
+    #[test]
+    fn integers_have_no_decimal_point() {
+        assert_eq!(num(1_420_452_000_000.0), "1420452000000");
+        assert_eq!(num(-3.0), "-3");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(-0.0), "0");
+        let mut s = String::new();
+        push_i64(&mut s, i64::MIN);
+        assert_eq!(s, i64::MIN.to_string());
+    }
+
+    #[test]
+    fn fractions_are_shortest() {
+        assert_eq!(num(0.1), "0.1");
+        assert_eq!(num(19.99), "19.99");
+        assert!(!push_json_number(&mut String::new(), f64::NAN));
+        assert!(!push_json_number(&mut String::new(), f64::INFINITY));
+    }
+
+    #[test]
+    fn json_number_syntax() {
+        for ok in ["0", "-0", "1", "1.5", "1e+21", "1.5e-7", "-12.25E3", "1420452000000"] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "1e", "NaN", "Infinity", "1_000", " 1", "0x10", "+1",
+        ] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn numbers_round_trip(n in any::<f64>().prop_filter("finite", |n| n.is_finite())) {
+            let s = num(n);
+            prop_assert!(is_json_number(&s));
+            let back: f64 = s.parse().unwrap();
+            prop_assert!(back == n);
+        }
+
+        #[test]
+        fn integers_match_std(n in any::<u64>()) {
+            let mut s = String::new();
+            push_u64(&mut s, n);
+            prop_assert_eq!(s, n.to_string());
+        }
+    }
+}

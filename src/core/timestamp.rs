@@ -1,0 +1,1045 @@
+//! Timestamps: every format CoolaData documents, turned into 13-digit epoch
+//! milliseconds, and CoolaData's window of accepted times.
+//!
+//! Strings go through a small byte scanner ([`Cur`]) that reads the fields
+//! (date, optional time, optional zone) without judging them; [`Fields::to_ms`]
+//! then checks that they name a real instant and says why when they do not.
+//! Nothing here panics on any input, and messages are built with `push_str`
+//! so that `core::fmt` stays out of the wasm.
+
+use crate::core::error::{push_truncated, Error, ErrorCode};
+
+/// Smallest epoch-ms value that is 13 digits (2001-09-09T01:46:40Z).
+pub const MIN_MS: i64 = 1_000_000_000_000;
+/// Largest epoch-ms value that is 13 digits (2286-11-20T17:46:39.999Z).
+pub const MAX_MS: i64 = 9_999_999_999_999;
+/// CoolaData's window: an event may be at most 30 days old...
+pub const MAX_PAST_MS: i64 = 30 * 24 * 3600 * 1000;
+/// ...and at most 1 hour in the future.
+pub const MAX_FUTURE_MS: i64 = 3600 * 1000;
+
+const FORMATS: &str = "expected a 13-digit epoch-ms number, \
+yyyy-mm-ddThh:mm[:ss[.sss]] with an optional Z or +hh:mm, \
+yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy (optionally followed by hh:mm[:ss]), \
+or a date with 3-letter names such as Mon, 05 Jan 2015 10:00:00 GMT";
+const RANGE: &str = "it must be a 13-digit epoch-ms value, i.e. between 2001-09-09 and 2286-11-20";
+const SECONDS: &str = "this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds";
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+/// RFC 822 US zones, with their offsets in hours west of UTC.
+const US_ZONES: [(&str, u32); 8] = [
+    ("EST", 5),
+    ("EDT", 4),
+    ("CST", 6),
+    ("CDT", 5),
+    ("MST", 7),
+    ("MDT", 6),
+    ("PST", 8),
+    ("PDT", 7),
+];
+
+/// Parses a timestamp string in any supported format into epoch milliseconds.
+///
+/// Accepted: a 13-digit epoch-ms digit string; ISO 8601
+/// (`2015-01-05T10:00:00`, `T` or a space, optional `.fraction` and zone `Z`,
+/// `+hh:mm`, `+hhmm`, `+hh`; seconds optional); `yyyy-mm-dd`, `yyyy/mm/dd`,
+/// `dd/mm/yyyy`, `dd-mm-yyyy` (day first), each optionally followed by a time
+/// and zone; dates with English day and month names as RFC 1123 / RFC 2822
+/// and JavaScript's `Date#toString()`, `toUTCString()` and `toDateString()`
+/// print them. A string without a zone is UTC. Surrounding ASCII whitespace is
+/// ignored. The result is always within [`MIN_MS`]`..=`[`MAX_MS`]; anything
+/// else is an [`ErrorCode::InvalidTimestamp`] saying what was wrong.
+pub fn parse_str(s: &str) -> Result<i64, Error> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let b = t.as_bytes();
+    let r = if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+        int_ms(
+            b.iter()
+                .try_fold(0i64, |v, &c| v.checked_mul(10)?.checked_add(i64::from(c - b'0'))),
+        )
+    } else {
+        match scan(b) {
+            Some(f) => f.to_ms(),
+            None => Err(String::from(FORMATS)),
+        }
+    };
+    r.map_err(|why| {
+        let mut q = String::from("'");
+        push_truncated(&mut q, t, 40);
+        q.push('\'');
+        err(&q, &why)
+    })
+}
+
+/// Checks a JavaScript number: it must be a finite, whole, 13-digit count of
+/// milliseconds. Epoch seconds (10 digits) get a hint to multiply by 1000.
+pub fn parse_number(n: f64) -> Result<i64, Error> {
+    let v = n as i64; // saturating; checked against `n` below
+    if (0.0..1e18).contains(&n) && v as f64 == n {
+        return int_ms(Some(v)).map_err(|why| {
+            let mut shown = String::new();
+            push_num(&mut shown, v.unsigned_abs());
+            err(&shown, &why)
+        });
+    }
+    let shown = if n.is_nan() {
+        "NaN"
+    } else if n.is_infinite() {
+        "an infinite number"
+    } else if n < 0.0 {
+        "a negative number"
+    } else if n >= 1e18 {
+        "a number this large"
+    } else {
+        "a number with a fraction"
+    };
+    Err(err(
+        shown,
+        "it must be a whole 13-digit count of milliseconds since 1970",
+    ))
+}
+
+/// Applies CoolaData's window: `ts` may be at most [`MAX_PAST_MS`] before
+/// `now_ms` and at most [`MAX_FUTURE_MS`] after it, both limits included.
+/// Otherwise an [`ErrorCode::TimestampOutOfWindow`] says how far off it is.
+pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
+    let (dist, limit, dir) = if ts < now_ms.saturating_sub(MAX_PAST_MS) {
+        (now_ms.saturating_sub(ts), "30 days", " in the past")
+    } else if ts > now_ms.saturating_add(MAX_FUTURE_MS) {
+        (ts.saturating_sub(now_ms), "1 hour", " in the future")
+    } else {
+        return Ok(());
+    };
+    let mut m = String::from("timestamp ");
+    if ts < 0 {
+        m.push('-');
+    }
+    push_num(&mut m, ts.unsigned_abs());
+    m.push_str(" is");
+    push_duration(&mut m, dist.unsigned_abs());
+    m.push_str(dir);
+    m.push_str(": CoolaData accepts events at most ");
+    m.push_str(limit);
+    m.push_str(dir);
+    Err(Error::new(ErrorCode::TimestampOutOfWindow, m))
+}
+
+/// Days from 1970-01-01 to the given date of the proleptic Gregorian
+/// calendar (negative before 1970). `m` is 1-12 and `d` 1-31; the date is not
+/// checked. Exact for any year of practical use; never panics.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    // Howard Hinnant's algorithm, with March as the first month of the year.
+    let (m, d) = (i64::from(m), i64::from(d));
+    let y = if m <= 2 { y.wrapping_sub(1) } else { y };
+    let (era, yoe) = (y.div_euclid(400), y.rem_euclid(400));
+    let doy = (153 * if m > 2 { m - 3 } else { m + 9 } + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era.wrapping_mul(146_097).wrapping_add(doe - 719_468)
+}
+
+/// `'<input>' is not a valid timestamp: <why>`.
+fn err(what: &str, why: &str) -> Error {
+    let mut m = String::with_capacity(what.len() + why.len() + 30);
+    m.push_str(what);
+    m.push_str(" is not a valid timestamp: ");
+    m.push_str(why);
+    Error::new(ErrorCode::InvalidTimestamp, m)
+}
+
+/// The rule shared by numbers and digit strings (`None`: too many digits).
+fn int_ms(v: Option<i64>) -> Result<i64, String> {
+    match v {
+        Some(v) if (MIN_MS..=MAX_MS).contains(&v) => Ok(v),
+        Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS.into()),
+        _ => Err(RANGE.into()),
+    }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_num(out: &mut String, n: u64) {
+    if n >= 10 {
+        push_num(out, n / 10);
+    }
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
+fn push_duration(out: &mut String, ms: u64) {
+    let parts = [
+        (86_400_000, u64::MAX, " d"),
+        (3_600_000, 24, " h"),
+        (60_000, 60, " min"),
+        (1000, 60, " s"),
+        (1, 1000, " ms"),
+    ];
+    for (unit, modulo, name) in parts {
+        let n = ms / unit % modulo;
+        if n > 0 {
+            out.push(' ');
+            push_num(out, n);
+            out.push_str(name);
+        }
+    }
+}
+
+fn is_leap(y: u32) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 => 28 + u32::from(is_leap(y)),
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The value of a short run of ASCII digits.
+fn val(d: &[u8]) -> u32 {
+    d.iter().fold(0u32, |v, &c| {
+        v.wrapping_mul(10).wrapping_add(u32::from(c.wrapping_sub(b'0')))
+    })
+}
+
+fn need(ok: bool) -> Option<()> {
+    ok.then_some(())
+}
+
+/// The index of `w` in `names`, matched case-insensitively on the full name
+/// or its first three letters.
+fn find(w: &[u8], names: &[&str]) -> Option<usize> {
+    names.iter().position(|n| {
+        let n = n.as_bytes();
+        (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))) || n.eq_ignore_ascii_case(w)
+    })
+}
+
+fn name(names: &[&'static str], i: usize) -> &'static str {
+    names.get(i).copied().unwrap_or_default()
+}
+
+fn month(w: &[u8]) -> Option<u32> {
+    find(w, &MONTHS).map(|i| i as u32 + 1)
+}
+
+/// A cursor over the bytes of the input.
+struct Cur<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cur<'a> {
+    /// The next byte, or 0 at the end (no rule accepts 0).
+    fn peek(&self) -> u8 {
+        self.b.get(self.i).copied().unwrap_or(0)
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.peek() == c;
+        if hit {
+            self.i += 1;
+        }
+        hit
+    }
+
+    /// Consumes and returns the longest run of bytes matching `f`.
+    fn run(&mut self, f: fn(&u8) -> bool) -> &'a [u8] {
+        let start = self.i;
+        while f(&self.peek()) {
+            self.i += 1;
+        }
+        self.b.get(start..self.i).unwrap_or_default()
+    }
+
+    fn word(&mut self) -> &'a [u8] {
+        self.run(u8::is_ascii_alphabetic)
+    }
+
+    /// One or more spaces.
+    fn spaces(&mut self) -> bool {
+        !self.run(|c| *c == b' ').is_empty()
+    }
+
+    /// A run of `min..=max` digits.
+    fn num(&mut self, min: usize, max: usize) -> Option<u32> {
+        let d = self.run(u8::is_ascii_digit);
+        need((min..=max).contains(&d.len()))?;
+        Some(val(d))
+    }
+}
+
+/// What a string says, before checking that it is a real instant.
+#[derive(Default)]
+struct Fields {
+    y: u32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    ms: u32,
+    /// Monday = 0, when a weekday name was given.
+    wd: Option<usize>,
+    /// Zone offset: west of UTC, hours, minutes.
+    west: bool,
+    oh: u32,
+    om: u32,
+}
+
+/// Reads `[weekday[,]] date [(T|space) time [zone] [(comment)]]`, where the
+/// date is numeric or uses a month name. `None` when it fits no format.
+fn scan(b: &[u8]) -> Option<Fields> {
+    let mut c = Cur { b, i: 0 };
+    let mut f = Fields::default();
+    let mut w = c.word();
+    if let Some(wd) = find(w, &DAYS) {
+        f.wd = Some(wd);
+        let comma = c.eat(b',');
+        need(c.spaces() || comma)?;
+        w = c.word();
+    }
+    if !w.is_empty() {
+        // Jan 05[,] 2015
+        f.mo = month(w)?;
+        need(c.spaces())?;
+        f.d = c.num(1, 2)?;
+        c.eat(b',');
+        need(c.spaces())?;
+        f.y = c.num(4, 4)?;
+    } else {
+        let a = c.run(u8::is_ascii_digit);
+        let sep = c.peek();
+        if sep == b'-' || sep == b'/' {
+            // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
+            c.i += 1;
+            f.mo = c.num(1, 2)?;
+            need(c.eat(sep))?;
+            if a.len() == 4 {
+                f.y = val(a);
+                f.d = c.num(1, 2)?;
+            } else {
+                need((1..=2).contains(&a.len()))?;
+                f.d = val(a);
+                f.y = c.num(4, 4)?;
+            }
+        } else {
+            // 05 Jan 2015
+            need((1..=2).contains(&a.len()))?;
+            f.d = val(a);
+            need(c.spaces())?;
+            f.mo = month(c.word())?;
+            need(c.spaces())?;
+            f.y = c.num(4, 4)?;
+        }
+    }
+    if c.i < b.len() {
+        need(c.eat(b'T') || c.eat(b't') || c.spaces())?;
+        f.h = c.num(1, 2)?;
+        need(c.eat(b':'))?;
+        f.mi = c.num(2, 2)?;
+        if c.eat(b':') {
+            f.s = c.num(2, 2)?;
+            if c.eat(b'.') {
+                let fr = c.run(u8::is_ascii_digit);
+                need((1..=9).contains(&fr.len()))?;
+                let ms = fr.iter().chain(b"00").take(3);
+                f.ms = ms.fold(0, |v, &d| v * 10 + u32::from(d - b'0'));
+            }
+        }
+        zone(&mut c, &mut f)?;
+        // JavaScript's `(Central European Standard Time)`, ignored.
+        let before = c.i;
+        c.spaces();
+        if c.eat(b'(') && b.last() == Some(&b')') {
+            c.i = b.len();
+        } else {
+            c.i = before;
+        }
+    }
+    need(c.i == b.len())?;
+    Some(f)
+}
+
+/// An optional zone: `GMT`, `UT`, `UTC`, `Z` (each optionally followed by an
+/// offset, as in `GMT+0100`), a US zone, or an offset `±hh[[:]mm]`.
+fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
+    let start = c.i;
+    c.spaces();
+    let w = c.word();
+    let utc = ["GMT", "UT", "UTC", "Z"]
+        .iter()
+        .any(|z| w.eq_ignore_ascii_case(z.as_bytes()));
+    if !utc && !w.is_empty() {
+        let &(_, h) = US_ZONES.iter().find(|(z, _)| w.eq_ignore_ascii_case(z.as_bytes()))?;
+        f.west = true;
+        f.oh = h;
+        return Some(());
+    }
+    let sign = c.peek();
+    if sign == b'+' || sign == b'-' {
+        c.i += 1;
+        f.west = sign == b'-';
+        let d = c.run(u8::is_ascii_digit);
+        match d.len() {
+            2 => {
+                f.oh = val(d);
+                if c.eat(b':') {
+                    f.om = c.num(2, 2)?;
+                }
+            }
+            4 => {
+                f.oh = val(d.get(..2)?);
+                f.om = val(d.get(2..)?);
+            }
+            _ => return None,
+        }
+    } else if !utc {
+        c.i = start;
+    }
+    Some(())
+}
+
+impl Fields {
+    /// Epoch ms, or why these fields are not a valid 13-digit instant.
+    fn to_ms(&self) -> Result<i64, String> {
+        let mut why = String::new();
+        let month_name = name(&MONTHS, self.mo.wrapping_sub(1) as usize);
+        if !(1..=12).contains(&self.mo) {
+            why.push_str("there is no month ");
+            push_num(&mut why, self.mo.into());
+            why.push_str(" (months are 1-12)");
+            return Err(why);
+        }
+        let dim = days_in_month(self.y, self.mo);
+        if self.d == 0 {
+            return Err("there is no day 0".into());
+        }
+        if self.d > dim {
+            why.push_str(month_name);
+            if self.mo == 2 {
+                why.push(' ');
+                push_num(&mut why, self.y.into());
+            }
+            why.push_str(" has ");
+            push_num(&mut why, dim.into());
+            why.push_str(" days");
+            return Err(why);
+        }
+        let limits = [
+            (self.h, 23u32, "hour "),
+            (self.mi, 59, "minute "),
+            (self.s, 59, "second "),
+            (self.oh, 23, "zone offset hour "),
+            (self.om, 59, "zone offset minute "),
+        ];
+        for (v, max, what) in limits {
+            if v > max {
+                why.push_str(what);
+                push_num(&mut why, v.into());
+                why.push_str(" is out of range (0-");
+                push_num(&mut why, max.into());
+                why.push(')');
+                return Err(why);
+            }
+        }
+        let days = days_from_civil(self.y.into(), self.mo, self.d);
+        let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+        if let Some(wd) = self.wd.filter(|&wd| wd != real) {
+            push_num(&mut why, self.d.into());
+            why.push(' ');
+            why.push_str(month_name);
+            why.push(' ');
+            push_num(&mut why, self.y.into());
+            why.push_str(" is a ");
+            why.push_str(name(&DAYS, real));
+            why.push_str(", not a ");
+            why.push_str(name(&DAYS, wd));
+            return Err(why);
+        }
+        let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
+        let off = i64::from(self.oh * 60 + self.om) * 60_000;
+        let off = if self.west { -off } else { off };
+        let ms = days * 86_400_000 + secs * 1000 + i64::from(self.ms) - off;
+        if (MIN_MS..=MAX_MS).contains(&ms) {
+            Ok(ms)
+        } else {
+            Err(RANGE.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+    use proptest::prelude::*;
+
+    /// Epoch ms by chrono, independently of the code under test.
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: i64) -> i64 {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap().timestamp_millis() + ms
+    }
+
+    fn msg(s: &str) -> String {
+        let e = parse_str(s).expect_err(s);
+        assert_eq!(e.code, ErrorCode::InvalidTimestamp, "{s}");
+        assert!(e.field.is_none());
+        e.message
+    }
+
+    #[test]
+    fn accepts_every_format() {
+        let ten = at(2015, 1, 5, 10, 0, 0, 0);
+        let day = at(2015, 1, 5, 0, 0, 0, 0);
+        let cases: &[(&str, i64)] = &[
+            // epoch ms
+            ("1420452000000", 1_420_452_000_000),
+            (" \t1420452000000\r\n", 1_420_452_000_000),
+            ("1000000000000", MIN_MS),
+            ("9999999999999", MAX_MS),
+            // ISO 8601
+            ("2015-01-05T10:00:00", ten),
+            ("2015-01-05 10:00:00", ten),
+            ("2015-01-05t10:00:00z", ten),
+            ("2015-01-05T10:00:00Z", ten),
+            ("2015-01-05T10:00:00.000Z", ten),
+            ("2015-01-05T10:00:00.123Z", ten + 123),
+            ("2015-01-05T10:00:00.1Z", ten + 100),
+            ("2015-01-05T10:00:00.12", ten + 120),
+            ("2015-01-05T10:00:00.123456789Z", ten + 123),
+            ("2015-01-05T10:00:00.999999999+00:00", ten + 999),
+            ("2015-01-05T10:00", ten),
+            ("2015-01-05T10:00Z", ten),
+            ("2015-01-05 11:00+01:00", ten),
+            ("2015-01-05T11:00:00+01:00", ten),
+            ("2015-01-05T11:00:00+0100", ten),
+            ("2015-01-05T11:00:00+01", ten),
+            ("2015-01-05T05:30:00-04:30", ten),
+            ("2015-01-04T23:59:00-10:01", ten),
+            ("2015-01-05T10:00:00-00:00", ten),
+            ("  2015-01-05T10:00:00Z  ", ten),
+            // date only, and with a time
+            ("2015-01-05", day),
+            ("2015/01/05", day),
+            ("05/01/2015", day),
+            ("05-01-2015", day),
+            ("5/1/2015", day),
+            ("01/05/2015", at(2015, 5, 1, 0, 0, 0, 0)),
+            ("01-05-2015", at(2015, 5, 1, 0, 0, 0, 0)),
+            ("2015/01/05 10:00", ten),
+            ("2015/01/05 10:00:00Z", ten),
+            ("05/01/2015 10:00:00", ten),
+            ("05-01-2015 10:00:00.250", ten + 250),
+            ("05/01/2015 11:00:00+01:00", ten),
+            ("05-01-2015 09:00-0100", ten),
+            ("2016-02-29", at(2016, 2, 29, 0, 0, 0, 0)),
+            ("29/02/2016 23:59:59.999", at(2016, 2, 29, 23, 59, 59, 999)),
+            // RFC 1123 / 2822 / toUTCString
+            ("Mon, 05 Jan 2015 10:00:00 GMT", ten),
+            ("Mon, 5 Jan 2015 10:00:00 GMT", ten),
+            ("Mon,05 Jan 2015 10:00:00 GMT", ten),
+            ("Mon 05 Jan 2015 10:00:00 GMT", ten),
+            ("05 Jan 2015 10:00:00 GMT", ten),
+            ("Mon, 05 Jan 2015 10:00 GMT", ten),
+            ("Mon, 05 Jan 2015 10:00:00 UT", ten),
+            ("Mon, 05 Jan 2015 10:00:00 UTC", ten),
+            ("Mon, 05 Jan 2015 10:00:00 Z", ten),
+            ("Mon, 05 Jan 2015 10:00:00", ten),
+            ("Mon, 05 Jan 2015 11:00:00 +0100", ten),
+            ("Mon, 05 Jan 2015 04:30:00 -0530", ten),
+            ("Mon, 05 Jan 2015 05:00:00 EST", ten),
+            ("Mon, 05 Jan 2015 06:00:00 EDT", ten),
+            ("Mon, 05 Jan 2015 04:00:00 CST", ten),
+            ("Mon, 05 Jan 2015 05:00:00 CDT", ten),
+            ("Mon, 05 Jan 2015 03:00:00 MST", ten),
+            ("Mon, 05 Jan 2015 04:00:00 MDT", ten),
+            ("Mon, 05 Jan 2015 02:00:00 PST", ten),
+            ("Mon, 05 Jan 2015 03:00:00 pdt", ten),
+            ("MON, 05 JAN 2015 10:00:00 gmt", ten),
+            ("mon, 05 jan 2015 10:00:00 gmt", ten),
+            ("Monday, 05 January 2015 10:00:00 GMT", ten),
+            // JavaScript Date#toString / toDateString and friends
+            (
+                "Mon Jan 05 2015 11:00:00 GMT+0100 (Central European Standard Time)",
+                ten,
+            ),
+            ("Mon Jan 05 2015 05:00:00 GMT-0500 (Eastern Standard Time)", ten),
+            ("Mon Jan 05 2015 11:00:00 GMT+0100 (Mitteleuropäische Normalzeit)", ten),
+            ("Mon Jan 05 2015 11:00:00 GMT+0100", ten),
+            ("Mon Jan 05 2015", day),
+            ("Jan 05 2015", day),
+            ("05 Jan 2015", day),
+            ("Jan 5, 2015", day),
+            ("Jan 5, 2015 10:00:00", ten),
+            ("Jan 05 2015 10:00:00.5 GMT", ten + 500),
+            ("Thu, 01 Jan 2015 10:00:00 GMT", at(2015, 1, 1, 10, 0, 0, 0)),
+            ("Sun, 29 Feb 2032 00:00:00 GMT", at(2032, 2, 29, 0, 0, 0, 0)),
+            // the 13-digit edges
+            ("2001-09-09T01:46:40Z", MIN_MS),
+            ("2286-11-20T17:46:39.999Z", MAX_MS),
+            ("2001-09-09T03:46:40+02:00", MIN_MS),
+        ];
+        for &(s, want) in cases {
+            assert_eq!(parse_str(s).map_err(|e| e.message), Ok(want), "{s}");
+        }
+    }
+
+    #[test]
+    fn impossible_dates_say_why() {
+        let cases = [
+            ("2015-04-31", "'2015-04-31' is not a valid timestamp: April has 30 days"),
+            ("31/04/2015", "April has 30 days"),
+            ("31-06-2015 10:00", "June has 30 days"),
+            ("2023-02-29", "February 2023 has 28 days"),
+            ("2100-02-29", "February 2100 has 28 days"),
+            ("2016-02-30", "February 2016 has 29 days"),
+            ("2015-01-32", "January has 31 days"),
+            ("2015-01-00", "there is no day 0"),
+            ("2015-13-01", "there is no month 13"),
+            ("2015-00-10", "there is no month 0"),
+            ("2015-01-05T25:00:00", "hour 25 is out of range (0-23)"),
+            ("2015-01-05T24:00:00", "hour 24 is out of range (0-23)"),
+            ("2015-01-05T10:60:00", "minute 60 is out of range (0-59)"),
+            ("2015-01-05T10:00:60", "second 60 is out of range (0-59)"),
+            ("2015-01-05T10:00:00+24:00", "zone offset hour 24"),
+            ("2015-01-05T10:00:00+01:60", "zone offset minute 60"),
+            ("Mon, 31 Apr 2015 10:00:00 GMT", "April has 30 days"),
+            ("Mon, 05 Jan 2015 10:00:61 GMT", "second 61"),
+            ("Mon Jan 05 2015 11:00:00 GMT+2500", "zone offset hour 25"),
+            (
+                "Tue, 05 Jan 2015 10:00:00 GMT",
+                "5 January 2015 is a Monday, not a Tuesday",
+            ),
+            ("Sun Jan 05 2015", "5 January 2015 is a Monday, not a Sunday"),
+        ];
+        for (s, needle) in cases {
+            let m = msg(s);
+            assert!(m.contains(needle), "{s}: {m}");
+        }
+        assert!(parse_str("Wednesday, 1 January 2020").is_ok());
+    }
+
+    #[test]
+    fn out_of_range_and_seconds() {
+        for s in ["1420452000", " 1420452000 ", "1000000000", "9999999999"] {
+            assert!(msg(s).contains("multiply by 1000"), "{s}");
+        }
+        for s in [
+            "0",
+            "142045200000",
+            "14204520000000",
+            "0000000000001",
+            "99999999999999999999999999999",
+            "999999999999",
+            "10000000000000",
+            "2001-09-09T01:46:39.999Z",
+            "2286-11-20T17:46:40Z",
+            "2001-09-09",
+            "2000-02-29",
+            "1970-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "0000-01-01",
+            "20150105",
+        ] {
+            assert!(msg(s).contains("between 2001-09-09 and 2286-11-20"), "{s}");
+        }
+        assert!(parse_str("2001-09-10").is_ok());
+    }
+
+    #[test]
+    fn garbage_lists_the_formats() {
+        for s in [
+            "",
+            "   ",
+            "null",
+            "undefined",
+            "yesterday",
+            "now",
+            "NaN",
+            "2015-01-05T10:00:00Zjunk",
+            "2015-01-05T10:00:00 junk",
+            "2015-01-05T10:00:00 +01:00 extra",
+            "2015-01-05x",
+            "2015-01-05T",
+            "2015-01-05T10",
+            "2015-01-05T10:0",
+            "2015-01-05T10:00:0",
+            "2015-01-05T10:00:00.",
+            "2015-01-05T10:00:00.1234567890Z",
+            "2015-01-05T10:00:00+1",
+            "2015-01-05T10:00:00+01:0",
+            "2015-01-05T10:00:00+010",
+            "2015-01-05T10:00:00+",
+            "2015-01-05T10:00:00Z+",
+            "2015-01-05 (x",
+            "2015-01-05 (x)",
+            "2015-01-5-",
+            "2015-01/05",
+            "15-01-05",
+            "123-01-2015",
+            "2015-001-05",
+            "1420452000000ms",
+            "+1420452000000",
+            "-1420452000000",
+            "1420452000000.0",
+            "1420452 000000",
+            "05 Foo 2015",
+            "Mox, 05 Jan 2015",
+            "Jan 2015",
+            "Jan 05",
+            "Mon,",
+            "Mon",
+            "Mon, Tue 05 Jan 2015",
+            "05 Jan 15",
+            "Jan 005 2015",
+            "Mon, 05 Jan 2015 10:00:00 GMT (",
+            "Mon, 05 Jan 2015 10:00:00 XYZ",
+            "Mon, 05 Jan 2015 10:00:00 GMT+1",
+            "(x)",
+            "T10:00:00",
+            "2015-01-05\u{a0}10:00:00",
+            "２０１５-01-05",
+        ] {
+            let m = msg(s);
+            assert!(m.contains("expected a 13-digit epoch-ms number"), "{s}: {m}");
+            assert!(m.contains("dd/mm/yyyy"), "{s}: {m}");
+        }
+    }
+
+    #[test]
+    fn long_input_is_cut_in_the_message() {
+        let long = "x".repeat(100_000);
+        let m = msg(&long);
+        assert!(m.chars().count() < 400, "{}", m.len());
+        assert!(m.starts_with(&format!("'{}…'", "x".repeat(40))));
+        let digits = "1".repeat(5000);
+        assert!(msg(&digits).contains("13-digit"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_number(1_420_452_000_000.0), Ok(1_420_452_000_000));
+        assert_eq!(parse_number(MIN_MS as f64), Ok(MIN_MS));
+        assert_eq!(parse_number(MAX_MS as f64), Ok(MAX_MS));
+        let e = parse_number(1_420_452_000.0).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidTimestamp);
+        assert_eq!(
+            e.message,
+            "1420452000 is not a valid timestamp: this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds"
+        );
+        let cases = [
+            (1_420_452_000_000.5, "a number with a fraction"),
+            (0.5, "a number with a fraction"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "an infinite number"),
+            (f64::NEG_INFINITY, "an infinite number"),
+            (-1_420_452_000_000.0, "a negative number"),
+            (-0.5, "a negative number"),
+            (1e20, "a number this large"),
+            (f64::MAX, "a number this large"),
+            (0.0, "0 is not"),
+            (-0.0, "0 is not"),
+            (999_999_999_999.0, "between 2001-09-09"),
+            ((MAX_MS + 1) as f64, "10000000000000 is not"),
+            ((MIN_MS - 1) as f64, "999999999999 is not"),
+        ];
+        for (n, needle) in cases {
+            let e = parse_number(n).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidTimestamp);
+            assert!(e.message.contains(needle), "{n}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn window_edges() {
+        let now = 1_700_000_000_000;
+        assert_eq!(check_window(now, now), Ok(()));
+        assert_eq!(check_window(now - MAX_PAST_MS, now), Ok(()));
+        assert_eq!(check_window(now + MAX_FUTURE_MS, now), Ok(()));
+        let e = check_window(now - MAX_PAST_MS - 1, now).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
+        assert_eq!(
+            e.message,
+            "timestamp 1697407999999 is 30 d 1 ms in the past: CoolaData accepts events at most 30 days in the past"
+        );
+        let e = check_window(now + MAX_FUTURE_MS + 1, now).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
+        assert_eq!(
+            e.message,
+            "timestamp 1700003600001 is 1 h 1 ms in the future: CoolaData accepts events at most 1 hour in the future"
+        );
+        let e = check_window(now - 31 * 86_400_000 - 7_384_005, now).unwrap_err();
+        assert!(
+            e.message.contains(" 31 d 2 h 3 min 4 s 5 ms in the past"),
+            "{}",
+            e.message
+        );
+        // Hostile values neither overflow nor panic.
+        assert!(check_window(i64::MIN, i64::MAX).is_err());
+        assert!(check_window(i64::MAX, i64::MIN).is_err());
+        assert!(check_window(-5, now)
+            .unwrap_err()
+            .message
+            .starts_with("timestamp -5 is"));
+        assert_eq!(check_window(i64::MIN, i64::MIN), Ok(()));
+    }
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2015, 1, 5), 16_440);
+        // Never panics, whatever it is given.
+        for y in [i64::MIN, i64::MAX, 0, -1] {
+            for (m, d) in [(0, 0), (u32::MAX, u32::MAX), (2, 1), (13, 40)] {
+                let _ = days_from_civil(y, m, d);
+            }
+        }
+    }
+
+    fn check(s: &str, want: i64) -> Result<(), TestCaseError> {
+        let got = parse_str(s).map_err(|e| e.message);
+        if (MIN_MS..=MAX_MS).contains(&want) {
+            prop_assert_eq!(got, Ok(want), "{}", s);
+        } else {
+            prop_assert!(got.is_err(), "{} gave {:?}", s, got);
+        }
+        Ok(())
+    }
+
+    /// Every supported format of one instant, with the value it must give.
+    fn renderings(ms: i64, off_min: i32) -> Vec<(String, i64)> {
+        let utc: DateTime<Utc> = Utc.timestamp_millis_opt(ms).unwrap();
+        let z = utc.with_timezone(&FixedOffset::east_opt(off_min * 60).unwrap());
+        let sec = ms - ms.rem_euclid(1000);
+        let min = ms - ms.rem_euclid(60_000);
+        let day = ms - ms.rem_euclid(86_400_000);
+        let f = |d: &DateTime<FixedOffset>, p: &str| d.format(p).to_string();
+        let u = |p: &str| utc.format(p).to_string();
+        let mut v = vec![
+            (f(&z, "%Y-%m-%dT%H:%M:%S%.3f%:z"), ms),
+            (f(&z, "%Y-%m-%d %H:%M:%S%.f%z"), ms),
+            (f(&z, "%Y-%m-%dT%H:%M:%S%.6f%:z"), ms),
+            (f(&z, "%Y-%m-%dT%H:%M:%S%:z"), sec),
+            (f(&z, "%Y-%m-%dT%H:%M%:z"), min),
+            (f(&z, "%Y-%m-%d %H:%M%z"), min),
+            (u("%Y-%m-%dT%H:%M:%S%.9fZ"), ms),
+            (
+                format!("{}.{}", u("%Y-%m-%dT%H:%M:%S"), ms.rem_euclid(1000) / 100),
+                ms - ms.rem_euclid(100),
+            ),
+            (u("%Y-%m-%dT%H:%M:%S"), sec),
+            (u("%Y-%m-%d %H:%M"), min),
+            (utc.to_rfc3339_opts(SecondsFormat::Millis, true), ms),
+            (z.to_rfc3339(), ms),
+            (z.to_rfc2822(), sec),
+            (u("%a, %d %b %Y %H:%M:%S GMT"), sec),
+            (u("%a, %d %b %Y %H:%M GMT"), min),
+            (u("%d %b %Y %H:%M:%S UTC"), sec),
+            (f(&z, "%a %b %d %Y %H:%M:%S GMT%z (Some Zone Time)"), sec),
+            (f(&z, "%a %b %d %Y %H:%M:%S GMT%z"), sec),
+            (u("%b %-d, %Y %H:%M:%S"), sec),
+            (u("%A, %d %B %Y %H:%M:%S GMT"), sec),
+            (u("%d/%m/%Y %H:%M:%S%.3f"), ms),
+            (f(&z, "%d-%m-%Y %H:%M%:z"), min),
+            (f(&z, "%d/%m/%Y %H:%M:%S%z"), sec),
+            (u("%Y/%m/%d %H:%M:%S"), sec),
+            (u("%d/%m/%Y"), day),
+            (u("%d-%m-%Y"), day),
+            (u("%Y/%m/%d"), day),
+            (u("%Y-%m-%d"), day),
+            (u("%a %b %d %Y"), day),
+            (u("%b %d %Y"), day),
+            (u("%d %b %Y"), day),
+        ];
+        if off_min % 60 == 0 {
+            let sign = if off_min < 0 { '-' } else { '+' };
+            let hh = (off_min / 60).abs();
+            v.push((f(&z, &format!("%Y-%m-%dT%H:%M:%S{sign}{hh:02}")), sec));
+        }
+        if [-300, -240, -360, -420, -480].contains(&off_min) {
+            // The RFC 822 US zones.
+            let names = match off_min {
+                -300 => ["EST", "CDT"],
+                -240 => ["EDT", "EDT"],
+                -360 => ["CST", "MDT"],
+                -420 => ["MST", "PDT"],
+                _ => ["PST", "PST"],
+            };
+            for n in names {
+                v.push((f(&z, &format!("%a, %d %b %Y %H:%M:%S {n}")), sec));
+            }
+        }
+        v
+    }
+
+    fn instant() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            MIN_MS..=MAX_MS,
+            MIN_MS..MIN_MS + 3 * 86_400_000,
+            MAX_MS - 3 * 86_400_000..=MAX_MS,
+        ]
+    }
+
+    fn offset() -> impl Strategy<Value = i32> {
+        prop_oneof![
+            -1439i32..=1439,
+            (-23i32..=23).prop_map(|h| h * 60),
+            prop::sample::select(vec![0, -300, -240, -360, -420, -480]),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_format_round_trips(ms in instant(), off in offset()) {
+            for (s, want) in renderings(ms, off) {
+                check(&s, want)?;
+                check(&s.to_uppercase(), want)?;
+                check(&s.to_lowercase(), want)?;
+                check(&format!(" \t{s}\n "), want)?;
+            }
+        }
+
+        #[test]
+        fn digit_strings_follow_the_number_rule(v in prop_oneof![0u64..=u64::MAX, 0u64..100_000_000_000_000]) {
+            let r = parse_str(&v.to_string());
+            let in_range = (MIN_MS as u64..=MAX_MS as u64).contains(&v);
+            prop_assert_eq!(r.is_ok(), in_range);
+            match r {
+                Ok(got) => prop_assert_eq!(got as u64, v),
+                Err(e) => prop_assert_eq!(
+                    e.message.contains("multiply by 1000"),
+                    (1_000_000_000..10_000_000_000).contains(&v)
+                ),
+            }
+        }
+
+        #[test]
+        fn wrong_weekdays_are_rejected(ms in instant(), k in 1u32..7) {
+            let utc = Utc.timestamp_millis_opt(ms).unwrap();
+            let real = utc.weekday().num_days_from_monday();
+            let wrong = DAYS[((real + k) % 7) as usize].get(..3).unwrap();
+            let s = format!("{wrong}, {}", utc.format("%d %b %Y %H:%M:%S GMT"));
+            let e = parse_str(&s).unwrap_err();
+            prop_assert!(e.message.contains(&format!("is a {}, not a", DAYS[real as usize])), "{}", e.message);
+        }
+
+        #[test]
+        fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
+            let real = NaiveDate::from_ymd_opt(y, m, d);
+            for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
+                let mon = MONTHS.get(m.wrapping_sub(1) as usize).map_or("Foo", |n| n.get(..3).unwrap());
+                format!("{d} {mon} {y}")
+            }] {
+                let r = parse_str(&s);
+                prop_assert_eq!(r.is_ok(), real.is_some(), "{} {:?}", s, r);
+            }
+            if let Some(nd) = real {
+                let want = nd.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_millis();
+                prop_assert_eq!(parse_str(&format!("{y:04}-{m:02}-{d:02}")).ok(), Some(want));
+            }
+        }
+
+        #[test]
+        fn time_validity_agrees_with_chrono(h in 0u32..=25, mi in 0u32..=61, s in 0u32..=61) {
+            let real = NaiveTime::from_hms_opt(h, mi, s);
+            let r = parse_str(&format!("2015-01-05T{h:02}:{mi:02}:{s:02}Z"));
+            prop_assert_eq!(r.is_ok(), real.is_some());
+            if let Some(t) = real {
+                let want = NaiveDate::from_ymd_opt(2015, 1, 5).unwrap().and_time(t).and_utc().timestamp_millis();
+                prop_assert_eq!(r.ok(), Some(want));
+            }
+        }
+
+        #[test]
+        fn days_agree_with_chrono(y in -100_000i32..=100_000, m in 1u32..=12, d in 1u32..=31) {
+            if let Some(nd) = NaiveDate::from_ymd_opt(y, m, d) {
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+                prop_assert_eq!(days_from_civil(y.into(), m, d), nd.signed_duration_since(epoch).num_days());
+            }
+        }
+
+        #[test]
+        fn numbers_never_panic(n in any::<f64>()) {
+            if let Ok(v) = parse_number(n) {
+                prop_assert!((MIN_MS..=MAX_MS).contains(&v));
+                prop_assert_eq!(v as f64, n);
+            }
+        }
+
+        #[test]
+        fn whole_numbers_in_range_are_accepted(v in MIN_MS..=MAX_MS) {
+            prop_assert_eq!(parse_number(v as f64), Ok(v));
+            prop_assert!(parse_number(v as f64 + 0.5).is_err());
+        }
+
+        #[test]
+        fn never_panics_on_any_string(s in ".*") {
+            if let Ok(v) = parse_str(&s) {
+                prop_assert!((MIN_MS..=MAX_MS).contains(&v));
+            }
+        }
+
+        #[test]
+        fn never_panics_on_timestamp_like_strings(s in "[0-9a-zA-Z :+\\-/.,()TZ\t]{0,48}") {
+            if let Ok(v) = parse_str(&s) {
+                prop_assert!((MIN_MS..=MAX_MS).contains(&v));
+            }
+        }
+
+        #[test]
+        fn never_panics_on_bytes(b in prop::collection::vec(any::<u8>(), 0..64)) {
+            let s = String::from_utf8_lossy(&b);
+            if let Ok(v) = parse_str(&s) {
+                prop_assert!((MIN_MS..=MAX_MS).contains(&v));
+            }
+        }
+
+        #[test]
+        fn never_panics_on_mutated_timestamps(
+            ms in instant(),
+            off in offset(),
+            which in any::<prop::sample::Index>(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, "[0-9a-zA-Z :+\\-/.,()é]"), 1..4),
+        ) {
+            let all = renderings(ms, off);
+            let mut s: Vec<char> = which.get(&all).0.chars().collect();
+            for (at, op, c) in edits {
+                let c = c.chars().next().unwrap();
+                let i = at.index(s.len() + 1);
+                match op {
+                    0 => s.insert(i, c),
+                    1 if i < s.len() => { s.remove(i); }
+                    _ if i < s.len() => s[i] = c,
+                    _ => s.push(c),
+                }
+            }
+            let s: String = s.into_iter().collect();
+            if let Ok(v) = parse_str(&s) {
+                prop_assert!((MIN_MS..=MAX_MS).contains(&v), "{}", s);
+            }
+        }
+    }
+}

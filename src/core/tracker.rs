@@ -1,0 +1,667 @@
+//! The tracker as a sans-IO state machine.
+//!
+//! The shell tells it what happened ("an event was tracked at t", "request 7
+//! finished with 503") and asks it what to do ("which request goes next?").
+//! It never performs I/O and never reads a clock, so the queue, batching,
+//! retries and overflow are all tested here on the host.
+//!
+//! Guarantees: an event leaves the queue only when a 2xx acknowledged it, or
+//! when it is given up on and reported (a 4xx, too many tries, the queue
+//! overflowing, or too old for CoolaData's window). At most one request is in
+//! flight, except on page unload, when everything goes out at once.
+
+use std::collections::VecDeque;
+
+use crate::core::batch;
+use crate::core::config::Config;
+use crate::core::entries::{self, Entry};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::num;
+use crate::core::retry::{self, Backoff, Verdict};
+use crate::core::timestamp::MAX_PAST_MS;
+
+/// A request the shell must send: POST `body` to the configured URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// Identifies the request in [`Tracker::on_response`].
+    pub id: u64,
+    /// The exact request body.
+    pub body: String,
+    /// How many events it carries.
+    pub events: usize,
+    /// Sent while the page is going away (`keepalive` / `sendBeacon`).
+    pub keepalive: bool,
+}
+
+/// What became of a request, for flush reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Events acknowledged.
+    pub sent: usize,
+    /// Events in a request that failed (retried later or given up).
+    pub failed: usize,
+}
+
+/// Lifecycle of a tracker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// Accepting events.
+    Running,
+    /// `shutdown()` was called: no more events, the queue still drains.
+    Closed,
+}
+
+/// Counters since the tracker was created.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events accepted by `track`.
+    pub tracked: u64,
+    /// Events acknowledged by the collector.
+    pub delivered: u64,
+    /// Events given up on (rejected, expired, overflowed).
+    pub dropped: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Requests that were tries after a failure.
+    pub retries: u64,
+}
+
+struct Slot {
+    seq: u64,
+    json: String,
+    cost: usize,
+    /// Event time, for the 30-day window; `i64::MAX` when the server sets it.
+    time: i64,
+    /// The request carrying it, 0 when none.
+    flight: u64,
+    done: bool,
+}
+
+struct Flight {
+    id: u64,
+    events: usize,
+    bytes: usize,
+    keepalive: bool,
+}
+
+/// Small, fast generator for event ids (xoshiro128++), seeded by the shell
+/// from `crypto.getRandomValues`.
+struct Rng([u32; 4]);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        let s = &mut self.0;
+        let result = s[0].wrapping_add(s[3]).rotate_left(7).wrapping_add(s[0]);
+        let t = s[1] << 9;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(11);
+        result
+    }
+
+    /// A random version-4 UUID, lower-case hex with dashes.
+    fn uuid(&mut self, out: &mut [u8; 36]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut bytes = [0u8; 16];
+        for chunk in bytes.chunks_mut(4) {
+            chunk.copy_from_slice(&self.next().to_le_bytes());
+        }
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        let mut o = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                out[o] = b'-';
+                o += 1;
+            }
+            out[o] = HEX[usize::from(b >> 4)];
+            out[o + 1] = HEX[usize::from(b & 15)];
+            o += 2;
+        }
+    }
+}
+
+/// The tracker's state: the queue, what is in flight, backoff and notices.
+pub struct Tracker {
+    cfg: Config,
+    backoff: Backoff,
+    queue: VecDeque<Slot>,
+    live: usize,
+    next_seq: u64,
+    next_id: u64,
+    flights: Vec<Flight>,
+    tries: u32,
+    split_limit: Option<usize>,
+    retry_at: i64,
+    stopped: bool,
+    state: Lifecycle,
+    rng: Rng,
+    user_id: String,
+    env_defaults: Vec<(String, String)>,
+    overflowed: u32,
+    notices: Vec<Error>,
+    scratch: String,
+    stats: Stats,
+}
+
+/// The tracker's name and version, sent as `tracker_type` / `tracker_version`.
+pub const TRACKER_TYPE: &str = "coola-tracker";
+/// See [`TRACKER_TYPE`].
+pub const TRACKER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+impl Tracker {
+    /// A tracker for `cfg`. `seed` seeds event ids; `anonymous_id` is the
+    /// user id for events that carry none when `cfg.user_id` is not set (a
+    /// random one is made when `None`); `env_defaults` are properties the
+    /// environment fills once (user agent, screen size...), each sent unless
+    /// the caller gives it or it is empty.
+    pub fn new(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env_defaults: Vec<(String, String)>) -> Self {
+        let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
+        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
+            let mut b = [0u8; 36];
+            rng.uuid(&mut b);
+            String::from_utf8_lossy(&b).into_owned()
+        });
+        let mut defaults = Vec::new();
+        if let Some(ip) = &cfg.session_ip {
+            defaults.push(("session_ip".to_string(), ip.clone()));
+        }
+        for (k, v) in env_defaults {
+            let v = match (k.as_str(), &cfg.session_dua) {
+                ("session_dua", Some(dua)) => dua.clone(),
+                _ => v,
+            };
+            defaults.push((k, v));
+        }
+        if let Some(dua) = &cfg.session_dua {
+            if !defaults.iter().any(|(k, _)| k == "session_dua") {
+                defaults.push(("session_dua".to_string(), dua.clone()));
+            }
+        }
+        Tracker {
+            cfg,
+            backoff: Backoff::default(),
+            queue: VecDeque::new(),
+            live: 0,
+            next_seq: 1,
+            next_id: 1,
+            flights: Vec::new(),
+            tries: 0,
+            split_limit: None,
+            retry_at: i64::MIN,
+            stopped: false,
+            state: Lifecycle::Running,
+            rng,
+            user_id,
+            env_defaults: defaults,
+            overflowed: 0,
+            notices: Vec::new(),
+            scratch: String::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The user id given to events that carry none.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// Sets the user id given to events that carry none.
+    pub fn set_user_id(&mut self, id: &str) -> Result<(), Error> {
+        if id.is_empty() {
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                "userId",
+                "must be a non-empty string",
+            ));
+        }
+        self.user_id = id.to_string();
+        Ok(())
+    }
+
+    /// Events queued and not yet acknowledged.
+    pub fn pending(&self) -> usize {
+        self.live
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> Lifecycle {
+        self.state
+    }
+
+    /// Stops accepting events (`shutdown`). The queue can still be flushed.
+    pub fn close(&mut self) {
+        self.state = Lifecycle::Closed;
+    }
+
+    /// The sequence number the next tracked event will get; events below it
+    /// were tracked before now (used to bound a flush).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Validates an event given in the shell's [`entries`] form, fills what
+    /// the caller left out, queues it and returns its `event_id`.
+    ///
+    /// `encoded` holds, in order: the page's dynamic defaults (`p` entries:
+    /// page URL, title), the event name (an `event_name` entry), then the
+    /// caller's properties. An `event_name` among the properties is ignored.
+    ///
+    /// Throws nothing for queue problems: an overflow drops the oldest events
+    /// and leaves a `queue_full` notice (see [`Tracker::take_notices`]).
+    pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
+        if self.state == Lifecycle::Closed {
+            return Err(Error::new(
+                ErrorCode::TrackerClosed,
+                "the tracker was shut down: create a new one to track more events",
+            ));
+        }
+        let mut page: [(&str, &str); 4] = [("", ""); 4];
+        let mut n_page = 0;
+        let mut it = entries::parse(encoded);
+        let mut event_name = None;
+        loop {
+            let before = it.remainder();
+            match it.next() {
+                Some(Ok(Entry::Default(k, v))) if n_page < page.len() => {
+                    page[n_page] = (k, v);
+                    n_page += 1;
+                }
+                Some(Ok(Entry::Prop(_, v))) => {
+                    event_name = Some(v);
+                    break;
+                }
+                Some(Err(e)) => return Err(e),
+                _ => {
+                    it = entries::parse(before);
+                    break;
+                }
+            }
+        }
+        let event_name = event_name.unwrap_or(RawValue::Absent);
+        let rest = it.remainder();
+        let mut id = [0u8; 36];
+        self.rng.uuid(&mut id);
+        let id = core::str::from_utf8(&id).unwrap_or("");
+        let mut now_text = String::new();
+        num::push_i64(&mut now_text, now_ms);
+
+        let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(4 + n_page + self.env_defaults.len());
+        defaults.push(("event_id", RawValue::Str(id)));
+        defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
+        if !self.cfg.server_timestamp {
+            defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
+        }
+        for (k, v) in page.iter().take(n_page) {
+            defaults.push((k, RawValue::Str(v)));
+        }
+        for (k, v) in &self.env_defaults {
+            defaults.push((k, RawValue::Str(v)));
+        }
+        let opts = ValidateOptions {
+            server_timestamp: self.cfg.server_timestamp,
+            now_ms: Some(now_ms),
+        };
+        let mut err = None;
+        let props = entries::parse(rest).filter_map(|e| match e {
+            Ok(Entry::Prop(k, v)) => Some((k, v)),
+            Ok(Entry::Default(..)) => None,
+            Err(e) => {
+                err.get_or_insert(e);
+                None
+            }
+        });
+        self.scratch.clear();
+        let r = event::validate_into(&mut self.scratch, Some(event_name), props, &defaults, &opts);
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let time = r?.unwrap_or(i64::MAX);
+        let id = id.to_string();
+        self.push(self.scratch.clone(), time);
+        Ok(id)
+    }
+
+    /// Queues one already validated event JSON (used for events restored
+    /// from storage). `time` is its event time in epoch ms.
+    pub fn push(&mut self, json: String, time: i64) {
+        let cost = self.cfg.body_format.event_cost(&json);
+        self.queue.push_back(Slot {
+            seq: self.next_seq,
+            json,
+            cost,
+            time,
+            flight: 0,
+            done: false,
+        });
+        self.next_seq += 1;
+        self.live += 1;
+        self.stats.tracked += 1;
+        while self.live > self.cfg.max_queue_size {
+            if !self.drop_oldest() {
+                break;
+            }
+        }
+    }
+
+    fn drop_oldest(&mut self) -> bool {
+        let Some(slot) = self.queue.iter_mut().find(|s| !s.done && s.flight == 0) else {
+            return false;
+        };
+        slot.done = true;
+        self.live -= 1;
+        self.overflowed += 1;
+        self.stats.dropped += 1;
+        self.compact();
+        true
+    }
+
+    fn compact(&mut self) {
+        while self.queue.front().is_some_and(|s| s.done) {
+            self.queue.pop_front();
+        }
+    }
+
+    /// Whether a full batch is waiting and nothing is in flight: the shell
+    /// should send now rather than wait for the timer.
+    pub fn batch_ready(&self, now_ms: i64) -> bool {
+        self.flights.is_empty() && !self.stopped && now_ms >= self.retry_at && self.live >= self.cfg.batch_size
+    }
+
+    /// When the next retry is allowed (after a failure), if later than `now_ms`.
+    pub fn retry_at(&self, now_ms: i64) -> Option<i64> {
+        (self.retry_at > now_ms).then_some(self.retry_at)
+    }
+
+    /// Whether a request is in flight.
+    pub fn in_flight(&self) -> bool {
+        !self.flights.is_empty()
+    }
+
+    /// The next request to send, or `None` when there is nothing to send,
+    /// a request is in flight, sending is stopped (403), or (unless `force`)
+    /// a backoff is running. Only events with a sequence number below
+    /// `before_seq` are taken, when given.
+    pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
+        if !self.flights.is_empty() || self.stopped || (!force && now_ms < self.retry_at) {
+            return None;
+        }
+        self.expire(now_ms);
+        let limit = self.split_limit.unwrap_or(self.cfg.batch_size);
+        let bound = before_seq.unwrap_or(u64::MAX);
+        let fmt = self.cfg.body_format;
+        let n = batch::take(
+            self.queue.iter().filter(|s| !s.done && s.seq < bound).map(|s| s.cost),
+            limit,
+            None,
+            fmt,
+        );
+        if n == 0 {
+            return None;
+        }
+        let id = self.next_id;
+        Some(self.launch(id, n, bound, false))
+    }
+
+    fn launch(&mut self, id: u64, n: usize, bound: u64, keepalive: bool) -> Request {
+        self.next_id += 1;
+        let mut body = String::new();
+        let fmt = self.cfg.body_format;
+        let picked = self
+            .queue
+            .iter_mut()
+            .filter(|s| !s.done && s.flight == 0 && s.seq < bound)
+            .take(n);
+        let mut jsons: Vec<&str> = Vec::with_capacity(n);
+        for s in picked {
+            s.flight = id;
+            jsons.push(&s.json);
+        }
+        batch::write_body(&mut body, jsons, fmt);
+        self.flights.push(Flight {
+            id,
+            events: n,
+            bytes: body.len(),
+            keepalive,
+        });
+        self.stats.requests += 1;
+        if self.tries > 0 && !keepalive {
+            self.stats.retries += 1;
+        }
+        Request {
+            id,
+            body,
+            events: n,
+            keepalive,
+        }
+    }
+
+    /// Requests for everything not in flight, for a page that is going away:
+    /// batches of at most `batchSize` events whose bodies, together with the
+    /// keepalive requests already in flight, stay within `budget` bytes (the
+    /// browser's 64 KiB keepalive allowance). What does not fit stays queued.
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        self.expire(now_ms);
+        let fmt = self.cfg.body_format;
+        let mut left = budget.saturating_sub(self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum());
+        loop {
+            let n = batch::take(
+                self.queue.iter().filter(|s| !s.done && s.flight == 0).map(|s| s.cost),
+                self.cfg.batch_size,
+                Some(left),
+                fmt,
+            );
+            if n == 0 {
+                break;
+            }
+            let size: usize = fmt.overhead()
+                + self
+                    .queue
+                    .iter()
+                    .filter(|s| !s.done && s.flight == 0)
+                    .take(n)
+                    .map(|s| s.cost)
+                    .sum::<usize>()
+                - 3;
+            if size > left {
+                break;
+            }
+            let id = self.next_id;
+            let req = self.launch(id, n, u64::MAX, true);
+            left -= req.body.len();
+            out.push(req);
+        }
+        out
+    }
+
+    /// Drops events that fell out of CoolaData's 30-day window while queued.
+    fn expire(&mut self, now_ms: i64) {
+        if self.cfg.server_timestamp {
+            return;
+        }
+        let oldest = now_ms.saturating_sub(MAX_PAST_MS);
+        let mut n = 0u32;
+        for s in self
+            .queue
+            .iter_mut()
+            .filter(|s| !s.done && s.flight == 0 && s.time < oldest)
+        {
+            s.done = true;
+            n += 1;
+        }
+        if n > 0 {
+            self.live -= n as usize;
+            self.stats.dropped += u64::from(n);
+            self.compact();
+            let mut m = String::new();
+            num::push_u64(&mut m, u64::from(n));
+            m.push_str(" queued event(s) dropped: older than 30 days, which CoolaData refuses");
+            self.notices.push(Error::new(ErrorCode::EventExpired, m).with_count(n));
+        }
+    }
+
+    /// Tells the tracker how request `id` ended. `status` is the HTTP status,
+    /// 0 for a network error; `retry_after` the `Retry-After` header;
+    /// `status_false` whether a 2xx body said `"status": false`.
+    pub fn on_response(
+        &mut self,
+        id: u64,
+        now_ms: i64,
+        status: u16,
+        retry_after: Option<&str>,
+        status_false: bool,
+    ) -> Outcome {
+        let Some(pos) = self.flights.iter().position(|f| f.id == id) else {
+            return Outcome::default();
+        };
+        let flight = self.flights.swap_remove(pos);
+        let n = flight.events;
+        let mut verdict = retry::classify(status, status_false);
+        if verdict == Verdict::Split && n <= 1 {
+            verdict = Verdict::Reject;
+        }
+        match verdict {
+            Verdict::Ack => {
+                self.finish(id);
+                self.stats.delivered += n as u64;
+                if !flight.keepalive {
+                    self.tries = 0;
+                    self.split_limit = None;
+                    self.retry_at = i64::MIN;
+                }
+                return Outcome { sent: n, failed: 0 };
+            }
+            Verdict::Retry => {
+                self.release(id);
+                if flight.keepalive {
+                    return Outcome { sent: 0, failed: n };
+                }
+                self.tries += 1;
+                if self.tries >= self.cfg.max_tries {
+                    self.tries = 0;
+                    self.give_up_front(n, status, "was given up after the most tries allowed (maxRetries)");
+                } else {
+                    let jitter = retry::backoff_ms(&self.backoff, self.tries, self.rng.next());
+                    let after = retry_after
+                        .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
+                        .unwrap_or(0);
+                    self.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
+                }
+            }
+            Verdict::Split => {
+                self.release(id);
+                self.split_limit = Some((n / 2).max(1));
+            }
+            Verdict::Reject => {
+                self.finish(id);
+                self.stats.dropped += n as u64;
+                self.notices.push(request_failed(
+                    n,
+                    status,
+                    if status_false {
+                        "was refused: the collector answered \"status\": false"
+                    } else {
+                        "was refused by the collector; retrying cannot succeed"
+                    },
+                ));
+            }
+            Verdict::Stop => {
+                self.release(id);
+                if !self.stopped {
+                    self.stopped = true;
+                    self.notices.push(request_failed(
+                        n,
+                        status,
+                        "was refused with 403: the app key is not valid. Sending stopped until the tracker is recreated; events are kept",
+                    ));
+                }
+            }
+        }
+        Outcome { sent: 0, failed: n }
+    }
+
+    fn finish(&mut self, id: u64) {
+        let mut n = 0;
+        for s in self.queue.iter_mut().filter(|s| s.flight == id) {
+            s.done = true;
+            s.flight = 0;
+            n += 1;
+        }
+        self.live -= n;
+        self.compact();
+    }
+
+    fn release(&mut self, id: u64) {
+        for s in self.queue.iter_mut().filter(|s| s.flight == id) {
+            s.flight = 0;
+        }
+    }
+
+    fn give_up_front(&mut self, n: usize, status: u16, why: &str) {
+        let mut dropped = 0;
+        for s in self.queue.iter_mut().filter(|s| !s.done && s.flight == 0).take(n) {
+            s.done = true;
+            dropped += 1;
+        }
+        self.live -= dropped;
+        self.stats.dropped += dropped as u64;
+        self.compact();
+        self.notices.push(request_failed(dropped, status, why));
+    }
+
+    /// The problems found while sending since the last call: dropped,
+    /// expired or refused events. The shell passes each to `onError`.
+    pub fn take_notices(&mut self) -> Vec<Error> {
+        if self.overflowed > 0 {
+            let n = self.overflowed;
+            self.overflowed = 0;
+            let mut m = String::new();
+            num::push_u64(&mut m, u64::from(n));
+            m.push_str(" oldest event(s) dropped: the queue reached maxQueueSize");
+            self.notices.push(Error::new(ErrorCode::QueueFull, m).with_count(n));
+        }
+        std::mem::take(&mut self.notices)
+    }
+
+    /// Whether there are notices waiting.
+    pub fn has_notices(&self) -> bool {
+        self.overflowed > 0 || !self.notices.is_empty()
+    }
+
+    /// The JSON of every event still queued, oldest first (for persistence
+    /// and inspection).
+    pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.queue.iter().filter(|s| !s.done).map(|s| (s.seq, s.json.as_str()))
+    }
+}
+
+fn request_failed(n: usize, status: u16, why: &str) -> Error {
+    let mut m = String::from("a batch of ");
+    num::push_u64(&mut m, n as u64);
+    m.push_str(" event(s) ");
+    m.push_str(why);
+    m.push_str(" (HTTP status ");
+    num::push_u64(&mut m, u64::from(status));
+    m.push(')');
+    Error::new(ErrorCode::RequestFailed, m)
+        .with_status(status)
+        .with_count(n as u32)
+}

@@ -1,0 +1,200 @@
+//! The pure functions: `parseTimestamp`, `validateEvent`, `encodeBatch`.
+
+use js_sys::{Array, JsString};
+use wasm_bindgen::prelude::*;
+
+use super::{flatten, get, js_error, thrown_message};
+use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
+use crate::core::entries::{self, Entry};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::{num, timestamp};
+
+fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
+    let v = get(options, "nowMs");
+    if v.is_undefined() {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.is_finite() && n.fract() == 0.0 => Ok(Some(n as i64)),
+        _ => Err(js_error(&Error::field(
+            ErrorCode::InvalidOption,
+            "nowMs",
+            "must be a whole number of epoch milliseconds",
+        ))),
+    }
+}
+
+fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
+    Ok(ValidateOptions {
+        server_timestamp: get(options, "serverTimestamp").as_bool().unwrap_or(false),
+        now_ms: now_option(options)?,
+    })
+}
+
+/// Parses a timestamp in any supported format into epoch milliseconds.
+#[wasm_bindgen(js_name = parseTimestamp)]
+pub fn parse_timestamp(
+    #[wasm_bindgen(unchecked_param_type = "string | number | Date")] value: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
+) -> Result<f64, JsValue> {
+    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+    let raw = if let Some(s) = value.as_string() {
+        event::timestamp_of(RawValue::Str(&s))
+    } else if let Some(n) = value.as_f64() {
+        event::timestamp_of(RawValue::Num(n))
+    } else if let Some(d) = value.dyn_ref::<js_sys::Date>() {
+        event::timestamp_of(RawValue::Date(d.get_time()))
+    } else {
+        event::timestamp_of(RawValue::Absent)
+    };
+    let ms = raw.map_err(|e| js_error(&e))?;
+    if let Some(now) = now_option(&options)? {
+        timestamp::check_window(ms, now).map_err(|e| js_error(&e))?;
+    }
+    Ok(ms as f64)
+}
+
+/// Reads a JS object into the entries form, turning a throwing getter or
+/// Proxy into an `invalid_value` error.
+fn flat(obj: &JsValue) -> Result<String, JsValue> {
+    flatten(obj).map_err(|t| {
+        let mut m = String::from("reading the properties threw: ");
+        m.push_str(&thrown_message(&t));
+        js_error(&Error::new(ErrorCode::InvalidValue, m))
+    })
+}
+
+fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Result<(), Error> {
+    let mut err = None;
+    let props = entries::parse(encoded).filter_map(|e| match e {
+        Ok(Entry::Prop(k, v)) => Some((k, v)),
+        Ok(Entry::Default(..)) => None,
+        Err(e) => {
+            err.get_or_insert(e);
+            None
+        }
+    });
+    let r = event::validate_into(out, None, props, &[], opts);
+    match err {
+        Some(e) => Err(e),
+        None => r.map(|_| ()),
+    }
+}
+
+/// Validates an event and returns it as it will be sent.
+#[wasm_bindgen(js_name = validateEvent, unchecked_return_type = "Record<string, string | number>")]
+pub fn validate_event(
+    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: Option<
+        js_sys::Object,
+    >,
+) -> Result<JsValue, JsValue> {
+    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+    let opts = validate_options(&options)?;
+    if !event.is_object() {
+        return Err(js_error(&Error::new(
+            ErrorCode::InvalidValue,
+            "the event must be an object of name/value pairs",
+        )));
+    }
+    let encoded = flat(&event)?;
+    let mut out = String::new();
+    validate_flat(&mut out, &encoded, &opts).map_err(|e| js_error(&e))?;
+    js_sys::JSON::parse(&out)
+}
+
+/// Validates every event and returns the exact request body.
+#[wasm_bindgen(js_name = encodeBatch)]
+pub fn encode_batch(
+    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] events: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "{ bodyFormat?: \"form\" | \"raw\", serverTimestamp?: boolean }")]
+    options: Option<js_sys::Object>,
+) -> Result<JsString, JsValue> {
+    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+    let fmt_value = get(&options, "bodyFormat");
+    let fmt = if fmt_value.is_undefined() {
+        BodyFormat::Form
+    } else {
+        fmt_value
+            .as_string()
+            .and_then(|s| BodyFormat::parse(&s))
+            .ok_or_else(|| {
+                js_error(&Error::field(
+                    ErrorCode::InvalidOption,
+                    "bodyFormat",
+                    "must be \"form\" or \"raw\"",
+                ))
+            })?
+    };
+    let opts = ValidateOptions {
+        server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
+        now_ms: None,
+    };
+    let Some(list) = events.dyn_ref::<Array>() else {
+        return Err(js_error(&Error::new(
+            ErrorCode::InvalidValue,
+            "events must be an array of event objects",
+        )));
+    };
+    let n = list.length() as usize;
+    if n > MAX_EVENTS {
+        let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
+        num::push_u64(&mut m, n as u64);
+        return Err(js_error(&Error::new(ErrorCode::BatchTooLarge, m)));
+    }
+    let mut jsons: Vec<String> = Vec::with_capacity(n);
+    for (i, ev) in list.iter().enumerate() {
+        let mut out = String::new();
+        let encoded = flat(&ev)?;
+        let r = if ev.is_object() {
+            validate_flat(&mut out, &encoded, &opts)
+        } else {
+            Err(Error::new(ErrorCode::InvalidValue, "must be an event object"))
+        };
+        r.map_err(|mut e| {
+            let mut m = String::from("events[");
+            num::push_u64(&mut m, i as u64);
+            m.push_str("]: ");
+            m.push_str(&e.message);
+            e.message = m;
+            js_error(&e)
+        })?;
+        jsons.push(out);
+    }
+    let mut body = String::new();
+    batch::write_body(&mut body, jsons.iter().map(String::as_str), fmt);
+    Ok(JsString::from(body))
+}
+
+/// Properties that describe the visitor of an incoming request at the edge:
+/// `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
+/// not put the Worker's own IP in its place) and `session_dua` from
+/// `User-Agent` (left out when absent).
+#[wasm_bindgen(
+    js_name = visitorProperties,
+    unchecked_return_type = "{ session_ip: string; session_dua?: string }"
+)]
+pub fn visitor_properties(
+    #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
+) -> Result<JsValue, JsValue> {
+    let headers = get(&request, "headers");
+    let header = |name: &str| -> Option<String> {
+        let getter = get(&headers, "get").dyn_into::<js_sys::Function>().ok()?;
+        getter.call1(&headers, &name.into()).ok()?.as_string()
+    };
+    if !headers.is_object() {
+        return Err(js_error(&Error::new(
+            ErrorCode::InvalidValue,
+            "visitorProperties needs the incoming Request (an object with headers)",
+        )));
+    }
+    let ip = header("CF-Connecting-IP").filter(|s| !s.is_empty());
+    let ua = header("User-Agent").filter(|s| !s.is_empty());
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"session_ip".into(), &ip.as_deref().unwrap_or("0").into());
+    if let Some(ua) = ua {
+        let _ = js_sys::Reflect::set(&o, &"session_dua".into(), &ua.into());
+    }
+    Ok(o.into())
+}

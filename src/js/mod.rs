@@ -1,0 +1,142 @@
+//! The JavaScript shell: converts values, carries out I/O, and turns core
+//! errors into JavaScript `Error` objects. It holds no rules of its own.
+
+mod functions;
+mod tracker;
+
+use js_sys::{Array, Reflect, Uint32Array};
+use wasm_bindgen::prelude::*;
+
+use crate::core::error::ErrorKind;
+use crate::core::Error as CoreError;
+
+#[wasm_bindgen(module = "/src/js/shell.js")]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn flatten(props: &JsValue) -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = flattenEvent)]
+    fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> Result<String, JsValue>;
+    fn environment() -> Array;
+    fn seed() -> Uint32Array;
+    fn send(url: &str, body: &str, keepalive: bool) -> js_sys::Promise;
+    fn every(ms: u32, f: &JsValue) -> js_sys::Function;
+    fn later(ms: u32, f: &JsValue) -> js_sys::Function;
+    fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;
+    fn offline() -> bool;
+    #[wasm_bindgen(js_name = storageGet)]
+    fn storage_get(key: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = storageSet)]
+    fn storage_set(key: &str, value: &str) -> bool;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Property values an event may carry; null and undefined are left out. */
+export type PropertyValue = string | number | boolean | null | undefined;
+/** An event's custom properties: a flat object, no nesting. */
+export type Properties = Record<string, PropertyValue>;
+/** An event as it is sent. */
+export type ValidatedEvent = Record<string, string | number>;
+/** The stable error codes. */
+export type ErrorCode =
+  | "missing_field" | "invalid_timestamp" | "timestamp_out_of_window"
+  | "nested_property" | "invalid_value" | "reserved_property"
+  | "invalid_property_name" | "event_too_large" | "batch_too_large"
+  | "invalid_option" | "tracker_closed" | "queue_full" | "request_failed"
+  | "event_expired" | "storage_error";
+/** Every error thrown or reported: an Error with a code and, where it concerns one, the field. */
+export interface CoolaError extends Error {
+  code: ErrorCode;
+  field?: string;
+  /** For request_failed: the HTTP status, 0 for a network error. */
+  status?: number;
+  /** For queue_full, event_expired, request_failed: how many events. */
+  count?: number;
+}
+/** Options of `new CoolaTracker`. */
+export interface TrackerOptions {
+  /** CoolaData app key (required). */
+  appKey: string;
+  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
+  endpoint?: string;
+  /** "form" (default): data=<encoded JSON>; "raw": the encoded JSON alone. */
+  bodyFormat?: "form" | "raw";
+  /** Events per request, 1..=300, default 300. */
+  batchSize?: number;
+  /** Flush timer period, default 5000; 0 = no timer (edge workers). */
+  flushIntervalMs?: number;
+  /** Most events queued, default 10000; the oldest are dropped beyond it. */
+  maxQueueSize?: number;
+  /** The project overrides event time with server time. */
+  serverTimestamp?: boolean;
+  /** User id for events that carry none (default: an anonymous id kept in localStorage). */
+  userId?: string;
+  /** session_dua for every event; default navigator.userAgent; false sends none. */
+  sessionDua?: string | false;
+  /** session_ip for every event, e.g. the client IP at the edge, or "0". */
+  sessionIp?: string;
+  /** Retries per batch after the first try, default 9 (10 tries). */
+  maxRetries?: number;
+  /** Keep the anonymous id in localStorage where it exists, default true. */
+  persist?: boolean;
+  /** Fill page URL, title, referrer, screen, platform and UTM parameters in a page, default true. */
+  autoPageProperties?: boolean;
+  /** Prefix of localStorage keys, default "coola". */
+  storageKey?: string;
+  /** Receives problems found while sending (queue_full, request_failed, event_expired). */
+  onError?: (error: CoolaError) => void;
+}
+/** What a flush did. */
+export interface FlushReport {
+  /** Events acknowledged by the collector during this flush. */
+  sent: number;
+  /** Events in requests that failed during this flush (retried later, or reported). */
+  failed: number;
+  /** Events still queued afterwards. */
+  pending: number;
+  /** Requests made. */
+  requests: number;
+}
+"#;
+
+/// Turns a core error into a JavaScript `Error` (`TypeError` / `RangeError`
+/// where apt) carrying `code`, and `field`, `status`, `count` where set.
+fn js_error(e: &CoreError) -> JsValue {
+    let err: js_sys::Error = match e.code.js_kind() {
+        ErrorKind::Type => js_sys::TypeError::new(&e.message).into(),
+        ErrorKind::Range => js_sys::RangeError::new(&e.message).into(),
+        ErrorKind::Plain => js_sys::Error::new(&e.message),
+    };
+    let v: JsValue = err.into();
+    let _ = Reflect::set(&v, &"code".into(), &e.code.as_str().into());
+    if let Some(f) = &e.field {
+        let _ = Reflect::set(&v, &"field".into(), &f.as_str().into());
+    }
+    if let Some(s) = e.status {
+        let _ = Reflect::set(&v, &"status".into(), &s.into());
+    }
+    if let Some(c) = e.count {
+        let _ = Reflect::set(&v, &"count".into(), &c.into());
+    }
+    v
+}
+
+/// The message of whatever a JavaScript call threw.
+fn thrown_message(v: &JsValue) -> String {
+    v.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| v.as_string())
+        .unwrap_or_else(|| "an exception was thrown".to_string())
+}
+
+/// Reads `obj[name]`, treating a throwing getter as absent.
+fn get(obj: &JsValue, name: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn now_ms() -> i64 {
+    js_sys::Date::now() as i64
+}

@@ -1,0 +1,184 @@
+// The JavaScript half of the shell: small functions the Rust shell imports.
+// They only convert values and carry out I/O; every decision is in Rust.
+// No eval, no new Function: this module works under a strict CSP.
+
+const T = (t, k, v) => t + k.length + ":" + k + v.length + ":" + v;
+
+// One property in the entries form read by src/core/entries.rs.
+function one(k, v) {
+  switch (typeof v) {
+    case "string":
+      return T("s", k, v);
+    case "number":
+      return T(Number.isFinite(v) ? "n" : "N", k, "" + v);
+    case "boolean":
+      return T("b", k, v ? "true" : "false");
+    case "undefined":
+      return T("u", k, "");
+    case "object":
+      if (v === null) return T("u", k, "");
+      if (v instanceof Date) return T("d", k, "" + v.getTime());
+      return T(Array.isArray(v) ? "a" : "o", k, "");
+    case "function":
+      return T("f", k, "");
+    case "symbol":
+      return T("y", k, "");
+    default:
+      return T("i", k, "");
+  }
+}
+
+function props(s, p) {
+  if (p === undefined || p === null) return s;
+  if (typeof p !== "object" || Array.isArray(p)) {
+    return s + T("X", "", Array.isArray(p) ? "an array" : typeof p);
+  }
+  const keys = Object.keys(p);
+  for (let i = 0; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
+  if (Object.getOwnPropertySymbols(p).length) s += T("K", "", "");
+  return s;
+}
+
+// An object's own properties as one string.
+export function flatten(p) {
+  return props("", p);
+}
+
+// A tracked event: page URL and title (in a page), the name, the properties.
+export function flattenEvent(name, p, page) {
+  let s = "";
+  if (page) {
+    s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+  }
+  return props(s + one("event_name", name), p);
+}
+
+function query(name) {
+  try {
+    return new URLSearchParams(location.search).get(name) || "";
+  } catch (_) {
+    return "";
+  }
+}
+
+// What the environment fills once per tracker, in the entries form, and
+// whether this is a page (a document with a location).
+export function environment() {
+  const nav = typeof navigator === "object" && navigator ? navigator : {};
+  let s = typeof nav.userAgent === "string" ? T("p", "session_dua", nav.userAgent) : "";
+  const page = typeof document === "object" && document !== null && typeof location === "object";
+  if (page) {
+    const ref = "" + (document.referrer || "");
+    let domain = "";
+    try {
+      domain = ref ? new URL(ref).hostname : "";
+    } catch (_) {}
+    const scr = typeof screen === "object" && screen ? screen.width + "x" + screen.height : "";
+    s += T("p", "session_screen_size", scr) + T("p", "session_platform", "" + (nav.platform || ""));
+    s += T("p", "referring_url", ref) + T("p", "referring_domain", domain);
+    for (const u of ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]) {
+      s += T("p", u, query(u));
+    }
+    s += T("n", "event_timezone_offset", "" + -new Date().getTimezoneOffset() / 60);
+  }
+  return [page, s];
+}
+
+// 128 random bits for event ids.
+export function seed() {
+  const a = new Uint32Array(4);
+  try {
+    crypto.getRandomValues(a);
+  } catch (_) {
+    for (let i = 0; i < 4; i++) a[i] = (Math.random() * 4294967296) >>> 0;
+  }
+  return a;
+}
+
+// POST a body; resolves to [status, Retry-After, body said status:false],
+// status 0 for a network error. Never rejects.
+export function send(url, body, keepalive) {
+  const init = {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body,
+  };
+  if (keepalive) init.keepalive = true;
+  try {
+    return fetch(url, init).then(
+      async (r) => {
+        let no = false;
+        try {
+          const j = JSON.parse(await r.text());
+          no = j !== null && typeof j === "object" && j.status === false;
+        } catch (_) {}
+        return [r.status, r.headers.get("Retry-After") || "", no];
+      },
+      () => [0, "", false],
+    );
+  } catch (_) {
+    return Promise.resolve([0, "", false]);
+  }
+}
+
+// Timers that do not keep Node alive; each returns a function that cancels it.
+export function every(ms, f) {
+  const h = setInterval(f, ms);
+  if (h && typeof h.unref === "function") h.unref();
+  return () => clearInterval(h);
+}
+
+export function later(ms, f) {
+  const h = setTimeout(f, ms);
+  if (h && typeof h.unref === "function") h.unref();
+  return () => clearTimeout(h);
+}
+
+// Page lifecycle: `hide` when the page is hidden or unloaded, `online` when
+// the network comes back, and Node's beforeExit. Returns a remover.
+export function listen(hide, online) {
+  const offs = [];
+  if (typeof document === "object" && document && typeof addEventListener === "function") {
+    const vis = () => {
+      if (document.visibilityState === "hidden") hide();
+    };
+    document.addEventListener("visibilitychange", vis);
+    addEventListener("pagehide", hide);
+    offs.push(() => {
+      document.removeEventListener("visibilitychange", vis);
+      removeEventListener("pagehide", hide);
+    });
+  }
+  if (typeof addEventListener === "function") {
+    addEventListener("online", online);
+    offs.push(() => removeEventListener("online", online));
+  }
+  if (typeof process === "object" && process && typeof process.on === "function") {
+    process.on("beforeExit", online);
+    offs.push(() => process.removeListener("beforeExit", online));
+  }
+  return () => offs.forEach((f) => f());
+}
+
+// Whether the browser says it is offline.
+export function offline() {
+  return typeof navigator === "object" && navigator !== null && navigator.onLine === false;
+}
+
+// localStorage access that never throws: null / false when unavailable.
+export function storageGet(k) {
+  try {
+    return localStorage.getItem(k);
+  } catch (_) {
+    return null;
+  }
+}
+
+export function storageSet(k, v) {
+  try {
+    localStorage.setItem(k, v);
+    return true;
+  } catch (_) {
+    return false;
+  }
+}

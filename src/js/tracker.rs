@@ -1,0 +1,426 @@
+//! `CoolaTracker`: carries out what the core tracker decides.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+
+use super::{
+    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, storage_get,
+    storage_set, thrown_message,
+};
+use crate::core::config::{Config, OptValue, OPTION_NAMES};
+use crate::core::entries::{self, Entry};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::tracker::{Lifecycle, Tracker, TRACKER_TYPE, TRACKER_VERSION};
+
+/// The browser's allowance for bodies of keepalive requests in flight.
+const KEEPALIVE_BUDGET: usize = 60 * 1024;
+
+/// A JavaScript callback kept alive as long as the tracker, with the function
+/// that cancels what it was registered for.
+struct Hook {
+    _closures: Vec<Closure<dyn FnMut()>>,
+    cancel: Function,
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        let _ = self.cancel.call0(&JsValue::NULL);
+    }
+}
+
+#[derive(Default)]
+struct Hooks {
+    interval: Option<Hook>,
+    wake: Option<Hook>,
+    lifecycle: Option<Hook>,
+}
+
+struct Inner {
+    core: RefCell<Tracker>,
+    url: String,
+    page: bool,
+    on_error: Option<Function>,
+    current: RefCell<Option<Promise>>,
+    hooks: RefCell<Hooks>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Report {
+    sent: usize,
+    failed: usize,
+    requests: usize,
+}
+
+fn busy() -> Error {
+    Error::new(ErrorCode::InvalidValue, "the tracker was called from inside itself")
+}
+
+impl Inner {
+    /// Passes every waiting notice to `onError`, with no borrow held, so a
+    /// callback may call the tracker again; a throwing callback is ignored.
+    fn report(&self) {
+        let notices = match self.core.try_borrow_mut() {
+            Ok(mut c) if c.has_notices() => c.take_notices(),
+            _ => return,
+        };
+        for n in notices {
+            self.report_one(&n);
+        }
+    }
+
+    fn report_one(&self, e: &Error) {
+        if let Some(f) = &self.on_error {
+            let _ = f.call1(&JsValue::NULL, &js_error(e));
+        }
+    }
+
+    /// Schedules a wake-up for when a backoff ends, replacing any earlier one.
+    fn schedule_wake(self: &Rc<Self>) {
+        let at = match self.core.try_borrow() {
+            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now_ms()),
+            _ => None,
+        };
+        let Ok(mut hooks) = self.hooks.try_borrow_mut() else {
+            return;
+        };
+        hooks.wake = at.map(|t| {
+            let weak = Rc::downgrade(self);
+            let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak, false));
+            let ms = (t - now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
+            let cancel = later(ms, closure.as_ref());
+            Hook {
+                _closures: vec![closure],
+                cancel,
+            }
+        });
+    }
+
+    /// Sends what the core gives, one request at a time, until it gives
+    /// nothing or a request fails. `force` ignores a running backoff (an
+    /// explicit flush); `before` bounds the events to those tracked earlier.
+    async fn pump(self: Rc<Self>, force: bool, before: Option<u64>) -> Report {
+        let mut report = Report::default();
+        loop {
+            let waiting = self.current.try_borrow().ok().and_then(|c| c.clone());
+            if let Some(p) = waiting {
+                let _ = JsFuture::from(p).await;
+                continue;
+            }
+            if offline() && !force {
+                break;
+            }
+            let req = match self.core.try_borrow_mut() {
+                Ok(mut c) => c.next_request(now_ms(), force, before),
+                Err(_) => None,
+            };
+            let Some(req) = req else { break };
+            let promise = send(&self.url, &req.body, false);
+            if let Ok(mut c) = self.current.try_borrow_mut() {
+                *c = Some(promise.clone());
+            }
+            let result = JsFuture::from(promise).await;
+            if let Ok(mut c) = self.current.try_borrow_mut() {
+                *c = None;
+            }
+            let (status, retry_after, status_false) = read_result(result);
+            let outcome = match self.core.try_borrow_mut() {
+                Ok(mut c) => c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false),
+                Err(_) => Default::default(),
+            };
+            report.requests += 1;
+            report.sent += outcome.sent;
+            report.failed += outcome.failed;
+            self.report();
+            if outcome.failed > 0 {
+                break;
+            }
+        }
+        self.schedule_wake();
+        report
+    }
+
+    /// The page is going away: everything queued goes out now with keepalive.
+    fn unload(self: &Rc<Self>) {
+        let reqs = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
+            Err(_) => return,
+        };
+        for req in reqs {
+            let me = self.clone();
+            let promise = send(&self.url, &req.body, true);
+            spawn_local(async move {
+                let (status, retry_after, status_false) = read_result(JsFuture::from(promise).await);
+                if let Ok(mut c) = me.core.try_borrow_mut() {
+                    c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false);
+                }
+                me.report();
+            });
+        }
+    }
+
+    fn stop_hooks(&self) {
+        if let Ok(mut h) = self.hooks.try_borrow_mut() {
+            *h = Hooks::default();
+        }
+    }
+}
+
+fn read_result(r: Result<JsValue, JsValue>) -> (u16, Option<String>, bool) {
+    let Ok(v) = r else { return (0, None, false) };
+    let a = Array::from(&v);
+    let status = a.get(0).as_f64().unwrap_or(0.0).clamp(0.0, 999.0) as u16;
+    let retry_after = a.get(1).as_string().filter(|s| !s.is_empty());
+    (status, retry_after, a.get(2).as_bool().unwrap_or(false))
+}
+
+fn start_pump(weak: &Weak<Inner>, force: bool) {
+    if let Some(inner) = weak.upgrade() {
+        spawn_local(async move {
+            inner.pump(force, None).await;
+        });
+    }
+}
+
+fn option_value(v: &JsValue) -> OptValue {
+    if v.is_undefined() {
+        OptValue::Absent
+    } else if let Some(s) = v.as_string() {
+        OptValue::Str(s)
+    } else if let Some(n) = v.as_f64() {
+        OptValue::Num(n)
+    } else if let Some(b) = v.as_bool() {
+        OptValue::Bool(b)
+    } else if v.is_null() {
+        OptValue::Other("null")
+    } else {
+        OptValue::Other("not a string, number or boolean")
+    }
+}
+
+/// Queues analytics events and sends them to CoolaData in batches.
+#[wasm_bindgen]
+pub struct CoolaTracker {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl CoolaTracker {
+    /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "TrackerOptions")] options: JsValue,
+    ) -> Result<CoolaTracker, JsValue> {
+        if !options.is_object() {
+            return Err(js_error(&Error::field(
+                ErrorCode::InvalidOption,
+                "options",
+                "must be an object with at least appKey",
+            )));
+        }
+        let mut cfg = Config::default();
+        for name in OPTION_NAMES {
+            cfg.set(name, &option_value(&get(&options, name)))
+                .map_err(|e| js_error(&e))?;
+        }
+        let on_error = get(&options, "onError");
+        let on_error = if on_error.is_undefined() {
+            None
+        } else {
+            Some(on_error.dyn_into::<Function>().map_err(|_| {
+                js_error(&Error::field(
+                    ErrorCode::InvalidOption,
+                    "onError",
+                    "must be a function (error) => void",
+                ))
+            })?)
+        };
+        let cfg = cfg.finish().map_err(|e| js_error(&e))?;
+
+        let env = environment();
+        let page = env.get(0).as_bool().unwrap_or(false);
+        let env_text = env.get(1).as_string().unwrap_or_default();
+        let mut env_defaults: Vec<(String, String)> = Vec::new();
+        for item in entries::parse(&env_text) {
+            match item {
+                Ok(Entry::Default(k, v)) => env_defaults.push((k.to_string(), v.to_string())),
+                Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => {
+                    env_defaults.push((k.to_string(), v.to_string()))
+                }
+                _ => {}
+            }
+        }
+        if !page || !cfg.auto_page_properties {
+            env_defaults.retain(|(k, _)| k == "session_dua");
+        }
+        env_defaults.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
+        env_defaults.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
+
+        let seed_arr = seed();
+        let mut s = [0u32; 4];
+        for (i, v) in s.iter_mut().enumerate() {
+            *v = seed_arr.get_index(i as u32);
+        }
+        let id_key = {
+            let mut k = cfg.storage_key.clone();
+            k.push_str(":user_id");
+            k
+        };
+        let stored_id = if cfg.persist {
+            storage_get(&id_key).filter(|v| !v.is_empty() && v.len() <= 200)
+        } else {
+            None
+        };
+        let url = cfg.url();
+        let interval = cfg.flush_interval_ms;
+        let persist = cfg.persist;
+        let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        if persist && stored_id.is_none() && core.config().user_id.is_none() {
+            storage_set(&id_key, core.user_id());
+        }
+        let inner = Rc::new(Inner {
+            core: RefCell::new(core),
+            url,
+            page,
+            on_error,
+            current: RefCell::new(None),
+            hooks: RefCell::new(Hooks::default()),
+        });
+        {
+            let mut hooks = inner.hooks.borrow_mut();
+            if interval > 0 {
+                let weak = Rc::downgrade(&inner);
+                let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak, false));
+                let cancel = every(interval, closure.as_ref());
+                hooks.interval = Some(Hook {
+                    _closures: vec![closure],
+                    cancel,
+                });
+            }
+            let weak_hide = Rc::downgrade(&inner);
+            let weak_online = Rc::downgrade(&inner);
+            let hide = Closure::<dyn FnMut()>::new(move || {
+                if let Some(i) = weak_hide.upgrade() {
+                    i.unload();
+                }
+            });
+            let online = Closure::<dyn FnMut()>::new(move || start_pump(&weak_online, false));
+            let cancel = listen(hide.as_ref(), online.as_ref());
+            hooks.lifecycle = Some(Hook {
+                _closures: vec![hide, online],
+                cancel,
+            });
+        }
+        Ok(CoolaTracker { inner })
+    }
+
+    /// Validates an event, queues it, and returns its `event_id`. Throws on
+    /// bad input (nothing is queued then) and after `shutdown()`.
+    pub fn track(
+        &self,
+        #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
+    ) -> Result<String, JsValue> {
+        let encoded = flatten_event(&event_name, &properties, self.inner.page).map_err(|t| {
+            let mut m = String::from("reading the properties threw: ");
+            m.push_str(&thrown_message(&t));
+            js_error(&Error::new(ErrorCode::InvalidValue, m))
+        })?;
+        let now = now_ms();
+        let (result, ready) = {
+            let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+            let r = core.track_encoded(now, &encoded);
+            let ready = r.is_ok() && core.batch_ready(now) && !offline();
+            (r, ready)
+        };
+        self.inner.report();
+        if ready {
+            start_pump(&Rc::downgrade(&self.inner), false);
+        }
+        result.map_err(|e| js_error(&e))
+    }
+
+    /// Sets the user id for events that carry none.
+    #[wasm_bindgen(js_name = setUserId)]
+    pub fn set_user_id(&self, #[wasm_bindgen(js_name = userId)] user_id: JsValue) -> Result<(), JsValue> {
+        let id = user_id.as_string().unwrap_or_default();
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        core.set_user_id(&id).map_err(|e| js_error(&e))
+    }
+
+    /// Sends everything queued now; resolves with a `FlushReport` when the
+    /// requests have settled.
+    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
+    pub fn flush(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let before = inner.core.try_borrow().map(|c| c.next_seq()).ok();
+            let r = inner.clone().pump(true, before).await;
+            Ok(report_object(&inner, r))
+        })
+    }
+
+    /// Flushes, then stops the timer and removes listeners. Later `track`
+    /// calls throw `tracker_closed`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
+    pub fn shutdown(&self) -> Promise {
+        let inner = self.inner.clone();
+        if let Ok(mut c) = inner.core.try_borrow_mut() {
+            c.close();
+        }
+        future_to_promise(async move {
+            let r = inner.clone().pump(true, None).await;
+            inner.stop_hooks();
+            Ok(report_object(&inner, r))
+        })
+    }
+
+    /// Events queued and not yet acknowledged.
+    #[wasm_bindgen(getter)]
+    pub fn pending(&self) -> usize {
+        self.inner.core.try_borrow().map(|c| c.pending()).unwrap_or(0)
+    }
+
+    /// Whether `shutdown()` was called.
+    #[wasm_bindgen(getter)]
+    pub fn closed(&self) -> bool {
+        self.inner
+            .core
+            .try_borrow()
+            .map(|c| c.state() == Lifecycle::Closed)
+            .unwrap_or(false)
+    }
+
+    /// The user id given to events that carry none.
+    #[wasm_bindgen(getter, js_name = userId)]
+    pub fn user_id(&self) -> String {
+        self.inner
+            .core
+            .try_borrow()
+            .map(|c| c.user_id().to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for CoolaTracker {
+    fn drop(&mut self) {
+        self.inner.stop_hooks();
+    }
+}
+
+fn report_object(inner: &Inner, r: Report) -> JsValue {
+    let o = Object::new();
+    let pending = inner.core.try_borrow().map(|c| c.pending()).unwrap_or(0);
+    for (k, v) in [
+        ("sent", r.sent),
+        ("failed", r.failed),
+        ("pending", pending),
+        ("requests", r.requests),
+    ] {
+        let _ = js_sys::Reflect::set(&o, &k.into(), &(v as f64).into());
+    }
+    o.into()
+}
