@@ -65,6 +65,8 @@ pub struct Stats {
     pub requests: u64,
     /// Requests that were tries after a failure.
     pub retries: u64,
+    /// Events carried by requests that failed (each failure counted).
+    pub failed: u64,
 }
 
 struct Slot {
@@ -537,6 +539,9 @@ impl Tracker {
         let mut verdict = retry::classify(status, status_false);
         if verdict == Verdict::Split && n <= 1 {
             verdict = Verdict::Reject;
+        }
+        if verdict != Verdict::Ack {
+            self.stats.failed += n as u64;
         }
         match verdict {
             Verdict::Ack => {

@@ -14,7 +14,7 @@ use super::{
 use crate::core::config::{Config, OptValue, OPTION_NAMES};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
-use crate::core::tracker::{Lifecycle, Tracker, TRACKER_TYPE, TRACKER_VERSION};
+use crate::core::tracker::{Lifecycle, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
@@ -46,13 +46,6 @@ struct Inner {
     on_error: Option<Function>,
     current: RefCell<Option<Promise>>,
     hooks: RefCell<Hooks>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct Report {
-    sent: usize,
-    failed: usize,
-    requests: usize,
 }
 
 fn busy() -> Error {
@@ -102,8 +95,7 @@ impl Inner {
     /// Sends what the core gives, one request at a time, until it gives
     /// nothing or a request fails. `force` ignores a running backoff (an
     /// explicit flush); `before` bounds the events to those tracked earlier.
-    async fn pump(self: Rc<Self>, force: bool, before: Option<u64>) -> Report {
-        let mut report = Report::default();
+    async fn pump(self: Rc<Self>, force: bool, before: Option<u64>) {
         loop {
             let waiting = self.current.try_borrow().ok().and_then(|c| c.clone());
             if let Some(p) = waiting {
@@ -131,16 +123,16 @@ impl Inner {
                 Ok(mut c) => c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false),
                 Err(_) => Default::default(),
             };
-            report.requests += 1;
-            report.sent += outcome.sent;
-            report.failed += outcome.failed;
             self.report();
             if outcome.failed > 0 {
                 break;
             }
         }
         self.schedule_wake();
-        report
+    }
+
+    fn stats(&self) -> Stats {
+        self.core.try_borrow().map(|c| c.stats()).unwrap_or_default()
     }
 
     /// The page is going away: everything queued goes out now with keepalive.
@@ -358,8 +350,9 @@ impl CoolaTracker {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let before = inner.core.try_borrow().map(|c| c.next_seq()).ok();
-            let r = inner.clone().pump(true, before).await;
-            Ok(report_object(&inner, r))
+            let start = inner.stats();
+            inner.clone().pump(true, before).await;
+            Ok(report_object(&inner, start))
         })
     }
 
@@ -372,9 +365,10 @@ impl CoolaTracker {
             c.close();
         }
         future_to_promise(async move {
-            let r = inner.clone().pump(true, None).await;
+            let start = inner.stats();
+            inner.clone().pump(true, None).await;
             inner.stop_hooks();
-            Ok(report_object(&inner, r))
+            Ok(report_object(&inner, start))
         })
     }
 
@@ -411,14 +405,17 @@ impl Drop for CoolaTracker {
     }
 }
 
-fn report_object(inner: &Inner, r: Report) -> JsValue {
+/// The `FlushReport` of what happened since `start`: events acknowledged and
+/// failed, and requests made, by this flush or a send it waited for.
+fn report_object(inner: &Inner, start: Stats) -> JsValue {
     let o = Object::new();
-    let pending = inner.core.try_borrow().map(|c| c.pending()).unwrap_or(0);
+    let end = inner.stats();
+    let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
     for (k, v) in [
-        ("sent", r.sent),
-        ("failed", r.failed),
+        ("sent", end.delivered - start.delivered),
+        ("failed", end.failed - start.failed),
         ("pending", pending),
-        ("requests", r.requests),
+        ("requests", end.requests - start.requests),
     ] {
         let _ = js_sys::Reflect::set(&o, &k.into(), &(v as f64).into());
     }
