@@ -8,10 +8,12 @@ pub mod config;
 pub mod entries;
 pub mod error;
 pub mod event;
+pub mod flatjson;
 pub mod form;
 pub mod json;
 pub mod num;
 pub mod retry;
+pub mod store;
 pub mod timestamp;
 pub mod tracker;
 

@@ -78,6 +78,8 @@ struct Slot {
     /// The request carrying it, 0 when none.
     flight: u64,
     done: bool,
+    /// Written to durable storage.
+    stored: bool,
 }
 
 struct Flight {
@@ -148,6 +150,10 @@ pub struct Tracker {
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
+    /// Stored events that left the queue: their keys are to be removed.
+    unstore: Vec<u64>,
+    /// Events from this sequence number on may not be written to storage yet.
+    unstored_since: u64,
 }
 
 /// The tracker's name and version, sent as `tracker_type` / `tracker_version`.
@@ -204,6 +210,8 @@ impl Tracker {
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
+            unstore: Vec::new(),
+            unstored_since: u64::MAX,
         }
     }
 
@@ -349,7 +357,9 @@ impl Tracker {
             time,
             flight: 0,
             done: false,
+            stored: false,
         });
+        self.unstored_since = self.unstored_since.min(self.next_seq);
         self.next_seq += 1;
         self.live += 1;
         self.stats.tracked += 1;
@@ -365,6 +375,9 @@ impl Tracker {
             return false;
         };
         slot.done = true;
+        if slot.stored {
+            self.unstore.push(slot.seq);
+        }
         self.live -= 1;
         self.overflowed += 1;
         self.stats.dropped += 1;
@@ -608,6 +621,9 @@ impl Tracker {
         for s in self.queue.iter_mut().filter(|s| s.flight == id) {
             s.done = true;
             s.flight = 0;
+            if s.stored {
+                self.unstore.push(s.seq);
+            }
             n += 1;
         }
         self.live -= n;
@@ -624,6 +640,9 @@ impl Tracker {
         let mut dropped = 0;
         for s in self.queue.iter_mut().filter(|s| !s.done && s.flight == 0).take(n) {
             s.done = true;
+            if s.stored {
+                self.unstore.push(s.seq);
+            }
             dropped += 1;
         }
         self.live -= dropped;
@@ -651,6 +670,51 @@ impl Tracker {
         self.overflowed > 0 || !self.notices.is_empty()
     }
 
+    /// Brings durable storage up to date: `put(seq, json)` for each queued
+    /// event not yet written (it returns false when the write failed, e.g.
+    /// the quota is full: the event stays queued in memory and the write is
+    /// tried again next time), and `remove(seq)` for each written event that
+    /// left the queue. Cost is proportional to what changed, not to the queue.
+    pub fn persist(&mut self, mut put: impl FnMut(u64, &str) -> bool, mut remove: impl FnMut(u64)) -> bool {
+        let mut ok = true;
+        for seq in self.unstore.drain(..) {
+            remove(seq);
+        }
+        if self.unstored_since != u64::MAX {
+            let from = self.queue.partition_point(|s| s.seq < self.unstored_since);
+            self.unstored_since = u64::MAX;
+            for s in self.queue.iter_mut().skip(from) {
+                if s.done || s.stored {
+                    continue;
+                }
+                if put(s.seq, &s.json) {
+                    s.stored = true;
+                } else {
+                    ok = false;
+                    self.unstored_since = s.seq;
+                    break;
+                }
+            }
+        }
+        ok
+    }
+
+    /// Whether [`Tracker::persist`] has anything to do.
+    pub fn needs_persist(&self) -> bool {
+        self.unstored_since != u64::MAX || !self.unstore.is_empty()
+    }
+
+    /// Queues an event read back from storage (see [`crate::core::store::restore`]).
+    pub fn restore(&mut self, json: String, time: i64) {
+        self.push(json, time);
+        self.stats.tracked -= 1;
+    }
+
+    /// Leaves a notice for `onError`.
+    pub fn notice(&mut self, e: Error) {
+        self.notices.push(e);
+    }
+
     /// The JSON of every event still queued, oldest first (for persistence
     /// and inspection).
     pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
@@ -669,4 +733,307 @@ fn request_failed(n: usize, status: u16, why: &str) -> Error {
     Error::new(ErrorCode::RequestFailed, m)
         .with_status(status)
         .with_count(n as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::OptValue;
+    use crate::core::entries::tests::write;
+    use crate::core::form::tests::decode;
+
+    const T0: i64 = 1_800_000_000_000;
+
+    fn tracker(opts: &[(&str, OptValue)]) -> Tracker {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        for (k, v) in opts {
+            cfg.set(k, v).unwrap();
+        }
+        Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), vec![])
+    }
+
+    fn num(n: f64) -> OptValue {
+        OptValue::Num(n)
+    }
+
+    fn track(t: &mut Tracker, now: i64, i: usize) -> String {
+        let enc = write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+        t.track_encoded(now, &enc).unwrap()
+    }
+
+    fn events(body: &str) -> Vec<serde_json::Value> {
+        let json = decode(body.strip_prefix("data=").unwrap(), true);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["events"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn fills_and_queues() {
+        let mut t = tracker(&[("sessionIp", OptValue::Str("0".into()))]);
+        let enc = write('p', "page_url", "https://x/") + &write('s', "event_name", "buy") + &write('b', "vip", "true");
+        let id = t.track_encoded(T0, &enc).unwrap();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        let req = t.next_request(T0, false, None).unwrap();
+        let e = &events(&req.body)[0];
+        assert_eq!(e["event_name"], "buy");
+        assert_eq!(e["vip"], "true");
+        assert_eq!(e["event_id"], id.as_str());
+        assert_eq!(e["user_id"], "anon");
+        assert_eq!(e["event_timestamp_epoch"], T0);
+        assert_eq!(e["page_url"], "https://x/");
+        assert_eq!(e["session_ip"], "0");
+    }
+
+    #[test]
+    fn caller_wins_and_bad_input_queues_nothing() {
+        let mut t = tracker(&[]);
+        let enc = write('s', "event_name", "e")
+            + &write('s', "user_id", "me")
+            + &write('n', "event_timestamp_epoch", "1799999999000");
+        t.track_encoded(T0, &enc).unwrap();
+        let bad = write('s', "event_name", "e") + &write('o', "cart", "");
+        assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::NestedProperty);
+        let old = write('s', "event_name", "e") + &write('n', "event_timestamp_epoch", "1700000000000");
+        assert_eq!(
+            t.track_encoded(T0, &old).unwrap_err().code,
+            ErrorCode::TimestampOutOfWindow
+        );
+        assert_eq!(t.pending(), 1);
+        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        assert_eq!(e["user_id"], "me");
+        assert_eq!(e["event_timestamp_epoch"], 1_799_999_999_000i64);
+    }
+
+    #[test]
+    fn batches_of_at_most_batch_size_one_in_flight() {
+        let mut t = tracker(&[("batchSize", num(300.0))]);
+        for i in 0..650 {
+            track(&mut t, T0, i);
+        }
+        assert!(t.batch_ready(T0));
+        let r1 = t.next_request(T0, false, None).unwrap();
+        assert_eq!(r1.events, 300);
+        assert!(t.next_request(T0, false, None).is_none(), "one request in flight");
+        assert_eq!(
+            t.on_response(r1.id, T0, 200, None, false),
+            Outcome { sent: 300, failed: 0 }
+        );
+        let r2 = t.next_request(T0, false, None).unwrap();
+        assert_eq!(events(&r2.body)[0]["i"], 300);
+        t.on_response(r2.id, T0, 204, None, false);
+        let r3 = t.next_request(T0, false, None).unwrap();
+        assert_eq!(r3.events, 50);
+        t.on_response(r3.id, T0, 200, None, false);
+        assert_eq!(t.pending(), 0);
+        assert_eq!(t.stats().delivered, 650);
+    }
+
+    #[test]
+    fn retries_with_backoff_and_retry_after() {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(
+            t.on_response(r.id, T0, 503, None, false),
+            Outcome { sent: 0, failed: 1 }
+        );
+        assert_eq!(t.pending(), 1);
+        let at = t.retry_at(T0).unwrap_or(T0);
+        assert!(at - T0 < 1000);
+        assert!(t.next_request(at - 1, false, None).is_none() || at == T0);
+        let r = t.next_request(at, false, None).unwrap();
+        t.on_response(r.id, at, 429, Some("7"), false);
+        assert_eq!(t.retry_at(at), Some(at + 7000));
+        assert!(t.next_request(at + 6999, false, None).is_none());
+        // An explicit flush ignores the backoff.
+        let r = t.next_request(at + 1, true, None).unwrap();
+        t.on_response(r.id, at + 1, 200, None, false);
+        assert_eq!(t.pending(), 0);
+        assert_eq!(t.stats().retries, 2);
+        assert!(t.take_notices().is_empty());
+    }
+
+    #[test]
+    fn gives_up_after_max_tries_and_reports() {
+        let mut t = tracker(&[("maxRetries", num(2.0))]);
+        track(&mut t, T0, 0);
+        for _ in 0..3 {
+            let r = t.next_request(T0, true, None).unwrap();
+            t.on_response(r.id, T0, 0, None, false);
+        }
+        assert_eq!(t.pending(), 0);
+        let n = t.take_notices();
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].code, n[0].status, n[0].count),
+            (ErrorCode::RequestFailed, Some(0), Some(1))
+        );
+    }
+
+    #[test]
+    fn rejects_4xx_and_status_false_without_retry() {
+        for (status, status_false) in [(400, false), (422, false), (501, false), (200, true)] {
+            let mut t = tracker(&[]);
+            track(&mut t, T0, 0);
+            let r = t.next_request(T0, false, None).unwrap();
+            t.on_response(r.id, T0, status, None, status_false);
+            assert_eq!(t.pending(), 0, "{status}");
+            let n = t.take_notices();
+            assert_eq!(n[0].code, ErrorCode::RequestFailed);
+            assert_eq!(n[0].status, Some(status));
+            assert!(!n[0].message.contains('k') || !n[0].message.contains("appKey"));
+        }
+    }
+
+    #[test]
+    fn splits_on_413() {
+        let mut t = tracker(&[]);
+        for i in 0..10 {
+            track(&mut t, T0, i);
+        }
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(r.events, 10);
+        t.on_response(r.id, T0, 413, None, false);
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(r.events, 5);
+        t.on_response(r.id, T0, 200, None, false);
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(events(&r.body)[0]["i"], 5);
+        t.on_response(r.id, T0, 200, None, false);
+        assert_eq!(t.pending(), 0);
+        // A single event that is still too large is given up and reported.
+        track(&mut t, T0, 99);
+        let r = t.next_request(T0, false, None).unwrap();
+        t.on_response(r.id, T0, 413, None, false);
+        assert_eq!(t.pending(), 0);
+        assert_eq!(t.take_notices()[0].status, Some(413));
+    }
+
+    #[test]
+    fn stops_on_403_keeps_events_reports_once() {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        track(&mut t, T0, 1);
+        let r = t.next_request(T0, false, None).unwrap();
+        t.on_response(r.id, T0, 403, None, false);
+        assert_eq!(t.pending(), 2);
+        assert!(t.next_request(T0 + 1_000_000, true, None).is_none());
+        assert!(t.unload_requests(T0, 60_000).is_empty());
+        track(&mut t, T0, 2);
+        assert_eq!(t.pending(), 3);
+        let n = t.take_notices();
+        assert_eq!(n.len(), 1);
+        assert_eq!(n[0].status, Some(403));
+    }
+
+    #[test]
+    fn overflow_drops_oldest_and_reports_count() {
+        let mut t = tracker(&[("maxQueueSize", num(5.0))]);
+        for i in 0..8 {
+            track(&mut t, T0, i);
+        }
+        assert_eq!(t.pending(), 5);
+        let n = t.take_notices();
+        assert_eq!((n[0].code, n[0].count), (ErrorCode::QueueFull, Some(3)));
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(events(&r.body)[0]["i"], 3);
+    }
+
+    #[test]
+    fn expired_events_dropped_at_send_time() {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        let later = T0 + MAX_PAST_MS + 1;
+        track(&mut t, later, 1);
+        let r = t.next_request(later, false, None).unwrap();
+        assert_eq!(r.events, 1);
+        assert_eq!(events(&r.body)[0]["i"], 1);
+        let n = t.take_notices();
+        assert_eq!((n[0].code, n[0].count), (ErrorCode::EventExpired, Some(1)));
+    }
+
+    #[test]
+    fn unload_sends_everything_within_the_keepalive_budget() {
+        let mut t = tracker(&[("batchSize", num(10.0))]);
+        for i in 0..100 {
+            track(&mut t, T0, i);
+        }
+        let reqs = t.unload_requests(T0, 4000);
+        assert!(!reqs.is_empty());
+        let total: usize = reqs.iter().map(|r| r.body.len()).sum();
+        assert!(total <= 4000, "{total}");
+        assert!(reqs.iter().all(|r| r.keepalive && r.events <= 10));
+        let sent: usize = reqs.iter().map(|r| r.events).sum();
+        assert!(sent < 100);
+        // Events stay queued until acknowledged.
+        assert_eq!(t.pending(), 100);
+        for r in &reqs {
+            t.on_response(r.id, T0, 200, None, false);
+        }
+        assert_eq!(t.pending(), 100 - sent);
+        let all = t.unload_requests(T0, 1 << 20);
+        assert_eq!(all.iter().map(|r| r.events).sum::<usize>(), 100 - sent);
+    }
+
+    #[test]
+    fn flush_bound_and_closed() {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        let bound = t.next_seq();
+        track(&mut t, T0, 1);
+        let r = t.next_request(T0, true, Some(bound)).unwrap();
+        assert_eq!(r.events, 1);
+        t.on_response(r.id, T0, 200, None, false);
+        assert!(t.next_request(T0, true, Some(bound)).is_none());
+        t.close();
+        let enc = write('s', "event_name", "e");
+        assert_eq!(t.track_encoded(T0, &enc).unwrap_err().code, ErrorCode::TrackerClosed);
+        assert_eq!(t.pending(), 1);
+    }
+
+    #[test]
+    fn persistence_writes_each_event_once_and_removes_acknowledged() {
+        use std::cell::RefCell;
+        use std::collections::BTreeMap;
+        let mut t = tracker(&[]);
+        let store = RefCell::new(BTreeMap::new());
+        let puts = RefCell::new(0);
+        let put = |seq: u64, json: &str| {
+            *puts.borrow_mut() += 1;
+            store.borrow_mut().insert(seq, json.to_string());
+            true
+        };
+        let remove = |seq: u64| {
+            store.borrow_mut().remove(&seq);
+        };
+        for i in 0..3 {
+            track(&mut t, T0, i);
+        }
+        t.persist(put, remove);
+        assert_eq!(*puts.borrow(), 3);
+        assert!(!t.needs_persist());
+        // A quota error leaves the event queued and tries again later.
+        track(&mut t, T0, 3);
+        assert!(!t.persist(|_, _| false, |_| {}));
+        assert!(t.needs_persist());
+        track(&mut t, T0, 4);
+        assert!(t.persist(put, remove));
+        assert_eq!(store.borrow().len(), 5);
+        assert_eq!(*puts.borrow(), 5);
+        let r = t.next_request(T0, false, None).unwrap();
+        t.on_response(r.id, T0, 200, None, false);
+        t.persist(put, remove);
+        assert!(store.borrow().is_empty());
+        // Restored events are queued again, not counted as newly tracked.
+        let (json, time) = crate::core::store::restore(&events_json(&r.body, 0), false).unwrap();
+        t.restore(json, time);
+        assert_eq!(t.pending(), 1);
+        assert_eq!(t.stats().tracked, 5);
+    }
+
+    fn events_json(body: &str, i: usize) -> String {
+        events(body)[i].to_string()
+    }
 }

@@ -134,19 +134,23 @@ export function later(ms, f) {
   return () => clearTimeout(h);
 }
 
-// Page lifecycle: `hide` when the page is hidden or unloaded, `online` when
-// the network comes back, and Node's beforeExit. Returns a remover.
+// Page lifecycle: `hide(false)` when the page is hidden, `hide(true)` when
+// it is unloaded (pagehide), `online` when the network comes back or the page
+// is shown again, and on Node's beforeExit. Returns a remover.
 export function listen(hide, online) {
   const offs = [];
   if (typeof document === "object" && document && typeof addEventListener === "function") {
     const vis = () => {
-      if (document.visibilityState === "hidden") hide();
+      if (document.visibilityState === "hidden") hide(false);
     };
+    const gone = () => hide(true);
     document.addEventListener("visibilitychange", vis);
-    addEventListener("pagehide", hide);
+    addEventListener("pagehide", gone);
+    addEventListener("pageshow", online);
     offs.push(() => {
       document.removeEventListener("visibilitychange", vis);
-      removeEventListener("pagehide", hide);
+      removeEventListener("pagehide", gone);
+      removeEventListener("pageshow", online);
     });
   }
   if (typeof addEventListener === "function") {
@@ -172,6 +176,29 @@ export function storageGet(k) {
   } catch (_) {
     return null;
   }
+}
+
+export function storageRemove(k) {
+  try {
+    localStorage.removeItem(k);
+  } catch (_) {}
+}
+
+// Every localStorage key that starts with `prefix`.
+export function storageKeys(prefix) {
+  const out = [];
+  try {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k !== null && k.startsWith(prefix)) out.push(k);
+    }
+  } catch (_) {}
+  return out;
+}
+
+// Runs `f` once the current task is done (before the page can go away).
+export function soon(f) {
+  queueMicrotask(f);
 }
 
 export function storageSet(k, v) {

@@ -1,6 +1,6 @@
 //! `CoolaTracker`: carries out what the core tracker decides.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Function, Object, Promise};
@@ -8,12 +8,14 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
 use super::{
-    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, storage_get,
-    storage_set, thrown_message,
+    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, soon, storage_get,
+    storage_keys, storage_remove, storage_set, thrown_message,
 };
 use crate::core::config::{Config, OptValue, OPTION_NAMES};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
+use crate::core::num;
+use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
 /// The browser's allowance for bodies of keepalive requests in flight.
@@ -23,6 +25,7 @@ const KEEPALIVE_BUDGET: usize = 60 * 1024;
 /// that cancels what it was registered for.
 struct Hook {
     _closures: Vec<Closure<dyn FnMut()>>,
+    _hide: Option<Closure<dyn FnMut(bool)>>,
     cancel: Function,
 }
 
@@ -39,6 +42,22 @@ struct Hooks {
     lifecycle: Option<Hook>,
 }
 
+/// The durable queue in `localStorage` (browsers only).
+struct Durable {
+    keys: Keys,
+    /// A persist is queued for the end of the current task.
+    scheduled: Cell<bool>,
+    /// A failed write was reported already.
+    warned: Cell<bool>,
+    /// When the heartbeat was last written.
+    beat_at: Cell<i64>,
+    /// The callback that `soon` runs; holds only a weak reference.
+    run: RefCell<Option<Closure<dyn FnMut()>>>,
+}
+
+/// How often the heartbeat is refreshed at most.
+const HEARTBEAT_MS: i64 = 10_000;
+
 struct Inner {
     core: RefCell<Tracker>,
     url: String,
@@ -46,6 +65,7 @@ struct Inner {
     on_error: Option<Function>,
     current: RefCell<Option<Promise>>,
     hooks: RefCell<Hooks>,
+    durable: Option<Durable>,
 }
 
 fn busy() -> Error {
@@ -87,6 +107,7 @@ impl Inner {
             let cancel = later(ms, closure.as_ref());
             Hook {
                 _closures: vec![closure],
+                _hide: None,
                 cancel,
             }
         });
@@ -123,6 +144,7 @@ impl Inner {
                 Ok(mut c) => c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false),
                 Err(_) => Default::default(),
             };
+            self.persist();
             self.report();
             if outcome.failed > 0 {
                 break;
@@ -149,8 +171,121 @@ impl Inner {
                 if let Ok(mut c) = me.core.try_borrow_mut() {
                     c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false);
                 }
+                me.persist();
                 me.report();
             });
+        }
+    }
+
+    /// Writes new events to storage and removes the ones that left the queue.
+    fn persist(&self) {
+        let Some(d) = &self.durable else { return };
+        d.scheduled.set(false);
+        let ok = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.persist(
+                |seq, json| storage_set(&d.keys.event(seq), json),
+                |seq| storage_remove(&d.keys.event(seq)),
+            ),
+            Err(_) => return,
+        };
+        if !ok && !d.warned.replace(true) {
+            self.report_one(&Error::new(
+                ErrorCode::StorageError,
+                "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
+            ));
+        }
+        self.heartbeat(false);
+    }
+
+    /// Queues a persist for the end of the current task: `track` itself
+    /// stays free of storage writes, and nothing can be lost in between.
+    fn schedule_persist(&self) {
+        let Some(d) = &self.durable else { return };
+        if d.scheduled.replace(true) {
+            return;
+        }
+        match d.run.try_borrow() {
+            Ok(run) => match run.as_ref() {
+                Some(f) => soon(f.as_ref()),
+                None => d.scheduled.set(false),
+            },
+            Err(_) => d.scheduled.set(false),
+        }
+    }
+
+    /// Tells other tabs this one is alive, or (`gone`) that its events are
+    /// free to claim.
+    fn heartbeat(&self, gone: bool) {
+        let Some(d) = &self.durable else { return };
+        let now = now_ms();
+        if gone {
+            storage_set(&d.keys.heartbeat(), "0");
+            d.beat_at.set(0);
+        } else if now - d.beat_at.get() >= HEARTBEAT_MS {
+            let mut v = String::new();
+            num::push_i64(&mut v, now);
+            storage_set(&d.keys.heartbeat(), &v);
+            d.beat_at.set(now);
+        }
+    }
+
+    /// Takes over the stored events of tabs that are gone: they are queued
+    /// here, written under this tab's keys, and only then removed from theirs.
+    fn claim(&self) {
+        let Some(d) = &self.durable else { return };
+        let now = now_ms();
+        let server_ts = match self.core.try_borrow() {
+            Ok(c) => c.config().server_timestamp,
+            Err(_) => return,
+        };
+        let mut found: Vec<(i64, String, u64, String)> = Vec::new();
+        let mut old_keys: Vec<String> = Vec::new();
+        let mut tabs: Vec<(String, bool)> = Vec::new();
+        let mut bad = 0u32;
+        for key in storage_keys(&d.keys.queue_prefix()) {
+            let Some((tab, seq)) = d.keys.parse_event(&key) else {
+                bad += 1;
+                storage_remove(&key);
+                continue;
+            };
+            let dead = match tabs.iter().find(|(t, _)| t == tab) {
+                Some((_, dead)) => *dead,
+                None => {
+                    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
+                    tabs.push((tab.to_string(), dead));
+                    dead
+                }
+            };
+            if !dead {
+                continue;
+            }
+            let tab = tab.to_string();
+            match storage_get(&key).map(|v| store::restore(&v, server_ts)) {
+                Some(Ok((json, time))) => found.push((time, tab, seq, json)),
+                _ => bad += 1,
+            }
+            old_keys.push(key);
+        }
+        found.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            for (time, _, _, json) in found {
+                c.restore(json, time);
+            }
+            if bad > 0 {
+                let mut m = String::new();
+                num::push_u64(&mut m, u64::from(bad));
+                m.push_str(" stored entries under the tracker's keys were not valid events and were removed unsent");
+                c.notice(Error::new(ErrorCode::StorageError, m).with_count(bad));
+            }
+        }
+        self.persist();
+        for key in old_keys {
+            storage_remove(&key);
+        }
+        for (tab, dead) in tabs {
+            if dead {
+                storage_remove(&d.keys.heartbeat_of(&tab));
+            }
         }
     }
 
@@ -171,10 +306,24 @@ fn read_result(r: Result<JsValue, JsValue>) -> (u16, Option<String>, bool) {
 
 fn start_pump(weak: &Weak<Inner>, force: bool) {
     if let Some(inner) = weak.upgrade() {
+        inner.heartbeat(false);
         spawn_local(async move {
             inner.pump(force, None).await;
         });
     }
+}
+
+/// A random id for this tab, in hex.
+fn hex_id(words: &[u32; 4]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(16);
+    for w in words.iter().take(2) {
+        for shift in (0..8).rev() {
+            let d = HEX.get(((w >> (shift * 4)) & 15) as usize).copied().unwrap_or(b'0');
+            out.push(char::from(d));
+        }
+    }
+    out
 }
 
 fn option_value(v: &JsValue) -> OptValue {
@@ -256,22 +405,21 @@ impl CoolaTracker {
         for (i, v) in s.iter_mut().enumerate() {
             *v = seed_arr.get_index(i as u32);
         }
-        let id_key = {
-            let mut k = cfg.storage_key.clone();
-            k.push_str(":user_id");
-            k
-        };
-        let stored_id = if cfg.persist {
-            storage_get(&id_key).filter(|v| !v.is_empty() && v.len() <= 200)
+        let tab = hex_id(&s);
+        let keys = Keys::new(&cfg.storage_key, &tab);
+        // Storage is used only where a write succeeds (browsers; not Node or
+        // Workers, and not a page whose storage is blocked).
+        let durable = cfg.persist && storage_set(&keys.heartbeat(), "1");
+        let stored_id = if durable {
+            storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
         } else {
             None
         };
         let url = cfg.url();
         let interval = cfg.flush_interval_ms;
-        let persist = cfg.persist;
         let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
-        if persist && stored_id.is_none() && core.config().user_id.is_none() {
-            storage_set(&id_key, core.user_id());
+        if durable && stored_id.is_none() && core.config().user_id.is_none() {
+            storage_set(&keys.user_id(), core.user_id());
         }
         let inner = Rc::new(Inner {
             core: RefCell::new(core),
@@ -280,7 +428,27 @@ impl CoolaTracker {
             on_error,
             current: RefCell::new(None),
             hooks: RefCell::new(Hooks::default()),
+            durable: durable.then(|| Durable {
+                keys,
+                scheduled: Cell::new(false),
+                warned: Cell::new(false),
+                beat_at: Cell::new(0),
+                run: RefCell::new(None),
+            }),
         });
+        if let Some(d) = &inner.durable {
+            let weak = Rc::downgrade(&inner);
+            let run = Closure::<dyn FnMut()>::new(move || {
+                if let Some(i) = weak.upgrade() {
+                    i.persist();
+                }
+            });
+            if let Ok(mut slot) = d.run.try_borrow_mut() {
+                *slot = Some(run);
+            }
+        }
+        inner.heartbeat(false);
+        inner.claim();
         {
             let mut hooks = inner.hooks.borrow_mut();
             if interval > 0 {
@@ -289,22 +457,33 @@ impl CoolaTracker {
                 let cancel = every(interval, closure.as_ref());
                 hooks.interval = Some(Hook {
                     _closures: vec![closure],
+                    _hide: None,
                     cancel,
                 });
             }
             let weak_hide = Rc::downgrade(&inner);
             let weak_online = Rc::downgrade(&inner);
-            let hide = Closure::<dyn FnMut()>::new(move || {
+            let hide = Closure::<dyn FnMut(bool)>::new(move |gone: bool| {
                 if let Some(i) = weak_hide.upgrade() {
                     i.unload();
+                    i.persist();
+                    if gone {
+                        i.heartbeat(true);
+                    }
                 }
             });
             let online = Closure::<dyn FnMut()>::new(move || start_pump(&weak_online, false));
             let cancel = listen(hide.as_ref(), online.as_ref());
             hooks.lifecycle = Some(Hook {
-                _closures: vec![hide, online],
+                _closures: vec![online],
+                _hide: Some(hide),
                 cancel,
             });
+        }
+        // Events claimed from a tab that is gone go out without waiting.
+        if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
+            inner.report();
+            start_pump(&Rc::downgrade(&inner), false);
         }
         Ok(CoolaTracker { inner })
     }
@@ -328,6 +507,7 @@ impl CoolaTracker {
             let ready = r.is_ok() && core.batch_ready(now) && !offline();
             (r, ready)
         };
+        self.inner.schedule_persist();
         self.inner.report();
         if ready {
             start_pump(&Rc::downgrade(&self.inner), false);

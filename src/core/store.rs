@@ -1,0 +1,195 @@
+//! The durable queue's layout in `localStorage`, and the rules for reading
+//! it back.
+//!
+//! Each queued event is one key, `<prefix>:q:<tab>:<seq>`, written once and
+//! removed when the event leaves the queue, so the cost per event stays
+//! constant however long the queue is. Each tracker (one per tab) keeps a
+//! heartbeat `<prefix>:tab:<tab>` = last time alive in epoch ms, set to `0`
+//! when its page goes away. Events of a tab whose heartbeat is gone, `0` or
+//! older than [`STALE_MS`] belong to no one and are claimed by the next
+//! tracker that starts; events of a live tab are left alone, so two tabs
+//! never send each other's events.
+
+use crate::core::error::{Error, ErrorCode};
+use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::flatjson::{self, Value};
+use crate::core::num;
+
+/// A tab whose heartbeat is older than this is considered gone. Background
+/// tabs may run timers only once a minute, hence the margin.
+pub const STALE_MS: i64 = 180_000;
+
+/// The storage keys of one tracker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+    tab: String,
+}
+
+impl Keys {
+    /// Keys under `prefix` (the `storageKey` option) for tab `tab`.
+    pub fn new(prefix: &str, tab: &str) -> Self {
+        Keys {
+            prefix: prefix.to_string(),
+            tab: tab.to_string(),
+        }
+    }
+
+    fn join(&self, parts: &[&str]) -> String {
+        let mut k = self.prefix.clone();
+        for p in parts {
+            k.push(':');
+            k.push_str(p);
+        }
+        k
+    }
+
+    /// This tab's key for event `seq`.
+    pub fn event(&self, seq: u64) -> String {
+        let mut k = self.join(&["q", &self.tab]);
+        k.push(':');
+        num::push_u64(&mut k, seq);
+        k
+    }
+
+    /// The prefix of every tab's event keys.
+    pub fn queue_prefix(&self) -> String {
+        let mut k = self.join(&["q"]);
+        k.push(':');
+        k
+    }
+
+    /// The heartbeat key of `tab`.
+    pub fn heartbeat_of(&self, tab: &str) -> String {
+        self.join(&["tab", tab])
+    }
+
+    /// This tab's heartbeat key.
+    pub fn heartbeat(&self) -> String {
+        self.heartbeat_of(&self.tab)
+    }
+
+    /// The key of the anonymous user id.
+    pub fn user_id(&self) -> String {
+        self.join(&["user_id"])
+    }
+
+    /// Splits an event key into its tab and sequence number; `None` for a
+    /// key that is not an event key of this prefix.
+    pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":q:")?;
+        let (tab, seq) = rest.rsplit_once(':')?;
+        if tab.is_empty() || seq.is_empty() || seq.len() > 19 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        Some((tab, seq.parse().ok()?))
+    }
+}
+
+/// Whether a stored anonymous user id can be used as one: 1 to 128
+/// characters, none of them control characters. Anything else was not
+/// written by this library and is replaced.
+pub fn is_plausible_id(v: &str) -> bool {
+    !v.is_empty() && v.chars().count() <= 128 && !v.chars().any(char::is_control)
+}
+
+/// Whether the tab with this heartbeat value is gone at `now_ms`.
+pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
+    let Some(h) = heartbeat else { return true };
+    let parsed = (!h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| h.parse::<i64>().ok())
+        .flatten();
+    match parsed {
+        Some(t) if t > 0 => now_ms.saturating_sub(t) > STALE_MS,
+        _ => true,
+    }
+}
+
+/// Reads a stored event back: it must be a flat JSON object that passes
+/// every rule again and carries an `event_id`. Returns the event's JSON as
+/// it will be sent, and its time (`i64::MAX` when the server sets it).
+pub fn restore(json: &str, server_timestamp: bool) -> Result<(String, i64), Error> {
+    let props = flatjson::parse(json)?;
+    if !props
+        .iter()
+        .any(|(k, v)| k == "event_id" && matches!(v, Value::Str(s) if !s.is_empty()))
+    {
+        return Err(Error::new(
+            ErrorCode::StorageError,
+            "a stored event has no event_id: not written by this library",
+        ));
+    }
+    let raw = props.iter().map(|(k, v)| {
+        (
+            k.as_str(),
+            match v {
+                Value::Str(s) => RawValue::Str(s),
+                Value::Num(n) => RawValue::NumText(n),
+                Value::Bool(b) => RawValue::Bool(*b),
+                Value::Null => RawValue::Absent,
+            },
+        )
+    });
+    let mut out = String::new();
+    let opts = ValidateOptions {
+        server_timestamp,
+        now_ms: None,
+    };
+    let time = event::validate_into(&mut out, None, raw, &[], &opts).map_err(|e| {
+        let mut m = String::from("a stored event is not valid: ");
+        m.push_str(&e.message);
+        Error::new(ErrorCode::StorageError, m)
+    })?;
+    Ok((out, time.unwrap_or(i64::MAX)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_layout() {
+        let k = Keys::new("coola", "t1");
+        assert_eq!(k.event(42), "coola:q:t1:42");
+        assert_eq!(k.heartbeat(), "coola:tab:t1");
+        assert_eq!(k.user_id(), "coola:user_id");
+        assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
+        for bad in [
+            "coola:q:t9:",
+            "coola:q::7",
+            "other:q:t9:7",
+            "coola:q:t9:x",
+            "coola:tab:t9",
+            "coolaq:t9:7",
+        ] {
+            assert_eq!(k.parse_event(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dead_tabs() {
+        let now = 1_800_000_000_000;
+        assert!(is_dead(None, now));
+        assert!(is_dead(Some("0"), now));
+        assert!(is_dead(Some("garbage"), now));
+        assert!(is_dead(Some(&(now - STALE_MS - 1).to_string()), now));
+        assert!(!is_dead(Some(&(now - STALE_MS).to_string()), now));
+        assert!(!is_dead(Some(&now.to_string()), now));
+    }
+
+    #[test]
+    fn restores_only_valid_events() {
+        let ok = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","p":"true"}"#;
+        assert_eq!(restore(ok, false).unwrap(), (ok.to_string(), 1_420_452_000_000));
+        for bad in [
+            "not json",
+            r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#,
+            r#"{"event_name":"e","user_id":"u","event_id":"x"}"#,
+            r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","uid":"1"}"#,
+            r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","a":{"b":1}}"#,
+        ] {
+            assert_eq!(restore(bad, false).unwrap_err().code, ErrorCode::StorageError, "{bad}");
+        }
+        assert!(restore(r#"{"event_name":"e","user_id":"u","event_id":"x"}"#, true).is_ok());
+    }
+}
