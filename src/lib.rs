@@ -34,4 +34,5 @@
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]
-mod js;
+#[doc(hidden)]
+pub mod js;

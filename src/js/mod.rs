@@ -1,8 +1,8 @@
 //! The JavaScript shell: converts values, carries out I/O, and turns core
 //! errors into JavaScript `Error` objects. It holds no rules of its own.
 
-mod functions;
-mod tracker;
+pub mod functions;
+pub mod tracker;
 
 use js_sys::{Array, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
@@ -22,6 +22,11 @@ extern "C" {
     fn every(ms: u32, f: &JsValue) -> js_sys::Function;
     fn later(ms: u32, f: &JsValue) -> js_sys::Function;
     fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;
+    fn soon(f: &JsValue);
+    #[wasm_bindgen(js_name = storageRemove)]
+    fn storage_remove(key: &str);
+    #[wasm_bindgen(js_name = storageKeys)]
+    fn storage_keys(prefix: &str) -> Vec<String>;
     fn offline() -> bool;
     #[wasm_bindgen(js_name = storageGet)]
     fn storage_get(key: &str) -> Option<String>;
@@ -77,7 +82,7 @@ export interface TrackerOptions {
   sessionIp?: string;
   /** Retries per batch after the first try, default 9 (10 tries). */
   maxRetries?: number;
-  /** Keep the anonymous id in localStorage where it exists, default true. */
+  /** Keep the queue and the anonymous id in localStorage where it exists (browsers), default true. */
   persist?: boolean;
   /** Fill page URL, title, referrer, screen, platform and UTM parameters in a page, default true. */
   autoPageProperties?: boolean;
