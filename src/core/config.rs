@@ -12,7 +12,7 @@ use crate::core::form;
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
 
 /// The option names the shell reads from the options bag, in this order.
-pub const OPTION_NAMES: [&str; 14] = [
+pub const OPTION_NAMES: [&str; 16] = [
     "appKey",
     "endpoint",
     "bodyFormat",
@@ -27,6 +27,8 @@ pub const OPTION_NAMES: [&str; 14] = [
     "persist",
     "autoPageProperties",
     "storageKey",
+    "retryBaseMs",
+    "retryMaxMs",
 ];
 
 /// An option's value as the shell found it.
@@ -75,6 +77,10 @@ pub struct Config {
     pub auto_page_properties: bool,
     /// Prefix of the storage keys.
     pub storage_key: String,
+    /// Backoff: the first retry waits up to this long (full jitter).
+    pub retry_base_ms: u64,
+    /// Backoff: no wait between tries is longer than this.
+    pub retry_max_ms: u64,
 }
 
 impl Default for Config {
@@ -94,6 +100,8 @@ impl Default for Config {
             persist: true,
             auto_page_properties: true,
             storage_key: "coola".to_string(),
+            retry_base_ms: 1000,
+            retry_max_ms: 60_000,
         }
     }
 }
@@ -172,6 +180,24 @@ impl Config {
             "persist" => self.persist = flag(name, v)?,
             "autoPageProperties" => self.auto_page_properties = flag(name, v)?,
             "storageKey" => self.storage_key = text(name, v, "must be a non-empty string")?,
+            "retryBaseMs" => {
+                self.retry_base_ms = whole(
+                    name,
+                    v,
+                    1.0,
+                    3_600_000.0,
+                    "must be a whole number of milliseconds from 1 to 3600000",
+                )? as u64
+            }
+            "retryMaxMs" => {
+                self.retry_max_ms = whole(
+                    name,
+                    v,
+                    1.0,
+                    3_600_000.0,
+                    "must be a whole number of milliseconds from 1 to 3600000",
+                )? as u64
+            }
             _ => {}
         }
         Ok(())
@@ -184,6 +210,9 @@ impl Config {
             return Err(bad("appKey", "is required: pass the app key CoolaData gave you"));
         }
         check_endpoint(&self.endpoint)?;
+        if self.retry_max_ms < self.retry_base_ms {
+            return Err(bad("retryMaxMs", "must not be less than retryBaseMs"));
+        }
         Ok(self)
     }
 

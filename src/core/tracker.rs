@@ -190,9 +190,14 @@ impl Tracker {
                 defaults.push(("session_dua".to_string(), dua.clone()));
             }
         }
+        let backoff = Backoff {
+            base_ms: cfg.retry_base_ms,
+            cap_ms: cfg.retry_max_ms,
+            ..Backoff::default()
+        };
         Tracker {
             cfg,
-            backoff: Backoff::default(),
+            backoff,
             queue: VecDeque::new(),
             live: 0,
             next_seq: 1,

@@ -88,6 +88,10 @@ export interface TrackerOptions {
   autoPageProperties?: boolean;
   /** Prefix of localStorage keys, default "coola". */
   storageKey?: string;
+  /** Backoff after a failed request: the first retry waits up to this long (full jitter), default 1000. */
+  retryBaseMs?: number;
+  /** Backoff: the longest wait between tries, default 60000. Retry-After is honoured up to 300 s. */
+  retryMaxMs?: number;
   /** Receives problems found while sending (queue_full, request_failed, event_expired). */
   onError?: (error: CoolaError) => void;
 }

@@ -123,7 +123,7 @@ impl Inner {
                 let _ = JsFuture::from(p).await;
                 continue;
             }
-            if offline() && !force {
+            if offline() {
                 break;
             }
             let req = match self.core.try_borrow_mut() {
