@@ -30,6 +30,11 @@
 //! );
 //! ```
 #![deny(missing_docs)]
+// No panics reachable from input: a panic in wasm kills the instance and the queue.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
+)]
 
 pub mod core;
 

@@ -110,21 +110,28 @@ impl Rng {
     /// A random version-4 UUID, lower-case hex with dashes.
     fn uuid(&mut self, out: &mut [u8; 36]) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let words = [self.next(), self.next(), self.next(), self.next()];
         let mut bytes = [0u8; 16];
-        for chunk in bytes.chunks_mut(4) {
-            chunk.copy_from_slice(&self.next().to_le_bytes());
+        for (chunk, w) in bytes.chunks_mut(4).zip(words) {
+            chunk.copy_from_slice(&w.to_le_bytes());
         }
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let mut o = 0;
-        for (i, b) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                out[o] = b'-';
-                o += 1;
+        if let Some(b) = bytes.get_mut(6) {
+            *b = (*b & 0x0f) | 0x40;
+        }
+        if let Some(b) = bytes.get_mut(8) {
+            *b = (*b & 0x3f) | 0x80;
+        }
+        let digits = bytes.iter().flat_map(|b| [b >> 4, b & 15]);
+        let mut slots = out.iter_mut();
+        for (i, d) in digits.enumerate() {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                if let Some(o) = slots.next() {
+                    *o = b'-';
+                }
             }
-            out[o] = HEX[usize::from(b >> 4)];
-            out[o + 1] = HEX[usize::from(b & 15)];
-            o += 2;
+            if let (Some(o), Some(h)) = (slots.next(), HEX.get(usize::from(d))) {
+                *o = *h;
+            }
         }
     }
 }
@@ -293,7 +300,9 @@ impl Tracker {
             let before = it.remainder();
             match it.next() {
                 Some(Ok(Entry::Default(k, v))) if n_page < page.len() => {
-                    page[n_page] = (k, v);
+                    if let Some(slot) = page.get_mut(n_page) {
+                        *slot = (k, v);
+                    }
                     n_page += 1;
                 }
                 Some(Ok(Entry::Prop(_, v))) => {
@@ -780,6 +789,9 @@ mod tests {
         let id = t.track_encoded(T0, &enc).unwrap();
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+        assert_eq!([8, 13, 18, 23].map(|i| &id[i..i + 1]), ["-"; 4]);
+        assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
         let req = t.next_request(T0, false, None).unwrap();
         let e = &events(&req.body)[0];
         assert_eq!(e["event_name"], "buy");

@@ -1,6 +1,8 @@
 //! The JavaScript shell: converts values, carries out I/O, and turns core
 //! errors into JavaScript `Error` objects. It holds no rules of its own.
 
+#![deny(clippy::arithmetic_side_effects)]
+
 pub mod functions;
 pub mod tracker;
 

@@ -103,7 +103,7 @@ impl Inner {
         hooks.wake = at.map(|t| {
             let weak = Rc::downgrade(self);
             let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak, false));
-            let ms = (t - now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
+            let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
             let cancel = later(ms, closure.as_ref());
             Hook {
                 _closures: vec![closure],
@@ -221,7 +221,7 @@ impl Inner {
         if gone {
             storage_set(&d.keys.heartbeat(), "0");
             d.beat_at.set(0);
-        } else if now - d.beat_at.get() >= HEARTBEAT_MS {
+        } else if now.saturating_sub(d.beat_at.get()) >= HEARTBEAT_MS {
             let mut v = String::new();
             num::push_i64(&mut v, now);
             storage_set(&d.keys.heartbeat(), &v);
@@ -244,7 +244,7 @@ impl Inner {
         let mut bad = 0u32;
         for key in storage_keys(&d.keys.queue_prefix()) {
             let Some((tab, seq)) = d.keys.parse_event(&key) else {
-                bad += 1;
+                bad = bad.saturating_add(1);
                 storage_remove(&key);
                 continue;
             };
@@ -262,7 +262,7 @@ impl Inner {
             let tab = tab.to_string();
             match storage_get(&key).map(|v| store::restore(&v, server_ts)) {
                 Some(Ok((json, time))) => found.push((time, tab, seq, json)),
-                _ => bad += 1,
+                _ => bad = bad.saturating_add(1),
             }
             old_keys.push(key);
         }
@@ -319,7 +319,10 @@ fn hex_id(words: &[u32; 4]) -> String {
     let mut out = String::with_capacity(16);
     for w in words.iter().take(2) {
         for shift in (0..8).rev() {
-            let d = HEX.get(((w >> (shift * 4)) & 15) as usize).copied().unwrap_or(b'0');
+            let d = HEX
+                .get((w.wrapping_shr(shift * 4) & 15) as usize)
+                .copied()
+                .unwrap_or(b'0');
             out.push(char::from(d));
         }
     }
@@ -592,10 +595,10 @@ fn report_object(inner: &Inner, start: Stats) -> JsValue {
     let end = inner.stats();
     let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
     for (k, v) in [
-        ("sent", end.delivered - start.delivered),
-        ("failed", end.failed - start.failed),
+        ("sent", end.delivered.saturating_sub(start.delivered)),
+        ("failed", end.failed.saturating_sub(start.failed)),
         ("pending", pending),
-        ("requests", end.requests - start.requests),
+        ("requests", end.requests.saturating_sub(start.requests)),
     ] {
         let _ = js_sys::Reflect::set(&o, &k.into(), &(v as f64).into());
     }
