@@ -30,11 +30,26 @@
 //! );
 //! ```
 #![deny(missing_docs)]
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
 // No panics reachable from input: a panic in wasm kills the instance and the queue.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)
 )]
+
+extern crate alloc;
+
+/// What `std`'s prelude would give, for a `no_std` crate.
+#[allow(unused_imports)]
+mod prelude {
+    pub use alloc::borrow::ToOwned;
+    pub use alloc::string::{String, ToString};
+    pub use alloc::vec;
+    pub use alloc::vec::Vec;
+}
+
+#[cfg(all(target_arch = "wasm32", feature = "slim"))]
+mod slim;
 
 pub mod core;
 

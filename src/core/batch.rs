@@ -6,6 +6,8 @@
 //! [`MAX_EVENTS`] events, and stay under a byte budget where one is given.
 
 use crate::core::form;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// CoolaData's limit of events in one call.
 pub const MAX_EVENTS: usize = 300;

@@ -7,6 +7,8 @@
 use crate::core::batch::{BodyFormat, MAX_EVENTS};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::form;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// The endpoint used when none is given; `{appKey}` is replaced.
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
@@ -112,7 +114,7 @@ fn bad(field: &str, message: &str) -> Error {
 
 fn whole(field: &str, v: &OptValue, min: f64, max: f64, what: &str) -> Result<f64, Error> {
     match v {
-        OptValue::Num(n) if n.fract() == 0.0 && *n >= min && *n <= max => Ok(*n),
+        OptValue::Num(n) if crate::core::num::is_whole(*n) && *n >= min && *n <= max => Ok(*n),
         _ => Err(bad(field, what)),
     }
 }

@@ -17,10 +17,12 @@
 //! | `o` `a` `f` `y` `i` | empty | object, array, function, symbol, BigInt |
 //! | `p` | the string | a property the environment fills (page URL...) |
 //! | `X` | the type | the properties argument is not an object |
-//! | `K` | empty | the properties object has symbol keys |
+//! | `K` | empty | the properties object has symbol keys (the key is the first one's `String(symbol)`) |
 
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::RawValue;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// One decoded entry.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,9 +112,10 @@ impl<'a> Iterator for Entries<'a> {
             }
             b'K' => {
                 self.rest = "";
-                return Some(Err(Error::new(
+                return Some(Err(Error::field(
                     ErrorCode::InvalidPropertyName,
-                    "a property name is a Symbol: property names must be strings",
+                    key,
+                    "is a Symbol key: property names must be strings",
                 )));
             }
             _ => {

@@ -4,6 +4,8 @@
 //! Messages are built by concatenation rather than `format!`, which keeps
 //! `core::fmt` out of the shipped wasm.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// The stable codes of every error the library reports. The JavaScript
 /// `Error` objects carry [`ErrorCode::as_str`] as their `code` property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

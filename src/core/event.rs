@@ -7,6 +7,8 @@
 
 use crate::core::error::{Error, ErrorCode};
 use crate::core::{json, num, timestamp};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// The most bytes of UTF-8 JSON one event may take (CoolaData: "Event size
 /// should not exceed 100KB").
@@ -188,9 +190,10 @@ fn write_prop(
     seen: &mut Seen,
 ) -> Result<(), Error> {
     if key.is_empty() {
-        return Err(Error::new(
+        return Err(Error::field(
             ErrorCode::InvalidPropertyName,
-            "a property name is empty: every property needs a non-empty name",
+            key,
+            "is an empty property name: every property needs a non-empty name",
         ));
     }
     if RESERVED.contains(&key) {
@@ -409,7 +412,7 @@ mod tests {
             (vec![("d", Date(TS))], ErrorCode::InvalidValue, Some("d")),
             (vec![("t", NumText("NaN"))], ErrorCode::InvalidValue, Some("t")),
             (vec![("uid", Str("x"))], ErrorCode::ReservedProperty, Some("uid")),
-            (vec![("", Str("x"))], ErrorCode::InvalidPropertyName, None),
+            (vec![("", Str("x"))], ErrorCode::InvalidPropertyName, Some("")),
         ];
         for (props, want, field) in cases {
             let (got, f) = code(validate(props.clone(), &ValidateOptions::default()));

@@ -5,6 +5,8 @@
 //! `URLSearchParams` reads back, space as `+`), and [`push_component`] as
 //! JavaScript's `encodeURIComponent` does (what `decodeURIComponent` reads back).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 fn push_escaped(out: &mut String, s: &str, keep: fn(u8) -> bool, space_plus: bool) {

@@ -1,6 +1,8 @@
 //! JSON writing for flat events: strings escaped so that any Unicode text,
 //! quotes, backslashes and control characters included, reads back unchanged.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// Appends `s` as a JSON string literal, quotes included.
 ///
 /// `"` and `\` are escaped, control characters below U+0020 become `\n`,

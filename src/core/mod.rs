@@ -8,7 +8,6 @@ pub mod config;
 pub mod entries;
 pub mod error;
 pub mod event;
-pub mod flatjson;
 pub mod form;
 pub mod json;
 pub mod num;

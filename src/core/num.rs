@@ -1,6 +1,8 @@
 //! Number writing without `core::fmt`: integers digit by digit, other finite
 //! numbers with ryu's shortest round-trip algorithm.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// Appends the decimal digits of `n`.
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -28,6 +30,12 @@ pub fn push_i64(out: &mut String, n: i64) {
     push_u64(out, n.unsigned_abs());
 }
 
+/// Whether `n` is a whole number that fits in an `i64` (`f64::fract` is not
+/// in `core`).
+pub fn is_whole(n: f64) -> bool {
+    n.is_finite() && (n as i64) as f64 == n
+}
+
 /// Appends a finite `f64` as a JSON number: whole numbers below 2^53 without a
 /// decimal point (`1420452000000`, `-3`), anything else in the shortest form
 /// that reads back to the same `f64` (`0.1`, `1e300`). `-0` is written `0`.
@@ -38,7 +46,7 @@ pub fn push_json_number(out: &mut String, n: f64) -> bool {
         return false;
     }
     const SAFE: f64 = 9_007_199_254_740_992.0;
-    if n.fract() == 0.0 && n.abs() < SAFE {
+    if is_whole(n) && n < SAFE && n > -SAFE {
         push_i64(out, n as i64);
     } else {
         let mut buf = ryu::Buffer::new();

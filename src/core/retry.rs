@@ -7,6 +7,8 @@
 //! reported: retrying cannot make them succeed.
 
 use crate::core::timestamp;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Backoff parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

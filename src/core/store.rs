@@ -10,10 +10,12 @@
 //! tracker that starts; events of a live tab are left alone, so two tabs
 //! never send each other's events.
 
+use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
-use crate::core::flatjson::{self, Value};
 use crate::core::num;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// A tab whose heartbeat is older than this is considered gone. Background
 /// tabs may run timers only once a minute, hence the margin.
@@ -105,46 +107,48 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     }
 }
 
-/// Reads a stored event back: it must be a flat JSON object that passes
-/// every rule again and carries an `event_id`. Returns the event's JSON as
-/// it will be sent, and its time (`i64::MAX` when the server sets it).
-pub fn restore(json: &str, server_timestamp: bool) -> Result<(String, i64), Error> {
-    let props = flatjson::parse(json)?;
-    if !props
-        .iter()
-        .any(|(k, v)| k == "event_id" && matches!(v, Value::Str(s) if !s.is_empty()))
-    {
-        return Err(Error::new(
-            ErrorCode::StorageError,
-            "a stored event has no event_id: not written by this library",
-        ));
-    }
-    let raw = props.iter().map(|(k, v)| {
-        (
-            k.as_str(),
-            match v {
-                Value::Str(s) => RawValue::Str(s),
-                Value::Num(n) => RawValue::NumText(n),
-                Value::Bool(b) => RawValue::Bool(*b),
-                Value::Null => RawValue::Absent,
-            },
-        )
+/// Reads a stored event back, given in the shell's [`entries`] form (the
+/// shell parses the stored JSON with `JSON.parse` and flattens it as it does
+/// a tracked event's properties): it must be a flat object that passes every
+/// rule again and carries an `event_id`. Returns the event's JSON as it will
+/// be sent, and its time (`i64::MAX` when the server sets it).
+pub fn restore(stored: &str, server_timestamp: bool) -> Result<(String, i64), Error> {
+    let mut has_id = false;
+    let mut err = None;
+    let props = entries::parse(stored).filter_map(|e| match e {
+        Ok(Entry::Prop(k, v)) => {
+            has_id |= k == "event_id" && matches!(v, RawValue::Str(s) if !s.is_empty());
+            Some((k, v))
+        }
+        Ok(Entry::Default(..)) => None,
+        Err(e) => {
+            err.get_or_insert(e);
+            None
+        }
     });
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    let time = event::validate_into(&mut out, None, raw, &[], &opts).map_err(|e| {
-        let mut m = String::from("a stored event is not valid: ");
-        m.push_str(&e.message);
+    let time = event::validate_into(&mut out, None, props, &[], &opts);
+    let fail = |why: &str| {
+        let mut m = String::from("a stored entry is not an event of this library: ");
+        m.push_str(why);
         Error::new(ErrorCode::StorageError, m)
-    })?;
+    };
+    if let Some(e) = err {
+        return Err(fail(&e.message));
+    }
+    let time = time.map_err(|e| fail(&e.message))?;
+    if !has_id {
+        return Err(fail("it has no event_id"));
+    }
     Ok((out, time.unwrap_or(i64::MAX)))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -177,19 +181,43 @@ mod tests {
         assert!(!is_dead(Some(&now.to_string()), now));
     }
 
+    /// What the shell hands over for a stored JSON text, for tests.
+    pub(crate) fn entries(json: &str) -> String {
+        let v: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(json) {
+            Ok(v) => v,
+            Err(_) => return crate::core::entries::tests::write('X', "", "string"),
+        };
+        v.iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => crate::core::entries::tests::write('s', k, s),
+                serde_json::Value::Number(n) => crate::core::entries::tests::write('n', k, &n.to_string()),
+                serde_json::Value::Object(_) => crate::core::entries::tests::write('o', k, ""),
+                _ => crate::core::entries::tests::write('u', k, ""),
+            })
+            .collect()
+    }
+
     #[test]
     fn restores_only_valid_events() {
         let ok = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","p":"true"}"#;
-        assert_eq!(restore(ok, false).unwrap(), (ok.to_string(), 1_420_452_000_000));
+        assert_eq!(restore(&entries(ok), false).unwrap().1, 1_420_452_000_000);
+        let back: serde_json::Value = serde_json::from_str(&restore(&entries(ok), false).unwrap().0).unwrap();
+        let want: serde_json::Value = serde_json::from_str(ok).unwrap();
+        assert_eq!(back, want);
         for bad in [
             "not json",
+            "{}",
             r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#,
             r#"{"event_name":"e","user_id":"u","event_id":"x"}"#,
             r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","uid":"1"}"#,
             r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","a":{"b":1}}"#,
         ] {
-            assert_eq!(restore(bad, false).unwrap_err().code, ErrorCode::StorageError, "{bad}");
+            assert_eq!(
+                restore(&entries(bad), false).unwrap_err().code,
+                ErrorCode::StorageError,
+                "{bad}"
+            );
         }
-        assert!(restore(r#"{"event_name":"e","user_id":"u","event_id":"x"}"#, true).is_ok());
+        assert!(restore(&entries(r#"{"event_name":"e","user_id":"u","event_id":"x"}"#), true).is_ok());
     }
 }

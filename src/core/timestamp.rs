@@ -8,6 +8,8 @@
 //! so that `core::fmt` stays out of the wasm.
 
 use crate::core::error::{push_truncated, Error, ErrorCode};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Smallest epoch-ms value that is 13 digits (2001-09-09T01:46:40Z).
 pub const MIN_MS: i64 = 1_000_000_000_000;

@@ -10,7 +10,9 @@
 //! overflowing, or too old for CoolaData's window). At most one request is in
 //! flight, except on page unload, when everything goes out at once.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::VecDeque;
 
 use crate::core::batch;
 use crate::core::config::Config;
@@ -179,7 +181,7 @@ impl Tracker {
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
             let mut b = [0u8; 36];
             rng.uuid(&mut b);
-            String::from_utf8_lossy(&b).into_owned()
+            core::str::from_utf8(&b).unwrap_or("").to_string()
         });
         let mut defaults = Vec::new();
         if let Some(ip) = &cfg.session_ip {
@@ -334,7 +336,16 @@ impl Tracker {
             defaults.push((k, RawValue::Str(v)));
         }
         for (k, v) in &self.env_defaults {
-            defaults.push((k, RawValue::Str(v)));
+            // The time zone offset is a number of hours, as CoolaData's tracker sends it.
+            let numeric = k == "event_timezone_offset" && num::is_json_number(v);
+            defaults.push((
+                k,
+                if numeric {
+                    RawValue::NumText(v)
+                } else {
+                    RawValue::Str(v)
+                },
+            ));
         }
         let opts = ValidateOptions {
             server_timestamp: self.cfg.server_timestamp,
@@ -676,7 +687,7 @@ impl Tracker {
             m.push_str(" oldest event(s) dropped: the queue reached maxQueueSize");
             self.notices.push(Error::new(ErrorCode::QueueFull, m).with_count(n));
         }
-        std::mem::take(&mut self.notices)
+        core::mem::take(&mut self.notices)
     }
 
     /// Whether there are notices waiting.
@@ -785,6 +796,7 @@ mod tests {
     #[test]
     fn fills_and_queues() {
         let mut t = tracker(&[("sessionIp", OptValue::Str("0".into()))]);
+        t.env_defaults.push(("event_timezone_offset".into(), "5.5".into()));
         let enc = write('p', "page_url", "https://x/") + &write('s', "event_name", "buy") + &write('b', "vip", "true");
         let id = t.track_encoded(T0, &enc).unwrap();
         assert_eq!(id.len(), 36);
@@ -794,6 +806,7 @@ mod tests {
         assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
         let req = t.next_request(T0, false, None).unwrap();
         let e = &events(&req.body)[0];
+        assert_eq!(e["event_timezone_offset"], 5.5);
         assert_eq!(e["event_name"], "buy");
         assert_eq!(e["vip"], "true");
         assert_eq!(e["event_id"], id.as_str());
@@ -1044,7 +1057,8 @@ mod tests {
         t.persist(put, remove);
         assert!(store.borrow().is_empty());
         // Restored events are queued again, not counted as newly tracked.
-        let (json, time) = crate::core::store::restore(&events_json(&r.body, 0), false).unwrap();
+        let (json, time) =
+            crate::core::store::restore(&crate::core::store::tests::entries(&events_json(&r.body, 0)), false).unwrap();
         t.restore(json, time);
         assert_eq!(t.pending(), 1);
         assert_eq!(t.stats().tracked, 5);

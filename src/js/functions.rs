@@ -1,5 +1,7 @@
 //! The pure functions: `parseTimestamp`, `validateEvent`, `encodeBatch`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
@@ -16,7 +18,7 @@ fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
         return Ok(None);
     }
     match v.as_f64() {
-        Some(n) if n.is_finite() && n.fract() == 0.0 => Ok(Some(n as i64)),
+        Some(n) if num::is_whole(n) => Ok(Some(n as i64)),
         _ => Err(js_error(&Error::field(
             ErrorCode::InvalidOption,
             "nowMs",
@@ -33,7 +35,7 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 }
 
 /// Parses a timestamp in any supported format into epoch milliseconds.
-#[wasm_bindgen(js_name = parseTimestamp)]
+#[wasm_bindgen(js_name = parseTimestamp, skip_typescript)]
 pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "string | number | Date")] value: JsValue,
     #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
@@ -83,7 +85,7 @@ fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Res
 }
 
 /// Validates an event and returns it as it will be sent.
-#[wasm_bindgen(js_name = validateEvent, unchecked_return_type = "Record<string, string | number>")]
+#[wasm_bindgen(js_name = validateEvent, skip_typescript)]
 pub fn validate_event(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] event: JsValue,
     #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: Option<
@@ -105,7 +107,7 @@ pub fn validate_event(
 }
 
 /// Validates every event and returns the exact request body.
-#[wasm_bindgen(js_name = encodeBatch)]
+#[wasm_bindgen(js_name = encodeBatch, skip_typescript)]
 pub fn encode_batch(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] events: JsValue,
     #[wasm_bindgen(unchecked_param_type = "{ bodyFormat?: \"form\" | \"raw\", serverTimestamp?: boolean }")]

@@ -3,6 +3,8 @@
 
 #![deny(clippy::arithmetic_side_effects)]
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 pub mod functions;
 pub mod tracker;
 
@@ -20,13 +22,15 @@ extern "C" {
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> Result<String, JsValue>;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
-    fn send(url: &str, body: &str, keepalive: bool) -> js_sys::Promise;
+    fn send(url: &str, body: &str, keepalive: bool, id: f64, done: &JsValue);
     fn every(ms: u32, f: &JsValue) -> js_sys::Function;
     fn later(ms: u32, f: &JsValue) -> js_sys::Function;
     fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;
     fn soon(f: &JsValue);
     #[wasm_bindgen(js_name = storageRemove)]
     fn storage_remove(key: &str);
+    #[wasm_bindgen(js_name = storedEvent)]
+    fn stored_event(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = storageKeys)]
     fn storage_keys(prefix: &str) -> Vec<String>;
     fn offline() -> bool;
@@ -96,6 +100,28 @@ export interface TrackerOptions {
   retryMaxMs?: number;
   /** Receives problems found while sending (queue_full, request_failed, event_expired). */
   onError?: (error: CoolaError) => void;
+}
+/**
+ * Parses a timestamp in any supported format into epoch milliseconds.
+ * Throws `invalid_timestamp` (or `timestamp_out_of_window` when `nowMs` is given).
+ */
+export function parseTimestamp(value: string | number | Date, options?: { nowMs?: number }): number;
+/** Validates an event and returns it as it will be sent. Throws on the first problem found. */
+export function validateEvent(
+  event: Record<string, unknown>,
+  options?: { serverTimestamp?: boolean; nowMs?: number },
+): Record<string, string | number>;
+/** Validates every event (at most 300) and returns the exact request body. */
+export function encodeBatch(
+  events: Record<string, unknown>[],
+  options?: { bodyFormat?: "form" | "raw"; serverTimestamp?: boolean },
+): string;
+export interface CoolaTracker {
+  /**
+   * Validates an event, queues it and returns its `event_id`. Throws on bad
+   * input (nothing is queued then) and `tracker_closed` after `shutdown()`.
+   */
+  track(eventName: string, properties?: Properties): string;
 }
 /** What a flush did. */
 export interface FlushReport {

@@ -35,7 +35,8 @@ function props(s, p) {
   }
   const keys = Object.keys(p);
   for (let i = 0; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
-  if (Object.getOwnPropertySymbols(p).length) s += T("K", "", "");
+  const syms = Object.getOwnPropertySymbols(p);
+  if (syms.length) s += T("K", String(syms[0]), "");
   return s;
 }
 
@@ -95,30 +96,38 @@ export function seed() {
   return a;
 }
 
-// POST a body; resolves to [status, Retry-After, body said status:false],
-// status 0 for a network error. Never rejects.
-export function send(url, body, keepalive) {
+// POST a body, then call done(id, status, Retry-After, body said
+// "status": false), status 0 for a network error. Never throws; `done` is
+// always called later, never from inside `send`.
+export function send(url, body, keepalive, id, done) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
     body,
   };
   if (keepalive) init.keepalive = true;
+  const finish = (status, retryAfter, no) => {
+    try {
+      done(id, status, retryAfter, no);
+    } catch (_) {}
+  };
+  let p;
   try {
-    return fetch(url, init).then(
-      async (r) => {
-        let no = false;
-        try {
-          const j = JSON.parse(await r.text());
-          no = j !== null && typeof j === "object" && j.status === false;
-        } catch (_) {}
-        return [r.status, r.headers.get("Retry-After") || "", no];
-      },
-      () => [0, "", false],
-    );
+    p = fetch(url, init);
   } catch (_) {
-    return Promise.resolve([0, "", false]);
+    p = Promise.reject();
   }
+  p.then(
+    async (r) => {
+      let no = false;
+      try {
+        const j = JSON.parse(await r.text());
+        no = j !== null && typeof j === "object" && j.status === false;
+      } catch (_) {}
+      finish(r.status, r.headers.get("Retry-After") || "", no);
+    },
+    () => finish(0, "", false),
+  );
 }
 
 // Timers that do not keep Node alive; each returns a function that cancels it.
@@ -194,6 +203,23 @@ export function storageKeys(prefix) {
     }
   } catch (_) {}
   return out;
+}
+
+// A stored event in the entries form, "" when it is not JSON, null when the
+// key is gone. JSON.parse builds plain data only: nothing stored is executed.
+export function storedEvent(k) {
+  let v;
+  try {
+    v = localStorage.getItem(k);
+  } catch (_) {
+    return null;
+  }
+  if (v === null) return null;
+  try {
+    return flatten(JSON.parse(v));
+  } catch (_) {
+    return "";
+  }
 }
 
 // Runs `f` once the current task is done (before the page can go away).

@@ -1,22 +1,23 @@
 //! `CoolaTracker`: carries out what the core tracker decides.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::{Rc, Weak};
+use core::cell::{Cell, RefCell};
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
 
 use super::{
     environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, soon, storage_get,
-    storage_keys, storage_remove, storage_set, thrown_message,
+    storage_keys, storage_remove, storage_set, stored_event, thrown_message,
 };
 use crate::core::config::{Config, OptValue, OPTION_NAMES};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
 use crate::core::store::{self, Keys};
-use crate::core::tracker::{Lifecycle, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
+use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
@@ -63,9 +64,25 @@ struct Inner {
     url: String,
     page: bool,
     on_error: Option<Function>,
-    current: RefCell<Option<Promise>>,
     hooks: RefCell<Hooks>,
     durable: Option<Durable>,
+    /// Pending `flush()` / `shutdown()` promises.
+    waiters: RefCell<Vec<Waiter>>,
+    /// Called by the JS `send` when a request settles; holds a weak reference.
+    done: RefCell<Option<DoneFn>>,
+}
+
+/// What the JS `send` calls when a request settles: (id, status, Retry-After, status:false).
+type DoneFn = Closure<dyn FnMut(f64, u16, String, bool)>;
+
+/// A `flush()` or `shutdown()` waiting for the sends it asked for.
+struct Waiter {
+    /// Only events tracked before this sequence number are its business.
+    bound: u64,
+    start: Stats,
+    resolve: Function,
+    /// `shutdown()`: remove timers and listeners once settled.
+    stop: bool,
 }
 
 fn busy() -> Error {
@@ -102,7 +119,7 @@ impl Inner {
         };
         hooks.wake = at.map(|t| {
             let weak = Rc::downgrade(self);
-            let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak, false));
+            let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
             let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
             let cancel = later(ms, closure.as_ref());
             Hook {
@@ -113,44 +130,88 @@ impl Inner {
         });
     }
 
-    /// Sends what the core gives, one request at a time, until it gives
-    /// nothing or a request fails. `force` ignores a running backoff (an
-    /// explicit flush); `before` bounds the events to those tracked earlier.
-    async fn pump(self: Rc<Self>, force: bool, before: Option<u64>) {
-        loop {
-            let waiting = self.current.try_borrow().ok().and_then(|c| c.clone());
-            if let Some(p) = waiting {
-                let _ = JsFuture::from(p).await;
-                continue;
+    /// Sends the next request unless one is in flight; the `done` callback
+    /// calls it again when that request settles. A flush in progress sends
+    /// despite a backoff, bounded to the events tracked before it; when
+    /// there is nothing left to send, or a request failed, waiting flushes
+    /// resolve.
+    fn pump(self: &Rc<Self>) {
+        let (force, bound) = match self.waiters.try_borrow() {
+            Ok(w) if !w.is_empty() => (true, w.iter().map(|w| w.bound).max()),
+            _ => (false, None),
+        };
+        let req = if offline() {
+            None
+        } else {
+            match self.core.try_borrow_mut() {
+                Ok(mut c) => c.next_request(now_ms(), force, bound),
+                Err(_) => return,
             }
-            if offline() {
-                break;
-            }
-            let req = match self.core.try_borrow_mut() {
-                Ok(mut c) => c.next_request(now_ms(), force, before),
-                Err(_) => None,
-            };
-            let Some(req) = req else { break };
-            let promise = send(&self.url, &req.body, false);
-            if let Ok(mut c) = self.current.try_borrow_mut() {
-                *c = Some(promise.clone());
-            }
-            let result = JsFuture::from(promise).await;
-            if let Ok(mut c) = self.current.try_borrow_mut() {
-                *c = None;
-            }
-            let (status, retry_after, status_false) = read_result(result);
-            let outcome = match self.core.try_borrow_mut() {
-                Ok(mut c) => c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false),
-                Err(_) => Default::default(),
-            };
-            self.persist();
-            self.report();
-            if outcome.failed > 0 {
-                break;
+        };
+        match req {
+            Some(req) => self.launch(&req),
+            None => {
+                if !self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(true) {
+                    self.settle();
+                    self.schedule_wake();
+                }
             }
         }
-        self.schedule_wake();
+    }
+
+    fn launch(&self, req: &Request) {
+        if let Ok(done) = self.done.try_borrow() {
+            if let Some(done) = done.as_ref() {
+                send(&self.url, &req.body, req.keepalive, req.id as f64, done.as_ref());
+            }
+        }
+    }
+
+    /// A request settled: tell the core, then go on or settle the flushes.
+    fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: String, status_false: bool) {
+        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
+        let outcome = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.on_response(id as u64, now_ms(), status, retry_after.as_deref(), status_false),
+            Err(_) => return,
+        };
+        self.persist();
+        self.report();
+        if outcome.failed > 0 {
+            self.settle();
+            self.schedule_wake();
+        } else {
+            self.pump();
+        }
+    }
+
+    /// Resolves every waiting flush with its report.
+    fn settle(&self) {
+        let waiters = match self.waiters.try_borrow_mut() {
+            Ok(mut w) => core::mem::take(&mut *w),
+            Err(_) => return,
+        };
+        for w in waiters {
+            if w.stop {
+                self.stop_hooks();
+            }
+            let _ = w.resolve.call1(&JsValue::NULL, &report_object(self, w.start));
+        }
+    }
+
+    fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
+        let start = self.stats();
+        let promise = Promise::new(&mut |resolve, _reject| {
+            if let Ok(mut w) = self.waiters.try_borrow_mut() {
+                w.push(Waiter {
+                    bound,
+                    start,
+                    resolve,
+                    stop,
+                });
+            }
+        });
+        self.pump();
+        promise
     }
 
     fn stats(&self) -> Stats {
@@ -158,22 +219,13 @@ impl Inner {
     }
 
     /// The page is going away: everything queued goes out now with keepalive.
-    fn unload(self: &Rc<Self>) {
+    fn unload(&self) {
         let reqs = match self.core.try_borrow_mut() {
             Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
             Err(_) => return,
         };
-        for req in reqs {
-            let me = self.clone();
-            let promise = send(&self.url, &req.body, true);
-            spawn_local(async move {
-                let (status, retry_after, status_false) = read_result(JsFuture::from(promise).await);
-                if let Ok(mut c) = me.core.try_borrow_mut() {
-                    c.on_response(req.id, now_ms(), status, retry_after.as_deref(), status_false);
-                }
-                me.persist();
-                me.report();
-            });
+        for req in &reqs {
+            self.launch(req);
         }
     }
 
@@ -238,7 +290,7 @@ impl Inner {
             Ok(c) => c.config().server_timestamp,
             Err(_) => return,
         };
-        let mut found: Vec<(i64, String, u64, String)> = Vec::new();
+        let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<String> = Vec::new();
         let mut tabs: Vec<(String, bool)> = Vec::new();
         let mut bad = 0u32;
@@ -259,16 +311,16 @@ impl Inner {
             if !dead {
                 continue;
             }
-            let tab = tab.to_string();
-            match storage_get(&key).map(|v| store::restore(&v, server_ts)) {
-                Some(Ok((json, time))) => found.push((time, tab, seq, json)),
-                _ => bad = bad.saturating_add(1),
+            match stored_event(&key).map(|v| store::restore(&v, server_ts)) {
+                Some(Ok((json, time))) => found.push((time, seq, json)),
+                Some(Err(_)) => bad = bad.saturating_add(1),
+                None => continue,
             }
             old_keys.push(key);
         }
-        found.sort_by(|a, b| (a.0, &a.1, a.2).cmp(&(b.0, &b.1, b.2)));
+        found.sort_unstable_by_key(|f| (f.0, f.1));
         if let Ok(mut c) = self.core.try_borrow_mut() {
-            for (time, _, _, json) in found {
+            for (time, _, json) in found {
                 c.restore(json, time);
             }
             if bad > 0 {
@@ -296,20 +348,10 @@ impl Inner {
     }
 }
 
-fn read_result(r: Result<JsValue, JsValue>) -> (u16, Option<String>, bool) {
-    let Ok(v) = r else { return (0, None, false) };
-    let a = Array::from(&v);
-    let status = a.get(0).as_f64().unwrap_or(0.0).clamp(0.0, 999.0) as u16;
-    let retry_after = a.get(1).as_string().filter(|s| !s.is_empty());
-    (status, retry_after, a.get(2).as_bool().unwrap_or(false))
-}
-
-fn start_pump(weak: &Weak<Inner>, force: bool) {
+fn start_pump(weak: &Weak<Inner>) {
     if let Some(inner) = weak.upgrade() {
         inner.heartbeat(false);
-        spawn_local(async move {
-            inner.pump(force, None).await;
-        });
+        inner.pump();
     }
 }
 
@@ -426,8 +468,9 @@ impl CoolaTracker {
             url,
             page,
             on_error,
-            current: RefCell::new(None),
             hooks: RefCell::new(Hooks::default()),
+            waiters: RefCell::new(Vec::new()),
+            done: RefCell::new(None),
             durable: durable.then(|| Durable {
                 keys,
                 scheduled: Cell::new(false),
@@ -436,6 +479,17 @@ impl CoolaTracker {
                 run: RefCell::new(None),
             }),
         });
+        {
+            let weak = Rc::downgrade(&inner);
+            let done = Closure::<dyn FnMut(f64, u16, String, bool)>::new(move |id, status, ra, sf| {
+                if let Some(i) = weak.upgrade() {
+                    i.on_done(id, status, ra, sf);
+                }
+            });
+            if let Ok(mut slot) = inner.done.try_borrow_mut() {
+                *slot = Some(done);
+            }
+        }
         if let Some(d) = &inner.durable {
             let weak = Rc::downgrade(&inner);
             let run = Closure::<dyn FnMut()>::new(move || {
@@ -453,7 +507,7 @@ impl CoolaTracker {
             let mut hooks = inner.hooks.borrow_mut();
             if interval > 0 {
                 let weak = Rc::downgrade(&inner);
-                let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak, false));
+                let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
                 let cancel = every(interval, closure.as_ref());
                 hooks.interval = Some(Hook {
                     _closures: vec![closure],
@@ -472,7 +526,7 @@ impl CoolaTracker {
                     }
                 }
             });
-            let online = Closure::<dyn FnMut()>::new(move || start_pump(&weak_online, false));
+            let online = Closure::<dyn FnMut()>::new(move || start_pump(&weak_online));
             let cancel = listen(hide.as_ref(), online.as_ref());
             hooks.lifecycle = Some(Hook {
                 _closures: vec![online],
@@ -483,13 +537,14 @@ impl CoolaTracker {
         // Events claimed from a tab that is gone go out without waiting.
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
             inner.report();
-            start_pump(&Rc::downgrade(&inner), false);
+            start_pump(&Rc::downgrade(&inner));
         }
         Ok(CoolaTracker { inner })
     }
 
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
+    #[wasm_bindgen(skip_typescript)]
     pub fn track(
         &self,
         #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
@@ -510,14 +565,17 @@ impl CoolaTracker {
         self.inner.schedule_persist();
         self.inner.report();
         if ready {
-            start_pump(&Rc::downgrade(&self.inner), false);
+            self.inner.pump();
         }
         result.map_err(|e| js_error(&e))
     }
 
     /// Sets the user id for events that carry none.
     #[wasm_bindgen(js_name = setUserId)]
-    pub fn set_user_id(&self, #[wasm_bindgen(js_name = userId)] user_id: JsValue) -> Result<(), JsValue> {
+    pub fn set_user_id(
+        &self,
+        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
+    ) -> Result<(), JsValue> {
         let id = user_id.as_string().unwrap_or_default();
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
@@ -527,29 +585,18 @@ impl CoolaTracker {
     /// requests have settled.
     #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn flush(&self) -> Promise {
-        let inner = self.inner.clone();
-        future_to_promise(async move {
-            let before = inner.core.try_borrow().map(|c| c.next_seq()).ok();
-            let start = inner.stats();
-            inner.clone().pump(true, before).await;
-            Ok(report_object(&inner, start))
-        })
+        let bound = self.inner.core.try_borrow().map(|c| c.next_seq()).unwrap_or(u64::MAX);
+        self.inner.wait(bound, false)
     }
 
     /// Flushes, then stops the timer and removes listeners. Later `track`
     /// calls throw `tracker_closed`.
     #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn shutdown(&self) -> Promise {
-        let inner = self.inner.clone();
-        if let Ok(mut c) = inner.core.try_borrow_mut() {
+        if let Ok(mut c) = self.inner.core.try_borrow_mut() {
             c.close();
         }
-        future_to_promise(async move {
-            let start = inner.stats();
-            inner.clone().pump(true, None).await;
-            inner.stop_hooks();
-            Ok(report_object(&inner, start))
-        })
+        self.inner.wait(u64::MAX, true)
     }
 
     /// Events queued and not yet acknowledged.
