@@ -13,6 +13,8 @@ CARGO_BIN := $(HOME)/.cargo/bin
 export PATH := $(CARGO_BIN):$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
 WASM_PACK := wasm-pack
+# The shipped wasm has no std (see src/slim.rs).
+SLIM := --no-default-features --features slim
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
 DEMO_PORT ?= 8787
 CHROMEDRIVER ?= /usr/bin/chromedriver
@@ -63,8 +65,8 @@ browser:
 # The release package: web build (browsers, bundlers, workerd) and Node build,
 # each optimised with wasm-opt from the npm package binaryen, assembled in pkg/.
 build: tools
-	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack
-	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack
+	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack -- $(SLIM)
+	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack -- $(SLIM)
 	for d in target/pkg-web target/pkg-node; do \
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
 	done
@@ -91,13 +93,19 @@ test-collector:
 	node --test www/collector/
 
 test-wasm-node:
-	$(WASM_PACK) test --mode no-install --node
+	tests/with-collector.sh 18787 $(WASM_PACK) test --mode no-install --node
 
 test-wasm-chrome: browser
-	$(WASM_PACK) test --mode no-install --headless --chrome --chromedriver $(CHROMEDRIVER)
+	WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 tests/with-collector.sh 18788 \
+	  $(WASM_PACK) test --mode no-install --headless --chrome --chromedriver $(CHROMEDRIVER)
 
+# The package as users get it: `npm pack` of pkg/, installed by each test
+# into a temp project (Vite app in Chromium, Node ESM/CJS, a Worker in
+# workerd through Miniflare, tsc --strict, the cooladata drop-in, page unload).
 test-package: build browser
-	node --test tests/package/
+	rm -rf target/npm-pack && mkdir -p target/npm-pack
+	npm pack ./pkg --pack-destination target/npm-pack --loglevel=error
+	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack/coola-tracker-*.tgz)" node --test tests/package/
 
 ## ---- demo, figures -------------------------------------------------------
 
@@ -114,3 +122,28 @@ bench: build browser
 clean:
 	cargo clean
 	rm -rf pkg tools/node_modules
+
+## ---- fault injection: no event lost (tests/soak) --------------------------
+
+.PHONY: soak test-soak
+
+# Long run against a failing, restarting, absent collector; prints the figures.
+soak: build browser
+	node tests/soak/soak.mjs --long
+
+# Short run with assertions (node:test), for `make test`.
+test-soak: build browser
+	node --test tests/soak/soak.test.mjs
+
+## ---- fuzzing --------------------------------------------------------------
+
+# `make fuzz`: every cargo-fuzz target in fuzz/ for FUZZ_SECONDS each (stable
+# toolchain, RUSTC_BOOTSTRAP=1); prints executions, coverage and findings per
+# target and fails if one crashed. Crashes land in fuzz/regressions/<target>/,
+# which `cargo test --test fuzz_regressions` replays.
+FUZZ_SECONDS ?= 60
+
+.PHONY: fuzz
+fuzz:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked || cargo install cargo-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh

@@ -68,7 +68,10 @@ impl ErrorCode {
     /// right type but out of range) rather than a `TypeError` or plain `Error`.
     pub fn js_kind(self) -> ErrorKind {
         match self {
-            ErrorCode::TimestampOutOfWindow | ErrorCode::EventTooLarge | ErrorCode::BatchTooLarge => ErrorKind::Range,
+            ErrorCode::TimestampOutOfWindow
+            | ErrorCode::InvalidTimestamp
+            | ErrorCode::EventTooLarge
+            | ErrorCode::BatchTooLarge => ErrorKind::Range,
             ErrorCode::MissingField
             | ErrorCode::NestedProperty
             | ErrorCode::InvalidValue

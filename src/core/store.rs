@@ -22,19 +22,42 @@ use crate::prelude::*;
 pub const STALE_MS: i64 = 180_000;
 
 /// The storage keys of one tracker.
+///
+/// A tab id is `<app>.<random>`, where `<app>` is a hash of the request URL
+/// (endpoint and app key): trackers of another app key or endpoint on the
+/// same origin never claim each other's events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
+    app: String,
     tab: String,
 }
 
 impl Keys {
-    /// Keys under `prefix` (the `storageKey` option) for tab `tab`.
-    pub fn new(prefix: &str, tab: &str) -> Self {
+    /// Keys under `prefix` (the `storageKey` option) for the tracker sending
+    /// to `url`, in the tab with random id `random`.
+    pub fn new(prefix: &str, url: &str, random: &str) -> Self {
+        let app = hash_hex(url);
+        let mut tab = app.clone();
+        tab.push('.');
+        tab.push_str(random);
         Keys {
             prefix: prefix.to_string(),
-            tab: tab.to_string(),
+            app,
+            tab,
         }
+    }
+
+    /// Whether `tab` has the form of a tab id this library writes
+    /// (`<8 hex digits>.<id>`); anything else under the prefix is foreign.
+    pub fn is_tab_id(tab: &str) -> bool {
+        let b = tab.as_bytes();
+        b.len() > 9 && b.get(8) == Some(&b'.') && b.iter().take(8).all(u8::is_ascii_hexdigit)
+    }
+
+    /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
+    pub fn same_app(&self, tab: &str) -> bool {
+        tab.strip_prefix(self.app.as_str()).is_some_and(|r| r.starts_with('.'))
     }
 
     fn join(&self, parts: &[&str]) -> String {
@@ -86,6 +109,19 @@ impl Keys {
         }
         Some((tab, seq.parse().ok()?))
     }
+}
+
+/// 32-bit FNV-1a of `s`, as 8 hex digits. Not a secret: it only tells
+/// apart the queues of different URLs, and keeps the app key out of storage.
+fn hash_hex(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let h = s
+        .bytes()
+        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    [28u32, 24, 20, 16, 12, 8, 4, 0]
+        .iter()
+        .map(|sh| char::from(HEX.get((h.wrapping_shr(*sh) & 15) as usize).copied().unwrap_or(b'0')))
+        .collect()
 }
 
 /// Whether a stored anonymous user id can be used as one: 1 to 128
@@ -147,15 +183,48 @@ pub fn restore(stored: &str, server_timestamp: bool) -> Result<(String, i64), Er
     Ok((out, time.unwrap_or(i64::MAX)))
 }
 
+/// Sorts claimed events `(time, seq, json)` into the order they were
+/// tracked: by time, then sequence number. A Shell sort: a few hundred bytes
+/// of wasm where the standard library's sorts take kilobytes; claims are rare
+/// and at most `maxQueueSize` long.
+pub fn sort_claimed(v: &mut [(i64, u64, String)]) {
+    let mut gap = v.len() / 2;
+    while gap > 0 {
+        for i in gap..v.len() {
+            let mut j = i;
+            while j >= gap {
+                let (Some(a), Some(b)) = (v.get(j.wrapping_sub(gap)), v.get(j)) else {
+                    break;
+                };
+                if (a.0, a.1) <= (b.0, b.1) {
+                    break;
+                }
+                v.swap(j.wrapping_sub(gap), j);
+                j = j.wrapping_sub(gap);
+            }
+        }
+        gap /= 2;
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
     #[test]
     fn key_layout() {
-        let k = Keys::new("coola", "t1");
-        assert_eq!(k.event(42), "coola:q:t1:42");
-        assert_eq!(k.heartbeat(), "coola:tab:t1");
+        let k = Keys::new("coola", "https://x/v3/KEY/track", "t1");
+        let app = hash_hex("https://x/v3/KEY/track");
+        assert_eq!(k.event(42), format!("coola:q:{app}.t1:42"));
+        assert_eq!(k.heartbeat(), format!("coola:tab:{app}.t1"));
+        assert!(!k.event(1).contains("KEY"));
+        assert!(k.same_app(&format!("{app}.zz")));
+        assert!(!k.same_app("00000000.zz"));
+        assert!(!k.same_app(&app));
+        assert!(Keys::is_tab_id(&format!("{app}.t1")));
+        assert!(!Keys::is_tab_id("deadtab"));
+        assert!(!Keys::is_tab_id("0123456x.t1"));
+        assert_ne!(app, hash_hex("https://x/v3/OTHER/track"));
         assert_eq!(k.user_id(), "coola:user_id");
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         for bad in [
@@ -167,6 +236,18 @@ pub(crate) mod tests {
             "coolaq:t9:7",
         ] {
             assert_eq!(k.parse_event(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn claimed_events_sort_like_std(v in proptest::collection::vec((0i64..50, 0u64..50), 0..200)) {
+            let mut ours: Vec<(i64, u64, String)> = v.iter().map(|&(t, s)| (t, s, format!("{t}/{s}"))).collect();
+            let mut want = ours.clone();
+            want.sort();
+            sort_claimed(&mut ours);
+            let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(keys(&ours), keys(&want));
         }
     }
 

@@ -612,9 +612,15 @@ impl Tracker {
             Verdict::Split => {
                 self.release(id);
                 self.split_limit = Some((n / 2).max(1));
+                self.retry_at = i64::MIN;
             }
             Verdict::Reject => {
                 self.finish(id);
+                // The next batch has nothing to do with this one: no backoff.
+                if !flight.keepalive {
+                    self.tries = 0;
+                    self.retry_at = i64::MIN;
+                }
                 self.stats.dropped += n as u64;
                 self.notices.push(request_failed(
                     n,

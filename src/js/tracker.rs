@@ -152,8 +152,8 @@ impl Inner {
             Some(req) => self.launch(&req),
             None => {
                 if !self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(true) {
-                    self.settle();
                     self.schedule_wake();
+                    self.settle();
                 }
             }
         }
@@ -176,9 +176,16 @@ impl Inner {
         };
         self.persist();
         self.report();
-        if outcome.failed > 0 {
-            self.settle();
+        // A failure that backs off ends this round (flushes resolve, a wake-up
+        // is set); a refused or split batch does not hold back the rest.
+        let backing_off = self
+            .core
+            .try_borrow()
+            .map(|c| c.retry_at(now_ms()).is_some())
+            .unwrap_or(false);
+        if outcome.failed > 0 && backing_off {
             self.schedule_wake();
+            self.settle();
         } else {
             self.pump();
         }
@@ -199,7 +206,11 @@ impl Inner {
     }
 
     fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
-        let start = self.stats();
+        let mut start = self.stats();
+        // A request already in flight is waited for, so it counts here.
+        if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
+            start.requests = start.requests.saturating_sub(1);
+        }
         let promise = Promise::new(&mut |resolve, _reject| {
             if let Ok(mut w) = self.waiters.try_borrow_mut() {
                 w.push(Waiter {
@@ -295,11 +306,14 @@ impl Inner {
         let mut tabs: Vec<(String, bool)> = Vec::new();
         let mut bad = 0u32;
         for key in storage_keys(&d.keys.queue_prefix()) {
-            let Some((tab, seq)) = d.keys.parse_event(&key) else {
+            let Some((tab, seq)) = d.keys.parse_event(&key).filter(|(t, _)| Keys::is_tab_id(t)) else {
                 bad = bad.saturating_add(1);
                 storage_remove(&key);
                 continue;
             };
+            if !d.keys.same_app(tab) {
+                continue;
+            }
             let dead = match tabs.iter().find(|(t, _)| t == tab) {
                 Some((_, dead)) => *dead,
                 None => {
@@ -318,7 +332,7 @@ impl Inner {
             }
             old_keys.push(key);
         }
-        found.sort_unstable_by_key(|f| (f.0, f.1));
+        store::sort_claimed(&mut found);
         if let Ok(mut c) = self.core.try_borrow_mut() {
             for (time, _, json) in found {
                 c.restore(json, time);
@@ -448,7 +462,7 @@ impl CoolaTracker {
             *v = seed_arr.get_index(i as u32);
         }
         let tab = hex_id(&s);
-        let keys = Keys::new(&cfg.storage_key, &tab);
+        let keys = Keys::new(&cfg.storage_key, &cfg.url(), &tab);
         // Storage is used only where a write succeeds (browsers; not Node or
         // Workers, and not a page whose storage is blocked).
         let durable = cfg.persist && storage_set(&keys.heartbeat(), "1");
