@@ -38,6 +38,8 @@ extern "C" {
     fn storage_get(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = storageSet)]
     fn storage_set(key: &str, value: &str) -> bool;
+    #[wasm_bindgen(js_name = storageReadable)]
+    fn storage_readable() -> bool;
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -235,3 +235,12 @@ export function storageSet(k, v) {
     return false;
   }
 }
+
+// Whether localStorage exists and can be read (it may still refuse writes: quota full).
+export function storageReadable() {
+  try {
+    return typeof localStorage === "object" && localStorage !== null && localStorage.length >= 0;
+  } catch (_) {
+    return false;
+  }
+}

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, soon, storage_get,
-    storage_keys, storage_remove, storage_set, stored_event, thrown_message,
+    storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
 };
 use crate::core::config::{Config, OptValue, OPTION_NAMES};
 use crate::core::entries::{self, Entry};
@@ -52,6 +52,8 @@ struct Durable {
     warned: Cell<bool>,
     /// When the heartbeat was last written.
     beat_at: Cell<i64>,
+    /// The page went away (pagehide): the heartbeat stays "0" until it is shown again.
+    gone: Cell<bool>,
     /// The callback that `soon` runs; holds only a weak reference.
     run: RefCell<Option<Closure<dyn FnMut()>>>,
 }
@@ -241,15 +243,15 @@ impl Inner {
     }
 
     /// Writes new events to storage and removes the ones that left the queue.
-    fn persist(&self) {
-        let Some(d) = &self.durable else { return };
+    fn persist(&self) -> bool {
+        let Some(d) = &self.durable else { return true };
         d.scheduled.set(false);
         let ok = match self.core.try_borrow_mut() {
             Ok(mut c) => c.persist(
                 |seq, json| storage_set(&d.keys.event(seq), json),
                 |seq| storage_remove(&d.keys.event(seq)),
             ),
-            Err(_) => return,
+            Err(_) => return false,
         };
         if !ok && !d.warned.replace(true) {
             self.report_one(&Error::new(
@@ -258,6 +260,7 @@ impl Inner {
             ));
         }
         self.heartbeat(false);
+        ok
     }
 
     /// Queues a persist for the end of the current task: `track` itself
@@ -284,6 +287,10 @@ impl Inner {
         if gone {
             storage_set(&d.keys.heartbeat(), "0");
             d.beat_at.set(0);
+            d.gone.set(true);
+        } else if d.gone.get() {
+            // Late answers after pagehide must not bring the heartbeat back:
+            // the next page load is to claim what is left.
         } else if now.saturating_sub(d.beat_at.get()) >= HEARTBEAT_MS {
             let mut v = String::new();
             num::push_i64(&mut v, now);
@@ -344,9 +351,13 @@ impl Inner {
                 c.notice(Error::new(ErrorCode::StorageError, m).with_count(bad));
             }
         }
-        self.persist();
-        for key in old_keys {
-            storage_remove(&key);
+        // Their old keys go only once they are written under this tab's; if
+        // that failed (quota), they stay for a later claim: sent twice rather
+        // than lost.
+        if self.persist() {
+            for key in old_keys {
+                storage_remove(&key);
+            }
         }
         for (tab, dead) in tabs {
             if dead {
@@ -465,7 +476,10 @@ impl CoolaTracker {
         let keys = Keys::new(&cfg.storage_key, &cfg.url(), &tab);
         // Storage is used only where a write succeeds (browsers; not Node or
         // Workers, and not a page whose storage is blocked).
-        let durable = cfg.persist && storage_set(&keys.heartbeat(), "1");
+        let wrote = cfg.persist && storage_set(&keys.heartbeat(), "1");
+        // A full storage is still storage: read what is there, report, keep going.
+        let full = cfg.persist && !wrote && storage_readable();
+        let durable = wrote || full;
         let stored_id = if durable {
             storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
         } else {
@@ -490,6 +504,7 @@ impl CoolaTracker {
                 scheduled: Cell::new(false),
                 warned: Cell::new(false),
                 beat_at: Cell::new(0),
+                gone: Cell::new(false),
                 run: RefCell::new(None),
             }),
         });
@@ -516,6 +531,15 @@ impl CoolaTracker {
             }
         }
         inner.heartbeat(false);
+        if full {
+            if let Some(d) = &inner.durable {
+                d.warned.set(true);
+            }
+            inner.report_one(&Error::new(
+                ErrorCode::StorageError,
+                "localStorage is full: queued events are kept in memory only until it has room",
+            ));
+        }
         inner.claim();
         {
             let mut hooks = inner.hooks.borrow_mut();
@@ -540,7 +564,15 @@ impl CoolaTracker {
                     }
                 }
             });
-            let online = Closure::<dyn FnMut()>::new(move || start_pump(&weak_online));
+            let online = Closure::<dyn FnMut()>::new(move || {
+                // Shown again (back/forward cache), or back online: alive.
+                if let Some(i) = weak_online.upgrade() {
+                    if let Some(d) = &i.durable {
+                        d.gone.set(false);
+                    }
+                }
+                start_pump(&weak_online)
+            });
             let cancel = listen(hide.as_ref(), online.as_ref());
             hooks.lifecycle = Some(Hook {
                 _closures: vec![online],
