@@ -20,7 +20,7 @@ DEMO_PORT ?= 8787
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
 .PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector \
-        test-wasm-node test-wasm-chrome test-package demo bench size clean
+        test-wasm-node test-wasm-chrome test-package test-demo demo bench size clean
 
 help:
 	@echo "make demo   build, start the local collector and the demo page, print the URL"
@@ -77,7 +77,8 @@ package: build
 ## ---- tests ---------------------------------------------------------------
 
 test: tools browser
-	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome test-package
+	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome \
+	  test-package test-demo test-soak
 	@echo "make test: every tier passed"
 
 test-lint:
@@ -106,6 +107,10 @@ test-package: build browser
 	rm -rf target/npm-pack && mkdir -p target/npm-pack
 	npm pack ./pkg --pack-destination target/npm-pack --loglevel=error
 	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack/coola-tracker-*.tgz)" node --test tests/package/
+
+# The demo page driven in headless Chromium against its own collector.
+test-demo: build browser
+	node www/demo/smoke.mjs
 
 ## ---- demo, figures -------------------------------------------------------
 
