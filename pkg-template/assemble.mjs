@@ -1,6 +1,6 @@
 // Assembles the npm package in pkg/ from wasm-pack's two builds:
 // target/pkg-web (browsers, bundlers, workerd) and target/pkg-node (Node).
-import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,9 +41,64 @@ for (const file of files(join(out, "node", "snippets"))) {
   writeFileSync(file, `"use strict";\n${src}\nmodule.exports = { ${names.join(", ")} };\n`);
 }
 
+// wasm-bindgen names the one snippet module once per import (`import * as
+// import1..N from "./snippets/.../shell.js"`) and lists it under the same key
+// N times in the imports object; bundlers (esbuild, so wrangler) warn about
+// each duplicate key. The namespaces are one and the same: keep one key.
+{
+  const file = join(out, "web", "coola_tracker.js");
+  const src = readFileSync(file, "utf8");
+  const spec = new Map(
+    [...src.matchAll(/^import \* as (import\d+) from (["'])(.+?)\2;?$/gm)].map((m) => [m[1], m[3]]),
+  );
+  const seen = new Map();
+  const fixed = src.replace(/^(\s*)(["'])(\.\/snippets\/[^"']+)\2: (import\d+),\n/gm, (line, _i, _q, key, name) => {
+    if (spec.get(name) !== key) return line;
+    if (seen.has(key)) return "";
+    seen.set(key, name);
+    return line;
+  });
+  writeFileSync(file, fixed);
+}
+
 cpSync(join(tpl, "node-index.mjs"), join(out, "node", "index.mjs"));
-for (const f of ["workerd.js", "index.d.ts", "README.md"]) cpSync(join(tpl, f), join(out, f));
+cpSync(join(tpl, "node-index.d.mts"), join(out, "node", "index.d.mts"));
+for (const f of ["workerd.js", "index.d.ts", "cooladata.js", "cooladata.d.ts", "README.md"]) {
+  cpSync(join(tpl, f), join(out, f));
+}
+
+// The cooladata drop-in as a classic script, for the snippet's `b.src`: one
+// file (glue and drop-in), the wasm fetched from beside it. A classic script
+// has no import.meta.url: the script's own URL takes its place.
+const { build } = await import(join(root, "tools", "node_modules", "esbuild", "lib", "main.js"));
+await build({
+  entryPoints: [join(out, "cooladata.js")],
+  outfile: join(out, "web", "cooladata.global.js"),
+  bundle: true,
+  format: "iife",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+  logLevel: "warning",
+  define: { "import.meta.url": "__coolaScriptUrl" },
+  banner: {
+    js:
+      "/* coola-tracker " + version + ": CoolaData's cooladata object (classic script) */\n" +
+      "var __coolaScriptUrl=(document.currentScript&&document.currentScript.src)||location.href;",
+  },
+});
+
 const pkg = JSON.parse(readFileSync(join(tpl, "package.json"), "utf8"));
 pkg.version = version;
 writeFileSync(join(out, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+
+// Every file the exports map names must be in the package.
+const targets = [];
+(function walk(v) {
+  if (typeof v === "string") targets.push(v);
+  else if (v && typeof v === "object") Object.values(v).forEach(walk);
+})(pkg.exports);
+for (const t of [...targets, pkg.main, pkg.module, pkg.types]) {
+  if (!existsSync(join(out, t))) throw new Error(`package.json names ${t}, which is not in pkg/`);
+}
 console.log(`assembled pkg/ (coola-tracker ${version})`);

@@ -61,6 +61,11 @@ struct Durable {
 /// How often the heartbeat is refreshed at most.
 const HEARTBEAT_MS: i64 = 10_000;
 
+/// The heartbeat timer's period when there is no flush timer: well within
+/// the 3 minutes after which other tabs take a tab for gone, even with
+/// background tabs' timers throttled to once a minute.
+const HEARTBEAT_EVERY_MS: u32 = 30_000;
+
 struct Inner {
     core: RefCell<Tracker>,
     url: String,
@@ -543,6 +548,21 @@ impl CoolaTracker {
         inner.claim();
         {
             let mut hooks = inner.hooks.borrow_mut();
+            if interval == 0 && inner.durable.is_some() {
+                // No flush timer, but other tabs must still see this one alive.
+                let weak = Rc::downgrade(&inner);
+                let closure = Closure::<dyn FnMut()>::new(move || {
+                    if let Some(i) = weak.upgrade() {
+                        i.heartbeat(false);
+                    }
+                });
+                let cancel = every(HEARTBEAT_EVERY_MS, closure.as_ref());
+                hooks.interval = Some(Hook {
+                    _closures: vec![closure],
+                    _hide: None,
+                    cancel,
+                });
+            }
             if interval > 0 {
                 let weak = Rc::downgrade(&inner);
                 let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));

@@ -1,0 +1,140 @@
+// Shared by the package tests: the packed tarball installed into a temp
+// project, the local collector, headless Chromium, child processes.
+//
+// Every test installs what `npm pack` of pkg/ produced, as users get it. The
+// Makefile packs once and passes the tarball in COOLA_TARBALL; run alone
+// (`node --test tests/package/x.test.mjs`) a test packs pkg/ itself.
+
+import { execFile, spawn } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const PKG = join(ROOT, "pkg");
+export const TOOLS = join(ROOT, "tools", "node_modules");
+export const FIXTURES = join(ROOT, "tests", "package", "fixtures");
+const run = promisify(execFile);
+
+/** Imports a dev tool from tools/node_modules by its package name. */
+export async function tool(name) {
+  const pkg = JSON.parse(readFileSync(join(TOOLS, name, "package.json"), "utf8"));
+  let entry = pkg.exports?.["."] ?? pkg.module ?? pkg.main ?? "index.js";
+  for (let i = 0; i < 5 && entry && typeof entry === "object"; i++) {
+    entry = entry.import ?? entry.node ?? entry.default ?? entry.require;
+  }
+  return import(pathToFileURL(join(TOOLS, name, typeof entry === "string" ? entry : "index.js")).href);
+}
+
+export const { startCollector } = await import(pathToFileURL(join(ROOT, "www", "collector", "collector.mjs")).href);
+
+let packed;
+/** The package tarball: COOLA_TARBALL, or `npm pack` of pkg/ into a temp dir. */
+export async function tarball() {
+  if (process.env.COOLA_TARBALL) return process.env.COOLA_TARBALL;
+  if (packed) return packed;
+  if (!existsSync(join(PKG, "package.json"))) throw new Error("pkg/ is missing: run `make build` first");
+  const dir = mkdtempSync(join(tmpdir(), "coola-pack-"));
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const { stdout } = await run("npm", ["pack", PKG, "--pack-destination", dir, "--json", "--loglevel=error"]);
+  packed = join(dir, JSON.parse(stdout)[0].filename);
+  return packed;
+}
+
+/**
+ * A temp project with the tarball installed (`npm install <tarball>`), and
+ * `files` ({ relativePath: text }) written into it. Removed by `remove()`.
+ */
+export async function project(files = {}, { type = "module" } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "coola-app-"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "coola-app", private: true, type }, null, 2));
+  await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", await tarball()], {
+    cwd: dir,
+    env: { ...process.env, npm_config_update_notifier: "false" },
+  });
+  write(dir, files);
+  return {
+    dir,
+    pkgDir: join(dir, "node_modules", "coola-tracker"),
+    write: (more) => write(dir, more),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+function write(dir, files) {
+  for (const [rel, text] of Object.entries(files)) {
+    const p = join(dir, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, text);
+  }
+}
+
+/** Copies a fixture folder of tests/package/fixtures into `dest`. */
+export function copyFixture(name, dest) {
+  cpSync(join(FIXTURES, name), dest, { recursive: true });
+}
+
+/** Runs a command; resolves { code, signal, stdout, stderr, ms } (never rejects). */
+export function exec(cmd, args, { cwd, timeout = 30_000, env } = {}) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+/** Polls `fn` until it returns a truthy value; throws after `timeout` ms. */
+export async function waitFor(fn, { timeout = 10_000, interval = 50, what = "condition" } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+export const CHROMIUM_ARGS = [
+  "--headless=new",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/** Debian's Chromium through playwright-core (never a downloaded browser). */
+export async function chromium() {
+  const { chromium } = await tool("playwright-core");
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * A page in a fresh browser context (its own localStorage: tests do not see
+ * each other's queues); its console lines and page errors are kept in
+ * `page.consoleLines` for messages. Close it with `page.context().close()`.
+ */
+export async function newPage(browser) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const lines = [];
+  page.on("console", (m) => lines.push(`${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => lines.push(`pageerror: ${e.message}`));
+  page.consoleLines = lines;
+  return page;
+}

@@ -1,0 +1,178 @@
+// Node.js 20: the installed package, imported (ESM) and required (CommonJS)
+// by plain scripts run as child processes, delivers events to the local
+// collector with Node's global fetch and no `navigator`, and the process
+// exits by itself: after shutdown(), without it (the queue goes out on
+// beforeExit), and when the collector cannot be reached.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { exec, project, startCollector } from "./helpers.mjs";
+
+const ESM = `
+import init, { CoolaTracker, visitorProperties, parseTimestamp } from "coola-tracker";
+import { createRequire } from "node:module";
+if (typeof navigator !== "undefined") throw new Error("this test needs a Node without navigator");
+await init(); // resolves at once in Node; offered for code shared with browsers
+const [endpoint, app] = process.argv.slice(2);
+const errors = [];
+const tracker = new CoolaTracker({ appKey: app, endpoint, onError: (e) => errors.push(e.code) });
+const dated = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+const ids = [
+  tracker.track("signup", { plan: "pro", price: 9.99, paid: true, via: "esm" }),
+  tracker.track("login", { via: "esm" }),
+  tracker.track("dated", { via: "esm", event_timestamp_epoch: parseTimestamp(dated.toUTCString()) }),
+];
+let thrown = null;
+try { tracker.track("bad", { nested: { no: 1 } }); } catch (e) { thrown = { code: e.code, field: e.field, type: e.constructor.name }; }
+const report = await tracker.shutdown();
+let closed = null;
+try { tracker.track("late"); } catch (e) { closed = e.code; }
+const required = createRequire(import.meta.url).resolve("coola-tracker");
+const visitors = [
+  visitorProperties(new Request("http://worker.example/")),
+  visitorProperties(new Request("http://worker.example/", { headers: { "CF-Connecting-IP": "198.51.100.4", "User-Agent": "UA/1" } })),
+];
+console.log(JSON.stringify({ ids, report, thrown, closed, errors, pending: tracker.pending, required, dated: dated.getTime(), visitors }));
+`;
+
+const CJS = `
+const { CoolaTracker, validateEvent, encodeBatch } = require("coola-tracker");
+if (typeof navigator !== "undefined") throw new Error("this test needs a Node without navigator");
+const [endpoint, app] = process.argv.slice(2);
+const tracker = new CoolaTracker({ appKey: app, endpoint, userId: "cjs-user" });
+const ids = [tracker.track("signup", { via: "cjs" }), tracker.track("login", { via: "cjs" })];
+const body = encodeBatch([{ event_name: "x", user_id: "u", event_timestamp_epoch: 1420452000000 }]);
+const checked = validateEvent({ event_name: "x", user_id: "u", event_timestamp_epoch: "1420452000000", ok: true });
+tracker.shutdown().then((report) => {
+  console.log(JSON.stringify({ ids, report, body: body.slice(0, 5), checked, resolved: require.resolve("coola-tracker") }));
+});
+`;
+
+// No flush, no shutdown: the flush timer must not hold the process, and
+// what is queued goes out when the event loop empties (beforeExit).
+const NO_SHUTDOWN = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const tracker = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 60000 });
+tracker.track("one", { via: "exit" });
+tracker.track("two", { via: "exit" });
+console.log("queued", tracker.pending);
+`;
+
+// The collector is down: shutdown() settles and the process still exits.
+const UNREACHABLE = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const errors = [];
+const tracker = new CoolaTracker({ appKey: app, endpoint, onError: (e) => errors.push(e.code) });
+tracker.track("lost", { via: "down" });
+const report = await tracker.shutdown();
+console.log(JSON.stringify({ report, errors }));
+`;
+
+let app;
+let collector;
+
+before(async () => {
+  [app, collector] = await Promise.all([
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE }),
+    startCollector({ port: 0 }),
+  ]);
+});
+after(async () => {
+  await collector?.close();
+  app?.remove();
+});
+
+const endpoint = () => `${collector.url}/v3/{appKey}/track`;
+
+function lastJson(stdout) {
+  const line = stdout.trim().split("\n").pop();
+  return JSON.parse(line);
+}
+
+test("ESM script: import, track, shutdown; events reach the collector and the process exits", async () => {
+  const r = await exec(process.execPath, ["esm.mjs", endpoint(), "node-esm"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.signal, null, `the process did not exit by itself (killed after ${r.ms} ms)`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.match(out.required, /node[\\/]coola_tracker\.js$/, "the node condition picks the Node build");
+  assert.deepEqual(out.report, { sent: 3, failed: 0, pending: 0, requests: 1 });
+  assert.deepEqual(out.thrown, { code: "nested_property", field: "nested", type: "TypeError" });
+  assert.equal(out.closed, "tracker_closed");
+  assert.deepEqual(out.visitors, [{ session_ip: "0" }, { session_ip: "198.51.100.4", session_dua: "UA/1" }]);
+  assert.deepEqual(out.errors, []);
+  const events = collector.events({ app: "node-esm" });
+  assert.deepEqual(events.map((e) => e.event_id).sort(), [...out.ids].sort());
+  const signup = events.find((e) => e.event_name === "signup");
+  assert.equal(signup.plan, "pro");
+  assert.equal(signup.price, 9.99);
+  assert.equal(signup.paid, "true");
+  assert.equal(typeof signup.user_id, "string");
+  assert.ok(signup.user_id.length > 0);
+  assert.equal(signup.session_dua, undefined, "no navigator in Node 20: no session_dua");
+  assert.equal(events.find((e) => e.event_name === "dated").event_timestamp_epoch, out.dated);
+  assert.equal(new Set(events.map((e) => e._request)).size, 1, "one request for the three events");
+});
+
+test("CommonJS script: require, track, shutdown", async () => {
+  const r = await exec(process.execPath, ["cjs.cjs", endpoint(), "node-cjs"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.signal, null, "the process did not exit by itself");
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.match(out.resolved, /node[\\/]coola_tracker\.js$/);
+  assert.deepEqual(out.report, { sent: 2, failed: 0, pending: 0, requests: 1 });
+  assert.equal(out.body, "data=");
+  assert.deepEqual(out.checked, { event_name: "x", user_id: "u", event_timestamp_epoch: 1420452000000, ok: "true" });
+  const events = collector.events({ app: "node-cjs" });
+  assert.deepEqual(events.map((e) => e.event_name).sort(), ["login", "signup"]);
+  assert.ok(events.every((e) => e.user_id === "cjs-user" && e.via === "cjs"));
+});
+
+test("without shutdown: the timer does not hold the process, queued events go out before exit", async () => {
+  const r = await exec(process.execPath, ["exit.mjs", endpoint(), "node-exit"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.signal, null, "the process did not exit by itself");
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.ms < 10_000, `exit took ${r.ms} ms (the 60 s flush timer must not hold it)`);
+  assert.match(r.stdout, /queued 2/);
+  const events = collector.events({ app: "node-exit" });
+  assert.deepEqual(events.map((e) => e.event_name).sort(), ["one", "two"]);
+});
+
+test("collector unreachable: shutdown() settles, reports the failure, and the process exits", async () => {
+  // A port that was just free: nothing listens there.
+  const dead = await startCollector({ port: 0 });
+  const url = `${dead.url}/v3/{appKey}/track`;
+  await dead.close();
+  const r = await exec(process.execPath, ["down.mjs", url, "node-down"], { cwd: app.dir, timeout: 30_000 });
+  assert.equal(r.signal, null, `the process did not exit by itself (killed after ${r.ms} ms)`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.equal(out.report.sent, 0);
+  assert.equal(out.report.failed, 1);
+  assert.ok(r.ms < 15_000, `exit took ${r.ms} ms`);
+});
+
+test("package.json: name, version, license, types, sideEffects, files, exports targets", async () => {
+  const { readFileSync, existsSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const pkg = JSON.parse(readFileSync(join(app.pkgDir, "package.json"), "utf8"));
+  assert.equal(pkg.name, "coola-tracker");
+  assert.match(pkg.version, /^\d+\.\d+\.\d+/);
+  assert.equal(pkg.license, "MIT");
+  assert.ok(existsSync(join(app.pkgDir, pkg.types)));
+  assert.ok(existsSync(join(app.pkgDir, "README.md")));
+  assert.ok(Array.isArray(pkg.sideEffects) && pkg.sideEffects.includes("./workerd.js"),
+    "workerd.js instantiates the wasm on load: bundlers must keep it");
+  const conds = pkg.exports["."];
+  assert.deepEqual(Object.keys(conds).slice(0, 3), ["workerd", "worker", "node"]);
+  assert.ok(pkg.exports["./cooladata"]);
+  const targets = [];
+  (function walk(v) {
+    if (typeof v === "string") targets.push(v);
+    else Object.values(v).forEach(walk);
+  })(pkg.exports);
+  for (const t of targets) assert.ok(existsSync(join(app.pkgDir, t)), `${t} is in the package`);
+  // Nothing from the build tree besides what users need.
+  assert.ok(!existsSync(join(app.pkgDir, "web", ".gitignore")));
+});

@@ -1,0 +1,103 @@
+// TypeScript: the installed package's types, checked with `tsc --strict`
+// under the module resolution of bundlers ("bundler": Vite, webpack,
+// wrangler) and of Node ("nodenext", ESM and CommonJS). tests/types/good.ts
+// and cooladata.ts (and good.cts for Node) must pass; every line of
+// tests/types/bad.ts marked `// error: TSnnnn` must report that error, and
+// no other line may report anything.
+
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { ROOT, TOOLS, exec, project } from "./helpers.mjs";
+
+const TYPES = join(ROOT, "tests", "types");
+const TSC = join(TOOLS, "typescript", "bin", "tsc");
+let app;
+
+before(async () => {
+  const files = {};
+  for (const f of readdirSync(TYPES)) if (/\.c?ts$/.test(f)) files[f] = readFileSync(join(TYPES, f), "utf8");
+  app = await project(files);
+  for (const mode of Object.keys(MODES)) check(mode); // both tsc runs at once
+});
+after(() => app?.remove());
+
+// "bundler" as Vite's and wrangler's templates set it up (skipLibCheck on);
+// "nodenext" also checks the package's own .d.ts files (skipLibCheck off),
+// which needs the lib of Symbol.dispose (wasm-bindgen's classes have it).
+const MODES = {
+  bundler: { module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: true },
+  nodenext: {
+    module: "nodenext",
+    moduleResolution: "nodenext",
+    lib: ["es2022", "esnext.disposable", "dom"],
+    skipLibCheck: false,
+  },
+};
+
+async function tsc(mode, files) {
+  const name = `tsconfig.${mode}.json`;
+  writeFileSync(
+    join(app.dir, name),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        target: "es2022",
+        types: [],
+        ...MODES[mode],
+      },
+      files,
+    }),
+  );
+  const r = await exec(process.execPath, [TSC, "-p", name, "--pretty", "false"], { cwd: app.dir, timeout: 60_000 });
+  const errors = [];
+  for (const m of r.stdout.matchAll(/^(.+?)\((\d+),(\d+)\): error (TS\d+): (.*)$/gm)) {
+    errors.push({ file: m[1], line: Number(m[2]), code: m[4], message: m[5] });
+  }
+  return { ...r, errors };
+}
+
+// One tsc run per mode over every file; the tests read its errors by file.
+const runs = {};
+function check(mode) {
+  const files = ["good.ts", "cooladata.ts", "bad.ts", ...(mode === "nodenext" ? ["good.cts"] : [])];
+  return (runs[mode] ??= tsc(mode, files));
+}
+
+for (const mode of Object.keys(MODES)) {
+  test(`${mode}: the right uses type-check`, async () => {
+    const r = await check(mode);
+    const wrong = r.errors.filter((e) => e.file !== "bad.ts");
+    assert.deepEqual(wrong.map((e) => `${e.file}(${e.line}): ${e.code} ${e.message}`), []);
+    assert.ok(r.errors.length > 0 || r.code === 0, r.stdout + r.stderr); // tsc ran and said something sensible
+  });
+
+  test(`${mode}: each typical mistake is an error`, async () => {
+    const src = readFileSync(join(TYPES, "bad.ts"), "utf8").split("\n");
+    const expected = new Map();
+    src.forEach((line, i) => {
+      const m = /\/\/ error: (TS\d+)\s*$/.exec(line);
+      if (m) expected.set(i + 1, m[1]);
+    });
+    assert.ok(expected.size >= 20, "bad.ts lists its mistakes");
+    const r = await check(mode);
+    assert.notEqual(r.code, 0, "tsc must fail on bad.ts");
+    const got = new Map();
+    for (const e of r.errors.filter((x) => x.file === "bad.ts")) {
+      got.set(e.line, [...(got.get(e.line) || []), `${e.code} ${e.message}`]);
+    }
+    const problems = [];
+    for (const [line, code] of expected) {
+      const here = got.get(line) || [];
+      if (!here.some((s) => s.startsWith(code + " "))) {
+        problems.push(`line ${line} (${src[line - 1].trim()}): expected ${code}, got ${here.join(" | ") || "no error"}`);
+      }
+    }
+    for (const [line, msgs] of got) {
+      if (!expected.has(line)) problems.push(`line ${line} (${src[line - 1].trim()}): unexpected ${msgs.join(" | ")}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+}

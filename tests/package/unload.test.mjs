@@ -1,0 +1,91 @@
+// Page unload: a plain page (served by the collector, importing
+// /pkg/web/coola_tracker.js of the installed package) tracks events with a
+// 60 s flush interval, then goes away at once. The tracker sends on pagehide
+// with keepalive fetch: the collector must receive every event, once, and
+// the next page of the site must not send them again.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { FIXTURES, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
+import { join } from "node:path";
+
+let app;
+let collector;
+let browser;
+
+before(async () => {
+  app = await project();
+  [collector, browser] = await Promise.all([
+    startCollector({ port: 0, static: join(FIXTURES, "pages"), mounts: { "/pkg": app.pkgDir } }),
+    chromium(),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.close();
+  app?.remove();
+});
+
+async function delivered(appKey, n) {
+  const events = await waitFor(
+    () => {
+      const e = collector.events({ app: appKey });
+      return e.length >= n && e;
+    },
+    { timeout: 10_000, what: `${n} events of ${appKey} (got ${collector.events({ app: appKey }).length})` },
+  );
+  assert.equal(events.length, n, "no event twice");
+  assert.deepEqual(events.map((e) => e.i).sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i));
+  return events;
+}
+
+test("navigating away at once: every event arrives (pagehide, keepalive)", async () => {
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/unload.html?app=unload-nav&n=40&then=navigate`);
+    await page.waitForURL(/\/next\.html$/, { timeout: 10_000 });
+    assert.equal(await page.textContent("#next"), "the next page");
+    await delivered("unload-nav", 40);
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("closing the tab right after tracking: every event arrives", async () => {
+  const page = await newPage(browser);
+  await page.goto(`${collector.url}/unload.html?app=unload-close&n=25&then=stay`);
+  const tracked = await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 }).then((h) => h.jsonValue());
+  assert.equal(tracked.pending, 25);
+  assert.equal(collector.events({ app: "unload-close" }).length, 0, "nothing sent before the page goes away");
+  await page.close({ runBeforeUnload: true });
+  try {
+    await delivered("unload-close", 25);
+  } finally {
+    await page.context().close();
+  }
+});
+
+// At-least-once, by design: an event leaves the durable queue only when a
+// response acknowledged it, and the unloading page is gone before the answer
+// to its keepalive request arrives. So the next page of the site claims the
+// unload batch and sends it again, with the same event_ids, and a collector
+// that de-duplicates by event_id (as the local one does) keeps each once.
+test("the next page re-sends the unload batch with the same event_ids: nothing lost, no new ids", async () => {
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/unload.html?app=unload-dup&n=10&then=navigate`);
+    await page.waitForURL(/\/next\.html$/, { timeout: 10_000 });
+    await delivered("unload-dup", 10);
+    const before = collector.stats().duplicates;
+    const next = await page.context().newPage(); // another tab of the site, same storage
+    await next.goto(`${collector.url}/unload.html?app=unload-dup&n=0&then=stay&interval=500`);
+    await next.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 3000)); // a few flush intervals
+    const resent = collector.stats().duplicates - before;
+    assert.ok(resent <= 10, `at most the unload batch is re-sent (${resent})`);
+    assert.equal(collector.events({ app: "unload-dup" }).length, 10, "every event kept once, by event_id");
+  } finally {
+    await page.context().close();
+  }
+});
