@@ -1,0 +1,257 @@
+// The README's three examples, as written: each test reads README.md when it
+// runs, takes the first ```js block under "## In a web page", "## In a
+// Cloudflare Worker" and "## In Node.js (20+)", and runs it unchanged with the
+// installed package against the local collector. Editing an example in the
+// README changes what is tested here.
+//
+// - Node: the block is a .mjs file in a project with the tarball installed,
+//   run by `node` with COOLA_APP_KEY and COOLA_ENDPOINT in its environment.
+// - Worker: the block is the Worker's module, bundled as wrangler bundles it
+//   (as worker.test.mjs does for www/worker), run in workerd through
+//   Miniflare with the COOLA_APP_KEY and COOLA_ENDPOINT bindings.
+// - Web page: the block is a module of a page served by the collector, with
+//   an import map resolving the bare "coola-tracker" to the installed
+//   package's web build, a #buy button, and window.COOLA_ENDPOINT set first.
+
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ROOT, chromium, exec, newPage, project, startCollector, tool, waitFor } from "./helpers.mjs";
+
+const HEADINGS = {
+  web: "## In a web page",
+  worker: "## In a Cloudflare Worker",
+  node: "## In Node.js (20+)",
+};
+
+/** The first ```js block under `heading` (before the next `## ` heading) of README.md, read now. */
+function readmeBlock(heading) {
+  const lines = readFileSync(join(ROOT, "README.md"), "utf8").split(/\r?\n/);
+  const start = lines.findIndex((l) => l.trim() === heading);
+  assert.ok(start >= 0, `README.md has no heading "${heading}"`);
+  let open = -1;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (/^##\s/.test(lines[i])) break;
+    if (/^```js\s*$/.test(lines[i])) {
+      open = i;
+      break;
+    }
+  }
+  assert.ok(open >= 0, `README.md has no \`\`\`js block under "${heading}"`);
+  const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
+  assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
+  const code = lines.slice(open + 1, close).join("\n") + "\n";
+  assert.match(code, /from\s+["']coola-tracker["']/, `the "${heading}" example imports "coola-tracker"`);
+  return code;
+}
+
+/** Events of `app` once at least `n` arrived (and no more than `n`). */
+async function delivered(collector, app, n, what) {
+  const events = await waitFor(
+    () => {
+      const e = collector.events({ app });
+      return e.length >= n && e;
+    },
+    { timeout: 15_000, what: `${n} ${what} events of ${app} (got ${collector.events({ app }).length})` },
+  );
+  assert.equal(events.length, n, `exactly ${n} ${what} events`);
+  return events;
+}
+
+let app;
+let collector;
+
+before(async () => {
+  [app, collector] = await Promise.all([project(), startCollector({ port: 0 })]);
+});
+
+after(async () => {
+  await collector?.close();
+  app?.remove();
+});
+
+const endpoint = () => `${collector.url}/v3/{appKey}/track`;
+
+describe("README: In Node.js (20+)", () => {
+  test("the example runs with node, sends both job_finished events and prints the report", async () => {
+    const code = readmeBlock(HEADINGS.node);
+    app.write({ "readme-node.mjs": code });
+    const r = await exec(process.execPath, ["readme-node.mjs"], {
+      cwd: app.dir,
+      timeout: 20_000,
+      env: { COOLA_APP_KEY: "readme-node", COOLA_ENDPOINT: endpoint() },
+    });
+    assert.equal(r.signal, null, `the process did not exit by itself (killed after ${r.ms} ms)`);
+    assert.equal(r.code, 0, `exit code ${r.code}\n${r.stderr}`);
+
+    const events = collector.events({ app: "readme-node" });
+    assert.equal(events.length, 2, `two events (got ${JSON.stringify(events)})`);
+    assert.ok(events.every((e) => e.event_name === "job_finished"), "both are job_finished");
+    assert.deepEqual(
+      events.map(({ job, rows, ok, user_id }) => ({ job, rows, ok, user_id })),
+      [
+        { job: "nightly-export", rows: 120394, ok: "true", user_id: "server" },
+        { job: "cleanup", rows: 17, ok: "true", user_id: "server" },
+      ],
+    );
+    assert.equal(new Set(events.map((e) => e._request)).size, 1, "one request for both");
+
+    const printed = r.stdout.trim();
+    assert.match(printed, /\bsent: 2\b/, `the report shows sent 2: ${printed}`);
+    // The comment after console.log(report) in the README is what it prints.
+    const documented = /console\.log\(report\);\s*\/\/\s*(\{.*\})\s*$/m.exec(code)?.[1];
+    if (documented) assert.equal(printed, documented, "the printed report is the one the README shows");
+  });
+});
+
+/** What wrangler does with `import wasm from "./x.wasm"`: an external module beside the bundle (as worker.test.mjs). */
+const wasmModules = (outdir) => ({
+  name: "wasm-modules",
+  setup(b) {
+    b.onResolve({ filter: /\.wasm$/ }, (args) => {
+      const from = join(args.resolveDir, args.path);
+      mkdirSync(outdir, { recursive: true });
+      copyFileSync(from, join(outdir, basename(from)));
+      return { path: `./${basename(from)}`, external: true };
+    });
+  },
+});
+
+describe("README: In a Cloudflare Worker", () => {
+  const APP = "readme-worker";
+  let mf;
+  let bundle;
+
+  before(async () => {
+    app.write({ "readme-worker/worker.js": readmeBlock(HEADINGS.worker) });
+    const esbuild = await tool("esbuild");
+    const outdir = join(app.dir, "readme-worker", "dist");
+    bundle = await esbuild.build({
+      entryPoints: [join(app.dir, "readme-worker", "worker.js")],
+      outdir,
+      bundle: true,
+      format: "esm",
+      target: "es2022",
+      platform: "neutral",
+      conditions: ["workerd", "worker", "browser"],
+      mainFields: ["browser", "module", "main"],
+      plugins: [wasmModules(outdir)],
+      logLevel: "silent",
+      metafile: true,
+    });
+    const { Miniflare } = await tool("miniflare");
+    mf = new Miniflare({
+      modules: true,
+      scriptPath: join(outdir, "worker.js"),
+      modulesRoot: outdir,
+      modulesRules: [
+        { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+        { type: "CompiledWasm", include: ["**/*.wasm"] },
+      ],
+      compatibilityDate: "2025-06-01",
+      bindings: { COOLA_APP_KEY: APP, COOLA_ENDPOINT: endpoint() },
+      host: "127.0.0.1",
+      port: 0,
+    });
+    await mf.ready;
+  });
+
+  after(async () => {
+    await mf?.dispose();
+  });
+
+  test("the example bundles with the workerd build and no warnings", () => {
+    assert.deepEqual(bundle.warnings, [], "esbuild (wrangler) warnings");
+    const inputs = Object.keys(bundle.metafile.inputs);
+    assert.ok(inputs.some((p) => p.endsWith("coola-tracker/workerd.js")), `workerd.js is bundled: ${inputs.join(", ")}`);
+  });
+
+  test("each request sends a page_view with the visitor's IP, user agent, user id and path", async () => {
+    const visitors = [
+      { path: "/pricing", ip: "203.0.113.7", ua: "Mozilla/5.0 (X11; Linux x86_64) ReadmeBrowser/1.0", user: "user-1" },
+      { path: "/docs/start", ip: "2001:db8::5", ua: "OtherBrowser/2.0", user: "user-2" },
+    ];
+    for (const v of visitors) {
+      const res = await mf.dispatchFetch(`http://example.com${v.path}?ref=readme`, {
+        headers: { "CF-Connecting-IP": v.ip, "User-Agent": v.ua, "X-User-Id": v.user },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), "ok");
+      // One at a time: each request's flush is its own batch.
+      await delivered(collector, APP, visitors.indexOf(v) + 1, "page_view");
+    }
+    const events = collector.events({ app: APP });
+    assert.deepEqual(
+      events.map(({ event_name, session_ip, session_dua, user_id, path }) => ({ event_name, session_ip, session_dua, user_id, path })),
+      visitors.map((v) => ({ event_name: "page_view", session_ip: v.ip, session_dua: v.ua, user_id: v.user, path: v.path })),
+    );
+    assert.equal(new Set(events.map((e) => e._request)).size, 2, "one request per visit (ctx.waitUntil(flush()))");
+  });
+});
+
+describe("README: In a web page", () => {
+  const APP = "YOUR_APP_KEY"; // as written in the example
+  let browser;
+  let site;
+
+  before(async () => {
+    const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>README web example</title>
+<link rel="icon" href="data:,">
+<script type="importmap">{"imports":{"coola-tracker":"/pkg/web/coola_tracker.js"}}</script>
+<script>window.COOLA_ENDPOINT = location.origin + "/v3/{appKey}/track";</script>
+<!-- The README example is a module with top-level await; importing it makes
+     this module wait until it finished (init() done, the listener added). -->
+<script type="module">import "/readme-web.js"; window.readmeReady = true;</script>
+</head>
+<body><button id="buy">Buy</button></body>
+</html>
+`;
+    app.write({
+      "readme-site/index.html": html,
+      "readme-site/readme-web.js": readmeBlock(HEADINGS.web),
+      "readme-site/next.html": `<!doctype html><meta charset="utf-8"><title>next</title><link rel="icon" href="data:,"><p id="next">the next page</p>\n`,
+    });
+    [site, browser] = await Promise.all([
+      startCollector({ port: 0, static: join(app.dir, "readme-site"), mounts: { "/pkg": app.pkgDir } }),
+      chromium(),
+    ]);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  test("three clicks on #buy, then leaving the page: three purchase events arrive", async () => {
+    const page = await newPage(browser);
+    try {
+      await page.goto(`${site.url}/index.html`);
+      await page
+        .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
+        .catch((e) => assert.fail(`the README example did not finish loading: ${e.message}\n${page.consoleLines.join("\n")}`));
+      for (let i = 0; i < 3; i++) await page.click("#buy");
+      await page.goto(`${site.url}/next.html`); // pagehide: the tracker sends what is queued
+      assert.equal(await page.textContent("#next"), "the next page");
+      const events = await delivered(site, APP, 3, "purchase");
+      const ua = await page.evaluate(() => navigator.userAgent);
+      for (const e of events) {
+        assert.equal(e.event_name, "purchase");
+        assert.equal(e.plan, "pro");
+        assert.equal(e.price, 9.99);
+        assert.equal(e.trial, "false");
+        assert.equal(e.session_dua, ua);
+        assert.equal(typeof e.user_id, "string");
+        assert.ok(e.user_id.length > 0, "the anonymous user id");
+      }
+      assert.equal(new Set(events.map((e) => e.event_id)).size, 3, "three distinct events");
+      assert.deepEqual(page.consoleLines.filter((l) => /^(error|pageerror)/.test(l)), [], "no errors in the page");
+    } finally {
+      await page.context().close();
+    }
+  });
+});
