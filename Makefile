@@ -17,6 +17,9 @@ WASM_PACK := wasm-pack
 SLIM := --no-default-features --features slim
 WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
 DEMO_PORT ?= 8787
+# Ports of the collector the wasm test tiers run against.
+WASM_NODE_PORT ?= 18787
+WASM_CHROME_PORT ?= 18788
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
 .PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector \
@@ -94,10 +97,10 @@ test-collector:
 	node --test www/collector/
 
 test-wasm-node:
-	tests/with-collector.sh 18787 $(WASM_PACK) test --mode no-install --node
+	tests/with-collector.sh $(WASM_NODE_PORT) $(WASM_PACK) test --mode no-install --node
 
 test-wasm-chrome: browser
-	WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 tests/with-collector.sh 18788 \
+	WASM_BINDGEN_USE_BROWSER=1 WASM_BINDGEN_TEST_TIMEOUT=120 tests/with-collector.sh $(WASM_CHROME_PORT) \
 	  $(WASM_PACK) test --mode no-install --headless --chrome --chromedriver $(CHROMEDRIVER)
 
 # The package as users get it: `npm pack` of pkg/, installed by each test
