@@ -81,7 +81,7 @@ package: build
 
 test: tools browser
 	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome \
-	  test-package test-demo test-soak
+	  test-package test-demo test-security test-soak
 	@echo "make test: every tier passed"
 
 test-lint:
@@ -155,3 +155,14 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked || cargo install cargo-fuzz
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+## ---- security (tests/security) ------------------------------------------
+
+.PHONY: test-security
+
+# The package as built, in Chromium and Node (node:test + playwright-core):
+# works under script-src 'self' 'wasm-unsafe-eval' (and no eval in the
+# shipped JS), the app key in no error / console / storage, tampered
+# localStorage queues refused unsent, https-only endpoints.
+test-security: build browser
+	node --test tests/security/

@@ -231,6 +231,14 @@ impl Config {
 /// (`localhost`, `127.0.0.0/8`, `[::1]`). The message never repeats the URL,
 /// which may hold the app key.
 pub fn check_endpoint(url: &str) -> Result<(), Error> {
+    // Browsers read `\` as `/` and drop tabs and newlines in URLs: any of
+    // them could hide the real host from the check below.
+    if url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "endpoint",
+            "must not contain spaces, backslashes or control characters",
+        ));
+    }
     let lower = url.to_ascii_lowercase();
     let (rest, secure) = if let Some(r) = lower.strip_prefix("https://") {
         (r, true)
@@ -344,6 +352,9 @@ mod tests {
             "//api.cooladata.com",
             "https://",
             "http://user@evil.com",
+            "http://evil.com\\@localhost/v3/{appKey}/track",
+            "http://localhost\t.evil.com/",
+            "https://api.cooladata.com /x",
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");

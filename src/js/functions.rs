@@ -5,7 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{flatten, get, js_error, thrown_message};
+use super::{flatten, flatten_list, flatten_value, get, js_error, thrown_message};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -41,16 +41,16 @@ pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
 ) -> Result<f64, JsValue> {
     let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-    let raw = if let Some(s) = value.as_string() {
-        event::timestamp_of(RawValue::Str(&s))
-    } else if let Some(n) = value.as_f64() {
-        event::timestamp_of(RawValue::Num(n))
-    } else if let Some(d) = value.dyn_ref::<js_sys::Date>() {
-        event::timestamp_of(RawValue::Date(d.get_time()))
-    } else {
-        event::timestamp_of(RawValue::Absent)
+    let entry = flatten_value(&value).map_err(|t| {
+        let mut m = String::from("reading the timestamp threw: ");
+        m.push_str(&thrown_message(&t));
+        js_error(&Error::new(ErrorCode::InvalidTimestamp, m))
+    })?;
+    let raw = match entries::parse(&entry).next() {
+        Some(Ok(Entry::Prop(_, v))) => v,
+        _ => RawValue::Absent,
     };
-    let ms = raw.map_err(|e| js_error(&e))?;
+    let ms = event::timestamp_of(raw).map_err(|e| js_error(&e))?;
     if let Some(now) = now_option(&options)? {
         timestamp::check_window(ms, now).map_err(|e| js_error(&e))?;
     }
@@ -133,27 +133,28 @@ pub fn encode_batch(
         server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
         now_ms: None,
     };
-    let Some(list) = events.dyn_ref::<Array>() else {
+    let listed = flatten_list(&events, MAX_EVENTS as u32).map_err(|t| {
+        let mut m = String::from("reading the events threw: ");
+        m.push_str(&thrown_message(&t));
+        js_error(&Error::new(ErrorCode::InvalidValue, m))
+    })?;
+    if let Some(n) = listed.as_f64() {
+        let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
+        num::push_u64(&mut m, n as u64);
+        return Err(js_error(&Error::new(ErrorCode::BatchTooLarge, m)));
+    }
+    // An array this module made: reading it cannot throw.
+    let Some(list) = listed.dyn_ref::<Array>() else {
         return Err(js_error(&Error::new(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
         )));
     };
-    let n = list.length() as usize;
-    if n > MAX_EVENTS {
-        let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
-        num::push_u64(&mut m, n as u64);
-        return Err(js_error(&Error::new(ErrorCode::BatchTooLarge, m)));
-    }
-    let mut jsons: Vec<String> = Vec::with_capacity(n);
-    for (i, ev) in list.iter().enumerate() {
+    let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
+    for (i, item) in list.iter().enumerate() {
         let mut out = String::new();
-        let encoded = flat(&ev)?;
-        let r = if ev.is_object() {
-            validate_flat(&mut out, &encoded, &opts)
-        } else {
-            Err(Error::new(ErrorCode::InvalidValue, "must be an event object"))
-        };
+        let encoded = item.as_string().unwrap_or_default();
+        let r = validate_flat(&mut out, &encoded, &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
             num::push_u64(&mut m, i as u64);
@@ -182,7 +183,11 @@ pub fn visitor_properties(
 ) -> Result<JsValue, JsValue> {
     let headers = get(&request, "headers");
     let header = |name: &str| -> Option<String> {
-        let getter = get(&headers, "get").dyn_into::<js_sys::Function>().ok()?;
+        let getter = get(&headers, "get");
+        if !getter.is_function() {
+            return None;
+        }
+        let getter: js_sys::Function = getter.unchecked_into();
         getter.call1(&headers, &name.into()).ok()?.as_string()
     };
     if !headers.is_object() {

@@ -18,6 +18,10 @@ use crate::core::Error as CoreError;
 extern "C" {
     #[wasm_bindgen(catch)]
     fn flatten(props: &JsValue) -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = flattenValue)]
+    fn flatten_value(value: &JsValue) -> Result<String, JsValue>;
+    #[wasm_bindgen(catch, js_name = flattenList)]
+    fn flatten_list(list: &JsValue, max: u32) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = flattenEvent)]
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> Result<String, JsValue>;
     fn environment() -> Array;
@@ -161,11 +165,20 @@ fn js_error(e: &CoreError) -> JsValue {
 }
 
 /// The message of whatever a JavaScript call threw.
+///
+/// Reads nothing that can throw again (a hostile `message` getter or Proxy
+/// falls back to a generic text), and keeps at most 200 characters.
 fn thrown_message(v: &JsValue) -> String {
-    v.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| v.as_string())
-        .unwrap_or_else(|| "an exception was thrown".to_string())
+    let text = v.as_string().or_else(|| {
+        if v.is_object() {
+            Reflect::get(v, &"message".into()).ok().and_then(|m| m.as_string())
+        } else {
+            None
+        }
+    });
+    let mut out = String::new();
+    crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
+    out
 }
 
 /// Reads `obj[name]`, treating a throwing getter as absent.

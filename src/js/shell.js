@@ -45,6 +45,28 @@ export function flatten(p) {
   return props("", p);
 }
 
+// One value (a timestamp given to parseTimestamp) as one entry.
+export function flattenValue(v) {
+  return one("value", v);
+}
+
+// A list of events, each as its properties' entries, or "X" entries for what
+// is not an object; null when `list` is not an array, its length when it is
+// longer than `max`. Every read of the caller's data happens here, where an
+// exception is caught by the caller.
+export function flattenList(list, max) {
+  if (!Array.isArray(list)) return null;
+  const n = list.length;
+  if (n > max) return n;
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const e = list[i];
+    const obj = e !== null && typeof e === "object" && !Array.isArray(e);
+    out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+  }
+  return out;
+}
+
 // A tracked event: page URL and title (in a page), the name, the properties.
 export function flattenEvent(name, p, page) {
   let s = "";
@@ -65,6 +87,14 @@ function query(name) {
 // What the environment fills once per tracker, in the entries form, and
 // whether this is a page (a document with a location).
 export function environment() {
+  try {
+    return env();
+  } catch (_) {
+    return [false, ""];
+  }
+}
+
+function env() {
   const nav = typeof navigator === "object" && navigator ? navigator : {};
   let s = typeof nav.userAgent === "string" ? T("p", "session_dua", nav.userAgent) : "";
   const page = typeof document === "object" && document !== null && typeof location === "object";
@@ -224,7 +254,13 @@ export function storedEvent(k) {
 
 // Runs `f` once the current task is done (before the page can go away).
 export function soon(f) {
-  queueMicrotask(f);
+  queueMicrotask(() => {
+    try {
+      f();
+    } catch (_) {
+      // The tracker was freed in between: nothing left to do.
+    }
+  });
 }
 
 export function storageSet(k, v) {

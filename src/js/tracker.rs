@@ -443,13 +443,14 @@ impl CoolaTracker {
         let on_error = if on_error.is_undefined() {
             None
         } else {
-            Some(on_error.dyn_into::<Function>().map_err(|_| {
-                js_error(&Error::field(
+            if !on_error.is_function() {
+                return Err(js_error(&Error::field(
                     ErrorCode::InvalidOption,
                     "onError",
                     "must be a function (error) => void",
-                ))
-            })?)
+                )));
+            }
+            Some(on_error.unchecked_into::<Function>())
         };
         let cfg = cfg.finish().map_err(|e| js_error(&e))?;
 
@@ -600,9 +601,10 @@ impl CoolaTracker {
                 cancel,
             });
         }
-        // Events claimed from a tab that is gone go out without waiting.
+        // What the claim found is reported now; claimed events go out
+        // without waiting.
+        inner.report();
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
-            inner.report();
             start_pump(&Rc::downgrade(&inner));
         }
         Ok(CoolaTracker { inner })
