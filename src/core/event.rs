@@ -18,6 +18,8 @@ pub const MAX_EVENT_BYTES: usize = 102_400;
 pub const EVENT_NAME: &str = "event_name";
 /// The user id property.
 pub const USER_ID: &str = "user_id";
+/// The event's unique id, which a collector can de-duplicate on.
+pub const EVENT_ID: &str = "event_id";
 /// The event time property, epoch milliseconds.
 pub const TIMESTAMP: &str = "event_timestamp_epoch";
 
@@ -39,6 +41,30 @@ pub const RESERVED: [&str; 15] = [
     "uid",
     "sid",
 ];
+
+/// Whether CoolaData reserves `key` (one of [`RESERVED`]). A `match` on the
+/// name compiles to a switch on its length: cheaper than 15 comparisons on
+/// every property of every event.
+pub fn is_reserved(key: &str) -> bool {
+    matches!(
+        key,
+        "internal_user_id"
+            | "internal_session_id"
+            | "user_alias"
+            | "session_clean_path"
+            | "session_duration"
+            | "session_end_time_ts"
+            | "session_events_counter"
+            | "session_full_category_path"
+            | "session_full_clean_category_path"
+            | "session_full_clean_path"
+            | "session_full_path"
+            | "session_funnel_path"
+            | "session_serial_event_counter"
+            | "uid"
+            | "sid"
+    )
+}
 
 /// A property value as it arrives from the caller, before validation.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -144,9 +170,12 @@ fn write_event<'a>(
         if key == EVENT_NAME && event_name.is_some() {
             continue;
         }
-        for (i, (d, _)) in defaults.iter().enumerate().take(64) {
-            if *d == key {
-                given |= 1 << i;
+        // A null/undefined property is left out: the default still applies.
+        if value != RawValue::Absent {
+            for (i, (d, _)) in defaults.iter().enumerate().take(64) {
+                if *d == key {
+                    given |= 1 << i;
+                }
             }
         }
         write_prop(out, key, value, opts, &mut seen)?;
@@ -196,7 +225,7 @@ fn write_prop(
             "is an empty property name: every property needs a non-empty name",
         ));
     }
-    if RESERVED.contains(&key) {
+    if is_reserved(key) {
         return Err(Error::field(
             ErrorCode::ReservedProperty,
             key,
@@ -219,6 +248,13 @@ fn write_prop(
         return Ok(());
     }
     let mandatory = key == EVENT_NAME || key == USER_ID;
+    if key == EVENT_ID && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
+        return Err(Error::field(
+            ErrorCode::InvalidValue,
+            key,
+            "must be a non-empty string, unique per event (or leave it out: the tracker makes one)",
+        ));
+    }
     json::push_str(out, key);
     out.push(':');
     match value {
@@ -412,6 +448,8 @@ mod tests {
             (vec![("d", Date(TS))], ErrorCode::InvalidValue, Some("d")),
             (vec![("t", NumText("NaN"))], ErrorCode::InvalidValue, Some("t")),
             (vec![("uid", Str("x"))], ErrorCode::ReservedProperty, Some("uid")),
+            (vec![("event_id", Num(1.0))], ErrorCode::InvalidValue, Some("event_id")),
+            (vec![("event_id", Str(""))], ErrorCode::InvalidValue, Some("event_id")),
             (vec![("", Str("x"))], ErrorCode::InvalidPropertyName, Some("")),
         ];
         for (props, want, field) in cases {
@@ -423,7 +461,9 @@ mod tests {
 
     #[test]
     fn all_reserved_names_refused() {
+        assert!(!is_reserved("user_id") && !is_reserved("Uid"));
         for r in RESERVED {
+            assert!(is_reserved(r));
             assert_eq!(code(with(&[(r, Str("x"))])).0, ErrorCode::ReservedProperty);
         }
     }
@@ -493,6 +533,17 @@ mod tests {
             out,
             r#"[{"event_name":"click","user_id":"caller","event_timestamp_epoch":1420452000000}"#
         );
+        // An absent (null/undefined) property does not stop its default.
+        let mut absent = String::new();
+        validate_into(
+            &mut absent,
+            Some(Str("click")),
+            [("user_id", Absent)],
+            &[("user_id", Str("default")), ("event_timestamp_epoch", Num(TS))],
+            &ValidateOptions::default(),
+        )
+        .unwrap();
+        assert!(absent.contains(r#""user_id":"default""#), "{absent}");
         // On error nothing stays appended.
         let err = validate_into(&mut out, None, [("x", Object)], &[], &ValidateOptions::default());
         assert!(err.is_err());

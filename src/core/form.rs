@@ -8,11 +8,24 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
+const FORM: u8 = 1;
+const COMPONENT: u8 = 2;
 
-fn push_escaped(out: &mut String, s: &str, keep: fn(u8) -> bool, space_plus: bool) {
+/// What keeps `b` as it is: [`FORM`] encoding, `encodeURIComponent`
+/// ([`COMPONENT`]), both, or neither.
+fn keep(b: u8, mask: u8) -> bool {
+    let flags = match b {
+        b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'*' | b'-' | b'.' | b'_' => FORM | COMPONENT,
+        b'!' | b'~' | b'\'' | b'(' | b')' => COMPONENT,
+        _ => 0,
+    };
+    flags & mask != 0
+}
+
+fn push_escaped(out: &mut String, s: &str, mask: u8, space_plus: bool) {
     out.reserve(s.len() + s.len() / 2);
     for &b in s.as_bytes() {
-        if keep(b) {
+        if keep(b, mask) {
             out.push(b as char);
         } else if space_plus && b == b' ' {
             out.push('+');
@@ -24,34 +37,32 @@ fn push_escaped(out: &mut String, s: &str, keep: fn(u8) -> bool, space_plus: boo
     }
 }
 
-fn form_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_')
-}
-
-fn component_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
-}
-
 /// Appends `s` encoded as `application/x-www-form-urlencoded` (WHATWG URL
 /// standard): alphanumerics and `*-._` as they are, space as `+`, every other
 /// byte of the UTF-8 as `%XX`.
 pub fn push_form(out: &mut String, s: &str) {
-    push_escaped(out, s, form_safe, true);
+    push_escaped(out, s, FORM, true);
 }
 
 /// Appends `s` encoded as `encodeURIComponent` does: alphanumerics and
 /// `-_.!~*'()` as they are, every other byte (`+` and space included) as `%XX`.
 pub fn push_component(out: &mut String, s: &str) {
-    push_escaped(out, s, component_safe, false);
+    push_escaped(out, s, COMPONENT, false);
 }
 
 /// How many bytes [`push_form`] (or [`push_component`] with `component`)
 /// would append for `s`, without writing anything.
 pub fn encoded_len(s: &str, component: bool) -> usize {
-    let keep = if component { component_safe } else { form_safe };
-    s.bytes()
-        .map(|b| if keep(b) || (!component && b == b' ') { 1 } else { 3 })
-        .sum()
+    let mask = if component { COMPONENT } else { FORM };
+    let mut n = 0;
+    for &b in s.as_bytes() {
+        n += if keep(b, mask) || (!component && b == b' ') {
+            1
+        } else {
+            3
+        };
+    }
+    n
 }
 
 #[cfg(test)]

@@ -11,28 +11,41 @@ use crate::prelude::*;
 pub fn push_str(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let esc: &str = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{08}' => "\\b",
-            '\u{0c}' => "\\f",
-            '\u{2028}' => "\\u2028",
-            '\u{2029}' => "\\u2029",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
+    let mut i = 0;
+    // Bytes, not chars: everything to escape starts with an ASCII byte, or
+    // with 0xE2 for U+2028 / U+2029 (E2 80 A8 / E2 80 A9).
+    while let Some(&b) = bytes.get(i) {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            0xE2 if bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)) => {
+                if bytes.get(i + 2) == Some(&0xA8) {
+                    "\\u2028"
+                } else {
+                    "\\u2029"
+                }
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.push_str(s.get(start..i).unwrap_or(""));
         if esc.is_empty() {
-            push_unicode_escape(out, c as u32);
+            push_unicode_escape(out, u32::from(b));
         } else {
             out.push_str(esc);
         }
-        start = i + c.len_utf8();
+        i += if esc.starts_with("\\u2") { 3 } else { 1 };
+        start = i;
     }
     out.push_str(s.get(start..).unwrap_or(""));
     out.push('"');

@@ -366,6 +366,14 @@ impl Tracker {
             return Err(e);
         }
         let time = r?.unwrap_or(i64::MAX);
+        // A caller's own event_id wins (and was checked to be a non-empty
+        // string): it is the id to return. A cheap look first: the entry of
+        // that key starts with "8:event_id".
+        let id = if rest.contains("8:event_id") {
+            caller_event_id(rest).unwrap_or(id)
+        } else {
+            id
+        };
         let id = id.to_string();
         self.push(self.scratch.clone(), time);
         Ok(id)
@@ -545,6 +553,9 @@ impl Tracker {
             .filter(|s| !s.done && s.flight == 0 && s.time < oldest)
         {
             s.done = true;
+            if s.stored {
+                self.unstore.push(s.seq);
+            }
             n += 1;
         }
         if n > 0 {
@@ -753,6 +764,14 @@ impl Tracker {
     }
 }
 
+/// The `event_id` among the caller's properties, if it gave one as a string.
+fn caller_event_id(encoded: &str) -> Option<&str> {
+    entries::parse(encoded).find_map(|e| match e {
+        Ok(Entry::Prop("event_id", RawValue::Str(v))) => Some(v),
+        _ => None,
+    })
+}
+
 fn request_failed(n: usize, status: u16, why: &str) -> Error {
     let mut m = String::from("a batch of ");
     num::push_u64(&mut m, n as u64);
@@ -820,6 +839,17 @@ mod tests {
         assert_eq!(e["event_timestamp_epoch"], T0);
         assert_eq!(e["page_url"], "https://x/");
         assert_eq!(e["session_ip"], "0");
+    }
+
+    #[test]
+    fn a_callers_event_id_is_sent_and_returned() {
+        let mut t = tracker(&[]);
+        let enc = write('s', "event_name", "e") + &write('s', "event_id", "mine-1");
+        assert_eq!(t.track_encoded(T0, &enc).unwrap(), "mine-1");
+        let bad = write('s', "event_name", "e") + &write('n', "event_id", "0.1");
+        assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::InvalidValue);
+        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        assert_eq!(e["event_id"], "mine-1");
     }
 
     #[test]
