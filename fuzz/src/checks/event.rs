@@ -160,6 +160,10 @@ fn expect_prop(k: &str, v: &Val, opts: &ValidateOptions, seen: &mut Seen) -> Res
         seen.time = true;
         return Ok(Some(Out::Ms(ms)));
     }
+    // event_id, when given, is a non-empty string.
+    if k == event::EVENT_ID && !matches!(v, Val::Str(s) if !s.is_empty()) {
+        return Err(err(ErrorCode::InvalidValue, Some(k)));
+    }
     if k == event::EVENT_NAME || k == event::USER_ID {
         let out = match v {
             Val::Str(s) if s.is_empty() => return Err(err(ErrorCode::MissingField, Some(k))),
