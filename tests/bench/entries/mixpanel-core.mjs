@@ -1,0 +1,8 @@
+// Mixpanel, the core SDK (no session-replay recorder), defaults: a named instance per tracker.
+import mixpanel from "mixpanel-browser/src/loaders/loader-module-core";
+
+let n = 0;
+export async function make() {
+  const mp = mixpanel.init("benchToken", {}, "mp" + n++);
+  return { track: (name, props) => mp.track(name, props) };
+}

@@ -1,0 +1,193 @@
+// The page side of the bench, driven by lib/browser.mjs through
+// window.bench. The network is stubbed before any tracker loads: requests
+// never settle, so a tracker sees its first batch in flight forever and no
+// request leaves the page.
+import { encoding, EVENT, median, nextTask, now, oneByOne, props, ReferenceTracker } from "./workload.mjs";
+
+const realFetch = window.fetch.bind(window);
+window.fetch = () => new Promise(() => {});
+Object.defineProperty(Navigator.prototype, "sendBeacon", { value: () => true, configurable: true });
+XMLHttpRequest.prototype.open = function () {};
+XMLHttpRequest.prototype.setRequestHeader = function () {};
+XMLHttpRequest.prototype.send = function () {};
+
+const errors = [];
+addEventListener("error", (e) => errors.push(String(e.message)));
+addEventListener("unhandledrejection", (e) => errors.push(String((e.reason && e.reason.message) || e.reason)));
+
+let wasmBytes;
+const wasm = async () => (wasmBytes ||= await (await realFetch("/.out/pkg/web/coola_tracker_bg.wasm")).arrayBuffer());
+
+const reference = {
+  async make() {
+    const t = new ReferenceTracker();
+    return { track: (n, p) => t.track(n, p), queue: t.queue };
+  },
+};
+
+const mods = new Map();
+async function load(id) {
+  if (id === "reference") return reference;
+  if (!mods.has(id)) mods.set(id, await import(`/.out/${id}.js`));
+  return mods.get(id);
+}
+
+/** Reported through onError (coola-tracker), by code. */
+const notices = {};
+const onError = (e) => {
+  notices[e.code] = (notices[e.code] || 0) + 1;
+};
+
+let current = null;
+async function fresh(id, options = {}) {
+  if (current) current.close?.();
+  current = null;
+  localStorage.clear();
+  await nextTask();
+  const mod = await load(id);
+  const opts = id === "coola-tracker" ? { onError, ...options } : options;
+  current = await mod.make(opts, id === "coola-tracker" ? await wasm() : undefined);
+  await nextTask();
+  return current;
+}
+
+window.bench = {
+  errors,
+  realFetch,
+  notices,
+  /**
+   * A fresh tracker of `id` in this fresh page, timed as start-up: the bundle
+   * and the .wasm are fetched first (not timed), then the bundle is evaluated
+   * (import of a blob: URL) and `make` runs (coola-tracker: init() with the
+   * wasm bytes + new CoolaTracker()). Then the warm-up, not timed, so that the
+   * code is warm: `warm.throwaway` calls (at most `warm.ms`) on a second
+   * tracker made for it and dropped (its first 2,000 calls are timed as the
+   * cold cost), and `warm.inPlace` calls (at most `warm.inPlaceMs`) on the
+   * tracker itself. Returns { total, evaluate, init } ms and `cold` ns/call.
+   */
+  async prepare(id, options = {}, warm = {}) {
+    localStorage.clear();
+    let mod = reference;
+    let url;
+    const bytes = id === "coola-tracker" ? await wasm() : undefined;
+    if (id !== "reference") {
+      const src = await (await realFetch(`/.out/${id}.js`)).text();
+      url = URL.createObjectURL(new Blob([src], { type: "text/javascript" }));
+    }
+    await nextTask();
+    const t0 = now();
+    if (url) mod = await import(url);
+    const t1 = now();
+    const opts = id === "coola-tracker" ? { onError, ...options } : options;
+    const timeout = new Promise((_, no) => setTimeout(() => no(new Error("make() did not resolve in 10 s")), 10_000));
+    current = await Promise.race([mod.make(opts, bytes), timeout]);
+    const t2 = now();
+    await nextTask();
+    let cold;
+    if (warm.throwaway) {
+      const w = await mod.make(id === "coola-tracker" ? { persist: false, maxQueueSize: 200_000 } : {}, bytes);
+      cold = (await oneByOne(w.track, Math.min(2000, warm.throwaway), Infinity, 2_000_000)).ns;
+      await oneByOne(w.track, warm.throwaway - 2000, warm.ms ?? Infinity, 3_000_000);
+      w.close?.();
+      await nextTask();
+    }
+    await oneByOne(current.track, warm.inPlace || 0, warm.inPlaceMs ?? Infinity, 1_000_000);
+    await nextTask();
+    return { total: t2 - t0, evaluate: t1 - t0, init: t2 - t1, cold };
+  },
+  /** Times the prepared tracker: up to `calls` calls, one per microtask checkpoint. */
+  async run(calls, budgetMs) {
+    return oneByOne(current.track, calls, budgetMs);
+  },
+
+  /** encodeBatch(300 events) against JSON.stringify + encodeURIComponent. */
+  async encoding(opts) {
+    const mod = await load("coola-tracker");
+    await mod.make({ persist: false }, await wasm());
+    return encoding(mod.encodeBatch, opts);
+  },
+
+  /**
+   * track() with `queued` events already queued: ns per call, median of
+   * `reps` runs of `calls` calls. The code is warmed first on a throwaway
+   * tracker (30,000 calls); up to 10,000 queued, each rep has a fresh tracker filled anew,
+   * above that the one filled tracker serves every rep. The queue is filled in
+   * tasks of 1,000 events (so that persistence writes as it would), then a
+   * flush puts its first batch in flight.
+   */
+  async scaling({ queued, persist, reps, calls }) {
+    for (const k in notices) delete notices[k];
+    // Warm: V8 moves the hot wasm functions to its optimising tier only after
+    // some 20,000 calls here; before that a call costs about twice as much.
+    const w = await fresh("coola-tracker", { persist: false, maxQueueSize: 200_000 });
+    await oneByOne(w.track, 30_000, 4000);
+    let t;
+    let fillMs = 0;
+    const runs = [];
+    for (let r = 0; r < reps; r++) {
+      if (r === 0 || queued <= 10_000) {
+        t = await fresh("coola-tracker", { persist, maxQueueSize: 200_000 });
+        const f0 = now();
+        for (let i = 0; i < queued; i += 1000) {
+          const n = Math.min(1000, queued - i);
+          for (let j = 0; j < n; j++) t.track(EVENT, props(i + j));
+          await nextTask();
+        }
+        fillMs = now() - f0;
+        // A request in flight (it never settles), as in the bigger cases: the
+        // timed calls then never build a request body (that is encoding).
+        t.tracker.flush();
+        await nextTask();
+      }
+      runs.push((await oneByOne(t.track, calls)).ns);
+      await nextTask();
+    }
+    let storedKeys = 0;
+    let storedChars = 0;
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      storedKeys++;
+      storedChars += k.length + (localStorage.getItem(k) || "").length;
+    }
+    return { ns: median(runs), runs, pending: t.tracker.pending, fillMs, storedKeys, storedChars, notices: { ...notices } };
+  },
+
+  /**
+   * Growth of the wasm linear memory per queued event, over `n` events; for
+   * comparison, the JS heap per event that the reference tracker queues.
+   * (Precise heap figures need Chromium's --enable-precise-memory-info and
+   * --js-flags=--expose-gc.)
+   */
+  async memory(n) {
+    const heap = async () => {
+      for (let i = 0; i < 2; i++) {
+        window.gc?.();
+        await nextTask();
+      }
+      return performance.memory ? performance.memory.usedJSHeapSize : NaN;
+    };
+    const fill = async (t) => {
+      for (let i = 0; i < n; i += 1000) {
+        for (let j = 0; j < 1000 && i + j < n; j++) t.track(EVENT, props(i + j));
+        await nextTask();
+      }
+    };
+    const t = await fresh("coola-tracker", { persist: false, maxQueueSize: 200_000 });
+    const before = t.memory.buffer.byteLength;
+    const h0 = await heap();
+    await fill(t);
+    const after = t.memory.buffer.byteLength;
+    const h1 = await heap();
+    const pending = t.tracker.pending;
+    const r = await fresh("reference");
+    const h2 = await heap();
+    await fill(r);
+    const h3 = await heap();
+    return {
+      before, after, n, pending, perEvent: (after - before) / n,
+      jsHeapPerEvent: (h1 - h0) / n, referenceHeapPerEvent: (h3 - h2) / n, referenceQueued: r.queue.length,
+    };
+  },
+};
+
+window.benchReady = true;
