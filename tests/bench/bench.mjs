@@ -183,21 +183,31 @@ if (ch.encoding) rows.push(encRow("Chromium", ch.encoding));
 if (!node.error) rows.push(encRow("Node", node.encoding));
 
 sect(
-  `**scaling**: track() with events already queued (maxQueueSize 200,000), per call (median of ${SCALING_REPS} × ${SCALING_CALLS.toLocaleString("en")} calls, which queue on top)`,
+  `**scaling**: track() with events already queued (maxQueueSize 200,000), per call, wall / CPU (median of ${SCALING_REPS} × ${SCALING_CALLS.toLocaleString("en")} calls, which queue on top)`,
 );
 const sc = (q, p) => ch.scaling?.[`${q}-${p}`];
 for (const q of [100, 10_000, 100_000]) {
   const off = sc(q, false);
   const base = sc(100, false);
   if (off && !off.error) {
-    rows.push([`Chromium, ${q.toLocaleString("en")} queued, persist off${q === 100 ? "" : "; vs 100 queued"}`, fmtNs(off.ns), q === 100 ? "—" : fmtNs(base?.ns), q === 100 ? "—" : ratio(off.ns, base?.ns)]);
+    rows.push([
+      `Chromium, ${q.toLocaleString("en")} queued, persist off${q === 100 ? "" : "; vs 100 queued"}`,
+      pair(off.ns, off.cpu),
+      q === 100 ? "—" : pair(base?.ns, base?.cpu),
+      q === 100 ? "—" : `${ratio(off.ns, base?.ns)} / ${ratio(off.cpu, base?.cpu)}`,
+    ]);
   } else if (off?.error) notes.push(`Scaling ${q} persist off: ${off.error}`);
 }
 for (const q of [100, 10_000, 100_000]) {
   const on = sc(q, true);
   const off = sc(q, false);
   if (on && !on.error) {
-    rows.push([`Chromium, ${q.toLocaleString("en")} queued, persist on; vs persist off`, fmtNs(on.ns), fmtNs(off?.ns), ratio(on.ns, off?.ns)]);
+    rows.push([
+      `Chromium, ${q.toLocaleString("en")} queued, persist on; vs persist off`,
+      pair(on.ns, on.cpu),
+      pair(off?.ns, off?.cpu),
+      `${ratio(on.ns, off?.ns)} / ${ratio(on.cpu, off?.cpu)}`,
+    ]);
     const stored = on.storedKeys;
     const total = on.pending;
     const quota = on.notices?.storage_error ? `localStorage refused writes (storage_error reported ${on.notices.storage_error}×)` : "every event stored";
@@ -210,7 +220,13 @@ for (const q of [100, 10_000, 100_000]) {
 if (!node.error) {
   for (const q of [100, 10_000, 100_000]) {
     const x = node.scaling[q];
-    rows.push([`Node, ${q.toLocaleString("en")} queued${q === 100 ? "" : "; vs 100 queued"}`, fmtNs(x.ns), q === 100 ? "—" : fmtNs(node.scaling[100].ns), q === 100 ? "—" : ratio(x.ns, node.scaling[100].ns)]);
+    const b = node.scaling[100];
+    rows.push([
+      `Node, ${q.toLocaleString("en")} queued${q === 100 ? "" : "; vs 100 queued"}`,
+      pair(x.ns, x.cpu),
+      q === 100 ? "—" : pair(b.ns, b.cpu),
+      q === 100 ? "—" : `${ratio(x.ns, b.ns)} / ${ratio(x.cpu, b.cpu)}`,
+    ]);
   }
 }
 

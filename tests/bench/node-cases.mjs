@@ -96,10 +96,10 @@ for (const queued of [100, 10_000, 100_000]) {
       t.flush();
       await nextTask();
     }
-    runs.push((await oneByOne(t.track.bind(t), scalingCalls)).ns);
+    runs.push(await timed(t.track.bind(t), scalingCalls));
     await nextTask();
   }
-  out.scaling[queued] = { ns: median(runs), runs, pending: t.pending };
+  out.scaling[queued] = { ns: median(runs.map((x) => x.ns)), cpu: median(runs.map((x) => x.cpu)), runs, pending: t.pending };
   t.free();
   await nextTask();
 }

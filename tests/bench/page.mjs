@@ -2,7 +2,7 @@
 // window.bench. The network is stubbed before any tracker loads: requests
 // never settle, so a tracker sees its first batch in flight forever and no
 // request leaves the page.
-import { encoding, EVENT, median, nextTask, now, oneByOne, props, ReferenceTracker } from "./workload.mjs";
+import { encoding, EVENT, nextTask, now, oneByOne, props, ReferenceTracker } from "./workload.mjs";
 
 const realFetch = window.fetch.bind(window);
 window.fetch = () => new Promise(() => {});
@@ -108,40 +108,38 @@ window.bench = {
   },
 
   /**
-   * track() with `queued` events already queued: ns per call, median of
-   * `reps` runs of `calls` calls. The code is warmed first on a throwaway
-   * tracker (30,000 calls); up to 10,000 queued, each rep has a fresh tracker filled anew,
-   * above that the one filled tracker serves every rep. The queue is filled in
-   * tasks of 1,000 events (so that persistence writes as it would), then a
-   * flush puts its first batch in flight.
+   * track() with events already queued, in steps that lib/browser.mjs times
+   * (wall here, main-thread CPU around each `scalingRun`). `scalingStart`
+   * warms the code on a throwaway tracker: V8 moves the hot wasm functions to
+   * its optimising tier only after some 20,000 calls here, and before that a
+   * call costs about twice as much. `scalingFill` makes a fresh tracker and
+   * queues `queued` events in tasks of 1,000 (so that persistence writes as
+   * it would), then a flush puts its first batch in flight, as in the bigger
+   * cases: the timed calls then never build a request body (that is encoding).
    */
-  async scaling({ queued, persist, reps, calls }) {
+  async scalingStart() {
     for (const k in notices) delete notices[k];
-    // Warm: V8 moves the hot wasm functions to its optimising tier only after
-    // some 20,000 calls here; before that a call costs about twice as much.
     const w = await fresh("coola-tracker", { persist: false, maxQueueSize: 200_000 });
     await oneByOne(w.track, 30_000, 4000);
-    let t;
-    let fillMs = 0;
-    const runs = [];
-    for (let r = 0; r < reps; r++) {
-      if (r === 0 || queued <= 10_000) {
-        t = await fresh("coola-tracker", { persist, maxQueueSize: 200_000 });
-        const f0 = now();
-        for (let i = 0; i < queued; i += 1000) {
-          const n = Math.min(1000, queued - i);
-          for (let j = 0; j < n; j++) t.track(EVENT, props(i + j));
-          await nextTask();
-        }
-        fillMs = now() - f0;
-        // A request in flight (it never settles), as in the bigger cases: the
-        // timed calls then never build a request body (that is encoding).
-        t.tracker.flush();
-        await nextTask();
-      }
-      runs.push((await oneByOne(t.track, calls)).ns);
+    return true;
+  },
+  async scalingFill({ queued, persist }) {
+    const t = await fresh("coola-tracker", { persist, maxQueueSize: 200_000 });
+    const f0 = now();
+    for (let i = 0; i < queued; i += 1000) {
+      const n = Math.min(1000, queued - i);
+      for (let j = 0; j < n; j++) t.track(EVENT, props(i + j));
       await nextTask();
     }
+    const fillMs = now() - f0;
+    t.tracker.flush();
+    await nextTask();
+    return fillMs;
+  },
+  async scalingRun(calls) {
+    return (await oneByOne(current.track, calls)).ns;
+  },
+  async scalingEnd() {
     let storedKeys = 0;
     let storedChars = 0;
     for (let i = 0; i < localStorage.length; i++) {
@@ -149,7 +147,7 @@ window.bench = {
       storedKeys++;
       storedChars += k.length + (localStorage.getItem(k) || "").length;
     }
-    return { ns: median(runs), runs, pending: t.tracker.pending, fillMs, storedKeys, storedChars, notices: { ...notices } };
+    return { pending: current.tracker.pending, storedKeys, storedChars, notices: { ...notices } };
   },
 
   /**

@@ -103,7 +103,7 @@ export class Chromium {
       const { at, settled } = await idle(settleMs);
       return { result, cpuMs: at - t0, settled };
     };
-    return { ctx, page, cdp, evaluate, cpu, idle, pageErrors, close: () => ctx.close().catch(() => {}) };
+    return { ctx, page, cdp, evaluate, cpu, idle, threadTime, pageErrors, close: () => ctx.close().catch(() => {}) };
   }
 }
 
@@ -159,10 +159,35 @@ export async function encodingCase(chromium, opts) {
   }
 }
 
-export async function scalingCase(chromium, opts) {
+/**
+ * track() with `queued` events already queued: ns per call, wall and
+ * main-thread CPU, medians of `reps` runs of `calls` calls. Up to 10,000
+ * queued, each rep has a fresh tracker filled anew; above that the one filled
+ * tracker serves every rep.
+ */
+export async function scalingCase(chromium, { queued, persist, reps, calls }) {
   const p = await chromium.open();
   try {
-    return await p.evaluate((o) => window.bench.scaling(o), opts, 300_000);
+    await p.evaluate(() => window.bench.scalingStart(), undefined, 300_000);
+    // What timing one evaluate costs by itself, in main-thread CPU.
+    const base = [];
+    for (let i = 0; i < 5; i++) {
+      const c0 = await p.threadTime();
+      await p.evaluate(() => 0);
+      base.push((await p.threadTime()) - c0);
+    }
+    const overhead = median(base);
+    const wall = [];
+    const cpu = [];
+    let fillMs = 0;
+    for (let r = 0; r < reps; r++) {
+      if (r === 0 || queued <= 10_000) fillMs = await p.evaluate((o) => window.bench.scalingFill(o), { queued, persist }, 300_000);
+      const c0 = await p.threadTime();
+      wall.push(await p.evaluate((c) => window.bench.scalingRun(c), calls));
+      cpu.push((Math.max(0, (await p.threadTime()) - c0 - overhead) * 1e6) / calls);
+    }
+    const end = await p.evaluate(() => window.bench.scalingEnd());
+    return { ns: median(wall), cpu: median(cpu), walls: wall, cpus: cpu, fillMs, ...end };
   } finally {
     await p.close();
   }
