@@ -6,11 +6,12 @@
 // (`node --test tests/package/x.test.mjs`) a test packs pkg/ itself.
 
 import { execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { CHROMIUM_ARGS } from "../js/chromium.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PKG = join(ROOT, "pkg");
@@ -104,16 +105,7 @@ export async function waitFor(fn, { timeout = 10_000, interval = 50, what = "con
   }
 }
 
-export const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+export { CHROMIUM_ARGS };
 
 /** Debian's Chromium through playwright-core (never a downloaded browser). */
 export async function chromium() {
@@ -138,3 +130,20 @@ export async function newPage(browser) {
   page.consoleLines = lines;
   return page;
 }
+
+/**
+ * An esbuild plugin doing what wrangler does with `import wasm from "./x.wasm"`:
+ * the .wasm becomes an external module beside the bundle (a CompiledWasm module
+ * for workerd).
+ */
+export const wasmModules = (outdir) => ({
+  name: "wasm-modules",
+  setup(b) {
+    b.onResolve({ filter: /\.wasm$/ }, (args) => {
+      const from = join(args.resolveDir, args.path);
+      mkdirSync(outdir, { recursive: true });
+      copyFileSync(from, join(outdir, basename(from)));
+      return { path: `./${basename(from)}`, external: true };
+    });
+  },
+});

@@ -14,10 +14,10 @@
 //   package's web build, a #buy button, and window.COOLA_ENDPOINT set first.
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, chromium, exec, newPage, project, startCollector, tool, waitFor } from "./helpers.mjs";
+import { ROOT, chromium, exec, newPage, project, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
 
 const HEADINGS = {
   web: "## In a web page",
@@ -103,19 +103,6 @@ describe("README: In Node.js (20+)", () => {
     const documented = /console\.log\(report\);\s*\/\/\s*(\{.*\})\s*$/m.exec(code)?.[1];
     if (documented) assert.equal(printed, documented, "the printed report is the one the README shows");
   });
-});
-
-/** What wrangler does with `import wasm from "./x.wasm"`: an external module beside the bundle (as worker.test.mjs). */
-const wasmModules = (outdir) => ({
-  name: "wasm-modules",
-  setup(b) {
-    b.onResolve({ filter: /\.wasm$/ }, (args) => {
-      const from = join(args.resolveDir, args.path);
-      mkdirSync(outdir, { recursive: true });
-      copyFileSync(from, join(outdir, basename(from)));
-      return { path: `./${basename(from)}`, external: true };
-    });
-  },
 });
 
 describe("README: In a Cloudflare Worker", () => {

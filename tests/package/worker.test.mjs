@@ -7,29 +7,16 @@
 // ctx.waitUntil (the response does not wait for CoolaData).
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
-import { basename, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ROOT, chromium, newPage, project, startCollector, tool, waitFor } from "./helpers.mjs";
+import { ROOT, chromium, newPage, project, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
 
 const APP = "worker-app";
 let app;
 let collector;
 let mf;
 let bundle;
-
-/** What wrangler does with `import wasm from "./x.wasm"`: an external module beside the bundle. */
-const wasmModules = (outdir) => ({
-  name: "wasm-modules",
-  setup(b) {
-    b.onResolve({ filter: /\.wasm$/ }, (args) => {
-      const from = join(args.resolveDir, args.path);
-      mkdirSync(outdir, { recursive: true });
-      copyFileSync(from, join(outdir, basename(from)));
-      return { path: `./${basename(from)}`, external: true };
-    });
-  },
-});
 
 before(async () => {
   [app, collector] = await Promise.all([

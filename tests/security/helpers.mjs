@@ -7,6 +7,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { existsSync } from "node:fs";
+import { CHROMIUM_ARGS } from "../js/chromium.mjs";
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, "..", "..");
@@ -17,17 +18,6 @@ export const PKG = join(ROOT, "pkg");
 export const SECRET = "APPKEY-SECRET-123";
 
 export const CSP = "script-src 'self' 'wasm-unsafe-eval'";
-
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 export function requirePkg() {
   if (!existsSync(join(PKG, "web", "coola_tracker.js"))) {

@@ -7,16 +7,10 @@
 // far less disturbed than wall time by other processes on a shared machine.
 import { median, playwright } from "./common.mjs";
 import { serve } from "./server.mjs";
+import { CHROMIUM_ARGS } from "../../js/chromium.mjs";
 
 const ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
+  ...CHROMIUM_ARGS,
   // For the memory case: a precise performance.memory and window.gc().
   "--enable-precise-memory-info",
   "--js-flags=--expose-gc",
