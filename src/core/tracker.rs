@@ -154,7 +154,9 @@ pub struct Tracker {
     state: Lifecycle,
     rng: Rng,
     user_id: String,
-    env_defaults: Vec<(String, String)>,
+    /// Properties the environment fills, once per tracker: name, value, and
+    /// whether the value is a JSON number (decided here, not on every track).
+    env_defaults: Vec<(String, String, bool)>,
     overflowed: u32,
     notices: Vec<Error>,
     scratch: String,
@@ -199,6 +201,16 @@ impl Tracker {
                 defaults.push(("session_dua".to_string(), dua.clone()));
             }
         }
+        // Empty values are never sent; the time zone offset is a number of
+        // hours, as CoolaData's tracker sends it.
+        let defaults: Vec<(String, String, bool)> = defaults
+            .into_iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| {
+                let numeric = k == "event_timezone_offset" && num::is_json_number(&v);
+                (k, v, numeric)
+            })
+            .collect();
         let backoff = Backoff {
             base_ms: cfg.retry_base_ms,
             cap_ms: cfg.retry_max_ms,
@@ -335,12 +347,10 @@ impl Tracker {
         for (k, v) in page.iter().take(n_page) {
             defaults.push((k, RawValue::Str(v)));
         }
-        for (k, v) in &self.env_defaults {
-            // The time zone offset is a number of hours, as CoolaData's tracker sends it.
-            let numeric = k == "event_timezone_offset" && num::is_json_number(v);
+        for (k, v, numeric) in &self.env_defaults {
             defaults.push((
                 k,
-                if numeric {
+                if *numeric {
                     RawValue::NumText(v)
                 } else {
                     RawValue::Str(v)
@@ -821,7 +831,8 @@ mod tests {
     #[test]
     fn fills_and_queues() {
         let mut t = tracker(&[("sessionIp", OptValue::Str("0".into()))]);
-        t.env_defaults.push(("event_timezone_offset".into(), "5.5".into()));
+        t.env_defaults
+            .push(("event_timezone_offset".into(), "5.5".into(), true));
         let enc = write('p', "page_url", "https://x/") + &write('s', "event_name", "buy") + &write('b', "vip", "true");
         let id = t.track_encoded(T0, &enc).unwrap();
         assert_eq!(id.len(), 36);
