@@ -371,6 +371,13 @@ fn validate_event_names_the_problem() {
             Some("event_timestamp_epoch"),
         ),
         (
+            "empty timestamp",
+            js(r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":""}"#, &[]),
+            "TypeError",
+            "missing_field",
+            Some("event_timestamp_epoch"),
+        ),
+        (
             "numeric user_id",
             js(&format!(r#"{{"event_name":"e","user_id":7,{ts}}}"#), &[]),
             "TypeError",
@@ -758,6 +765,17 @@ fn encode_batch_server_timestamp() {
     expect_err(
         "no timestamp",
         encode(&list.clone().into(), None),
+        "TypeError",
+        "missing_field",
+        Some("event_timestamp_epoch"),
+    );
+    let empty = Array::of1(&js(
+        r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":""}"#,
+        &[],
+    ));
+    expect_err(
+        "empty timestamp",
+        encode(&empty.into(), None),
         "TypeError",
         "missing_field",
         Some("event_timestamp_epoch"),

@@ -560,6 +560,20 @@ async fn track_validates_before_queueing() {
             Some("event_timestamp_epoch"),
         ),
         ("e", props(r#"[1,2]"#), "TypeError", "invalid_value", None),
+        (
+            "e",
+            props(r#"{"event_timestamp_epoch":""}"#),
+            "TypeError",
+            "missing_field",
+            Some("event_timestamp_epoch"),
+        ),
+        (
+            "e",
+            props(r#"{"user_id":""}"#),
+            "TypeError",
+            "missing_field",
+            Some("user_id"),
+        ),
     ];
     for (name, p, ctor, code, field) in cases {
         let e = describe(&t.track(name.into(), p.clone()).expect_err(code));

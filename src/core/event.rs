@@ -236,6 +236,18 @@ fn write_prop(
         return Ok(());
     }
     if key == TIMESTAMP {
+        if matches!(value, RawValue::Str("")) {
+            // Empty is as good as absent: optional under server timestamps,
+            // otherwise the mandatory field is missing.
+            if opts.server_timestamp {
+                return Ok(());
+            }
+            return Err(Error::field(
+                ErrorCode::MissingField,
+                key,
+                "is empty: it is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)",
+            ));
+        }
         let ms = timestamp_of(value).map_err(|e| with_field(e, TIMESTAMP))?;
         if let (Some(now), false) = (opts.now_ms, opts.server_timestamp) {
             timestamp::check_window(ms, now).map_err(|e| with_field(e, TIMESTAMP))?;
@@ -419,6 +431,33 @@ mod tests {
                 Some("event_name"),
             ),
             (
+                vec![
+                    ("event_name", Str("e")),
+                    ("user_id", Str("")),
+                    ("event_timestamp_epoch", Num(TS)),
+                ],
+                ErrorCode::MissingField,
+                Some("user_id"),
+            ),
+            (
+                vec![
+                    ("event_name", Str("e")),
+                    ("user_id", Str("u")),
+                    ("event_timestamp_epoch", Str("")),
+                ],
+                ErrorCode::MissingField,
+                Some("event_timestamp_epoch"),
+            ),
+            (
+                vec![
+                    ("event_name", Str("")),
+                    ("user_id", Str("u")),
+                    ("event_timestamp_epoch", Num(TS)),
+                ],
+                ErrorCode::MissingField,
+                Some("event_name"),
+            ),
+            (
                 vec![("event_name", Str("e")), ("user_id", Num(5.0))],
                 ErrorCode::InvalidValue,
                 Some("user_id"),
@@ -475,6 +514,13 @@ mod tests {
             now_ms: Some(0),
         };
         assert!(validate([("event_name", Str("e")), ("user_id", Str("u"))], &opts).is_ok());
+        // An empty timestamp is as good as none, and is not sent.
+        let empty = [
+            ("event_name", Str("e")),
+            ("user_id", Str("u")),
+            ("event_timestamp_epoch", Str("")),
+        ];
+        assert_eq!(validate(empty, &opts).unwrap(), r#"{"event_name":"e","user_id":"u"}"#);
     }
 
     #[test]

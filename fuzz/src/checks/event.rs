@@ -144,6 +144,14 @@ fn expect_prop(k: &str, v: &Val, opts: &ValidateOptions, seen: &mut Seen) -> Res
         return Ok(None);
     }
     if k == TIMESTAMP {
+        // api.md: an empty mandatory field is missing_field (and with server
+        // timestamps the field is optional, so an empty one is left out).
+        if matches!(v, Val::Str(s) if s.is_empty()) {
+            if opts.server_timestamp {
+                return Ok(None);
+            }
+            return Err(err(ErrorCode::MissingField, Some(k)));
+        }
         let ms = match v {
             Val::Str(s) | Val::NumText(s) => timestamp::parse_str(s),
             Val::Num(n) | Val::Date(n) => timestamp::parse_number(*n),
