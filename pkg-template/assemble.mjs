@@ -61,11 +61,26 @@ for (const file of files(join(out, "node", "snippets"))) {
   writeFileSync(file, fixed);
 }
 
+// wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only
+// type-checks with the esnext.disposable lib: a strict project on
+// `"lib": ["es2022", "dom"]` without skipLibCheck would fail to build. The
+// method is still there at run time (where the engine has Symbol.dispose);
+// the types name `free()`, which does the same, everywhere.
+for (const to of ["web", "node"]) {
+  const file = join(out, to, "coola_tracker.d.ts");
+  const src = readFileSync(file, "utf8");
+  const fixed = src.replace(/^\s*\[Symbol\.dispose\]\(\): void;\n/gm, "");
+  if (/Symbol\.dispose/.test(fixed)) throw new Error(`${file}: Symbol.dispose is declared in a form not handled here`);
+  writeFileSync(file, fixed);
+}
+
 cpSync(join(tpl, "node-index.mjs"), join(out, "node", "index.mjs"));
 cpSync(join(tpl, "node-index.d.mts"), join(out, "node", "index.d.mts"));
 for (const f of ["workerd.js", "index.d.ts", "cooladata.js", "cooladata.d.ts", "README.md"]) {
   cpSync(join(tpl, f), join(out, f));
 }
+// The API reference travels with the package (the README links it).
+cpSync(join(root, "docs", "api.md"), join(out, "API.md"));
 
 // The cooladata drop-in as a classic script, for the snippet's `b.src`: one
 // file (glue and drop-in), the wasm fetched from beside it. A classic script

@@ -25,11 +25,11 @@ const HEADINGS = {
   node: "## In Node.js (20+)",
 };
 
-/** The first ```js block under `heading` (before the next `## ` heading) of README.md, read now. */
-function readmeBlock(heading) {
-  const lines = readFileSync(join(ROOT, "README.md"), "utf8").split(/\r?\n/);
+/** The first ```js block under `heading` (before the next `## ` heading) of README.md (or `file`), read now. */
+function readmeBlock(heading, file = join(ROOT, "README.md")) {
+  const lines = readFileSync(file, "utf8").split(/\r?\n/);
   const start = lines.findIndex((l) => l.trim() === heading);
-  assert.ok(start >= 0, `README.md has no heading "${heading}"`);
+  assert.ok(start >= 0, `${file} has no heading "${heading}"`);
   let open = -1;
   for (let i = start + 1; i < lines.length; i++) {
     if (/^##\s/.test(lines[i])) break;
@@ -72,6 +72,30 @@ after(async () => {
 });
 
 const endpoint = () => `${collector.url}/v3/{appKey}/track`;
+
+// What npm shows is the package's own README: its examples must be the ones
+// run below, to the letter, so that they are tested too.
+const NPM_HEADINGS = {
+  web: "## Browsers and bundlers (Vite, webpack, Rollup, esbuild)",
+  worker: "## Cloudflare Workers",
+  node: "## Node.js (20 and later)",
+};
+describe("the npm README (as installed from the tarball)", () => {
+  for (const [kind, heading] of Object.entries(NPM_HEADINGS)) {
+    test(`its "${heading}" example is the tested one`, () => {
+      const installed = join(app.dir, "node_modules", "coola-tracker", "README.md");
+      assert.equal(readmeBlock(heading, installed), readmeBlock(HEADINGS[kind]));
+    });
+  }
+  test("it links the API reference that the package carries", () => {
+    const dir = join(app.dir, "node_modules", "coola-tracker");
+    assert.match(readFileSync(join(dir, "README.md"), "utf8"), /\]\(\.\/API\.md\)/);
+    const api = readFileSync(join(dir, "API.md"), "utf8");
+    for (const name of ["parseTimestamp", "validateEvent", "encodeBatch", "TrackerOptions", "visitorProperties", "missing_field"]) {
+      assert.ok(api.includes(name), `API.md documents ${name}`);
+    }
+  });
+});
 
 describe("README: In Node.js (20+)", () => {
   test("the example runs with node, sends both job_finished events and prints the report", async () => {

@@ -24,10 +24,12 @@ before(async () => {
 after(() => app?.remove());
 
 // "bundler" as Vite's and wrangler's templates set it up (skipLibCheck on);
-// "nodenext" also checks the package's own .d.ts files (skipLibCheck off),
-// which needs the lib of Symbol.dispose (wasm-bindgen's classes have it).
+// "strict-lib" the same with skipLibCheck off (tsc's default) on plain
+// es2022 + dom, which checks the package's own .d.ts files without the lib of
+// Symbol.dispose; "nodenext" checks them too, with esnext.disposable in.
 const MODES = {
   bundler: { module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: true },
+  "strict-lib": { module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: false },
   nodenext: {
     module: "nodenext",
     moduleResolution: "nodenext",
