@@ -9,6 +9,15 @@
 //! older than [`STALE_MS`] belong to no one and are claimed by the next
 //! tracker that starts; events of a live tab are left alone, so two tabs
 //! never send each other's events.
+//!
+//! The properties the tracker adds to every event of a page (page URL and
+//! title, user agent, screen, referrer, UTM parameters...) are most of an
+//! event's text and the same for every event of the page: they are stored
+//! once, as a context `<prefix>:ctx:<tab>:<n>`, and an event that ends with
+//! them is stored without them, marked by an empty property name whose value
+//! is `n` (no real event can have that name; see [`split_shared`]).
+//! [`restore`] puts them back, so a stored event restores to exactly what
+//! would have been sent.
 
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -20,6 +29,56 @@ use crate::prelude::*;
 /// A tab whose heartbeat is older than this is considered gone. Background
 /// tabs may run timers only once a minute, hence the margin.
 pub const STALE_MS: i64 = 180_000;
+
+/// What one stored event's key counts against the storage budget
+/// (`<prefix>:q:<8 hex>.<16 hex>:<seq>` and some margin).
+pub const KEY_BYTES: usize = 48;
+
+/// Where the shared part of an event's JSON starts, when it has one: at its
+/// `page_url` default (the defaults are written last, in a fixed order), or
+/// else at the environment defaults, `env_tail` (`"k":v,...`, as every
+/// event of the tracker ends with them unless it overrides one).
+///
+/// Returns `(head, shared)`: `head` is the event's own part, and `shared`
+/// starts with the `,` before the first shared key and ends with the
+/// closing `}`, so that `head + shared` is the event. A `,"` cannot occur
+/// inside a JSON string (its quote would be escaped), so counting them counts
+/// keys.
+pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a str)> {
+    if env_tail.is_empty() {
+        return None;
+    }
+    let head = json
+        .strip_suffix('}')
+        .and_then(|j| j.strip_suffix(env_tail))
+        .and_then(|j| j.strip_suffix(','))?;
+    // The page's own defaults (URL, title, at most 4 of them) join the
+    // shared part; a page_url the caller gave among more properties does not.
+    let at = match head.rfind(",\"page_url\":") {
+        Some(p) if head.get(p..).map_or(0, |m| m.matches(",\"").count()) <= 4 => p,
+        _ => head.len(),
+    };
+    Some((head.get(..at)?, json.get(at..)?))
+}
+
+/// The stored text of an event whose `shared` part is context `n`.
+pub fn compacted(head: &str, n: u64) -> String {
+    let mut out = String::with_capacity(head.len() + 8);
+    out.push_str(head);
+    out.push_str(",\"\":");
+    num::push_u64(&mut out, n);
+    out.push('}');
+    out
+}
+
+/// The context to store for a `shared` part (see [`split_shared`]): the
+/// shared properties as a JSON object.
+pub fn context_json(shared: &str) -> String {
+    let mut j = String::with_capacity(shared.len());
+    j.push('{');
+    j.push_str(shared.get(1..).unwrap_or(""));
+    j
+}
 
 /// The storage keys of one tracker.
 ///
@@ -94,6 +153,38 @@ impl Keys {
         self.heartbeat_of(&self.tab)
     }
 
+    /// The key of `tab`'s context `n`: the properties its stored events share.
+    pub fn context_of(&self, tab: &str, n: u64) -> String {
+        let mut k = self.join(&["ctx", tab]);
+        k.push(':');
+        num::push_u64(&mut k, n);
+        k
+    }
+
+    /// This tab's context `n`.
+    pub fn context(&self, n: u64) -> String {
+        self.context_of(&self.tab, n)
+    }
+
+    /// This tab's id.
+    pub fn tab(&self) -> &str {
+        &self.tab
+    }
+
+    /// The prefix of every tab's context keys.
+    pub fn context_prefix(&self) -> String {
+        let mut k = self.join(&["ctx"]);
+        k.push(':');
+        k
+    }
+
+    /// The tab of a context key; `None` for a key that is not one.
+    pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":ctx:")?;
+        let (tab, n) = rest.rsplit_once(':')?;
+        (!tab.is_empty() && !n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit())).then_some(tab)
+    }
+
     /// The key of the anonymous user id.
     pub fn user_id(&self) -> String {
         self.join(&["user_id"])
@@ -146,22 +237,61 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// Reads a stored event back, given in the shell's [`entries`] form (the
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
-/// rule again and carries an `event_id`. Returns the event's JSON as it will
-/// be sent, and its time (`i64::MAX` when the server sets it).
-pub fn restore(stored: &str, server_timestamp: bool) -> Result<(String, i64), Error> {
+/// rule again and carries an `event_id`. An event stored without its shared
+/// part (the empty-named marker of [`compacted`], whose value is the
+/// context's number) gets it back from `context(n)`, the tab's context `n`
+/// in the same form, at the marker's place. Returns the event's JSON as it
+/// will be sent, and its time (`i64::MAX` when the server sets it).
+pub fn restore(
+    stored: &str,
+    mut context: impl FnMut(u64) -> Option<String>,
+    server_timestamp: bool,
+) -> Result<(String, i64), Error> {
     let mut has_id = false;
     let mut err = None;
-    let props = entries::parse(stored).filter_map(|e| match e {
-        Ok(Entry::Prop(k, v)) => {
-            has_id |= k == "event_id" && matches!(v, RawValue::Str(s) if !s.is_empty());
-            Some((k, v))
+    let problem = |why: &str| Some(Error::new(ErrorCode::StorageError, why));
+    let mut ctx: Option<String> = None;
+    let mut marks = 0;
+    for e in entries::parse(stored) {
+        match e {
+            Ok(Entry::Prop("", v)) => {
+                marks += 1;
+                let n = match v {
+                    RawValue::NumText(t) if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => {
+                        t.parse().ok()
+                    }
+                    _ => None,
+                };
+                ctx = n.and_then(&mut context);
+                if ctx.is_none() {
+                    err = err.or_else(|| problem("its page's shared properties are gone"));
+                }
+            }
+            Ok(Entry::Prop(k, v)) => has_id |= k == "event_id" && matches!(v, RawValue::Str(s) if !s.is_empty()),
+            Ok(Entry::Default(..)) => {}
+            Err(e) => err = err.or(Some(e)),
         }
-        Ok(Entry::Default(..)) => None,
-        Err(e) => {
-            err.get_or_insert(e);
-            None
+    }
+    if marks > 1 {
+        err = err.or_else(|| problem("it names shared properties twice"));
+    }
+    let mut props: Vec<(&str, RawValue)> = Vec::new();
+    for e in entries::parse(stored) {
+        match e {
+            Ok(Entry::Prop("", _)) => {
+                for c in entries::parse(ctx.as_deref().unwrap_or("")) {
+                    match c {
+                        Ok(Entry::Prop("", _)) => err = err.or_else(|| problem("its shared properties are nested")),
+                        Ok(Entry::Prop(k, v)) => props.push((k, v)),
+                        Ok(Entry::Default(..)) => {}
+                        Err(e) => err = err.or(Some(e)),
+                    }
+                }
+            }
+            Ok(Entry::Prop(k, v)) => props.push((k, v)),
+            _ => {}
         }
-    });
+    }
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
@@ -227,6 +357,18 @@ pub(crate) mod tests {
         assert_ne!(app, hash_hex("https://x/v3/OTHER/track"));
         assert_eq!(k.user_id(), "coola:user_id");
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
+        assert_eq!(k.context(3), format!("coola:ctx:{app}.t1:3"));
+        assert_eq!(k.parse_context(&k.context(3)), Some(format!("{app}.t1").as_str()));
+        assert!(k.context(3).starts_with(&k.context_prefix()));
+        for bad in [
+            "coola:ctx:t9:",
+            "coola:ctx::1",
+            "coola:ctx:t9",
+            "coola:ctx:t9:x",
+            "other:ctx:t9:1",
+        ] {
+            assert_eq!(k.parse_context(bad), None, "{bad}");
+        }
         for bad in [
             "coola:q:t9:",
             "coola:q::7",
@@ -281,8 +423,8 @@ pub(crate) mod tests {
     #[test]
     fn restores_only_valid_events() {
         let ok = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","p":"true"}"#;
-        assert_eq!(restore(&entries(ok), false).unwrap().1, 1_420_452_000_000);
-        let back: serde_json::Value = serde_json::from_str(&restore(&entries(ok), false).unwrap().0).unwrap();
+        assert_eq!(restore(&entries(ok), |_| None, false).unwrap().1, 1_420_452_000_000);
+        let back: serde_json::Value = serde_json::from_str(&restore(&entries(ok), |_| None, false).unwrap().0).unwrap();
         let want: serde_json::Value = serde_json::from_str(ok).unwrap();
         assert_eq!(back, want);
         for bad in [
@@ -294,11 +436,16 @@ pub(crate) mod tests {
             r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","a":{"b":1}}"#,
         ] {
             assert_eq!(
-                restore(&entries(bad), false).unwrap_err().code,
+                restore(&entries(bad), |_| None, false).unwrap_err().code,
                 ErrorCode::StorageError,
                 "{bad}"
             );
         }
-        assert!(restore(&entries(r#"{"event_name":"e","user_id":"u","event_id":"x"}"#), true).is_ok());
+        assert!(restore(
+            &entries(r#"{"event_name":"e","user_id":"u","event_id":"x"}"#),
+            |_| None,
+            true
+        )
+        .is_ok());
     }
 }

@@ -19,8 +19,10 @@ use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::json;
 use crate::core::num;
 use crate::core::retry::{self, Backoff, Verdict};
+use crate::core::store;
 use crate::core::timestamp::MAX_PAST_MS;
 
 /// A request the shell must send: POST `body` to the configured URL.
@@ -80,8 +82,9 @@ struct Slot {
     /// The request carrying it, 0 when none.
     flight: u64,
     done: bool,
-    /// Written to durable storage.
-    stored: bool,
+    /// What writing it to durable storage counted against the budget (its
+    /// stored text and key); 0 while it is not stored.
+    stored: u32,
 }
 
 struct Flight {
@@ -161,11 +164,32 @@ pub struct Tracker {
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
-    /// Stored events that left the queue: their keys are to be removed.
-    unstore: Vec<u64>,
+    /// Stored events that left the queue: their keys are to be removed, and
+    /// what each counted against the storage budget.
+    unstore: Vec<(u64, u32)>,
+    /// The environment defaults as they end every event's JSON that did not
+    /// override one of them (`"k":v,...`, no braces); with the page's own
+    /// defaults before them, the part of an event stored once per page as a
+    /// context (see [`store::split_shared`]) instead of once per event.
+    ctx_tail: String,
+    /// The context stored last: its number and shared part.
+    ctx: Option<(u64, String)>,
+    /// Whether stored events may leave out their shared part (off once a
+    /// context could not be stored).
+    compact: bool,
+    /// What this tracker's stored events take, and may take, in storage.
+    stored_bytes: usize,
+    storage_budget: usize,
+    /// The budget stopped a write; reported once until everything fits again.
+    over_budget: bool,
     /// Events from this sequence number on may not be written to storage yet.
     unstored_since: u64,
 }
+
+/// How much of `localStorage` one tracker's stored events may take, in
+/// bytes (about 60 % of Chromium's quota of 5 Mi characters for an origin;
+/// the rest stays for the page's own use).
+pub const STORAGE_BUDGET: usize = 3_000_000;
 
 /// The tracker's name and version, sent as `tracker_type` / `tracker_version`.
 pub const TRACKER_TYPE: &str = "coola-tracker";
@@ -211,6 +235,19 @@ impl Tracker {
                 (k, v, numeric)
             })
             .collect();
+        let mut ctx_tail = String::new();
+        for (k, v, numeric) in &defaults {
+            if !ctx_tail.is_empty() {
+                ctx_tail.push(',');
+            }
+            json::push_str(&mut ctx_tail, k);
+            ctx_tail.push(':');
+            if *numeric {
+                ctx_tail.push_str(v);
+            } else {
+                json::push_str(&mut ctx_tail, v);
+            }
+        }
         let backoff = Backoff {
             base_ms: cfg.retry_base_ms,
             cap_ms: cfg.retry_max_ms,
@@ -238,6 +275,12 @@ impl Tracker {
             stats: Stats::default(),
             unstore: Vec::new(),
             unstored_since: u64::MAX,
+            ctx_tail,
+            ctx: None,
+            compact: true,
+            stored_bytes: 0,
+            storage_budget: STORAGE_BUDGET,
+            over_budget: false,
         }
     }
 
@@ -400,7 +443,7 @@ impl Tracker {
             time,
             flight: 0,
             done: false,
-            stored: false,
+            stored: 0,
         });
         self.unstored_since = self.unstored_since.min(self.next_seq);
         self.next_seq += 1;
@@ -418,8 +461,8 @@ impl Tracker {
             return false;
         };
         slot.done = true;
-        if slot.stored {
-            self.unstore.push(slot.seq);
+        if slot.stored > 0 {
+            self.unstore.push((slot.seq, slot.stored));
         }
         self.live -= 1;
         self.overflowed += 1;
@@ -563,8 +606,8 @@ impl Tracker {
             .filter(|s| !s.done && s.flight == 0 && s.time < oldest)
         {
             s.done = true;
-            if s.stored {
-                self.unstore.push(s.seq);
+            if s.stored > 0 {
+                self.unstore.push((s.seq, s.stored));
             }
             n += 1;
         }
@@ -673,8 +716,8 @@ impl Tracker {
         for s in self.queue.iter_mut().filter(|s| s.flight == id) {
             s.done = true;
             s.flight = 0;
-            if s.stored {
-                self.unstore.push(s.seq);
+            if s.stored > 0 {
+                self.unstore.push((s.seq, s.stored));
             }
             n += 1;
         }
@@ -692,8 +735,8 @@ impl Tracker {
         let mut dropped = 0;
         for s in self.queue.iter_mut().filter(|s| !s.done && s.flight == 0).take(n) {
             s.done = true;
-            if s.stored {
-                self.unstore.push(s.seq);
+            if s.stored > 0 {
+                self.unstore.push((s.seq, s.stored));
             }
             dropped += 1;
         }
@@ -727,28 +770,106 @@ impl Tracker {
     /// the quota is full: the event stays queued in memory and the write is
     /// tried again next time), and `remove(seq)` for each written event that
     /// left the queue. Cost is proportional to what changed, not to the queue.
-    pub fn persist(&mut self, mut put: impl FnMut(u64, &str) -> bool, mut remove: impl FnMut(u64)) -> bool {
+    pub fn persist(
+        &mut self,
+        mut put: impl FnMut(u64, &str) -> bool,
+        mut put_context: impl FnMut(u64, &str) -> bool,
+        mut remove: impl FnMut(u64),
+    ) -> bool {
         let mut ok = true;
-        for seq in self.unstore.drain(..) {
+        for (seq, bytes) in self.unstore.drain(..) {
             remove(seq);
+            self.stored_bytes = self.stored_bytes.saturating_sub(bytes as usize);
         }
         if self.unstored_since != u64::MAX {
             let from = self.queue.partition_point(|s| s.seq < self.unstored_since);
             self.unstored_since = u64::MAX;
+            let mut kept = 0u32;
             for s in self.queue.iter_mut().skip(from) {
-                if s.done || s.stored {
+                if s.done || s.stored > 0 {
                     continue;
                 }
-                if put(s.seq, &s.json) {
-                    s.stored = true;
+                if kept > 0 {
+                    kept += 1;
+                    continue;
+                }
+                // The event's own part, and the number of the context that
+                // holds the rest (a new one when the page's part changed).
+                let mut text = None;
+                if let Some((head, shared)) = self
+                    .compact
+                    .then(|| store::split_shared(&s.json, &self.ctx_tail))
+                    .flatten()
+                {
+                    let n = match &self.ctx {
+                        Some((n, c)) if c == shared => Some(*n),
+                        _ => {
+                            let n = self.ctx.as_ref().map_or(1, |(n, _)| n + 1);
+                            let ctx = store::context_json(shared);
+                            if put_context(n, &ctx) {
+                                self.stored_bytes += ctx.len() + store::KEY_BYTES;
+                                self.ctx = Some((n, shared.to_string()));
+                                Some(n)
+                            } else {
+                                self.compact = false;
+                                None
+                            }
+                        }
+                    };
+                    text = n.map(|n| store::compacted(head, n));
+                }
+                let text = text.as_deref().unwrap_or(&s.json);
+                let bytes = text.len() + store::KEY_BYTES;
+                if self.stored_bytes + bytes > self.storage_budget {
+                    // Over the budget: this one and the rest stay in memory
+                    // only, until acknowledged events make room.
+                    self.unstored_since = s.seq;
+                    kept = 1;
+                    continue;
+                }
+                if put(s.seq, text) {
+                    s.stored = bytes as u32;
+                    self.stored_bytes += bytes;
                 } else {
                     ok = false;
                     self.unstored_since = s.seq;
                     break;
                 }
             }
+            if kept > 0 {
+                ok = false;
+                if !self.over_budget {
+                    self.over_budget = true;
+                    let mut m = String::from("the tracker's share of localStorage (");
+                    num::push_u64(&mut m, self.storage_budget as u64);
+                    m.push_str(" bytes) is full: ");
+                    num::push_u64(&mut m, u64::from(kept));
+                    m.push_str(" queued event(s) are kept in memory only, and stored as sent events make room");
+                    self.notices
+                        .push(Error::new(ErrorCode::StorageError, m).with_count(kept));
+                }
+            } else if ok {
+                self.over_budget = false;
+            }
         }
         ok
+    }
+
+    /// Whether the storage budget (not a refusal of the storage itself) kept
+    /// the last [`Tracker::persist`] from writing everything.
+    pub fn over_budget(&self) -> bool {
+        self.over_budget
+    }
+
+    /// What this tracker's stored events take in storage, as counted
+    /// against the budget (stored text plus [`store::KEY_BYTES`] an event).
+    pub fn stored_bytes(&self) -> usize {
+        self.stored_bytes
+    }
+
+    /// Sets the storage budget in bytes (default [`STORAGE_BUDGET`]).
+    pub fn set_storage_budget(&mut self, bytes: usize) {
+        self.storage_budget = bytes;
     }
 
     /// Whether [`Tracker::persist`] has anything to do.
@@ -1088,27 +1209,189 @@ mod tests {
         for i in 0..3 {
             track(&mut t, T0, i);
         }
-        t.persist(put, remove);
+        t.persist(put, |_, _| true, remove);
         assert_eq!(*puts.borrow(), 3);
         assert!(!t.needs_persist());
         // A quota error leaves the event queued and tries again later.
         track(&mut t, T0, 3);
-        assert!(!t.persist(|_, _| false, |_| {}));
+        assert!(!t.persist(|_, _| false, |_, _| true, |_| {}));
         assert!(t.needs_persist());
         track(&mut t, T0, 4);
-        assert!(t.persist(put, remove));
+        assert!(t.persist(put, |_, _| true, remove));
         assert_eq!(store.borrow().len(), 5);
         assert_eq!(*puts.borrow(), 5);
         let r = t.next_request(T0, false, None).unwrap();
         t.on_response(r.id, T0, 200, None, false);
-        t.persist(put, remove);
+        t.persist(put, |_, _| true, remove);
         assert!(store.borrow().is_empty());
         // Restored events are queued again, not counted as newly tracked.
-        let (json, time) =
-            crate::core::store::restore(&crate::core::store::tests::entries(&events_json(&r.body, 0)), false).unwrap();
+        let (json, time) = crate::core::store::restore(
+            &crate::core::store::tests::entries(&events_json(&r.body, 0)),
+            |_| None,
+            false,
+        )
+        .unwrap();
         t.restore(json, time);
         assert_eq!(t.pending(), 1);
         assert_eq!(t.stats().tracked, 5);
+    }
+
+    fn with_env() -> Tracker {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        let env = vec![
+            (
+                "session_dua".to_string(),
+                "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"".to_string(),
+            ),
+            ("session_screen_size".to_string(), "1920x1080".to_string()),
+            ("referring_url".to_string(), "".to_string()),
+            ("utm_source".to_string(), "news\u{e9}".to_string()),
+            ("event_timezone_offset".to_string(), "-5.5".to_string()),
+        ];
+        Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), env)
+    }
+
+    /// Stored text, as the shell reads it back: entries of the JSON.
+    fn stored_entries(json: &str) -> String {
+        crate::core::store::tests::entries(json)
+    }
+
+    #[test]
+    fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
+        use std::collections::BTreeMap;
+        let mut t = with_env();
+        let page = |url: &str| write('p', "page_url", url) + &write('p', "page_title", "Shop \"A\"");
+        for i in 0..3 {
+            let enc =
+                page("https://x/a?utm_source=n") + &write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+            t.track_encoded(T0, &enc).unwrap();
+        }
+        // The caller overrides an environment property: stored whole.
+        let enc = page("https://x/a?utm_source=n")
+            + &write('s', "event_name", "own")
+            + &write('s', "session_screen_size", "1x1");
+        t.track_encoded(T0, &enc).unwrap();
+        // An in-page navigation: a new context; then an event with no page.
+        let enc = page("https://x/b") + &write('s', "event_name", "nav");
+        t.track_encoded(T0, &enc).unwrap();
+        track(&mut t, T0, 9);
+        let mut stored = Vec::new();
+        let mut contexts = BTreeMap::new();
+        assert!(t.persist(
+            |seq, text| {
+                stored.push((seq, text.to_string()));
+                true
+            },
+            |n, json| contexts.insert(n, json.to_string()).is_none(),
+            |_| {}
+        ));
+        let queued: Vec<(u64, String)> = t.queued().map(|(s, j)| (s, j.to_string())).collect();
+        assert_eq!(stored.len(), 6);
+        assert_eq!(contexts.len(), 3, "{contexts:?}");
+        let c1: serde_json::Value = serde_json::from_str(&contexts[&1]).unwrap();
+        assert_eq!(c1["page_url"], "https://x/a?utm_source=n");
+        assert_eq!(c1["session_screen_size"], "1920x1080");
+        assert_eq!(c1["event_timezone_offset"], -5.5);
+        assert!(
+            c1.get("referring_url").is_none(),
+            "empty defaults are not sent, nor stored"
+        );
+        assert!(
+            stored[0].1.ends_with(r#","":1}"#) && !stored[0].1.contains("1920x1080"),
+            "{}",
+            stored[0].1
+        );
+        assert!(
+            stored[0].1.len() * 2 < queued[0].1.len(),
+            "{} vs {}",
+            stored[0].1,
+            queued[0].1
+        );
+        assert!(
+            stored[2].1.ends_with(r#","":1}"#),
+            "the page's events share one context"
+        );
+        assert_eq!(
+            stored[3].1, queued[3].1,
+            "an event that overrides the context is stored as it is"
+        );
+        assert!(stored[4].1.ends_with(r#","":2}"#));
+        assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"session_dua""#));
+        let ctx = |n: u64| contexts.get(&n).map(|c| stored_entries(c));
+        for ((_, text), (_, json)) in stored.iter().zip(&queued) {
+            let (back, time) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
+            assert_eq!(time, T0);
+            assert_eq!(back.len(), json.len(), "{back} vs {json}");
+            let (a, b): (serde_json::Value, serde_json::Value) = (
+                serde_json::from_str(&back).unwrap(),
+                serde_json::from_str(json).unwrap(),
+            );
+            assert_eq!(a, b);
+        }
+        // Without its context a compacted event is refused, never sent half.
+        let e = crate::core::store::restore(&stored_entries(&stored[0].1), |_| None, false).unwrap_err();
+        assert_eq!(e.code, ErrorCode::StorageError);
+        // When a context cannot be stored, events are stored whole.
+        let enc = page("https://x/c") + &write('s', "event_name", "c");
+        t.track_encoded(T0, &enc).unwrap();
+        let mut last = String::new();
+        t.persist(
+            |_, text| {
+                last = text.to_string();
+                true
+            },
+            |_, _| false,
+            |_| {},
+        );
+        assert_eq!(last, t.queued().last().unwrap().1);
+    }
+
+    #[test]
+    fn storage_budget_keeps_the_rest_in_memory_and_reports_once() {
+        use std::cell::RefCell;
+        use std::collections::BTreeMap;
+        let mut t = tracker(&[("batchSize", num(2.0))]);
+        let store = RefCell::new(BTreeMap::new());
+        let put = |seq: u64, json: &str| {
+            store.borrow_mut().insert(seq, json.to_string());
+            true
+        };
+        let remove = |seq: u64| {
+            store.borrow_mut().remove(&seq);
+        };
+        track(&mut t, T0, 0);
+        let one = t.queued().next().unwrap().1.len() + crate::core::store::KEY_BYTES;
+        t.set_storage_budget(3 * one);
+        for i in 1..6 {
+            track(&mut t, T0, i);
+        }
+        assert!(!t.persist(put, |_, _| true, remove), "not everything is stored");
+        assert_eq!(store.borrow().len(), 3);
+        assert!(t.stored_bytes() <= 3 * one);
+        assert!(t.over_budget());
+        let notices = t.take_notices();
+        assert_eq!(notices.len(), 1);
+        assert_eq!((notices[0].code, notices[0].count), (ErrorCode::StorageError, Some(3)));
+        assert!(notices[0].message.contains("kept in memory"), "{}", notices[0].message);
+        assert_eq!(t.pending(), 6, "nothing is dropped");
+        // Still over: no second report.
+        track(&mut t, T0, 6);
+        assert!(!t.persist(put, |_, _| true, remove));
+        assert!(t.take_notices().is_empty());
+        // Sent events make room: the rest is stored, oldest first.
+        for _ in 0..3 {
+            let r = t.next_request(T0, false, None).unwrap();
+            t.on_response(r.id, T0, 200, None, false);
+            t.persist(put, |_, _| true, remove);
+        }
+        assert_eq!(t.pending(), 1);
+        assert!(t.persist(put, |_, _| true, remove));
+        assert!(!t.over_budget());
+        let stored: Vec<u64> = store.borrow().keys().copied().collect();
+        let queued: Vec<u64> = t.queued().map(|(s, _)| s).collect();
+        assert_eq!(stored, queued);
+        assert_eq!(t.stored_bytes(), one);
     }
 
     fn events_json(body: &str, i: usize) -> String {

@@ -254,11 +254,15 @@ impl Inner {
         let ok = match self.core.try_borrow_mut() {
             Ok(mut c) => c.persist(
                 |seq, json| storage_set(&d.keys.event(seq), json),
+                |n, json| storage_set(&d.keys.context(n), json),
                 |seq| storage_remove(&d.keys.event(seq)),
             ),
             Err(_) => return false,
         };
-        if !ok && !d.warned.replace(true) {
+        let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
+        if over_budget {
+            self.report();
+        } else if !ok && !d.warned.replace(true) {
             self.report_one(&Error::new(
                 ErrorCode::StorageError,
                 "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
@@ -315,7 +319,10 @@ impl Inner {
         };
         let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<String> = Vec::new();
+        // Each tab seen: its id, and whether it is gone.
         let mut tabs: Vec<(String, bool)> = Vec::new();
+        // The contexts of gone tabs read so far: tab, number, entries.
+        let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
         let mut bad = 0u32;
         for key in storage_keys(&d.keys.queue_prefix()) {
             let Some((tab, seq)) = d.keys.parse_event(&key).filter(|(t, _)| Keys::is_tab_id(t)) else {
@@ -337,7 +344,15 @@ impl Inner {
             if !dead {
                 continue;
             }
-            match stored_event(&key).map(|v| store::restore(&v, server_ts)) {
+            let context = |n: u64| {
+                if let Some((_, _, c)) = contexts.iter().find(|(t, m, _)| t == tab && *m == n) {
+                    return c.clone();
+                }
+                let c = stored_event(&d.keys.context_of(tab, n)).filter(|c| !c.is_empty());
+                contexts.push((tab.to_string(), n, c.clone()));
+                c
+            };
+            match stored_event(&key).map(|v| store::restore(&v, context, server_ts)) {
                 Some(Ok((json, time))) => found.push((time, seq, json)),
                 Some(Err(_)) => bad = bad.saturating_add(1),
                 None => continue,
@@ -359,14 +374,34 @@ impl Inner {
         // Their old keys go only once they are written under this tab's; if
         // that failed (quota), they stay for a later claim: sent twice rather
         // than lost.
-        if self.persist() {
+        let persisted = self.persist();
+        if persisted {
             for key in old_keys {
                 storage_remove(&key);
             }
         }
-        for (tab, dead) in tabs {
-            if dead {
-                storage_remove(&d.keys.heartbeat_of(&tab));
+        for (tab, dead) in &tabs {
+            if *dead {
+                storage_remove(&d.keys.heartbeat_of(tab));
+            }
+        }
+        // A gone tab's contexts go with its events (they stay while those
+        // do), and so do the contexts of a gone tab that left no events.
+        if persisted {
+            for key in storage_keys(&d.keys.context_prefix()) {
+                let Some(tab) = d.keys.parse_context(&key) else {
+                    continue;
+                };
+                if !Keys::is_tab_id(tab) || !d.keys.same_app(tab) || tab == d.keys.tab() {
+                    continue;
+                }
+                let dead = match tabs.iter().find(|(t, _)| t == tab) {
+                    Some((_, dead)) => *dead,
+                    None => store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now),
+                };
+                if dead {
+                    storage_remove(&key);
+                }
             }
         }
     }

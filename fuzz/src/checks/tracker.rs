@@ -96,6 +96,8 @@ struct Model {
     restored: u64,
     /// The durable storage as `persist` left it: seq -> JSON.
     storage: BTreeMap<u64, String>,
+    /// The contexts `persist` wrote: number -> JSON.
+    contexts: BTreeMap<u64, String>,
     /// Events dropped for age.
     expired: HashSet<u64>,
 }
@@ -204,6 +206,7 @@ impl Model {
             retry_max_ms,
             restored: 0,
             storage: BTreeMap::new(),
+            contexts: BTreeMap::new(),
             expired: HashSet::new(),
         };
         assert!(!m.t.user_id().is_empty());
@@ -729,6 +732,7 @@ impl Model {
     fn persist(&mut self, fail_after: Option<usize>) {
         let (mut puts, mut removes) = (Vec::new(), Vec::new());
         let mut budget = fail_after.unwrap_or(usize::MAX);
+        let mut contexts = Vec::new();
         let ok = self.t.persist(
             |seq, json| {
                 if budget == 0 {
@@ -738,8 +742,15 @@ impl Model {
                 puts.push((seq, json.to_string()));
                 true
             },
+            |n, json| {
+                contexts.push((n, json.to_string()));
+                true
+            },
             |seq| removes.push(seq),
         );
+        for (n, json) in contexts {
+            assert!(self.contexts.insert(n, json).is_none(), "context {n} written twice");
+        }
         let queued: BTreeMap<u64, &str> = self.t.queued().collect();
         // Dropped for age, their keys are left behind (open bug).
         let tolerate = !allowed("expire_keeps_storage");
@@ -755,10 +766,26 @@ impl Model {
                 "removed key {seq}, never written"
             );
         }
+        // A stored event may leave out its page's shared part, kept once
+        // as a context: the two together must be the queued event.
         for (seq, json) in puts {
+            let whole = match json.rsplit_once(",\"\":") {
+                Some((head, n)) => {
+                    let n: u64 = n
+                        .strip_suffix('}')
+                        .and_then(|n| n.parse().ok())
+                        .expect("a context number");
+                    let ctx = self
+                        .contexts
+                        .get(&n)
+                        .unwrap_or_else(|| panic!("event {seq} names context {n}, never written"));
+                    format!("{head},{}", &ctx[1..])
+                }
+                None => json.clone(),
+            };
             assert_eq!(
                 queued.get(&seq).copied(),
-                Some(json.as_str()),
+                Some(whole.as_str()),
                 "stored event {seq} is not the queued one"
             );
             assert!(self.storage.insert(seq, json).is_none(), "event {seq} written twice");
