@@ -1,0 +1,214 @@
+//! Sessions: which `session_id` an event gets.
+//!
+//! Events less than the timeout apart share a session; a longer gap starts a
+//! new one. In a page the session is shared by the site's tabs and survives
+//! a reload: the shell keeps it in storage as [`Session::stored`] (`<id>:<last
+//! activity ms>`), writes it with the end-of-task persist (not on every
+//! event), and, when this tab's own view of the session has run out, lets
+//! the session read the stored one first, since another tab may have kept
+//! it alive meanwhile.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+/// The session state of one tracker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    id: String,
+    last_ms: i64,
+    timeout_ms: i64,
+    dirty: bool,
+}
+
+impl Session {
+    /// No session yet; sessions end after `timeout_ms` without an event.
+    pub fn new(timeout_ms: u64) -> Self {
+        Session {
+            id: String::new(),
+            last_ms: i64::MIN,
+            timeout_ms: i64::try_from(timeout_ms).unwrap_or(i64::MAX),
+            dirty: false,
+        }
+    }
+
+    /// The session as storage holds it: `<id>:<last activity ms>`; `None`
+    /// for text this library did not write.
+    pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
+        let (id, last) = stored.rsplit_once(':')?;
+        let plausible_id =
+            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let last = (!last.is_empty() && last.len() <= 16 && last.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| last.parse::<i64>().ok())
+            .flatten()?;
+        plausible_id.then_some((id, last))
+    }
+
+    /// Takes a stored session (read at start) as this tracker's own, if it
+    /// is still running at `now_ms`.
+    pub fn resume(&mut self, stored: Option<&str>, now_ms: i64) {
+        if let Some((id, last)) = stored.and_then(Session::parse_stored) {
+            if self.running(last, now_ms) && last > self.last_ms {
+                self.id = id.to_string();
+                self.last_ms = last;
+            }
+        }
+    }
+
+    fn running(&self, last_ms: i64, now_ms: i64) -> bool {
+        // A clock that went back counts as activity, not as a gap.
+        last_ms != i64::MIN && now_ms.saturating_sub(last_ms) <= self.timeout_ms
+    }
+
+    /// Whether this tab's own view of the session has run out at `now_ms`:
+    /// the shell should then hand [`Session::touch`] the stored session.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.id.is_empty() || !self.running(self.last_ms, now_ms)
+    }
+
+    /// The session of an event at `now_ms`. When this tab's view has run out,
+    /// `stored` (called only then) gives the stored session, which another
+    /// tab may have kept alive; if it too has run out, `new_id` makes a new
+    /// one.
+    pub fn touch(
+        &mut self,
+        now_ms: i64,
+        stored: impl FnOnce() -> Option<String>,
+        new_id: impl FnOnce() -> String,
+    ) -> &str {
+        if self.expired(now_ms) {
+            let other = stored();
+            self.resume(other.as_deref(), now_ms);
+            if self.expired(now_ms) {
+                self.id = new_id();
+            }
+        }
+        if now_ms > self.last_ms {
+            self.last_ms = now_ms;
+        }
+        self.dirty = true;
+        &self.id
+    }
+
+    /// The current session id, `""` before the first event.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The text to store, once per change (`None` when nothing changed since
+    /// the last call).
+    pub fn take_stored(&mut self) -> Option<String> {
+        if !self.dirty || self.id.is_empty() {
+            return None;
+        }
+        self.dirty = false;
+        let mut s = self.id.clone();
+        s.push(':');
+        crate::core::num::push_i64(&mut s, self.last_ms);
+        Some(s)
+    }
+
+    /// Forgets the session (opt-out): the next event starts a new one.
+    pub fn forget(&mut self) {
+        self.id.clear();
+        self.last_ms = i64::MIN;
+        self.dirty = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: i64 = 1_800_000_000_000;
+    const MIN: i64 = 60_000;
+
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("s{n}")
+        }
+    }
+
+    #[test]
+    fn events_closer_than_the_timeout_share_a_session() {
+        let mut s = Session::new(30 * MIN as u64);
+        let mut new = ids();
+        assert_eq!(s.id(), "");
+        assert_eq!(s.touch(T0, || None, &mut new), "s1");
+        assert_eq!(s.touch(T0 + 29 * MIN, || None, &mut new), "s1");
+        // The gap is counted from the last event, not the first.
+        assert_eq!(s.touch(T0 + 58 * MIN, || None, &mut new), "s1");
+        assert_eq!(s.touch(T0 + 88 * MIN + 1, || None, &mut new), "s2");
+        // Exactly the timeout is still the same session.
+        assert_eq!(s.touch(T0 + 118 * MIN + 1, || None, &mut new), "s2");
+        // A clock that went back is not a gap.
+        assert_eq!(s.touch(T0, || None, &mut new), "s2");
+    }
+
+    #[test]
+    fn another_tab_keeps_the_session_alive() {
+        let mut a = Session::new(30 * MIN as u64);
+        let mut b = Session::new(30 * MIN as u64);
+        let mut new = ids();
+        let id = a.touch(T0, || None, &mut new).to_string();
+        let stored = a.take_stored().unwrap();
+        assert_eq!(stored, format!("{id}:{T0}"));
+        assert_eq!(a.take_stored(), None, "written once per change");
+        // Tab b starts (or the page reloads) and finds it.
+        b.resume(Some(&stored), T0 + MIN);
+        assert_eq!(b.touch(T0 + MIN, || panic!("not read while running"), &mut new), id);
+        // Tab b is active for 40 minutes; tab a, idle, would have expired,
+        // but reads what b stored and stays in the same session.
+        b.touch(T0 + 20 * MIN, || None, &mut new);
+        assert_eq!(b.touch(T0 + 40 * MIN, || None, &mut new), id);
+        let from_b = b.take_stored();
+        assert_eq!(a.touch(T0 + 41 * MIN, || from_b, &mut new), id);
+        // Both idle past the timeout: a new session, whatever is stored.
+        let stale = a.take_stored();
+        assert_eq!(a.touch(T0 + 80 * MIN, || stale, &mut new), "s2");
+        assert_ne!(id, "s2");
+    }
+
+    #[test]
+    fn a_reload_keeps_a_running_session_and_not_an_ended_one() {
+        let mut new = ids();
+        let mut s = Session::new(30 * MIN as u64);
+        s.resume(Some("abc-1:1799999000000"), T0);
+        assert_eq!(s.touch(T0, || None, &mut new), "abc-1");
+        let mut late = Session::new(30 * MIN as u64);
+        late.resume(Some("abc-1:1700000000000"), T0);
+        assert!(late.expired(T0));
+        assert_eq!(late.touch(T0, || Some("abc-1:1700000000000".into()), &mut new), "s1");
+    }
+
+    #[test]
+    fn stored_text_from_elsewhere_is_ignored() {
+        for bad in [
+            "",
+            "abc",
+            ":1",
+            "abc:",
+            "abc:x1",
+            "a b:1",
+            "<script>:1",
+            "abc:12345678901234567",
+        ] {
+            assert_eq!(Session::parse_stored(bad), None, "{bad:?}");
+        }
+        assert_eq!(Session::parse_stored("a-1:5"), Some(("a-1", 5)));
+        let mut s = Session::new(1000);
+        s.resume(Some("garbage"), T0);
+        assert!(s.expired(T0));
+    }
+
+    #[test]
+    fn forget_starts_a_new_session() {
+        let mut new = ids();
+        let mut s = Session::new(30 * MIN as u64);
+        s.touch(T0, || None, &mut new);
+        s.forget();
+        assert_eq!(s.take_stored(), None);
+        assert_eq!(s.touch(T0 + 1, || None, &mut new), "s2");
+    }
+}
