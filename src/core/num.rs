@@ -22,6 +22,15 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
+/// `str::parse`, whose error paths are larger than this).
+pub fn parse_digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
+}
+
 /// Appends `n` in decimal, with a leading `-` when negative.
 pub fn push_i64(out: &mut String, n: i64) {
     if n < 0 {
