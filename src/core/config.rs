@@ -1,11 +1,14 @@
 //! Tracker options: every default and every range check in one place.
 //!
-//! The shell reads each known option of the JavaScript options bag into an
-//! [`OptValue`] and hands it to [`Config::set`]; [`Config::finish`] checks what
+//! The shell hands the JavaScript options bag over as one string in the
+//! [`entries`] form that events use; [`Config::parse`] reads it, applying
+//! each option with [`Config::set`], and [`Config::finish`] checks what
 //! depends on several options and resolves the endpoint.
 
 use crate::core::batch::{BodyFormat, MAX_EVENTS};
+use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
+use crate::core::event::RawValue;
 use crate::core::form;
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -13,7 +16,7 @@ use crate::prelude::*;
 /// The endpoint used when none is given; `{appKey}` is replaced.
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
 
-/// The option names the shell reads from the options bag, in this order.
+/// The option names [`Config::set`] knows.
 pub const OPTION_NAMES: [&str; 16] = [
     "appKey",
     "endpoint",
@@ -133,7 +136,55 @@ fn flag(field: &str, v: &OptValue) -> Result<bool, Error> {
     }
 }
 
+impl OptValue {
+    /// An option's value as the [`entries`] form gives it. Options are whole
+    /// numbers, so a number is read as an integer; any other number text
+    /// becomes NaN, which every numeric option refuses.
+    pub fn from_raw(v: RawValue<'_>) -> OptValue {
+        match v {
+            RawValue::Absent => OptValue::Absent,
+            RawValue::Str(s) => OptValue::Str(s.to_string()),
+            RawValue::Num(n) => OptValue::Num(n),
+            RawValue::NumText(t) => OptValue::Num(int_text(t)),
+            RawValue::Bool(b) => OptValue::Bool(b),
+            _ => OptValue::Other("not a string, number or boolean"),
+        }
+    }
+}
+
+/// Reads `-?[0-9]{1,15}` as a number, anything else as NaN (no float
+/// parser needed for options, which are all whole numbers).
+fn int_text(t: &str) -> f64 {
+    let b = t.as_bytes();
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
+        return f64::NAN;
+    }
+    let v = digits.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) as f64;
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
 impl Config {
+    /// Reads the options bag given in the [`entries`] form (unknown names and
+    /// `onError` are left to the caller), applies every option and checks the
+    /// whole with [`Config::finish`].
+    pub fn parse(encoded: &str) -> Result<Config, Error> {
+        let mut c = Config::default();
+        for e in entries::parse(encoded) {
+            if let Entry::Prop(k, v) = e? {
+                c.set(k, &OptValue::from_raw(v))?;
+            }
+        }
+        c.finish()
+    }
+
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
         if *v == OptValue::Absent {
@@ -221,15 +272,22 @@ impl Config {
     /// The request URL: the endpoint with `{appKey}` replaced by the
     /// percent-encoded app key.
     pub fn url(&self) -> String {
-        let mut key = String::new();
-        form::push_component(&mut key, &self.app_key);
-        self.endpoint.replace("{appKey}", &key)
+        const KEY: &[u8] = b"{appKey}";
+        let mut out = String::with_capacity(self.endpoint.len());
+        let mut rest = self.endpoint.as_str();
+        while let Some(at) = rest.as_bytes().windows(KEY.len()).position(|w| w == KEY) {
+            out.push_str(rest.get(..at).unwrap_or(""));
+            form::push_component(&mut out, &self.app_key);
+            rest = rest.get(at + KEY.len()..).unwrap_or("");
+        }
+        out.push_str(rest);
+        out
     }
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
 /// (`localhost`, `127.0.0.0/8`, `[::1]`). The message never repeats the URL,
-/// which may hold the app key.
+/// which may hold the app key. Reads bytes: no `str` pattern search.
 pub fn check_endpoint(url: &str) -> Result<(), Error> {
     // Browsers read `\` as `/` and drop tabs and newlines in URLs: any of
     // them could hide the real host from the check below.
@@ -240,20 +298,26 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
         ));
     }
     let lower = url.to_ascii_lowercase();
-    let (rest, secure) = if let Some(r) = lower.strip_prefix("https://") {
+    let b = lower.as_bytes();
+    let (rest, secure) = if let Some(r) = b.strip_prefix(b"https://") {
         (r, true)
-    } else if let Some(r) = lower.strip_prefix("http://") {
+    } else if let Some(r) = b.strip_prefix(b"http://") {
         (r, false)
     } else {
         return Err(bad("endpoint", "must be an https:// URL"));
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
+    let end = rest
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let authority = rest.get(..end).unwrap_or_default();
+    let at = authority.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
+    let host_port = authority.get(at..).unwrap_or_default();
+    let host = match host_port.split_first() {
+        Some((b'[', v6)) => v6.get(..v6.iter().position(|&c| c == b']').unwrap_or(v6.len())),
+        _ => host_port.get(..host_port.iter().position(|&c| c == b':').unwrap_or(host_port.len())),
+    }
+    .unwrap_or_default();
     if host.is_empty() {
         return Err(bad("endpoint", "has no host"));
     }
@@ -267,19 +331,24 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
-    if host == "localhost" || host == "::1" {
+/// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
+/// most 3 digits).
+fn is_loopback(host: &[u8]) -> bool {
+    if host == b"localhost" || host == b"::1" {
         return true;
     }
-    let parts: Vec<&str> = host.split('.').collect();
-    parts.len() == 4
-        && parts.first() == Some(&"127")
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.len() <= 3
-                && p.bytes().all(|b| b.is_ascii_digit())
-                && p.parse::<u16>().is_ok_and(|n| n < 256)
-        })
+    let mut parts = 0;
+    for (i, part) in host.split(|&c| c == b'.').enumerate() {
+        let ok = !part.is_empty()
+            && part.len() <= 3
+            && part.iter().all(u8::is_ascii_digit)
+            && part.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')) < 256;
+        if !ok || (i == 0 && part != b"127") {
+            return false;
+        }
+        parts += 1;
+    }
+    parts == 4
 }
 
 #[cfg(test)]
@@ -296,6 +365,28 @@ mod tests {
 
     fn s(v: &str) -> OptValue {
         OptValue::Str(v.into())
+    }
+
+    #[test]
+    fn parses_the_entries_form() {
+        use crate::core::entries::tests::write;
+        let text = [
+            write('s', "appKey", "k"),
+            write('n', "batchSize", "10"),
+            write('b', "persist", "false"),
+            write('f', "onError", ""),
+            write('s', "unknown", "x"),
+            write('u', "userId", ""),
+        ]
+        .concat();
+        let c = Config::parse(&text).unwrap();
+        assert_eq!((c.batch_size, c.persist, c.user_id), (10, false, None));
+        for (tag, v) in [('n', "1.5"), ('n', "-1"), ('n', "1e3"), ('s', "10"), ('o', "")] {
+            let text = write('s', "appKey", "k") + &write(tag, "batchSize", v);
+            let e = Config::parse(&text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("batchSize"), "{tag}{v}");
+        }
+        assert_eq!(Config::parse("").unwrap_err().field.as_deref(), Some("appKey"));
     }
 
     #[test]

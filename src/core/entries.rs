@@ -55,25 +55,43 @@ fn malformed() -> Error {
     Error::new(ErrorCode::InvalidValue, "the properties could not be read")
 }
 
-/// Splits off a `<len>:<text>` field whose length is in UTF-16 units.
+/// Splits off a `<len>:<text>` field whose length is in UTF-16 units. Reads
+/// bytes with `.get()`: no `str` pattern search, no slicing that could panic.
 fn field(s: &str) -> Option<(&str, &str)> {
-    let colon = s.find(':')?;
-    let len: usize = s.get(..colon)?.parse().ok()?;
-    let body = s.get(colon + 1..)?;
-    // Fast path: ASCII text has as many bytes as UTF-16 units.
-    if let Some(head) = body.get(..len) {
-        if head.is_ascii() {
-            return Some((head, body.get(len..)?));
+    let b = s.as_bytes();
+    let mut len = 0usize;
+    let mut i = 0;
+    loop {
+        let c = *b.get(i)?;
+        i += 1;
+        if c == b':' && i > 1 {
+            break;
         }
+        if !c.is_ascii_digit() || i > 10 {
+            return None;
+        }
+        len = len * 10 + usize::from(c - b'0');
     }
+    // Count UTF-16 units from byte `i`: a lead byte of 4 (F0..) is a pair,
+    // continuation bytes count nothing.
+    let mut end = i;
     let mut units = 0;
-    for (i, c) in body.char_indices() {
-        if units == len {
-            return Some((body.get(..i)?, body.get(i..)?));
-        }
-        units += c.len_utf16();
+    while units < len {
+        let c = *b.get(end)?;
+        units += match c {
+            0x80..=0xBF => 0,
+            0xF0..=0xFF => 2,
+            _ => 1,
+        };
+        end += 1;
     }
-    (units == len).then_some((body, ""))
+    while b.get(end).is_some_and(|c| (0x80..=0xBF).contains(c)) {
+        end += 1;
+    }
+    if units != len {
+        return None;
+    }
+    Some((s.get(i..end)?, s.get(end..)?))
 }
 
 impl<'a> Iterator for Entries<'a> {

@@ -289,7 +289,7 @@ fn write_prop(
         }
         RawValue::Num(n) => {
             if !num::push_json_number(out, n) {
-                return Err(invalid(key, "NaN or Infinity"));
+                return Err(invalid(key, "a number that JSON cannot hold"));
             }
         }
         RawValue::NumText(t) => {

@@ -1,5 +1,6 @@
 //! Number writing without `core::fmt`: integers digit by digit, other finite
-//! numbers with ryu's shortest round-trip algorithm.
+//! numbers with ryu's shortest round-trip algorithm (host builds: the
+//! shipped wasm gets every number as JavaScript's own text).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -22,6 +23,15 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
+/// `str::parse`, whose error paths are larger than this).
+pub fn parse_digits(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
+}
+
 /// Appends `n` in decimal, with a leading `-` when negative.
 pub fn push_i64(out: &mut String, n: i64) {
     if n < 0 {
@@ -41,6 +51,11 @@ pub fn is_whole(n: f64) -> bool {
 /// that reads back to the same `f64` (`0.1`, `1e300`). `-0` is written `0`.
 ///
 /// Returns `false`, writing nothing, for NaN and infinities, which JSON cannot hold.
+///
+/// The shipped wasm (no `std`, so no `ryu`) writes whole numbers only and
+/// returns `false` for others: there every number arrives from JavaScript as
+/// its own shortest text ([`crate::core::event::RawValue::NumText`]), so
+/// no float formatter is needed.
 pub fn push_json_number(out: &mut String, n: f64) -> bool {
     if !n.is_finite() {
         return false;
@@ -48,11 +63,16 @@ pub fn push_json_number(out: &mut String, n: f64) -> bool {
     const SAFE: f64 = 9_007_199_254_740_992.0;
     if is_whole(n) && n < SAFE && n > -SAFE {
         push_i64(out, n as i64);
-    } else {
+        return true;
+    }
+    #[cfg(feature = "std")]
+    {
         let mut buf = ryu::Buffer::new();
         out.push_str(buf.format_finite(n));
+        true
     }
-    true
+    #[cfg(not(feature = "std"))]
+    false
 }
 
 /// Whether `s` is a number exactly as JSON (and JavaScript's `String(n)` for

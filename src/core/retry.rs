@@ -6,7 +6,7 @@
 //! Other 4xx, and a 200 whose JSON says `"status": false`, are given up on and
 //! reported: retrying cannot make them succeed.
 
-use crate::core::timestamp;
+use crate::core::{num, timestamp};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -75,12 +75,12 @@ pub fn backoff_ms(b: &Backoff, tries: u32, random: u32) -> u64 {
 /// in milliseconds from `now_ms`, capped at `max_retry_after_ms`. `None` when
 /// the header cannot be read.
 pub fn retry_after_ms(b: &Backoff, header: &str, now_ms: i64) -> Option<u64> {
-    let h = header.trim();
+    let h = header.trim_ascii();
     if h.is_empty() {
         return None;
     }
     let ms = if h.bytes().all(|c| c.is_ascii_digit()) {
-        let secs: u64 = h.get(..h.len().min(12))?.parse().ok()?;
+        let secs = num::parse_digits(h.as_bytes().get(..h.len().min(12))?)?;
         secs.saturating_mul(1000)
     } else {
         let at = timestamp::parse_str(h).ok()?;

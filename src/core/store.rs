@@ -194,11 +194,10 @@ impl Keys {
     /// key that is not an event key of this prefix.
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":q:")?;
-        let (tab, seq) = rest.rsplit_once(':')?;
-        if tab.is_empty() || seq.is_empty() || seq.len() > 19 || !seq.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some((tab, seq.parse().ok()?))
+        let colon = rest.bytes().rposition(|c| c == b':')?;
+        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+        let seq = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+        Some((tab, seq))
     }
 }
 
@@ -219,17 +218,16 @@ fn hash_hex(s: &str) -> String {
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
 pub fn is_plausible_id(v: &str) -> bool {
-    !v.is_empty() && v.chars().count() <= 128 && !v.chars().any(char::is_control)
+    // Characters counted as UTF-8 lead bytes.
+    !v.is_empty() && v.bytes().filter(|b| b & 0xC0 != 0x80).count() <= 128 && !v.chars().any(char::is_control)
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.
 pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     let Some(h) = heartbeat else { return true };
-    let parsed = (!h.is_empty() && h.len() <= 16 && h.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| h.parse::<i64>().ok())
-        .flatten();
+    let parsed = (h.len() <= 16).then(|| num::parse_digits(h.as_bytes())).flatten();
     match parsed {
-        Some(t) if t > 0 => now_ms.saturating_sub(t) > STALE_MS,
+        Some(t) if t > 0 => now_ms.saturating_sub(t as i64) > STALE_MS,
         _ => true,
     }
 }

@@ -74,7 +74,7 @@ const US_ZONES: [(&str, u32); 8] = [
 /// ignored. The result is always within [`MIN_MS`]`..=`[`MAX_MS`]; anything
 /// else is an [`ErrorCode::InvalidTimestamp`] saying what was wrong.
 pub fn parse_str(s: &str) -> Result<i64, Error> {
-    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let t = s.trim_ascii();
     let b = t.as_bytes();
     let r = if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
         int_ms(

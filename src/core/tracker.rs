@@ -112,30 +112,22 @@ impl Rng {
         result
     }
 
-    /// A random version-4 UUID, lower-case hex with dashes.
-    fn uuid(&mut self, out: &mut [u8; 36]) {
+    /// Appends a random version-4 UUID, lower-case hex with dashes.
+    fn uuid(&mut self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let words = [self.next(), self.next(), self.next(), self.next()];
-        let mut bytes = [0u8; 16];
-        for (chunk, w) in bytes.chunks_mut(4).zip(words) {
-            chunk.copy_from_slice(&w.to_le_bytes());
-        }
-        if let Some(b) = bytes.get_mut(6) {
-            *b = (*b & 0x0f) | 0x40;
-        }
-        if let Some(b) = bytes.get_mut(8) {
-            *b = (*b & 0x3f) | 0x80;
-        }
-        let digits = bytes.iter().flat_map(|b| [b >> 4, b & 15]);
-        let mut slots = out.iter_mut();
-        for (i, d) in digits.enumerate() {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                if let Some(o) = slots.next() {
-                    *o = b'-';
-                }
+        for i in 0..4u32 {
+            let mut w = self.next();
+            if i == 1 {
+                w = (w & 0xffff_0fff) | 0x4000; // version 4
+            } else if i == 2 {
+                w = (w & 0x3fff_ffff) | 0x8000_0000; // variant 10
             }
-            if let (Some(o), Some(h)) = (slots.next(), HEX.get(usize::from(d))) {
-                *o = *h;
+            for nibble in 0..8u32 {
+                if (i == 1 || i == 2) && nibble % 4 == 0 {
+                    out.push('-');
+                }
+                let d = w.wrapping_shr(28 - nibble * 4) & 15;
+                out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
             }
         }
     }
@@ -205,9 +197,9 @@ impl Tracker {
     pub fn new(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env_defaults: Vec<(String, String)>) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
-            let mut b = [0u8; 36];
-            rng.uuid(&mut b);
-            core::str::from_utf8(&b).unwrap_or("").to_string()
+            let mut id = String::with_capacity(36);
+            rng.uuid(&mut id);
+            id
         });
         let mut defaults = Vec::new();
         if let Some(ip) = &cfg.session_ip {
@@ -375,14 +367,13 @@ impl Tracker {
         }
         let event_name = event_name.unwrap_or(RawValue::Absent);
         let rest = it.remainder();
-        let mut id = [0u8; 36];
+        let mut id = String::with_capacity(36);
         self.rng.uuid(&mut id);
-        let id = core::str::from_utf8(&id).unwrap_or("");
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
 
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(4 + n_page + self.env_defaults.len());
-        defaults.push(("event_id", RawValue::Str(id)));
+        defaults.push(("event_id", RawValue::Str(&id)));
         defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         if !self.cfg.server_timestamp {
             defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
@@ -422,12 +413,12 @@ impl Tracker {
         // A caller's own event_id wins (and was checked to be a non-empty
         // string): it is the id to return. A cheap look first: the entry of
         // that key starts with "8:event_id".
-        let id = if rest.contains("8:event_id") {
-            caller_event_id(rest).unwrap_or(id)
-        } else {
-            id
-        };
-        let id = id.to_string();
+        if rest.as_bytes().windows(10).any(|w| w == b"8:event_id") {
+            if let Some(given) = caller_event_id(rest) {
+                id.clear();
+                id.push_str(given);
+            }
+        }
         self.push(self.scratch.clone(), time);
         Ok(id)
     }

@@ -18,6 +18,7 @@ use crate::core::Error as CoreError;
 extern "C" {
     #[wasm_bindgen(catch)]
     fn flatten(props: &JsValue) -> Result<String, JsValue>;
+    fn options(options: &JsValue) -> String;
     #[wasm_bindgen(catch, js_name = flattenValue)]
     fn flatten_value(value: &JsValue) -> Result<String, JsValue>;
     #[wasm_bindgen(catch, js_name = flattenList)]

@@ -40,6 +40,23 @@ function props(s, p) {
   return s;
 }
 
+// The tracker's options bag as one string: every enumerable property, own
+// or inherited; a throwing getter reads as absent, null as an object (a bad
+// value), and a throwing Proxy as an empty bag.
+export function options(o) {
+  let s = "";
+  try {
+    for (const k in o) {
+      let v;
+      try {
+        v = o[k];
+      } catch (_) {}
+      s += v === null ? T("o", k, "") : one(k, v);
+    }
+  } catch (_) {}
+  return s;
+}
+
 // An object's own properties as one string.
 export function flatten(p) {
   return props("", p);

@@ -9,10 +9,10 @@ use js_sys::{Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, seed, send, soon, storage_get,
-    storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
+    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, seed,
+    send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
 };
-use crate::core::config::{Config, OptValue, OPTION_NAMES};
+use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
@@ -433,22 +433,6 @@ fn hex_id(words: &[u32; 4]) -> String {
     out
 }
 
-fn option_value(v: &JsValue) -> OptValue {
-    if v.is_undefined() {
-        OptValue::Absent
-    } else if let Some(s) = v.as_string() {
-        OptValue::Str(s)
-    } else if let Some(n) = v.as_f64() {
-        OptValue::Num(n)
-    } else if let Some(b) = v.as_bool() {
-        OptValue::Bool(b)
-    } else if v.is_null() {
-        OptValue::Other("null")
-    } else {
-        OptValue::Other("not a string, number or boolean")
-    }
-}
-
 /// Queues analytics events and sends them to CoolaData in batches.
 #[wasm_bindgen]
 pub struct CoolaTracker {
@@ -469,11 +453,7 @@ impl CoolaTracker {
                 "must be an object with at least appKey",
             )));
         }
-        let mut cfg = Config::default();
-        for name in OPTION_NAMES {
-            cfg.set(name, &option_value(&get(&options, name)))
-                .map_err(|e| js_error(&e))?;
-        }
+        let cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let on_error = get(&options, "onError");
         let on_error = if on_error.is_undefined() {
             None
@@ -487,7 +467,6 @@ impl CoolaTracker {
             }
             Some(on_error.unchecked_into::<Function>())
         };
-        let cfg = cfg.finish().map_err(|e| js_error(&e))?;
 
         let env = environment();
         let page = env.get(0).as_bool().unwrap_or(false);
@@ -582,8 +561,7 @@ impl CoolaTracker {
             ));
         }
         inner.claim();
-        {
-            let mut hooks = inner.hooks.borrow_mut();
+        if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
             if interval == 0 && inner.durable.is_some() {
                 // No flush timer, but other tabs must still see this one alive.
                 let weak = Rc::downgrade(&inner);
