@@ -4,11 +4,13 @@
 //! Each queued event is one key, `<prefix>:q:<tab>:<seq>`, written once and
 //! removed when the event leaves the queue, so the cost per event stays
 //! constant however long the queue is. Each tracker (one per tab) keeps a
-//! heartbeat `<prefix>:tab:<tab>` = last time alive in epoch ms, set to `0`
+//! heartbeat `<prefix>:tab:<tab>` = last time alive in epoch ms, removed
 //! when its page goes away. Events of a tab whose heartbeat is gone, `0` or
 //! older than [`STALE_MS`] belong to no one and are claimed by the next
 //! tracker that starts; events of a live tab are left alone, so two tabs
-//! never send each other's events.
+//! never send each other's events. That tracker also removes the heartbeat
+//! of every gone tab of its app, so the keys left are those of live tabs
+//! (and of tabs that died without a page hide, until the next claim).
 
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -92,6 +94,20 @@ impl Keys {
     /// This tab's heartbeat key.
     pub fn heartbeat(&self) -> String {
         self.heartbeat_of(&self.tab)
+    }
+
+    /// The prefix of every tab's heartbeat key.
+    pub fn heartbeat_prefix(&self) -> String {
+        let mut k = self.join(&["tab"]);
+        k.push(':');
+        k
+    }
+
+    /// The tab of a heartbeat key of another tab of this app; `None` for
+    /// this tab's own key, another app's, or a key of another form.
+    pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
+        let tab = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tab:")?;
+        (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
     }
 
     /// The key of the anonymous user id.
@@ -226,6 +242,19 @@ pub(crate) mod tests {
         assert!(!Keys::is_tab_id("0123456x.t1"));
         assert_ne!(app, hash_hex("https://x/v3/OTHER/track"));
         assert_eq!(k.user_id(), "coola:user_id");
+        assert_eq!(k.heartbeat_prefix(), "coola:tab:");
+        assert!(k.heartbeat().starts_with(&k.heartbeat_prefix()));
+        let other = format!("{app}.t2");
+        assert_eq!(k.other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.as_str()));
+        for not_other in [
+            k.heartbeat(),
+            k.heartbeat_of("00000000.t2"),
+            k.heartbeat_of("deadtab"),
+            format!("other:tab:{app}.t2"),
+            k.event(1),
+        ] {
+            assert_eq!(k.other_tab_of_heartbeat(&not_other), None, "{not_other}");
+        }
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         for bad in [
             "coola:q:t9:",

@@ -290,7 +290,8 @@ impl Inner {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
         if gone {
-            storage_set(&d.keys.heartbeat(), "0");
+            // No heartbeat is "gone" too: the page leaves no key behind.
+            storage_remove(&d.keys.heartbeat());
             d.beat_at.set(0);
             d.gone.set(true);
         } else if d.gone.get() {
@@ -367,6 +368,12 @@ impl Inner {
         for (tab, dead) in tabs {
             if dead {
                 storage_remove(&d.keys.heartbeat_of(&tab));
+            }
+        }
+        // The heartbeats of this app's gone tabs that left no events.
+        for key in storage_keys(&d.keys.heartbeat_prefix()) {
+            if d.keys.other_tab_of_heartbeat(&key).is_some() && store::is_dead(storage_get(&key).as_deref(), now) {
+                storage_remove(&key);
             }
         }
     }
