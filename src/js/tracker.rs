@@ -500,7 +500,10 @@ impl CoolaTracker {
         };
         let url = cfg.url();
         let interval = cfg.flush_interval_ms;
-        let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        if page {
+            core.set_keepalive_budget(KEEPALIVE_BUDGET);
+        }
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
