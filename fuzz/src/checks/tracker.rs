@@ -703,7 +703,7 @@ impl Model {
             }
         } else {
             // A network error of a regular keepalive request not given up: held.
-            let hold = status == 0 && f.keepalive && !f.unload && self.tries_since_ack + 1 < self.max_tries;
+            let hold = status == 0 && f.keepalive && !f.unload && self.tries_of_batch + 1 < self.max_tries;
             for s in &f.seqs {
                 self.evs.get_mut(s).expect("known").state = if hold { State::Held(f.id) } else { State::Queued };
             }
