@@ -81,6 +81,13 @@ for (const f of ["workerd.js", "index.d.ts", "cooladata.js", "cooladata.d.ts", "
 }
 // The API reference travels with the package (the README links it).
 cpSync(join(root, "docs", "api.md"), join(out, "API.md"));
+// The drop-in says which release it is in tracker_version.
+{
+  const file = join(out, "cooladata.js");
+  const src = readFileSync(file, "utf8");
+  if (!src.includes('"__COOLA_VERSION__"')) throw new Error("cooladata.js: no version placeholder");
+  writeFileSync(file, src.replace('"__COOLA_VERSION__"', JSON.stringify(version)));
+}
 
 // The cooladata drop-in as a classic script, for the snippet's `b.src`: one
 // file (glue and drop-in), the wasm fetched from beside it. A classic script

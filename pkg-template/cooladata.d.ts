@@ -1,5 +1,11 @@
 // Types of coola-tracker/cooladata: CoolaData's `cooladata` object on top of CoolaTracker.
-import type { CoolaError, CoolaTracker, FlushReport, Properties, TrackerOptions } from "./index.js";
+import type { CoolaError, CoolaTracker, FlushReport, PropertyValue, TrackerOptions } from "./index.js";
+
+/**
+ * Properties as cooladata-js took them: flat, and serialised with JSON semantics (a `Date` is
+ * sent as its ISO string, NaN and Infinity are left out). Nested objects and arrays are refused.
+ */
+export type CooladataProperties = Record<string, PropertyValue | Date>;
 
 /** What `cooladata.init` takes: the configuration of CoolaData's snippet. */
 export interface CooladataConfig {
@@ -7,7 +13,11 @@ export interface CooladataConfig {
   app_key: string;
   /** Host of the tracking API, default "api.cooladata.com"; events go to https://{api_host}/v1/{app_key}/track (http for loopback hosts). */
   api_host?: string;
-  /** User id of every event; default the `cd_user_id` cookie of cooladata-js, else an anonymous id kept in localStorage. */
+  /**
+   * User id of every event. Default: the anonymous id of the `cd_user_id` cookie (as cooladata-js
+   * keeps it, on the site's registrable domain so subdomains share it), else a new one; the cookie
+   * is written or renewed with it, and localStorage holds the same id.
+   */
   user_id?: string;
   /** Sent as the `session_id` property of every event. */
   session_id?: string;
@@ -17,8 +27,12 @@ export interface CooladataConfig {
   img_src_get_request?: boolean;
   /** Accepted for compatibility with existing snippets; requests are always POSTs. */
   http_post?: boolean;
-  /** Accepted for compatibility with existing snippets. */
+  /** Neither read nor write the anonymous id cookie (the id is kept in localStorage only). */
   disable_cookie?: boolean;
+  /** Name of the anonymous id cookie, default "cd_user_id". */
+  cookie_name?: string;
+  /** Days the anonymous id cookie lasts, renewed on every page load; default 365. */
+  cookie_expiration?: number;
   /** Further CoolaTracker options (batchSize, flushIntervalMs, endpoint, onError, ...). */
   tracker?: Partial<Omit<TrackerOptions, "appKey" | "userId">>;
 }
@@ -38,10 +52,10 @@ export interface Cooladata {
   /** A second, named instance, then reachable as `cooladata[name]`. */
   init(config: CooladataConfig, unused: undefined, name: string): Cooladata;
   /** Tracks an event and sends it at once (events of the same task share a request). */
-  trackEvent(eventName: string, properties?: Properties, callback?: TrackCallback): void;
+  trackEvent(eventName: string, properties?: CooladataProperties, callback?: TrackCallback): void;
   trackEvent(eventName: string, callback: TrackCallback): void;
   /** Queues an event; `flush()` sends it (page unload too, so it is not lost). */
-  trackEventLater(eventName: string, properties?: Properties): void;
+  trackEventLater(eventName: string, properties?: CooladataProperties): void;
   /** Sends everything queued; resolves when the requests have settled. */
   flush(): Promise<FlushReport>;
   /** Tracks `page_load` (page URL and title are filled in); `page` overrides the URL. */

@@ -2,15 +2,22 @@
 // tracker (cooladata-js and its snippet) on top of CoolaTracker, so that a
 // site swaps the script and keeps its calls:
 //
-//   cooladata.init({ app_key, api_host, user_id, session_id, track_pageload })
+//   cooladata.init({ app_key, api_host, user_id, session_id, track_pageload,
+//                    cookie_name, cookie_expiration, disable_cookie })
 //   cooladata.trackEvent(name, properties, callback)
 //   cooladata.trackEventLater(name, properties)    queued, sent by flush()
 //   cooladata.flush()
 //   cooladata.trackPageload()
 //   cooladata.setConfig({ user_id, session_id, ... })
 //
-// What changes for the better: events are validated, batched (calls made in
-// the same task share one request), retried, and sent on page unload.
+// What a site's reports see is what cooladata-js sent: tracker_type
+// "javascript" (tracker_version says "coola-tracker/<version>"), values
+// serialised with JSON semantics (a Date as its ISO string, NaN and Infinity
+// left out), referring_domain with the referrer's port, and the anonymous id
+// in the `cd_user_id` cookie of the site's registrable domain, shared by its
+// subdomains. What changes for the better: events are validated, batched
+// (calls made in the same task share one request), retried, and sent on page
+// unload.
 //
 // Loading: `import { cooladata } from "coola-tracker/cooladata"` (bundlers),
 // `<script type="module" src=".../cooladata.js">`, or the classic script
@@ -21,8 +28,15 @@
 import init, { CoolaTracker } from "./web/coola_tracker.js";
 
 const PRIMARY = "cooladata";
+// The package's version, written in by pkg-template/assemble.mjs.
+const VERSION = "__COOLA_VERSION__";
 const DEFAULT_HOST = "api.cooladata.com";
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
+const TRACKER_TYPE = "javascript";
+const TRACKER_VERSION = `coola-tracker/${VERSION}`;
+const COOKIE_NAME = "cd_user_id";
+const COOKIE_DAYS = 365;
+const DAY_MS = 24 * 60 * 60 * 1000;
 const EMPTY_REPORT = Object.freeze({ sent: 0, failed: 0, pending: 0, requests: 0 });
 
 /**
@@ -69,6 +83,77 @@ function cookie(name) {
   return "";
 }
 
+// An id the tracker can use as user_id (what its own storage accepts).
+function plausibleId(v) {
+  return typeof v === "string" && v !== "" && v.length <= 128 && !/[\u0000-\u001f\u007f-\u009f]/.test(v);
+}
+
+// The domains a cookie of this host may be set on, shortest first: the
+// registrable domain is the shortest the browser accepts (it refuses public
+// suffixes: "com", "co.uk", "github.io"). An IP address or a one-label host
+// (localhost) gets a host-only cookie (null).
+function cookieDomains(host) {
+  if (!host || host.indexOf(".") === -1 || /^[\d.]+$/.test(host) || host.indexOf(":") !== -1) return [null];
+  const labels = host.split(".");
+  const out = [];
+  for (let i = labels.length - 2; i >= 0; i--) out.push(labels.slice(i).join("."));
+  return out;
+}
+
+/**
+ * Writes (or renews) the anonymous id cookie as cooladata-js does: on the
+ * site's registrable domain, so its subdomains share it, for `days` days,
+ * `path=/`, `SameSite=Lax`, `Secure` on https. Returns the domain it was set
+ * on ("" for a host-only cookie, null when the browser took none).
+ */
+function writeIdCookie(name, value, days) {
+  try {
+    const attrs =
+      `; path=/; expires=${new Date(Date.now() + days * DAY_MS).toUTCString()}; SameSite=Lax` +
+      (location.protocol === "https:" ? "; Secure" : "");
+    const probe = `${name}_probe_${Math.random().toString(36).slice(2)}`;
+    for (const domain of cookieDomains(location.hostname)) {
+      const on = domain === null ? "" : `; domain=${domain}`;
+      if (domain !== null) {
+        // A throwaway cookie tells whether the browser accepts this domain.
+        document.cookie = `${probe}=1${on}${attrs}`;
+        const took = cookie(probe) === "1";
+        document.cookie = `${probe}=${on}; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+        if (!took) continue;
+      }
+      document.cookie = `${name}=${encodeURIComponent(value)}${on}${attrs}`;
+      return domain === null ? "" : domain;
+    }
+  } catch (_) {}
+  return null;
+}
+
+// localStorage access that never throws.
+function storageSet(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch (_) {}
+}
+
+// The referrer's host with its port, as cooladata-js sends referring_domain.
+function referringDomain() {
+  try {
+    const ref = typeof document === "object" && document ? String(document.referrer || "") : "";
+    return ref ? new URL(ref).host : "";
+  } catch (_) {
+    return "";
+  }
+}
+
+// What cooladata-js's JSON encoding made of a value: a Date its ISO string,
+// a non-finite number (and an invalid Date) null, which CoolaData leaves out
+// (undefined here). Anything else is the tracker's to judge.
+function jsonValue(v) {
+  if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+  if (v instanceof Date) return Number.isFinite(v.getTime()) ? v.toISOString() : undefined;
+  return v;
+}
+
 // Like cooladata-js's extend: undefined values do not overwrite.
 function defined(obj) {
   const out = {};
@@ -109,6 +194,7 @@ export function createCooladata(name = PRIMARY) {
   let queue = [];
   let waiting = [];
   let scheduled = false;
+  let referrer = "";
 
   // Runs `fn` once the trackers exist, in call order; `fail(error)` instead
   // when they could not be made.
@@ -141,10 +227,25 @@ export function createCooladata(name = PRIMARY) {
     };
   }
 
+  // The anonymous id, as cooladata-js keeps it: the cookie (cookie_name,
+  // default cd_user_id) unless disable_cookie; else, and for a new visitor,
+  // the tracker's own (kept in localStorage). Either way the cookie is then
+  // written or renewed with it and localStorage holds the same id.
   function makeTrackers() {
     const opts = trackerOptions();
-    const userId = config.user_id != null && config.user_id !== "" ? String(config.user_id) : cookie("cd_user_id");
-    const a = new CoolaTracker({ ...opts, userId: userId || undefined });
+    const given = config.user_id != null && config.user_id !== "" ? String(config.user_id) : "";
+    const inPage = typeof document === "object" && document !== null && typeof location === "object";
+    const useCookie = !given && inPage && !config.disable_cookie;
+    const name = typeof config.cookie_name === "string" && config.cookie_name !== "" ? config.cookie_name : COOKIE_NAME;
+    const fromCookie = useCookie ? cookie(name) : "";
+    const known = plausibleId(fromCookie) ? fromCookie : "";
+    const a = new CoolaTracker({ ...opts, userId: given || known || undefined });
+    if (useCookie) {
+      const days = Number(config.cookie_expiration) > 0 ? Number(config.cookie_expiration) : COOKIE_DAYS;
+      writeIdCookie(name, a.userId, days);
+      if (known && opts.persist !== false) storageSet(`${opts.storageKey || "coola"}:user_id`, known);
+    }
+    referrer = referringDomain();
     let b;
     try {
       // No timer: trackEventLater's events wait for flush() (or page hide).
@@ -160,12 +261,25 @@ export function createCooladata(name = PRIMARY) {
     later = b;
   }
 
+  // The event's properties: what cooladata-js filled in that the tracker
+  // does not (or fills otherwise), then the caller's, converted as JSON
+  // would have converted them. No prototype: a "__proto__" key is a key.
   function props(p) {
-    const out = {};
+    const out = Object.create(null);
+    out.tracker_type = TRACKER_TYPE;
+    out.tracker_version = TRACKER_VERSION;
+    if (referrer) out.referring_domain = referrer;
     if (config.session_id != null && config.session_id !== "") out.session_id = String(config.session_id);
     if (p === undefined || p === null) return out;
     if (typeof p !== "object" || Array.isArray(p)) return p; // the tracker says what is wrong
-    return Object.assign(out, p);
+    for (const k of Object.keys(p)) {
+      const raw = p[k];
+      if (raw === undefined) continue; // as cooladata-js's extend: the default stays
+      const v = jsonValue(raw);
+      if (v === undefined) delete out[k];
+      else out[k] = v;
+    }
+    return out;
   }
 
   // trackEvent: everything tracked in this task goes out in one request; the
@@ -363,18 +477,10 @@ export function createCooladata(name = PRIMARY) {
   return api;
 }
 
-// Replays the calls a snippet stub queued: configuration calls first, then
-// tracking calls, as cooladata-js does.
+// Replays the calls a snippet stub queued, in the order it queued them:
+// `trackEventLater(a); trackEventLater(b); flush()` sends a and b.
 function replay(api, stub) {
-  const calls = [];
-  const tracking = [];
   for (const item of stub) {
-    if (typeof item === "function") calls.push(item);
-    else if (Array.isArray(item) && typeof item[0] === "string") {
-      (item[0].indexOf("track") !== -1 ? tracking : calls).push(item);
-    }
-  }
-  for (const item of [...calls, ...tracking]) {
     try {
       api.push(item);
     } catch (e) {

@@ -34,12 +34,12 @@ impl Session {
     /// The session as storage holds it: `<id>:<last activity ms>`; `None`
     /// for text this library did not write.
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
-        let (id, last) = stored.rsplit_once(':')?;
+        let colon = stored.bytes().rposition(|c| c == b':')?;
+        let id = stored.get(..colon)?;
         let plausible_id =
             !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let last = (!last.is_empty() && last.len() <= 16 && last.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| last.parse::<i64>().ok())
-            .flatten()?;
+        let last = stored.as_bytes().get(colon + 1..).filter(|l| l.len() <= 16)?;
+        let last = i64::try_from(crate::core::num::parse_digits(last)?).ok()?;
         plausible_id.then_some((id, last))
     }
 

@@ -4,11 +4,13 @@
 //! Each queued event is one key, `<prefix>:q:<tab>:<seq>`, written once and
 //! removed when the event leaves the queue, so the cost per event stays
 //! constant however long the queue is. Each tracker (one per tab) keeps a
-//! heartbeat `<prefix>:tab:<tab>` = last time alive in epoch ms, set to `0`
+//! heartbeat `<prefix>:tab:<tab>` = last time alive in epoch ms, removed
 //! when its page goes away. Events of a tab whose heartbeat is gone, `0` or
 //! older than [`STALE_MS`] belong to no one and are claimed by the next
 //! tracker that starts; events of a live tab are left alone, so two tabs
-//! never send each other's events.
+//! never send each other's events. That tracker also removes the heartbeat
+//! of every gone tab of its app, so the keys left are those of live tabs
+//! (and of tabs that died without a page hide, until the next claim).
 //!
 //! The properties the tracker adds to every event of a page (page URL and
 //! title, user agent, screen, referrer, UTM parameters...) are most of an
@@ -54,9 +56,14 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
         .and_then(|j| j.strip_suffix(','))?;
     // The page's own defaults (URL, title, at most 4 of them) join the
     // shared part; a page_url the caller gave among more properties does not.
-    let at = match head.rfind(",\"page_url\":") {
-        Some(p) if head.get(p..).map_or(0, |m| m.matches(",\"").count()) <= 4 => p,
-        _ => head.len(),
+    // Bytes, not str patterns: no string searcher in the wasm.
+    const KEY: &[u8] = b",\"page_url\":";
+    let b = head.as_bytes();
+    let found = (0..b.len()).rev().find(|&i| b.get(i..i + KEY.len()) == Some(KEY));
+    let keys_after = |p: usize| (p..b.len()).filter(|&i| b.get(i..i + 2) == Some(b",\"")).count();
+    let at = match found {
+        Some(p) if keys_after(p) <= 4 => p,
+        _ => b.len(),
     };
     Some((head.get(..at)?, json.get(at..)?))
 }
@@ -178,11 +185,27 @@ impl Keys {
         k
     }
 
+    /// The prefix of every tab's heartbeat key.
+    pub fn heartbeat_prefix(&self) -> String {
+        let mut k = self.join(&["tab"]);
+        k.push(':');
+        k
+    }
+
     /// The tab of a context key; `None` for a key that is not one.
     pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":ctx:")?;
-        let (tab, n) = rest.rsplit_once(':')?;
-        (!tab.is_empty() && !n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit())).then_some(tab)
+        let colon = rest.bytes().rposition(|c| c == b':')?;
+        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+        num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+        Some(tab)
+    }
+
+    /// The tab of a heartbeat key of another tab of this app; `None` for
+    /// this tab's own key, another app's, or a key of another form.
+    pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
+        let tab = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tab:")?;
+        (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
     }
 
     /// The key of the anonymous user id.
@@ -255,9 +278,7 @@ pub fn restore(
             Ok(Entry::Prop("", v)) => {
                 marks += 1;
                 let n = match v {
-                    RawValue::NumText(t) if !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()) => {
-                        t.parse().ok()
-                    }
+                    RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
                     _ => None,
                 };
                 ctx = n.and_then(&mut context);
@@ -354,6 +375,19 @@ pub(crate) mod tests {
         assert!(!Keys::is_tab_id("0123456x.t1"));
         assert_ne!(app, hash_hex("https://x/v3/OTHER/track"));
         assert_eq!(k.user_id(), "coola:user_id");
+        assert_eq!(k.heartbeat_prefix(), "coola:tab:");
+        assert!(k.heartbeat().starts_with(&k.heartbeat_prefix()));
+        let other = format!("{app}.t2");
+        assert_eq!(k.other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.as_str()));
+        for not_other in [
+            k.heartbeat(),
+            k.heartbeat_of("00000000.t2"),
+            k.heartbeat_of("deadtab"),
+            format!("other:tab:{app}.t2"),
+            k.event(1),
+        ] {
+            assert_eq!(k.other_tab_of_heartbeat(&not_other), None, "{not_other}");
+        }
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         assert_eq!(k.context(3), format!("coola:ctx:{app}.t1:3"));
         assert_eq!(k.parse_context(&k.context(3)), Some(format!("{app}.t1").as_str()));

@@ -9,6 +9,15 @@
 //! when it is given up on and reported (a 4xx, too many tries, the queue
 //! overflowing, or too old for CoolaData's window). At most one request is in
 //! flight, except on page unload, when everything goes out at once.
+//!
+//! In a page ([`Tracker::set_keepalive_budget`]) every request whose body
+//! fits the browser's keepalive allowance is sent with `keepalive` from the
+//! start, so that it survives a navigation; at page hide only the events of
+//! a request in flight without it (which the browser cancels) go out again.
+//! A page never sends its own event twice that way (see [`Tracker::on_response`]
+//! for the failure browsers report at page hide). What the next page
+//! claims from storage (a batch whose answer came after the page was gone)
+//! may still arrive twice: a client alone cannot know that it arrived.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -34,7 +43,7 @@ pub struct Request {
     pub body: String,
     /// How many events it carries.
     pub events: usize,
-    /// Sent while the page is going away (`keepalive` / `sendBeacon`).
+    /// Sent with `keepalive`, so that it survives the page going away.
     pub keepalive: bool,
 }
 
@@ -92,6 +101,9 @@ struct Flight {
     events: usize,
     bytes: usize,
     keepalive: bool,
+    /// Sent at page hide, beside the one regular request: its outcome does
+    /// not touch the retry state.
+    unload: bool,
 }
 
 /// Small, fast generator for event ids (xoshiro128++), seeded by the shell
@@ -166,6 +178,8 @@ pub struct Tracker {
     ctx_tail: String,
     /// The context stored last: its number and shared part.
     ctx: Option<(u64, String)>,
+    /// How many contexts were stored (numbers never repeat).
+    ctx_count: u64,
     /// Whether stored events may leave out their shared part (off once a
     /// context could not be stored).
     compact: bool,
@@ -176,6 +190,11 @@ pub struct Tracker {
     over_budget: bool,
     /// Events from this sequence number on may not be written to storage yet.
     unstored_since: u64,
+    /// Bytes of keepalive bodies that may be in flight at once; 0 outside a page.
+    keepalive_budget: usize,
+    /// Keepalive requests that failed with a network error: their events stay
+    /// theirs until the next try (see [`Tracker::on_response`]).
+    held: Vec<u64>,
 }
 
 /// How much of `localStorage` one tracker's stored events may take, in
@@ -269,11 +288,25 @@ impl Tracker {
             unstored_since: u64::MAX,
             ctx_tail,
             ctx: None,
+            ctx_count: 0,
             compact: true,
             stored_bytes: 0,
             storage_budget: STORAGE_BUDGET,
             over_budget: false,
+            keepalive_budget: 0,
+            held: Vec::new(),
         }
+    }
+
+    /// In a page: the browser's allowance for keepalive bodies in flight.
+    /// From then on every request whose body fits it (with the keepalive
+    /// requests already in flight) is sent with `keepalive`.
+    pub fn set_keepalive_budget(&mut self, bytes: usize) {
+        self.keepalive_budget = bytes;
+    }
+
+    fn keepalive_bytes(&self) -> usize {
+        self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum()
     }
 
     /// The configuration.
@@ -492,6 +525,9 @@ impl Tracker {
         if !self.flights.is_empty() || self.stopped || (!force && now_ms < self.retry_at) {
             return None;
         }
+        for id in core::mem::take(&mut self.held) {
+            self.release(id);
+        }
         self.expire(now_ms);
         let limit = self.split_limit.unwrap_or(self.cfg.batch_size);
         let bound = before_seq.unwrap_or(u64::MAX);
@@ -509,7 +545,7 @@ impl Tracker {
         Some(self.launch(id, n, bound, false))
     }
 
-    fn launch(&mut self, id: u64, n: usize, bound: u64, keepalive: bool) -> Request {
+    fn launch(&mut self, id: u64, n: usize, bound: u64, unload: bool) -> Request {
         self.next_id += 1;
         let mut body = String::new();
         let fmt = self.cfg.body_format;
@@ -524,14 +560,16 @@ impl Tracker {
             jsons.push(&s.json);
         }
         batch::write_body(&mut body, jsons, fmt);
+        let keepalive = unload || body.len().saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
         self.flights.push(Flight {
             id,
             events: n,
             bytes: body.len(),
             keepalive,
+            unload,
         });
         self.stats.requests += 1;
-        if self.tries > 0 && !keepalive {
+        if self.tries > 0 && !unload {
             self.stats.retries += 1;
         }
         Request {
@@ -542,18 +580,26 @@ impl Tracker {
         }
     }
 
-    /// Requests for everything not in flight, for a page that is going away:
+    /// Requests for everything not on its way, for a page that is going away:
     /// batches of at most `batchSize` events whose bodies, together with the
     /// keepalive requests already in flight, stay within `budget` bytes (the
     /// browser's 64 KiB keepalive allowance). What does not fit stays queued.
+    ///
+    /// A request in flight with `keepalive` survives the page and is left
+    /// alone; one without it dies with the page, so its events are sent again
+    /// here (its answer, should it still come, is ignored).
     pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
         let mut out = Vec::new();
         if self.stopped {
             return out;
         }
+        while let Some(pos) = self.flights.iter().position(|f| !f.keepalive) {
+            let f = self.flights.swap_remove(pos);
+            self.release(f.id);
+        }
         self.expire(now_ms);
         let fmt = self.cfg.body_format;
-        let mut left = budget.saturating_sub(self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum());
+        let mut left = budget.saturating_sub(self.keepalive_bytes());
         loop {
             let n = batch::take(
                 self.queue.iter().filter(|s| !s.done && s.flight == 0).map(|s| s.cost),
@@ -616,6 +662,12 @@ impl Tracker {
     /// Tells the tracker how request `id` ended. `status` is the HTTP status,
     /// 0 for a network error; `retry_after` the `Retry-After` header;
     /// `status_false` whether a 2xx body said `"status": false`.
+    ///
+    /// A keepalive request that failed with a network error may be one the
+    /// page stopped following as it goes away (Chrome rejects every fetch at
+    /// page hide, and a keepalive request goes on): its events stay with it
+    /// until the next try, so that the page-hide flush does not send them a
+    /// second time. If the page lives on, the next try sends them as usual.
     pub fn on_response(
         &mut self,
         id: u64,
@@ -640,7 +692,7 @@ impl Tracker {
             Verdict::Ack => {
                 self.finish(id);
                 self.stats.delivered += n as u64;
-                if !flight.keepalive {
+                if !flight.unload {
                     self.tries = 0;
                     self.split_limit = None;
                     self.retry_at = i64::MIN;
@@ -648,15 +700,21 @@ impl Tracker {
                 return Outcome { sent: n, failed: 0 };
             }
             Verdict::Retry => {
-                self.release(id);
-                if flight.keepalive {
+                if flight.unload {
+                    self.release(id);
                     return Outcome { sent: 0, failed: n };
                 }
                 self.tries += 1;
                 if self.tries >= self.cfg.max_tries {
+                    self.release(id);
                     self.tries = 0;
                     self.give_up_front(n, status, "was given up after the most tries allowed (maxRetries)");
                 } else {
+                    if status == 0 && flight.keepalive {
+                        self.held.push(id);
+                    } else {
+                        self.release(id);
+                    }
                     let jitter = retry::backoff_ms(&self.backoff, self.tries, self.rng.next());
                     let after = retry_after
                         .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
@@ -672,7 +730,7 @@ impl Tracker {
             Verdict::Reject => {
                 self.finish(id);
                 // The next batch has nothing to do with this one: no backoff.
-                if !flight.keepalive {
+                if !flight.unload {
                     self.tries = 0;
                     self.retry_at = i64::MIN;
                 }
@@ -795,9 +853,10 @@ impl Tracker {
                     let n = match &self.ctx {
                         Some((n, c)) if c == shared => Some(*n),
                         _ => {
-                            let n = self.ctx.as_ref().map_or(1, |(n, _)| n + 1);
+                            let n = self.ctx_count + 1;
                             let ctx = store::context_json(shared);
                             if put_context(n, &ctx) {
+                                self.ctx_count = n;
                                 self.stored_bytes += ctx.len() + store::KEY_BYTES;
                                 self.ctx = Some((n, shared.to_string()));
                                 Some(n)
@@ -844,6 +903,18 @@ impl Tracker {
             }
         }
         ok
+    }
+
+    /// The stored contexts may be gone (the page was hidden, and another
+    /// tab may have claimed its events and removed them): the next event
+    /// stored writes its context again, under a new number.
+    pub fn context_lost(&mut self) {
+        self.ctx = None;
+    }
+
+    /// The numbers of the contexts this tracker stored (for removing them).
+    pub fn contexts_stored(&self) -> core::ops::RangeInclusive<u64> {
+        1..=self.ctx_count
     }
 
     /// Whether the storage budget (not a refusal of the storage itself) kept
@@ -1164,6 +1235,102 @@ mod tests {
         assert_eq!(t.pending(), 100 - sent);
         let all = t.unload_requests(T0, 1 << 20);
         assert_eq!(all.iter().map(|r| r.events).sum::<usize>(), 100 - sent);
+    }
+
+    #[test]
+    fn in_a_page_requests_that_fit_go_with_keepalive_from_the_start() {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        let r = t.next_request(T0, false, None).unwrap();
+        assert!(!r.keepalive, "no keepalive outside a page");
+        t.on_response(r.id, T0, 200, None, false);
+
+        t.set_keepalive_budget(4000);
+        track(&mut t, T0, 1);
+        let r = t.next_request(T0, false, None).unwrap();
+        assert!(r.keepalive && r.body.len() <= 4000);
+        // A keepalive request is a regular one: its failure backs off and counts a try.
+        t.on_response(r.id, T0, 503, None, false);
+        assert!(t.retry_at(T0).is_some());
+        let r = t.next_request(T0, true, None).unwrap();
+        assert!(r.keepalive);
+        t.on_response(r.id, T0, 200, None, false);
+        assert_eq!((t.pending(), t.stats().retries), (0, 1));
+
+        // A body over the allowance goes without.
+        for i in 0..100 {
+            track(&mut t, T0, i);
+        }
+        let r = t.next_request(T0, false, None).unwrap();
+        assert!(r.body.len() > 4000 && !r.keepalive);
+    }
+
+    #[test]
+    fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
+        // In flight with keepalive: it survives the page, nothing is sent twice.
+        let mut t = tracker(&[]);
+        t.set_keepalive_budget(60 * 1024);
+        for i in 0..5 {
+            track(&mut t, T0, i);
+        }
+        let r = t.next_request(T0, false, None).unwrap();
+        assert!(r.keepalive);
+        track(&mut t, T0, 5);
+        let unload = t.unload_requests(T0, 60 * 1024);
+        let ids: Vec<_> = unload
+            .iter()
+            .flat_map(|u| events(&u.body))
+            .map(|e| e["i"].clone())
+            .collect();
+        assert_eq!(ids, vec![serde_json::json!(5)], "only the event not yet on its way");
+        // A second page-hide signal (visibilitychange, then pagehide) sends nothing more.
+        assert!(t.unload_requests(T0, 60 * 1024).is_empty());
+        t.on_response(r.id, T0, 200, None, false);
+        t.on_response(unload[0].id, T0, 200, None, false);
+        assert_eq!((t.pending(), t.stats().delivered), (0, 6));
+
+        // Chrome rejects a keepalive fetch at page hide while the request goes on: the
+        // network error leaves its events with it, so the page-hide flush does not send them
+        // again; if the page lives on, the next try does.
+        let mut t = tracker(&[]);
+        t.set_keepalive_budget(60 * 1024);
+        for i in 0..3 {
+            track(&mut t, T0, i);
+        }
+        let r = t.next_request(T0, false, None).unwrap();
+        assert_eq!(t.on_response(r.id, T0, 0, None, false), Outcome { sent: 0, failed: 3 });
+        track(&mut t, T0, 3);
+        let unload = t.unload_requests(T0, 60 * 1024);
+        assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 1);
+        t.on_response(unload[0].id, T0, 200, None, false);
+        let at = t.retry_at(T0).unwrap();
+        let again = t.next_request(at, false, None).unwrap();
+        assert_eq!((again.events, again.body.clone()), (3, r.body.clone()));
+        t.on_response(again.id, at, 200, None, false);
+        assert_eq!((t.pending(), t.stats().delivered), (0, 4));
+        // Any other failure gives the events back at once.
+        track(&mut t, T0, 4);
+        let r = t.next_request(at, false, None).unwrap();
+        t.on_response(r.id, at, 503, None, false);
+        assert_eq!(t.unload_requests(at, 60 * 1024).len(), 1);
+
+        // In flight without keepalive (too big for it): the browser cancels it with the page,
+        // so its events go out again, within the budget; its late answer is ignored.
+        let mut t = tracker(&[("batchSize", num(10.0))]);
+        t.set_keepalive_budget(1000);
+        for i in 0..10 {
+            track(&mut t, T0, i);
+        }
+        let big = t.next_request(T0, false, None).unwrap();
+        assert!(!big.keepalive);
+        let unload = t.unload_requests(T0, 1 << 20);
+        assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 10);
+        assert!(unload.iter().all(|u| u.keepalive));
+        assert_eq!(t.on_response(big.id, T0, 0, None, false), Outcome::default());
+        for u in &unload {
+            t.on_response(u.id, T0, 200, None, false);
+        }
+        assert_eq!((t.pending(), t.stats().delivered), (0, 10));
     }
 
     #[test]

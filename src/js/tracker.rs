@@ -294,7 +294,8 @@ impl Inner {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
         if gone {
-            storage_set(&d.keys.heartbeat(), "0");
+            // No heartbeat is "gone" too: the page leaves no key behind.
+            storage_remove(&d.keys.heartbeat());
             d.beat_at.set(0);
             d.gone.set(true);
         } else if d.gone.get() {
@@ -404,6 +405,12 @@ impl Inner {
                 }
             }
         }
+        // The heartbeats of this app's gone tabs that left no events.
+        for key in storage_keys(&d.keys.heartbeat_prefix()) {
+            if d.keys.other_tab_of_heartbeat(&key).is_some() && store::is_dead(storage_get(&key).as_deref(), now) {
+                storage_remove(&key);
+            }
+        }
     }
 
     fn stop_hooks(&self) {
@@ -507,7 +514,10 @@ impl CoolaTracker {
         };
         let url = cfg.url();
         let interval = cfg.flush_interval_ms;
-        let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        if page {
+            core.set_keepalive_budget(KEEPALIVE_BUDGET);
+        }
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
@@ -603,6 +613,11 @@ impl CoolaTracker {
                 if let Some(i) = weak_online.upgrade() {
                     if let Some(d) = &i.durable {
                         d.gone.set(false);
+                        // While hidden, another tab may have claimed this
+                        // page's stored events and removed their contexts.
+                        if let Ok(mut c) = i.core.try_borrow_mut() {
+                            c.context_lost();
+                        }
                     }
                 }
                 start_pump(&weak_online)

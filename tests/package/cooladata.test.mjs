@@ -6,6 +6,7 @@
 // before the script had loaded. Events go to /v1/{app_key}/track.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FIXTURES, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
@@ -106,6 +107,116 @@ test("a batch that fails: the callback gets the error, the event is retried and 
       timeout: 20_000,
       what: "the retried event",
     });
+  } finally {
+    await page.context().close();
+  }
+});
+
+// ---- what a site's reports depend on (site.html: the snippet, then the
+// site's own calls, `window.site`, defined by the test as a site writes them)
+
+/** A fresh page whose site.html runs `calls` right after the snippet. */
+async function sitePage(calls, b = browser) {
+  const page = await newPage(b);
+  await page.addInitScript(`window.site = ${calls.toString()};`);
+  return page;
+}
+
+const version = () => JSON.parse(readFileSync(join(app.pkgDir, "package.json"), "utf8")).version;
+
+for (const loader of ["classic", "module"]) {
+  test(`${loader}: values as JSON sent them, tracker_type "javascript", referring_domain with its port`, async () => {
+    const key = `cd-json-${loader}`;
+    const page = await sitePage(function () {
+      var q = new URLSearchParams(location.search);
+      cooladata.init({ app_key: q.get("app"), api_host: location.host, user_id: "u-json" });
+      window.results = {};
+      var done = function (name) {
+        return function (err) {
+          window.results[name] = err ? err.code : "ok";
+        };
+      };
+      cooladata.trackEvent(
+        "json_values",
+        { when: new Date(Date.UTC(2026, 10, 30, 12, 34, 56, 789)), nan: NaN, inf: Infinity, ninf: -Infinity, never: new Date(NaN), n: 3, s: "x" },
+        done("json"),
+      );
+      cooladata.trackEvent("nested", { cart: { sku: "a" } }, done("nested"));
+      cooladata.trackEvent("listed", { tags: ["a", "b"] }, done("listed"));
+    });
+    try {
+      // Arrive from another page of the site: document.referrer has the port.
+      await page.goto(`${collector.url}/next.html`);
+      await page.evaluate((u) => (location.href = u), `${collector.url}/site.html?loader=${loader}&app=${key}`);
+      await page.waitForFunction(() => window.results && Object.keys(window.results).length === 3, null, { timeout: 10_000 });
+      assert.deepEqual(await page.evaluate(() => window.results), {
+        json: "ok",
+        nested: "nested_property",
+        listed: "nested_property",
+      });
+      assert.ok(
+        page.consoleLines.some((l) => l.startsWith("error:") && /cart/.test(l)),
+        `the refused event is on the console:\n${page.consoleLines.join("\n")}`,
+      );
+      const [e] = collector.events({ app: key });
+      assert.equal(collector.events({ app: key }).length, 1);
+      assert.equal(e.event_name, "json_values");
+      assert.equal(e.when, "2026-11-30T12:34:56.789Z");
+      for (const k of ["nan", "inf", "ninf", "never"]) assert.equal(k in e, false, `${k} is left out`);
+      assert.equal(e.n, 3);
+      assert.equal(e.tracker_type, "javascript");
+      assert.equal(e.tracker_version, `coola-tracker/${version()}`);
+      const { host } = new URL(collector.url);
+      assert.match(host, /:\d+$/);
+      assert.equal(e.referring_domain, host);
+      assert.equal(e.referring_url, `${collector.url}/next.html`);
+
+      // CoolaTracker itself stays strict.
+      const strict = await page.evaluate(() =>
+        [{ d: new Date() }, { x: NaN }, { x: Infinity }].map((p) => {
+          try {
+            window.cooladata.trackers.now.track("strict", p);
+            return "accepted";
+          } catch (err) {
+            return err.code;
+          }
+        }),
+      );
+      assert.deepEqual(strict, ["invalid_value", "invalid_value", "invalid_value"]);
+    } finally {
+      await page.context().close();
+    }
+  });
+}
+
+test("calls made before the script loaded are replayed in the order the snippet queued them", async () => {
+  const key = "cd-order";
+  const page = await sitePage(function () {
+    var q = new URLSearchParams(location.search);
+    cooladata.init({ app_key: q.get("app"), api_host: location.host, user_id: "u-order", session_id: "s1" });
+    cooladata.trackEventLater("later_a", { n: 1 });
+    cooladata.trackEventLater("later_b", { n: 2 });
+    cooladata.flush();
+    cooladata.trackEvent("first");
+    cooladata.setConfig({ session_id: "s2" });
+    cooladata.trackEvent("second");
+  });
+  try {
+    await page.goto(`${collector.url}/site.html?loader=classic&app=${key}`);
+    // The queued flush() sends the trackEventLater events: nothing else does.
+    const events = await waitFor(
+      () => {
+        const got = collector.events({ app: key });
+        return got.length >= 4 && got;
+      },
+      { what: "the four events" },
+    );
+    assert.deepEqual(names(events), ["first", "later_a", "later_b", "second"]);
+    const by = Object.fromEntries(events.map((e) => [e.event_name, e]));
+    assert.equal(by.first.session_id, "s1", "setConfig applies from where it was called");
+    assert.equal(by.second.session_id, "s2");
+    assert.equal(by.later_a.tracker_type, "javascript");
+    assert.equal(await page.evaluate(() => window.cooladata.pending), 0);
   } finally {
     await page.context().close();
   }

@@ -4,7 +4,7 @@
 //
 //   node tests/soak/soak.mjs            short run (what `make test-soak` asserts through soak.test.mjs)
 //   node tests/soak/soak.mjs --long     long run (`make soak`)
-//   options: --only node,reload,down,garbage   --seed N   --json   (env SOAK_PKG=dir: another pkg/ build)
+//   options: --only node,reload,down,garbage,walk   --seed N   --json   (env SOAK_PKG=dir: another pkg/ build)
 //
 // Environments:
 //   node     Node tracker; collector with 30 % 500, 10 % 429 (Retry-After 1), 5 % dropped
@@ -17,6 +17,10 @@
 //            quota before the tracker exists: it keeps working, reports storage_error, and
 //            never sends the garbage. Run twice: filled with 1 MiB strings until setItem throws
 //            ("big": some room is left), and then to the very last character ("exact").
+//   walk     Chromium: a visitor walks through `pages` pages of the site, each tracking `events`
+//            events (the last one in the click handler of an outbound link, whose click loads the
+//            next page while a batch is on its way); the collector answers after 200-300 ms, so
+//            the answers come after the page is gone. Figure: deliveries per event (perEvent).
 //
 // Figures per environment: tracked, delivered (unique tracked event_ids at the collector), lost
 // (tracked - delivered - reported), reported (events the tracker gave up on and reported through
@@ -55,12 +59,14 @@ export const PROFILES = Object.freeze({
     reload: { rate: 150, reloads: 4, segmentMs: 1500, drainMs: 60000 },
     down: { events: 200, downMs: 1500, drainMs: 30000 },
     garbage: { events: 300, drainMs: 30000 },
+    walk: { pages: 20, events: 5, drainMs: 30000 },
   },
   long: {
     node: { events: 20000, durationMs: 120000, downMs: 3000, drainMs: 300000 },
     reload: { rate: 200, reloads: 10, segmentMs: 4000, drainMs: 300000 },
     down: { events: 2000, downMs: 5000, drainMs: 120000 },
     garbage: { events: 3000, drainMs: 120000 },
+    walk: { pages: 20, events: 5, drainMs: 60000 },
   },
 });
 
@@ -504,9 +510,70 @@ export async function runBrowserGarbage(o = {}) {
   }
 }
 
+/**
+ * 5. A multi-page walk: on each page `events - 1` events are tracked, a batch goes out, and the
+ * visitor clicks the outbound link before its answer (the click tracks one more event). The
+ * collector injects no failure, only a delay: every copy beyond the first is a re-send caused by
+ * the navigation. perEvent = copies received / events tracked.
+ * @param {{browser?: object, pages?: number, events?: number, drainMs?: number, seed?: number, log?: Function}} o
+ */
+export async function runBrowserWalk(o = {}) {
+  const { pages = 20, events = 5, drainMs = 30000, seed = 5, log = () => {} } = o;
+  const t0 = performance.now();
+  const browser = o.browser ?? await launchBrowser();
+  const collector = await startCollector({
+    host: '127.0.0.1', appKey: APP_KEY, seed, delayMs: [200, 300], static: PAGE_DIR, mounts: { '/pkg': PKG },
+  });
+  const context = await browser.newContext();
+  try {
+    const { page, problems } = await openPage(context, `${collector.url}/walk.html`);
+    for (let p = 0; p < pages; p++) {
+      const before = await page.evaluate(() => window.soak.requests);
+      await page.evaluate((n) => window.soak.track(n), events - 1);
+      // A batch is on its way (the 100 ms timer, or the claim of the previous page's events)...
+      await page.waitForFunction((b) => window.soak.requests > b, before, { timeout: 10000 });
+      // ...and the visitor leaves before its answer.
+      await Promise.all([page.waitForURL(/walk\.html/, { waitUntil: 'load' }), page.click('#out')]);
+      await ready(page);
+    }
+    // The page after the last click tracks nothing: it claims and drains.
+    const drained = await page.evaluate((ms) => window.soak.drain(ms), drainMs);
+    await sleep(500); // keepalive requests of unloaded pages may still be on their way
+    const h = await history(page);
+    const storedLeft = await page.evaluate(() => window.soak.storedKeys().length);
+    const heartbeats = await page.evaluate(() => window.soak.storedKeys('coola:tab:').length);
+    const bad = unexpected(problems);
+    const st = collector.stats();
+    const perEvent = h.trackedIds.length ? (st.events + st.duplicates) / h.trackedIds.length : 0;
+    log(`walk: ${h.pages} pages, ${h.trackedIds.length} events, ${st.events + st.duplicates} copies received, ${perEvent.toFixed(2)} per event`);
+    return tally({
+      env: `browser walk (${pages} pages)`,
+      trackedIds: h.trackedIds,
+      instances: [collector],
+      errors: h.errors,
+      requests: h.requests,
+      batchSize: TRACKER_OPTIONS.batchSize,
+      wallMs: performance.now() - t0,
+      extra: { pages: h.pages, perEvent, pendingAtEnd: drained.pending, storedLeft, heartbeats },
+      checks: [
+        { name: `${pages} pages walked`, ok: h.pages === pages + 1, detail: `${h.pages} pages` },
+        { name: `every page tracked ${events} events`, ok: h.trackedIds.length === pages * events, detail: `${h.trackedIds.length}` },
+        { name: 'pending is 0 after the final flushes', ok: drained.pending === 0, detail: `pending ${drained.pending}` },
+        { name: 'no stored event left in localStorage', ok: storedLeft === 0, detail: `${storedLeft} keys` },
+        { name: 'one heartbeat left: the live page\'s', ok: heartbeats === 1, detail: `${heartbeats} keys` },
+        { name: 'no page error', ok: bad.length === 0, detail: bad.slice(0, 3).join(' | ') },
+      ],
+    });
+  } finally {
+    await context.close();
+    await collector.close();
+    if (!o.browser) await browser.close();
+  }
+}
+
 // ------------------------------------------------------------------ suite
 
-export const ENVIRONMENTS = ['node', 'reload', 'down', 'garbage'];
+export const ENVIRONMENTS = ['node', 'reload', 'down', 'garbage', 'walk'];
 
 /** Runs the chosen environments one after the other; returns their results. */
 export async function runSuite({ long = false, only = ENVIRONMENTS, seed = 1, log = () => {} } = {}) {
@@ -520,6 +587,7 @@ export async function runSuite({ long = false, only = ENVIRONMENTS, seed = 1, lo
       if (env === 'node') results.push(await runNode({ ...p.node, ...common }));
       else if (env === 'reload') results.push(await runBrowserReload({ ...p.reload, ...common }));
       else if (env === 'down') results.push(await runBrowserDown({ ...p.down, ...common }));
+      else if (env === 'walk') results.push(await runBrowserWalk({ ...p.walk, ...common }));
       else if (env === 'garbage') {
         // Filled with 1 MiB strings until setItem throws, then to the very last character.
         results.push(await runBrowserGarbage({ ...p.garbage, fill: 'big', ...common }));
@@ -556,7 +624,7 @@ async function main(argv) {
     },
   });
   if (v.help) {
-    console.log('usage: node tests/soak/soak.mjs [--long] [--only node,reload,down,garbage] [--seed N] [--json] [--quiet]');
+    console.log('usage: node tests/soak/soak.mjs [--long] [--only node,reload,down,garbage,walk] [--seed N] [--json] [--quiet]');
     return 0;
   }
   const only = v.only ? v.only.split(',').map((s) => s.trim()).filter(Boolean) : ENVIRONMENTS;

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PROFILES, TRACKER_OPTIONS, formatTable, launchBrowser,
-  runNode, runBrowserReload, runBrowserDown, runBrowserGarbage,
+  runNode, runBrowserReload, runBrowserDown, runBrowserGarbage, runBrowserWalk,
 } from './soak.mjs';
 
 const P = PROFILES.short;
@@ -52,4 +52,13 @@ test('browser: garbage under the storage keys, localStorage filled with big stri
 
 test('browser: garbage under the storage keys, localStorage full to the last character', { timeout: 120_000 }, async (t) => {
   check(t, await runBrowserGarbage({ ...P.garbage, fill: 'exact', seed: 15, browser, log }));
+});
+
+// Before issue 14: 2.80 copies per event (the batch in flight at the click was sent again by the
+// page-hide flush, then by the next page's claim); every request that fits goes with keepalive
+// from the start now, and only the claim of what had no answer yet may send a second copy.
+test('browser: 20-page walk, an outbound click before each answer: at most 2 copies per event', { timeout: 120_000 }, async (t) => {
+  const r = await runBrowserWalk({ ...P.walk, seed: 16, browser, log });
+  check(t, r);
+  assert.ok(r.perEvent <= 2, `${r.perEvent.toFixed(2)} copies per event`);
 });

@@ -13,8 +13,13 @@
 //!   it was acknowledged or dropped;
 //! - every body decodes to events that were tracked, in tracking order, each
 //!   exactly as queued; a request takes the oldest events it may;
-//! - at most one non-keepalive request is in flight (none at all when
+//! - at most one regular (not unload) request is in flight (none at all when
 //!   `next_request` answers); keepalive bodies stay within the unload budget;
+//! - with a keepalive budget, a regular request goes with keepalive exactly
+//!   when its body fits; unload re-sends the events of a request in flight
+//!   without keepalive and never those of one with it, nor those of a
+//!   keepalive request that failed with a network error (held until the next
+//!   `next_request` that gets to send);
 //! - 403 stops all sending; answers are classified as the retry policy says
 //!   (ack, reject, retry with backoff and `Retry-After`, give up after
 //!   `max_tries`, split on 413);
@@ -43,6 +48,8 @@ const STATUSES: [u16; 10] = [0, 200, 200, 400, 403, 408, 413, 429, 500, 503];
 enum State {
     Queued,
     Flight(u64),
+    /// Of a keepalive request that failed with a network error.
+    Held(u64),
     Acked,
     Dropped,
 }
@@ -63,6 +70,8 @@ struct Sent {
     id: u64,
     seqs: Vec<u64>,
     keepalive: bool,
+    /// Sent by `unload_requests`.
+    unload: bool,
     bytes: usize,
 }
 
@@ -100,6 +109,8 @@ struct Model {
     contexts: BTreeMap<u64, String>,
     /// Events dropped for age.
     expired: HashSet<u64>,
+    /// `set_keepalive_budget` (0: not in a page).
+    keepalive_budget: usize,
 }
 
 /// What `Tracker::new` takes: config, seed, anonymous id, environment defaults.
@@ -208,8 +219,13 @@ impl Model {
             storage: BTreeMap::new(),
             contexts: BTreeMap::new(),
             expired: HashSet::new(),
+            keepalive_budget: 0,
         };
         assert!(!m.t.user_id().is_empty());
+        if inp.bool() {
+            m.keepalive_budget = inp.pick(&[0, 300, 2000, 65_536]);
+            m.t.set_keepalive_budget(m.keepalive_budget);
+        }
         // Events read back from storage, as a new page would.
         for i in 0..inp.below(4) {
             let time = if m.server_ts {
@@ -244,7 +260,7 @@ impl Model {
     fn live(&self) -> usize {
         self.evs
             .values()
-            .filter(|e| matches!(e.state, State::Queued | State::Flight(_)))
+            .filter(|e| matches!(e.state, State::Queued | State::Flight(_) | State::Held(_)))
             .count()
     }
 
@@ -261,7 +277,7 @@ impl Model {
                 .get_mut(&seq)
                 .unwrap_or_else(|| panic!("queued event {seq} was never tracked"));
             assert!(
-                matches!(ev.state, State::Queued | State::Flight(_)),
+                matches!(ev.state, State::Queued | State::Flight(_) | State::Held(_)),
                 "event {seq} is queued again after it was {:?}",
                 ev.state
             );
@@ -275,7 +291,7 @@ impl Model {
         }
         let mut gone = Vec::new();
         for (seq, ev) in self.evs.iter_mut() {
-            if matches!(ev.state, State::Queued | State::Flight(_)) && !present.contains(seq) {
+            if matches!(ev.state, State::Queued | State::Flight(_) | State::Held(_)) && !present.contains(seq) {
                 assert_eq!(ev.state, State::Queued, "event {seq} left the queue while in flight");
                 ev.state = State::Dropped;
                 gone.push(*seq);
@@ -456,8 +472,10 @@ impl Model {
     /// Checks a request just returned and records it as in flight.
     /// `candidates` are the events it may take, oldest first: it must take
     /// the first ones.
-    fn sent(&mut self, req: &Request, keepalive: bool, limit: usize, candidates: &[u64]) -> Vec<u64> {
-        assert_eq!(req.keepalive, keepalive);
+    fn sent(&mut self, req: &Request, unload: bool, limit: usize, candidates: &[u64]) -> Vec<u64> {
+        let in_flight: usize = self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
+        let keepalive = unload || req.body.len() + in_flight <= self.keepalive_budget;
+        assert_eq!(req.keepalive, keepalive, "keepalive of a {} byte body", req.body.len());
         assert!(req.id > self.last_request_id, "request ids must grow");
         self.last_request_id = req.id;
         let json = body_json(&req.body, self.fmt).unwrap_or_else(|e| panic!("request body does not decode: {e}"));
@@ -505,6 +523,7 @@ impl Model {
             id: req.id,
             seqs: seqs.clone(),
             keepalive,
+            unload,
             bytes: req.body.len(),
         });
         self.requests += 1;
@@ -519,6 +538,16 @@ impl Model {
             .filter(|(s, e)| e.state == State::Queued && **s < bound && queued.contains(s))
             .map(|(s, _)| *s)
             .collect()
+    }
+
+    /// The events held after a keepalive request's network error go back
+    /// to the queue (the tracker does it when a request may go out).
+    fn release_held(&mut self) {
+        for e in self.evs.values_mut() {
+            if matches!(e.state, State::Held(_)) {
+                e.state = State::Queued;
+            }
+        }
     }
 
     /// After an expiry pass: nothing waiting is older than 30 days.
@@ -548,6 +577,9 @@ impl Model {
         };
         let backoff = self.t.retry_at(self.now);
         let idle = self.flights.is_empty() && !self.stopped && (force || backoff.is_none());
+        if idle {
+            self.release_held();
+        }
         let r = self.t.next_request(self.now, force, bound);
         let b = bound.unwrap_or(u64::MAX);
         let gone = if let Some(req) = r {
@@ -578,6 +610,15 @@ impl Model {
             1 => inp.pick(&[0, 50, 200, 1000]),
             _ => usize::from(inp.u16()),
         };
+        if !self.stopped {
+            // A request without keepalive dies with the page: its events go out again.
+            for f in self.flights.iter().filter(|f| !f.keepalive) {
+                for s in &f.seqs {
+                    self.evs.get_mut(s).expect("known").state = State::Queued;
+                }
+            }
+            self.flights.retain(|f| f.keepalive);
+        }
         let keepalive_bytes: usize = self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
         let reqs = self.t.unload_requests(self.now, budget);
         if self.stopped {
@@ -658,34 +699,36 @@ impl Model {
                 ev.state = State::Acked;
             }
             self.acked += n as u64;
-            if !f.keepalive {
+            if !f.unload {
                 self.tries_since_ack = 0;
                 self.tries_of_batch = 0;
                 self.split_limit = None;
             }
         } else {
+            // A network error of a regular keepalive request not given up: held.
+            let hold = status == 0 && f.keepalive && !f.unload && self.tries_of_batch + 1 < self.max_tries;
             for s in &f.seqs {
-                self.evs.get_mut(s).expect("known").state = State::Queued;
+                self.evs.get_mut(s).expect("known").state = if hold { State::Held(f.id) } else { State::Queued };
             }
             if status == 403 {
                 self.stopped = true;
             } else if split {
                 self.split_limit = Some((n / 2).max(1));
             } else if retry {
-                if !f.keepalive {
+                if !f.unload {
                     self.tries_since_ack += 1;
                     self.tries_of_batch += 1;
                 }
             } else {
                 // Rejected: given up on and reported.
                 want_gone.clone_from(&f.seqs);
-                if !f.keepalive {
+                if !f.unload {
                     self.tries_of_batch = 0;
                 }
             }
         }
         let gone = self.sync();
-        if retry && !f.keepalive && !gone.is_empty() {
+        if retry && !f.unload && !gone.is_empty() {
             // Given up after the most tries allowed.
             assert!(
                 self.tries_since_ack >= self.max_tries,
@@ -704,7 +747,7 @@ impl Model {
             want_gone.clone_from(&f.seqs);
             self.tries_since_ack = 0;
             self.tries_of_batch = 0;
-        } else if retry && !f.keepalive {
+        } else if retry && !f.unload {
             assert!(
                 self.tries_of_batch < self.max_tries,
                 "a batch kept after {} tries (max {})",
@@ -909,6 +952,9 @@ impl Model {
             self.answer(0, 200, false, None);
         }
         for _ in 0..=self.evs.len() + 2 {
+            if !self.stopped {
+                self.release_held();
+            }
             let Some(req) = self.t.next_request(self.now, true, None) else {
                 let gone = self.sync();
                 if !self.stopped {

@@ -1,0 +1,89 @@
+// Storage left behind: after 20 page loads of a site the tracker holds no
+// key of a page that is gone. A page removes its heartbeat when it goes away
+// (pagehide); the next tracker removes the heartbeats of its app's tabs that
+// died without one (a crash: a heartbeat older than 3 minutes, or "0" as
+// earlier releases wrote), whether or not they left events to claim.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { FIXTURES, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
+
+let app;
+let collector;
+let browser;
+
+before(async () => {
+  app = await project();
+  [collector, browser] = await Promise.all([
+    startCollector({ port: 0, static: join(FIXTURES, "pages"), mounts: { "/pkg": app.pkgDir } }),
+    chromium(),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.close();
+  app?.remove();
+});
+
+const coolaKeys = (page) =>
+  page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("coola:")).sort());
+
+test("20 page loads leave no key of a gone page behind", async () => {
+  const key = "keys-20";
+  const page = await newPage(browser);
+  try {
+    const load = async (i) => {
+      await page.goto(`${collector.url}/unload.html?app=${key}&n=2&then=stay&interval=100&load=${i}`);
+      await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    };
+    for (let i = 0; i < 20; i++) {
+      await load(i);
+      const beats = (await coolaKeys(page)).filter((k) => k.startsWith("coola:tab:"));
+      assert.equal(beats.length, 1, `load ${i + 1}: only the live page's heartbeat (${beats.join(", ")})`);
+    }
+    await waitFor(() => collector.events({ app: key }).length >= 40, { what: "the 40 events" });
+    await page.goto(`${collector.url}/next.html`); // the last tracker's page goes away too
+    assert.deepEqual(await coolaKeys(page), ["coola:user_id"]);
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("the next tracker removes the heartbeats of tabs that died without a page hide", async () => {
+  const key = "keys-crashed";
+  const page = await newPage(browser);
+  try {
+    const url = `${collector.url}/unload.html?app=${key}&n=0&then=stay`;
+    await page.goto(url);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const [own] = (await coolaKeys(page)).filter((k) => k.startsWith("coola:tab:"));
+    const appHash = own.slice("coola:tab:".length).split(".")[0];
+    const other = appHash === "ffffffff" ? "eeeeeeee" : "ffffffff";
+    const planted = await page.evaluate(
+      ({ appHash, other }) => {
+        const now = Date.now();
+        const keys = {
+          stale: [`coola:tab:${appHash}.crashed0001`, String(now - 200_000)],
+          zero: [`coola:tab:${appHash}.crashed0002`, "0"],
+          alive: [`coola:tab:${appHash}.alive0001`, String(now)],
+          otherApp: [`coola:tab:${other}.crashed0003`, "0"],
+        };
+        for (const [k, v] of Object.values(keys)) localStorage.setItem(k, v);
+        return Object.fromEntries(Object.entries(keys).map(([name, [k]]) => [name, k]));
+      },
+      { appHash, other },
+    );
+    await page.goto(url);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const keys = await coolaKeys(page);
+    assert.ok(!keys.includes(planted.stale), "a heartbeat older than 3 minutes is removed");
+    assert.ok(!keys.includes(planted.zero), "a heartbeat of 0 is removed");
+    assert.ok(!keys.includes(own), "the previous page removed its own");
+    assert.ok(keys.includes(planted.alive), "a live tab's heartbeat stays");
+    assert.ok(keys.includes(planted.otherApp), "another app's keys are its own tracker's business");
+  } finally {
+    await page.context().close();
+  }
+});
