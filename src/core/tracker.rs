@@ -1487,6 +1487,26 @@ mod tests {
             );
             assert_eq!(a, b);
         }
+        // After the page was shown again its contexts may be gone: the next
+        // stored event writes its context again, under a new number.
+        assert_eq!(t.contexts_stored(), 1..=3);
+        t.context_lost();
+        track(&mut t, T0, 10);
+        let mut again = Vec::new();
+        let mut text = String::new();
+        t.persist(
+            |_, s| {
+                text = s.to_string();
+                true
+            },
+            |n, json| {
+                again.push((n, json.to_string()));
+                true
+            },
+            |_| {},
+        );
+        assert_eq!(again, vec![(4, contexts[&3].clone())]);
+        assert!(text.ends_with(r#","":4}"#));
         // Without its context a compacted event is refused, never sent half.
         let e = crate::core::store::restore(&stored_entries(&stored[0].1), |_| None, false).unwrap_err();
         assert_eq!(e.code, ErrorCode::StorageError);

@@ -413,6 +413,20 @@ impl Inner {
         }
     }
 
+    /// The page goes away with nothing queued: no stored event needs its
+    /// contexts, so they go too (the next page would otherwise find them).
+    fn drop_contexts(&self) {
+        let Some(d) = &self.durable else { return };
+        let Ok(mut c) = self.core.try_borrow_mut() else { return };
+        if c.pending() > 0 {
+            return;
+        }
+        for n in c.contexts_stored() {
+            storage_remove(&d.keys.context(n));
+        }
+        c.context_lost();
+    }
+
     fn stop_hooks(&self) {
         if let Ok(mut h) = self.hooks.try_borrow_mut() {
             *h = Hooks::default();
@@ -605,6 +619,7 @@ impl CoolaTracker {
                     i.persist();
                     if gone {
                         i.heartbeat(true);
+                        i.drop_contexts();
                     }
                 }
             });
@@ -612,11 +627,13 @@ impl CoolaTracker {
                 // Shown again (back/forward cache), or back online: alive.
                 if let Some(i) = weak_online.upgrade() {
                     if let Some(d) = &i.durable {
-                        d.gone.set(false);
-                        // While hidden, another tab may have claimed this
-                        // page's stored events and removed their contexts.
-                        if let Ok(mut c) = i.core.try_borrow_mut() {
-                            c.context_lost();
+                        // Shown again after a page hide: meanwhile another
+                        // tab may have claimed this page's stored events and
+                        // removed their contexts.
+                        if d.gone.replace(false) {
+                            if let Ok(mut c) = i.core.try_borrow_mut() {
+                                c.context_lost();
+                            }
                         }
                     }
                 }
