@@ -119,7 +119,7 @@ function env() {
     const ref = "" + (document.referrer || "");
     let domain = "";
     try {
-      domain = ref ? new URL(ref).hostname : "";
+      domain = ref ? new URL(ref).host : "";
     } catch (_) {}
     const scr = typeof screen === "object" && screen ? screen.width + "x" + screen.height : "";
     s += T("p", "session_screen_size", scr) + T("p", "session_platform", "" + (nav.platform || ""));
