@@ -37,9 +37,9 @@ impl Session {
         let (id, last) = stored.rsplit_once(':')?;
         let plausible_id =
             !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        let last = (!last.is_empty() && last.len() <= 16 && last.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| last.parse::<i64>().ok())
-            .flatten()?;
+        let last = (!last.is_empty() && last.len() <= 16)
+            .then(|| crate::core::num::parse_digits(last.as_bytes()))
+            .flatten()? as i64;
         plausible_id.then_some((id, last))
     }
 
