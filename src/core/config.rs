@@ -500,7 +500,13 @@ mod tests {
         use crate::core::entries::tests::write;
         let c = build(&[("appKey", s("k"))]).unwrap();
         assert_eq!(
-            (c.opt_out, c.privacy_signals, c.session_timeout_ms, c.auto_page_views, c.debug),
+            (
+                c.opt_out,
+                c.privacy_signals,
+                c.session_timeout_ms,
+                c.auto_page_views,
+                c.debug
+            ),
             (None, false, None, AutoPageViews::Off, false)
         );
         assert_eq!(c.sample_rate, None);
@@ -515,7 +521,13 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            (c.opt_out, c.privacy_signals, c.session_timeout_ms, c.auto_page_views, c.debug),
+            (
+                c.opt_out,
+                c.privacy_signals,
+                c.session_timeout_ms,
+                c.auto_page_views,
+                c.debug
+            ),
             (Some(true), true, Some(0), AutoPageViews::History, true)
         );
         assert_eq!(c.sample_rate, Some((0.5, "0.5".to_string())));

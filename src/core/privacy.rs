@@ -268,13 +268,24 @@ mod tests {
 
     #[test]
     fn sample_rates_read_as_javascript_writes_them() {
-        for (t, v) in [("0", 0.0), ("1", 1.0), ("0.25", 0.25), ("1e-7", 1e-7), ("0.5", 0.5), ("5e-1", 0.5)] {
+        for (t, v) in [
+            ("0", 0.0),
+            ("1", 1.0),
+            ("0.25", 0.25),
+            ("1e-7", 1e-7),
+            ("0.5", 0.5),
+            ("5e-1", 0.5),
+        ] {
             let (got, text) = parse_rate(t).unwrap();
             assert!((got - v).abs() < 1e-12, "{t}: {got}");
             assert_eq!(text, t);
         }
         for bad in ["1.5", "-0.1", "2", "1e1", "abc", "", "0x1"] {
-            assert_eq!(parse_rate(bad).unwrap_err().field.as_deref(), Some("sampleRate"), "{bad}");
+            assert_eq!(
+                parse_rate(bad).unwrap_err().field.as_deref(),
+                Some("sampleRate"),
+                "{bad}"
+            );
         }
     }
 
@@ -295,14 +306,21 @@ mod tests {
             hide_key("https://api.cooladata.com/v3/SECRET/track", "SECRET"),
             "https://api.cooladata.com/v3/{appKey}/track"
         );
-        assert_eq!(hide_key("http://h/v3/a%2Fb/track?k=a/b", "a/b"), "http://h/v3/{appKey}/track?k={appKey}");
+        assert_eq!(
+            hide_key("http://h/v3/a%2Fb/track?k=a/b", "a/b"),
+            "http://h/v3/{appKey}/track?k={appKey}"
+        );
     }
 
     #[test]
     fn page_views_follow_url_changes() {
         let mut p = PageViews::default();
         assert!(!p.any() && p.changed("https://x/a"));
-        assert_eq!(p.view("https://x/a"), None, "the first page view has the document's referrer");
+        assert_eq!(
+            p.view("https://x/a"),
+            None,
+            "the first page view has the document's referrer"
+        );
         assert!(!p.changed("https://x/a"), "replaceState to the same URL: none");
         assert!(p.changed("https://x/a#b"), "a hash change counts");
         assert_eq!(p.view("https://x/a#b").as_deref(), Some("https://x/a"));

@@ -150,6 +150,12 @@ impl Tracker {
         self.ctx.take().map_or(0, |(n, _)| n)
     }
 
+    /// Whether the user id is the anonymous one (no `userId` option, no
+    /// `setUserId`): the one an opt-out forgets.
+    pub fn anonymous(&self) -> bool {
+        self.x.anonymous
+    }
+
     /// Opts in again. Events tracked while opted out are not recovered.
     pub fn opt_in(&mut self) {
         self.x.opted_out = false;
@@ -215,7 +221,10 @@ impl Tracker {
         let mut scratch = String::new();
         for e in entries::parse(encoded) {
             let Entry::Prop(k, v) = e? else { continue };
-            if matches!(k, event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP) {
+            if matches!(
+                k,
+                event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
+            ) {
                 return Err(Error::field(
                     ErrorCode::InvalidValue,
                     k,
@@ -432,9 +441,18 @@ mod tests {
         );
         assert!(stored.is_empty());
         // The answer to the request sent before optOut changes nothing.
-        assert_eq!(t.on_response(r.id, T0, 200, None, false), super::super::Outcome::default());
-        assert_eq!(t.on_response(r.id, T0, 503, None, false), super::super::Outcome::default());
-        assert!(t.next_request(T0 + 3_600_000, true, None).is_none(), "nothing is retried");
+        assert_eq!(
+            t.on_response(r.id, T0, 200, None, false),
+            super::super::Outcome::default()
+        );
+        assert_eq!(
+            t.on_response(r.id, T0, 503, None, false),
+            super::super::Outcome::default()
+        );
+        assert!(
+            t.next_request(T0 + 3_600_000, true, None).is_none(),
+            "nothing is retried"
+        );
         // Opted out: validates, queues nothing, returns "".
         assert_eq!(track(&mut t, T0, 9), "");
         let bad = write('s', "event_name", "e") + &write('o', "cart", "");
@@ -517,7 +535,11 @@ mod tests {
     fn shared_properties_merge_validate_and_lose_to_the_events_own() {
         let mut t = tracker(&[]);
         let set = |t: &mut Tracker, s: &str| t.set_properties(s);
-        set(&mut t, &(write('s', "plan", "pro") + &write('n', "tier", "2") + &write('b', "beta", "true"))).unwrap();
+        set(
+            &mut t,
+            &(write('s', "plan", "pro") + &write('n', "tier", "2") + &write('b', "beta", "true")),
+        )
+        .unwrap();
         set(&mut t, &(write('u', "tier", "") + &write('s', "plan", "team"))).unwrap();
         for (bad, code) in [
             (write('o', "cart", ""), ErrorCode::NestedProperty),
@@ -543,7 +565,10 @@ mod tests {
         // Shared properties come before event_id, so the environment
         // defaults still end the event.
         let json = t.queued().nth(1).unwrap().1.to_string();
-        assert!(json.find("\"plan\"").unwrap() < json.find("\"event_id\"").unwrap(), "{json}");
+        assert!(
+            json.find("\"plan\"").unwrap() < json.find("\"event_id\"").unwrap(),
+            "{json}"
+        );
         // No more than MAX_SHARED.
         let many: String = (0..=MAX_SHARED).map(|i| write('n', &format!("p{i}"), "1")).collect();
         assert_eq!(set(&mut t, &many).unwrap_err().code, ErrorCode::InvalidValue);
@@ -563,7 +588,10 @@ mod tests {
     fn sampling_keeps_whole_users_and_marks_kept_events() {
         let mut kept_users = 0;
         for u in 0..2000 {
-            let mut t = tracker(&[("userId", OptValue::Str(format!("user-{u}"))), ("sampleRate", OptValue::Num(0.25))]);
+            let mut t = tracker(&[
+                ("userId", OptValue::Str(format!("user-{u}"))),
+                ("sampleRate", OptValue::Num(0.25)),
+            ]);
             let a = track(&mut t, T0, 0);
             let b = track(&mut t, T0, 1);
             assert_eq!(a.is_empty(), b.is_empty(), "a user is kept or dropped as a whole");
@@ -602,7 +630,11 @@ mod tests {
         assert_eq!(t.pending(), 0, "held, not queued");
         let json = t.held_json().unwrap().to_string();
         assert!(json.contains(&id));
-        assert_eq!(track_err(&mut t), ErrorCode::InvalidValue, "no track from inside the hook");
+        assert_eq!(
+            track_err(&mut t),
+            ErrorCode::InvalidValue,
+            "no track from inside the hook"
+        );
         assert_eq!(t.release_held(T0, None).unwrap(), id);
         assert_eq!(t.queued().next().unwrap().1, json);
         // Dropped.
@@ -623,7 +655,10 @@ mod tests {
         assert_eq!(t.release_held(T0, Some(&own)).unwrap(), "mine");
         // A changed event that is not valid: nothing queued, the error as track's.
         for (bad, code) in [
-            (write('s', "event_name", "e") + &write('o', "nested", ""), ErrorCode::NestedProperty),
+            (
+                write('s', "event_name", "e") + &write('o', "nested", ""),
+                ErrorCode::NestedProperty,
+            ),
             (write('s', "event_name", "e"), ErrorCode::MissingField),
             (write('X', "", "string"), ErrorCode::InvalidValue),
         ] {
@@ -648,7 +683,8 @@ mod tests {
         assert!(t.page_view_due("https://x/a#top"));
         assert_eq!(t.page_view("https://x/b").as_deref(), Some("https://x/a"));
         // The referrer as a page default wins over the document's referrer.
-        t.env_defaults.push(("referring_url".into(), "https://search/".into(), false));
+        t.env_defaults
+            .push(("referring_url".into(), "https://search/".into(), false));
         let enc = write('p', "page_url", "https://x/b")
             + &write('p', "page_title", "B")
             + &write('p', "referring_url", "https://x/a")
