@@ -635,6 +635,7 @@ impl CoolaTracker {
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
             start_pump(&Rc::downgrade(&inner));
         }
+        privacy::first_page_view(&inner);
         Ok(CoolaTracker { inner })
     }
 

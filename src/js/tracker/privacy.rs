@@ -98,7 +98,7 @@ pub(super) fn configure(core: &mut Tracker, options: &JsValue) -> Result<Extra, 
 }
 
 /// At start: opted out or in (api.md's rule), the other tabs' choices
-/// followed, `"history"` hooked, the first automatic page view.
+/// followed, `"history"` hooked.
 pub(super) fn start(inner: &Rc<Inner>) {
     let (option, signals) = match inner.core.try_borrow() {
         Ok(c) => (c.config().opt_out, c.config().privacy_signals),
@@ -143,8 +143,12 @@ pub(super) fn start(inner: &Rc<Inner>) {
             cancel,
         });
     }
-    drop(hooks);
-    if inner.extra.auto != AutoPageViews::Off {
+}
+
+/// `autoPageViews`: the page view of the page the tracker starts on, queued
+/// once the tracker is set up (it waits for the next batch).
+pub(super) fn first_page_view(inner: &Rc<Inner>) {
+    if inner.page && inner.extra.auto != AutoPageViews::Off {
         inner.auto_page_view();
     }
 }
