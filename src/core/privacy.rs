@@ -157,26 +157,18 @@ pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
     out
 }
 
-/// The request URL as the `debug` output shows it: every occurrence of the
-/// app key (and of its percent-encoded form) replaced by `{appKey}`.
-pub fn hide_key(url: &str, app_key: &str) -> String {
-    let mut encoded = String::new();
-    crate::core::form::push_component(&mut encoded, app_key);
-    let mut out = url.to_string();
-    for key in [encoded.as_str(), app_key] {
-        if key.is_empty() {
-            continue;
-        }
-        let mut next = String::with_capacity(out.len());
-        let mut rest = out.as_str();
-        while let Some(at) = rest.as_bytes().windows(key.len()).position(|w| w == key.as_bytes()) {
-            next.push_str(rest.get(..at).unwrap_or(""));
-            next.push_str("{appKey}");
-            rest = rest.get(at + key.len()..).unwrap_or("");
-        }
-        next.push_str(rest);
-        out = next;
+/// The endpoint as the `debug` output shows it: the template, `{appKey}`
+/// not replaced, and an app key written into it literally hidden too.
+pub fn hide_key(endpoint: &str, app_key: &str) -> String {
+    let key = app_key.as_bytes();
+    let mut out = String::with_capacity(endpoint.len());
+    let mut rest = endpoint;
+    while let Some(at) = rest.as_bytes().windows(key.len().max(1)).position(|w| w == key) {
+        out.push_str(rest.get(..at).unwrap_or(""));
+        out.push_str("{appKey}");
+        rest = rest.get(at + key.len()..).unwrap_or("");
     }
+    out.push_str(rest);
     out
 }
 
@@ -306,10 +298,13 @@ mod tests {
             hide_key("https://api.cooladata.com/v3/SECRET/track", "SECRET"),
             "https://api.cooladata.com/v3/{appKey}/track"
         );
+        // The template is shown: its placeholder is not replaced, so no
+        // encoded form of the key is in it.
         assert_eq!(
-            hide_key("http://h/v3/a%2Fb/track?k=a/b", "a/b"),
+            hide_key("http://h/v3/{appKey}/track?k=a/b", "a/b"),
             "http://h/v3/{appKey}/track?k={appKey}"
         );
+        assert_eq!(hide_key("http://h/{appKey}", ""), "http://h/{appKey}");
     }
 
     #[test]

@@ -413,14 +413,7 @@ impl Tracker {
             now_ms: Some(now_ms),
         };
         let mut err = None;
-        let props = entries::parse(rest).filter_map(|e| match e {
-            Ok(Entry::Prop(k, v)) => Some((k, v)),
-            Ok(Entry::Default(..)) => None,
-            Err(e) => {
-                err.get_or_insert(e);
-                None
-            }
-        });
+        let props = privacy::Props::new(rest, &mut err);
         self.scratch.clear();
         let r = event::validate_into(&mut self.scratch, Some(event_name), props, &defaults, &opts);
         if let Some(e) = err {

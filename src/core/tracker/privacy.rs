@@ -98,6 +98,39 @@ impl Extras {
     }
 }
 
+/// The caller's properties among entries, the first malformed entry kept
+/// in `err`: one iterator type for every event check of the tracker, so the
+/// check is compiled once.
+pub(super) struct Props<'a, 'e> {
+    it: entries::Entries<'a>,
+    err: &'e mut Option<Error>,
+}
+
+impl<'a, 'e> Props<'a, 'e> {
+    pub(super) fn new(encoded: &'a str, err: &'e mut Option<Error>) -> Self {
+        Props {
+            it: entries::parse(encoded),
+            err,
+        }
+    }
+}
+
+impl<'a> Iterator for Props<'a, '_> {
+    type Item = (&'a str, RawValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.it.next()? {
+                Ok(Entry::Prop(k, v)) => return Some((k, v)),
+                Ok(Entry::Default(..)) => {}
+                Err(e) => {
+                    self.err.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
 fn busy() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
@@ -121,12 +154,13 @@ impl Tracker {
     pub fn opt_out(&mut self) -> u64 {
         self.x.opted_out = true;
         self.x.held = None;
-        for s in self.queue.drain(..) {
+        for s in self.queue.iter() {
             if !s.done && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
                 self.unstore.push((s.seq, 0));
             }
         }
+        self.queue.clear();
         self.stats.dropped += self.live as u64;
         self.live = 0;
         self.flights.clear();
@@ -213,12 +247,7 @@ impl Tracker {
     /// those added to every later event: `null` / `undefined` removes one.
     /// Checked first as `track` checks properties; on error nothing changes.
     pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
-        let mut next = self.x.shared.clone();
-        let opts = ValidateOptions {
-            server_timestamp: true,
-            now_ms: None,
-        };
-        let mut scratch = String::new();
+        let mut added = 0usize;
         for e in entries::parse(encoded) {
             let Entry::Prop(k, v) = e? else { continue };
             if matches!(
@@ -231,41 +260,48 @@ impl Tracker {
                     "is set per event: give it to track() (user_id: setUserId) instead",
                 ));
             }
-            // The same rules as an event's property.
-            scratch.clear();
-            event::validate_into(
-                &mut scratch,
-                Some(RawValue::Str("e")),
-                [(k, v)],
-                &[(event::USER_ID, RawValue::Str("u"))],
-                &opts,
-            )?;
-            let value = match v {
-                RawValue::Str(s) => Some(Shared::Str(s.to_string())),
-                RawValue::NumText(t) => Some(Shared::Num(t.to_string())),
-                RawValue::Bool(b) => Some(Shared::Bool(b)),
-                _ => None,
-            };
-            match (next.iter().position(|(n, _)| n == k), value) {
-                (Some(i), Some(v)) => {
-                    if let Some(slot) = next.get_mut(i) {
-                        slot.1 = v;
-                    }
-                }
-                (Some(i), None) => {
-                    next.remove(i);
-                }
-                (None, Some(v)) => next.push((k.to_string(), v)),
-                (None, None) => {}
+            if v != RawValue::Absent && !self.x.shares(k) {
+                added += 1;
             }
         }
-        if next.len() > MAX_SHARED {
+        // The same rules as an event's properties, all checked before any applies.
+        let mut err = None;
+        let mut scratch = String::new();
+        let r = event::validate_into(
+            &mut scratch,
+            Some(RawValue::Str("e")),
+            Props::new(encoded, &mut err),
+            &[(event::USER_ID, RawValue::Str("u"))],
+            &ValidateOptions {
+                server_timestamp: true,
+                now_ms: None,
+            },
+        );
+        if let Some(e) = err {
+            return Err(e);
+        }
+        r?;
+        if self.x.shared.len() + added > MAX_SHARED {
             return Err(Error::new(
                 ErrorCode::InvalidValue,
                 "at most 32 shared properties: remove some (set them to null) or pass them to track()",
             ));
         }
-        self.x.shared = next;
+        for (k, v) in Props::new(encoded, &mut err) {
+            let value = match v {
+                RawValue::Str(s) => Shared::Str(s.to_string()),
+                RawValue::NumText(t) => Shared::Num(t.to_string()),
+                RawValue::Bool(b) => Shared::Bool(b),
+                _ => {
+                    self.x.shared.retain(|(n, _)| n != k);
+                    continue;
+                }
+            };
+            match self.x.shared.iter_mut().find(|(n, _)| n == k) {
+                Some(slot) => slot.1 = value,
+                None => self.x.shared.push((k.to_string(), value)),
+            }
+        }
         Ok(())
     }
 
@@ -323,16 +359,14 @@ impl Tracker {
             now_ms: Some(now_ms),
         };
         let mut err = None;
-        let props = entries::parse(encoded).filter_map(|e| match e {
-            Ok(Entry::Prop(k, v)) => Some((k, v)),
-            Ok(Entry::Default(..)) => None,
-            Err(e) => {
-                err.get_or_insert(e);
-                None
-            }
-        });
         let mut json = String::new();
-        let r = event::validate_into(&mut json, None, props, &[(event::EVENT_ID, RawValue::Str(&id))], &opts);
+        let r = event::validate_into(
+            &mut json,
+            None,
+            Props::new(encoded, &mut err),
+            &[(event::EVENT_ID, RawValue::Str(&id))],
+            &opts,
+        );
         if let Some(e) = err {
             return Err(e);
         }
