@@ -334,7 +334,9 @@ export function pageEvent(p, ref) {
 export function watchStorage(key, f) {
   if (typeof addEventListener !== "function") return () => {};
   const on = (e) => {
-    if (e.key === key || e.key === null) f();
+    try {
+      if (e.key === key || e.key === null) f();
+    } catch (_) {}
   };
   addEventListener("storage", on);
   return () => removeEventListener("storage", on);
@@ -349,8 +351,11 @@ export function hookHistory(f) {
   if (typeof history !== "object" || !history || typeof addEventListener !== "function") return () => {};
   const h = history;
   let active = true;
+  // The page's own navigation never fails because of the tracker.
   const fire = () => {
-    if (active) f();
+    try {
+      if (active) f();
+    } catch (_) {}
   };
   const wrap = (orig) =>
     function () {
