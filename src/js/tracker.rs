@@ -465,6 +465,7 @@ impl CoolaTracker {
             )));
         }
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
         let on_error = if on_error.is_undefined() {
             None
@@ -520,7 +521,7 @@ impl CoolaTracker {
         let url = cfg.url();
         let interval = cfg.flush_interval_ms;
         let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
-        let extra = privacy::configure(&mut core, &options)?;
+        let extra = privacy::configure(&mut core, given);
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }

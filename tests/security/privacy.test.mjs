@@ -378,13 +378,16 @@ test("shared properties: option and setProperties, validated, an event's own win
       const { CoolaTracker } = window.lib;
       const endpoint = `${location.origin}/v3/{appKey}/track`;
       const codes = [];
+      const storageKey = "bad-props-" + Date.now();
       for (const bad of [{ cart: { a: 1 } }, { uid: "x" }, "plan"]) {
         try {
-          new CoolaTracker({ appKey: app, endpoint, persist: false, properties: bad });
+          new CoolaTracker({ appKey: app, endpoint, storageKey, properties: bad });
         } catch (e) {
           codes.push(`${e.code}:${e.field}`);
         }
       }
+      const left = Object.keys(localStorage).filter((k) => k.startsWith(storageKey));
+      if (left.length) codes.push(`left in storage: ${left}`);
       const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, persist: false, properties: { plan: "pro", seats: 3 } });
       t.track("one");
       t.setProperties({ seats: null, beta: true });

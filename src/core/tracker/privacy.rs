@@ -131,6 +131,13 @@ impl<'a> Iterator for Props<'a, '_> {
     }
 }
 
+fn too_many() -> Error {
+    Error::new(
+        ErrorCode::InvalidValue,
+        "at most 32 shared properties: remove some (set them to null) or pass them to track()",
+    )
+}
+
 fn busy() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
@@ -243,11 +250,11 @@ impl Tracker {
         )
     }
 
-    /// Merges properties (the shell's [`entries`] form of an object) into
-    /// those added to every later event: `null` / `undefined` removes one.
-    /// Checked first as `track` checks properties; on error nothing changes.
-    pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
-        let mut added = 0usize;
+    /// Checks properties (the shell's [`entries`] form of an object) as
+    /// [`Tracker::set_properties`] would, without a tracker (the
+    /// `properties` option is checked before the tracker touches storage).
+    pub fn check_properties(encoded: &str) -> Result<(), Error> {
+        let mut given = 0usize;
         for e in entries::parse(encoded) {
             let Entry::Prop(k, v) = e? else { continue };
             if matches!(
@@ -260,11 +267,12 @@ impl Tracker {
                     "is set per event: give it to track() (user_id: setUserId) instead",
                 ));
             }
-            if v != RawValue::Absent && !self.x.shares(k) {
-                added += 1;
-            }
+            given += usize::from(v != RawValue::Absent);
         }
-        // The same rules as an event's properties, all checked before any applies.
+        if given > MAX_SHARED {
+            return Err(too_many());
+        }
+        // The same rules as an event's properties.
         let mut err = None;
         let mut scratch = String::new();
         let r = event::validate_into(
@@ -277,15 +285,23 @@ impl Tracker {
                 now_ms: None,
             },
         );
-        if let Some(e) = err {
-            return Err(e);
+        match err {
+            Some(e) => Err(e),
+            None => r.map(|_| ()),
         }
-        r?;
+    }
+
+    /// Merges properties (the shell's [`entries`] form of an object) into
+    /// those added to every later event: `null` / `undefined` removes one.
+    /// Checked first as `track` checks properties; on error nothing changes.
+    pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
+        Tracker::check_properties(encoded)?;
+        let mut err = None;
+        let added = Props::new(encoded, &mut err)
+            .filter(|(k, v)| *v != RawValue::Absent && !self.x.shares(k))
+            .count();
         if self.x.shared.len() + added > MAX_SHARED {
-            return Err(Error::new(
-                ErrorCode::InvalidValue,
-                "at most 32 shared properties: remove some (set them to null) or pass them to track()",
-            ));
+            return Err(too_many());
         }
         for (k, v) in Props::new(encoded, &mut err) {
             let value = match v {

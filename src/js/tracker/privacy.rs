@@ -63,8 +63,15 @@ pub(super) fn prepare(cfg: &mut Config, page: bool) {
     cfg.session_timeout_ms.get_or_insert(if page { 1_800_000 } else { 0 });
 }
 
-/// Reads `beforeSend` and `properties` from the options bag into the core.
-pub(super) fn configure(core: &mut Tracker, options: &JsValue) -> Result<Extra, JsValue> {
+/// `beforeSend` and `properties` as the options bag gives them, checked.
+pub(super) struct Given {
+    before_send: Option<Function>,
+    properties: String,
+}
+
+/// Reads and checks `beforeSend` and `properties` (before the tracker
+/// touches storage: a bad option leaves nothing behind).
+pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let hook = get(options, "beforeSend");
     let before_send = if hook.is_undefined() {
         None
@@ -77,24 +84,36 @@ pub(super) fn configure(core: &mut Tracker, options: &JsValue) -> Result<Extra, 
             "must be a function (event) => event | null | false | undefined",
         )));
     };
-    core.set_hold(before_send.is_some());
     let props = get(options, "properties");
-    if !props.is_undefined() {
+    let properties = if props.is_undefined() {
+        String::new()
+    } else {
         let encoded = flatten(&props)
             .map_err(|t| option_error("properties", &Error::new(ErrorCode::InvalidValue, thrown_message(&t))))?;
-        core.set_properties(&encoded)
-            .map_err(|e| option_error("properties", &e))?;
-    }
-    let cfg = core.config();
-    Ok(Extra {
+        Tracker::check_properties(&encoded).map_err(|e| option_error("properties", &e))?;
+        encoded
+    };
+    Ok(Given {
         before_send,
+        properties,
+    })
+}
+
+/// Hands what [`read`] found to the core.
+pub(super) fn configure(core: &mut Tracker, given: Given) -> Extra {
+    core.set_hold(given.before_send.is_some());
+    // Checked by `read`: it cannot fail here.
+    let _ = core.set_properties(&given.properties);
+    let cfg = core.config();
+    Extra {
+        before_send: given.before_send,
         debug: cfg.debug,
         auto: cfg.auto_page_views,
         shown_url: privacy::hide_key(&cfg.endpoint, &cfg.app_key),
         consent_key: privacy::consent_key(&cfg.storage_key),
         session_key: privacy::session_key(&cfg.storage_key),
         viewed: Cell::new(false),
-    })
+    }
 }
 
 /// At start: opted out or in (api.md's rule), the other tabs' choices
