@@ -415,7 +415,7 @@ impl CoolaTracker {
         let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
         self.inner.opt_in_now(true);
         // The page view the opted-out start could not send.
-        if was_out && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
+        if was_out && !self.closed() && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
             self.inner.auto_page_view_now();
         }
     }
