@@ -329,51 +329,45 @@ export function pageEvent(p, ref) {
   return props(s + one("event_name", "page_view"), p);
 }
 
-// Calls `f()` when another tab changes storage key `key`, or clears the
-// storage. Returns a remover.
-export function watchStorage(key, f) {
+// Calls `f()` when another tab changes storage key `key` (or clears the
+// storage) and, with `nav`, after every in-page navigation: history.pushState
+// and replaceState (wrapped once), popstate and hashchange. The remover puts
+// back the originals only where our wrapper is still the one installed (a
+// library that wrapped them after us keeps its wrapper, which then calls
+// ours, which no longer reacts). A failing `f` never breaks the page.
+export function watchPage(key, nav, f) {
   if (typeof addEventListener !== "function") return () => {};
-  const on = (e) => {
-    try {
-      if (e.key === key || e.key === null) f();
-    } catch (_) {}
-  };
-  addEventListener("storage", on);
-  return () => removeEventListener("storage", on);
-}
-
-// In-page navigation: calls `f()` after history.pushState / replaceState and
-// on popstate and hashchange. pushState and replaceState are wrapped once;
-// the remover puts back the originals only where our wrapper is still the
-// one installed (a library that wrapped them after us keeps its wrapper,
-// which then calls ours, which no longer reacts).
-export function hookHistory(f) {
-  if (typeof history !== "object" || !history || typeof addEventListener !== "function") return () => {};
-  const h = history;
   let active = true;
-  // The page's own navigation never fails because of the tracker.
   const fire = () => {
     try {
       if (active) f();
     } catch (_) {}
   };
+  const onStorage = (e) => {
+    if (e.key === key || e.key === null) fire();
+  };
+  addEventListener("storage", onStorage);
+  const h = nav && typeof history === "object" && history ? history : null;
   const wrap = (orig) =>
     function () {
       const r = orig.apply(this, arguments);
       fire();
       return r;
     };
-  const push = h.pushState;
-  const replace = h.replaceState;
-  const ourPush = wrap(push);
-  const ourReplace = wrap(replace);
-  h.pushState = ourPush;
-  h.replaceState = ourReplace;
-  addEventListener("popstate", fire);
-  addEventListener("hashchange", fire);
+  let push, replace, ourPush, ourReplace;
+  if (h) {
+    push = h.pushState;
+    replace = h.replaceState;
+    ourPush = h.pushState = wrap(push);
+    ourReplace = h.replaceState = wrap(replace);
+    addEventListener("popstate", fire);
+    addEventListener("hashchange", fire);
+  }
   return () => {
     if (!active) return;
     active = false;
+    removeEventListener("storage", onStorage);
+    if (!h) return;
     if (h.pushState === ourPush) h.pushState = push;
     if (h.replaceState === ourReplace) h.replaceState = replace;
     removeEventListener("popstate", fire);

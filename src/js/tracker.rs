@@ -43,10 +43,9 @@ struct Hooks {
     interval: Option<Hook>,
     wake: Option<Hook>,
     lifecycle: Option<Hook>,
-    /// `history` wrapped for `autoPageViews: "history"`.
-    history: Option<Hook>,
-    /// The `storage` listener following other tabs' optOut() / optIn().
-    consent: Option<Hook>,
+    /// Other tabs' optOut() / optIn() (the `storage` event) and, for
+    /// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
+    page: Option<Hook>,
 }
 
 /// The durable queue in `localStorage` (browsers only).

@@ -30,10 +30,8 @@ extern "C" {
     fn page_url() -> String;
     #[wasm_bindgen(catch, js_name = pageEvent)]
     fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
-    #[wasm_bindgen(js_name = watchStorage)]
-    fn watch_storage(key: &str, f: &JsValue) -> Function;
-    #[wasm_bindgen(js_name = hookHistory)]
-    fn hook_history(f: &JsValue) -> Function;
+    #[wasm_bindgen(js_name = watchPage)]
+    fn watch_page(key: &str, nav: bool, f: &JsValue) -> Function;
     #[wasm_bindgen(catch, js_name = beforeSend)]
     fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = debugLine)]
@@ -51,6 +49,9 @@ pub(super) struct Extra {
     session_key: String,
     /// A page view was queued by this tracker.
     viewed: Cell<bool>,
+    /// The saved choice as this tracker last saw or wrote it: another tab's
+    /// choice is followed only when it changed.
+    seen: Cell<Option<Choice>>,
 }
 
 fn option_error(field: &str, e: &Error) -> JsValue {
@@ -113,6 +114,7 @@ pub(super) fn configure(core: &mut Tracker, given: Given) -> Extra {
         consent_key: privacy::consent_key(&cfg.storage_key),
         session_key: privacy::session_key(&cfg.storage_key),
         viewed: Cell::new(false),
+        seen: Cell::new(None),
     }
 }
 
@@ -124,6 +126,7 @@ pub(super) fn start(inner: &Rc<Inner>) {
         Err(_) => return,
     };
     let saved = storage_get(&inner.extra.consent_key).and_then(|s| Choice::parse(&s));
+    inner.extra.seen.set(saved);
     let signal = signals && privacy_signal();
     if privacy::starts_opted_out(option, saved, signal) {
         // As optOut(), except that the choice is not saved: it came from
@@ -136,32 +139,23 @@ pub(super) fn start(inner: &Rc<Inner>) {
     let Ok(mut hooks) = inner.hooks.try_borrow_mut() else {
         return;
     };
+    // One callback for both: another tab's choice, and in-page navigation.
     let weak = Rc::downgrade(inner);
-    let on_consent = Closure::<dyn FnMut()>::new(move || {
+    let on_change = Closure::<dyn FnMut()>::new(move || {
         if let Some(i) = weak.upgrade() {
             i.follow_other_tabs();
+            if i.extra.auto == AutoPageViews::History {
+                i.auto_page_view();
+            }
         }
     });
-    let cancel = watch_storage(&inner.extra.consent_key, on_consent.as_ref());
-    hooks.consent = Some(Hook {
-        _closures: vec![on_consent],
+    let nav = inner.extra.auto == AutoPageViews::History;
+    let cancel = watch_page(&inner.extra.consent_key, nav, on_change.as_ref());
+    hooks.page = Some(Hook {
+        _closures: vec![on_change],
         _hide: None,
         cancel,
     });
-    if inner.extra.auto == AutoPageViews::History {
-        let weak = Rc::downgrade(inner);
-        let on_nav = Closure::<dyn FnMut()>::new(move || {
-            if let Some(i) = weak.upgrade() {
-                i.auto_page_view();
-            }
-        });
-        let cancel = hook_history(on_nav.as_ref());
-        hooks.history = Some(Hook {
-            _closures: vec![on_nav],
-            _hide: None,
-            cancel,
-        });
-    }
 }
 
 /// `autoPageViews`: the page view of the page the tracker starts on, queued
@@ -301,6 +295,7 @@ impl Inner {
         }
         if save {
             storage_set(&self.extra.consent_key, Choice::Out.stored());
+            self.extra.seen.set(Some(Choice::Out));
         }
         // Waiting flushes resolve: nothing is left to send.
         self.pump();
@@ -319,13 +314,19 @@ impl Inner {
         }
         if save {
             storage_set(&self.extra.consent_key, Choice::In.stored());
+            self.extra.seen.set(Some(Choice::In));
         }
     }
 
-    /// Another tab saved a choice (or cleared the storage).
+    /// Another tab saved a choice (or cleared the storage): followed when
+    /// the saved choice changed since this tracker last saw it.
     fn follow_other_tabs(self: &Rc<Self>) {
+        let now = storage_get(&self.extra.consent_key).and_then(|s| Choice::parse(&s));
+        if now == self.extra.seen.replace(now) {
+            return;
+        }
         let out = self.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
-        match storage_get(&self.extra.consent_key).and_then(|s| Choice::parse(&s)) {
+        match now {
             Some(Choice::Out) if !out => self.opt_out_now(false),
             Some(Choice::In) if out => self.opt_in_now(false),
             _ => {}
