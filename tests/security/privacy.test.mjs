@@ -277,11 +277,18 @@ test('"history" page views follow in-page navigation; shutdown() restores pushSt
       const leftAlone = history.pushState === theirs;
       history.pushState({}, "", "/app.html?after=theirs");
       await new Promise((r) => setTimeout(r, 50));
-      return { wrapped, restored, leftAlone, explicit, origin: location.origin };
+      // free() undoes it too.
+      history.pushState = origPush;
+      const t3 = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, autoPageViews: "history", persist: false });
+      const hooked = history.pushState !== origPush;
+      t3.free();
+      const freed = hooked && history.pushState === origPush && history.replaceState === origReplace;
+      return { wrapped, restored, leftAlone, freed, explicit, origin: location.origin };
     }, app);
     assert.equal(r.wrapped, true);
     assert.equal(r.restored, true, "pushState and replaceState as they were");
     assert.equal(r.leftAlone, true, "a later wrapper is left in place");
+    assert.equal(r.freed, true, "free() restores them too");
     const views = collector.events({ app }).filter((e) => e.event_name === "page_view");
     const base = `${r.origin}/app.html`;
     assert.deepEqual(
