@@ -10,6 +10,7 @@ use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::RawValue;
 use crate::core::form;
+use crate::core::privacy;
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -17,7 +18,7 @@ use crate::prelude::*;
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
 
 /// The option names [`Config::set`] knows.
-pub const OPTION_NAMES: [&str; 16] = [
+pub const OPTION_NAMES: [&str; 22] = [
     "appKey",
     "endpoint",
     "bodyFormat",
@@ -34,7 +35,25 @@ pub const OPTION_NAMES: [&str; 16] = [
     "storageKey",
     "retryBaseMs",
     "retryMaxMs",
+    "optOut",
+    "privacySignals",
+    "sessionTimeoutMs",
+    "autoPageViews",
+    "sampleRate",
+    "debug",
 ];
+
+/// The `autoPageViews` option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AutoPageViews {
+    /// No automatic page views (the default).
+    #[default]
+    Off,
+    /// One page view when the tracker starts (`true`).
+    Start,
+    /// At start and on every in-page navigation that changes the URL (`"history"`).
+    History,
+}
 
 /// An option's value as the shell found it.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,6 +105,20 @@ pub struct Config {
     pub retry_base_ms: u64,
     /// Backoff: no wait between tries is longer than this.
     pub retry_max_ms: u64,
+    /// `optOut`: start opted out (`Some(true)`) or in; `None`: the saved choice.
+    pub opt_out: Option<bool>,
+    /// Global Privacy Control / Do Not Track opt the visitor out.
+    pub privacy_signals: bool,
+    /// Sessions end after this long without an event; `None`: the shell's
+    /// default (30 minutes in a page, none elsewhere); 0: no `session_id`.
+    pub session_timeout_ms: Option<u64>,
+    /// Automatic page views.
+    pub auto_page_views: AutoPageViews,
+    /// The share of users whose events are kept, and its JSON text (sent as
+    /// `sample_rate`); `None`: every user, and no `sample_rate` sent.
+    pub sample_rate: Option<(f64, String)>,
+    /// Log each queued event, request and answer with `console.debug`.
+    pub debug: bool,
 }
 
 impl Default for Config {
@@ -107,6 +140,12 @@ impl Default for Config {
             storage_key: "coola".to_string(),
             retry_base_ms: 1000,
             retry_max_ms: 60_000,
+            opt_out: None,
+            privacy_signals: false,
+            session_timeout_ms: None,
+            auto_page_views: AutoPageViews::Off,
+            sample_rate: None,
+            debug: false,
         }
     }
 }
@@ -178,8 +217,11 @@ impl Config {
     pub fn parse(encoded: &str) -> Result<Config, Error> {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
-            if let Entry::Prop(k, v) = e? {
-                c.set(k, &OptValue::from_raw(v))?;
+            match e? {
+                // A fraction, which OptValue::from_raw (whole numbers) cannot read.
+                Entry::Prop("sampleRate", RawValue::NumText(t)) => c.sample_rate = Some(privacy::parse_rate(t)?),
+                Entry::Prop(k, v) => c.set(k, &OptValue::from_raw(v))?,
+                _ => {}
             }
         }
         c.finish()
@@ -251,6 +293,38 @@ impl Config {
                     "must be a whole number of milliseconds from 1 to 3600000",
                 )? as u64
             }
+            "optOut" => self.opt_out = Some(flag(name, v)?),
+            "privacySignals" => self.privacy_signals = flag(name, v)?,
+            "sessionTimeoutMs" => {
+                self.session_timeout_ms = Some(whole(
+                    name,
+                    v,
+                    0.0,
+                    2_592_000_000.0,
+                    "must be a whole number of milliseconds from 0 (no sessions) to 2592000000",
+                )? as u64)
+            }
+            "autoPageViews" => {
+                self.auto_page_views = match v {
+                    OptValue::Bool(false) => AutoPageViews::Off,
+                    OptValue::Bool(true) => AutoPageViews::Start,
+                    OptValue::Str(s) if s == "history" => AutoPageViews::History,
+                    _ => return Err(bad(name, "must be true, false or \"history\"")),
+                }
+            }
+            "sampleRate" => {
+                self.sample_rate = Some(match v {
+                    OptValue::Num(n) => {
+                        let mut t = String::new();
+                        if !(0.0..=1.0).contains(n) || !crate::core::num::push_json_number(&mut t, *n) {
+                            return Err(privacy::bad_rate());
+                        }
+                        (*n, t)
+                    }
+                    _ => return Err(privacy::bad_rate()),
+                })
+            }
+            "debug" => self.debug = flag(name, v)?,
             _ => {}
         }
         Ok(())
@@ -419,6 +493,63 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some(*k), "{k}");
         }
         assert_eq!(build(&[]).unwrap_err().field.as_deref(), Some("appKey"));
+    }
+
+    #[test]
+    fn privacy_options() {
+        use crate::core::entries::tests::write;
+        let c = build(&[("appKey", s("k"))]).unwrap();
+        assert_eq!(
+            (
+                c.opt_out,
+                c.privacy_signals,
+                c.session_timeout_ms,
+                c.auto_page_views,
+                c.debug
+            ),
+            (None, false, None, AutoPageViews::Off, false)
+        );
+        assert_eq!(c.sample_rate, None);
+        let c = build(&[
+            ("appKey", s("k")),
+            ("optOut", OptValue::Bool(true)),
+            ("privacySignals", OptValue::Bool(true)),
+            ("sessionTimeoutMs", OptValue::Num(0.0)),
+            ("autoPageViews", s("history")),
+            ("sampleRate", OptValue::Num(0.5)),
+            ("debug", OptValue::Bool(true)),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.opt_out,
+                c.privacy_signals,
+                c.session_timeout_ms,
+                c.auto_page_views,
+                c.debug
+            ),
+            (Some(true), true, Some(0), AutoPageViews::History, true)
+        );
+        assert_eq!(c.sample_rate, Some((0.5, "0.5".to_string())));
+        let text = write('s', "appKey", "k") + &write('n', "sampleRate", "0.1") + &write('b', "autoPageViews", "true");
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.sample_rate.map(|r| r.1), Some("0.1".to_string()));
+        assert_eq!(c.auto_page_views, AutoPageViews::Start);
+        for (k, v) in [
+            ("optOut", s("yes")),
+            ("privacySignals", OptValue::Num(1.0)),
+            ("sessionTimeoutMs", OptValue::Num(-1.0)),
+            ("sessionTimeoutMs", OptValue::Num(1.5)),
+            ("autoPageViews", s("hash")),
+            ("sampleRate", OptValue::Num(1.5)),
+            ("sampleRate", s("0.5")),
+            ("debug", s("true")),
+        ] {
+            let e = build(&[("appKey", s("k")), (k, v.clone())]).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(k), "{k} {v:?}");
+        }
+        let text = write('s', "appKey", "k") + &write('n', "sampleRate", "2");
+        assert_eq!(Config::parse(&text).unwrap_err().field.as_deref(), Some("sampleRate"));
     }
 
     #[test]

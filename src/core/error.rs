@@ -40,6 +40,8 @@ pub enum ErrorCode {
     EventExpired,
     /// Stored queue data that could not be read or written.
     StorageError,
+    /// `beforeSend` threw: nothing was queued (the error's `cause` is what it threw).
+    BeforeSendFailed,
 }
 
 impl ErrorCode {
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::RequestFailed => "request_failed",
             ErrorCode::EventExpired => "event_expired",
             ErrorCode::StorageError => "storage_error",
+            ErrorCode::BeforeSendFailed => "before_send_failed",
         }
     }
 

@@ -8,6 +8,13 @@
 //!   the same user is kept or dropped on every page and device; see
 //!   [`keeps_user`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use crate::core::error::{Error, ErrorCode};
+use crate::core::num;
+use crate::core::store::Keys;
+
 /// A choice saved by `optOut()` or `optIn()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
@@ -76,6 +83,123 @@ pub fn keeps_user(user_id: &str, rate: f64) -> bool {
     ((h >> 11) as f64) * (1.0 / 9_007_199_254_740_992.0) < rate
 }
 
+/// The `invalid_option` error of a bad `sampleRate`.
+pub fn bad_rate() -> Error {
+    Error::field(
+        ErrorCode::InvalidOption,
+        "sampleRate",
+        "must be a number from 0 to 1 (the share of users kept)",
+    )
+}
+
+/// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
+/// `1e-7`): the rate and the JSON text to send as `sample_rate`.
+pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
+    if !num::is_json_number(text) || text.starts_with('-') {
+        return Err(bad_rate());
+    }
+    let b = text.as_bytes();
+    let e = b.iter().position(|&c| c == b'e' || c == b'E').unwrap_or(b.len());
+    let (mantissa, exp) = b.split_at(e);
+    let mut value = 0f64;
+    let mut scale = 0i64;
+    let mut frac = false;
+    for &c in mantissa {
+        if c == b'.' {
+            frac = true;
+        } else {
+            value = value * 10.0 + f64::from(c - b'0');
+            scale -= i64::from(frac);
+        }
+    }
+    let exp = exp.get(1..).unwrap_or_default();
+    let (neg, digits) = match exp.split_first() {
+        Some((b'-', d)) => (true, d),
+        Some((b'+', d)) => (false, d),
+        _ => (false, exp),
+    };
+    let n = num::parse_digits(digits).unwrap_or(0).min(400) as i64;
+    scale += if neg { -n } else { n };
+    while scale < 0 {
+        value /= 10.0;
+        scale += 1;
+    }
+    while scale > 0 && value <= 1.0 {
+        value *= 10.0;
+        scale -= 1;
+    }
+    if value > 1.0 {
+        return Err(bad_rate());
+    }
+    Ok((value, text.to_string()))
+}
+
+/// The storage key of the saved choice (site-wide, like the anonymous id).
+pub fn consent_key(prefix: &str) -> String {
+    let mut k = prefix.to_string();
+    k.push_str(":consent");
+    k
+}
+
+/// The storage key of the site's current session (`<id>:<last ms>`).
+pub fn session_key(prefix: &str) -> String {
+    let mut k = prefix.to_string();
+    k.push_str(":session");
+    k
+}
+
+/// The stored keys an opt-out removes, besides the events' own (which
+/// [`crate::core::tracker::Tracker::opt_out`] unstores): the anonymous id,
+/// the session, and this tab's contexts 1 to `contexts`.
+pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
+    let mut out = vec![keys.user_id(), session_key(prefix)];
+    out.extend((1..=contexts).map(|n| keys.context(n)));
+    out
+}
+
+/// The endpoint as the `debug` output shows it: the template, `{appKey}`
+/// not replaced, and an app key written into it literally hidden too.
+pub fn hide_key(endpoint: &str, app_key: &str) -> String {
+    let key = app_key.as_bytes();
+    let mut out = String::with_capacity(endpoint.len());
+    let mut rest = endpoint;
+    while let Some(at) = rest.as_bytes().windows(key.len().max(1)).position(|w| w == key) {
+        out.push_str(rest.get(..at).unwrap_or(""));
+        out.push_str("{appKey}");
+        rest = rest.get(at + key.len()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Which page views are due: the URL of the last one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageViews {
+    last: Option<String>,
+}
+
+impl PageViews {
+    /// A page view at `url`: its `referring_url` when it follows an in-page
+    /// navigation (the previous page view's URL), `None` for the first one,
+    /// or when the URL did not change.
+    pub fn view(&mut self, url: &str) -> Option<String> {
+        let before = self.last.replace(url.to_string());
+        before.filter(|b| b != url)
+    }
+
+    /// Whether an automatic page view is due at `url` (`"history"`): only
+    /// when the URL changed since the last page view (a `replaceState` to
+    /// the same URL, or a `popstate` back to it, is none).
+    pub fn changed(&self, url: &str) -> bool {
+        self.last.as_deref() != Some(url)
+    }
+
+    /// Whether a page view was tracked yet.
+    pub fn any(&self) -> bool {
+        self.last.is_some()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +256,72 @@ mod tests {
             })
             .count();
         assert!((kept as f64 / 20_000.0 - 0.3).abs() < 0.02, "{kept}");
+    }
+
+    #[test]
+    fn sample_rates_read_as_javascript_writes_them() {
+        for (t, v) in [
+            ("0", 0.0),
+            ("1", 1.0),
+            ("0.25", 0.25),
+            ("1e-7", 1e-7),
+            ("0.5", 0.5),
+            ("5e-1", 0.5),
+        ] {
+            let (got, text) = parse_rate(t).unwrap();
+            assert!((got - v).abs() < 1e-12, "{t}: {got}");
+            assert_eq!(text, t);
+        }
+        for bad in ["1.5", "-0.1", "2", "1e1", "abc", "", "0x1"] {
+            assert_eq!(
+                parse_rate(bad).unwrap_err().field.as_deref(),
+                Some("sampleRate"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn opt_out_removes_the_id_the_session_and_the_contexts() {
+        let keys = Keys::new("coola", "https://x/v3/k/track", "abc");
+        let got = opt_out_keys(&keys, "coola", 2);
+        assert_eq!(got[0], "coola:user_id");
+        assert_eq!(got[1], "coola:session");
+        assert_eq!(got[2..], [keys.context(1), keys.context(2)]);
+        assert_eq!(opt_out_keys(&keys, "coola", 0).len(), 2);
+        assert_eq!(consent_key("site"), "site:consent");
+    }
+
+    #[test]
+    fn debug_urls_hide_the_app_key() {
+        assert_eq!(
+            hide_key("https://api.cooladata.com/v3/SECRET/track", "SECRET"),
+            "https://api.cooladata.com/v3/{appKey}/track"
+        );
+        // The template is shown: its placeholder is not replaced, so no
+        // encoded form of the key is in it.
+        assert_eq!(
+            hide_key("http://h/v3/{appKey}/track?k=a/b", "a/b"),
+            "http://h/v3/{appKey}/track?k={appKey}"
+        );
+        assert_eq!(hide_key("http://h/{appKey}", ""), "http://h/{appKey}");
+    }
+
+    #[test]
+    fn page_views_follow_url_changes() {
+        let mut p = PageViews::default();
+        assert!(!p.any() && p.changed("https://x/a"));
+        assert_eq!(
+            p.view("https://x/a"),
+            None,
+            "the first page view has the document's referrer"
+        );
+        assert!(!p.changed("https://x/a"), "replaceState to the same URL: none");
+        assert!(p.changed("https://x/a#b"), "a hash change counts");
+        assert_eq!(p.view("https://x/a#b").as_deref(), Some("https://x/a"));
+        assert_eq!(p.view("https://x/c").as_deref(), Some("https://x/a#b"));
+        assert_eq!(p.view("https://x/c"), None, "an explicit page view at the same URL");
+        assert!(p.any());
     }
 
     #[test]

@@ -34,6 +34,9 @@ use crate::core::retry::{self, Backoff, Verdict};
 use crate::core::store;
 use crate::core::timestamp::MAX_PAST_MS;
 
+mod privacy;
+pub use privacy::MAX_SHARED;
+
 /// A request the shell must send: POST `body` to the configured URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
@@ -195,6 +198,8 @@ pub struct Tracker {
     /// Keepalive requests that failed with a network error: their events stay
     /// theirs until the next try (see [`Tracker::on_response`]).
     held: Vec<u64>,
+    /// Opt-out, sessions, shared properties, sampling, page views, beforeSend.
+    x: privacy::Extras,
 }
 
 /// How much of `localStorage` one tracker's stored events may take, in
@@ -265,6 +270,7 @@ impl Tracker {
             ..Backoff::default()
         };
         Tracker {
+            x: privacy::Extras::new(&cfg),
             cfg,
             backoff,
             queue: VecDeque::new(),
@@ -329,6 +335,7 @@ impl Tracker {
             ));
         }
         self.user_id = id.to_string();
+        self.x.anonymous = false;
         Ok(())
     }
 
@@ -374,6 +381,7 @@ impl Tracker {
                 "the tracker was shut down: create a new one to track more events",
             ));
         }
+        self.check_not_held()?;
         let mut page: [(&str, &str); 4] = [("", ""); 4];
         let mut n_page = 0;
         let mut it = entries::parse(encoded);
@@ -405,16 +413,25 @@ impl Tracker {
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
 
-        let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(4 + n_page + self.env_defaults.len());
+        let session_id = self.touch_session(now_ms);
+        let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(6 + n_page + self.env_defaults.len());
+        self.x.lead_defaults(&self.cfg, session_id.as_deref(), &mut defaults);
         defaults.push(("event_id", RawValue::Str(&id)));
         defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         if !self.cfg.server_timestamp {
             defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
         }
         for (k, v) in page.iter().take(n_page) {
-            defaults.push((k, RawValue::Str(v)));
+            if !self.x.shares(k) {
+                defaults.push((k, RawValue::Str(v)));
+            }
         }
         for (k, v, numeric) in &self.env_defaults {
+            // A shared property, or a page default (a page view's
+            // referring_url), of the same name wins.
+            if self.x.shares(k) || (n_page > 2 && page.iter().take(n_page).any(|(p, _)| p == k)) {
+                continue;
+            }
             defaults.push((
                 k,
                 if *numeric {
@@ -429,14 +446,7 @@ impl Tracker {
             now_ms: Some(now_ms),
         };
         let mut err = None;
-        let props = entries::parse(rest).filter_map(|e| match e {
-            Ok(Entry::Prop(k, v)) => Some((k, v)),
-            Ok(Entry::Default(..)) => None,
-            Err(e) => {
-                err.get_or_insert(e);
-                None
-            }
-        });
+        let props = privacy::Props::new(rest, &mut err);
         self.scratch.clear();
         let r = event::validate_into(&mut self.scratch, Some(event_name), props, &defaults, &opts);
         if let Some(e) = err {
@@ -452,8 +462,7 @@ impl Tracker {
                 id.push_str(given);
             }
         }
-        self.push(self.scratch.clone(), time);
-        Ok(id)
+        Ok(self.admit(rest, id, time))
     }
 
     /// Queues one already validated event JSON (used for events restored
@@ -985,9 +994,9 @@ mod tests {
     use crate::core::entries::tests::write;
     use crate::core::form::tests::decode;
 
-    const T0: i64 = 1_800_000_000_000;
+    pub(super) const T0: i64 = 1_800_000_000_000;
 
-    fn tracker(opts: &[(&str, OptValue)]) -> Tracker {
+    pub(super) fn tracker(opts: &[(&str, OptValue)]) -> Tracker {
         let mut cfg = Config::default();
         cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
         for (k, v) in opts {
@@ -1000,12 +1009,12 @@ mod tests {
         OptValue::Num(n)
     }
 
-    fn track(t: &mut Tracker, now: i64, i: usize) -> String {
+    pub(super) fn track(t: &mut Tracker, now: i64, i: usize) -> String {
         let enc = write('s', "event_name", "e") + &write('n', "i", &i.to_string());
         t.track_encoded(now, &enc).unwrap()
     }
 
-    fn events(body: &str) -> Vec<serde_json::Value> {
+    pub(super) fn events(body: &str) -> Vec<serde_json::Value> {
         let json = decode(body.strip_prefix("data=").unwrap(), true);
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         v["events"].as_array().unwrap().clone()
@@ -1394,7 +1403,7 @@ mod tests {
         assert_eq!(t.stats().tracked, 5);
     }
 
-    fn with_env() -> Tracker {
+    pub(super) fn with_env() -> Tracker {
         let mut cfg = Config::default();
         cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
         let env = vec![

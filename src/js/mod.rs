@@ -61,7 +61,7 @@ export type ErrorCode =
   | "nested_property" | "invalid_value" | "reserved_property"
   | "invalid_property_name" | "event_too_large" | "batch_too_large"
   | "invalid_option" | "tracker_closed" | "queue_full" | "request_failed"
-  | "event_expired" | "storage_error";
+  | "event_expired" | "storage_error" | "before_send_failed";
 /** Every error thrown or reported: an Error with a code and, where it concerns one, the field. */
 export interface CoolaError extends Error {
   code: ErrorCode;
@@ -70,6 +70,8 @@ export interface CoolaError extends Error {
   status?: number;
   /** For queue_full, event_expired, request_failed: how many events. */
   count?: number;
+  /** For before_send_failed: what beforeSend threw. */
+  cause?: unknown;
 }
 /** Options of `new CoolaTracker`. */
 export interface TrackerOptions {
@@ -107,6 +109,34 @@ export interface TrackerOptions {
   retryMaxMs?: number;
   /** Receives problems found while sending (queue_full, request_failed, event_expired). */
   onError?: (error: CoolaError) => void;
+  /**
+   * Start opted out (true) or in (false; privacySignals may still opt out), e.g. from your
+   * consent banner's record. Not given: the choice saved by optOut()/optIn(), else opted in.
+   */
+  optOut?: boolean;
+  /**
+   * Default false. When true, Global Privacy Control or Do Not Track ("1") opt the visitor
+   * out, unless the saved choice is an explicit optIn(); read at start, never saved.
+   */
+  privacySignals?: boolean;
+  /** Sessions end after this long without an event: default 1800000 in a page, 0 elsewhere; 0 = no session_id. */
+  sessionTimeoutMs?: number;
+  /**
+   * Default false. true: one page_view when the tracker starts; "history": also one on every
+   * in-page navigation that changes the URL (pushState, replaceState, popstate, hashchange).
+   */
+  autoPageViews?: boolean | "history";
+  /** Added to every event (an event's own properties win); see setProperties. */
+  properties?: Properties;
+  /**
+   * Called by track() with the complete event before it is queued: change it in place or
+   * return a new one (validated again); null or false drops it; undefined keeps it.
+   */
+  beforeSend?: (event: ValidatedEvent) => ValidatedEvent | null | false | undefined | void;
+  /** 0..1, default 1: the share of users (by user_id) whose events are kept; kept ones carry sample_rate. */
+  sampleRate?: number;
+  /** Default false: console.debug each queued event, request (app key hidden) and answer. */
+  debug?: boolean;
 }
 /**
  * Parses a timestamp in any supported format into epoch milliseconds.
@@ -129,6 +159,27 @@ export interface CoolaTracker {
    * input (nothing is queued then) and `tracker_closed` after `shutdown()`.
    */
   track(eventName: string, properties?: Properties): string;
+  /**
+   * Stops tracking at once: every queued event is dropped (in memory, in storage, in
+   * flight), the anonymous id is forgotten, and the choice is saved for the next page load.
+   */
+  optOut(): void;
+  /** Resumes tracking and saves that choice. Events tracked while opted out are not recovered. */
+  optIn(): void;
+  /** Whether the visitor is opted out. */
+  readonly optedOut: boolean;
+  /** The current session, "" when sessions are off. */
+  readonly sessionId: string;
+  /**
+   * Tracks a page_view event with page_url, page_title and (after an in-page navigation)
+   * referring_url; returns its event_id ("" when dropped). Throws invalid_value outside a page.
+   */
+  trackPageView(properties?: Properties): string;
+  /**
+   * Merges into the properties added to every later event; null or undefined removes one.
+   * Throws as track() does.
+   */
+  setProperties(properties: Properties): void;
 }
 /** What a flush did. */
 export interface FlushReport {

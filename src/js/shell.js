@@ -297,3 +297,105 @@ export function storageReadable() {
     return false;
   }
 }
+
+// ---- Privacy, sessions, page views, hooks (see src/js/tracker/privacy.rs) ----
+
+// Whether the browser asks not to be tracked: Global Privacy Control, or
+// Do Not Track set to "1".
+export function privacySignal() {
+  try {
+    const nav = typeof navigator === "object" && navigator ? navigator : {};
+    return nav.globalPrivacyControl === true || nav.doNotTrack === "1";
+  } catch (_) {
+    return false;
+  }
+}
+
+// The page's URL now.
+export function pageUrl() {
+  try {
+    return "" + location.href;
+  } catch (_) {
+    return "";
+  }
+}
+
+// A page_view event: page URL and title, the referrer after an in-page
+// navigation (`ref`, "" for none: the document's own then applies), the
+// caller's properties.
+export function pageEvent(p, ref) {
+  let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+  if (ref) s += T("p", "referring_url", ref);
+  return props(s + one("event_name", "page_view"), p);
+}
+
+// Calls `f()` when another tab changes storage key `key` (or clears the
+// storage) and, with `nav`, after every in-page navigation: history.pushState
+// and replaceState (wrapped once), popstate and hashchange. The remover puts
+// back the originals only where our wrapper is still the one installed (a
+// library that wrapped them after us keeps its wrapper, which then calls
+// ours, which no longer reacts). A failing `f` never breaks the page.
+export function watchPage(key, nav, f) {
+  if (typeof addEventListener !== "function") return () => {};
+  let active = true;
+  const fire = () => {
+    try {
+      if (active) f();
+    } catch (_) {}
+  };
+  const onStorage = (e) => {
+    if (e.key === key || e.key === null) fire();
+  };
+  addEventListener("storage", onStorage);
+  const h = nav && typeof history === "object" && history ? history : null;
+  const wrap = (orig) =>
+    function () {
+      const r = orig.apply(this, arguments);
+      fire();
+      return r;
+    };
+  let push, replace, ourPush, ourReplace;
+  if (h) {
+    push = h.pushState;
+    replace = h.replaceState;
+    ourPush = h.pushState = wrap(push);
+    ourReplace = h.replaceState = wrap(replace);
+    addEventListener("popstate", fire);
+    addEventListener("hashchange", fire);
+  }
+  return () => {
+    if (!active) return;
+    active = false;
+    removeEventListener("storage", onStorage);
+    if (!h) return;
+    if (h.pushState === ourPush) h.pushState = push;
+    if (h.replaceState === ourReplace) h.replaceState = replace;
+    removeEventListener("popstate", fire);
+    removeEventListener("hashchange", fire);
+  };
+}
+
+// beforeSend: calls `hook` with the event (its JSON, parsed) and says what
+// came of it: 0 when the hook dropped it (null or false), 1 when the event
+// is unchanged, else the changed event in the entries form (an "X" entry
+// when it is not an object), for Rust to validate again. What the hook
+// throws is thrown on.
+export function beforeSend(hook, json) {
+  const event = JSON.parse(json);
+  const r = hook(event);
+  if (r === null || r === false) return 0;
+  const out = r === undefined ? event : r;
+  if (out === null || typeof out !== "object" || Array.isArray(out)) {
+    return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+  }
+  return JSON.stringify(out) === json ? 1 : props("", out);
+}
+
+// debug: one console.debug line, with the event's JSON parsed when given.
+// The text never holds the app key.
+export function debugLine(text, json) {
+  try {
+    if (json) console.debug("[coola-tracker] " + text, JSON.parse(json));
+    else console.debug("[coola-tracker] " + text);
+  } catch (_) {}
+}

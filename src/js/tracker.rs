@@ -19,6 +19,8 @@ use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
+mod privacy;
+
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
@@ -41,6 +43,9 @@ struct Hooks {
     interval: Option<Hook>,
     wake: Option<Hook>,
     lifecycle: Option<Hook>,
+    /// Other tabs' optOut() / optIn() (the `storage` event) and, for
+    /// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
+    page: Option<Hook>,
 }
 
 /// The durable queue in `localStorage` (browsers only).
@@ -77,6 +82,8 @@ struct Inner {
     waiters: RefCell<Vec<Waiter>>,
     /// Called by the JS `send` when a request settles; holds a weak reference.
     done: RefCell<Option<DoneFn>>,
+    /// Consent, sessions, page views, beforeSend, debug.
+    extra: privacy::Extra,
 }
 
 /// What the JS `send` calls when a request settles: (id, status, Retry-After, status:false).
@@ -169,6 +176,7 @@ impl Inner {
     fn launch(&self, req: &Request) {
         if let Ok(done) = self.done.try_borrow() {
             if let Some(done) = done.as_ref() {
+                self.debug_request(req);
                 send(&self.url, &req.body, req.keepalive, req.id as f64, done.as_ref());
             }
         }
@@ -176,6 +184,7 @@ impl Inner {
 
     /// A request settled: tell the core, then go on or settle the flushes.
     fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: String, status_false: bool) {
+        self.debug_answer(id, status);
         let retry_after = (!retry_after.is_empty()).then_some(retry_after);
         let outcome = match self.core.try_borrow_mut() {
             Ok(mut c) => c.on_response(id as u64, now_ms(), status, retry_after.as_deref(), status_false),
@@ -259,6 +268,7 @@ impl Inner {
             ),
             Err(_) => return false,
         };
+        self.save_session();
         let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
         if over_budget {
             self.report();
@@ -474,7 +484,8 @@ impl CoolaTracker {
                 "must be an object with at least appKey",
             )));
         }
-        let cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
         let on_error = if on_error.is_undefined() {
             None
@@ -502,6 +513,7 @@ impl CoolaTracker {
                 _ => {}
             }
         }
+        privacy::prepare(&mut cfg, page);
         if !page || !cfg.auto_page_properties {
             env_defaults.retain(|(k, _)| k == "session_dua");
         }
@@ -532,6 +544,7 @@ impl CoolaTracker {
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
+        let extra = privacy::configure(&mut core, given);
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
@@ -543,6 +556,7 @@ impl CoolaTracker {
             hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
             done: RefCell::new(None),
+            extra,
             durable: durable.then(|| Durable {
                 keys,
                 scheduled: Cell::new(false),
@@ -585,6 +599,7 @@ impl CoolaTracker {
             ));
         }
         inner.claim();
+        privacy::start(&inner);
         if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
             if interval == 0 && inner.durable.is_some() {
                 // No flush timer, but other tabs must still see this one alive.
@@ -652,6 +667,7 @@ impl CoolaTracker {
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
             start_pump(&Rc::downgrade(&inner));
         }
+        privacy::first_page_view(&inner);
         Ok(CoolaTracker { inner })
     }
 
@@ -668,19 +684,7 @@ impl CoolaTracker {
             m.push_str(&thrown_message(&t));
             js_error(&Error::new(ErrorCode::InvalidValue, m))
         })?;
-        let now = now_ms();
-        let (result, ready) = {
-            let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
-            let r = core.track_encoded(now, &encoded);
-            let ready = r.is_ok() && core.batch_ready(now) && !offline();
-            (r, ready)
-        };
-        self.inner.schedule_persist();
-        self.inner.report();
-        if ready {
-            self.inner.pump();
-        }
-        result.map_err(|e| js_error(&e))
+        self.inner.enqueue(&encoded)
     }
 
     /// Sets the user id for events that carry none.

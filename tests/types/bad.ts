@@ -35,6 +35,19 @@ if (err.code === "network_error") console.log(err); // error: TS2367
 parseTimestamp({ year: 2015 }); // error: TS2353
 visitorProperties("203.0.113.7"); // error: TS2345
 
+// Privacy, sessions, page views, hooks
+new CoolaTracker({ appKey: "k", autoPageViews: "hash" }); // error: TS2322
+new CoolaTracker({ appKey: "k", sampleRate: "0.5" }); // error: TS2322
+new CoolaTracker({ appKey: "k", optOut: "yes" }); // error: TS2322
+new CoolaTracker({ appKey: "k", properties: { cart: { items: 2 } } }); // error: TS2322
+new CoolaTracker({ appKey: "k", beforeSend: true }); // error: TS2322
+tracker.optedOut = true; // error: TS2540
+tracker.optOut(true); // error: TS2554
+const session: number = tracker.sessionId; // error: TS2322
+tracker.trackPageView("home"); // error: TS2345
+tracker.setProperties({ tags: ["a"] }); // error: TS2322
+if (err.code === "before_send") console.log(err); // error: TS2367
+
 // The cooladata drop-in
 cooladata.init({ appKey: "k" }); // error: TS2769
 cooladata.trackEvent("x", { nested: { a: 1 } }); // error: TS2769

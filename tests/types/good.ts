@@ -106,4 +106,37 @@ try {
   console.log(describe(err.code), err.field ?? "");
 }
 
-console.log(id, total, pending, closing, body, seen);
+// Privacy, sessions, page views, hooks.
+const consented = new CoolaTracker({
+  appKey: "k",
+  optOut: true,
+  privacySignals: true,
+  sessionTimeoutMs: 30 * 60 * 1000,
+  autoPageViews: "history",
+  properties: { plan: "pro", seats: 3, beta: true, gone: null },
+  beforeSend(e) {
+    if (e.event_name === "internal") return null;
+    if (e.event_name === "noise") return false;
+    e.app_version = "1.2.3";
+    return undefined;
+  },
+  sampleRate: 0.25,
+  debug: true,
+});
+new CoolaTracker({ appKey: "k", autoPageViews: true, beforeSend: (e) => ({ ...e, shown: 1 }) });
+new CoolaTracker({ appKey: "k", optOut: false, beforeSend: () => {} });
+consented.optIn();
+const out: boolean = consented.optedOut;
+consented.optOut();
+const session: string = consented.sessionId;
+const viewId: string = consented.trackPageView();
+consented.trackPageView({ section: "docs" });
+consented.setProperties({ plan: "team", seats: undefined });
+try {
+  consented.track("x");
+} catch (e) {
+  const err = e as CoolaError;
+  if (err.code === "before_send_failed") console.log(err.cause);
+}
+
+console.log(id, total, pending, closing, body, seen, out, session, viewId);

@@ -85,6 +85,7 @@ function readOptions() {
     flushIntervalMs: num(f.flushIntervalMs),
     maxRetries: num(f.maxRetries),
     bodyFormat: f.bodyFormat.value,
+    autoPageViews: f.autoPageViews.checked ? "history" : false,
     onError: (err) => logError(err),
   };
 }
@@ -122,6 +123,10 @@ function refreshTrackerState() {
   $("create-btn").textContent = tracker ? "Recreate tracker" : "Create tracker";
   $("pending").value = tracker ? String(tracker.pending) : "–";
   $("user-id").textContent = tracker ? tracker.userId : "–";
+  $("session-id").textContent = tracker ? tracker.sessionId || "(none yet)" : "–";
+  $("consent").disabled = !tracker;
+  $("consent").checked = !tracker || !tracker.optedOut;
+  for (const b of document.querySelectorAll(".nav-btn")) b.disabled = !tracker;
   $("queue-card").classList.toggle("closed", !!tracker && tracker.closed);
 }
 
@@ -287,9 +292,16 @@ function track(event) {
   try { ev = readEvent(); } catch (e) { showOutcome(null, null, e); return; }
   try {
     const id = tracker.track(ev.name, ev.props);
+    if (id === "") {
+      const node = el("p", { class: "message", id: "not-queued", text: "Validated but not queued: the visitor is opted out (track() returned \"\")." });
+      showOutcome(ev.name, ev.props, null, { title: "Not queued", node });
+      refreshTrackerState();
+      return;
+    }
     const node = el("div", {},
       el("dl", { class: "kv" },
-        el("dt", { text: "event_id" }), el("dd", { class: "ok" }, el("code", { id: "event-id", text: id }))),
+        el("dt", { text: "event_id" }), el("dd", { class: "ok" }, el("code", { id: "event-id", text: id })),
+        el("dt", { text: "session_id" }), el("dd", {}, el("code", { id: "event-session", text: tracker.sessionId || "(sessions off)" }))),
       el("p", { class: "message muted", text: "Queued. It leaves with the next full batch, the flush timer or Flush." }));
     showOutcome(ev.name, ev.props, null, { title: "Queued", node });
   } catch (e) {
@@ -360,6 +372,28 @@ async function shutdown() {
   $("setup-result").textContent = "Tracker shut down: track() now throws tracker_closed. Recreate it to go on.";
   refreshTrackerState();
   poll();
+}
+
+// ------------------------------------------------------------------ 3b. consent and navigation
+
+function setConsent(e) {
+  if (!tracker) return;
+  if (e.target.checked) tracker.optIn();
+  else tracker.optOut();
+  refreshTrackerState();
+}
+
+/** In-page navigation as a single-page app does it; the tracker sees it through history. */
+function navigate(button) {
+  const url = new URL(location.href);
+  if (button.dataset.view) {
+    url.searchParams.set("view", button.dataset.view);
+    url.hash = "";
+    history.pushState({}, "", url);
+  } else {
+    location.hash = button.dataset.hash;
+  }
+  setTimeout(refreshTrackerState, 0);
 }
 
 // ------------------------------------------------------------------ 4/5/7. collector
@@ -491,6 +525,8 @@ function wire() {
     tryBad("signup", { plan: "pro", event_timestamp_epoch: Math.floor(Date.now() / 1000) }));
   $("flush-btn").addEventListener("click", flush);
   $("shutdown-btn").addEventListener("click", shutdown);
+  $("consent").addEventListener("change", setConsent);
+  for (const b of document.querySelectorAll(".nav-btn")) b.addEventListener("click", () => navigate(b));
   for (const b of document.querySelectorAll("[data-next]")) {
     b.addEventListener("click", () => queueNext(JSON.parse(b.dataset.next)).catch((e) => logError(e)));
   }

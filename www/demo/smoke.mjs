@@ -206,6 +206,45 @@ async function main() {
     check(await page.locator("#track-result.is-error").count() === 1, "the result is shown as an error");
     check(await pending() === 0, "bad events are not queued");
 
+    step = "session";
+    const session = await text("#session-id");
+    check(UUID.test(session), `the queue card shows the session (${session})`);
+    check(stored.every((e) => e.session_id === session), "every event carries that session_id", stored.map((e) => e.session_id));
+
+    step = "consent";
+    await page.check("#mode-json");
+    await page.fill("#props-json", "{}");
+    await page.fill("#event-name", "queued_then_dropped");
+    await trackAndReadId("event before opting out");
+    const requestsBefore = (await collector.stats()).requests;
+    await page.uncheck("#consent");
+    check(await pending() === 0, "unchecking consent (optOut) empties the queue", await pending());
+    await page.fill("#event-name", "while_opted_out");
+    await page.click("#track-btn");
+    check((await text("#outcome-answer")).includes("opted out"), "an event tracked while opted out is not queued",
+      await text("#outcome-answer"));
+    await page.click("#flush-btn");
+    await waitFor(async () => (await text("#flush-report")).startsWith("flush() →"), "the FlushReport");
+    check((await collector.stats()).requests === requestsBefore, "nothing was sent while opted out");
+    await page.check("#consent");
+    check(await page.evaluate(() => localStorage.getItem("coola:consent")) === "in", "optIn() is remembered");
+
+    step = "page views";
+    await page.check("#opt-page-views");
+    await page.click("#create-btn");
+    // The old tracker is shut down first; the new one queues the page view of the page as it is.
+    await waitFor(async () => (await pending()) === 1, "the new tracker's first page view");
+    await page.getByRole("button", { name: "Navigate: pricing" }).click();
+    await page.getByRole("button", { name: "Navigate: #faq" }).click();
+    await waitFor(async () => (await pending()) === 3, "three page views queued", 5000);
+    await page.click("#flush-btn");
+    await waitFor(async () => (await collector.events({ app: APP })).filter((e) => e.event_name === "page_view" && !e.path).length === 3,
+      "the page views at the collector");
+    const views = (await collector.events({ app: APP })).filter((e) => e.event_name === "page_view" && !e.path);
+    const where = views.map((e) => [new URL(e.page_url).search + new URL(e.page_url).hash, e.referring_url ? new URL(e.referring_url).search : ""]);
+    check(JSON.stringify(where) === JSON.stringify([["", ""], ["?view=pricing", ""], ["?view=pricing#faq", "?view=pricing"]]),
+      "page views at start and on each pushState / hash change, the previous URL as referring_url", where);
+
     if (args.screenshot) {
       step = "screenshot";
       // A calmer moment for the picture: the last request settled, the panels polled.

@@ -1,0 +1,763 @@
+//! The tracker's side of api.md's "Privacy, sessions, page views, hooks":
+//! opt-out as a state that empties the queue, sessions, shared properties,
+//! sampling, page views and the hold that lets the shell run `beforeSend`
+//! between validating an event and queueing it. Every decision here is
+//! host-tested; the shell only does the I/O these methods ask for.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::Tracker;
+use crate::core::config::Config;
+use crate::core::entries::{self, Entry};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::privacy::{self, PageViews};
+use crate::core::session::Session;
+
+/// Most shared properties (`properties`, `setProperties`): with the
+/// tracker's own defaults they stay within what one event's check handles.
+pub const MAX_SHARED: usize = 32;
+
+/// A shared property's value, as it is sent.
+#[derive(Clone, Debug, PartialEq)]
+enum Shared {
+    Str(String),
+    Num(String),
+    Bool(bool),
+}
+
+impl Shared {
+    fn raw(&self) -> RawValue<'_> {
+        match self {
+            Shared::Str(s) => RawValue::Str(s),
+            Shared::Num(t) => RawValue::NumText(t),
+            Shared::Bool(b) => RawValue::Bool(*b),
+        }
+    }
+}
+
+/// The state behind those features, one per tracker.
+pub(super) struct Extras {
+    opted_out: bool,
+    /// The user id is the anonymous one (no `userId`, no `setUserId`).
+    pub(super) anonymous: bool,
+    /// `None` when sessions are off (`sessionTimeoutMs: 0`).
+    session: Option<Session>,
+    shared: Vec<(String, Shared)>,
+    /// The last user id sampling was decided for, and the decision.
+    sampled: Option<(String, bool)>,
+    pages: PageViews,
+    /// `beforeSend` runs between validating and queueing.
+    hold: bool,
+    /// The validated event waiting for `beforeSend` (its JSON is the
+    /// tracker's scratch): its id and time.
+    held: Option<(String, i64)>,
+}
+
+impl Extras {
+    pub(super) fn new(cfg: &Config) -> Self {
+        let timeout = cfg.session_timeout_ms.unwrap_or(0);
+        Extras {
+            opted_out: false,
+            anonymous: cfg.user_id.is_none(),
+            session: (timeout > 0).then(|| Session::new(timeout)),
+            shared: Vec::new(),
+            sampled: None,
+            pages: PageViews::default(),
+            hold: false,
+            held: None,
+        }
+    }
+
+    /// Whether a shared property named `key` is set (its value then wins
+    /// over the tracker's own default of that name).
+    pub(super) fn shares(&self, key: &str) -> bool {
+        !self.shared.is_empty() && self.shared.iter().any(|(k, _)| k == key)
+    }
+
+    /// The defaults that come before `event_id` in an event: the shared
+    /// properties, `session_id` and `sample_rate`. They vary between events
+    /// of a page, so they stay out of the part stored once per page (see
+    /// `store::split_shared`), which ends the event.
+    pub(super) fn lead_defaults<'a>(
+        &'a self,
+        cfg: &'a Config,
+        session_id: Option<&'a str>,
+        out: &mut Vec<(&'a str, RawValue<'a>)>,
+    ) {
+        for (k, v) in &self.shared {
+            out.push((k, v.raw()));
+        }
+        if let Some(id) = session_id.filter(|_| !self.shares("session_id")) {
+            out.push(("session_id", RawValue::Str(id)));
+        }
+        if let Some((_, text)) = cfg.sample_rate.as_ref().filter(|_| !self.shares("sample_rate")) {
+            out.push(("sample_rate", RawValue::NumText(text)));
+        }
+    }
+}
+
+/// The caller's properties among entries, the first malformed entry kept
+/// in `err`: one iterator type for every event check of the tracker, so the
+/// check is compiled once.
+pub(super) struct Props<'a, 'e> {
+    it: entries::Entries<'a>,
+    err: &'e mut Option<Error>,
+}
+
+impl<'a, 'e> Props<'a, 'e> {
+    pub(super) fn new(encoded: &'a str, err: &'e mut Option<Error>) -> Self {
+        Props {
+            it: entries::parse(encoded),
+            err,
+        }
+    }
+}
+
+impl<'a> Iterator for Props<'a, '_> {
+    type Item = (&'a str, RawValue<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.it.next()? {
+                Ok(Entry::Prop(k, v)) => return Some((k, v)),
+                Ok(Entry::Default(..)) => {}
+                Err(e) => {
+                    self.err.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
+fn too_many() -> Error {
+    Error::new(
+        ErrorCode::InvalidValue,
+        "at most 32 shared properties: remove some (set them to null) or pass them to track()",
+    )
+}
+
+fn busy() -> Error {
+    Error::new(
+        ErrorCode::InvalidValue,
+        "track() was called from inside beforeSend: return the event instead",
+    )
+}
+
+impl Tracker {
+    /// Whether the visitor is opted out.
+    pub fn opted_out(&self) -> bool {
+        self.x.opted_out
+    }
+
+    /// Opts out: every queued event is dropped, in flight or not (a later
+    /// answer to a request sent before is ignored, and nothing is retried),
+    /// stored ones are unstored by the next [`Tracker::persist`], the
+    /// anonymous id is replaced by a new random one and the session is
+    /// forgotten. Returns how many contexts this tab stored: with the
+    /// anonymous id and the session, their keys are to be removed (see
+    /// [`privacy::opt_out_keys`]).
+    pub fn opt_out(&mut self) -> u64 {
+        self.x.opted_out = true;
+        self.x.held = None;
+        for s in self.queue.iter() {
+            if !s.done && s.stored > 0 {
+                // Everything this tab stored goes: the byte count restarts at 0.
+                self.unstore.push((s.seq, 0));
+            }
+        }
+        self.queue.clear();
+        self.stats.dropped += self.live as u64;
+        self.live = 0;
+        self.flights.clear();
+        self.tries = 0;
+        self.split_limit = None;
+        self.retry_at = i64::MIN;
+        self.overflowed = 0;
+        self.unstored_since = u64::MAX;
+        self.stored_bytes = 0;
+        self.over_budget = false;
+        self.compact = true;
+        if self.x.anonymous {
+            let mut id = String::with_capacity(36);
+            self.rng.uuid(&mut id);
+            self.user_id = id;
+        }
+        if let Some(s) = &mut self.x.session {
+            s.forget();
+        }
+        self.x.sampled = None;
+        // Every context this tab stored goes: the numbers go on from here,
+        // so a later event never names a removed context's number.
+        self.ctx = None;
+        self.ctx_count
+    }
+
+    /// Whether the user id is the anonymous one (no `userId` option, no
+    /// `setUserId`): the one an opt-out forgets.
+    pub fn anonymous(&self) -> bool {
+        self.x.anonymous
+    }
+
+    /// Opts in again. Events tracked while opted out are not recovered.
+    pub fn opt_in(&mut self) {
+        self.x.opted_out = false;
+    }
+
+    /// Whether this tab's view of the session has run out at `now_ms`: the
+    /// shell should then read the stored session and hand it to
+    /// [`Tracker::resume_session`] before tracking (another tab may have
+    /// kept it alive). False when sessions are off or the visitor is opted
+    /// out.
+    pub fn session_expired(&self, now_ms: i64) -> bool {
+        !self.x.opted_out && self.x.session.as_ref().is_some_and(|s| s.expired(now_ms))
+    }
+
+    /// Takes the stored session, if it is still running at `now_ms`.
+    pub fn resume_session(&mut self, stored: Option<&str>, now_ms: i64) {
+        if let Some(s) = &mut self.x.session {
+            s.resume(stored, now_ms);
+        }
+    }
+
+    /// The current session id, `""` when sessions are off or none started.
+    pub fn session_id(&self) -> &str {
+        self.x.session.as_ref().map_or("", |s| s.id())
+    }
+
+    /// The session to store, once per change (with the end-of-task persist).
+    pub fn take_session(&mut self) -> Option<String> {
+        self.x.session.as_mut().and_then(Session::take_stored)
+    }
+
+    /// The session id of an event tracked at `now_ms` (which counts as
+    /// activity); `None` when sessions are off or the visitor is opted out.
+    pub(super) fn touch_session(&mut self, now_ms: i64) -> Option<String> {
+        if self.x.opted_out {
+            return None;
+        }
+        let rng = &mut self.rng;
+        let s = self.x.session.as_mut()?;
+        Some(
+            s.touch(
+                now_ms,
+                || None,
+                || {
+                    let mut id = String::with_capacity(36);
+                    rng.uuid(&mut id);
+                    id
+                },
+            )
+            .to_string(),
+        )
+    }
+
+    /// Checks properties (the shell's [`entries`] form of an object) as
+    /// [`Tracker::set_properties`] would, without a tracker (the
+    /// `properties` option is checked before the tracker touches storage).
+    pub fn check_properties(encoded: &str) -> Result<(), Error> {
+        let mut given = 0usize;
+        for e in entries::parse(encoded) {
+            let Entry::Prop(k, v) = e? else { continue };
+            if matches!(
+                k,
+                event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
+            ) {
+                return Err(Error::field(
+                    ErrorCode::InvalidValue,
+                    k,
+                    "is set per event: give it to track() (user_id: setUserId) instead",
+                ));
+            }
+            given += usize::from(v != RawValue::Absent);
+        }
+        if given > MAX_SHARED {
+            return Err(too_many());
+        }
+        // The same rules as an event's properties.
+        let mut err = None;
+        let mut scratch = String::new();
+        let r = event::validate_into(
+            &mut scratch,
+            Some(RawValue::Str("e")),
+            Props::new(encoded, &mut err),
+            &[(event::USER_ID, RawValue::Str("u"))],
+            &ValidateOptions {
+                server_timestamp: true,
+                now_ms: None,
+            },
+        );
+        match err {
+            Some(e) => Err(e),
+            None => r.map(|_| ()),
+        }
+    }
+
+    /// Merges properties (the shell's [`entries`] form of an object) into
+    /// those added to every later event: `null` / `undefined` removes one.
+    /// Checked first as `track` checks properties; on error nothing changes.
+    pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
+        Tracker::check_properties(encoded)?;
+        let mut err = None;
+        let added = Props::new(encoded, &mut err)
+            .filter(|(k, v)| *v != RawValue::Absent && !self.x.shares(k))
+            .count();
+        if self.x.shared.len() + added > MAX_SHARED {
+            return Err(too_many());
+        }
+        for (k, v) in Props::new(encoded, &mut err) {
+            let value = match v {
+                RawValue::Str(s) => Shared::Str(s.to_string()),
+                RawValue::NumText(t) => Shared::Num(t.to_string()),
+                RawValue::Bool(b) => Shared::Bool(b),
+                _ => {
+                    self.x.shared.retain(|(n, _)| n != k);
+                    continue;
+                }
+            };
+            match self.x.shared.iter_mut().find(|(n, _)| n == k) {
+                Some(slot) => slot.1 = value,
+                None => self.x.shared.push((k.to_string(), value)),
+            }
+        }
+        Ok(())
+    }
+
+    /// A page view at `url` is tracked: its `referring_url` when it follows
+    /// an in-page navigation (the previous page view's URL).
+    pub fn page_view(&mut self, url: &str) -> Option<String> {
+        self.x.pages.view(url)
+    }
+
+    /// Whether an automatic page view is due at `url` (the URL changed
+    /// since the last page view).
+    pub fn page_view_due(&self, url: &str) -> bool {
+        self.x.pages.changed(url)
+    }
+
+    /// Whether a page view was tracked yet.
+    pub fn any_page_view(&self) -> bool {
+        self.x.pages.any()
+    }
+
+    /// With `true`, [`Tracker::track_encoded`] validates an event and holds
+    /// it instead of queueing it: the shell hands [`Tracker::held_json`] to
+    /// `beforeSend`, then calls [`Tracker::release_held`] or
+    /// [`Tracker::drop_held`].
+    pub fn set_hold(&mut self, hold: bool) {
+        self.x.hold = hold;
+    }
+
+    /// The JSON of the event held for `beforeSend`.
+    pub fn held_json(&self) -> Option<&str> {
+        self.x.held.as_ref().map(|_| self.scratch.as_str())
+    }
+
+    /// Forgets the held event (`beforeSend` dropped it, or threw).
+    pub fn drop_held(&mut self) {
+        self.x.held = None;
+    }
+
+    /// Queues the held event, as it was (`changed` = `None`), or as
+    /// `beforeSend` changed it (`changed`: the changed event in the
+    /// [`entries`] form), which is validated again as `track` validates (a
+    /// removed `event_id` is put back). Returns its `event_id`; on error
+    /// nothing is queued.
+    pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
+        let Some((mut id, time)) = self.x.held.take() else {
+            return Ok(String::new());
+        };
+        let Some(encoded) = changed else {
+            let json = self.scratch.clone();
+            self.push(json, time);
+            return Ok(id);
+        };
+        let opts = ValidateOptions {
+            server_timestamp: self.cfg.server_timestamp,
+            now_ms: Some(now_ms),
+        };
+        let mut err = None;
+        let mut json = String::new();
+        let r = event::validate_into(
+            &mut json,
+            None,
+            Props::new(encoded, &mut err),
+            &[(event::EVENT_ID, RawValue::Str(&id))],
+            &opts,
+        );
+        if let Some(e) = err {
+            return Err(e);
+        }
+        let time = r?.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
+        if let Some(given) = super::caller_event_id(encoded) {
+            id = given.to_string();
+        }
+        self.push(json, time);
+        Ok(id)
+    }
+
+    /// What becomes of an event that passed validation (its JSON in the
+    /// scratch): nothing while opted out or sampled out (`""`), held for
+    /// `beforeSend`, or queued. `rest` is the caller's part of the entries.
+    pub(super) fn admit(&mut self, rest: &str, id: String, time: i64) -> String {
+        if self.x.opted_out || !self.sampled_in(rest) {
+            return String::new();
+        }
+        if self.x.hold {
+            self.x.held = Some((id.clone(), time));
+            return id;
+        }
+        let json = self.scratch.clone();
+        self.push(json, time);
+        id
+    }
+
+    /// Refuses a `track` from inside `beforeSend`.
+    pub(super) fn check_not_held(&self) -> Result<(), Error> {
+        if self.x.held.is_some() {
+            return Err(busy());
+        }
+        Ok(())
+    }
+
+    /// Whether the event's user (its own `user_id`, else the tracker's) is
+    /// kept by `sampleRate`; decided once per user id.
+    fn sampled_in(&mut self, rest: &str) -> bool {
+        let Some((rate, _)) = self.cfg.sample_rate else {
+            return true;
+        };
+        let own = if rest.as_bytes().windows(9).any(|w| w == b"7:user_id") {
+            entries::parse(rest).find_map(|e| match e {
+                Ok(Entry::Prop(event::USER_ID, RawValue::Str(v))) => Some(v),
+                _ => None,
+            })
+        } else {
+            None
+        };
+        let user = own.unwrap_or(&self.user_id);
+        match &self.x.sampled {
+            Some((u, kept)) if u == user => *kept,
+            _ => {
+                let kept = privacy::keeps_user(user, rate);
+                self.x.sampled = Some((user.to_string(), kept));
+                kept
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{events, track, tracker, with_env, T0};
+    use super::*;
+    use crate::core::config::OptValue;
+    use crate::core::entries::tests::write;
+
+    fn with_sessions() -> Tracker {
+        tracker(&[("sessionTimeoutMs", OptValue::Num(1_800_000.0))])
+    }
+
+    #[test]
+    fn opt_out_purges_everything_and_ignores_a_late_answer() {
+        use std::collections::BTreeMap;
+        let mut t = with_sessions();
+        for i in 0..3 {
+            track(&mut t, T0, i);
+        }
+        let mut stored = BTreeMap::new();
+        t.persist(
+            |seq, json| stored.insert(seq, json.to_string()).is_none(),
+            |_, _| true,
+            |_| {},
+        );
+        assert_eq!(stored.len(), 3);
+        let r = t.next_request(T0, false, None).unwrap();
+        track(&mut t, T0, 3);
+        let anon = t.user_id().to_string();
+        let session = t.session_id().to_string();
+        assert!(!session.is_empty());
+        let contexts = t.opt_out();
+        assert_eq!(contexts, 0, "no page context in this tracker");
+        assert!(t.opted_out());
+        assert_eq!(t.pending(), 0);
+        assert!(!t.in_flight());
+        assert_ne!(t.user_id(), anon, "the anonymous id is forgotten");
+        assert_eq!(t.session_id(), "");
+        // The stored events are removed by the next persist.
+        t.persist(
+            |_, _| panic!("nothing is written"),
+            |_, _| true,
+            |seq| {
+                stored.remove(&seq);
+            },
+        );
+        assert!(stored.is_empty());
+        // The answer to the request sent before optOut changes nothing.
+        assert_eq!(
+            t.on_response(r.id, T0, 200, None, false),
+            super::super::Outcome::default()
+        );
+        assert_eq!(
+            t.on_response(r.id, T0, 503, None, false),
+            super::super::Outcome::default()
+        );
+        assert!(
+            t.next_request(T0 + 3_600_000, true, None).is_none(),
+            "nothing is retried"
+        );
+        // Opted out: validates, queues nothing, returns "".
+        assert_eq!(track(&mut t, T0, 9), "");
+        let bad = write('s', "event_name", "e") + &write('o', "cart", "");
+        assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::NestedProperty);
+        assert_eq!(t.pending(), 0);
+        assert!(!t.session_expired(T0), "no session read while opted out");
+        // Opted in again: tracking resumes with a new session.
+        t.opt_in();
+        assert_eq!(track(&mut t, T0, 10).len(), 36);
+        assert_eq!(t.pending(), 1);
+        assert_ne!(t.session_id(), session);
+    }
+
+    #[test]
+    fn opt_out_names_the_contexts_to_remove_and_keeps_a_given_user_id() {
+        let mut t = with_env();
+        for url in ["https://x/a", "https://x/b"] {
+            let enc = write('p', "page_url", url) + &write('s', "event_name", "e");
+            t.track_encoded(T0, &enc).unwrap();
+        }
+        let mut contexts = 0;
+        t.persist(
+            |_, _| true,
+            |_, _| {
+                contexts += 1;
+                true
+            },
+            |_| {},
+        );
+        assert_eq!(contexts, 2);
+        assert_eq!(t.opt_out(), 2);
+        // Numbers never repeat: after opting in again, a new context is 3.
+        t.opt_in();
+        let enc = write('p', "page_url", "https://x/c") + &write('s', "event_name", "e");
+        t.track_encoded(T0, &enc).unwrap();
+        let mut numbers = Vec::new();
+        t.persist(
+            |_, _| true,
+            |n, _| {
+                numbers.push(n);
+                true
+            },
+            |_| {},
+        );
+        assert_eq!(numbers, vec![3]);
+        let mut given = tracker(&[]);
+        given.set_user_id("me").unwrap();
+        given.opt_out();
+        assert_eq!(given.user_id(), "me", "a user id given by the site is not anonymous");
+    }
+
+    #[test]
+    fn sessions_roll_over_after_the_gap_with_a_fake_clock() {
+        let mut t = with_sessions();
+        track(&mut t, T0, 0);
+        let first = t.session_id().to_string();
+        track(&mut t, T0 + 29 * 60_000, 1);
+        assert_eq!(t.session_id(), first);
+        let stored = t.take_session().unwrap();
+        assert!(stored.starts_with(&first));
+        assert_eq!(t.take_session(), None, "stored once per change");
+        assert!(t.session_expired(T0 + 60 * 60_000));
+        // Another tab kept it alive: the stored session is taken up.
+        let mut alive = first.clone();
+        alive.push(':');
+        alive.push_str(&(T0 + 50 * 60_000).to_string());
+        t.resume_session(Some(&alive), T0 + 60 * 60_000);
+        track(&mut t, T0 + 60 * 60_000, 2);
+        assert_eq!(t.session_id(), first);
+        // A longer gap: a new session.
+        track(&mut t, T0 + 120 * 60_000, 3);
+        assert_ne!(t.session_id(), first);
+        let r = t.next_request(T0 + 120 * 60_000, false, None).unwrap();
+        let e = events(&r.body);
+        assert_eq!(e[0]["session_id"], first.as_str());
+        assert_eq!(e[2]["session_id"], first.as_str());
+        assert_eq!(e[3]["session_id"], t.session_id());
+        // An event's own session_id wins.
+        let enc = write('s', "event_name", "e") + &write('s', "session_id", "mine");
+        t.track_encoded(T0 + 120 * 60_000, &enc).unwrap();
+        t.on_response(r.id, T0, 200, None, false);
+        let r = t.next_request(T0 + 120 * 60_000, false, None).unwrap();
+        assert_eq!(events(&r.body)[0]["session_id"], "mine");
+        // Sessions off: no session_id.
+        let mut off = tracker(&[]);
+        track(&mut off, T0, 0);
+        assert_eq!(off.session_id(), "");
+        let r = off.next_request(T0, false, None).unwrap();
+        assert!(events(&r.body)[0].get("session_id").is_none());
+    }
+
+    #[test]
+    fn shared_properties_merge_validate_and_lose_to_the_events_own() {
+        let mut t = tracker(&[]);
+        let set = |t: &mut Tracker, s: &str| t.set_properties(s);
+        set(
+            &mut t,
+            &(write('s', "plan", "pro") + &write('n', "tier", "2") + &write('b', "beta", "true")),
+        )
+        .unwrap();
+        set(&mut t, &(write('u', "tier", "") + &write('s', "plan", "team"))).unwrap();
+        for (bad, code) in [
+            (write('o', "cart", ""), ErrorCode::NestedProperty),
+            (write('s', "uid", "x"), ErrorCode::ReservedProperty),
+            (write('s', "", "x"), ErrorCode::InvalidPropertyName),
+            (write('N', "n", "NaN"), ErrorCode::InvalidValue),
+            (write('s', "event_id", "x"), ErrorCode::InvalidValue),
+            (write('X', "", "string"), ErrorCode::InvalidValue),
+        ] {
+            let e = set(&mut t, &(write('s', "ok", "1") + &bad)).unwrap_err();
+            assert_eq!(e.code, code, "{bad}");
+        }
+        let enc = write('s', "event_name", "e") + &write('s', "plan", "own");
+        t.track_encoded(T0, &enc).unwrap();
+        track(&mut t, T0, 1);
+        let r = t.next_request(T0, false, None).unwrap();
+        let e = events(&r.body);
+        assert_eq!(e[0]["plan"], "own", "the event's own property wins");
+        assert_eq!(e[1]["plan"], "team");
+        assert_eq!(e[1]["beta"], "true");
+        assert!(e[1].get("tier").is_none(), "null removes one");
+        assert!(e[1].get("ok").is_none(), "a failed call changes nothing");
+        // Shared properties come before event_id, so the environment
+        // defaults still end the event.
+        let json = t.queued().nth(1).unwrap().1.to_string();
+        assert!(
+            json.find("\"plan\"").unwrap() < json.find("\"event_id\"").unwrap(),
+            "{json}"
+        );
+        // No more than MAX_SHARED.
+        let many: String = (0..=MAX_SHARED).map(|i| write('n', &format!("p{i}"), "1")).collect();
+        assert_eq!(set(&mut t, &many).unwrap_err().code, ErrorCode::InvalidValue);
+    }
+
+    #[test]
+    fn a_shared_property_wins_over_the_trackers_default_of_that_name() {
+        let mut t = tracker(&[("sessionIp", OptValue::Str("0".into()))]);
+        t.set_properties(&write('s', "session_ip", "1.2.3.4")).unwrap();
+        track(&mut t, T0, 0);
+        let json = t.queued().next().unwrap().1.to_string();
+        assert_eq!(json.matches("session_ip").count(), 1, "{json}");
+        assert!(json.contains("1.2.3.4"));
+    }
+
+    #[test]
+    fn sampling_keeps_whole_users_and_marks_kept_events() {
+        let mut kept_users = 0;
+        for u in 0..2000 {
+            let mut t = tracker(&[
+                ("userId", OptValue::Str(format!("user-{u}"))),
+                ("sampleRate", OptValue::Num(0.25)),
+            ]);
+            let a = track(&mut t, T0, 0);
+            let b = track(&mut t, T0, 1);
+            assert_eq!(a.is_empty(), b.is_empty(), "a user is kept or dropped as a whole");
+            if !a.is_empty() {
+                kept_users += 1;
+                let r = t.next_request(T0, false, None).unwrap();
+                assert_eq!(events(&r.body)[0]["sample_rate"], 0.25);
+            } else {
+                assert_eq!(t.pending(), 0);
+                // Dropped events are still validated.
+                let bad = write('s', "event_name", "e") + &write('a', "list", "");
+                assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::NestedProperty);
+            }
+        }
+        let share = kept_users as f64 / 2000.0;
+        assert!((share - 0.25).abs() < 0.04, "{share}");
+        // An event's own user_id decides for that event.
+        let mut t = tracker(&[("sampleRate", OptValue::Num(0.5))]);
+        let kept = (0..100).find(|i| privacy::keeps_user(&format!("u{i}"), 0.5)).unwrap();
+        let dropped = (0..100).find(|i| !privacy::keeps_user(&format!("u{i}"), 0.5)).unwrap();
+        let enc = |u: usize| write('s', "event_name", "e") + &write('s', "user_id", &format!("u{u}"));
+        assert!(!t.track_encoded(T0, &enc(kept)).unwrap().is_empty());
+        assert_eq!(t.track_encoded(T0, &enc(dropped)).unwrap(), "");
+        // Without sampleRate no sample_rate is sent.
+        let mut all = tracker(&[]);
+        track(&mut all, T0, 0);
+        assert!(!all.queued().next().unwrap().1.contains("sample_rate"));
+    }
+
+    #[test]
+    fn before_send_holds_the_event_and_revalidates_only_a_change() {
+        let mut t = tracker(&[]);
+        t.set_hold(true);
+        // Unchanged.
+        let id = track(&mut t, T0, 0);
+        assert_eq!(t.pending(), 0, "held, not queued");
+        let json = t.held_json().unwrap().to_string();
+        assert!(json.contains(&id));
+        assert_eq!(
+            track_err(&mut t),
+            ErrorCode::InvalidValue,
+            "no track from inside the hook"
+        );
+        assert_eq!(t.release_held(T0, None).unwrap(), id);
+        assert_eq!(t.queued().next().unwrap().1, json);
+        // Dropped.
+        track(&mut t, T0, 1);
+        t.drop_held();
+        assert_eq!(t.pending(), 1);
+        assert_eq!(t.release_held(T0, None).unwrap(), "", "nothing held");
+        // Changed: validated again; a removed event_id is put back, a new one returned.
+        let id = track(&mut t, T0, 2);
+        let changed = write('s', "event_name", "renamed")
+            + &write('s', "user_id", "anon")
+            + &write('n', "event_timestamp_epoch", &T0.to_string());
+        assert_eq!(t.release_held(T0, Some(&changed)).unwrap(), id);
+        let last = t.queued().last().unwrap().1.to_string();
+        assert!(last.contains("renamed") && last.contains(&id), "{last}");
+        track(&mut t, T0, 3);
+        let own = changed.clone() + &write('s', "event_id", "mine");
+        assert_eq!(t.release_held(T0, Some(&own)).unwrap(), "mine");
+        // A changed event that is not valid: nothing queued, the error as track's.
+        for (bad, code) in [
+            (
+                write('s', "event_name", "e") + &write('o', "nested", ""),
+                ErrorCode::NestedProperty,
+            ),
+            (write('s', "event_name", "e"), ErrorCode::MissingField),
+            (write('X', "", "string"), ErrorCode::InvalidValue),
+        ] {
+            track(&mut t, T0, 4);
+            assert_eq!(t.release_held(T0, Some(&bad)).unwrap_err().code, code, "{bad}");
+        }
+        assert_eq!(t.pending(), 3);
+        assert!(t.held_json().is_none());
+    }
+
+    fn track_err(t: &mut Tracker) -> ErrorCode {
+        let enc = write('s', "event_name", "e");
+        t.track_encoded(T0, &enc).unwrap_err().code
+    }
+
+    #[test]
+    fn page_views_referring_url_follows_in_page_navigation() {
+        let mut t = tracker(&[]);
+        assert!(!t.any_page_view());
+        assert_eq!(t.page_view("https://x/a"), None);
+        assert!(!t.page_view_due("https://x/a"));
+        assert!(t.page_view_due("https://x/a#top"));
+        assert_eq!(t.page_view("https://x/b").as_deref(), Some("https://x/a"));
+        // The referrer as a page default wins over the document's referrer.
+        t.env_defaults
+            .push(("referring_url".into(), "https://search/".into(), false));
+        let enc = write('p', "page_url", "https://x/b")
+            + &write('p', "page_title", "B")
+            + &write('p', "referring_url", "https://x/a")
+            + &write('s', "event_name", "page_view");
+        t.track_encoded(T0, &enc).unwrap();
+        let json = t.queued().next().unwrap().1.to_string();
+        assert_eq!(json.matches("referring_url").count(), 1, "{json}");
+        assert!(json.contains("\"referring_url\":\"https://x/a\""));
+    }
+}

@@ -1,0 +1,469 @@
+//! The shell of api.md's "Privacy, sessions, page views, hooks": the saved
+//! choice and the session in `localStorage`, Global Privacy Control, the
+//! `storage` event of other tabs, `history` hooks, the `beforeSend` call and
+//! the `debug` lines. Every decision is the core's (src/core/privacy.rs,
+//! src/core/tracker/privacy.rs).
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::rc::Rc;
+use core::cell::Cell;
+
+use js_sys::{Function, Reflect};
+use wasm_bindgen::prelude::*;
+
+use super::super::{
+    flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, thrown_message,
+};
+use super::{busy, CoolaTracker, Hook, Inner};
+use crate::core::config::{AutoPageViews, Config};
+use crate::core::error::{Error, ErrorCode};
+use crate::core::num;
+use crate::core::privacy::{self, Choice};
+use crate::core::tracker::{Request, Tracker};
+
+#[wasm_bindgen(module = "/src/js/shell.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = privacySignal)]
+    fn privacy_signal() -> bool;
+    #[wasm_bindgen(js_name = pageUrl)]
+    fn page_url() -> String;
+    #[wasm_bindgen(catch, js_name = pageEvent)]
+    fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
+    #[wasm_bindgen(js_name = watchPage)]
+    fn watch_page(key: &str, nav: bool, f: &JsValue) -> Function;
+    #[wasm_bindgen(catch, js_name = beforeSend)]
+    fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = debugLine)]
+    fn debug_line(text: &str, json: &str);
+}
+
+/// What the shell keeps for these features.
+pub(super) struct Extra {
+    before_send: Option<Function>,
+    debug: bool,
+    auto: AutoPageViews,
+    /// The request URL with the app key hidden, for `debug`.
+    shown_url: String,
+    consent_key: String,
+    session_key: String,
+    /// A page view was queued by this tracker.
+    viewed: Cell<bool>,
+    /// The saved choice as this tracker last saw or wrote it: another tab's
+    /// choice is followed only when it changed.
+    seen: Cell<Option<Choice>>,
+}
+
+fn option_error(field: &str, e: &Error) -> JsValue {
+    js_error(&Error::field(ErrorCode::InvalidOption, field, &e.message))
+}
+
+/// Fills the defaults that depend on the environment (sessions: 30 minutes
+/// in a page, none elsewhere).
+pub(super) fn prepare(cfg: &mut Config, page: bool) {
+    cfg.session_timeout_ms.get_or_insert(if page { 1_800_000 } else { 0 });
+}
+
+/// `beforeSend` and `properties` as the options bag gives them, checked.
+pub(super) struct Given {
+    before_send: Option<Function>,
+    properties: String,
+}
+
+/// Reads and checks `beforeSend` and `properties` (before the tracker
+/// touches storage: a bad option leaves nothing behind).
+pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
+    let hook = get(options, "beforeSend");
+    let before_send = if hook.is_undefined() {
+        None
+    } else if hook.is_function() {
+        Some(hook.unchecked_into::<Function>())
+    } else {
+        return Err(js_error(&Error::field(
+            ErrorCode::InvalidOption,
+            "beforeSend",
+            "must be a function (event) => event | null | false | undefined",
+        )));
+    };
+    let props = get(options, "properties");
+    let properties = if props.is_undefined() {
+        String::new()
+    } else {
+        let encoded = flatten(&props)
+            .map_err(|t| option_error("properties", &Error::new(ErrorCode::InvalidValue, thrown_message(&t))))?;
+        Tracker::check_properties(&encoded).map_err(|e| option_error("properties", &e))?;
+        encoded
+    };
+    Ok(Given {
+        before_send,
+        properties,
+    })
+}
+
+/// Hands what [`read`] found to the core.
+pub(super) fn configure(core: &mut Tracker, given: Given) -> Extra {
+    core.set_hold(given.before_send.is_some());
+    // Checked by `read`: it cannot fail here.
+    let _ = core.set_properties(&given.properties);
+    let cfg = core.config();
+    Extra {
+        before_send: given.before_send,
+        debug: cfg.debug,
+        auto: cfg.auto_page_views,
+        shown_url: privacy::hide_key(&cfg.endpoint, &cfg.app_key),
+        consent_key: privacy::consent_key(&cfg.storage_key),
+        session_key: privacy::session_key(&cfg.storage_key),
+        viewed: Cell::new(false),
+        seen: Cell::new(None),
+    }
+}
+
+/// At start: opted out or in (api.md's rule), the other tabs' choices
+/// followed, `"history"` hooked.
+pub(super) fn start(inner: &Rc<Inner>) {
+    let (option, signals) = match inner.core.try_borrow() {
+        Ok(c) => (c.config().opt_out, c.config().privacy_signals),
+        Err(_) => return,
+    };
+    let saved = storage_get(&inner.extra.consent_key).and_then(|s| Choice::parse(&s));
+    inner.extra.seen.set(saved);
+    let signal = signals && privacy_signal();
+    if privacy::starts_opted_out(option, saved, signal) {
+        // As optOut(), except that the choice is not saved: it came from
+        // the site's own record or the browser's signal.
+        inner.opt_out_now(false);
+    }
+    if !inner.page {
+        return;
+    }
+    let Ok(mut hooks) = inner.hooks.try_borrow_mut() else {
+        return;
+    };
+    // One callback for both: another tab's choice, and in-page navigation.
+    let weak = Rc::downgrade(inner);
+    let on_change = Closure::<dyn FnMut()>::new(move || {
+        if let Some(i) = weak.upgrade() {
+            i.follow_other_tabs();
+            if i.extra.auto == AutoPageViews::History {
+                i.auto_page_view();
+            }
+        }
+    });
+    let nav = inner.extra.auto == AutoPageViews::History;
+    let cancel = watch_page(&inner.extra.consent_key, nav, on_change.as_ref());
+    hooks.page = Some(Hook {
+        _closures: vec![on_change],
+        _hide: None,
+        cancel,
+    });
+}
+
+/// `autoPageViews`: the page view of the page the tracker starts on, queued
+/// once the tracker is set up (it waits for the next batch).
+pub(super) fn first_page_view(inner: &Rc<Inner>) {
+    if inner.page && inner.extra.auto != AutoPageViews::Off {
+        inner.auto_page_view();
+    }
+}
+
+impl Inner {
+    /// Validates, fills, runs `beforeSend` and queues one event given in
+    /// the entries form; returns its `event_id`, or `""` when it was
+    /// dropped (opted out, sampled out, `beforeSend`).
+    pub(super) fn enqueue(self: &Rc<Self>, encoded: &str) -> Result<String, JsValue> {
+        let now = now_ms();
+        self.sync_session(now);
+        let r = {
+            let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+            core.track_encoded(now, encoded)
+        };
+        let r = match r {
+            Ok(id) if !id.is_empty() && self.extra.before_send.is_some() => self.run_before_send(now),
+            other => other.map_err(|e| js_error(&e)),
+        };
+        let ready = match self.core.try_borrow() {
+            Ok(c) => {
+                if self.extra.debug {
+                    if let (Ok(id), Some((_, json))) = (&r, c.queued().last()) {
+                        if !id.is_empty() {
+                            debug_line("queued", json);
+                        }
+                    }
+                }
+                r.is_ok() && c.batch_ready(now) && !super::offline()
+            }
+            Err(_) => false,
+        };
+        self.schedule_persist();
+        self.report();
+        if ready {
+            self.pump();
+        }
+        r
+    }
+
+    /// Hands the held event to `beforeSend`, with no borrow held.
+    fn run_before_send(&self, now: i64) -> Result<String, JsValue> {
+        let (Some(hook), Some(json)) = (
+            &self.extra.before_send,
+            self.core
+                .try_borrow()
+                .ok()
+                .and_then(|c| c.held_json().map(String::from)),
+        ) else {
+            return Ok(String::new());
+        };
+        let answer = before_send(hook, &json);
+        let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        match answer {
+            Err(thrown) => {
+                core.drop_held();
+                let mut m = String::from("beforeSend threw (nothing was queued): ");
+                m.push_str(&thrown_message(&thrown));
+                let e = js_error(&Error::new(ErrorCode::BeforeSendFailed, m));
+                let _ = Reflect::set(&e, &"cause".into(), &thrown);
+                Err(e)
+            }
+            Ok(v) if v.as_f64() == Some(0.0) => {
+                core.drop_held();
+                Ok(String::new())
+            }
+            Ok(v) => {
+                let changed = v.as_string();
+                core.release_held(now, changed.as_deref()).map_err(|e| js_error(&e))
+            }
+        }
+    }
+
+    /// When this tab's session ran out, takes up the stored one (another
+    /// tab may have kept it alive).
+    fn sync_session(&self, now: i64) {
+        if self.durable.is_none() {
+            return;
+        }
+        let Ok(mut core) = self.core.try_borrow_mut() else {
+            return;
+        };
+        if core.session_expired(now) {
+            let stored = storage_get(&self.extra.session_key);
+            core.resume_session(stored.as_deref(), now);
+        }
+    }
+
+    /// Writes the session when it changed (with the end-of-task persist).
+    pub(super) fn save_session(&self) {
+        if self.durable.is_none() {
+            return;
+        }
+        let stored = self.core.try_borrow_mut().ok().and_then(|mut c| c.take_session());
+        if let Some(s) = stored {
+            storage_set(&self.extra.session_key, &s);
+        }
+    }
+
+    /// Opts out now: the queue purged in memory and in storage (this tab's
+    /// keys, and with `save` every stored event of this app), the
+    /// anonymous id and the session removed; with `save` the choice is saved.
+    fn opt_out_now(self: &Rc<Self>, save: bool) {
+        let contexts = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.opt_out(),
+            Err(_) => return,
+        };
+        self.persist();
+        if let Some(d) = &self.durable {
+            let prefix = self
+                .core
+                .try_borrow()
+                .map(|c| c.config().storage_key.clone())
+                .unwrap_or_default();
+            for k in privacy::opt_out_keys(&d.keys, &prefix, contexts) {
+                storage_remove(&k);
+            }
+            if save {
+                // Gone tabs' events too: nothing of this visitor is sent later.
+                for k in storage_keys(&d.keys.queue_prefix()) {
+                    if d.keys.parse_event(&k).is_some_and(|(tab, _)| d.keys.same_app(tab)) {
+                        storage_remove(&k);
+                    }
+                }
+                for k in storage_keys(&d.keys.context_prefix()) {
+                    if d.keys.parse_context(&k).is_some_and(|tab| d.keys.same_app(tab)) {
+                        storage_remove(&k);
+                    }
+                }
+            }
+        }
+        if save {
+            storage_set(&self.extra.consent_key, Choice::Out.stored());
+            self.extra.seen.set(Some(Choice::Out));
+        }
+        // Waiting flushes resolve: nothing is left to send.
+        self.pump();
+    }
+
+    fn opt_in_now(&self, save: bool) {
+        let anonymous = match self.core.try_borrow_mut() {
+            Ok(mut c) => {
+                c.opt_in();
+                c.anonymous().then(|| c.user_id().to_string())
+            }
+            Err(_) => return,
+        };
+        if let (Some(d), Some(id)) = (&self.durable, anonymous) {
+            storage_set(&d.keys.user_id(), &id);
+        }
+        if save {
+            storage_set(&self.extra.consent_key, Choice::In.stored());
+            self.extra.seen.set(Some(Choice::In));
+        }
+    }
+
+    /// Another tab saved a choice (or cleared the storage): followed when
+    /// the saved choice changed since this tracker last saw it.
+    fn follow_other_tabs(self: &Rc<Self>) {
+        let now = storage_get(&self.extra.consent_key).and_then(|s| Choice::parse(&s));
+        if now == self.extra.seen.replace(now) {
+            return;
+        }
+        let out = self.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
+        match now {
+            Some(Choice::Out) if !out => self.opt_out_now(false),
+            Some(Choice::In) if out => self.opt_in_now(false),
+            _ => {}
+        }
+    }
+
+    /// A page view of the page as it is now.
+    fn page_view(self: &Rc<Self>, props: &JsValue) -> Result<String, JsValue> {
+        if !self.page {
+            return Err(js_error(&Error::new(
+                ErrorCode::InvalidValue,
+                "trackPageView() needs a page (document and location): use track() here",
+            )));
+        }
+        let url = page_url();
+        let referrer = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.page_view(&url),
+            Err(_) => return Err(js_error(&busy())),
+        };
+        let encoded = page_event(props, referrer.as_deref().unwrap_or("")).map_err(|t| {
+            let mut m = String::from("reading the properties threw: ");
+            m.push_str(&thrown_message(&t));
+            js_error(&Error::new(ErrorCode::InvalidValue, m))
+        })?;
+        let id = self.enqueue(&encoded)?;
+        if !id.is_empty() {
+            self.extra.viewed.set(true);
+        }
+        Ok(id)
+    }
+
+    /// `autoPageViews`: a page view unless the URL is the last one's; a
+    /// problem goes to `onError`.
+    fn auto_page_view(self: &Rc<Self>) {
+        let due = match self.core.try_borrow() {
+            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&page_url()),
+            Err(_) => false,
+        };
+        if due {
+            if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
+                if let Some(f) = &self.on_error {
+                    let _ = f.call1(&JsValue::NULL, &e);
+                }
+            }
+        }
+    }
+
+    /// `debug`: a request leaves.
+    pub(super) fn debug_request(&self, req: &Request) {
+        if self.extra.debug {
+            let mut m = String::from("request ");
+            num::push_u64(&mut m, req.id);
+            m.push_str(": ");
+            num::push_u64(&mut m, req.events as u64);
+            m.push_str(" event(s) to ");
+            m.push_str(&self.extra.shown_url);
+            debug_line(&m, "");
+        }
+    }
+
+    /// `debug`: the answer to a request (status 0: a network error).
+    pub(super) fn debug_answer(&self, id: f64, status: u16) {
+        if self.extra.debug {
+            let mut m = String::from("answer ");
+            num::push_u64(&mut m, id as u64);
+            m.push_str(": HTTP ");
+            num::push_u64(&mut m, u64::from(status));
+            debug_line(&m, "");
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl CoolaTracker {
+    /// Stops tracking at once: every queued event is dropped (in memory, in
+    /// storage, in flight), the anonymous id and the session are forgotten,
+    /// and the choice is saved so the next page load starts opted out.
+    #[wasm_bindgen(js_name = optOut, skip_typescript)]
+    pub fn opt_out(&self) {
+        self.inner.opt_out_now(true);
+    }
+
+    /// Resumes tracking and saves that choice. Events tracked while opted
+    /// out are not recovered.
+    #[wasm_bindgen(js_name = optIn, skip_typescript)]
+    pub fn opt_in(&self) {
+        let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
+        self.inner.opt_in_now(true);
+        // The page view the opted-out start could not send.
+        if was_out && !self.closed() && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
+            self.inner.auto_page_view_now();
+        }
+    }
+
+    /// Whether the visitor is opted out.
+    #[wasm_bindgen(getter, js_name = optedOut, skip_typescript)]
+    pub fn opted_out(&self) -> bool {
+        self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false)
+    }
+
+    /// The current session id, `""` when sessions are off.
+    #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
+    pub fn session_id(&self) -> String {
+        self.inner.sync_session(now_ms());
+        self.inner
+            .core
+            .try_borrow()
+            .map(|c| c.session_id().to_string())
+            .unwrap_or_default()
+    }
+
+    /// Tracks a `page_view` event with `page_url`, `page_title` and, after
+    /// an in-page navigation, `referring_url`. Throws `invalid_value`
+    /// outside a page.
+    #[wasm_bindgen(js_name = trackPageView, skip_typescript)]
+    pub fn track_page_view(&self, properties: JsValue) -> Result<String, JsValue> {
+        self.inner.page_view(&properties)
+    }
+
+    /// Merges properties into those added to every later event; `null` or
+    /// `undefined` removes one. Throws as `track` does.
+    #[wasm_bindgen(js_name = setProperties, skip_typescript)]
+    pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
+        let encoded =
+            flatten(&properties).map_err(|t| js_error(&Error::new(ErrorCode::InvalidValue, thrown_message(&t))))?;
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        core.set_properties(&encoded).map_err(|e| js_error(&e))
+    }
+}
+
+impl Inner {
+    /// A page view now, whatever the last one's URL (after `optIn()`).
+    fn auto_page_view_now(self: &Rc<Self>) {
+        if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
+            if let Some(f) = &self.on_error {
+                let _ = f.call1(&JsValue::NULL, &e);
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+// The README's consent-banner example, as written: the first ```js block
+// under "## Consent, sessions, page views and hooks", read when the test
+// runs (from README-privacy-section.md until that section is spliced into
+// README.md, then from README.md), runs unchanged as a page module with the
+// installed package against the local collector, with the banner's markup
+// (#banner, #accept, #decline) and window.COOLA_ENDPOINT set first.
+
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { ROOT, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
+
+const HEADING = "## Consent, sessions, page views and hooks";
+
+/** The first ```js block under HEADING, in README.md if it has the section, else in README-privacy-section.md. */
+function example() {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = join(ROOT, "README-privacy-section.md");
+  const text = readme.includes(HEADING) || !existsSync(section) ? readme : readFileSync(section, "utf8");
+  const lines = text.split(/\r?\n/);
+  const start = lines.findIndex((l) => l.trim() === HEADING);
+  assert.ok(start >= 0, `no heading "${HEADING}"`);
+  const open = lines.findIndex((l, i) => i > start && /^```js\s*$/.test(l));
+  const next = lines.findIndex((l, i) => i > start && /^##\s/.test(l));
+  assert.ok(open > start && (next < 0 || open < next), `no \`\`\`js block under "${HEADING}"`);
+  const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
+  const code = lines.slice(open + 1, close).join("\n") + "\n";
+  assert.match(code, /optIn\(\)/, "the example calls optIn()");
+  return code;
+}
+
+const APP = "YOUR_APP_KEY"; // as written in the example
+let app;
+let site;
+let browser;
+
+before(async () => {
+  app = await project();
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>consent example</title>
+<link rel="icon" href="data:,">
+<script type="importmap">{"imports":{"coola-tracker":"/pkg/web/coola_tracker.js"}}</script>
+<script>window.COOLA_ENDPOINT = location.origin + "/v3/{appKey}/track";</script>
+<script type="module">import "/consent.js"; window.readmeReady = true;</script>
+</head>
+<body>
+<div id="banner">We use analytics. <button id="accept">Accept</button> <button id="decline">Decline</button></div>
+</body>
+</html>
+`;
+  app.write({
+    "consent-site/index.html": html,
+    "consent-site/consent.js": example(),
+    "consent-site/next.html": `<!doctype html><meta charset="utf-8"><title>next</title><link rel="icon" href="data:,"><p id="next">next</p>\n`,
+  });
+  [site, browser] = await Promise.all([
+    startCollector({ port: 0, static: join(app.dir, "consent-site"), mounts: { "/pkg": app.pkgDir } }),
+    chromium(),
+  ]);
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  app?.remove();
+});
+
+async function load(page, path = "/index.html") {
+  await page.goto(`${site.url}${path}`);
+  await page
+    .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
+    .catch((e) => assert.fail(`the example did not load: ${e.message}\n${page.consoleLines.join("\n")}`));
+}
+
+async function leave(page) {
+  await page.goto(`${site.url}/next.html`); // pagehide: the tracker sends what is queued
+  assert.equal(await page.textContent("#next"), "next");
+}
+
+const views = () => site.events({ app: APP }).filter((e) => e.event_name === "page_view");
+
+test("nothing is tracked before Accept; then page views, and on the next page load too", async () => {
+  site.reset();
+  const page = await newPage(browser);
+  try {
+    await load(page);
+    assert.equal(await page.isVisible("#banner"), true);
+    await page.evaluate(() => history.pushState({}, "", "/index.html?before=accept"));
+    await page.click("#accept");
+    assert.equal(await page.isVisible("#banner"), false);
+    await page.evaluate(() => history.pushState({}, "", "/index.html?step=2"));
+    await leave(page);
+    const got = await waitFor(() => views().length >= 2 && views(), { what: "two page views" });
+    assert.deepEqual(
+      got.map((e) => [new URL(e.page_url).search, e.referring_url ? new URL(e.referring_url).search : ""]),
+      [
+        ["?before=accept", ""],
+        ["?step=2", "?before=accept"],
+      ],
+      "the page view held back at start is tracked on Accept, then one per navigation",
+    );
+    await load(page); // consent is remembered: tracked from the start, no banner
+    assert.equal(await page.isVisible("#banner"), false);
+    await leave(page);
+    await waitFor(() => views().length === 3, { what: "the next load's page view" });
+    assert.equal(new Set(views().map((e) => e.session_id)).size, 1, "one session over both loads");
+    assert.deepEqual(page.consoleLines.filter((l) => /^(error|pageerror)/.test(l)), [], "no errors in the page");
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("after Decline nothing is sent, on this page or the next", async () => {
+  site.reset();
+  const page = await newPage(browser);
+  try {
+    await load(page);
+    await page.click("#decline");
+    await page.evaluate(() => history.pushState({}, "", "/index.html?declined"));
+    await leave(page);
+    await load(page);
+    assert.equal(await page.isVisible("#banner"), false);
+    await page.evaluate(() => history.pushState({}, "", "/index.html?still"));
+    await leave(page);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(site.events({ app: APP }).length, 0, "no events");
+  } finally {
+    await page.context().close();
+  }
+});
