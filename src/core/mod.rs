@@ -5,6 +5,10 @@
 
 pub mod batch;
 pub mod config;
+// Only in the edge collector's build (and host tests): present at all, even
+// unused, it changes what LTO makes of the browser build.
+#[cfg(any(test, feature = "edge"))]
+pub mod edge;
 pub mod entries;
 pub mod error;
 pub mod event;

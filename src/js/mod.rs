@@ -5,6 +5,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+#[cfg(feature = "edge")]
+pub mod edge;
 pub mod functions;
 pub mod tracker;
 
