@@ -74,9 +74,9 @@ export interface CoolaError extends Error {
 }
 /** Options of `new CoolaTracker`. */
 export interface TrackerOptions {
-  /** CoolaData app key (required). */
-  appKey: string;
-  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
+  /** CoolaData app key; required unless `endpoint` is a path (a first-party collector). */
+  appKey?: string;
+  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts; a path ("/collect") is resolved against the page's origin. */
   endpoint?: string;
   /** "form" (default): data=<encoded JSON>; "raw": the encoded JSON alone. */
   bodyFormat?: "form" | "raw";

@@ -398,6 +398,20 @@ fn hex_id(words: &[u32; 4]) -> String {
     out
 }
 
+/// The request URL. An endpoint that is a path stays one: `fetch` and
+/// `sendBeacon` resolve it against the page's origin; outside a page it is
+/// refused here rather than failing every request.
+fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
+    if !page && crate::core::config::is_path_endpoint(&cfg.endpoint) {
+        return Err(js_error(&Error::field(
+            ErrorCode::InvalidOption,
+            "endpoint",
+            "is a path, which only a page can resolve: give a full URL",
+        )));
+    }
+    Ok(cfg.url())
+}
+
 fn option_value(v: &JsValue) -> OptValue {
     if v.is_undefined() {
         OptValue::Absent
@@ -479,7 +493,8 @@ impl CoolaTracker {
             *v = seed_arr.get_index(i as u32);
         }
         let tab = hex_id(&s);
-        let keys = Keys::new(&cfg.storage_key, &cfg.url(), &tab);
+        let url = resolved_url(&cfg, page)?;
+        let keys = Keys::new(&cfg.storage_key, &url, &tab);
         // Storage is used only where a write succeeds (browsers; not Node or
         // Workers, and not a page whose storage is blocked).
         let wrote = cfg.persist && storage_set(&keys.heartbeat(), "1");
@@ -491,7 +506,6 @@ impl CoolaTracker {
         } else {
             None
         };
-        let url = cfg.url();
         let interval = cfg.flush_interval_ms;
         let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
