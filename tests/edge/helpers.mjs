@@ -81,7 +81,7 @@ export function stdio() {
  * dead letters to coola-dlq) and the dead-letter consumer. `consumer`
  * overrides the consumer settings.
  */
-export async function startFixture(app, collector, { consumer = {}, logs } = {}) {
+export async function startFixture(app, collector, { consumer = {}, logs, assets } = {}) {
   const { Miniflare } = await tool("miniflare");
   const [main, dlq] = await Promise.all([bundle(app.dir, "worker.js", "main"), bundle(app.dir, "dlq.js", "dlq")]);
   const settings = { maxBatchSize: 100, maxBatchTimeout: 0.5, maxRetries: 20, deadLetterQueue: "coola-dlq", ...consumer };
@@ -100,6 +100,7 @@ export async function startFixture(app, collector, { consumer = {}, logs } = {})
           NODLQ_EVENTS: { queueName: "nodlq-events" },
         },
         queueConsumers: { "coola-events": settings, "nodlq-events": settings },
+        ...(assets ? { assets: { directory: assets, routerConfig: { has_user_worker: true } } } : {}),
       }),
       workerFrom(dlq, "dlq.js", {
         name: "dlq",
@@ -107,10 +108,11 @@ export async function startFixture(app, collector, { consumer = {}, logs } = {})
       }),
     ],
   });
-  await mf.ready;
+  const url = await mf.ready;
   const dlqWorker = await mf.getWorker("dlq");
   return {
     mf,
+    url,
     post: (path, body, headers = {}) =>
       mf.dispatchFetch(`http://example.com${path}`, {
         method: "POST",
@@ -122,6 +124,50 @@ export async function startFixture(app, collector, { consumer = {}, logs } = {})
     /** Messages the dead-letter consumer received since the last call. */
     deadLetters: async () => (await dlqWorker.fetch("http://dlq/")).json(),
   };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `pages` simulated pages at once, each a tracker of the package's Node build
+ * (its own user, its own queue and retries) posting `events` events to
+ * `endpoint` in requests of `batchSize`. Resolves the tracked event ids and
+ * each tracker's final report.
+ */
+export async function simulatePages(build, endpoint, { pages, events, batchSize = 20 }) {
+  // Each Node tracker listens for beforeExit until its shutdown().
+  process.setMaxListeners(Math.max(process.getMaxListeners(), pages + 10));
+  const trackers = Array.from(
+    { length: pages },
+    (_, p) =>
+      new build.CoolaTracker({
+        appKey: "unused-by-the-collector",
+        endpoint,
+        userId: `page-${p}`,
+        batchSize,
+        flushIntervalMs: 50,
+        retryBaseMs: 50,
+        retryMaxMs: 1000,
+        maxRetries: 100,
+      }),
+  );
+  const ids = [];
+  await Promise.all(
+    trackers.map(async (t, p) => {
+      for (let i = 0; i < events; i++) {
+        ids.push(t.track("simulated_event", { page: p, i, path: `/p/${i % 7}` }));
+        if (i % batchSize === batchSize - 1) await sleep(5);
+      }
+    }),
+  );
+  // Until each page's queue is empty (a page keeps what was not acknowledged).
+  const reports = await Promise.all(
+    trackers.map(async (t) => {
+      for (let i = 0; i < 200 && t.pending > 0; i++) await t.flush();
+      return t.shutdown();
+    }),
+  );
+  return { ids, reports };
 }
 
 /** Parses the subset of TOML that wrangler.toml uses: tables, arrays of tables, scalars. */
@@ -152,12 +198,13 @@ export function parseToml(text) {
  * The example (www/edge) in Miniflare as wrangler would run it from its
  * wrangler.toml: its bindings, queues, consumer settings and static assets;
  * the app key as the secret, the endpoint pointed at the local collector.
- * `consumer` overrides consumer settings (e.g. a shorter batch timeout).
+ * `consumer` overrides consumer settings (e.g. a shorter batch timeout);
+ * `edit` may change the parsed wrangler.toml first.
  */
-export async function startExample(app, collector, { consumer = {} } = {}) {
+export async function startExample(app, collector, { consumer = {}, edit = (t) => t } = {}) {
   const { Miniflare } = await tool("miniflare");
   const dir = join(app.dir, "example");
-  const toml = parseToml(readFileSync(join(dir, "wrangler.toml"), "utf8"));
+  const toml = edit(parseToml(readFileSync(join(dir, "wrangler.toml"), "utf8")));
   const out = await bundle(dir, toml.main, "example");
   const producers = Object.fromEntries(toml.queues.producers.map((p) => [p.binding, { queueName: p.queue }]));
   const consumers = Object.fromEntries(
@@ -183,7 +230,8 @@ export async function startExample(app, collector, { consumer = {} } = {}) {
         bindings: { ...toml.vars, COOLA_APP_KEY: APP, COOLA_ENDPOINT: `${collector.url}/v3/{appKey}/track` },
         queueProducers: producers,
         queueConsumers: consumers,
-        assets: { directory: join(dir, toml.assets.directory) },
+        // As wrangler runs it: assets first, then the Worker for what is not an asset.
+        assets: { directory: join(dir, toml.assets.directory), routerConfig: { has_user_worker: true } },
       }),
     ],
   });
