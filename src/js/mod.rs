@@ -74,9 +74,9 @@ export interface CoolaError extends Error {
 }
 /** Options of `new CoolaTracker`. */
 export interface TrackerOptions {
-  /** CoolaData app key; required unless `endpoint` is a path (a first-party collector). */
-  appKey?: string;
-  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts; a path ("/collect") is resolved against the page's origin. */
+  /** CoolaData app key (required, except with a path endpoint: see FirstPartyTrackerOptions). */
+  appKey: string;
+  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
   endpoint?: string;
   /** "form" (default): data=<encoded JSON>; "raw": the encoded JSON alone. */
   bodyFormat?: "form" | "raw";
@@ -108,6 +108,13 @@ export interface TrackerOptions {
   retryMaxMs?: number;
   /** Receives problems found while sending (queue_full, request_failed, event_expired). */
   onError?: (error: CoolaError) => void;
+}
+/** Options of a page's tracker that posts to a first-party collector (coola-tracker/edge) on its own origin. */
+export interface FirstPartyTrackerOptions extends Omit<TrackerOptions, "appKey" | "endpoint"> {
+  /** A path such as "/collect", resolved against the page's origin. */
+  endpoint: `/${string}`;
+  /** Not needed: the collector holds the app key. */
+  appKey?: string;
 }
 /**
  * Parses a timestamp in any supported format into epoch milliseconds.

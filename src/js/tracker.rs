@@ -439,7 +439,7 @@ impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "TrackerOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
     ) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
             return Err(js_error(&Error::field(
