@@ -140,6 +140,13 @@ size: build
 bench: build browser
 	node tests/bench/bench.mjs
 
+# coola-tracker/edge in Miniflare: events/s and CoolaData requests per 1,000
+# events against the number of concurrent pages (tests/edge/bench.mjs).
+bench-edge: build
+	rm -rf target/npm-pack-edge && mkdir -p target/npm-pack-edge
+	npm pack ./pkg --pack-destination target/npm-pack-edge --loglevel=error
+	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack-edge/coola-tracker-*.tgz)" node tests/edge/bench.mjs
+
 clean:
 	cargo clean
 	rm -rf pkg tools/node_modules

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ROOT, project, startCollector, tool, waitFor, wasmModules } from "../package/helpers.mjs";
 
-export { ROOT, startCollector, waitFor };
+export { ROOT, startCollector, tool, waitFor };
 export const APP = "edge-app";
 export const FIXTURES = join(ROOT, "tests", "edge", "fixtures");
 export const EXAMPLE = join(ROOT, "www", "edge");
