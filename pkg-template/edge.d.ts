@@ -18,6 +18,8 @@ export interface CollectorOptions {
   maxBodyBytes?: number;
   /** The consumer's backoff when CoolaData gives no Retry-After: up to base * 2^(attempts - 1) seconds (full jitter), at most 300; default 2. */
   retryBaseSeconds?: number;
+  /** The longest backoff, in seconds, 1..300, default 300 (a Retry-After is honoured up to 300 s whatever this is). */
+  retryMaxSeconds?: number;
 }
 
 /** A Queue message as the consumer receives it (what `queue()` uses of Cloudflare's `Message`). */

@@ -39,6 +39,7 @@ function readOptions(options) {
     anyOrigin: false,
     maxBodyBytes: 1048576,
     retryBaseSeconds: 2,
+    retryMaxSeconds: 300,
   };
   if (options.path !== undefined) {
     if (typeof options.path !== "string" || !options.path.startsWith("/") || options.path.startsWith("//")) {
@@ -67,7 +68,11 @@ function readOptions(options) {
       o.allowedOrigins.push(origin);
     }
   }
-  for (const [name, min, max] of [["maxBodyBytes", 1, 100 * 1048576], ["retryBaseSeconds", 1, 300]]) {
+  for (const [name, min, max] of [
+    ["maxBodyBytes", 1, 100 * 1048576],
+    ["retryBaseSeconds", 1, 300],
+    ["retryMaxSeconds", 1, 300],
+  ]) {
     const v = options[name];
     if (v === undefined) continue;
     if (!Number.isInteger(v) || v < min || v > max) throw optionError(name, `must be a whole number from ${min} to ${max}`);
@@ -227,7 +232,7 @@ async function deliver(o, batch, env) {
     const dlq = env[o.deadLetterQueue];
     await Promise.all(
       messages.map(async (m, i) => {
-        const out = plan.outcome(i, m.attempts ?? 1, random(), o.retryBaseSeconds);
+        const out = plan.outcome(i, m.attempts ?? 1, random(), o.retryBaseSeconds, o.retryMaxSeconds);
         if (out.ack) return m.ack();
         if (out.retry !== undefined) return m.retry({ delaySeconds: out.retry });
         if (dlq && typeof dlq.send === "function") {

@@ -164,25 +164,43 @@ pub fn pack<S: AsRef<str>>(events: &[S]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The consumer's backoff when CoolaData gives no `Retry-After`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryDelay {
+    /// The first retry waits up to this long (full jitter), in seconds.
+    pub base_seconds: u32,
+    /// No backoff is longer than this (at most [`MAX_DELAY_SECONDS`]).
+    pub max_seconds: u32,
+}
+
+impl Default for RetryDelay {
+    fn default() -> Self {
+        RetryDelay {
+            base_seconds: 2,
+            max_seconds: MAX_DELAY_SECONDS,
+        }
+    }
+}
+
 /// The wait before a message is delivered again, in seconds: the
-/// `Retry-After` wait when CoolaData gave one (rounded up), else exponential
-/// backoff with full jitter from the message's `attempts` (1 on its first
-/// delivery) and `base_seconds`, at least 1 s; at most
-/// [`MAX_DELAY_SECONDS`] either way. `random` is a uniform `u32`.
-pub fn delay_seconds(retry_after_ms: Option<u64>, attempts: u32, random: u32, base_seconds: u32) -> u32 {
-    let cap = u64::from(MAX_DELAY_SECONDS) * 1000;
-    let ms = match retry_after_ms {
-        Some(ms) => ms.div_ceil(1000),
+/// `Retry-After` wait when CoolaData gave one (rounded up, at most
+/// [`MAX_DELAY_SECONDS`]), else exponential backoff with full jitter from
+/// the message's `attempts` (1 on its first delivery): a uniform share
+/// (`random / 2^32`) of `min(max, base * 2^(attempts - 1))`, at least 1 s.
+pub fn delay_seconds(retry_after_ms: Option<u64>, attempts: u32, random: u32, d: &RetryDelay) -> u32 {
+    let secs = match retry_after_ms {
+        Some(ms) => ms.div_ceil(1000).min(u64::from(MAX_DELAY_SECONDS)),
         None => {
+            let cap = u64::from(d.max_seconds.clamp(1, MAX_DELAY_SECONDS)) * 1000;
             let b = Backoff {
-                base_ms: u64::from(base_seconds.max(1)) * 1000,
+                base_ms: u64::from(d.base_seconds.max(1)) * 1000,
                 cap_ms: cap,
                 max_retry_after_ms: cap,
             };
             retry::backoff_ms(&b, attempts.max(1), random).div_ceil(1000).max(1)
         }
     };
-    u32::try_from(ms.min(u64::from(MAX_DELAY_SECONDS))).unwrap_or(MAX_DELAY_SECONDS)
+    u32::try_from(secs).unwrap_or(MAX_DELAY_SECONDS)
 }
 
 /// One event of a consumer batch: where its JSON lies in its message body.
@@ -376,9 +394,8 @@ impl Batch {
 
     /// What to do with message `m`, given its `attempts` (1 on its first
     /// delivery), a uniform `random` for the backoff's jitter and the
-    /// backoff's `base_seconds`. A request left unanswered counts as a
-    /// network error.
-    pub fn outcome(&self, m: usize, attempts: u32, random: u32, base_seconds: u32) -> Outcome {
+    /// backoff settings. A request left unanswered counts as a network error.
+    pub fn outcome(&self, m: usize, attempts: u32, random: u32, delay: &RetryDelay) -> Outcome {
         let Some(Some((from, to))) = self.msgs.get(m).copied() else {
             return Outcome::Unreadable;
         };
@@ -403,7 +420,7 @@ impl Batch {
             }
         }
         if retry {
-            Outcome::Retry(delay_seconds(wait, attempts, random, base_seconds))
+            Outcome::Retry(delay_seconds(wait, attempts, random, delay))
         } else if refused.is_empty() {
             Outcome::Ack
         } else {
@@ -539,6 +556,13 @@ mod tests {
     use proptest::prelude::*;
 
     /// Bytes of a message holding the events of `lens` (their JSON lengths).
+    fn base(base_seconds: u32) -> RetryDelay {
+        RetryDelay {
+            base_seconds,
+            ..RetryDelay::default()
+        }
+    }
+
     fn message_len(lens: &[usize]) -> usize {
         OPEN.len() + CLOSE.len() + lens.iter().sum::<usize>() + lens.len().saturating_sub(1)
     }
@@ -684,9 +708,9 @@ mod tests {
         batch.answer(0, 200, false, "", "{\"status\":true}", "KEY", 0);
         batch.answer(1, 429, false, "7", "", "KEY", 0);
         batch.answer(2, 400, false, "", "{\"error\":\"bad for KEY\"}", "KEY", 0);
-        assert_eq!(batch.outcome(0, 1, 0, 1), Outcome::Ack);
-        assert_eq!(batch.outcome(1, 1, 0, 1), Outcome::Retry(7));
-        let Outcome::Refused(refused) = batch.outcome(2, 1, 0, 1) else {
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(7));
+        let Outcome::Refused(refused) = batch.outcome(2, 1, 0, &base(1)) else {
             panic!("refused")
         };
         assert_eq!(refused.len(), 10);
@@ -706,17 +730,20 @@ mod tests {
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
         let mut batch = Batch::new(&bodies);
         assert_eq!(batch.requests(), 1, "both events fit in one request");
-        assert_eq!(batch.outcome(0, 1, u32::MAX, 1), Outcome::Retry(1), "unanswered");
+        assert_eq!(batch.outcome(0, 1, u32::MAX, &base(1)), Outcome::Retry(1), "unanswered");
         batch.answer(0, 200, true, "", "{\"status\":false}", "", 0);
-        assert!(matches!(batch.outcome(0, 1, 0, 1), Outcome::Refused(_)));
-        assert_eq!(batch.outcome(2, 1, 0, 1), Outcome::Unreadable);
+        assert!(matches!(batch.outcome(0, 1, 0, &base(1)), Outcome::Refused(_)));
+        assert_eq!(batch.outcome(2, 1, 0, &base(1)), Outcome::Unreadable);
         for s in [0, 408, 500, 503] {
             batch.answer(0, s, false, "", "", "", 0);
-            assert!(matches!(batch.outcome(1, 3, u32::MAX, 2), Outcome::Retry(8)), "{s}");
+            assert!(
+                matches!(batch.outcome(1, 3, u32::MAX, &base(2)), Outcome::Retry(8)),
+                "{s}"
+            );
         }
         for s in [401, 403, 404, 413, 422, 501] {
             batch.answer(0, s, false, "", "", "", 0);
-            assert!(matches!(batch.outcome(1, 1, 0, 1), Outcome::Refused(_)), "{s}");
+            assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Refused(_)), "{s}");
         }
     }
 
@@ -727,22 +754,34 @@ mod tests {
         let mut batch = Batch::new(&bodies);
         assert_eq!(batch.request_len(0), 2);
         batch.answer(0, 500, false, "", "", "", 0);
-        assert!(matches!(batch.outcome(1, 1, 0, 1), Outcome::Retry(_)));
+        assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(_)));
         batch.answer(0, 200, false, "", "", "", 0);
-        assert_eq!(batch.outcome(0, 1, 0, 1), Outcome::Ack);
-        assert_eq!(batch.outcome(1, 1, 0, 1), Outcome::Ack);
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Ack);
     }
 
     #[test]
     fn delays_honour_retry_after_and_back_off_up_to_300_s() {
-        assert_eq!(delay_seconds(Some(1500), 1, 0, 1), 2);
-        assert_eq!(delay_seconds(Some(0), 1, 0, 1), 0);
-        assert_eq!(delay_seconds(Some(900_000), 1, 0, 1), 300);
-        assert_eq!(delay_seconds(None, 1, 0, 1), 1);
-        assert_eq!(delay_seconds(None, 1, u32::MAX, 5), 5);
-        assert_eq!(delay_seconds(None, 4, u32::MAX, 5), 40);
-        assert_eq!(delay_seconds(None, 50, u32::MAX, 5), 300);
-        assert_eq!(delay_seconds(None, 0, u32::MAX, 0), 1);
+        let d = |base_seconds, max_seconds| RetryDelay {
+            base_seconds,
+            max_seconds,
+        };
+        assert_eq!(delay_seconds(Some(1500), 1, 0, &d(1, 300)), 2);
+        assert_eq!(delay_seconds(Some(0), 1, 0, &d(1, 300)), 0);
+        assert_eq!(delay_seconds(Some(900_000), 1, 0, &d(1, 300)), 300);
+        assert_eq!(
+            delay_seconds(Some(120_000), 1, 0, &d(1, 10)),
+            120,
+            "Retry-After above the backoff cap"
+        );
+        assert_eq!(delay_seconds(None, 1, 0, &d(1, 300)), 1);
+        assert_eq!(delay_seconds(None, 1, u32::MAX, &d(5, 300)), 5);
+        assert_eq!(delay_seconds(None, 4, u32::MAX, &d(5, 300)), 40);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 300)), 300);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 30)), 30);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 9999)), 300);
+        assert_eq!(delay_seconds(None, 0, u32::MAX, &d(0, 0)), 1);
+        assert_eq!(RetryDelay::default(), d(2, 300));
     }
 
     #[test]

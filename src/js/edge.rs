@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{flatten_list, js_error};
 use crate::core::batch::MAX_EVENTS;
-use crate::core::edge::{self, Batch, Outcome};
+use crate::core::edge::{self, Batch, Outcome, RetryDelay};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
@@ -196,9 +196,13 @@ impl EdgeBatch {
 
     /// Message `m`'s outcome: `{ ack: true }`, `{ retry: delaySeconds }` or
     /// `{ dead: body }` (the dead-letter message body; ack after sending it).
-    pub fn outcome(&self, m: u32, attempts: u32, random: u32, base_seconds: u32) -> JsValue {
+    pub fn outcome(&self, m: u32, attempts: u32, random: u32, base_seconds: u32, max_seconds: u32) -> JsValue {
         let o = Object::new();
-        match self.batch.outcome(m as usize, attempts, random, base_seconds) {
+        let delay = RetryDelay {
+            base_seconds,
+            max_seconds,
+        };
+        match self.batch.outcome(m as usize, attempts, random, &delay) {
             Outcome::Ack => set(&o, "ack", &JsValue::TRUE),
             Outcome::Retry(s) => set(&o, "retry", &JsValue::from(s)),
             Outcome::Refused(events) => {

@@ -192,7 +192,7 @@ test("503 with Retry-After when the queue throws, and nothing queued", async () 
 test("createCollector checks its options (invalid_option with the field)", async () => {
   const r = await edge.mf.dispatchFetch("http://example.com/__options", {
     method: "POST",
-    body: JSON.stringify([{}, { path: "collect" }, { allowedOrigins: "https://x" }, { allowedOrigins: ["not a url"] }, { maxBodyBytes: 0 }, { queue: "" }, { retryBaseSeconds: 1.5 }]),
+    body: JSON.stringify([{}, { path: "collect" }, { allowedOrigins: "https://x" }, { allowedOrigins: ["not a url"] }, { maxBodyBytes: 0 }, { queue: "" }, { retryBaseSeconds: 1.5 }, { retryMaxSeconds: 301 }]),
   });
   const out = await r.json();
   assert.deepEqual(out, [
@@ -203,6 +203,7 @@ test("createCollector checks its options (invalid_option with the field)", async
     { error: true, code: "invalid_option", field: "maxBodyBytes" },
     { error: true, code: "invalid_option", field: "queue" },
     { error: true, code: "invalid_option", field: "retryBaseSeconds" },
+    { error: true, code: "invalid_option", field: "retryMaxSeconds" },
   ]);
 });
 

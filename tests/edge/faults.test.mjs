@@ -4,7 +4,8 @@
 // A browser page (the example's, endpoint "/collect") and concurrent
 // simulated pages track through it: no event lost, no event nobody tracked,
 // copies only of the same event_id (the collector keeps one per event_id),
-// nothing dead-lettered.
+// nothing dead-lettered. (The fixture caps the consumer's backoff at 4 s,
+// retryMaxSeconds, so that the retries of a run take seconds, not minutes.)
 
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -11,6 +11,7 @@ const options: CollectorOptions = {
   allowedOrigins: ["https://www.example.com"],
   maxBodyBytes: 1_048_576,
   retryBaseSeconds: 2,
+  retryMaxSeconds: 300,
 };
 const collector: Collector = createCollector(options);
 export default createCollector();
