@@ -5,85 +5,26 @@
 //
 // `fetch` takes what a tracker would send CoolaData on the site's own domain,
 // validates it (the same wasm core as validateEvent), and puts the events on
-// a Queue; `queue` delivers them to CoolaData. Every decision (body format,
-// validation, message packing, regrouping, dedupe, ack / retry / dead letter,
-// delays) is made by the wasm core (src/core/edge.rs); this file does the I/O.
+// a Queue; `queue` delivers them to CoolaData. Every decision (options,
+// routing and CORS, body format, validation, message packing, regrouping,
+// dedupe, ack / retry / dead letter, delays) is made by the wasm core
+// (src/core/collector.rs, src/core/edge.rs); this file does the I/O.
 // The wasm is a build of its own (cargo feature "edge"), so pages never load it.
 
 import wasmModule from "./edge/coola_tracker_bg.wasm";
-import { EdgeBatch, edgeAccept, edgeOptionError, initSync } from "./edge/coola_tracker.js";
+import { EdgeBatch, EdgeCollector, edgeAccept, initSync } from "./edge/coola_tracker.js";
 
 initSync({ module: wasmModule });
 
-const COOLADATA = "https://api.cooladata.com/v3/{appKey}/track";
 // Workers keep at most 6 connections open at once per invocation.
 const PARALLEL_REQUESTS = 6;
 const REQUEST_TIMEOUT_MS = 30_000;
-const QUEUE_RETRY_AFTER_S = "5";
-const NAMES = ["appKeyVar", "endpointVar", "queue", "deadLetterQueue"];
-
-function optionError(field, message) {
-  return edgeOptionError(field, message);
-}
-
-function readOptions(options) {
-  if (options === undefined) options = {};
-  if (options === null || typeof options !== "object") throw optionError("options", "must be an object");
-  const o = {
-    path: "/collect",
-    appKeyVar: "COOLA_APP_KEY",
-    endpointVar: "COOLA_ENDPOINT",
-    queue: "COOLA_EVENTS",
-    deadLetterQueue: "COOLA_DLQ",
-    allowedOrigins: [],
-    anyOrigin: false,
-    maxBodyBytes: 1048576,
-    retryBaseSeconds: 2,
-    retryMaxSeconds: 300,
-  };
-  if (options.path !== undefined) {
-    if (typeof options.path !== "string" || !options.path.startsWith("/") || options.path.startsWith("//")) {
-      throw optionError("path", 'must be a path such as "/collect"');
-    }
-    o.path = options.path;
-  }
-  for (const name of NAMES) {
-    const v = options[name];
-    if (v === undefined) continue;
-    if (typeof v !== "string" || v === "") throw optionError(name, "must be a non-empty string (a binding or variable name)");
-    o[name] = v;
-  }
-  if (options.allowedOrigins !== undefined) {
-    if (!Array.isArray(options.allowedOrigins)) throw optionError("allowedOrigins", 'must be an array of origins ("https://example.com")');
-    for (const a of options.allowedOrigins) {
-      if (a === "*") {
-        o.anyOrigin = true;
-        continue;
-      }
-      let origin = null;
-      try {
-        origin = typeof a === "string" ? new URL(a).origin : null;
-      } catch (_) {}
-      if (!origin || origin === "null") throw optionError("allowedOrigins", 'must list origins such as "https://example.com", or "*"');
-      o.allowedOrigins.push(origin);
-    }
-  }
-  for (const [name, min, max] of [
-    ["maxBodyBytes", 1, 100 * 1048576],
-    ["retryBaseSeconds", 1, 300],
-    ["retryMaxSeconds", 1, 300],
-  ]) {
-    const v = options[name];
-    if (v === undefined) continue;
-    if (!Number.isInteger(v) || v < min || v > max) throw optionError(name, `must be a whole number from ${min} to ${max}`);
-    o[name] = v;
-  }
-  return o;
-}
 
 /** The `fetch` and `queue` handlers of a module Worker. */
 export function createCollector(options) {
-  const o = readOptions(options);
+  // Options and routing are the wasm core's (src/core/collector.rs); URL
+  // parsing (an allowed origin's normal form) is the platform's.
+  const o = new EdgeCollector(options, (s) => new URL(s).origin);
   return {
     fetch: (request, env) => collect(o, request, env ?? {}),
     queue: (batch, env) => deliver(o, batch, env ?? {}),
@@ -96,13 +37,6 @@ const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-
 
 function answer(status, body, headers) {
   return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
-}
-
-/** CORS headers for an allowed request, null for a foreign origin. */
-function corsFor(o, origin, own) {
-  if (origin === null) return { Vary: "Origin" };
-  if (origin !== own && !o.anyOrigin && !o.allowedOrigins.includes(origin)) return null;
-  return { "Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Retry-After", Vary: "Origin" };
 }
 
 /** The body as text, or null when it is larger than `max` bytes. */
@@ -137,23 +71,23 @@ function scrub(text, secret) {
   return typeof secret === "string" && secret !== "" ? s.split(secret).join("{appKey}") : s;
 }
 
+const PREFLIGHT = {
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+  "Access-Control-Allow-Headers": "Content-Type",
+  "Access-Control-Max-Age": "86400",
+};
+
 async function collect(o, request, env) {
   const url = new URL(request.url);
-  if (url.pathname !== o.path) return answer(404, { status: false, error: "not found" });
-  const cors = corsFor(o, request.headers.get("Origin"), url.origin);
-  if (cors === null) return answer(403, { status: false, error: "this origin may not send events here" }, { Vary: "Origin" });
-  if (request.method === "OPTIONS") {
-    return new Response(null, {
-      status: 204,
-      headers: {
-        ...cors,
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Allow-Headers": "Content-Type",
-        "Access-Control-Max-Age": "86400",
-      },
-    });
-  }
-  if (request.method !== "POST") return answer(405, { status: false, error: "POST events here" }, { ...cors, Allow: "POST, OPTIONS" });
+  const origin = request.headers.get("Origin") ?? undefined;
+  const route = o.route(request.method, url.pathname, origin, url.origin);
+  const cors = o.cors(origin, url.origin)
+    ? { "Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Retry-After", Vary: "Origin" }
+    : { Vary: "Origin" };
+  if (route === 404) return answer(404, { status: false, error: "not found" });
+  if (route === 403) return answer(403, { status: false, error: "this origin may not send events here" }, cors);
+  if (route === 204) return new Response(null, { status: 204, headers: { ...cors, ...PREFLIGHT } });
+  if (route === 405) return answer(405, { status: false, error: "POST events here" }, { ...cors, Allow: "POST, OPTIONS" });
   const body = await readBody(request, o.maxBodyBytes);
   if (body === null) return answer(413, { status: false, error: `the body is over ${o.maxBodyBytes} bytes` }, cors);
   const ip = request.headers.get("CF-Connecting-IP") || "0";
@@ -166,7 +100,7 @@ async function collect(o, request, env) {
     await Promise.all(accepted.sends.map((call) => queue.sendBatch(call.map((m) => ({ body: m, contentType: "text" })))));
   } catch (e) {
     console.error(`coola-tracker/edge: the queue refused ${accepted.events} events: ${scrub(e?.message ?? e, env[o.appKeyVar])}`);
-    return answer(503, { status: false, error: "the queue is unavailable; retry later" }, { ...cors, "Retry-After": QUEUE_RETRY_AFTER_S });
+    return answer(503, { status: false, error: "the queue is unavailable; retry later" }, { ...cors, "Retry-After": String(o.queueRetryAfter) });
   }
   return answer(200, { status: true }, cors);
 }
@@ -214,10 +148,11 @@ async function deliver(o, batch, env) {
   const appKey = env[o.appKeyVar];
   if (typeof appKey !== "string" || appKey === "") {
     console.error(`coola-tracker/edge: env.${o.appKeyVar} (the CoolaData app key) is not set; retrying the batch later`);
-    for (const m of messages) m.retry({ delaySeconds: 60 });
+    for (const m of messages) m.retry({ delaySeconds: o.setupRetry });
     return;
   }
-  const endpoint = (env[o.endpointVar] || COOLADATA).split("{appKey}").join(encodeURIComponent(appKey));
+  const value = env[o.endpointVar];
+  const endpoint = o.url(typeof value === "string" ? value : undefined, appKey);
   const plan = new EdgeBatch(messages.map((m) => text(m.body)));
   try {
     let next = 0;
@@ -232,7 +167,7 @@ async function deliver(o, batch, env) {
     const dlq = env[o.deadLetterQueue];
     await Promise.all(
       messages.map(async (m, i) => {
-        const out = plan.outcome(i, m.attempts ?? 1, random(), o.retryBaseSeconds, o.retryMaxSeconds);
+        const out = o.outcome(plan, i, m.attempts ?? 1, random());
         if (out.ack) return m.ack();
         if (out.retry !== undefined) return m.retry({ delaySeconds: out.retry });
         if (dlq && typeof dlq.send === "function") {
@@ -240,7 +175,7 @@ async function deliver(o, batch, env) {
             await dlq.send(out.dead, { contentType: "text" });
           } catch (e) {
             console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
-            return m.retry({ delaySeconds: 60 });
+            return m.retry({ delaySeconds: o.setupRetry });
           }
         } else {
           console.warn(`coola-tracker/edge: CoolaData refused these events (no ${o.deadLetterQueue} bound): ${scrub(out.dead, appKey)}`);

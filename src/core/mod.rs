@@ -4,6 +4,8 @@
 //! returns plain values, so the whole contract is tested on the host.
 
 pub mod batch;
+#[cfg(any(test, feature = "edge"))]
+pub mod collector;
 pub mod config;
 // Only in the edge collector's build (and host tests): present at all, even
 // unused, it changes what LTO makes of the browser build.

@@ -10,8 +10,10 @@ use crate::prelude::*;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::{flatten_list, js_error};
+use super::{flatten_list, get, js_error};
 use crate::core::batch::MAX_EVENTS;
+use crate::core::collector::{self, Options, OPTION_NAMES};
+use crate::core::config::OptValue;
 use crate::core::edge::{self, Batch, Outcome, RetryDelay};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -196,13 +198,9 @@ impl EdgeBatch {
 
     /// Message `m`'s outcome: `{ ack: true }`, `{ retry: delaySeconds }` or
     /// `{ dead: body }` (the dead-letter message body; ack after sending it).
-    pub fn outcome(&self, m: u32, attempts: u32, random: u32, base_seconds: u32, max_seconds: u32) -> JsValue {
+    fn outcome_with(&self, m: u32, attempts: u32, random: u32, delay: &RetryDelay) -> JsValue {
         let o = Object::new();
-        let delay = RetryDelay {
-            base_seconds,
-            max_seconds,
-        };
-        match self.batch.outcome(m as usize, attempts, random, &delay) {
+        match self.batch.outcome(m as usize, attempts, random, delay) {
             Outcome::Ack => set(&o, "ack", &JsValue::TRUE),
             Outcome::Retry(s) => set(&o, "retry", &JsValue::from(s)),
             Outcome::Refused(events) => {
@@ -220,8 +218,131 @@ impl EdgeBatch {
     }
 }
 
-/// Used by `edge.js` for errors about its options.
-#[wasm_bindgen(js_name = edgeOptionError, skip_typescript)]
-pub fn edge_option_error(field: &str, message: &str) -> JsValue {
-    js_error(&Error::field(ErrorCode::InvalidOption, field, message))
+fn opt(v: &JsValue) -> OptValue {
+    if v.is_undefined() {
+        OptValue::Absent
+    } else if let Some(s) = v.as_string() {
+        OptValue::Str(s)
+    } else if let Some(n) = v.as_f64() {
+        OptValue::Num(n)
+    } else if let Some(b) = v.as_bool() {
+        OptValue::Bool(b)
+    } else {
+        OptValue::Other("not a string, number or boolean")
+    }
+}
+
+/// `createCollector`'s options and the routing of `fetch`.
+#[wasm_bindgen(js_name = EdgeCollector, skip_typescript)]
+pub struct EdgeCollector {
+    o: Options,
+}
+
+#[wasm_bindgen(js_class = EdgeCollector)]
+impl EdgeCollector {
+    /// Reads the options bag (throws `invalid_option` with `field`);
+    /// `origin_of` gives a string's URL origin, and throws when it is no URL.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue, origin_of: &js_sys::Function) -> Result<EdgeCollector, JsValue> {
+        let mut o = Options::default();
+        if !options.is_undefined() && !options.is_object() {
+            return Err(js_error(&Error::field(
+                ErrorCode::InvalidOption,
+                "options",
+                "must be an object",
+            )));
+        }
+        for name in OPTION_NAMES {
+            o.set(name, &opt(&get(&options, name))).map_err(|e| js_error(&e))?;
+        }
+        let list = get(&options, "allowedOrigins");
+        if !list.is_undefined() {
+            if !Array::is_array(&list) {
+                return Err(js_error(&Error::field(
+                    ErrorCode::InvalidOption,
+                    "allowedOrigins",
+                    "must be an array of origins (\"https://example.com\")",
+                )));
+            }
+            for item in list.unchecked_ref::<Array>().iter() {
+                let raw = item.as_string();
+                let origin = raw
+                    .as_deref()
+                    .and_then(|r| origin_of.call1(&JsValue::NULL, &r.into()).ok())
+                    .and_then(|v| v.as_string());
+                o.allow(raw.as_deref(), origin.as_deref()).map_err(|e| js_error(&e))?;
+            }
+        }
+        Ok(EdgeCollector { o })
+    }
+
+    /// The answer a request gets before its body is read: 404, 403, 204
+    /// (preflight), 405, or 0 for a `POST` to read.
+    pub fn route(&self, method: &str, path: &str, origin: Option<String>, own: &str) -> u16 {
+        self.o.route(method, path, origin.as_deref(), own).status()
+    }
+
+    /// Whether a response to `origin` carries CORS headers for it.
+    pub fn cors(&self, origin: Option<String>, own: &str) -> bool {
+        origin.is_some() && self.o.origin_allowed(origin.as_deref(), own)
+    }
+
+    /// The CoolaData URL: `endpoint` (the env variable's value; CoolaData's
+    /// own when unset or empty) with `{appKey}` replaced by the encoded app key.
+    pub fn url(&self, endpoint: Option<String>, app_key: &str) -> String {
+        let template = endpoint.filter(|e| !e.is_empty());
+        let template = template.as_deref().unwrap_or(crate::core::config::DEFAULT_ENDPOINT);
+        let mut key = String::new();
+        crate::core::form::push_component(&mut key, app_key);
+        template.replace("{appKey}", &key)
+    }
+
+    /// The producer binding of the events.
+    #[wasm_bindgen(getter)]
+    pub fn queue(&self) -> String {
+        self.o.queue.clone()
+    }
+
+    /// The producer binding for refused events.
+    #[wasm_bindgen(getter, js_name = deadLetterQueue)]
+    pub fn dead_letter_queue(&self) -> String {
+        self.o.dead_letter_queue.clone()
+    }
+
+    /// The env variable of the app key.
+    #[wasm_bindgen(getter, js_name = appKeyVar)]
+    pub fn app_key_var(&self) -> String {
+        self.o.app_key_var.clone()
+    }
+
+    /// The env variable of the endpoint.
+    #[wasm_bindgen(getter, js_name = endpointVar)]
+    pub fn endpoint_var(&self) -> String {
+        self.o.endpoint_var.clone()
+    }
+
+    /// The largest body read.
+    #[wasm_bindgen(getter, js_name = maxBodyBytes)]
+    pub fn max_body_bytes(&self) -> u32 {
+        self.o.max_body_bytes
+    }
+
+    /// `Retry-After` of a 503 when the queue refused the events.
+    #[wasm_bindgen(getter, js_name = queueRetryAfter)]
+    pub fn queue_retry_after(&self) -> u32 {
+        collector::QUEUE_RETRY_AFTER_SECONDS
+    }
+
+    /// The delay of a message retried for setup reasons (no app key, the
+    /// dead-letter queue refused).
+    #[wasm_bindgen(getter, js_name = setupRetry)]
+    pub fn setup_retry(&self) -> u32 {
+        collector::SETUP_RETRY_SECONDS
+    }
+
+    /// Message `m`'s outcome in `batch` (see [`EdgeBatch::outcome`]), with
+    /// this collector's backoff.
+    pub fn outcome(&self, batch: &EdgeBatch, m: u32, attempts: u32, random: u32) -> JsValue {
+        batch.outcome_with(m, attempts, random, &self.o.retry)
+    }
 }
