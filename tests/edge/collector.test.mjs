@@ -148,6 +148,22 @@ test("413 over maxBodyBytes (1 MiB by default), 405 for other methods, 404 for o
   }
 });
 
+test("a body near 1 MiB becomes messages and sendBatch calls within Queues' limits, and all of it arrives", async () => {
+  collector.reset();
+  await edge.log();
+  // 300 events of ~3.1 KB: about 930 KB, more than one message (128 KB) or
+  // one sendBatch call (256 KB) holds. Miniflare enforces both limits: a
+  // message or call over them would throw, and the Worker would answer 503.
+  const events = Array.from({ length: 300 }, () => event({ pad: "y".repeat(3000) }));
+  const body = form(events);
+  assert.ok(body.length > 900_000 && body.length < 1_048_576, `${body.length} bytes`);
+  const r = await send("/collect", body);
+  assert.equal(r.status, 200, r.text);
+  await arrived(ids(events));
+  const consumed = (await edge.log()).filter((l) => l.batch === "coola-events").reduce((n, l) => n + l.size, 0);
+  assert.ok(consumed >= 8, `${consumed} messages for ~930 KB (at most 120 KB each)`);
+});
+
 test("403 for a foreign origin, preflight included; CORS for allowed ones; own origin and no Origin accepted", async () => {
   const body = form([event()]);
   const evil = await send("/collect", body, { Origin: "https://evil.example" });
