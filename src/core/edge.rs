@@ -269,12 +269,15 @@ impl Batch {
         let mut costs: Vec<usize> = Vec::new();
         // Per event: Some(index of its first copy) when it is a duplicate.
         let mut dup_of: Vec<Option<usize>> = Vec::new();
+        // Per message: how many of its events are first copies.
+        let mut sizes: Vec<usize> = Vec::with_capacity(bodies.len());
         for (m, body) in bodies.iter().enumerate() {
             let Some(found) = scan_message(body) else {
                 msgs.push(None);
                 continue;
             };
             let from = events.len();
+            let before = unique.len();
             for (start, end, id) in found {
                 let index = events.len();
                 let id = id.and_then(|(s, e)| body.get(s..e));
@@ -295,10 +298,11 @@ impl Batch {
                 });
             }
             msgs.push(Some((from, events.len())));
+            sizes.push(unique.len() - before);
         }
         let mut requests = Vec::new();
         let mut at = 0;
-        for n in batch::split(&costs, MAX_EVENTS, Some(REQUEST_BYTES), BodyFormat::Form) {
+        for n in group(&costs, &sizes) {
             let members: Vec<usize> = unique.get(at..at + n).unwrap_or(&[]).to_vec();
             for &e in &members {
                 if let Some(ev) = events.get_mut(e) {
@@ -450,6 +454,39 @@ impl Batch {
         crate::core::json::push_str(out, answer.map_or("", |a| a.reason.as_str()));
         out.push_str("}}");
     }
+}
+
+/// Splits the unique events (their costs, in order; `sizes`: how many of
+/// them each message holds) into requests of at most 300 events and
+/// [`REQUEST_BYTES`], returning each request's length. A message's events
+/// share one request whenever they fit in one, so that one failed request
+/// retries as few messages, and re-sends as few acknowledged events, as it can.
+fn group(costs: &[usize], sizes: &[usize]) -> Vec<usize> {
+    let fmt = BodyFormat::Form;
+    let mut out = Vec::new();
+    let (mut n, mut used) = (0usize, fmt.overhead());
+    let mut at = 0;
+    for &k in sizes {
+        let part = costs.get(at..at + k).unwrap_or(&[]);
+        at += k;
+        let bytes: usize = part.iter().sum();
+        let fits = |n: usize, used: usize| n + k <= MAX_EVENTS && used + bytes <= REQUEST_BYTES + 3;
+        if n > 0 && !fits(n, used) {
+            out.push(n);
+            (n, used) = (0, fmt.overhead());
+        }
+        if fits(n, used) {
+            n += k;
+            used += bytes;
+        } else {
+            // Too large for a request of its own: split it.
+            out.extend(batch::split(part, MAX_EVENTS, Some(REQUEST_BYTES), fmt));
+        }
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
 }
 
 /// A message body's events: each one's byte range and, when it has a string
@@ -667,7 +704,11 @@ mod tests {
         let batch = Batch::new(&bodies);
         assert_eq!(batch.events(), 501);
         assert_eq!(batch.requests(), 2);
-        assert_eq!((batch.request_len(0), batch.request_len(1)), (300, 200));
+        assert_eq!(
+            (batch.request_len(0), batch.request_len(1)),
+            (250, 250),
+            "a message that fits in one request is not split"
+        );
         let mut ids = Vec::new();
         for r in 0..batch.requests() {
             for e in decoded_request(&batch, r, &bodies)["events"].as_array().unwrap() {
@@ -678,6 +719,37 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 500, "each event_id once");
+    }
+
+    proptest! {
+        #[test]
+        fn grouping_keeps_order_limits_and_messages_whole(
+            msgs in proptest::collection::vec(proptest::collection::vec(1usize..40_000, 0..400), 0..30),
+        ) {
+            let sizes: Vec<usize> = msgs.iter().map(Vec::len).collect();
+            let costs: Vec<usize> = msgs.concat();
+            let groups = group(&costs, &sizes);
+            prop_assert_eq!(groups.iter().sum::<usize>(), costs.len());
+            // Request boundaries as event offsets.
+            let mut bounds = vec![0];
+            let mut at = 0;
+            for &n in &groups {
+                prop_assert!((1..=MAX_EVENTS).contains(&n));
+                let bytes: usize = costs[at..at + n].iter().sum();
+                prop_assert!(n == 1 || BodyFormat::Form.overhead() + bytes <= REQUEST_BYTES + 3);
+                at += n;
+                bounds.push(at);
+            }
+            // A message that fits in a request alone is never cut by a boundary.
+            let mut at = 0;
+            for m in &msgs {
+                let bytes: usize = m.iter().sum();
+                if !m.is_empty() && m.len() <= MAX_EVENTS && BodyFormat::Form.overhead() + bytes <= REQUEST_BYTES + 3 {
+                    prop_assert!(!bounds.iter().any(|&b| b > at && b < at + m.len()), "message at {} cut", at);
+                }
+                at += m.len();
+            }
+        }
     }
 
     #[test]
