@@ -225,6 +225,22 @@ test("createCollector checks its options (invalid_option with the field)", async
 
 // ---- the consumer ------------------------------------------------------
 
+/**
+ * The consumer's ack()/retry() log, read until `done(entries)` holds: events
+ * reach the collector before the consumer has read CoolaData's answer.
+ */
+async function logUntil(done, what) {
+  const entries = [];
+  await waitFor(
+    async () => {
+      entries.push(...(await edge.log()));
+      return done(entries);
+    },
+    { timeout: 20_000, what },
+  );
+  return entries;
+}
+
 const requestsFor = (wanted) => {
   const want = new Set(wanted);
   // Requests whose events are among `wanted` (a request is summarised by its event count and seq).
@@ -262,7 +278,7 @@ test("acks only what CoolaData acknowledged; retries 503 / 429 honouring Retry-A
     collector.control({ failNext: [{ status, retryAfter }] });
     await Promise.all([send("/collect", form(a)), send("/collect", form(b))]);
     await arrived([...ids(a), ...ids(b)]);
-    const log = await edge.log();
+    const log = await logUntil((l) => l.filter((x) => x.ack).length >= 2, "two acks");
     const retries = log.filter((l) => "retry" in l);
     assert.equal(retries.length, 1, `one message retried after ${status}: ${JSON.stringify(log)}`);
     assert.equal(retries[0].retry, retryAfter, "delaySeconds from Retry-After");
@@ -282,7 +298,7 @@ test("retries network errors, 408 and 5xx with a backoff from attempts", async (
     collector.control({ failNext: [fault, fault] });
     await send("/collect", form(events));
     await arrived(ids(events));
-    const log = await edge.log();
+    const log = await logUntil((l) => l.some((x) => x.ack), "the ack");
     const retries = log.filter((l) => "retry" in l);
     assert.deepEqual(retries.map((r) => r.attempts), [1, 2], JSON.stringify(fault));
     // retryBaseSeconds 1: full jitter up to 1 s, then up to 2 s; at least 1 s.
@@ -311,7 +327,7 @@ test("events CoolaData refused (4xx, status false) go to the dead-letter queue a
     assert.deepEqual(ids(body.events), ids(events), "the refused events, as validated");
     assert.equal(body.refused.status, fault.status);
     assert.ok(!dead.body.includes(APP), `no app key in the dead letter: ${dead.body}`);
-    const log = await edge.log();
+    const log = await logUntil((l) => l.some((x) => x.ack || "retry" in x), "the ack");
     assert.ok(log.some((l) => l.ack) && !log.some((l) => "retry" in l), JSON.stringify(log));
     assert.equal(collector.events({ app: APP }).length, 0);
   }
@@ -326,8 +342,8 @@ test("without a dead-letter queue bound, refused events are logged (without the 
   await waitFor(() => logs.text.includes(events[0].event_id), { timeout: 20_000, what: "the log line" });
   const line = logs.text.split("\n").find((l) => l.includes(events[0].event_id));
   assert.match(line, /refused/);
-  const log = await edge.log();
-  assert.ok(log.some((l) => l.ack));
+  const log = await logUntil((l) => l.some((x) => x.ack || "retry" in x), "the ack");
+  assert.ok(log.some((l) => l.ack) && !log.some((l) => "retry" in l));
 });
 
 test("the same event_id twice in one batch is sent once", async () => {
