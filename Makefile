@@ -23,7 +23,7 @@ WASM_CHROME_PORT ?= 18788
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
 .PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector \
-        test-wasm-node test-wasm-chrome test-package test-demo demo bench size clean
+        test-wasm-node test-wasm-chrome test-package test-demo demo bench size clean test-edge bench-edge
 
 help:
 	@echo "make demo   build, start the local collector and the demo page, print the URL"
@@ -65,12 +65,15 @@ browser:
 
 ## ---- build ---------------------------------------------------------------
 
-# The release package: web build (browsers, bundlers, workerd) and Node build,
-# each optimised with wasm-opt from the npm package binaryen, assembled in pkg/.
+# The release package: web build (browsers, bundlers, workerd), Node build and
+# the edge collector's build (coola-tracker/edge: the web build plus the cargo
+# feature `edge`, so pages never carry it), each optimised with wasm-opt from
+# the npm package binaryen, assembled in pkg/.
 build: tools
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack -- $(SLIM)
 	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack -- $(SLIM)
-	for d in target/pkg-web target/pkg-node; do \
+	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-edge --no-pack -- $(SLIM) --features edge
+	for d in target/pkg-web target/pkg-node target/pkg-edge; do \
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
 	done
 	node pkg-template/assemble.mjs
@@ -81,13 +84,14 @@ package: build
 
 test: tools browser
 	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome \
-	  test-package test-demo test-security test-soak
+	  test-package test-demo test-security test-soak test-edge
 	@echo "make test: every tier passed"
 
 test-lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --features edge -- -D warnings
 	cargo clippy --tests --target wasm32-unknown-unknown -- -D warnings
 
 test-host:
@@ -111,6 +115,15 @@ test-package: build browser
 	npm pack ./pkg --pack-destination target/npm-pack --loglevel=error
 	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack/coola-tracker-*.tgz)" node --test tests/package/
 
+# coola-tracker/edge (the collector Worker on Cloudflare Queues) in workerd
+# through Miniflare, from the packed tarball, against the local collector as
+# CoolaData: every HTTP and consumer rule, the browser tracker through it,
+# concurrent pages, the soak fault profile, the example's wrangler.toml.
+test-edge: build browser
+	rm -rf target/npm-pack-edge && mkdir -p target/npm-pack-edge
+	npm pack ./pkg --pack-destination target/npm-pack-edge --loglevel=error
+	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack-edge/coola-tracker-*.tgz)" node --test tests/edge/
+
 # The demo page driven in headless Chromium against its own collector.
 test-demo: build browser
 	node www/demo/smoke.mjs
@@ -126,6 +139,13 @@ size: build
 
 bench: build browser
 	node tests/bench/bench.mjs
+
+# coola-tracker/edge in Miniflare: events/s and CoolaData requests per 1,000
+# events against the number of concurrent pages (tests/edge/bench.mjs).
+bench-edge: build
+	rm -rf target/npm-pack-edge && mkdir -p target/npm-pack-edge
+	npm pack ./pkg --pack-destination target/npm-pack-edge --loglevel=error
+	COOLA_TARBALL="$$(ls $(CURDIR)/target/npm-pack-edge/coola-tracker-*.tgz)" node tests/edge/bench.mjs
 
 clean:
 	cargo clean

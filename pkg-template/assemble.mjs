@@ -14,6 +14,7 @@ mkdirSync(out);
 for (const [from, to, type] of [
   ["target/pkg-web", "web", "module"],
   ["target/pkg-node", "node", "commonjs"],
+  ["target/pkg-edge", "edge", "module"],
 ]) {
   const dst = join(out, to);
   cpSync(join(root, from), dst, {
@@ -45,8 +46,8 @@ for (const file of files(join(out, "node", "snippets"))) {
 // import1..N from "./snippets/.../shell.js"`) and lists it under the same key
 // N times in the imports object; bundlers (esbuild, so wrangler) warn about
 // each duplicate key. The namespaces are one and the same: keep one key.
-{
-  const file = join(out, "web", "coola_tracker.js");
+for (const build of ["web", "edge"]) {
+  const file = join(out, build, "coola_tracker.js");
   const src = readFileSync(file, "utf8");
   const spec = new Map(
     [...src.matchAll(/^import \* as (import\d+) from (["'])(.+?)\2;?$/gm)].map((m) => [m[1], m[3]]),
@@ -76,7 +77,7 @@ for (const to of ["web", "node"]) {
 
 cpSync(join(tpl, "node-index.mjs"), join(out, "node", "index.mjs"));
 cpSync(join(tpl, "node-index.d.mts"), join(out, "node", "index.d.mts"));
-for (const f of ["workerd.js", "index.d.ts", "cooladata.js", "cooladata.d.ts", "README.md"]) {
+for (const f of ["workerd.js", "index.d.ts", "cooladata.js", "cooladata.d.ts", "README.md", "edge.js", "edge.d.ts"]) {
   cpSync(join(tpl, f), join(out, f));
 }
 // The API reference travels with the package (the README links it).

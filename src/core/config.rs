@@ -332,11 +332,18 @@ impl Config {
 
     /// Checks what depends on several options: an app key is given, and the
     /// endpoint is https, or http on a loopback host.
+    ///
+    /// An endpoint that is a path (`"/collect"`, see [`is_path_endpoint`])
+    /// names a first-party collector on the page's own origin: the app key
+    /// may be left out then, and the shell resolves it against `location.origin`.
     pub fn finish(self) -> Result<Config, Error> {
-        if self.app_key.is_empty() {
+        if is_path_endpoint(&self.endpoint) {
+            check_path(&self.endpoint)?;
+        } else if self.app_key.is_empty() {
             return Err(bad("appKey", "is required: pass the app key CoolaData gave you"));
+        } else {
+            check_endpoint(&self.endpoint)?;
         }
-        check_endpoint(&self.endpoint)?;
         if self.retry_max_ms < self.retry_base_ms {
             return Err(bad("retryMaxMs", "must not be less than retryBaseMs"));
         }
@@ -357,6 +364,22 @@ impl Config {
         out.push_str(rest);
         out
     }
+}
+
+/// Whether an endpoint is a path on the page's own origin (`"/collect"`),
+/// as opposed to a URL; `"//host/..."` is a URL without a scheme, not a path.
+pub fn is_path_endpoint(endpoint: &str) -> bool {
+    endpoint.starts_with('/') && !endpoint.starts_with("//")
+}
+
+fn check_path(path: &str) -> Result<(), Error> {
+    if path.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "endpoint",
+            "must not contain spaces, backslashes or control characters",
+        ));
+    }
+    Ok(())
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
@@ -581,6 +604,23 @@ mod tests {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_path_endpoint_needs_no_app_key() {
+        let c = build(&[("endpoint", s("/collect"))]).unwrap();
+        assert!(is_path_endpoint(&c.endpoint));
+        assert_eq!(c.url(), "/collect");
+        for bad in ["//evil.com/collect", "/col lect", "/a\\b", "collect"] {
+            let e = build(&[("endpoint", s(bad))]).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidOption, "{bad}");
+        }
+        assert_eq!(
+            build(&[("endpoint", s("//evil.com/x"))]).unwrap_err().field.as_deref(),
+            Some("appKey"),
+            "a URL without a scheme still needs the app key"
+        );
+        assert!(!is_path_endpoint("https://x/collect"));
     }
 
     #[test]

@@ -4,7 +4,13 @@
 //! returns plain values, so the whole contract is tested on the host.
 
 pub mod batch;
+#[cfg(any(test, feature = "edge"))]
+pub mod collector;
 pub mod config;
+// Only in the edge collector's build (and host tests): present at all, even
+// unused, it changes what LTO makes of the browser build.
+#[cfg(any(test, feature = "edge"))]
+pub mod edge;
 pub mod entries;
 pub mod error;
 pub mod event;

@@ -5,6 +5,8 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+#[cfg(feature = "edge")]
+pub mod edge;
 pub mod functions;
 pub mod tracker;
 
@@ -75,7 +77,7 @@ export interface CoolaError extends Error {
 }
 /** Options of `new CoolaTracker`. */
 export interface TrackerOptions {
-  /** CoolaData app key (required). */
+  /** CoolaData app key (required, except with a path endpoint: see FirstPartyTrackerOptions). */
   appKey: string;
   /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
   endpoint?: string;
@@ -137,6 +139,13 @@ export interface TrackerOptions {
   sampleRate?: number;
   /** Default false: console.debug each queued event, request (app key hidden) and answer. */
   debug?: boolean;
+}
+/** Options of a page's tracker that posts to a first-party collector (coola-tracker/edge) on its own origin. */
+export interface FirstPartyTrackerOptions extends Omit<TrackerOptions, "appKey" | "endpoint"> {
+  /** A path such as "/collect", resolved against the page's origin. */
+  endpoint: `/${string}`;
+  /** Not needed: the collector holds the app key. */
+  appKey?: string;
 }
 /**
  * Parses a timestamp in any supported format into epoch milliseconds.

@@ -464,6 +464,20 @@ fn hex_id(words: &[u32; 4]) -> String {
     out
 }
 
+/// The request URL. An endpoint that is a path stays one: `fetch` and
+/// `sendBeacon` resolve it against the page's origin; outside a page it is
+/// refused here rather than failing every request.
+fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
+    if !page && crate::core::config::is_path_endpoint(&cfg.endpoint) {
+        return Err(js_error(&Error::field(
+            ErrorCode::InvalidOption,
+            "endpoint",
+            "is a path, which only a page can resolve: give a full URL",
+        )));
+    }
+    Ok(cfg.url())
+}
+
 /// Queues analytics events and sends them to CoolaData in batches.
 #[wasm_bindgen]
 pub struct CoolaTracker {
@@ -475,7 +489,7 @@ impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "TrackerOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
     ) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
             return Err(js_error(&Error::field(
@@ -526,7 +540,8 @@ impl CoolaTracker {
             *v = seed_arr.get_index(i as u32);
         }
         let tab = hex_id(&s);
-        let keys = Keys::new(&cfg.storage_key, &cfg.url(), &tab);
+        let url = resolved_url(&cfg, page)?;
+        let keys = Keys::new(&cfg.storage_key, &url, &tab);
         // Storage is used only where a write succeeds (browsers; not Node or
         // Workers, and not a page whose storage is blocked).
         let wrote = cfg.persist && storage_set(&keys.heartbeat(), "1");
@@ -538,7 +553,6 @@ impl CoolaTracker {
         } else {
             None
         };
-        let url = cfg.url();
         let interval = cfg.flush_interval_ms;
         let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
         if page {

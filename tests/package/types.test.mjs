@@ -1,7 +1,7 @@
 // TypeScript: the installed package's types, checked with `tsc --strict`
 // under the module resolution of bundlers ("bundler": Vite, webpack,
-// wrangler) and of Node ("nodenext", ESM and CommonJS). tests/types/good.ts
-// and cooladata.ts (and good.cts for Node) must pass; every line of
+// wrangler) and of Node ("nodenext", ESM and CommonJS). tests/types/good.ts,
+// cooladata.ts, edge.ts (and good.cts for Node) must pass; every line of
 // tests/types/bad.ts marked `// error: TSnnnn` must report that error, and
 // no other line may report anything.
 
@@ -64,7 +64,7 @@ async function tsc(mode, files) {
 // One tsc run per mode over every file; the tests read its errors by file.
 const runs = {};
 function check(mode) {
-  const files = ["good.ts", "cooladata.ts", "bad.ts", ...(mode === "nodenext" ? ["good.cts"] : [])];
+  const files = ["good.ts", "cooladata.ts", "edge.ts", "bad.ts", ...(mode === "nodenext" ? ["good.cts"] : [])];
   return (runs[mode] ??= tsc(mode, files));
 }
 

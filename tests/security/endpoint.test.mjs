@@ -98,3 +98,45 @@ test(
     }
   },
 );
+
+test("a path endpoint (a first-party collector): refused outside a page, in a page only the page's own origin is contacted", async () => {
+  assert.throws(
+    () => new lib.CoolaTracker({ endpoint: "/collect", flushIntervalMs: 0 }),
+    (e) => e.code === "invalid_option" && e.field === "endpoint",
+  );
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/app.html`);
+    assert.equal((await pageResult(page)).ok, true);
+    const contacted = [];
+    await page.route("**/*", (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname !== "127.0.0.1") contacted.push(u.href);
+      return u.hostname === "127.0.0.1" ? route.continue() : route.fulfill({ status: 200, body: '{"status":true}' });
+    });
+    const app = uniqueApp("path");
+    const r = await page.evaluate(async (app) => {
+      const refused = [];
+      for (const endpoint of ["/\\evil.com/collect", "/ collect", "//evil.com/collect"]) {
+        try {
+          new window.lib.CoolaTracker({ endpoint, flushIntervalMs: 0 });
+        } catch (e) {
+          refused.push([endpoint, e.code, e.field]);
+        }
+      }
+      const t = new window.lib.CoolaTracker({ endpoint: `/v3/${app}/track`, flushIntervalMs: 0, persist: false });
+      t.track("first_party", { user_id: "u" });
+      return { refused, report: await t.flush() };
+    }, app);
+    assert.deepEqual(r.refused, [
+      ["/\\evil.com/collect", "invalid_option", "endpoint"],
+      ["/ collect", "invalid_option", "endpoint"],
+      ["//evil.com/collect", "invalid_option", "appKey"],
+    ]);
+    assert.equal(r.report.sent, 1);
+    assert.deepEqual(contacted, []);
+    assert.equal(collector.events({ app }).length, 1, "sent to the page's own origin");
+  } finally {
+    await page.context().close();
+  }
+});

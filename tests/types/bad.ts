@@ -3,6 +3,7 @@
 // anything else (tests/package/types.test.mjs checks both).
 import { CoolaTracker, parseTimestamp, visitorProperties, type CoolaError, type FlushReport } from "coola-tracker";
 import { cooladata } from "coola-tracker/cooladata";
+import { createCollector } from "coola-tracker/edge";
 
 // Options
 new CoolaTracker({ appKey: "k", flushInterval: 0 }); // error: TS2561
@@ -53,5 +54,11 @@ cooladata.init({ appKey: "k" }); // error: TS2769
 cooladata.trackEvent("x", { nested: { a: 1 } }); // error: TS2769
 cooladata.trackEvent("x", {}, (status: number) => console.log(status)); // error: TS2345
 cooladata.setConfig({ user: "u" }); // error: TS2353
+
+// The edge collector, and a page pointed at it
+createCollector({ queue: 1 }); // error: TS2322
+createCollector({ allowedOrigin: ["https://x.example"] }); // error: TS2561
+createCollector().fetch("/collect", {}); // error: TS2345
+new CoolaTracker({ endpoint: "collect" }); // error: TS2345
 
 export {};

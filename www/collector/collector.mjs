@@ -23,6 +23,8 @@
 //        failNext is a queue of scripted answers, one per track request, used before the
 //        random shares; `{}` (or {"delayMs":n}) lets one request through normally.
 //        Injected failures never store events; a drop destroys the socket unanswered.
+//        "dropStored" (share, or {"dropStored":true} in failNext) stores the events, then
+//        destroys the socket unanswered: accepted, but the sender never hears it.
 //   POST /reset                       clears events, counters, request log and the failNext
 //                                     queue, and re-seeds the PRNG (random shares are kept)
 //   anything else: static files from --static / --static-mount, else 404.
@@ -31,7 +33,7 @@
 //   node www/collector/collector.mjs --port 8787 --host 127.0.0.1 --static www \
 //        [--static-mount /pkg=pkg]... [--app-key KEY] [--server-timestamp] [--time-window]
 //        [--max-body-bytes 1048576] [--fail500 0.3] [--fail429 0.1] [--retry-after 1]
-//        [--drop 0.05] [--delay-ms 0-200] [--seed N] [--csp "script-src 'self' 'wasm-unsafe-eval'"]
+//        [--drop 0.05] [--drop-stored 0.05] [--delay-ms 0-200] [--seed N] [--csp "script-src 'self' 'wasm-unsafe-eval'"]
 //        [--header "Name: value"]... [--verbose]
 //   prints `collector listening on http://127.0.0.1:PORT` (port 0 picks a free port).
 //
@@ -193,13 +195,13 @@ export async function startCollector(options = {}) {
   const htmlHeaders = { ...opts.htmlHeaders, ...(opts.csp ? { 'Content-Security-Policy': opts.csp } : {}) };
 
   // Failure injection settings and the PRNG behind the random shares.
-  const ctl = { fail500: 0, fail429: 0, drop: 0, retryAfter: 1, delayMs: [0, 0], failNext: [], seed: 0 };
+  const ctl = { fail500: 0, fail429: 0, drop: 0, dropStored: 0, retryAfter: 1, delayMs: [0, 0], failNext: [], seed: 0 };
   let rand;
   function control(obj = {}) {
-    const known = ['fail500', 'fail429', 'drop', 'retryAfter', 'delayMs', 'failNext', 'seed'];
+    const known = ['fail500', 'fail429', 'drop', 'dropStored', 'retryAfter', 'delayMs', 'failNext', 'seed'];
     const unknown = Object.keys(obj).filter((k) => !known.includes(k));
     if (unknown.length) throw bad(`unknown control field(s): ${unknown.join(', ')}`);
-    for (const k of ['fail500', 'fail429', 'drop']) {
+    for (const k of ['fail500', 'fail429', 'drop', 'dropStored']) {
       if (obj[k] === undefined) continue;
       const p = Number(obj[k]);
       if (!(p >= 0 && p <= 1)) throw bad(`${k} must be a share between 0 and 1`);
@@ -228,7 +230,7 @@ export async function startCollector(options = {}) {
   }
   reset();
   control({
-    fail500: opts.fail500 ?? 0, fail429: opts.fail429 ?? 0, drop: opts.drop ?? 0,
+    fail500: opts.fail500 ?? 0, fail429: opts.fail429 ?? 0, drop: opts.drop ?? 0, dropStored: opts.dropStored ?? 0,
     retryAfter: opts.retryAfter ?? 1, delayMs: opts.delayMs ?? 0, failNext: opts.failNext ?? [],
     seed: opts.seed ?? randomInt(2 ** 31),
   });
@@ -248,6 +250,7 @@ export async function startCollector(options = {}) {
     if (r < ctl.fail500) return { status: 500 };
     if (r < ctl.fail500 + ctl.fail429) return { status: 429 };
     if (r < ctl.fail500 + ctl.fail429 + ctl.drop) return { drop: true };
+    if (r < ctl.fail500 + ctl.fail429 + ctl.drop + ctl.dropStored) return { dropStored: true };
     return null;
   }
 
@@ -340,6 +343,12 @@ export async function startCollector(options = {}) {
     }
     state.accepted++;
     state.duplicates += dups;
+    if (inj?.dropStored) {
+      state.injected.dropStored = (state.injected.dropStored ?? 0) + 1;
+      finish(0, 'stored, then dropped', { stored, duplicates: dups });
+      req.socket.destroy();
+      return;
+    }
     finish(200, 'accepted', { stored, duplicates: dups, ...(batch.warnings.length ? { warnings: batch.warnings } : {}) });
     send(res, 200, { status: true, results: {} });
   }
@@ -449,7 +458,7 @@ async function main(argv) {
       static: { type: 'string' }, 'static-mount': { type: 'string', multiple: true, default: [] },
       'app-key': { type: 'string' }, 'server-timestamp': { type: 'boolean' }, 'time-window': { type: 'boolean' },
       'max-body-bytes': { type: 'string' }, fail500: { type: 'string' }, fail429: { type: 'string' },
-      'retry-after': { type: 'string' }, drop: { type: 'string' }, 'delay-ms': { type: 'string' },
+      'retry-after': { type: 'string' }, drop: { type: 'string' }, 'drop-stored': { type: 'string' }, 'delay-ms': { type: 'string' },
       seed: { type: 'string' }, csp: { type: 'string' }, header: { type: 'string', multiple: true, default: [] },
       verbose: { type: 'boolean', short: 'v' }, help: { type: 'boolean', short: 'h' },
     },
@@ -469,7 +478,7 @@ async function main(argv) {
     port: Number(v.port), host: v.host, static: v.static, mounts: v['static-mount'],
     appKey: v['app-key'] ?? null, serverTimestamp: !!v['server-timestamp'], timeWindow: !!v['time-window'],
     maxBodyBytes: num(v['max-body-bytes']) ?? 1024 * 1024,
-    fail500: num(v.fail500), fail429: num(v.fail429), retryAfter: num(v['retry-after']), drop: num(v.drop),
+    fail500: num(v.fail500), fail429: num(v.fail429), retryAfter: num(v['retry-after']), drop: num(v.drop), dropStored: num(v['drop-stored']),
     delayMs: v['delay-ms'], seed: num(v.seed), csp: v.csp ?? null, headers,
     log: v.verbose ? (line) => console.error(line) : null,
   });

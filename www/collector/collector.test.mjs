@@ -208,6 +208,21 @@ test('failNext: scripted 503, 429 with Retry-After, drop, 200 with status false;
   assert.equal(c.events()[0].event_timestamp_epoch, TS + 4);
 });
 
+test('dropStored: the events are stored, then the connection is dropped unanswered', async () => {
+  c.control({ failNext: [{ dropStored: true }] });
+  await assert.rejects(track([ev(0, { event_id: 'kept-1' })]));
+  assert.deepEqual(c.events().map((e) => e.event_id), ['kept-1']);
+  assert.equal(c.stats().failed_injected.dropStored, 1);
+  // The sender retries: the copy is counted as a duplicate, not stored again.
+  assert.equal((await track([ev(0, { event_id: 'kept-1' })])).status, 200);
+  assert.equal(c.events().length, 1);
+  assert.equal(c.stats().duplicates, 1);
+  c.control({ dropStored: 1 });
+  await assert.rejects(track([ev(1, { event_id: 'kept-2' })]));
+  assert.equal(c.events().length, 2);
+  c.control({ dropStored: 0 });
+});
+
 test('random fail500=1 answers 500 and stores nothing; seeded shares are reproducible', async () => {
   c.control({ fail500: 1 });
   for (let i = 0; i < 5; i++) assert.equal((await track([ev(i)])).status, 500);

@@ -1,0 +1,189 @@
+// coola-tracker/edge: a first-party collector Worker on Cloudflare Queues.
+//
+//   import { createCollector } from "coola-tracker/edge";
+//   export default createCollector(); // { fetch, queue }
+//
+// `fetch` takes what a tracker would send CoolaData on the site's own domain,
+// validates it (the same wasm core as validateEvent), and puts the events on
+// a Queue; `queue` delivers them to CoolaData. Every decision (options,
+// routing and CORS, body format, validation, message packing, regrouping,
+// dedupe, ack / retry / dead letter, delays) is made by the wasm core
+// (src/core/collector.rs, src/core/edge.rs); this file does the I/O.
+// The wasm is a build of its own (cargo feature "edge"), so pages never load it.
+
+import wasmModule from "./edge/coola_tracker_bg.wasm";
+import { EdgeBatch, EdgeCollector, edgeAccept, initSync } from "./edge/coola_tracker.js";
+
+initSync({ module: wasmModule });
+
+// Workers keep at most 6 connections open at once per invocation.
+const PARALLEL_REQUESTS = 6;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** The `fetch` and `queue` handlers of a module Worker. */
+export function createCollector(options) {
+  // Options and routing are the wasm core's (src/core/collector.rs); URL
+  // parsing (an allowed origin's normal form) is the platform's.
+  const o = new EdgeCollector(options, (s) => new URL(s).origin);
+  return {
+    fetch: (request, env) => collect(o, request, env ?? {}),
+    queue: (batch, env) => deliver(o, batch, env ?? {}),
+  };
+}
+
+// ---- fetch: the pages' requests ----------------------------------------
+
+const JSON_HEADERS = { "Content-Type": "application/json", "Cache-Control": "no-store" };
+
+function answer(status, body, headers) {
+  return new Response(JSON.stringify(body), { status, headers: { ...JSON_HEADERS, ...headers } });
+}
+
+/** The body as text, or null when it is larger than `max` bytes. */
+async function readBody(request, max) {
+  const declared = Number(request.headers.get("Content-Length"));
+  if (declared > max) return null;
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > max) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function scrub(text, secret) {
+  const s = String(text);
+  return typeof secret === "string" && secret !== "" ? s.split(secret).join("{appKey}") : s;
+}
+
+const PREFLIGHT = {
+  "Access-Control-Allow-Methods": "POST, OPTIONS",
+  "Access-Control-Allow-Headers": "Content-Type",
+  "Access-Control-Max-Age": "86400",
+};
+
+async function collect(o, request, env) {
+  const url = new URL(request.url);
+  const origin = request.headers.get("Origin") ?? undefined;
+  const route = o.route(request.method, url.pathname, origin, url.origin);
+  const cors = o.cors(origin, url.origin)
+    ? { "Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": "Retry-After", Vary: "Origin" }
+    : { Vary: "Origin" };
+  if (route === 404) return answer(404, { status: false, error: "not found" });
+  if (route === 403) return answer(403, { status: false, error: "this origin may not send events here" }, cors);
+  if (route === 204) return new Response(null, { status: 204, headers: { ...cors, ...PREFLIGHT } });
+  if (route === 405) return answer(405, { status: false, error: "POST events here" }, { ...cors, Allow: "POST, OPTIONS" });
+  const body = await readBody(request, o.maxBodyBytes);
+  if (body === null) return answer(413, { status: false, error: `the body is over ${o.maxBodyBytes} bytes` }, cors);
+  const ip = request.headers.get("CF-Connecting-IP") || "0";
+  const ua = request.headers.get("User-Agent") || "";
+  const accepted = edgeAccept(body, Date.now(), ip, ua);
+  if (accepted.errors) return answer(400, { status: false, errors: accepted.errors }, cors);
+  const queue = env[o.queue];
+  try {
+    if (!queue || typeof queue.sendBatch !== "function") throw new Error(`no Queue producer bound as ${o.queue}`);
+    await Promise.all(accepted.sends.map((call) => queue.sendBatch(call.map((m) => ({ body: m, contentType: "text" })))));
+  } catch (e) {
+    console.error(`coola-tracker/edge: the queue refused ${accepted.events} events: ${scrub(e?.message ?? e, env[o.appKeyVar])}`);
+    return answer(503, { status: false, error: "the queue is unavailable; retry later" }, { ...cors, "Retry-After": String(o.queueRetryAfter) });
+  }
+  return answer(200, { status: true }, cors);
+}
+
+// ---- queue: delivery to CoolaData --------------------------------------
+
+/** A message body as text: ours are strings; others as JSON or UTF-8. */
+function text(body) {
+  if (typeof body === "string") return body;
+  try {
+    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return new TextDecoder().decode(body);
+    return JSON.stringify(body) ?? "";
+  } catch (_) {
+    return "";
+  }
+}
+
+async function post(url, body) {
+  try {
+    const r = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+    const response = await r.text();
+    let statusFalse = false;
+    try {
+      const j = JSON.parse(response);
+      statusFalse = j !== null && typeof j === "object" && j.status === false;
+    } catch (_) {}
+    return { status: r.status, statusFalse, retryAfter: r.headers.get("Retry-After") || "", response };
+  } catch (_) {
+    // Refused, dropped, timed out, or the body cut off: a network error.
+    return { status: 0, statusFalse: false, retryAfter: "", response: "" };
+  }
+}
+
+function random() {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+async function deliver(o, batch, env) {
+  const messages = batch.messages;
+  const appKey = env[o.appKeyVar];
+  if (typeof appKey !== "string" || appKey === "") {
+    console.error(`coola-tracker/edge: env.${o.appKeyVar} (the CoolaData app key) is not set; retrying the batch later`);
+    for (const m of messages) m.retry({ delaySeconds: o.setupRetry });
+    return;
+  }
+  const value = env[o.endpointVar];
+  const endpoint = o.url(typeof value === "string" ? value : undefined, appKey);
+  const plan = new EdgeBatch(messages.map((m) => text(m.body)));
+  try {
+    let next = 0;
+    const worker = async () => {
+      while (next < plan.requests) {
+        const r = next++;
+        const a = await post(endpoint, plan.body(r));
+        plan.answer(r, a.status, a.statusFalse, a.retryAfter, a.response, appKey, Date.now());
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, plan.requests) }, worker));
+    const dlq = env[o.deadLetterQueue];
+    await Promise.all(
+      messages.map(async (m, i) => {
+        const out = o.outcome(plan, i, m.attempts ?? 1, random());
+        if (out.ack) return m.ack();
+        if (out.retry !== undefined) return m.retry({ delaySeconds: out.retry });
+        if (dlq && typeof dlq.send === "function") {
+          try {
+            await dlq.send(out.dead, { contentType: "text" });
+          } catch (e) {
+            console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
+            return m.retry({ delaySeconds: o.setupRetry });
+          }
+        } else {
+          console.warn(`coola-tracker/edge: CoolaData refused these events (no ${o.deadLetterQueue} bound): ${scrub(out.dead, appKey)}`);
+        }
+        m.ack();
+      }),
+    );
+  } finally {
+    plan.free();
+  }
+}

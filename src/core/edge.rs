@@ -1,0 +1,902 @@
+//! The edge collector's decisions (`coola-tracker/edge`), with no I/O.
+//!
+//! The collector Worker receives what a tracker would send CoolaData, puts
+//! the validated events on a Cloudflare Queue, and its queue consumer
+//! delivers them. This module decides everything on the way:
+//!
+//! - [`decode_body`]: the request body (`data=` form, or the JSON raw or
+//!   percent-encoded) back to its JSON text;
+//! - [`pack_messages`] / [`pack_sends`]: events into queue messages of at
+//!   most [`MESSAGE_BYTES`], messages into `sendBatch` calls of at most
+//!   [`SEND_MESSAGES`] messages and [`SEND_BYTES`];
+//! - [`Batch`]: a consumer batch's events regrouped into CoolaData requests
+//!   of at most 300 events, the same `event_id` sent once, and, once the
+//!   requests are answered, each message's [`Outcome`]: ack, retry with a
+//!   delay, or dead-letter the events CoolaData refused.
+//!
+//! A queue message body is the JSON `{"events":[...]}` of validated events,
+//! exactly a CoolaData payload, so that a dead-lettered message can be
+//! replayed as it is.
+
+use alloc::collections::BTreeMap;
+
+use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
+use crate::core::error::push_truncated;
+use crate::core::num;
+use crate::core::retry::{self, Backoff, Verdict};
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+/// Most bytes of one queue message body (Queues' limit is 128 KB).
+pub const MESSAGE_BYTES: usize = 120_000;
+/// Most bytes of the messages of one `sendBatch` call (Queues' limit is 256 KB).
+pub const SEND_BYTES: usize = 240_000;
+/// Most messages of one `sendBatch` call (Queues' limit).
+pub const SEND_MESSAGES: usize = 100;
+/// Most body bytes of one request to CoolaData.
+pub const REQUEST_BYTES: usize = 1_000_000;
+/// The longest retry delay, in seconds, whether from `Retry-After` or backoff.
+pub const MAX_DELAY_SECONDS: u32 = 300;
+
+const OPEN: &str = "{\"events\":[";
+const CLOSE: &str = "]}";
+
+/// Reads a tracker's request body back into the JSON text it carries:
+/// `data=` followed by the form-encoded JSON (as `URLSearchParams` reads it),
+/// the JSON percent-encoded (as `decodeURIComponent` reads it), or the JSON
+/// itself. `None` when the body is none of these.
+pub fn decode_body(body: &str) -> Option<String> {
+    let text = body.trim_start();
+    if text.starts_with('{') {
+        return Some(text.to_string());
+    }
+    if text.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%7b")) {
+        return percent_decode(text, false);
+    }
+    let value = text.split('&').find_map(|pair| pair.strip_prefix("data="))?;
+    percent_decode(value, true)
+}
+
+/// Percent-decoding into UTF-8; `plus` reads `+` as a space (form encoding).
+fn percent_decode(s: &str, plus: bool) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'%' => {
+                let hi = hex(*b.get(i + 1)?)?;
+                let lo = hex(*b.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+            b'+' if plus => out.push(b' '),
+            _ => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits events (their JSON byte lengths, in order) into queue messages of
+/// at most [`MESSAGE_BYTES`]; returns each message's number of events. An
+/// event is never split; one larger than a message (validation keeps every
+/// event under 100 KB, so none is) goes alone.
+pub fn pack_messages(lens: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (mut n, mut used) = (0usize, OPEN.len() + CLOSE.len());
+    for &len in lens {
+        let add = len + usize::from(n > 0);
+        if n > 0 && used + add > MESSAGE_BYTES {
+            out.push(n);
+            (n, used) = (0, OPEN.len() + CLOSE.len());
+            used += len;
+        } else {
+            used += add;
+        }
+        n += 1;
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
+}
+
+/// Writes one queue message body: `{"events":[...]}`.
+pub fn write_message<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>) {
+    out.push_str(OPEN);
+    for (i, e) in events.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(e);
+    }
+    out.push_str(CLOSE);
+}
+
+/// Groups messages (their byte sizes, in order) into `sendBatch` calls of at
+/// most [`SEND_MESSAGES`] messages and [`SEND_BYTES`]; returns each call's
+/// number of messages.
+pub fn pack_sends(sizes: &[usize]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let (mut n, mut used) = (0usize, 0usize);
+    for &size in sizes {
+        if n > 0 && (n == SEND_MESSAGES || used + size > SEND_BYTES) {
+            out.push(n);
+            (n, used) = (0, 0);
+        }
+        n += 1;
+        used += size;
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
+}
+
+/// Validated events (their JSON) as queue message bodies, grouped into
+/// `sendBatch` calls: [`pack_messages`], [`write_message`], [`pack_sends`].
+pub fn pack<S: AsRef<str>>(events: &[S]) -> Vec<Vec<String>> {
+    let lens: Vec<usize> = events.iter().map(|e| e.as_ref().len()).collect();
+    let mut messages = Vec::new();
+    let mut at = 0;
+    for n in pack_messages(&lens) {
+        let mut m = String::new();
+        write_message(&mut m, events.get(at..at + n).unwrap_or(&[]).iter().map(AsRef::as_ref));
+        messages.push(m);
+        at += n;
+    }
+    let sizes: Vec<usize> = messages.iter().map(String::len).collect();
+    let mut rest = messages.into_iter();
+    pack_sends(&sizes)
+        .into_iter()
+        .map(|n| rest.by_ref().take(n).collect())
+        .collect()
+}
+
+/// The consumer's backoff when CoolaData gives no `Retry-After`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryDelay {
+    /// The first retry waits up to this long (full jitter), in seconds.
+    pub base_seconds: u32,
+    /// No backoff is longer than this (at most [`MAX_DELAY_SECONDS`]).
+    pub max_seconds: u32,
+}
+
+impl Default for RetryDelay {
+    fn default() -> Self {
+        RetryDelay {
+            base_seconds: 2,
+            max_seconds: MAX_DELAY_SECONDS,
+        }
+    }
+}
+
+/// The wait before a message is delivered again, in seconds: the
+/// `Retry-After` wait when CoolaData gave one (rounded up, at most
+/// [`MAX_DELAY_SECONDS`]), else exponential backoff with full jitter from
+/// the message's `attempts` (1 on its first delivery): a uniform share
+/// (`random / 2^32`) of `min(max, base * 2^(attempts - 1))`, at least 1 s.
+pub fn delay_seconds(retry_after_ms: Option<u64>, attempts: u32, random: u32, d: &RetryDelay) -> u32 {
+    let secs = match retry_after_ms {
+        Some(ms) => ms.div_ceil(1000).min(u64::from(MAX_DELAY_SECONDS)),
+        None => {
+            let cap = u64::from(d.max_seconds.clamp(1, MAX_DELAY_SECONDS)) * 1000;
+            let b = Backoff {
+                base_ms: u64::from(d.base_seconds.max(1)) * 1000,
+                cap_ms: cap,
+                max_retry_after_ms: cap,
+            };
+            retry::backoff_ms(&b, attempts.max(1), random).div_ceil(1000).max(1)
+        }
+    };
+    u32::try_from(secs).unwrap_or(MAX_DELAY_SECONDS)
+}
+
+/// One event of a consumer batch: where its JSON lies in its message body.
+#[derive(Clone, Copy, Debug)]
+struct Ev {
+    msg: usize,
+    start: usize,
+    end: usize,
+    /// The request that carries this event, or its first copy's.
+    request: usize,
+}
+
+/// How CoolaData answered one request.
+#[derive(Clone, Debug)]
+struct Answer {
+    verdict: Verdict,
+    status: u16,
+    retry_after_ms: Option<u64>,
+    reason: String,
+}
+
+/// What to do with one message once its batch's requests are answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event was acknowledged (or the message held none).
+    Ack,
+    /// Some event is to be tried again: retry the whole message after this
+    /// many seconds (events already acknowledged go again; CoolaData keeps
+    /// one per `event_id`).
+    Retry(u32),
+    /// CoolaData refused these events (indices for [`Batch::write_refused`])
+    /// and acknowledged or refused the rest: dead-letter them, then ack.
+    Refused(Vec<usize>),
+    /// The message body is not `{"events":[...]}`: dead-letter it as it is,
+    /// then ack.
+    Unreadable,
+}
+
+/// A consumer batch: its messages' events regrouped into CoolaData requests.
+///
+/// Made from the message bodies with [`Batch::new`]; the shell posts each
+/// request ([`Batch::write_request`]), reports each answer
+/// ([`Batch::answer`]), and then carries out each message's
+/// [`Batch::outcome`]. Bodies are passed again to the methods that write,
+/// so the batch holds offsets, not copies.
+#[derive(Debug)]
+pub struct Batch {
+    events: Vec<Ev>,
+    /// Per message: the range of its events in `events`, `None` if unreadable.
+    msgs: Vec<Option<(usize, usize)>>,
+    /// Per request: the events it carries (first copies only).
+    requests: Vec<Vec<usize>>,
+    answers: Vec<Option<Answer>>,
+}
+
+impl Batch {
+    /// Reads the message bodies, drops every copy of an `event_id` after the
+    /// first, and groups the rest, in order, into requests of at most 300
+    /// events and [`REQUEST_BYTES`] of form body.
+    pub fn new(bodies: &[&str]) -> Batch {
+        let mut events = Vec::new();
+        let mut msgs = Vec::with_capacity(bodies.len());
+        let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+        // Unique events (first copies), in order, and their costs.
+        let mut unique: Vec<usize> = Vec::new();
+        let mut costs: Vec<usize> = Vec::new();
+        // Per event: Some(index of its first copy) when it is a duplicate.
+        let mut dup_of: Vec<Option<usize>> = Vec::new();
+        // Per message: how many of its events are first copies.
+        let mut sizes: Vec<usize> = Vec::with_capacity(bodies.len());
+        for (m, body) in bodies.iter().enumerate() {
+            let Some(found) = scan_message(body) else {
+                msgs.push(None);
+                continue;
+            };
+            let from = events.len();
+            let before = unique.len();
+            for (start, end, id) in found {
+                let index = events.len();
+                let id = id.and_then(|(s, e)| body.get(s..e));
+                let copy = id.and_then(|id| first.get(id).copied());
+                if let (Some(id), None) = (id, copy) {
+                    first.insert(id, index);
+                }
+                if copy.is_none() {
+                    unique.push(index);
+                    costs.push(BodyFormat::Form.event_cost(body.get(start..end).unwrap_or("")));
+                }
+                dup_of.push(copy);
+                events.push(Ev {
+                    msg: m,
+                    start,
+                    end,
+                    request: 0,
+                });
+            }
+            msgs.push(Some((from, events.len())));
+            sizes.push(unique.len() - before);
+        }
+        let mut requests = Vec::new();
+        let mut at = 0;
+        for n in group(&costs, &sizes) {
+            let members: Vec<usize> = unique.get(at..at + n).unwrap_or(&[]).to_vec();
+            for &e in &members {
+                if let Some(ev) = events.get_mut(e) {
+                    ev.request = requests.len();
+                }
+            }
+            requests.push(members);
+            at += n;
+        }
+        for (e, copy) in dup_of.iter().enumerate() {
+            let carrier = copy.and_then(|c| events.get(c)).map(|c| c.request);
+            if let (Some(r), Some(ev)) = (carrier, events.get_mut(e)) {
+                ev.request = r;
+            }
+        }
+        let answers = vec![None; requests.len()];
+        Batch {
+            events,
+            msgs,
+            requests,
+            answers,
+        }
+    }
+
+    /// The number of CoolaData requests to make.
+    pub fn requests(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// The number of events in request `r`.
+    pub fn request_len(&self, r: usize) -> usize {
+        self.requests.get(r).map_or(0, Vec::len)
+    }
+
+    /// The number of events read from all messages, copies included.
+    pub fn events(&self) -> usize {
+        self.events.len()
+    }
+
+    fn json<'a>(&self, bodies: &[&'a str], e: usize) -> &'a str {
+        self.events
+            .get(e)
+            .and_then(|ev| bodies.get(ev.msg).and_then(|b| b.get(ev.start..ev.end)))
+            .unwrap_or("")
+    }
+
+    /// Appends request `r`'s body (the `data=` form) to `out`.
+    pub fn write_request(&self, r: usize, bodies: &[&str], out: &mut String) {
+        let members = self.requests.get(r).map_or(&[][..], Vec::as_slice);
+        batch::write_body(out, members.iter().map(|&e| self.json(bodies, e)), BodyFormat::Form);
+    }
+
+    /// Records CoolaData's answer to request `r`: the HTTP status (0 for a
+    /// network error), whether a 2xx body said `"status": false`, the
+    /// `Retry-After` header ("" when none), and the response body (kept, at
+    /// most 500 characters with `app_key` replaced by `{appKey}`, as the
+    /// reason of a refusal).
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(
+        &mut self,
+        r: usize,
+        status: u16,
+        status_false: bool,
+        retry_after: &str,
+        response: &str,
+        app_key: &str,
+        now_ms: i64,
+    ) {
+        let verdict = retry::classify(status, status_false);
+        let retry_after_ms = if verdict == Verdict::Retry {
+            retry::retry_after_ms(&Backoff::default(), retry_after, now_ms)
+        } else {
+            None
+        };
+        let mut reason = String::new();
+        if verdict != Verdict::Ack && verdict != Verdict::Retry {
+            let scrubbed = if app_key.is_empty() {
+                response.to_string()
+            } else {
+                response.replace(app_key, "{appKey}")
+            };
+            push_truncated(&mut reason, &scrubbed, 500);
+        }
+        if let Some(slot) = self.answers.get_mut(r) {
+            *slot = Some(Answer {
+                verdict,
+                status,
+                retry_after_ms,
+                reason,
+            });
+        }
+    }
+
+    /// What to do with message `m`, given its `attempts` (1 on its first
+    /// delivery), a uniform `random` for the backoff's jitter and the
+    /// backoff settings. A request left unanswered counts as a network error.
+    pub fn outcome(&self, m: usize, attempts: u32, random: u32, delay: &RetryDelay) -> Outcome {
+        let Some(Some((from, to))) = self.msgs.get(m).copied() else {
+            return Outcome::Unreadable;
+        };
+        let mut retry = false;
+        let mut wait: Option<u64> = None;
+        let mut refused = Vec::new();
+        for e in from..to {
+            let answer = self
+                .events
+                .get(e)
+                .and_then(|ev| self.answers.get(ev.request))
+                .and_then(Option::as_ref);
+            match answer.map(|a| a.verdict) {
+                Some(Verdict::Ack) => {}
+                Some(Verdict::Retry) | None => {
+                    retry = true;
+                    if let Some(ms) = answer.and_then(|a| a.retry_after_ms) {
+                        wait = Some(wait.map_or(ms, |w| w.max(ms)));
+                    }
+                }
+                Some(_) => refused.push(e),
+            }
+        }
+        if retry {
+            Outcome::Retry(delay_seconds(wait, attempts, random, delay))
+        } else if refused.is_empty() {
+            Outcome::Ack
+        } else {
+            Outcome::Refused(refused)
+        }
+    }
+
+    /// Appends the dead-letter body for `events` (from [`Outcome::Refused`]):
+    /// `{"events":[...],"refused":{"status":N,"reason":"..."}}`, the status
+    /// and reason of the first event's request.
+    pub fn write_refused(&self, events: &[usize], bodies: &[&str], out: &mut String) {
+        out.push_str(OPEN);
+        for (i, &e) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(self.json(bodies, e));
+        }
+        out.push_str("],\"refused\":{\"status\":");
+        let answer = events
+            .first()
+            .and_then(|&e| self.events.get(e))
+            .and_then(|ev| self.answers.get(ev.request))
+            .and_then(Option::as_ref);
+        num::push_u64(out, u64::from(answer.map_or(0, |a| a.status)));
+        out.push_str(",\"reason\":");
+        crate::core::json::push_str(out, answer.map_or("", |a| a.reason.as_str()));
+        out.push_str("}}");
+    }
+}
+
+/// Splits the unique events (their costs, in order; `sizes`: how many of
+/// them each message holds) into requests of at most 300 events and
+/// [`REQUEST_BYTES`], returning each request's length. A message's events
+/// share one request whenever they fit in one, so that one failed request
+/// retries as few messages, and re-sends as few acknowledged events, as it can.
+fn group(costs: &[usize], sizes: &[usize]) -> Vec<usize> {
+    let fmt = BodyFormat::Form;
+    let mut out = Vec::new();
+    let (mut n, mut used) = (0usize, fmt.overhead());
+    let mut at = 0;
+    for &k in sizes {
+        let part = costs.get(at..at + k).unwrap_or(&[]);
+        at += k;
+        let bytes: usize = part.iter().sum();
+        let fits = |n: usize, used: usize| n + k <= MAX_EVENTS && used + bytes <= REQUEST_BYTES + 3;
+        if n > 0 && !fits(n, used) {
+            out.push(n);
+            (n, used) = (0, fmt.overhead());
+        }
+        if fits(n, used) {
+            n += k;
+            used += bytes;
+        } else {
+            // Too large for a request of its own: split it.
+            out.extend(batch::split(part, MAX_EVENTS, Some(REQUEST_BYTES), fmt));
+        }
+    }
+    if n > 0 {
+        out.push(n);
+    }
+    out
+}
+
+/// A message body's events: each one's byte range and, when it has a string
+/// `event_id`, the range of that JSON string literal. `None` unless the body
+/// is `{"events":[{...},...]}` of flat objects (whitespace allowed).
+#[allow(clippy::type_complexity)]
+fn scan_message(body: &str) -> Option<Vec<(usize, usize, Option<(usize, usize)>)>> {
+    let b = body.as_bytes();
+    let mut i = ws(b, 0);
+    i = ws(b, expect(b, i, b'{')?);
+    let (ks, ke) = string(b, i)?;
+    if b.get(ks..ke)? != b"\"events\"" {
+        return None;
+    }
+    i = ws(b, expect(b, ws(b, ke), b':')?);
+    i = ws(b, expect(b, i, b'[')?);
+    let mut out = Vec::new();
+    if b.get(i) == Some(&b']') {
+        i += 1;
+    } else {
+        loop {
+            let (end, id) = scan_event(b, i)?;
+            out.push((i, end, id));
+            i = ws(b, end);
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b']') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    i = ws(b, expect(b, ws(b, i), b'}')?);
+    (i == b.len()).then_some(out)
+}
+
+/// One flat object starting at `i`: where it ends, and its `event_id` literal.
+fn scan_event(b: &[u8], i: usize) -> Option<(usize, Option<(usize, usize)>)> {
+    let mut i = ws(b, expect(b, i, b'{')?);
+    let mut id = None;
+    if b.get(i) == Some(&b'}') {
+        return Some((i + 1, None));
+    }
+    loop {
+        let (ks, ke) = string(b, i)?;
+        i = ws(b, expect(b, ws(b, ke), b':')?);
+        let vs = i;
+        let ve = if b.get(i) == Some(&b'"') {
+            string(b, i)?.1
+        } else {
+            let mut j = i;
+            while b
+                .get(j)
+                .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
+            {
+                j += 1;
+            }
+            (j > i).then_some(j)?
+        };
+        if b.get(ks..ke)? == b"\"event_id\"" && b.get(vs) == Some(&b'"') {
+            id = Some((vs, ve));
+        }
+        i = ws(b, ve);
+        match b.get(i) {
+            Some(b',') => i = ws(b, i + 1),
+            Some(b'}') => return Some((i + 1, id)),
+            _ => return None,
+        }
+    }
+}
+
+/// A JSON string literal at `i`: its range, quotes included.
+fn string(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let mut j = i + 1;
+    loop {
+        match b.get(j)? {
+            b'"' => return Some((i, j + 1)),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+}
+
+fn expect(b: &[u8], i: usize, c: u8) -> Option<usize> {
+    (b.get(i) == Some(&c)).then_some(i + 1)
+}
+
+fn ws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::form;
+    use proptest::prelude::*;
+
+    /// Bytes of a message holding the events of `lens` (their JSON lengths).
+    fn base(base_seconds: u32) -> RetryDelay {
+        RetryDelay {
+            base_seconds,
+            ..RetryDelay::default()
+        }
+    }
+
+    fn message_len(lens: &[usize]) -> usize {
+        OPEN.len() + CLOSE.len() + lens.iter().sum::<usize>() + lens.len().saturating_sub(1)
+    }
+
+    fn ev(id: &str, n: usize) -> String {
+        format!(r#"{{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"{id}","n":{n}}}"#)
+    }
+
+    fn message(events: &[String]) -> String {
+        let mut out = String::new();
+        write_message(&mut out, events.iter().map(String::as_str));
+        out
+    }
+
+    fn decoded_request(b: &Batch, r: usize, bodies: &[&str]) -> serde_json::Value {
+        let mut body = String::new();
+        b.write_request(r, bodies, &mut body);
+        serde_json::from_str(&decode_body(&body).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn bodies_in_every_form_read_back() {
+        let json = r#"{"events":[{"a":"x y+z é&="}]}"#;
+        let mut form_body = String::new();
+        batch::write_body(&mut form_body, [r#"{"a":"x y+z é&="}"#], BodyFormat::Form);
+        let mut raw = String::new();
+        batch::write_body(&mut raw, [r#"{"a":"x y+z é&="}"#], BodyFormat::Raw);
+        assert_eq!(decode_body(&form_body).as_deref(), Some(json));
+        assert_eq!(decode_body(&raw).as_deref(), Some(json));
+        assert_eq!(decode_body(json).as_deref(), Some(json));
+        assert_eq!(decode_body(&format!("r=1&{form_body}")).as_deref(), Some(json));
+        assert_eq!(decode_body("data=%7B%ZZ"), None);
+        assert_eq!(decode_body("data=%FF"), None);
+        assert_eq!(decode_body("hello"), None);
+        assert_eq!(decode_body(""), None);
+    }
+
+    #[test]
+    fn messages_and_sends_stay_within_queues_limits() {
+        let lens = vec![30_000; 10];
+        let msgs = pack_messages(&lens);
+        assert_eq!(msgs, vec![3, 3, 3, 1]);
+        assert_eq!(pack_messages(&[]), Vec::<usize>::new());
+        assert_eq!(pack_messages(&[200_000, 10]), vec![1, 1]);
+        assert_eq!(pack_sends(&[100_000; 5]), vec![2, 2, 1]);
+        assert_eq!(pack_sends(&[10; 250]), vec![100, 100, 50]);
+        let events: Vec<String> = (0..450)
+            .map(|i| format!("{{\"i\":{i},\"p\":\"{}\"}}", "z".repeat(900)))
+            .collect();
+        let sends = pack(&events);
+        let mut seen = Vec::new();
+        for call in &sends {
+            assert!(call.len() <= SEND_MESSAGES && call.iter().map(String::len).sum::<usize>() <= SEND_BYTES);
+            for m in call {
+                assert!(m.len() <= MESSAGE_BYTES);
+                let v: serde_json::Value = serde_json::from_str(m).unwrap();
+                seen.extend(v["events"].as_array().unwrap().iter().map(|e| e["i"].as_u64().unwrap()));
+            }
+        }
+        assert_eq!(seen, (0..450).collect::<Vec<u64>>());
+        assert!(sends.len() >= 2);
+    }
+
+    proptest! {
+        #[test]
+        fn packing_keeps_every_event_in_order(lens in proptest::collection::vec(1usize..102_400, 0..60)) {
+            let counts = pack_messages(&lens);
+            prop_assert_eq!(counts.iter().sum::<usize>(), lens.len());
+            let mut at = 0;
+            let mut sizes = Vec::new();
+            for n in counts {
+                prop_assert!(n >= 1);
+                let size = message_len(&lens[at..at + n]);
+                prop_assert!(size <= MESSAGE_BYTES);
+                sizes.push(size);
+                at += n;
+            }
+            let sends = pack_sends(&sizes);
+            prop_assert_eq!(sends.iter().sum::<usize>(), sizes.len());
+            let mut at = 0;
+            for n in sends {
+                prop_assert!((1..=SEND_MESSAGES).contains(&n));
+                prop_assert!(n == 1 || sizes[at..at + n].iter().sum::<usize>() <= SEND_BYTES);
+                at += n;
+            }
+        }
+
+        #[test]
+        fn message_len_is_exact(lens in proptest::collection::vec(1usize..50, 0..20)) {
+            let events: Vec<String> = lens.iter().map(|&n| "x".repeat(n)).collect();
+            prop_assert_eq!(message(&events).len(), message_len(&lens));
+        }
+    }
+
+    #[test]
+    fn regroups_into_requests_of_at_most_300_and_sends_an_id_once() {
+        let a: Vec<String> = (0..250).map(|i| ev(&format!("a{i}"), i)).collect();
+        let mut b: Vec<String> = (0..250).map(|i| ev(&format!("b{i}"), i)).collect();
+        b.push(ev("a7", 7)); // the same event_id as one in message a
+        let bodies = [message(&a), message(&b)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let batch = Batch::new(&bodies);
+        assert_eq!(batch.events(), 501);
+        assert_eq!(batch.requests(), 2);
+        assert_eq!(
+            (batch.request_len(0), batch.request_len(1)),
+            (250, 250),
+            "a message that fits in one request is not split"
+        );
+        let mut ids = Vec::new();
+        for r in 0..batch.requests() {
+            for e in decoded_request(&batch, r, &bodies)["events"].as_array().unwrap() {
+                ids.push(e["event_id"].as_str().unwrap().to_string());
+            }
+        }
+        assert_eq!(ids.len(), 500);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 500, "each event_id once");
+    }
+
+    proptest! {
+        #[test]
+        fn grouping_keeps_order_limits_and_messages_whole(
+            msgs in proptest::collection::vec(proptest::collection::vec(1usize..40_000, 0..400), 0..30),
+        ) {
+            let sizes: Vec<usize> = msgs.iter().map(Vec::len).collect();
+            let costs: Vec<usize> = msgs.concat();
+            let groups = group(&costs, &sizes);
+            prop_assert_eq!(groups.iter().sum::<usize>(), costs.len());
+            // Request boundaries as event offsets.
+            let mut bounds = vec![0];
+            let mut at = 0;
+            for &n in &groups {
+                prop_assert!((1..=MAX_EVENTS).contains(&n));
+                let bytes: usize = costs[at..at + n].iter().sum();
+                prop_assert!(n == 1 || BodyFormat::Form.overhead() + bytes <= REQUEST_BYTES + 3);
+                at += n;
+                bounds.push(at);
+            }
+            // A message that fits in a request alone is never cut by a boundary.
+            let mut at = 0;
+            for m in &msgs {
+                let bytes: usize = m.iter().sum();
+                if !m.is_empty() && m.len() <= MAX_EVENTS && BodyFormat::Form.overhead() + bytes <= REQUEST_BYTES + 3 {
+                    prop_assert!(!bounds.iter().any(|&b| b > at && b < at + m.len()), "message at {} cut", at);
+                }
+                at += m.len();
+            }
+        }
+    }
+
+    #[test]
+    fn requests_stay_under_the_byte_budget() {
+        let big = "y".repeat(90_000);
+        let events: Vec<String> = (0..30)
+            .map(|i| format!(r#"{{"event_id":"{i}","p":"{big}"}}"#))
+            .collect();
+        let bodies: Vec<String> = events.chunks(1).map(message).collect();
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let batch = Batch::new(&bodies);
+        assert!(batch.requests() >= 3);
+        for r in 0..batch.requests() {
+            let mut body = String::new();
+            batch.write_request(r, &bodies, &mut body);
+            assert!(body.len() <= REQUEST_BYTES);
+        }
+    }
+
+    #[test]
+    fn outcomes_follow_each_requests_answer() {
+        // Three messages; requests of at most 300 events: m0 (300) | m1 (300) | m2 (10).
+        let mk = |p: &str, n: usize| message(&(0..n).map(|i| ev(&format!("{p}{i}"), i)).collect::<Vec<_>>());
+        let bodies = [mk("a", 300), mk("b", 300), mk("c", 10)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!(batch.requests(), 3);
+        batch.answer(0, 200, false, "", "{\"status\":true}", "KEY", 0);
+        batch.answer(1, 429, false, "7", "", "KEY", 0);
+        batch.answer(2, 400, false, "", "{\"error\":\"bad for KEY\"}", "KEY", 0);
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(7));
+        let Outcome::Refused(refused) = batch.outcome(2, 1, 0, &base(1)) else {
+            panic!("refused")
+        };
+        assert_eq!(refused.len(), 10);
+        let mut dlq = String::new();
+        batch.write_refused(&refused, &bodies, &mut dlq);
+        let v: serde_json::Value = serde_json::from_str(&dlq).unwrap();
+        assert_eq!(v["events"].as_array().unwrap().len(), 10);
+        assert_eq!(v["refused"]["status"], 400);
+        let reason = v["refused"]["reason"].as_str().unwrap();
+        assert!(reason.contains("{appKey}") && !reason.contains("KEY\""), "{reason}");
+        assert!(!dlq.contains("KEY\""));
+    }
+
+    #[test]
+    fn status_false_network_errors_5xx_and_unanswered() {
+        let bodies = [message(&[ev("x", 1)]), message(&[ev("y", 2)]), "not json".to_string()];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!(batch.requests(), 1, "both events fit in one request");
+        assert_eq!(batch.outcome(0, 1, u32::MAX, &base(1)), Outcome::Retry(1), "unanswered");
+        batch.answer(0, 200, true, "", "{\"status\":false}", "", 0);
+        assert!(matches!(batch.outcome(0, 1, 0, &base(1)), Outcome::Refused(_)));
+        assert_eq!(batch.outcome(2, 1, 0, &base(1)), Outcome::Unreadable);
+        for s in [0, 408, 500, 503] {
+            batch.answer(0, s, false, "", "", "", 0);
+            assert!(
+                matches!(batch.outcome(1, 3, u32::MAX, &base(2)), Outcome::Retry(8)),
+                "{s}"
+            );
+        }
+        for s in [401, 403, 404, 413, 422, 501] {
+            batch.answer(0, s, false, "", "", "", 0);
+            assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Refused(_)), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_shares_its_first_copys_fate() {
+        let bodies = [message(&[ev("same", 1)]), message(&[ev("same", 1), ev("other", 2)])];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!(batch.request_len(0), 2);
+        batch.answer(0, 500, false, "", "", "", 0);
+        assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(_)));
+        batch.answer(0, 200, false, "", "", "", 0);
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Ack);
+    }
+
+    #[test]
+    fn delays_honour_retry_after_and_back_off_up_to_300_s() {
+        let d = |base_seconds, max_seconds| RetryDelay {
+            base_seconds,
+            max_seconds,
+        };
+        assert_eq!(delay_seconds(Some(1500), 1, 0, &d(1, 300)), 2);
+        assert_eq!(delay_seconds(Some(0), 1, 0, &d(1, 300)), 0);
+        assert_eq!(delay_seconds(Some(900_000), 1, 0, &d(1, 300)), 300);
+        assert_eq!(
+            delay_seconds(Some(120_000), 1, 0, &d(1, 10)),
+            120,
+            "Retry-After above the backoff cap"
+        );
+        assert_eq!(delay_seconds(None, 1, 0, &d(1, 300)), 1);
+        assert_eq!(delay_seconds(None, 1, u32::MAX, &d(5, 300)), 5);
+        assert_eq!(delay_seconds(None, 4, u32::MAX, &d(5, 300)), 40);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 300)), 300);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 30)), 30);
+        assert_eq!(delay_seconds(None, 50, u32::MAX, &d(5, 9999)), 300);
+        assert_eq!(delay_seconds(None, 0, u32::MAX, &d(0, 0)), 1);
+        assert_eq!(RetryDelay::default(), d(2, 300));
+    }
+
+    #[test]
+    fn scanning_reads_our_messages_and_refuses_the_rest() {
+        let tricky = r#"{"event_id":"a\"b\\","s":"}{\",","n":-1.5e3}"#;
+        let body = format!(" {{ \"events\" : [ {tricky} , {{}} ] }} ");
+        let found = scan_message(&body).unwrap();
+        assert_eq!(found.len(), 2);
+        let (s, e, id) = found[0];
+        assert_eq!(&body[s..e], tricky);
+        let (is, ie) = id.unwrap();
+        assert_eq!(&body[is..ie], r#""a\"b\\""#);
+        assert_eq!(scan_message(r#"{"events":[]}"#).unwrap().len(), 0);
+        for bad in [
+            "",
+            "[]",
+            r#"{"events":{}}"#,
+            r#"{"other":[]}"#,
+            r#"{"events":[{"a":{"b":1}}]}"#,
+            r#"{"events":[{"a":[1]}]}"#,
+            r#"{"events":[{"a":1}"#,
+            r#"{"events":[{"a":"1}]}"#,
+            r#"{"events":[]} x"#,
+        ] {
+            assert!(scan_message(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn scanning_never_panics(s in "\\PC{0,80}") {
+            let _ = scan_message(&s);
+            let _ = decode_body(&s);
+        }
+
+        #[test]
+        fn form_bodies_round_trip(s in "\\PC{0,200}") {
+            let mut body = String::from("data=");
+            form::push_form(&mut body, &s);
+            prop_assert_eq!(decode_body(&body), Some(s.clone()));
+            let mut raw = String::new();
+            form::push_component(&mut raw, &format!("{{{s}"));
+            prop_assert_eq!(decode_body(&raw), Some(format!("{{{s}")));
+        }
+    }
+}
