@@ -42,6 +42,21 @@ for (const file of files(join(out, "node", "snippets"))) {
   writeFileSync(file, `"use strict";\n${src}\nmodule.exports = { ${names.join(", ")} };\n`);
 }
 
+// A tracker lives until shutdown() or free(), like a timer or a listener,
+// not until the page drops its last reference to it: wasm-bindgen frees a
+// class's object when the garbage collector finalizes its JS wrapper, which
+// would stop a tracker that was created and left to run
+// (`new CoolaTracker(...)` whose variable goes out of scope) with its timer,
+// its page-hide send and its heartbeat, and its queued events would wait for
+// the next page load. So no finalizer for CoolaTracker.
+for (const to of ["web", "node"]) {
+  const file = join(out, to, "coola_tracker.js");
+  const src = readFileSync(file, "utf8");
+  const finalizer = /const CoolaTrackerFinalization = \(typeof FinalizationRegistry === 'undefined'\)\s*\? \{ register: \(\) => \{\}, unregister: \(\) => \{\} \}\s*: new FinalizationRegistry\([^;]*\);/;
+  if (!finalizer.test(src)) throw new Error(`${file}: CoolaTracker's FinalizationRegistry is not in the form handled here`);
+  writeFileSync(file, src.replace(finalizer, "const CoolaTrackerFinalization = { register: () => {}, unregister: () => {} };"));
+}
+
 // wasm-bindgen names the one snippet module once per import (`import * as
 // import1..N from "./snippets/.../shell.js"`) and lists it under the same key
 // N times in the imports object; bundlers (esbuild, so wrangler) warn about

@@ -108,11 +108,11 @@ export async function waitFor(fn, { timeout = 10_000, interval = 50, what = "con
 export { CHROMIUM_ARGS };
 
 /** Debian's Chromium through playwright-core (never a downloaded browser). */
-export async function chromium() {
+export async function chromium(extraArgs = []) {
   const { chromium } = await tool("playwright-core");
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 

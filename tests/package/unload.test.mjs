@@ -89,3 +89,21 @@ test("the next page re-sends the unload batch with the same event_ids: nothing l
     await page.context().close();
   }
 });
+
+test("a tracker the page keeps no reference to still sends when the page goes away", async () => {
+  // Garbage collection must not stop a tracker (its timer, its page-hide
+  // send): it lives until shutdown() or free(), like a timer.
+  const gcBrowser = await chromium(["--js-flags=--expose-gc"]);
+  try {
+    const page = await newPage(gcBrowser);
+    await page.goto(`${collector.url}/left.html?app=unload-left&n=5`);
+    const tracked = await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 }).then((h) => h.jsonValue());
+    assert.equal(tracked.gc, true, "the page could collect garbage");
+    assert.equal(collector.events({ app: "unload-left" }).length, 0, "nothing sent before the page goes away");
+    await page.goto(`${collector.url}/next.html`); // no tracker there: only the first page can send them
+    await delivered("unload-left", 5);
+    await page.context().close();
+  } finally {
+    await gcBrowser.close();
+  }
+});
