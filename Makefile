@@ -15,7 +15,10 @@ export PATH := $(CARGO_BIN):$(CURDIR)/tools/node_modules/.bin:$(PATH)
 WASM_PACK := wasm-pack
 # The shipped wasm has no std (see src/slim.rs).
 SLIM := --no-default-features --features slim
-WASM_OPT_FLAGS := -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+# --zero-filled-memory: a fresh instance's memory is zeros; --low-memory-unused: Rust puts
+# nothing below 1 KiB (the stack sits under its data). Not -tnh: a trap (out of
+# memory) must stay a trap. Measured in the commit that set these flags.
+WASM_OPT_FLAGS := -Oz --converge --zero-filled-memory --low-memory-unused --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
 DEMO_PORT ?= 8787
 # Ports of the collector the wasm test tiers run against.
 WASM_NODE_PORT ?= 18787
