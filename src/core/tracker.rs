@@ -290,7 +290,8 @@ impl Tracker {
     /// caller's properties. An `event_name` among the properties is ignored.
     ///
     /// Throws nothing for queue problems: an overflow drops the oldest events
-    /// and leaves a `queue_full` notice (see [`Tracker::take_notices`]).
+    /// and counts them for one `queue_full` notice at the end of the task
+    /// (see [`Tracker::needs_end_of_task`]).
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
         if self.state == Lifecycle::Closed {
             return Err(Error::new(
@@ -694,8 +695,11 @@ impl Tracker {
         self.notices.push(request_failed(dropped, status, why));
     }
 
-    /// The problems found while sending since the last call: dropped,
-    /// expired or refused events. The shell passes each to `onError`.
+    /// The problems found since the last call: dropped, expired or refused
+    /// events, with the events dropped by overflow since then as one
+    /// `queue_full` notice with their count. The shell passes each to
+    /// `onError`: right away when [`Tracker::report_now`] says so, and at the
+    /// end of every task that [`Tracker::needs_end_of_task`].
     pub fn take_notices(&mut self) -> Vec<Error> {
         if self.overflowed > 0 {
             let n = self.overflowed;
@@ -711,6 +715,22 @@ impl Tracker {
     /// Whether there are notices waiting.
     pub fn has_notices(&self) -> bool {
         self.overflowed > 0 || !self.notices.is_empty()
+    }
+
+    /// Whether notices wait that are reported as soon as they arise (a
+    /// refused or expired batch). An overflow is not one of them: a burst of
+    /// calls that overflows the queue is reported once, at the end of its
+    /// task, with the count, so that overflowing costs no more per call than
+    /// queueing.
+    pub fn report_now(&self) -> bool {
+        !self.notices.is_empty()
+    }
+
+    /// Whether the shell is to call back at the end of the current task:
+    /// an overflow to report, or (when it keeps a `durable` queue) events to
+    /// write to storage.
+    pub fn needs_end_of_task(&self, durable: bool) -> bool {
+        self.overflowed > 0 || (durable && self.needs_persist())
     }
 
     /// Brings durable storage up to date: `put(seq, json)` for each queued
@@ -1003,10 +1023,17 @@ mod tests {
             track(&mut t, T0, i);
         }
         assert_eq!(t.pending(), 5);
+        // Reported once for the whole burst, at the end of the task.
+        assert!(!t.report_now());
+        assert!(t.needs_end_of_task(false));
         let n = t.take_notices();
+        assert_eq!(n.len(), 1);
         assert_eq!((n[0].code, n[0].count), (ErrorCode::QueueFull, Some(3)));
+        assert!(!t.has_notices());
+        track(&mut t, T0, 8);
+        assert_eq!(t.take_notices()[0].count, Some(1));
         let r = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r.body)[0]["i"], 3);
+        assert_eq!(events(&r.body)[0]["i"], 4);
     }
 
     #[test]

@@ -46,16 +46,12 @@ struct Hooks {
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
     keys: Keys,
-    /// A persist is queued for the end of the current task.
-    scheduled: Cell<bool>,
     /// A failed write was reported already.
     warned: Cell<bool>,
     /// When the heartbeat was last written.
     beat_at: Cell<i64>,
     /// The page went away (pagehide): the heartbeat stays "0" until it is shown again.
     gone: Cell<bool>,
-    /// The callback that `soon` runs; holds only a weak reference.
-    run: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// How often the heartbeat is refreshed at most.
@@ -77,6 +73,10 @@ struct Inner {
     waiters: RefCell<Vec<Waiter>>,
     /// Called by the JS `send` when a request settles; holds a weak reference.
     done: RefCell<Option<DoneFn>>,
+    /// An end-of-task callback is queued (see [`Inner::end_of_task`]).
+    scheduled: Cell<bool>,
+    /// The callback that `soon` runs at the end of a task; holds a weak reference.
+    run: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// What the JS `send` calls when a request settles: (id, status, Retry-After, status:false).
@@ -101,7 +101,7 @@ impl Inner {
     /// callback may call the tracker again; a throwing callback is ignored.
     fn report(&self) {
         let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) if c.has_notices() => c.take_notices(),
+            Ok(mut c) if c.report_now() => c.take_notices(),
             _ => return,
         };
         for n in notices {
@@ -247,10 +247,23 @@ impl Inner {
         }
     }
 
+    /// The end of a task that tracked events: storage written, and what the
+    /// core kept for then (a burst's overflow) reported.
+    fn end_of_task(&self) {
+        self.scheduled.set(false);
+        self.persist();
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            let notices = c.take_notices();
+            drop(c);
+            for n in &notices {
+                self.report_one(n);
+            }
+        }
+    }
+
     /// Writes new events to storage and removes the ones that left the queue.
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
-        d.scheduled.set(false);
         let ok = match self.core.try_borrow_mut() {
             Ok(mut c) => c.persist(
                 |seq, json| storage_set(&d.keys.event(seq), json),
@@ -268,19 +281,23 @@ impl Inner {
         ok
     }
 
-    /// Queues a persist for the end of the current task: `track` itself
-    /// stays free of storage writes, and nothing can be lost in between.
-    fn schedule_persist(&self) {
-        let Some(d) = &self.durable else { return };
-        if d.scheduled.replace(true) {
+    /// Queues [`Inner::end_of_task`] when the core asks for it: `track`
+    /// itself stays free of storage writes and of overflow reports, and
+    /// nothing can be lost in between.
+    fn schedule_end_of_task(&self) {
+        if self.scheduled.get()
+            || !self
+                .core
+                .try_borrow()
+                .is_ok_and(|c| c.needs_end_of_task(self.durable.is_some()))
+        {
             return;
         }
-        match d.run.try_borrow() {
-            Ok(run) => match run.as_ref() {
-                Some(f) => soon(f.as_ref()),
-                None => d.scheduled.set(false),
-            },
-            Err(_) => d.scheduled.set(false),
+        if let Ok(run) = self.run.try_borrow() {
+            if let Some(f) = run.as_ref() {
+                self.scheduled.set(true);
+                soon(f.as_ref());
+            }
         }
     }
 
@@ -486,12 +503,12 @@ impl CoolaTracker {
             done: RefCell::new(None),
             durable: durable.then(|| Durable {
                 keys,
-                scheduled: Cell::new(false),
                 warned: Cell::new(false),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
-                run: RefCell::new(None),
             }),
+            scheduled: Cell::new(false),
+            run: RefCell::new(None),
         });
         {
             let weak = Rc::downgrade(&inner);
@@ -504,14 +521,14 @@ impl CoolaTracker {
                 *slot = Some(done);
             }
         }
-        if let Some(d) = &inner.durable {
+        {
             let weak = Rc::downgrade(&inner);
             let run = Closure::<dyn FnMut()>::new(move || {
                 if let Some(i) = weak.upgrade() {
-                    i.persist();
+                    i.end_of_task();
                 }
             });
-            if let Ok(mut slot) = d.run.try_borrow_mut() {
+            if let Ok(mut slot) = inner.run.try_borrow_mut() {
                 *slot = Some(run);
             }
         }
@@ -579,9 +596,10 @@ impl CoolaTracker {
                 cancel,
             });
         }
-        // What the claim found is reported now; claimed events go out
-        // without waiting.
+        // What the claim found is reported now (an overflow at the end of
+        // this task); claimed events go out without waiting.
         inner.report();
+        inner.schedule_end_of_task();
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
             start_pump(&Rc::downgrade(&inner));
         }
@@ -608,7 +626,7 @@ impl CoolaTracker {
             let ready = r.is_ok() && core.batch_ready(now) && !offline();
             (r, ready)
         };
-        self.inner.schedule_persist();
+        self.inner.schedule_end_of_task();
         self.inner.report();
         if ready {
             self.inner.pump();
