@@ -2,8 +2,12 @@
 //!
 //! A request carries `{"events":[...]}`, percent-encoded, either after
 //! `data=` (the form body every official tracker sends) or alone (the raw
-//! body of CoolaData's curl example). Batches keep event order, hold at most
-//! [`MAX_EVENTS`] events, and stay under a byte budget where one is given.
+//! body of CoolaData's curl example). The core writes the JSON
+//! ([`write_json`]) and decides the format and the size; the JavaScript shell
+//! percent-encodes with the platform's own encoders (`URLSearchParams` for
+//! the form, `encodeURIComponent` for raw), which [`write_body`] matches
+//! byte for byte. Batches keep event order, hold at
+//! most [`MAX_EVENTS`] events, and stay under a byte budget where one is given.
 
 use crate::core::form;
 #[allow(unused_imports)]
@@ -35,10 +39,11 @@ impl BodyFormat {
         }
     }
 
-    fn push(self, out: &mut String, s: &str) {
+    /// What goes before the encoded JSON: `data=` for the form format.
+    pub fn prefix(self) -> &'static str {
         match self {
-            BodyFormat::Form => form::push_form(out, s),
-            BodyFormat::Raw => form::push_component(out, s),
+            BodyFormat::Form => "data=",
+            BodyFormat::Raw => "",
         }
     }
 
@@ -46,8 +51,7 @@ impl BodyFormat {
     /// `{"events":[` and `]}` around the events.
     pub fn overhead(self) -> usize {
         let raw = self == BodyFormat::Raw;
-        let prefix = if raw { 0 } else { 5 };
-        prefix + form::encoded_len(OPEN, raw) + form::encoded_len(CLOSE, raw)
+        self.prefix().len() + form::encoded_len(OPEN, raw) + form::encoded_len(CLOSE, raw)
     }
 
     /// Bytes one event adds to a body: its encoded JSON and the encoded comma
@@ -57,19 +61,37 @@ impl BodyFormat {
     }
 }
 
-/// Appends the request body for `events` (each one event's JSON object).
-pub fn write_body<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>, fmt: BodyFormat) {
-    if fmt == BodyFormat::Form {
-        out.push_str("data=");
-    }
-    fmt.push(out, OPEN);
+/// Appends the JSON a request carries, `{"events":[...]}`, for `events`
+/// (each one event's JSON object).
+pub fn write_json<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>) {
+    out.push_str(OPEN);
     for (i, e) in events.into_iter().enumerate() {
         if i > 0 {
-            fmt.push(out, ",");
+            out.push(',');
         }
-        fmt.push(out, e);
+        out.push_str(e);
     }
-    fmt.push(out, CLOSE);
+    out.push_str(CLOSE);
+}
+
+/// The request body for the JSON [`write_json`] wrote, as the shell sends
+/// it: `data=` + the JSON form-encoded (what `URLSearchParams` writes), or
+/// the JSON as `encodeURIComponent` writes it; here in Rust (host tests,
+/// fuzzing).
+pub fn encode_body(json: &str, fmt: BodyFormat) -> String {
+    let mut out = String::from(fmt.prefix());
+    match fmt {
+        BodyFormat::Form => form::push_form(&mut out, json),
+        BodyFormat::Raw => form::push_component(&mut out, json),
+    }
+    out
+}
+
+/// Appends the request body for `events`: [`write_json`] then [`encode_body`].
+pub fn write_body<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>, fmt: BodyFormat) {
+    let mut json = String::new();
+    write_json(&mut json, events);
+    out.push_str(&encode_body(&json, fmt));
 }
 
 /// How many events from the front of a queue go in the next request: as many

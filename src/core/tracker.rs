@@ -14,7 +14,7 @@
 use crate::prelude::*;
 use alloc::collections::VecDeque;
 
-use crate::core::batch;
+use crate::core::batch::{self, BodyFormat};
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -23,17 +23,29 @@ use crate::core::num;
 use crate::core::retry::{self, Backoff, Verdict};
 use crate::core::timestamp::MAX_PAST_MS;
 
-/// A request the shell must send: POST `body` to the configured URL.
+/// A request the shell must send: POST the body to the configured URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     /// Identifies the request in [`Tracker::on_response`].
     pub id: u64,
-    /// The exact request body.
-    pub body: String,
+    /// The JSON the body carries, `{"events":[...]}`. The body is
+    /// [`BodyFormat::prefix`] + `encodeURIComponent(json)` (see
+    /// [`Request::body`]); the shell encodes it with the platform's own.
+    pub json: String,
+    /// The body's length in bytes once encoded.
+    pub bytes: usize,
     /// How many events it carries.
     pub events: usize,
     /// Sent while the page is going away (`keepalive` / `sendBeacon`).
     pub keepalive: bool,
+}
+
+impl Request {
+    /// The exact request body, encoded in Rust as the shell does it in
+    /// JavaScript (host tests, fuzzing).
+    pub fn body(&self, fmt: BodyFormat) -> String {
+        batch::encode_body(&self.json, fmt)
+    }
 }
 
 /// What became of a request, for flush reports.
@@ -469,23 +481,27 @@ impl Tracker {
 
     fn launch(&mut self, id: u64, n: usize, bound: u64, keepalive: bool) -> Request {
         self.next_id += 1;
-        let mut body = String::new();
-        let fmt = self.cfg.body_format;
+        let mut json = String::new();
         let picked = self
             .queue
             .iter_mut()
             .filter(|s| !s.done && s.flight == 0 && s.seq < bound)
             .take(n);
         let mut jsons: Vec<&str> = Vec::with_capacity(n);
+        // The encoded size from the events' costs: nothing is encoded here.
+        let mut bytes = self.cfg.body_format.overhead();
         for s in picked {
             s.flight = id;
+            bytes += s.cost;
             jsons.push(&s.json);
         }
-        batch::write_body(&mut body, jsons, fmt);
+        bytes = bytes.saturating_sub(3);
+        json.reserve(jsons.iter().map(|j| j.len() + 1).sum::<usize>() + 16);
+        batch::write_json(&mut json, jsons);
         self.flights.push(Flight {
             id,
             events: n,
-            bytes: body.len(),
+            bytes,
             keepalive,
         });
         self.stats.requests += 1;
@@ -494,7 +510,8 @@ impl Tracker {
         }
         Request {
             id,
-            body,
+            json,
+            bytes,
             events: n,
             keepalive,
         }
@@ -536,7 +553,7 @@ impl Tracker {
             }
             let id = self.next_id;
             let req = self.launch(id, n, u64::MAX, true);
-            left -= req.body.len();
+            left -= req.bytes;
             out.push(req);
         }
         out
@@ -852,7 +869,7 @@ mod tests {
         assert_eq!([8, 13, 18, 23].map(|i| &id[i..i + 1]), ["-"; 4]);
         assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
         let req = t.next_request(T0, false, None).unwrap();
-        let e = &events(&req.body)[0];
+        let e = &events(&req.body(BodyFormat::Form))[0];
         assert_eq!(e["event_timezone_offset"], 5.5);
         assert_eq!(e["event_name"], "buy");
         assert_eq!(e["vip"], "true");
@@ -870,7 +887,7 @@ mod tests {
         assert_eq!(t.track_encoded(T0, &enc).unwrap(), "mine-1");
         let bad = write('s', "event_name", "e") + &write('n', "event_id", "0.1");
         assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::InvalidValue);
-        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
         assert_eq!(e["event_id"], "mine-1");
     }
 
@@ -889,7 +906,7 @@ mod tests {
             ErrorCode::TimestampOutOfWindow
         );
         assert_eq!(t.pending(), 1);
-        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
         assert_eq!(e["user_id"], "me");
         assert_eq!(e["event_timestamp_epoch"], 1_799_999_999_000i64);
     }
@@ -909,7 +926,7 @@ mod tests {
             Outcome { sent: 300, failed: 0 }
         );
         let r2 = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r2.body)[0]["i"], 300);
+        assert_eq!(events(&r2.body(BodyFormat::Form))[0]["i"], 300);
         t.on_response(r2.id, T0, 204, None, false);
         let r3 = t.next_request(T0, false, None).unwrap();
         assert_eq!(r3.events, 50);
@@ -988,7 +1005,7 @@ mod tests {
         assert_eq!(r.events, 5);
         t.on_response(r.id, T0, 200, None, false);
         let r = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r.body)[0]["i"], 5);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 5);
         t.on_response(r.id, T0, 200, None, false);
         assert_eq!(t.pending(), 0);
         // A single event that is still too large is given up and reported.
@@ -1033,7 +1050,7 @@ mod tests {
         track(&mut t, T0, 8);
         assert_eq!(t.take_notices()[0].count, Some(1));
         let r = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r.body)[0]["i"], 4);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 4);
     }
 
     #[test]
@@ -1044,7 +1061,7 @@ mod tests {
         track(&mut t, later, 1);
         let r = t.next_request(later, false, None).unwrap();
         assert_eq!(r.events, 1);
-        assert_eq!(events(&r.body)[0]["i"], 1);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 1);
         let n = t.take_notices();
         assert_eq!((n[0].code, n[0].count), (ErrorCode::EventExpired, Some(1)));
     }
@@ -1057,7 +1074,10 @@ mod tests {
         }
         let reqs = t.unload_requests(T0, 4000);
         assert!(!reqs.is_empty());
-        let total: usize = reqs.iter().map(|r| r.body.len()).sum();
+        let total: usize = reqs.iter().map(|r| r.bytes).sum();
+        for r in &reqs {
+            assert_eq!(r.body(BodyFormat::Form).len(), r.bytes);
+        }
         assert!(total <= 4000, "{total}");
         assert!(reqs.iter().all(|r| r.keepalive && r.events <= 10));
         let sent: usize = reqs.iter().map(|r| r.events).sum();
@@ -1122,8 +1142,11 @@ mod tests {
         t.persist(put, remove);
         assert!(store.borrow().is_empty());
         // Restored events are queued again, not counted as newly tracked.
-        let (json, time) =
-            crate::core::store::restore(&crate::core::store::tests::entries(&events_json(&r.body, 0)), false).unwrap();
+        let (json, time) = crate::core::store::restore(
+            &crate::core::store::tests::entries(&events_json(&r.body(BodyFormat::Form), 0)),
+            false,
+        )
+        .unwrap();
         t.restore(json, time);
         assert_eq!(t.pending(), 1);
         assert_eq!(t.stats().tracked, 5);

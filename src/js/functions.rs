@@ -5,7 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{flatten, flatten_list, flatten_value, get, js_error, thrown_message};
+use super::{encode, flatten, flatten_list, flatten_value, get, js_error, thrown_message};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -165,9 +165,9 @@ pub fn encode_batch(
         })?;
         jsons.push(out);
     }
-    let mut body = String::new();
-    batch::write_body(&mut body, jsons.iter().map(String::as_str), fmt);
-    Ok(JsString::from(body))
+    let mut json = String::new();
+    batch::write_json(&mut json, jsons.iter().map(String::as_str));
+    Ok(encode(&json, fmt == BodyFormat::Form))
 }
 
 /// Properties that describe the visitor of an incoming request at the edge:

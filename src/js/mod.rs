@@ -8,7 +8,7 @@ use crate::prelude::*;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, Reflect, Uint32Array};
+use js_sys::{Array, JsString, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use crate::core::error::ErrorKind;
@@ -27,7 +27,8 @@ extern "C" {
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> Result<String, JsValue>;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
-    fn send(url: &str, body: &str, keepalive: bool, id: f64, done: &JsValue);
+    fn send(url: &str, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    fn encode(json: &str, form: bool) -> JsString;
     fn every(ms: u32, f: &JsValue) -> js_sys::Function;
     fn later(ms: u32, f: &JsValue) -> js_sys::Function;
     fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;

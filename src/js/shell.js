@@ -143,14 +143,20 @@ export function seed() {
   return a;
 }
 
-// POST a body, then call done(id, status, Retry-After, body said
+// The request body for the JSON the core wrote, by the platform's own
+// encoders: data=<form-encoded JSON> (URLSearchParams), or the JSON as
+// encodeURIComponent writes it. The core's size model counts these bytes.
+export function encode(json, form) {
+  return form ? new URLSearchParams({ data: json }).toString() : encodeURIComponent(json);
+}
+
+// POST the body for `json`, then call done(id, status, Retry-After, body said
 // "status": false), status 0 for a network error. Never throws; `done` is
 // always called later, never from inside `send`.
-export function send(url, body, keepalive, id, done) {
+export function send(url, json, form, keepalive, id, done) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body,
   };
   if (keepalive) init.keepalive = true;
   const finish = (status, retryAfter, no) => {
@@ -160,6 +166,7 @@ export function send(url, body, keepalive, id, done) {
   };
   let p;
   try {
+    init.body = encode(json, form);
     p = fetch(url, init);
   } catch (_) {
     p = Promise.reject();

@@ -12,6 +12,7 @@ use super::{
     environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, seed,
     send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
 };
+use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -65,6 +66,8 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 struct Inner {
     core: RefCell<Tracker>,
     url: String,
+    /// The form body format (`data=` before the encoded JSON).
+    form: bool,
     page: bool,
     on_error: Option<Function>,
     hooks: RefCell<Hooks>,
@@ -169,7 +172,14 @@ impl Inner {
     fn launch(&self, req: &Request) {
         if let Ok(done) = self.done.try_borrow() {
             if let Some(done) = done.as_ref() {
-                send(&self.url, &req.body, req.keepalive, req.id as f64, done.as_ref());
+                send(
+                    &self.url,
+                    &req.json,
+                    self.form,
+                    req.keepalive,
+                    req.id as f64,
+                    done.as_ref(),
+                );
             }
         }
     }
@@ -488,6 +498,7 @@ impl CoolaTracker {
             None
         };
         let url = cfg.url();
+        let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
         let core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
@@ -496,6 +507,7 @@ impl CoolaTracker {
         let inner = Rc::new(Inner {
             core: RefCell::new(core),
             url,
+            form,
             page,
             on_error,
             hooks: RefCell::new(Hooks::default()),

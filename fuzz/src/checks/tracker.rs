@@ -457,7 +457,10 @@ impl Model {
         assert_eq!(req.keepalive, keepalive);
         assert!(req.id > self.last_request_id, "request ids must grow");
         self.last_request_id = req.id;
-        let json = body_json(&req.body, self.fmt).unwrap_or_else(|e| panic!("request body does not decode: {e}"));
+        let body = req.body(self.fmt);
+        assert_eq!(body.len(), req.bytes, "the body's size as the core counts it");
+        let json = body_json(&body, self.fmt).unwrap_or_else(|e| panic!("request body does not decode: {e}"));
+        assert_eq!(json, req.json, "the body carries the request's JSON");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("body JSON: {e}"));
         let events = v["events"].as_array().expect("an events array");
         let mut seqs = Vec::new();
@@ -502,7 +505,7 @@ impl Model {
             id: req.id,
             seqs: seqs.clone(),
             keepalive,
-            bytes: req.body.len(),
+            bytes: req.bytes,
         });
         self.requests += 1;
         seqs
@@ -587,7 +590,7 @@ impl Model {
         for req in &reqs {
             let took = self.sent(req, true, self.batch_size, &cands);
             cands.drain(..took.len());
-            total += req.body.len();
+            total += req.bytes;
         }
         assert!(
             reqs.is_empty() || keepalive_bytes + total <= budget,
