@@ -124,8 +124,13 @@ demo: build
 	@echo "starting the local collector and the demo page..."
 	node www/collector/collector.mjs --host 127.0.0.1 --port $(DEMO_PORT) --static www/demo --static-mount /pkg=pkg
 
+# The weight and its budget; the breakdown of the wasm by module reads the
+# same module built with names (wasm-bindgen --keep-debug, wasm-opt -g).
 size: build
-	node tests/bench/size.mjs
+	rm -rf target/size && mkdir -p target/size
+	wasm-bindgen --keep-debug --target web --out-dir target/size target/wasm32-unknown-unknown/release/coola_tracker.wasm
+	wasm-opt $(WASM_OPT_FLAGS) -g target/size/coola_tracker_bg.wasm -o target/size/named.wasm
+	node tests/bench/size.mjs target/size/named.wasm
 
 bench: build browser
 	node tests/bench/bench.mjs
