@@ -126,14 +126,17 @@ demo: build
 
 # The weight and its budget; the breakdown of the wasm by module reads the
 # same module built with names (wasm-bindgen --keep-debug, wasm-opt -g).
-size: build
+size: build wasm-named
+	node tests/bench/size.mjs target/size/named.wasm
+
+bench: build browser wasm-named
+	COOLA_NAMED_WASM=target/size/named.wasm node tests/bench/bench.mjs
+
+.PHONY: wasm-named
+wasm-named: build
 	rm -rf target/size && mkdir -p target/size
 	wasm-bindgen --keep-debug --target web --out-dir target/size target/wasm32-unknown-unknown/release/coola_tracker.wasm
 	wasm-opt $(WASM_OPT_FLAGS) -g target/size/coola_tracker_bg.wasm -o target/size/named.wasm
-	node tests/bench/size.mjs target/size/named.wasm
-
-bench: build browser
-	node tests/bench/bench.mjs
 
 clean:
 	cargo clean

@@ -1,12 +1,14 @@
 //! Request bodies and batching.
 //!
-//! A request carries `{"events":[...]}`, percent-encoded, either after
-//! `data=` (the form body every official tracker sends) or alone (the raw
-//! body of CoolaData's curl example). The core writes the JSON
-//! ([`write_json`]) and decides the format and the size; the JavaScript shell
-//! percent-encodes with the platform's own encoders (`URLSearchParams` for
-//! the form, `encodeURIComponent` for raw), which [`write_body`] matches
-//! byte for byte. Batches keep event order, hold at
+//! A request carries `{"events":[...]}` percent-encoded as
+//! `encodeURIComponent` does, either after `data=` (the form body every
+//! official tracker sends: a form decoder such as `URLSearchParams` reads it
+//! back, `%20` as a space included) or alone (the raw body of CoolaData's
+//! curl example). The core writes the JSON ([`write_json`]) and decides the
+//! format and the size; the JavaScript shell percent-encodes with the
+//! platform's own `encodeURIComponent` (four times faster than a
+//! `URLSearchParams` serialisation in Chromium), which [`write_body`]
+//! matches byte for byte. Batches keep event order, hold at
 //! most [`MAX_EVENTS`] events, and stay under a byte budget where one is given.
 
 use crate::core::form;
@@ -50,14 +52,13 @@ impl BodyFormat {
     /// Bytes of a body holding no event: the `data=` prefix and the encoded
     /// `{"events":[` and `]}` around the events.
     pub fn overhead(self) -> usize {
-        let raw = self == BodyFormat::Raw;
-        self.prefix().len() + form::encoded_len(OPEN, raw) + form::encoded_len(CLOSE, raw)
+        self.prefix().len() + form::encoded_len(OPEN, true) + form::encoded_len(CLOSE, true)
     }
 
     /// Bytes one event adds to a body: its encoded JSON and the encoded comma
     /// before it (counted for every event, so a sum over-counts by one comma).
     pub fn event_cost(self, event_json: &str) -> usize {
-        form::encoded_len(event_json, self == BodyFormat::Raw) + 3
+        form::encoded_len(event_json, true) + 3
     }
 }
 
@@ -75,15 +76,11 @@ pub fn write_json<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str
 }
 
 /// The request body for the JSON [`write_json`] wrote, as the shell sends
-/// it: `data=` + the JSON form-encoded (what `URLSearchParams` writes), or
-/// the JSON as `encodeURIComponent` writes it; here in Rust (host tests,
-/// fuzzing).
+/// it: [`BodyFormat::prefix`] + `encodeURIComponent(json)`; here in Rust
+/// (host tests, fuzzing).
 pub fn encode_body(json: &str, fmt: BodyFormat) -> String {
     let mut out = String::from(fmt.prefix());
-    match fmt {
-        BodyFormat::Form => form::push_form(&mut out, json),
-        BodyFormat::Raw => form::push_component(&mut out, json),
-    }
+    form::push_component(&mut out, json);
     out
 }
 
@@ -148,6 +145,8 @@ mod tests {
         let e = [r#"{"a":"x y+z"}"#, r#"{"b":1}"#];
         let f = body(&e, BodyFormat::Form);
         assert!(f.starts_with("data=%7B%22events%22%3A%5B"));
+        // encodeURIComponent's flavour: a form decoder reads %20 as a space.
+        assert!(f.contains("x%20y%2Bz"));
         assert_eq!(
             decode(&f["data=".len()..], true),
             r#"{"events":[{"a":"x y+z"},{"b":1}]}"#

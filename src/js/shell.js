@@ -143,11 +143,11 @@ export function seed() {
   return a;
 }
 
-// The request body for the JSON the core wrote, by the platform's own
-// encoders: data=<form-encoded JSON> (URLSearchParams), or the JSON as
-// encodeURIComponent writes it. The core's size model counts these bytes.
+// The request body for the JSON the core wrote: "data=" for the form format,
+// then the JSON percent-encoded by the platform's own encodeURIComponent (a
+// form decoder reads it back; the core's size model counts these bytes).
 export function encode(json, form) {
-  return form ? new URLSearchParams({ data: json }).toString() : encodeURIComponent(json);
+  return (form ? "data=" : "") + encodeURIComponent(json);
 }
 
 // POST the body for `json`, then call done(id, status, Retry-After, body said
