@@ -162,6 +162,8 @@ pub struct Tracker {
     /// whether the value is a JSON number (decided here, not on every track).
     env_defaults: Vec<(String, String, bool)>,
     overflowed: u32,
+    /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
+    drop_from: u64,
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
@@ -237,6 +239,7 @@ impl Tracker {
             user_id,
             env_defaults: defaults,
             overflowed: 0,
+            drop_from: 0,
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
@@ -418,9 +421,13 @@ impl Tracker {
     }
 
     fn drop_oldest(&mut self) -> bool {
-        let Some(slot) = self.queue.iter_mut().find(|s| !s.done && s.flight == 0) else {
+        // Every event below `drop_from` is done or in flight: an overflowing
+        // burst does not scan the ones it already dropped again.
+        let from = self.queue.partition_point(|s| s.seq < self.drop_from);
+        let Some(slot) = self.queue.iter_mut().skip(from).find(|s| !s.done && s.flight == 0) else {
             return false;
         };
+        self.drop_from = slot.seq + 1;
         slot.done = true;
         if slot.stored {
             self.unstore.push(slot.seq);
@@ -695,6 +702,8 @@ impl Tracker {
         for s in self.queue.iter_mut().filter(|s| s.flight == id) {
             s.flight = 0;
         }
+        // Its events may be dropped again.
+        self.drop_from = 0;
     }
 
     fn give_up_front(&mut self, n: usize, status: u16, why: &str) {

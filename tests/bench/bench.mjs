@@ -80,6 +80,8 @@ try {
     { key: "coola-tight", id: "coola-tracker", options: {}, warm: WARM_OURS, tight: true },
     { key: "coola-nopersist-tight", id: "coola-tracker", options: { persist: false }, warm: WARM_OURS, tight: true },
     { key: "reference-tight", id: "reference", warm: WARM_OURS, tight: true },
+    // Overflowing: the 2,000 calls on a queue capped at 1,000 (its 300 in flight).
+    { key: "coola-overflow-tight", id: "coola-tracker", options: { persist: false, maxQueueSize: 1000 }, warm: WARM_OURS, tight: true },
     ...timedPeers.map((b) => ({ key: b.id, id: b.id, warm: WARM_PEER })),
   ];
   for (const c of contenders) ch.track[c.key] = { reps: [], errors: [] };
@@ -165,7 +167,9 @@ rows.push(["vs minimal pure-JS reference; coola defaults (localStorage on)", trk
   const ref = trk("reference-tight");
   rows.push(["tight loop (2,000 calls in one task, no await); coola `persist: false` (goal ≤ 2×)", tightCell(trk("coola-nopersist-tight")), tightCell(ref), trkRatio(trk("coola-nopersist-tight"), ref)]);
   rows.push(["tight loop; coola defaults (localStorage on: its writes at the end of the task count)", tightCell(trk("coola-tight")), tightCell(ref), trkRatio(trk("coola-tight"), ref)]);
-  for (const k of ["coola-tight", "coola-nopersist-tight", "reference-tight"]) if (ch.track[k]?.failed) notes.push(`track() ${k}: ${ch.track[k].failed}`);
+  const over = trk("coola-overflow-tight");
+  rows.push(["tight loop overflowing maxQueueSize (1,000; `persist: false`) vs not overflowing (goal ≤ 1×)", tightCell(over), tightCell(trk("coola-nopersist-tight")), trkRatio(over, trk("coola-nopersist-tight"))]);
+  for (const k of ["coola-tight", "coola-nopersist-tight", "reference-tight", "coola-overflow-tight"]) if (ch.track[k]?.failed) notes.push(`track() ${k}: ${ch.track[k].failed}`);
 }
 const cold = (key) => {
   const s = ch.track[key];
