@@ -5,7 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{encode, flatten, flatten_list, flatten_value, get, js_error, thrown_message};
+use super::{encode, flatten, flatten_list, flatten_value, get, js_error, threw};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -41,11 +41,8 @@ pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
 ) -> Result<f64, JsValue> {
     let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-    let entry = flatten_value(&value).map_err(|t| {
-        let mut m = String::from("reading the timestamp threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidTimestamp, m))
-    })?;
+    let entry = flatten_value(&value);
+    threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
         _ => RawValue::Absent,
@@ -60,11 +57,9 @@ pub fn parse_timestamp(
 /// Reads a JS object into the entries form, turning a throwing getter or
 /// Proxy into an `invalid_value` error.
 fn flat(obj: &JsValue) -> Result<String, JsValue> {
-    flatten(obj).map_err(|t| {
-        let mut m = String::from("reading the properties threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidValue, m))
-    })
+    let flat = flatten(obj);
+    threw(&flat, ErrorCode::InvalidValue, "reading the properties")?;
+    Ok(flat)
 }
 
 fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Result<(), Error> {
@@ -133,11 +128,10 @@ pub fn encode_batch(
         server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
         now_ms: None,
     };
-    let listed = flatten_list(&events, MAX_EVENTS as u32).map_err(|t| {
-        let mut m = String::from("reading the events threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidValue, m))
-    })?;
+    let listed = flatten_list(&events, MAX_EVENTS as u32);
+    if let Some(flat) = listed.as_string() {
+        threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
+    }
     if let Some(n) = listed.as_f64() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);

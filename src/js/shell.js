@@ -4,6 +4,34 @@
 
 const T = (t, k, v) => t + k.length + ":" + k + v.length + ":" + v;
 
+// A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
+// its code and, where they apply, field, status and count (-1: none).
+export function error(kind, code, message, field, hasField, status, count) {
+  const e = kind === 1 ? new TypeError(message) : kind === 2 ? new RangeError(message) : new Error(message);
+  e.code = code;
+  if (hasField) e.field = field;
+  if (status >= 0) e.status = status;
+  if (count >= 0) e.count = count;
+  return e;
+}
+
+// A flush report.
+export function report(sent, failed, pending, requests) {
+  return { sent, failed, pending, requests };
+}
+
+// What a caller's getter, Proxy or toString threw, as an entry tagged "!"
+// (the Rust shell turns it into an error of its own); reading the thrown
+// value's message may throw too.
+function threw(e) {
+  let m = "an exception was thrown";
+  try {
+    if (typeof e === "string") m = e;
+    else if (e !== null && typeof e === "object" && typeof e.message === "string") m = e.message;
+  } catch (_) {}
+  return T("!", "", m);
+}
+
 // One property in the entries form read by src/core/entries.rs.
 function one(k, v) {
   switch (typeof v) {
@@ -59,38 +87,54 @@ export function options(o) {
 
 // An object's own properties as one string.
 export function flatten(p) {
-  return props("", p);
+  try {
+    return props("", p);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // One value (a timestamp given to parseTimestamp) as one entry.
 export function flattenValue(v) {
-  return one("value", v);
+  try {
+    return one("value", v);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // A list of events, each as its properties' entries, or "X" entries for what
 // is not an object; null when `list` is not an array, its length when it is
-// longer than `max`. Every read of the caller's data happens here, where an
-// exception is caught by the caller.
+// longer than `max`. Every read of the caller's data happens here; what it
+// throws comes back as a "!" entry.
 export function flattenList(list, max) {
-  if (!Array.isArray(list)) return null;
-  const n = list.length;
-  if (n > max) return n;
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const e = list[i];
-    const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-    out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+  try {
+    if (!Array.isArray(list)) return null;
+    const n = list.length;
+    if (n > max) return n;
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const e = list[i];
+      const obj = e !== null && typeof e === "object" && !Array.isArray(e);
+      out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+    }
+    return out;
+  } catch (e) {
+    return threw(e);
   }
-  return out;
 }
 
 // A tracked event: page URL and title (in a page), the name, the properties.
 export function flattenEvent(name, p, page) {
-  let s = "";
-  if (page) {
-    s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+  try {
+    let s = "";
+    if (page) {
+      s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    }
+    return props(s + one("event_name", name), p);
+  } catch (e) {
+    return threw(e);
   }
-  return props(s + one("event_name", name), p);
 }
 
 function query(name) {

@@ -5,12 +5,12 @@ use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, seed,
-    send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
+    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, report,
+    seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, threw,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
@@ -626,11 +626,8 @@ impl CoolaTracker {
         #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
     ) -> Result<String, JsValue> {
-        let encoded = flatten_event(&event_name, &properties, self.inner.page).map_err(|t| {
-            let mut m = String::from("reading the properties threw: ");
-            m.push_str(&thrown_message(&t));
-            js_error(&Error::new(ErrorCode::InvalidValue, m))
-        })?;
+        let encoded = flatten_event(&event_name, &properties, self.inner.page);
+        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         let now = now_ms();
         let (result, ready) = {
             let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
@@ -711,16 +708,12 @@ impl Drop for CoolaTracker {
 /// The `FlushReport` of what happened since `start`: events acknowledged and
 /// failed, and requests made, by this flush or a send it waited for.
 fn report_object(inner: &Inner, start: Stats) -> JsValue {
-    let o = Object::new();
     let end = inner.stats();
     let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
-    for (k, v) in [
-        ("sent", end.delivered.saturating_sub(start.delivered)),
-        ("failed", end.failed.saturating_sub(start.failed)),
-        ("pending", pending),
-        ("requests", end.requests.saturating_sub(start.requests)),
-    ] {
-        let _ = js_sys::Reflect::set(&o, &k.into(), &(v as f64).into());
-    }
-    o.into()
+    report(
+        end.delivered.saturating_sub(start.delivered) as f64,
+        end.failed.saturating_sub(start.failed) as f64,
+        pending as f64,
+        end.requests.saturating_sub(start.requests) as f64,
+    )
 }
