@@ -39,10 +39,10 @@ extern "C" {
     fn seed() -> Uint32Array;
     fn send(url: &str, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
-    fn every(ms: u32, f: &JsValue) -> js_sys::Function;
-    fn later(ms: u32, f: &JsValue) -> js_sys::Function;
-    fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;
-    fn soon(f: &JsValue);
+    fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
+    fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
+    fn listen(callback: &JsValue) -> js_sys::Function;
+    fn soon(callback: &JsValue, what: u32);
     #[wasm_bindgen(js_name = storageRemove)]
     fn storage_remove(key: &str);
     #[wasm_bindgen(js_name = storedEvent)]

@@ -194,10 +194,14 @@ export function encode(json, form) {
   return (form ? "data=" : "") + encodeURIComponent(json);
 }
 
-// POST the body for `json`, then call done(id, status, Retry-After, body said
-// "status": false), status 0 for a network error. Never throws; `done` is
+// The tracker's one callback: cb(what, id, status, text, flag), `what` one
+// of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
+// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task).
+
+// POST the body for `json`, then call cb(0, id, status, Retry-After, body
+// said "status": false), status 0 for a network error. Never throws; `cb` is
 // always called later, never from inside `send`.
-export function send(url, json, form, keepalive, id, done) {
+export function send(url, json, form, keepalive, id, cb) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -205,7 +209,7 @@ export function send(url, json, form, keepalive, id, done) {
   if (keepalive) init.keepalive = true;
   const finish = (status, retryAfter, no) => {
     try {
-      done(id, status, retryAfter, no);
+      cb(0, id, status, retryAfter, no);
     } catch (_) {}
   };
   let p;
@@ -228,23 +232,26 @@ export function send(url, json, form, keepalive, id, done) {
   );
 }
 
-// Timers that do not keep Node alive; each returns a function that cancels it.
-export function every(ms, f) {
-  const h = setInterval(f, ms);
+// Timers that do not keep Node alive, calling cb(what); each returns a
+// function that cancels it.
+export function every(ms, cb, what) {
+  const h = setInterval(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => clearInterval(h);
 }
 
-export function later(ms, f) {
-  const h = setTimeout(f, ms);
+export function later(ms, cb, what) {
+  const h = setTimeout(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => clearTimeout(h);
 }
 
-// Page lifecycle: `hide(false)` when the page is hidden, `hide(true)` when
-// it is unloaded (pagehide), `online` when the network comes back or the page
-// is shown again, and on Node's beforeExit. Returns a remover.
-export function listen(hide, online) {
+// Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
+// when it is unloaded (pagehide), cb(4) when the network comes back or the
+// page is shown again, and on Node's beforeExit. Returns a remover.
+export function listen(cb) {
+  const hide = (gone) => cb(3, 0, 0, "", gone);
+  const online = () => cb(4, 0, 0, "", false);
   const offs = [];
   if (typeof document === "object" && document && typeof addEventListener === "function") {
     const vis = () => {
@@ -320,11 +327,11 @@ export function storedEvent(k) {
   }
 }
 
-// Runs `f` once the current task is done (before the page can go away).
-export function soon(f) {
+// Calls cb(what) once the current task is done (before the page can go away).
+export function soon(cb, what) {
   queueMicrotask(() => {
     try {
-      f();
+      cb(what, 0, 0, "", false);
     } catch (_) {
       // The tracker was freed in between: nothing left to do.
     }

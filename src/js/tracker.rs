@@ -23,11 +23,9 @@ use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRA
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
-/// A JavaScript callback kept alive as long as the tracker, with the function
-/// that cancels what it was registered for.
+/// A timer or listeners registered in JavaScript: the function that
+/// removes them, called when the hook is dropped.
 struct Hook {
-    _closures: Vec<Closure<dyn FnMut()>>,
-    _hide: Option<Closure<dyn FnMut(bool)>>,
     cancel: Function,
 }
 
@@ -74,16 +72,57 @@ struct Inner {
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: RefCell<Vec<Waiter>>,
-    /// Called by the JS `send` when a request settles; holds a weak reference.
-    done: RefCell<Option<DoneFn>>,
+    /// The one callback JavaScript calls for everything (see [`dispatch`]);
+    /// holds a weak reference.
+    callback: RefCell<Option<Callback>>,
     /// An end-of-task callback is queued (see [`Inner::end_of_task`]).
     scheduled: Cell<bool>,
-    /// The callback that `soon` runs at the end of a task; holds a weak reference.
-    run: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
-/// What the JS `send` calls when a request settles: (id, status, Retry-After, status:false).
-type DoneFn = Closure<dyn FnMut(f64, u16, String, bool)>;
+/// What JavaScript calls back: (what, id, status, text, flag). One closure
+/// per tracker, of one type, for every timer, listener and request: the
+/// closure machinery of wasm-bindgen is in the module once.
+type Callback = Closure<dyn FnMut(u32, f64, u16, String, bool)>;
+
+/// A request settled: (DONE, id, status, Retry-After, body said "status": false).
+const DONE: u32 = 0;
+/// The flush timer or a backoff's end: send what is due.
+const PUMP: u32 = 1;
+/// The heartbeat timer (no flush timer).
+const BEAT: u32 = 2;
+/// The page is hidden (flag false) or unloaded (flag true).
+const HIDE: u32 = 3;
+/// Back online, shown again, or Node's beforeExit.
+const ONLINE: u32 = 4;
+/// The end of a task that tracked events (`soon`).
+const END: u32 = 5;
+
+/// Carries out a callback from JavaScript on the tracker, if it still exists.
+fn dispatch(weak: &Weak<Inner>, what: u32, id: f64, status: u16, text: String, flag: bool) {
+    let Some(i) = weak.upgrade() else { return };
+    match what {
+        DONE => i.on_done(id, status, text, flag),
+        BEAT => i.heartbeat(false),
+        HIDE => {
+            i.unload();
+            i.persist();
+            if flag {
+                i.heartbeat(true);
+            }
+        }
+        END => i.end_of_task(),
+        _ => {
+            if what == ONLINE {
+                // Shown again (back/forward cache), or back online: alive.
+                if let Some(d) = &i.durable {
+                    d.gone.set(false);
+                }
+            }
+            i.heartbeat(false);
+            i.pump();
+        }
+    }
+}
 
 /// A `flush()` or `shutdown()` waiting for the sends it asked for.
 struct Waiter {
@@ -127,16 +166,9 @@ impl Inner {
         let Ok(mut hooks) = self.hooks.try_borrow_mut() else {
             return;
         };
-        hooks.wake = at.map(|t| {
-            let weak = Rc::downgrade(self);
-            let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
+        hooks.wake = at.and_then(|t| {
             let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
-            let cancel = later(ms, closure.as_ref());
-            Hook {
-                _closures: vec![closure],
-                _hide: None,
-                cancel,
-            }
+            self.hook(|cb| later(ms, cb, PUMP))
         });
     }
 
@@ -169,8 +201,16 @@ impl Inner {
         }
     }
 
+    /// Registers something with JavaScript that calls the callback back.
+    fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
+        let cb = self.callback.try_borrow().ok()?;
+        Some(Hook {
+            cancel: register(cb.as_ref()?.as_ref()),
+        })
+    }
+
     fn launch(&self, req: &Request) {
-        if let Ok(done) = self.done.try_borrow() {
+        if let Ok(done) = self.callback.try_borrow() {
             if let Some(done) = done.as_ref() {
                 send(
                     &self.url,
@@ -303,10 +343,10 @@ impl Inner {
         {
             return;
         }
-        if let Ok(run) = self.run.try_borrow() {
+        if let Ok(run) = self.callback.try_borrow() {
             if let Some(f) = run.as_ref() {
                 self.scheduled.set(true);
-                soon(f.as_ref());
+                soon(f.as_ref(), END);
             }
         }
     }
@@ -512,7 +552,7 @@ impl CoolaTracker {
             on_error,
             hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
-            done: RefCell::new(None),
+            callback: RefCell::new(None),
             durable: durable.then(|| Durable {
                 keys,
                 warned: Cell::new(false),
@@ -520,28 +560,13 @@ impl CoolaTracker {
                 gone: Cell::new(false),
             }),
             scheduled: Cell::new(false),
-            run: RefCell::new(None),
         });
         {
             let weak = Rc::downgrade(&inner);
-            let done = Closure::<dyn FnMut(f64, u16, String, bool)>::new(move |id, status, ra, sf| {
-                if let Some(i) = weak.upgrade() {
-                    i.on_done(id, status, ra, sf);
-                }
-            });
-            if let Ok(mut slot) = inner.done.try_borrow_mut() {
-                *slot = Some(done);
-            }
-        }
-        {
-            let weak = Rc::downgrade(&inner);
-            let run = Closure::<dyn FnMut()>::new(move || {
-                if let Some(i) = weak.upgrade() {
-                    i.end_of_task();
-                }
-            });
-            if let Ok(mut slot) = inner.run.try_borrow_mut() {
-                *slot = Some(run);
+            let cb: Callback =
+                Closure::new(move |what, id, status, text, flag| dispatch(&weak, what, id, status, text, flag));
+            if let Ok(mut slot) = inner.callback.try_borrow_mut() {
+                *slot = Some(cb);
             }
         }
         inner.heartbeat(false);
@@ -555,58 +580,18 @@ impl CoolaTracker {
             ));
         }
         inner.claim();
+        // No flush timer, but other tabs must still see this one alive.
+        let timer = if interval > 0 {
+            inner.hook(|cb| every(interval, cb, PUMP))
+        } else if inner.durable.is_some() {
+            inner.hook(|cb| every(HEARTBEAT_EVERY_MS, cb, BEAT))
+        } else {
+            None
+        };
+        let lifecycle = inner.hook(listen);
         if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-            if interval == 0 && inner.durable.is_some() {
-                // No flush timer, but other tabs must still see this one alive.
-                let weak = Rc::downgrade(&inner);
-                let closure = Closure::<dyn FnMut()>::new(move || {
-                    if let Some(i) = weak.upgrade() {
-                        i.heartbeat(false);
-                    }
-                });
-                let cancel = every(HEARTBEAT_EVERY_MS, closure.as_ref());
-                hooks.interval = Some(Hook {
-                    _closures: vec![closure],
-                    _hide: None,
-                    cancel,
-                });
-            }
-            if interval > 0 {
-                let weak = Rc::downgrade(&inner);
-                let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
-                let cancel = every(interval, closure.as_ref());
-                hooks.interval = Some(Hook {
-                    _closures: vec![closure],
-                    _hide: None,
-                    cancel,
-                });
-            }
-            let weak_hide = Rc::downgrade(&inner);
-            let weak_online = Rc::downgrade(&inner);
-            let hide = Closure::<dyn FnMut(bool)>::new(move |gone: bool| {
-                if let Some(i) = weak_hide.upgrade() {
-                    i.unload();
-                    i.persist();
-                    if gone {
-                        i.heartbeat(true);
-                    }
-                }
-            });
-            let online = Closure::<dyn FnMut()>::new(move || {
-                // Shown again (back/forward cache), or back online: alive.
-                if let Some(i) = weak_online.upgrade() {
-                    if let Some(d) = &i.durable {
-                        d.gone.set(false);
-                    }
-                }
-                start_pump(&weak_online)
-            });
-            let cancel = listen(hide.as_ref(), online.as_ref());
-            hooks.lifecycle = Some(Hook {
-                _closures: vec![online],
-                _hide: Some(hide),
-                cancel,
-            });
+            hooks.interval = timer;
+            hooks.lifecycle = lifecycle;
         }
         // What the claim found is reported now (an overflow at the end of
         // this task); claimed events go out without waiting.
