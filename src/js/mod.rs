@@ -29,6 +29,7 @@ extern "C" {
         count: f64,
     ) -> JsValue;
     fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
+    fn deferred() -> Array;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = flattenList)]

@@ -15,6 +15,13 @@ export function error(kind, code, message, field, hasField, status, count) {
   return e;
 }
 
+// A promise and the function that resolves it.
+export function deferred() {
+  let resolve;
+  const p = new Promise((r) => (resolve = r));
+  return [p, resolve];
+}
+
 // A flush report.
 export function report(sent, failed, pending, requests) {
   return { sent, failed, pending, requests };

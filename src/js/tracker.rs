@@ -9,8 +9,9 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, report,
-    seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, threw,
+    deferred, environment, every, flatten_event, get, js_error, later, listen, now_ms, offline,
+    options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
+    storage_set, stored_event, threw,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
@@ -268,16 +269,16 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start.requests = start.requests.saturating_sub(1);
         }
-        let promise = Promise::new(&mut |resolve, _reject| {
-            if let Ok(mut w) = self.waiters.try_borrow_mut() {
-                w.push(Waiter {
-                    bound,
-                    start,
-                    resolve,
-                    stop,
-                });
-            }
-        });
+        let pair = deferred();
+        let promise: Promise = pair.get(0).unchecked_into();
+        if let Ok(mut w) = self.waiters.try_borrow_mut() {
+            w.push(Waiter {
+                bound,
+                start,
+                resolve: pair.get(1).unchecked_into(),
+                stop,
+            });
+        }
         self.pump();
         promise
     }
