@@ -378,18 +378,18 @@ impl Tracker {
             }
         });
         self.scratch.clear();
-        let r = event::validate_into(&mut self.scratch, Some(event_name), props, &defaults, &opts);
+        let r = event::validate_with_defaults(&mut self.scratch, Some(event_name), props, &defaults, &opts);
         if let Some(e) = err {
             return Err(e);
         }
-        let time = r?.unwrap_or(i64::MAX);
-        // A caller's own event_id wins (and was checked to be a non-empty
-        // string): it is the id to return. A cheap look first: the entry of
-        // that key starts with "8:event_id".
-        if rest.as_bytes().windows(10).any(|w| w == b"8:event_id") {
-            if let Some(given) = caller_event_id(rest) {
+        let (time, given) = r?;
+        let time = time.unwrap_or(i64::MAX);
+        // A caller's own event_id (defaults[0]) wins, and was checked to be a
+        // non-empty string: it is the id to return.
+        if given & 1 != 0 {
+            if let Some(theirs) = caller_event_id(rest) {
                 id.clear();
-                id.push_str(given);
+                id.push_str(theirs);
             }
         }
         self.push(self.scratch.clone(), time);
