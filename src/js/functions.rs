@@ -5,7 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{encode, flatten, flatten_list, flatten_value, get, js_error, threw};
+use super::{encode, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -175,27 +175,21 @@ pub fn encode_batch(
 pub fn visitor_properties(
     #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let headers = get(&request, "headers");
-    let header = |name: &str| -> Option<String> {
-        let getter = get(&headers, "get");
-        if !getter.is_function() {
-            return None;
-        }
-        let getter: js_sys::Function = getter.unchecked_into();
-        getter.call1(&headers, &name.into()).ok()?.as_string()
-    };
-    if !headers.is_object() {
+    // [CF-Connecting-IP, User-Agent] as strings ("" when absent), or null
+    // when the request has no headers to read.
+    let read = request_headers(&request);
+    if read.is_null() {
         return Err(js_error(&Error::new(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         )));
     }
-    let ip = header("CF-Connecting-IP").filter(|s| !s.is_empty());
-    let ua = header("User-Agent").filter(|s| !s.is_empty());
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"session_ip".into(), &ip.as_deref().unwrap_or("0").into());
-    if let Some(ua) = ua {
-        let _ = js_sys::Reflect::set(&o, &"session_dua".into(), &ua.into());
-    }
-    Ok(o.into())
+    let pair: Array = read.unchecked_into();
+    let ip = pair.get(0).as_string().filter(|s| !s.is_empty());
+    let ua = pair.get(1).as_string().filter(|s| !s.is_empty());
+    Ok(visitor(
+        ip.as_deref().unwrap_or("0"),
+        ua.as_deref().unwrap_or(""),
+        ua.is_some(),
+    ))
 }

@@ -30,6 +30,9 @@ extern "C" {
     ) -> JsValue;
     fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
     fn deferred() -> Array;
+    #[wasm_bindgen(js_name = requestHeaders)]
+    fn request_headers(request: &JsValue) -> JsValue;
+    fn visitor(ip: &str, ua: &str, has_ua: bool) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = flattenList)]

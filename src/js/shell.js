@@ -22,6 +22,32 @@ export function deferred() {
   return [p, resolve];
 }
 
+// [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
+// that is absent (or unreadable); null when there are no headers to read.
+export function requestHeaders(r) {
+  let h;
+  try {
+    h = r !== null && typeof r === "object" ? r.headers : undefined;
+  } catch (_) {}
+  if (h === null || typeof h !== "object") return null;
+  const get = (name) => {
+    try {
+      const v = typeof h.get === "function" ? h.get(name) : null;
+      return typeof v === "string" ? v : "";
+    } catch (_) {
+      return "";
+    }
+  };
+  return [get("CF-Connecting-IP"), get("User-Agent")];
+}
+
+// The visitor properties the Rust shell decided.
+export function visitor(ip, ua, hasUa) {
+  const o = { session_ip: ip };
+  if (hasUa) o.session_dua = ua;
+  return o;
+}
+
 // A flush report.
 export function report(sent, failed, pending, requests) {
   return { sent, failed, pending, requests };
