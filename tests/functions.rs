@@ -643,9 +643,11 @@ fn encode_batch_form_body() {
     let body = encode(&list, None).unwrap();
     assert!(body.starts_with("data="), "{body}");
     assert_eq!(form_data(&body).as_deref(), Some(json.as_str()));
-    // Form encoding: a space is `+`, a `+` is %2B.
-    assert!(body.contains("u+1"), "{body}");
-    assert!(body.contains("a%2Bb+c%26d%3D%C3%A9%25%2F%3F%23"), "{body}");
+    // encodeURIComponent's encoding after data=: a space is %20 (a form
+    // decoder reads it as a space), a `+` is %2B.
+    assert!(body.contains("u%201"), "{body}");
+    assert!(body.contains("a%2Bb%20c%26d%3D%C3%A9%25%2F%3F%23"), "{body}");
+    assert_eq!(&body[5..], String::from(js_sys::encode_uri_component(&json)));
     // The explicit option gives the same body.
     assert_eq!(encode(&list, opts(r#"{"bodyFormat":"form"}"#)).unwrap(), body);
 }

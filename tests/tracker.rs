@@ -899,13 +899,20 @@ async fn queue_overflow_drops_the_oldest_and_reports_queue_full() {
         track(&t, n, "{}");
     }
     assert_eq!(t.pending(), 3);
+    // The burst is reported once, at the end of its task, with the count.
+    assert!(errors.all().is_empty(), "reported during the burst: {:?}", errors.all());
+    sleep(0).await;
     let seen = errors.all();
-    assert!(!seen.is_empty());
-    assert!(seen.iter().all(|e| e.code.as_deref() == Some("queue_full")), "{seen:?}");
-    let dropped: f64 = seen.iter().map(|e| e.count.expect("queue_full carries count")).sum();
-    assert_eq!(dropped, 2.0);
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].code.as_deref(), Some("queue_full"), "{seen:?}");
+    assert_eq!(seen[0].count, Some(2.0));
+    // A later burst is reported on its own.
+    track(&t, "f", "{}");
+    sleep(0).await;
+    assert_eq!(errors.all().len(), 2);
+    assert_eq!(errors.all()[1].count, Some(1.0));
     assert_eq!(flush(&t).await, (3.0, 0.0, 0.0, 1.0));
-    assert_eq!(names(&events(&app).await), ["c", "d", "e"]);
+    assert_eq!(names(&events(&app).await), ["d", "e", "f"]);
 }
 
 #[wasm_bindgen_test]
@@ -916,8 +923,9 @@ async fn a_throwing_on_error_does_not_break_the_tracker() {
     errors.install(&o);
     let t = tracker(&o);
     track(&t, "a", "{}");
-    // The overflow calls onError from inside track: track must still return.
+    // The overflow calls onError at the end of the task, which throws.
     let id = track(&t, "b", "{}");
+    sleep(0).await;
     assert_eq!(errors.all().len(), 1);
     // onError throwing from inside a flush: the flush still resolves.
     fail_next(r#"[{"status":400}]"#).await;
@@ -995,9 +1003,10 @@ async fn track_from_inside_on_error_during_track_works() {
     *slot.borrow_mut() = Some(t.clone());
     track(&t, "a", "{}");
     track(&t, "b", "{}");
-    // Overflows: onError runs inside this track and tracks "inner", which
-    // overflows again.
+    // Overflows: onError runs at the end of this task and tracks "inner",
+    // which overflows again (reported at the end of that callback's task).
     track(&t, "c", "{}");
+    sleep(0).await;
     assert!(
         matches!(tracked.borrow().first(), Some(Ok(_))),
         "{:?}",

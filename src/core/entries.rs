@@ -18,8 +18,9 @@
 //! | `p` | the string | a property the environment fills (page URL...) |
 //! | `X` | the type | the properties argument is not an object |
 //! | `K` | empty | the properties object has symbol keys (the key is the first one's `String(symbol)`) |
+//! | `!` | the message | reading the caller's data threw (a getter, a Proxy, `toString`) |
 
-use crate::core::error::{Error, ErrorCode};
+use crate::core::error::{push_truncated, Error, ErrorCode};
 use crate::core::event::RawValue;
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -128,6 +129,12 @@ impl<'a> Iterator for Entries<'a> {
                 m.push_str(val);
                 return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
             }
+            b'!' => {
+                self.rest = "";
+                let mut m = String::from("reading the properties threw: ");
+                push_truncated(&mut m, val, 200);
+                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
+            }
             b'K' => {
                 self.rest = "";
                 return Some(Err(Error::field(
@@ -143,6 +150,15 @@ impl<'a> Iterator for Entries<'a> {
         };
         Some(Ok(Entry::Prop(key, value)))
     }
+}
+
+/// The message of a `!` entry, when `s` starts with one: the shell caught
+/// an exception while reading the caller's data.
+pub fn thrown(s: &str) -> Option<&str> {
+    if !s.starts_with('!') {
+        return None;
+    }
+    field(s.get(1..)?).and_then(|(_, r)| field(r)).map(|(m, _)| m)
 }
 
 /// Reads an integer millisecond count written by `String(n)`; NaN when it is
@@ -214,6 +230,11 @@ pub(crate) mod tests {
         }
         let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
+        let t = write('!', "", "boom");
+        assert_eq!(thrown(&t), Some("boom"));
+        assert_eq!(thrown(&write('s', "a", "b")), None);
+        let e = parse(&t).next().unwrap().unwrap_err();
+        assert_eq!(e.message, "reading the properties threw: boom");
     }
 
     proptest! {

@@ -128,6 +128,19 @@ pub fn validate_into<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<Option<i64>, Error> {
+    validate_with_defaults(out, event_name, props, defaults, opts).map(|(t, _)| t)
+}
+
+/// [`validate_into`], also returning which of the first 64 `defaults` the
+/// caller gave itself (bit `i` for `defaults[i]`), so a tracker knows
+/// without another pass whether the caller chose, say, its own `event_id`.
+pub fn validate_with_defaults<'a>(
+    out: &mut String,
+    event_name: Option<RawValue<'_>>,
+    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    defaults: &[(&str, RawValue<'_>)],
+    opts: &ValidateOptions,
+) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
     let result = write_event(out, event_name, props, defaults, opts);
     let size = out.len() - start;
@@ -158,7 +171,7 @@ fn write_event<'a>(
     props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
-) -> Result<Option<i64>, Error> {
+) -> Result<(Option<i64>, u64), Error> {
     let mut seen = Seen::default();
     // Bit i set: the caller gave defaults[i]'s property (at most 64 defaults).
     let mut given: u64 = 0;
@@ -198,7 +211,7 @@ fn write_event<'a>(
     } else if seen.time.is_none() && !opts.server_timestamp {
         TIMESTAMP
     } else {
-        return Ok(seen.time);
+        return Ok((seen.time, given));
     };
     Err(Error::field(
         ErrorCode::MissingField,

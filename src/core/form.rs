@@ -11,15 +11,30 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 const FORM: u8 = 1;
 const COMPONENT: u8 = 2;
 
-/// What keeps `b` as it is: [`FORM`] encoding, `encodeURIComponent`
-/// ([`COMPONENT`]), both, or neither.
+/// For each byte, what keeps it as it is: [`FORM`] encoding,
+/// `encodeURIComponent` ([`COMPONENT`]), both, or neither. A table: the size
+/// model reads every byte of every event. (Indexing in a const block: an
+/// out-of-range index would fail the build, not panic.)
+#[allow(clippy::indexing_slicing)]
+const KEEP: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_') {
+            FORM | COMPONENT
+        } else if matches!(c, b'!' | b'~' | b'\'' | b'(' | b')') {
+            COMPONENT
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 fn keep(b: u8, mask: u8) -> bool {
-    let flags = match b {
-        b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'*' | b'-' | b'.' | b'_' => FORM | COMPONENT,
-        b'!' | b'~' | b'\'' | b'(' | b')' => COMPONENT,
-        _ => 0,
-    };
-    flags & mask != 0
+    KEEP.get(usize::from(b)).is_some_and(|f| f & mask != 0)
 }
 
 fn push_escaped(out: &mut String, s: &str, mask: u8, space_plus: bool) {

@@ -23,7 +23,7 @@
 use crate::prelude::*;
 use alloc::collections::VecDeque;
 
-use crate::core::batch;
+use crate::core::batch::{self, BodyFormat};
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -37,17 +37,29 @@ use crate::core::timestamp::MAX_PAST_MS;
 mod privacy;
 pub use privacy::MAX_SHARED;
 
-/// A request the shell must send: POST `body` to the configured URL.
+/// A request the shell must send: POST the body to the configured URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
     /// Identifies the request in [`Tracker::on_response`].
     pub id: u64,
-    /// The exact request body.
-    pub body: String,
+    /// The JSON the body carries, `{"events":[...]}`. The body is
+    /// [`BodyFormat::prefix`] + `encodeURIComponent(json)` (see
+    /// [`Request::body`]); the shell encodes it with the platform's own.
+    pub json: String,
+    /// The body's length in bytes once encoded.
+    pub bytes: usize,
     /// How many events it carries.
     pub events: usize,
     /// Sent with `keepalive`, so that it survives the page going away.
     pub keepalive: bool,
+}
+
+impl Request {
+    /// The exact request body, encoded in Rust as the shell does it in
+    /// JavaScript (host tests, fuzzing).
+    pub fn body(&self, fmt: BodyFormat) -> String {
+        batch::encode_body(&self.json, fmt)
+    }
 }
 
 /// What became of a request, for flush reports.
@@ -168,6 +180,8 @@ pub struct Tracker {
     /// whether the value is a JSON number (decided here, not on every track).
     env_defaults: Vec<(String, String, bool)>,
     overflowed: u32,
+    /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
+    drop_from: u64,
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
@@ -287,6 +301,7 @@ impl Tracker {
             user_id,
             env_defaults: defaults,
             overflowed: 0,
+            drop_from: 0,
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
@@ -373,7 +388,8 @@ impl Tracker {
     /// caller's properties. An `event_name` among the properties is ignored.
     ///
     /// Throws nothing for queue problems: an overflow drops the oldest events
-    /// and leaves a `queue_full` notice (see [`Tracker::take_notices`]).
+    /// and counts them for one `queue_full` notice at the end of the task
+    /// (see [`Tracker::needs_end_of_task`]).
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
         if self.state == Lifecycle::Closed {
             return Err(Error::new(
@@ -448,18 +464,18 @@ impl Tracker {
         let mut err = None;
         let props = privacy::Props::new(rest, &mut err);
         self.scratch.clear();
-        let r = event::validate_into(&mut self.scratch, Some(event_name), props, &defaults, &opts);
+        let r = event::validate_with_defaults(&mut self.scratch, Some(event_name), props, &defaults, &opts);
         if let Some(e) = err {
             return Err(e);
         }
-        let time = r?.unwrap_or(i64::MAX);
-        // A caller's own event_id wins (and was checked to be a non-empty
-        // string): it is the id to return. A cheap look first: the entry of
-        // that key starts with "8:event_id".
-        if rest.as_bytes().windows(10).any(|w| w == b"8:event_id") {
-            if let Some(given) = caller_event_id(rest) {
+        let (time, given) = r?;
+        let time = time.unwrap_or(i64::MAX);
+        // A caller's own event_id (defaults[0]) wins, and was checked to be a
+        // non-empty string: it is the id to return.
+        if given & 1 != 0 {
+            if let Some(theirs) = caller_event_id(rest) {
                 id.clear();
-                id.push_str(given);
+                id.push_str(theirs);
             }
         }
         Ok(self.admit(rest, id, time))
@@ -490,9 +506,13 @@ impl Tracker {
     }
 
     fn drop_oldest(&mut self) -> bool {
-        let Some(slot) = self.queue.iter_mut().find(|s| !s.done && s.flight == 0) else {
+        // Every event below `drop_from` is done or in flight: an overflowing
+        // burst does not scan the ones it already dropped again.
+        let from = self.queue.partition_point(|s| s.seq < self.drop_from);
+        let Some(slot) = self.queue.iter_mut().skip(from).find(|s| !s.done && s.flight == 0) else {
             return false;
         };
+        self.drop_from = slot.seq + 1;
         slot.done = true;
         if slot.stored > 0 {
             self.unstore.push((slot.seq, slot.stored));
@@ -556,24 +576,28 @@ impl Tracker {
 
     fn launch(&mut self, id: u64, n: usize, bound: u64, unload: bool) -> Request {
         self.next_id += 1;
-        let mut body = String::new();
-        let fmt = self.cfg.body_format;
+        let mut json = String::new();
         let picked = self
             .queue
             .iter_mut()
             .filter(|s| !s.done && s.flight == 0 && s.seq < bound)
             .take(n);
         let mut jsons: Vec<&str> = Vec::with_capacity(n);
+        // The encoded size from the events' costs: nothing is encoded here.
+        let mut bytes = self.cfg.body_format.overhead();
         for s in picked {
             s.flight = id;
+            bytes += s.cost;
             jsons.push(&s.json);
         }
-        batch::write_body(&mut body, jsons, fmt);
-        let keepalive = unload || body.len().saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
+        bytes = bytes.saturating_sub(3);
+        json.reserve(jsons.iter().map(|j| j.len() + 1).sum::<usize>() + 16);
+        batch::write_json(&mut json, jsons);
+        let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
         self.flights.push(Flight {
             id,
             events: n,
-            bytes: body.len(),
+            bytes,
             keepalive,
             unload,
         });
@@ -583,7 +607,8 @@ impl Tracker {
         }
         Request {
             id,
-            body,
+            json,
+            bytes,
             events: n,
             keepalive,
         }
@@ -633,7 +658,7 @@ impl Tracker {
             }
             let id = self.next_id;
             let req = self.launch(id, n, u64::MAX, true);
-            left -= req.body.len();
+            left -= req.bytes;
             out.push(req);
         }
         out
@@ -787,6 +812,8 @@ impl Tracker {
         for s in self.queue.iter_mut().filter(|s| s.flight == id) {
             s.flight = 0;
         }
+        // Its events may be dropped again.
+        self.drop_from = 0;
     }
 
     fn give_up_front(&mut self, n: usize, status: u16, why: &str) {
@@ -804,8 +831,11 @@ impl Tracker {
         self.notices.push(request_failed(dropped, status, why));
     }
 
-    /// The problems found while sending since the last call: dropped,
-    /// expired or refused events. The shell passes each to `onError`.
+    /// The problems found since the last call: dropped, expired or refused
+    /// events, with the events dropped by overflow since then as one
+    /// `queue_full` notice with their count. The shell passes each to
+    /// `onError`: right away when [`Tracker::report_now`] says so, and at the
+    /// end of every task that [`Tracker::needs_end_of_task`].
     pub fn take_notices(&mut self) -> Vec<Error> {
         if self.overflowed > 0 {
             let n = self.overflowed;
@@ -821,6 +851,22 @@ impl Tracker {
     /// Whether there are notices waiting.
     pub fn has_notices(&self) -> bool {
         self.overflowed > 0 || !self.notices.is_empty()
+    }
+
+    /// Whether notices wait that are reported as soon as they arise (a
+    /// refused or expired batch). An overflow is not one of them: a burst of
+    /// calls that overflows the queue is reported once, at the end of its
+    /// task, with the count, so that overflowing costs no more per call than
+    /// queueing.
+    pub fn report_now(&self) -> bool {
+        !self.notices.is_empty()
+    }
+
+    /// Whether the shell is to call back at the end of the current task:
+    /// an overflow to report, or (when it keeps a `durable` queue) events to
+    /// write to storage.
+    pub fn needs_end_of_task(&self, durable: bool) -> bool {
+        self.overflowed > 0 || (durable && self.needs_persist())
     }
 
     /// Brings durable storage up to date: `put(seq, json)` for each queued
@@ -1033,7 +1079,7 @@ mod tests {
         assert_eq!([8, 13, 18, 23].map(|i| &id[i..i + 1]), ["-"; 4]);
         assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
         let req = t.next_request(T0, false, None).unwrap();
-        let e = &events(&req.body)[0];
+        let e = &events(&req.body(BodyFormat::Form))[0];
         assert_eq!(e["event_timezone_offset"], 5.5);
         assert_eq!(e["event_name"], "buy");
         assert_eq!(e["vip"], "true");
@@ -1051,7 +1097,7 @@ mod tests {
         assert_eq!(t.track_encoded(T0, &enc).unwrap(), "mine-1");
         let bad = write('s', "event_name", "e") + &write('n', "event_id", "0.1");
         assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::InvalidValue);
-        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
         assert_eq!(e["event_id"], "mine-1");
     }
 
@@ -1070,7 +1116,7 @@ mod tests {
             ErrorCode::TimestampOutOfWindow
         );
         assert_eq!(t.pending(), 1);
-        let e = &events(&t.next_request(T0, false, None).unwrap().body)[0];
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
         assert_eq!(e["user_id"], "me");
         assert_eq!(e["event_timestamp_epoch"], 1_799_999_999_000i64);
     }
@@ -1090,7 +1136,7 @@ mod tests {
             Outcome { sent: 300, failed: 0 }
         );
         let r2 = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r2.body)[0]["i"], 300);
+        assert_eq!(events(&r2.body(BodyFormat::Form))[0]["i"], 300);
         t.on_response(r2.id, T0, 204, None, false);
         let r3 = t.next_request(T0, false, None).unwrap();
         assert_eq!(r3.events, 50);
@@ -1169,7 +1215,7 @@ mod tests {
         assert_eq!(r.events, 5);
         t.on_response(r.id, T0, 200, None, false);
         let r = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r.body)[0]["i"], 5);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 5);
         t.on_response(r.id, T0, 200, None, false);
         assert_eq!(t.pending(), 0);
         // A single event that is still too large is given up and reported.
@@ -1204,10 +1250,17 @@ mod tests {
             track(&mut t, T0, i);
         }
         assert_eq!(t.pending(), 5);
+        // Reported once for the whole burst, at the end of the task.
+        assert!(!t.report_now());
+        assert!(t.needs_end_of_task(false));
         let n = t.take_notices();
+        assert_eq!(n.len(), 1);
         assert_eq!((n[0].code, n[0].count), (ErrorCode::QueueFull, Some(3)));
+        assert!(!t.has_notices());
+        track(&mut t, T0, 8);
+        assert_eq!(t.take_notices()[0].count, Some(1));
         let r = t.next_request(T0, false, None).unwrap();
-        assert_eq!(events(&r.body)[0]["i"], 3);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 4);
     }
 
     #[test]
@@ -1218,7 +1271,7 @@ mod tests {
         track(&mut t, later, 1);
         let r = t.next_request(later, false, None).unwrap();
         assert_eq!(r.events, 1);
-        assert_eq!(events(&r.body)[0]["i"], 1);
+        assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 1);
         let n = t.take_notices();
         assert_eq!((n[0].code, n[0].count), (ErrorCode::EventExpired, Some(1)));
     }
@@ -1231,7 +1284,10 @@ mod tests {
         }
         let reqs = t.unload_requests(T0, 4000);
         assert!(!reqs.is_empty());
-        let total: usize = reqs.iter().map(|r| r.body.len()).sum();
+        let total: usize = reqs.iter().map(|r| r.bytes).sum();
+        for r in &reqs {
+            assert_eq!(r.body(BodyFormat::Form).len(), r.bytes);
+        }
         assert!(total <= 4000, "{total}");
         assert!(reqs.iter().all(|r| r.keepalive && r.events <= 10));
         let sent: usize = reqs.iter().map(|r| r.events).sum();
@@ -1257,7 +1313,7 @@ mod tests {
         t.set_keepalive_budget(4000);
         track(&mut t, T0, 1);
         let r = t.next_request(T0, false, None).unwrap();
-        assert!(r.keepalive && r.body.len() <= 4000);
+        assert!(r.keepalive && r.bytes <= 4000);
         // A keepalive request is a regular one: its failure backs off and counts a try.
         t.on_response(r.id, T0, 503, None, false);
         assert!(t.retry_at(T0).is_some());
@@ -1271,7 +1327,7 @@ mod tests {
             track(&mut t, T0, i);
         }
         let r = t.next_request(T0, false, None).unwrap();
-        assert!(r.body.len() > 4000 && !r.keepalive);
+        assert!(r.bytes > 4000 && !r.keepalive);
     }
 
     #[test]
@@ -1288,7 +1344,7 @@ mod tests {
         let unload = t.unload_requests(T0, 60 * 1024);
         let ids: Vec<_> = unload
             .iter()
-            .flat_map(|u| events(&u.body))
+            .flat_map(|u| events(&u.body(BodyFormat::Form)))
             .map(|e| e["i"].clone())
             .collect();
         assert_eq!(ids, vec![serde_json::json!(5)], "only the event not yet on its way");
@@ -1314,7 +1370,7 @@ mod tests {
         t.on_response(unload[0].id, T0, 200, None, false);
         let at = t.retry_at(T0).unwrap();
         let again = t.next_request(at, false, None).unwrap();
-        assert_eq!((again.events, again.body.clone()), (3, r.body.clone()));
+        assert_eq!((again.events, again.json.clone()), (3, r.json.clone()));
         t.on_response(again.id, at, 200, None, false);
         assert_eq!((t.pending(), t.stats().delivered), (0, 4));
         // Any other failure gives the events back at once.
@@ -1393,7 +1449,7 @@ mod tests {
         assert!(store.borrow().is_empty());
         // Restored events are queued again, not counted as newly tracked.
         let (json, time) = crate::core::store::restore(
-            &crate::core::store::tests::entries(&events_json(&r.body, 0)),
+            &crate::core::store::tests::entries(&events_json(&r.body(BodyFormat::Form), 0)),
             |_| None,
             false,
         )

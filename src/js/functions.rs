@@ -5,7 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{flatten, flatten_list, flatten_value, get, js_error, thrown_message};
+use super::{encode, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -41,11 +41,8 @@ pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
 ) -> Result<f64, JsValue> {
     let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
-    let entry = flatten_value(&value).map_err(|t| {
-        let mut m = String::from("reading the timestamp threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidTimestamp, m))
-    })?;
+    let entry = flatten_value(&value);
+    threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
         _ => RawValue::Absent,
@@ -60,11 +57,9 @@ pub fn parse_timestamp(
 /// Reads a JS object into the entries form, turning a throwing getter or
 /// Proxy into an `invalid_value` error.
 fn flat(obj: &JsValue) -> Result<String, JsValue> {
-    flatten(obj).map_err(|t| {
-        let mut m = String::from("reading the properties threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidValue, m))
-    })
+    let flat = flatten(obj);
+    threw(&flat, ErrorCode::InvalidValue, "reading the properties")?;
+    Ok(flat)
 }
 
 fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Result<(), Error> {
@@ -133,11 +128,10 @@ pub fn encode_batch(
         server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
         now_ms: None,
     };
-    let listed = flatten_list(&events, MAX_EVENTS as u32).map_err(|t| {
-        let mut m = String::from("reading the events threw: ");
-        m.push_str(&thrown_message(&t));
-        js_error(&Error::new(ErrorCode::InvalidValue, m))
-    })?;
+    let listed = flatten_list(&events, MAX_EVENTS as u32);
+    if let Some(flat) = listed.as_string() {
+        threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
+    }
     if let Some(n) = listed.as_f64() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
@@ -165,9 +159,9 @@ pub fn encode_batch(
         })?;
         jsons.push(out);
     }
-    let mut body = String::new();
-    batch::write_body(&mut body, jsons.iter().map(String::as_str), fmt);
-    Ok(JsString::from(body))
+    let mut json = String::new();
+    batch::write_json(&mut json, jsons.iter().map(String::as_str));
+    Ok(encode(&json, fmt == BodyFormat::Form))
 }
 
 /// Properties that describe the visitor of an incoming request at the edge:
@@ -181,27 +175,21 @@ pub fn encode_batch(
 pub fn visitor_properties(
     #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let headers = get(&request, "headers");
-    let header = |name: &str| -> Option<String> {
-        let getter = get(&headers, "get");
-        if !getter.is_function() {
-            return None;
-        }
-        let getter: js_sys::Function = getter.unchecked_into();
-        getter.call1(&headers, &name.into()).ok()?.as_string()
-    };
-    if !headers.is_object() {
+    // [CF-Connecting-IP, User-Agent] as strings ("" when absent), or null
+    // when the request has no headers to read.
+    let read = request_headers(&request);
+    if read.is_null() {
         return Err(js_error(&Error::new(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         )));
     }
-    let ip = header("CF-Connecting-IP").filter(|s| !s.is_empty());
-    let ua = header("User-Agent").filter(|s| !s.is_empty());
-    let o = js_sys::Object::new();
-    let _ = js_sys::Reflect::set(&o, &"session_ip".into(), &ip.as_deref().unwrap_or("0").into());
-    if let Some(ua) = ua {
-        let _ = js_sys::Reflect::set(&o, &"session_dua".into(), &ua.into());
-    }
-    Ok(o.into())
+    let pair: Array = read.unchecked_into();
+    let ip = pair.get(0).as_string().filter(|s| !s.is_empty());
+    let ua = pair.get(1).as_string().filter(|s| !s.is_empty());
+    Ok(visitor(
+        ip.as_deref().unwrap_or("0"),
+        ua.as_deref().unwrap_or(""),
+        ua.is_some(),
+    ))
 }

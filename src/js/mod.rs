@@ -10,30 +10,45 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, Reflect, Uint32Array};
+use js_sys::{Array, JsString, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
-use crate::core::error::ErrorKind;
+use crate::core::error::{ErrorCode, ErrorKind};
 use crate::core::Error as CoreError;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
 extern "C" {
-    #[wasm_bindgen(catch)]
-    fn flatten(props: &JsValue) -> Result<String, JsValue>;
+    fn flatten(props: &JsValue) -> String;
     fn options(options: &JsValue) -> String;
-    #[wasm_bindgen(catch, js_name = flattenValue)]
-    fn flatten_value(value: &JsValue) -> Result<String, JsValue>;
-    #[wasm_bindgen(catch, js_name = flattenList)]
-    fn flatten_list(list: &JsValue, max: u32) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(catch, js_name = flattenEvent)]
-    fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> Result<String, JsValue>;
+    #[wasm_bindgen(js_name = error)]
+    fn make_error(
+        kind: u32,
+        code: &str,
+        message: &str,
+        field: &str,
+        has_field: bool,
+        status: f64,
+        count: f64,
+    ) -> JsValue;
+    fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
+    fn deferred() -> Array;
+    #[wasm_bindgen(js_name = requestHeaders)]
+    fn request_headers(request: &JsValue) -> JsValue;
+    fn visitor(ip: &str, ua: &str, has_ua: bool) -> JsValue;
+    #[wasm_bindgen(js_name = flattenValue)]
+    fn flatten_value(value: &JsValue) -> String;
+    #[wasm_bindgen(js_name = flattenList)]
+    fn flatten_list(list: &JsValue, max: u32) -> JsValue;
+    #[wasm_bindgen(js_name = flattenEvent)]
+    fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
-    fn send(url: &str, body: &str, keepalive: bool, id: f64, done: &JsValue);
-    fn every(ms: u32, f: &JsValue) -> js_sys::Function;
-    fn later(ms: u32, f: &JsValue) -> js_sys::Function;
-    fn listen(hide: &JsValue, online: &JsValue) -> js_sys::Function;
-    fn soon(f: &JsValue);
+    fn send(url: &str, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    fn encode(json: &str, form: bool) -> JsString;
+    fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
+    fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
+    fn listen(callback: &JsValue) -> js_sys::Function;
+    fn soon(callback: &JsValue, what: u32);
     #[wasm_bindgen(js_name = storageRemove)]
     fn storage_remove(key: &str);
     #[wasm_bindgen(js_name = storedEvent)]
@@ -206,40 +221,33 @@ export interface FlushReport {
 /// Turns a core error into a JavaScript `Error` (`TypeError` / `RangeError`
 /// where apt) carrying `code`, and `field`, `status`, `count` where set.
 fn js_error(e: &CoreError) -> JsValue {
-    let err: js_sys::Error = match e.code.js_kind() {
-        ErrorKind::Type => js_sys::TypeError::new(&e.message).into(),
-        ErrorKind::Range => js_sys::RangeError::new(&e.message).into(),
-        ErrorKind::Plain => js_sys::Error::new(&e.message),
+    let kind = match e.code.js_kind() {
+        ErrorKind::Type => 1,
+        ErrorKind::Range => 2,
+        ErrorKind::Plain => 0,
     };
-    let v: JsValue = err.into();
-    let _ = Reflect::set(&v, &"code".into(), &e.code.as_str().into());
-    if let Some(f) = &e.field {
-        let _ = Reflect::set(&v, &"field".into(), &f.as_str().into());
-    }
-    if let Some(s) = e.status {
-        let _ = Reflect::set(&v, &"status".into(), &s.into());
-    }
-    if let Some(c) = e.count {
-        let _ = Reflect::set(&v, &"count".into(), &c.into());
-    }
-    v
+    make_error(
+        kind,
+        e.code.as_str(),
+        &e.message,
+        e.field.as_deref().unwrap_or(""),
+        e.field.is_some(),
+        e.status.map_or(-1.0, f64::from),
+        e.count.map_or(-1.0, f64::from),
+    )
 }
 
-/// The message of whatever a JavaScript call threw.
-///
-/// Reads nothing that can throw again (a hostile `message` getter or Proxy
-/// falls back to a generic text), and keeps at most 200 characters.
-fn thrown_message(v: &JsValue) -> String {
-    let text = v.as_string().or_else(|| {
-        if v.is_object() {
-            Reflect::get(v, &"message".into()).ok().and_then(|m| m.as_string())
-        } else {
-            None
-        }
-    });
-    let mut out = String::new();
-    crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
-    out
+/// When the shell's flattening caught an exception (a `!` entry: a
+/// caller's getter, Proxy or `toString` threw), the error to report: `code`,
+/// and a message of `what` and at most 200 characters of what was thrown.
+fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
+    let Some(m) = crate::core::entries::thrown(flat) else {
+        return Ok(());
+    };
+    let mut out = String::from(what);
+    out.push_str(" threw: ");
+    crate::core::error::push_truncated(&mut out, m, 200);
+    Err(js_error(&CoreError::new(code, out)))
 }
 
 /// Reads `obj[name]`, treating a throwing getter as absent.

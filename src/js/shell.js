@@ -4,6 +4,67 @@
 
 const T = (t, k, v) => t + k.length + ":" + k + v.length + ":" + v;
 
+// A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
+// its code and, where they apply, field, status and count (-1: none).
+export function error(kind, code, message, field, hasField, status, count) {
+  const e = kind === 1 ? new TypeError(message) : kind === 2 ? new RangeError(message) : new Error(message);
+  e.code = code;
+  if (hasField) e.field = field;
+  if (status >= 0) e.status = status;
+  if (count >= 0) e.count = count;
+  return e;
+}
+
+// A promise and the function that resolves it.
+export function deferred() {
+  let resolve;
+  const p = new Promise((r) => (resolve = r));
+  return [p, resolve];
+}
+
+// [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
+// that is absent (or unreadable); null when there are no headers to read.
+export function requestHeaders(r) {
+  let h;
+  try {
+    h = r !== null && typeof r === "object" ? r.headers : undefined;
+  } catch (_) {}
+  if (h === null || typeof h !== "object") return null;
+  const get = (name) => {
+    try {
+      const v = typeof h.get === "function" ? h.get(name) : null;
+      return typeof v === "string" ? v : "";
+    } catch (_) {
+      return "";
+    }
+  };
+  return [get("CF-Connecting-IP"), get("User-Agent")];
+}
+
+// The visitor properties the Rust shell decided.
+export function visitor(ip, ua, hasUa) {
+  const o = { session_ip: ip };
+  if (hasUa) o.session_dua = ua;
+  return o;
+}
+
+// A flush report.
+export function report(sent, failed, pending, requests) {
+  return { sent, failed, pending, requests };
+}
+
+// What a caller's getter, Proxy or toString threw, as an entry tagged "!"
+// (the Rust shell turns it into an error of its own); reading the thrown
+// value's message may throw too.
+function threw(e) {
+  let m = "an exception was thrown";
+  try {
+    if (typeof e === "string") m = e;
+    else if (e !== null && typeof e === "object" && typeof e.message === "string") m = e.message;
+  } catch (_) {}
+  return T("!", "", m);
+}
+
 // One property in the entries form read by src/core/entries.rs.
 function one(k, v) {
   switch (typeof v) {
@@ -59,38 +120,54 @@ export function options(o) {
 
 // An object's own properties as one string.
 export function flatten(p) {
-  return props("", p);
+  try {
+    return props("", p);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // One value (a timestamp given to parseTimestamp) as one entry.
 export function flattenValue(v) {
-  return one("value", v);
+  try {
+    return one("value", v);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // A list of events, each as its properties' entries, or "X" entries for what
 // is not an object; null when `list` is not an array, its length when it is
-// longer than `max`. Every read of the caller's data happens here, where an
-// exception is caught by the caller.
+// longer than `max`. Every read of the caller's data happens here; what it
+// throws comes back as a "!" entry.
 export function flattenList(list, max) {
-  if (!Array.isArray(list)) return null;
-  const n = list.length;
-  if (n > max) return n;
-  const out = [];
-  for (let i = 0; i < n; i++) {
-    const e = list[i];
-    const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-    out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+  try {
+    if (!Array.isArray(list)) return null;
+    const n = list.length;
+    if (n > max) return n;
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const e = list[i];
+      const obj = e !== null && typeof e === "object" && !Array.isArray(e);
+      out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+    }
+    return out;
+  } catch (e) {
+    return threw(e);
   }
-  return out;
 }
 
 // A tracked event: page URL and title (in a page), the name, the properties.
 export function flattenEvent(name, p, page) {
-  let s = "";
-  if (page) {
-    s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+  try {
+    let s = "";
+    if (page) {
+      s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    }
+    return props(s + one("event_name", name), p);
+  } catch (e) {
+    return threw(e);
   }
-  return props(s + one("event_name", name), p);
 }
 
 function query(name) {
@@ -143,23 +220,34 @@ export function seed() {
   return a;
 }
 
-// POST a body, then call done(id, status, Retry-After, body said
-// "status": false), status 0 for a network error. Never throws; `done` is
+// The request body for the JSON the core wrote: "data=" for the form format,
+// then the JSON percent-encoded by the platform's own encodeURIComponent (a
+// form decoder reads it back; the core's size model counts these bytes).
+export function encode(json, form) {
+  return (form ? "data=" : "") + encodeURIComponent(json);
+}
+
+// The tracker's one callback: cb(what, id, status, text, flag), `what` one
+// of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
+// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task).
+
+// POST the body for `json`, then call cb(0, id, status, Retry-After, body
+// said "status": false), status 0 for a network error. Never throws; `cb` is
 // always called later, never from inside `send`.
-export function send(url, body, keepalive, id, done) {
+export function send(url, json, form, keepalive, id, cb) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body,
   };
   if (keepalive) init.keepalive = true;
   const finish = (status, retryAfter, no) => {
     try {
-      done(id, status, retryAfter, no);
+      cb(0, id, status, retryAfter, no);
     } catch (_) {}
   };
   let p;
   try {
+    init.body = encode(json, form);
     p = fetch(url, init);
   } catch (_) {
     p = Promise.reject();
@@ -177,23 +265,26 @@ export function send(url, body, keepalive, id, done) {
   );
 }
 
-// Timers that do not keep Node alive; each returns a function that cancels it.
-export function every(ms, f) {
-  const h = setInterval(f, ms);
+// Timers that do not keep Node alive, calling cb(what); each returns a
+// function that cancels it.
+export function every(ms, cb, what) {
+  const h = setInterval(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => clearInterval(h);
 }
 
-export function later(ms, f) {
-  const h = setTimeout(f, ms);
+export function later(ms, cb, what) {
+  const h = setTimeout(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => clearTimeout(h);
 }
 
-// Page lifecycle: `hide(false)` when the page is hidden, `hide(true)` when
-// it is unloaded (pagehide), `online` when the network comes back or the page
-// is shown again, and on Node's beforeExit. Returns a remover.
-export function listen(hide, online) {
+// Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
+// when it is unloaded (pagehide), cb(4) when the network comes back or the
+// page is shown again, and on Node's beforeExit. Returns a remover.
+export function listen(cb) {
+  const hide = (gone) => cb(3, 0, 0, "", gone);
+  const online = () => cb(4, 0, 0, "", false);
   const offs = [];
   if (typeof document === "object" && document && typeof addEventListener === "function") {
     const vis = () => {
@@ -269,11 +360,11 @@ export function storedEvent(k) {
   }
 }
 
-// Runs `f` once the current task is done (before the page can go away).
-export function soon(f) {
+// Calls cb(what) once the current task is done (before the page can go away).
+export function soon(cb, what) {
   queueMicrotask(() => {
     try {
-      f();
+      cb(what, 0, 0, "", false);
     } catch (_) {
       // The tracker was freed in between: nothing left to do.
     }
@@ -335,12 +426,12 @@ export function pageEvent(p, ref) {
 // back the originals only where our wrapper is still the one installed (a
 // library that wrapped them after us keeps its wrapper, which then calls
 // ours, which no longer reacts). A failing `f` never breaks the page.
-export function watchPage(key, nav, f) {
+export function watchPage(key, nav, cb, what) {
   if (typeof addEventListener !== "function") return () => {};
   let active = true;
   const fire = () => {
     try {
-      if (active) f();
+      if (active) cb(what, 0, 0, "", false);
     } catch (_) {}
   };
   const onStorage = (e) => {

@@ -5,13 +5,15 @@ use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 
-use js_sys::{Function, Object, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    environment, every, flatten_event, get, js_error, later, listen, now_ms, offline, options as options_text, seed,
-    send, soon, storage_get, storage_keys, storage_readable, storage_remove, storage_set, stored_event, thrown_message,
+    deferred, environment, every, flatten_event, get, js_error, later, listen, now_ms, offline,
+    options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
+    storage_set, stored_event, threw,
 };
+use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -24,11 +26,9 @@ mod privacy;
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
-/// A JavaScript callback kept alive as long as the tracker, with the function
-/// that cancels what it was registered for.
+/// A timer or listeners registered in JavaScript: the function that
+/// removes them, called when the hook is dropped.
 struct Hook {
-    _closures: Vec<Closure<dyn FnMut()>>,
-    _hide: Option<Closure<dyn FnMut(bool)>>,
     cancel: Function,
 }
 
@@ -51,16 +51,12 @@ struct Hooks {
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
     keys: Keys,
-    /// A persist is queued for the end of the current task.
-    scheduled: Cell<bool>,
     /// A failed write was reported already.
     warned: Cell<bool>,
     /// When the heartbeat was last written.
     beat_at: Cell<i64>,
     /// The page went away (pagehide): the heartbeat stays "0" until it is shown again.
     gone: Cell<bool>,
-    /// The callback that `soon` runs; holds only a weak reference.
-    run: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
 /// How often the heartbeat is refreshed at most.
@@ -74,20 +70,78 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 struct Inner {
     core: RefCell<Tracker>,
     url: String,
+    /// The form body format (`data=` before the encoded JSON).
+    form: bool,
     page: bool,
     on_error: Option<Function>,
     hooks: RefCell<Hooks>,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: RefCell<Vec<Waiter>>,
-    /// Called by the JS `send` when a request settles; holds a weak reference.
-    done: RefCell<Option<DoneFn>>,
+    /// The one callback JavaScript calls for everything (see [`dispatch`]);
+    /// holds a weak reference.
+    callback: RefCell<Option<Callback>>,
+    /// An end-of-task callback is queued (see [`Inner::end_of_task`]).
+    scheduled: Cell<bool>,
     /// Consent, sessions, page views, beforeSend, debug.
     extra: privacy::Extra,
 }
 
-/// What the JS `send` calls when a request settles: (id, status, Retry-After, status:false).
-type DoneFn = Closure<dyn FnMut(f64, u16, String, bool)>;
+/// What JavaScript calls back: (what, id, status, text, flag). One closure
+/// per tracker, of one type, for every timer, listener and request: the
+/// closure machinery of wasm-bindgen is in the module once.
+type Callback = Closure<dyn FnMut(u32, f64, u16, String, bool)>;
+
+/// A request settled: (DONE, id, status, Retry-After, body said "status": false).
+const DONE: u32 = 0;
+/// The flush timer or a backoff's end: send what is due.
+const PUMP: u32 = 1;
+/// The heartbeat timer (no flush timer).
+const BEAT: u32 = 2;
+/// The page is hidden (flag false) or unloaded (flag true).
+const HIDE: u32 = 3;
+/// Back online, shown again, or Node's beforeExit.
+const ONLINE: u32 = 4;
+/// The end of a task that tracked events (`soon`).
+const END: u32 = 5;
+/// Another tab changed the saved consent, or the page navigated in place.
+pub(super) const PAGE: u32 = 6;
+
+/// Carries out a callback from JavaScript on the tracker, if it still exists.
+fn dispatch(weak: &Weak<Inner>, what: u32, id: f64, status: u16, text: String, flag: bool) {
+    let Some(i) = weak.upgrade() else { return };
+    match what {
+        DONE => i.on_done(id, status, text, flag),
+        BEAT => i.heartbeat(false),
+        HIDE => {
+            i.unload();
+            i.persist();
+            if flag {
+                i.heartbeat(true);
+                i.drop_contexts();
+            }
+        }
+        END => i.end_of_task(),
+        PAGE => privacy::on_page_change(&i),
+        _ => {
+            if what == ONLINE {
+                // Shown again (back/forward cache), or back online: alive.
+                if let Some(d) = &i.durable {
+                    // Shown again after a page hide: meanwhile another tab
+                    // may have claimed this page's stored events and removed
+                    // their contexts.
+                    if d.gone.replace(false) {
+                        if let Ok(mut c) = i.core.try_borrow_mut() {
+                            c.context_lost();
+                        }
+                    }
+                }
+            }
+            i.heartbeat(false);
+            i.pump();
+        }
+    }
+}
 
 /// A `flush()` or `shutdown()` waiting for the sends it asked for.
 struct Waiter {
@@ -108,7 +162,7 @@ impl Inner {
     /// callback may call the tracker again; a throwing callback is ignored.
     fn report(&self) {
         let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) if c.has_notices() => c.take_notices(),
+            Ok(mut c) if c.report_now() => c.take_notices(),
             _ => return,
         };
         for n in notices {
@@ -131,16 +185,9 @@ impl Inner {
         let Ok(mut hooks) = self.hooks.try_borrow_mut() else {
             return;
         };
-        hooks.wake = at.map(|t| {
-            let weak = Rc::downgrade(self);
-            let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
+        hooks.wake = at.and_then(|t| {
             let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
-            let cancel = later(ms, closure.as_ref());
-            Hook {
-                _closures: vec![closure],
-                _hide: None,
-                cancel,
-            }
+            self.hook(|cb| later(ms, cb, PUMP))
         });
     }
 
@@ -173,11 +220,26 @@ impl Inner {
         }
     }
 
+    /// Registers something with JavaScript that calls the callback back.
+    fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
+        let cb = self.callback.try_borrow().ok()?;
+        Some(Hook {
+            cancel: register(cb.as_ref()?.as_ref()),
+        })
+    }
+
     fn launch(&self, req: &Request) {
-        if let Ok(done) = self.done.try_borrow() {
+        if let Ok(done) = self.callback.try_borrow() {
             if let Some(done) = done.as_ref() {
                 self.debug_request(req);
-                send(&self.url, &req.body, req.keepalive, req.id as f64, done.as_ref());
+                send(
+                    &self.url,
+                    &req.json,
+                    self.form,
+                    req.keepalive,
+                    req.id as f64,
+                    done.as_ref(),
+                );
             }
         }
     }
@@ -227,16 +289,16 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start.requests = start.requests.saturating_sub(1);
         }
-        let promise = Promise::new(&mut |resolve, _reject| {
-            if let Ok(mut w) = self.waiters.try_borrow_mut() {
-                w.push(Waiter {
-                    bound,
-                    start,
-                    resolve,
-                    stop,
-                });
-            }
-        });
+        let pair = deferred();
+        let promise: Promise = pair.get(0).unchecked_into();
+        if let Ok(mut w) = self.waiters.try_borrow_mut() {
+            w.push(Waiter {
+                bound,
+                start,
+                resolve: pair.get(1).unchecked_into(),
+                stop,
+            });
+        }
         self.pump();
         promise
     }
@@ -256,10 +318,23 @@ impl Inner {
         }
     }
 
+    /// The end of a task that tracked events: storage written, and what the
+    /// core kept for then (a burst's overflow) reported.
+    fn end_of_task(&self) {
+        self.scheduled.set(false);
+        self.persist();
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            let notices = c.take_notices();
+            drop(c);
+            for n in &notices {
+                self.report_one(n);
+            }
+        }
+    }
+
     /// Writes new events to storage and removes the ones that left the queue.
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
-        d.scheduled.set(false);
         let ok = match self.core.try_borrow_mut() {
             Ok(mut c) => c.persist(
                 |seq, json| storage_set(&d.keys.event(seq), json),
@@ -282,19 +357,23 @@ impl Inner {
         ok
     }
 
-    /// Queues a persist for the end of the current task: `track` itself
-    /// stays free of storage writes, and nothing can be lost in between.
-    fn schedule_persist(&self) {
-        let Some(d) = &self.durable else { return };
-        if d.scheduled.replace(true) {
+    /// Queues [`Inner::end_of_task`] when the core asks for it: `track`
+    /// itself stays free of storage writes and of overflow reports, and
+    /// nothing can be lost in between.
+    fn schedule_end_of_task(&self) {
+        if self.scheduled.get()
+            || !self
+                .core
+                .try_borrow()
+                .is_ok_and(|c| c.needs_end_of_task(self.durable.is_some()))
+        {
             return;
         }
-        match d.run.try_borrow() {
-            Ok(run) => match run.as_ref() {
-                Some(f) => soon(f.as_ref()),
-                None => d.scheduled.set(false),
-            },
-            Err(_) => d.scheduled.set(false),
+        if let Ok(run) = self.callback.try_borrow() {
+            if let Some(f) = run.as_ref() {
+                self.scheduled.set(true);
+                soon(f.as_ref(), END);
+            }
         }
     }
 
@@ -553,6 +632,7 @@ impl CoolaTracker {
         } else {
             None
         };
+        let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
         let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
         if page {
@@ -565,41 +645,27 @@ impl CoolaTracker {
         let inner = Rc::new(Inner {
             core: RefCell::new(core),
             url,
+            form,
             page,
             on_error,
             hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
-            done: RefCell::new(None),
+            callback: RefCell::new(None),
             extra,
             durable: durable.then(|| Durable {
                 keys,
-                scheduled: Cell::new(false),
                 warned: Cell::new(false),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
-                run: RefCell::new(None),
             }),
+            scheduled: Cell::new(false),
         });
         {
             let weak = Rc::downgrade(&inner);
-            let done = Closure::<dyn FnMut(f64, u16, String, bool)>::new(move |id, status, ra, sf| {
-                if let Some(i) = weak.upgrade() {
-                    i.on_done(id, status, ra, sf);
-                }
-            });
-            if let Ok(mut slot) = inner.done.try_borrow_mut() {
-                *slot = Some(done);
-            }
-        }
-        if let Some(d) = &inner.durable {
-            let weak = Rc::downgrade(&inner);
-            let run = Closure::<dyn FnMut()>::new(move || {
-                if let Some(i) = weak.upgrade() {
-                    i.persist();
-                }
-            });
-            if let Ok(mut slot) = d.run.try_borrow_mut() {
-                *slot = Some(run);
+            let cb: Callback =
+                Closure::new(move |what, id, status, text, flag| dispatch(&weak, what, id, status, text, flag));
+            if let Ok(mut slot) = inner.callback.try_borrow_mut() {
+                *slot = Some(cb);
             }
         }
         inner.heartbeat(false);
@@ -614,70 +680,23 @@ impl CoolaTracker {
         }
         inner.claim();
         privacy::start(&inner);
+        // No flush timer, but other tabs must still see this one alive.
+        let timer = if interval > 0 {
+            inner.hook(|cb| every(interval, cb, PUMP))
+        } else if inner.durable.is_some() {
+            inner.hook(|cb| every(HEARTBEAT_EVERY_MS, cb, BEAT))
+        } else {
+            None
+        };
+        let lifecycle = inner.hook(listen);
         if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-            if interval == 0 && inner.durable.is_some() {
-                // No flush timer, but other tabs must still see this one alive.
-                let weak = Rc::downgrade(&inner);
-                let closure = Closure::<dyn FnMut()>::new(move || {
-                    if let Some(i) = weak.upgrade() {
-                        i.heartbeat(false);
-                    }
-                });
-                let cancel = every(HEARTBEAT_EVERY_MS, closure.as_ref());
-                hooks.interval = Some(Hook {
-                    _closures: vec![closure],
-                    _hide: None,
-                    cancel,
-                });
-            }
-            if interval > 0 {
-                let weak = Rc::downgrade(&inner);
-                let closure = Closure::<dyn FnMut()>::new(move || start_pump(&weak));
-                let cancel = every(interval, closure.as_ref());
-                hooks.interval = Some(Hook {
-                    _closures: vec![closure],
-                    _hide: None,
-                    cancel,
-                });
-            }
-            let weak_hide = Rc::downgrade(&inner);
-            let weak_online = Rc::downgrade(&inner);
-            let hide = Closure::<dyn FnMut(bool)>::new(move |gone: bool| {
-                if let Some(i) = weak_hide.upgrade() {
-                    i.unload();
-                    i.persist();
-                    if gone {
-                        i.heartbeat(true);
-                        i.drop_contexts();
-                    }
-                }
-            });
-            let online = Closure::<dyn FnMut()>::new(move || {
-                // Shown again (back/forward cache), or back online: alive.
-                if let Some(i) = weak_online.upgrade() {
-                    if let Some(d) = &i.durable {
-                        // Shown again after a page hide: meanwhile another
-                        // tab may have claimed this page's stored events and
-                        // removed their contexts.
-                        if d.gone.replace(false) {
-                            if let Ok(mut c) = i.core.try_borrow_mut() {
-                                c.context_lost();
-                            }
-                        }
-                    }
-                }
-                start_pump(&weak_online)
-            });
-            let cancel = listen(hide.as_ref(), online.as_ref());
-            hooks.lifecycle = Some(Hook {
-                _closures: vec![online],
-                _hide: Some(hide),
-                cancel,
-            });
+            hooks.interval = timer;
+            hooks.lifecycle = lifecycle;
         }
-        // What the claim found is reported now; claimed events go out
-        // without waiting.
+        // What the claim found is reported now (an overflow at the end of
+        // this task); claimed events go out without waiting.
         inner.report();
+        inner.schedule_end_of_task();
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
             start_pump(&Rc::downgrade(&inner));
         }
@@ -693,11 +712,8 @@ impl CoolaTracker {
         #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
     ) -> Result<String, JsValue> {
-        let encoded = flatten_event(&event_name, &properties, self.inner.page).map_err(|t| {
-            let mut m = String::from("reading the properties threw: ");
-            m.push_str(&thrown_message(&t));
-            js_error(&Error::new(ErrorCode::InvalidValue, m))
-        })?;
+        let encoded = flatten_event(&event_name, &properties, self.inner.page);
+        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         self.inner.enqueue(&encoded)
     }
 
@@ -766,16 +782,12 @@ impl Drop for CoolaTracker {
 /// The `FlushReport` of what happened since `start`: events acknowledged and
 /// failed, and requests made, by this flush or a send it waited for.
 fn report_object(inner: &Inner, start: Stats) -> JsValue {
-    let o = Object::new();
     let end = inner.stats();
     let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
-    for (k, v) in [
-        ("sent", end.delivered.saturating_sub(start.delivered)),
-        ("failed", end.failed.saturating_sub(start.failed)),
-        ("pending", pending),
-        ("requests", end.requests.saturating_sub(start.requests)),
-    ] {
-        let _ = js_sys::Reflect::set(&o, &k.into(), &(v as f64).into());
-    }
-    o.into()
+    report(
+        end.delivered.saturating_sub(start.delivered) as f64,
+        end.failed.saturating_sub(start.failed) as f64,
+        pending as f64,
+        end.requests.saturating_sub(start.requests) as f64,
+    )
 }

@@ -14,7 +14,8 @@ import { cpus, loadavg } from "node:os";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchDir, fmtMs, fmtNs, median, outDir, ratio, table } from "./lib/common.mjs";
-import { Chromium, cpuOverhead, encodingCase, memoryCase, scalingCase, trackRep } from "./lib/browser.mjs";
+import { Chromium, cpuOverhead, encodingCase, memoryCase, scalingCase, sendPathCase, trackRep } from "./lib/browser.mjs";
+import { budgetTables } from "./lib/budget.mjs";
 import { breakdown, weigh, weightRows } from "./lib/weight.mjs";
 
 const QUICK = process.argv.includes("--quick");
@@ -75,6 +76,12 @@ try {
     { key: "coola", id: "coola-tracker", options: {}, warm: WARM_OURS },
     { key: "coola-nopersist", id: "coola-tracker", options: { persist: false }, warm: WARM_OURS },
     { key: "reference", id: "reference", warm: WARM_OURS },
+    // The tight loop: the same calls in one task, no await between them.
+    { key: "coola-tight", id: "coola-tracker", options: {}, warm: WARM_OURS, tight: true },
+    { key: "coola-nopersist-tight", id: "coola-tracker", options: { persist: false }, warm: WARM_OURS, tight: true },
+    { key: "reference-tight", id: "reference", warm: WARM_OURS, tight: true },
+    // Overflowing: the 2,000 calls on a queue capped at 1,000 (its 300 in flight).
+    { key: "coola-overflow-tight", id: "coola-tracker", options: { persist: false, maxQueueSize: 1000 }, warm: WARM_OURS, tight: true },
     ...timedPeers.map((b) => ({ key: b.id, id: b.id, warm: WARM_PEER })),
   ];
   for (const c of contenders) ch.track[c.key] = { reps: [], errors: [] };
@@ -84,7 +91,7 @@ try {
       const slot = ch.track[c.key];
       if (slot.failed) continue;
       try {
-        const x = await trackRep(chromium, c.id, { calls: CALLS, warm: c.warm, budgetMs: BUDGET_MS, settleMs: SETTLE_MS, options: c.options, overhead });
+        const x = await trackRep(chromium, c.id, { calls: CALLS, warm: c.warm, budgetMs: BUDGET_MS, settleMs: SETTLE_MS, options: c.options, overhead, tight: c.tight });
         slot.reps.push(x);
         slot.errors.push(...x.errors);
       } catch (e) {
@@ -95,6 +102,12 @@ try {
   }
   log("Chromium: encodeBatch");
   ch.encoding = await encodingCase(chromium, { reps: REPS, loops: 20 });
+  log("Chromium: send path (a queued 300-event batch into its request body)");
+  try {
+    ch.sendPath = await sendPathCase(chromium, { reps: 2 * REPS + 1 });
+  } catch (e) {
+    ch.sendPath = { error: e.message };
+  }
   ch.scaling = {};
   for (const persist of [false, true]) {
     for (const queued of [100, 10_000, 100_000]) {
@@ -149,6 +162,15 @@ const coolaNp = trk("coola-nopersist");
 const ref = trk("reference");
 rows.push(["vs minimal pure-JS reference; coola `persist: false`", trkCell(coolaNp), trkCell(ref), trkRatio(coolaNp, ref)]);
 rows.push(["vs minimal pure-JS reference; coola defaults (localStorage on)", trkCell(coola), trkCell(ref), trkRatio(coola, ref)]);
+{
+  const tightCell = (t) => (t ? `${fmtNs(t.wall)} / ${t.unsettled * 2 >= t.n ? "≥ " : ""}${fmtNs(t.cpu)}` : "n/a");
+  const ref = trk("reference-tight");
+  rows.push(["tight loop (2,000 calls in one task, no await); coola `persist: false` (goal ≤ 2×)", tightCell(trk("coola-nopersist-tight")), tightCell(ref), trkRatio(trk("coola-nopersist-tight"), ref)]);
+  rows.push(["tight loop; coola defaults (localStorage on: its writes at the end of the task count)", tightCell(trk("coola-tight")), tightCell(ref), trkRatio(trk("coola-tight"), ref)]);
+  const over = trk("coola-overflow-tight");
+  rows.push(["tight loop overflowing maxQueueSize (1,000; `persist: false`) vs not overflowing (goal ≤ 1×)", tightCell(over), tightCell(trk("coola-nopersist-tight")), trkRatio(over, trk("coola-nopersist-tight"))]);
+  for (const k of ["coola-tight", "coola-nopersist-tight", "reference-tight", "coola-overflow-tight"]) if (ch.track[k]?.failed) notes.push(`track() ${k}: ${ch.track[k].failed}`);
+}
 const cold = (key) => {
   const s = ch.track[key];
   return s && s.reps.length && s.reps[0].startup.cold != null ? median(s.reps.map((x) => x.startup.cold)) : null;
@@ -181,6 +203,14 @@ sect("**encoding**: 300 queued events → request body, per event (`encodeBatch`
 const encRow = (where, e) => [`${where}: vs JSON.stringify + encodeURIComponent`, fmtNs(e.coola), fmtNs(e.reference), ratio(e.coola, e.reference)];
 if (ch.encoding) rows.push(encRow("Chromium", ch.encoding));
 if (!node.error) rows.push(encRow("Node", node.encoding));
+
+if (ch.sendPath && !ch.sendPath.error) {
+  sect("**send path**: a queued 300-event batch → its request body (the tracker's own send: JSON in wasm, the platform's percent-encoding), per event (goal ≤ 1.5×)");
+  rows.push(["Chromium: vs JSON.stringify + encodeURIComponent of the same events", fmtNs(ch.sendPath.coola), fmtNs(ch.sendPath.reference), ratio(ch.sendPath.coola, ch.sendPath.reference)]);
+  notes.push(
+    `Send path: ${ch.sendPath.events} events, a ${(ch.sendPath.bodyBytes / 1024).toFixed(0)} KiB form body; timed as the 300th track() call of a fresh tracker (batchSize 300), which builds the body and hands it to the stubbed fetch, minus the median of the calls before it; median of ${2 * REPS + 1} trackers.`,
+  );
+} else if (ch.sendPath) notes.push(`Send path: ${ch.sendPath.error}`);
 
 sect(
   `**scaling**: track() with events already queued (maxQueueSize 200,000), per call, wall / CPU (median of ${SCALING_REPS} × ${SCALING_CALLS.toLocaleString("en")} calls, which queue on top)`,
@@ -260,7 +290,7 @@ notes.push(
   `track(): the same event each time, 10 properties (5 strings, 3 numbers, 2 booleans), a fresh object per call; each call is followed by a microtask checkpoint (\`await null\`), ` +
     `as when every event comes from a task of its own, so work a tracker defers to a microtask (coola-tracker's localStorage write) is in the wall figure. ` +
     `Chromium: each rep in a fresh browser context with a fresh tracker, warmed first (coola-tracker and the reference: ${WARM_OURS.throwaway.toLocaleString("en")} calls on a throwaway tracker, then ${WARM_OURS.inPlace} on the timed one; peers: up to ${WARM_PEER.inPlace.toLocaleString("en")} calls or ${WARM_PEER.inPlaceMs} ms on the timed one), fetch / sendBeacon / XMLHttpRequest stubbed (requests never settle, so no tracker gets an acknowledgement and queues only grow); ` +
-    `coola-tracker with flushIntervalMs 0 and batchSize 300 (its first batch goes out during the warm-up and stays in flight, so the timed calls build no request body: that cost is the encoding figure, paid once per event sent), the peers with their defaults. A rep stops after ${BUDGET_MS / 1000} s: a peer shown with fewer calls per rep was slower than that. ` +
+    `The tight-loop rows make the same 2,000 calls in one task with no await between them, timed to the end of that task. coola-tracker with flushIntervalMs 0 and batchSize 300 (its first batch goes out during the warm-up and stays in flight, so the timed calls build no request body: that cost is the encoding figure, paid once per event sent), the peers with their defaults. A rep stops after ${BUDGET_MS / 1000} s: a peer shown with fewer calls per rep was slower than that. ` +
     `Main-thread CPU is the renderer's ThreadTime (CDP Performance.getMetrics) from the first call until the page is idle again (at most ${SETTLE_MS / 1000} s later), so work deferred to timers counts.`,
 );
 notes.push(
@@ -295,6 +325,8 @@ const md =
   table(["figure", "coola-tracker", "reference / peer", "ratio (coola / other)"], rows) +
   "\n\n" +
   breakdown(bundles) +
+  "\n\n" +
+  (await budgetTables(coolaBundle.js, process.env.COOLA_NAMED_WASM)) +
   "\n\n" +
   notes.map((n) => `- ${n}`).join("\n") +
   "\n";

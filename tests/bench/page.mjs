@@ -2,7 +2,7 @@
 // window.bench. The network is stubbed before any tracker loads: requests
 // never settle, so a tracker sees its first batch in flight forever and no
 // request leaves the page.
-import { encoding, EVENT, nextTask, now, oneByOne, props, ReferenceTracker } from "./workload.mjs";
+import { burst, encoding, EVENT, median, nextTask, now, oneByOne, props, ReferenceTracker } from "./workload.mjs";
 
 const realFetch = window.fetch.bind(window);
 window.fetch = () => new Promise(() => {});
@@ -98,6 +98,69 @@ window.bench = {
   /** Times the prepared tracker: up to `calls` calls, one per microtask checkpoint. */
   async run(calls, budgetMs) {
     return oneByOne(current.track, calls, budgetMs);
+  },
+  /**
+   * Times the prepared tracker in a tight loop: up to `calls` calls in one
+   * task, no await between them, then to the end of that task (what the
+   * tracker deferred to a microtask: its storage writes). { ns, sync, calls }.
+   */
+  async tight(calls, budgetMs) {
+    const r = await burst(current.track, calls, budgetMs);
+    return { ns: r.task, sync: r.sync, calls: r.calls };
+  },
+
+  /**
+   * The send path: a fresh tracker (persist off, batchSize 300, no timer)
+   * gets 300 events; the 300th call fills the batch, and the tracker builds
+   * the request body and hands it to fetch (stubbed) inside that call. Its
+   * time minus the median of the calls before it is the cost of turning the
+   * queued batch into the body (JSON of the batch, the crossing into JS,
+   * the platform's percent-encoding). The reference: JSON.stringify +
+   * encodeURIComponent of the same events (read back from the body sent).
+   * ns per event, medians over `reps` fresh trackers.
+   */
+  async sendPath({ reps = 15, warm = 3 } = {}) {
+    const mod = await load("coola-tracker");
+    const bytes = await wasm();
+    const stub = window.fetch;
+    let body = null;
+    window.fetch = (url, init) => {
+      body = init.body;
+      return new Promise(() => {});
+    };
+    const ours = [];
+    const ref = [];
+    let evs = null;
+    let sink = 0;
+    try {
+      for (let r = 0; r < reps + warm; r++) {
+        const t = await mod.make({ persist: false }, bytes);
+        const each = [];
+        for (let i = 0; i < 299; i++) {
+          const a = now();
+          t.track(EVENT, props(i));
+          if (i >= 200) each.push(now() - a);
+        }
+        body = null;
+        const t0 = now();
+        t.track(EVENT, props(299));
+        const t1 = now();
+        t.close();
+        if (body === null) throw new Error("the 300th event did not send the batch");
+        evs ||= JSON.parse(new URLSearchParams(body).get("data")).events;
+        const t2 = now();
+        sink += encodeURIComponent(JSON.stringify({ events: evs })).length;
+        const t3 = now();
+        if (r >= warm) {
+          ours.push(((t1 - t0 - median(each)) * 1e6) / 300);
+          ref.push(((t3 - t2) * 1e6) / 300);
+        }
+        await nextTask();
+      }
+    } finally {
+      window.fetch = stub;
+    }
+    return { coola: median(ours), reference: median(ref), bodyBytes: body.length, referenceBytes: sink / (reps + warm), events: evs.length };
   },
 
   /** encodeBatch(300 events) against JSON.stringify + encodeURIComponent. */

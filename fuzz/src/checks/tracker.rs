@@ -474,11 +474,14 @@ impl Model {
     /// the first ones.
     fn sent(&mut self, req: &Request, unload: bool, limit: usize, candidates: &[u64]) -> Vec<u64> {
         let in_flight: usize = self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
-        let keepalive = unload || req.body.len() + in_flight <= self.keepalive_budget;
-        assert_eq!(req.keepalive, keepalive, "keepalive of a {} byte body", req.body.len());
+        let keepalive = unload || req.bytes + in_flight <= self.keepalive_budget;
+        assert_eq!(req.keepalive, keepalive, "keepalive of a {} byte body", req.bytes);
         assert!(req.id > self.last_request_id, "request ids must grow");
         self.last_request_id = req.id;
-        let json = body_json(&req.body, self.fmt).unwrap_or_else(|e| panic!("request body does not decode: {e}"));
+        let body = req.body(self.fmt);
+        assert_eq!(body.len(), req.bytes, "the body's size as the core counts it");
+        let json = body_json(&body, self.fmt).unwrap_or_else(|e| panic!("request body does not decode: {e}"));
+        assert_eq!(json, req.json, "the body carries the request's JSON");
         let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("body JSON: {e}"));
         let events = v["events"].as_array().expect("an events array");
         let mut seqs = Vec::new();
@@ -524,7 +527,7 @@ impl Model {
             seqs: seqs.clone(),
             keepalive,
             unload,
-            bytes: req.body.len(),
+            bytes: req.bytes,
         });
         self.requests += 1;
         seqs
@@ -631,7 +634,7 @@ impl Model {
         for req in &reqs {
             let took = self.sent(req, true, self.batch_size, &cands);
             cands.drain(..took.len());
-            total += req.body.len();
+            total += req.bytes;
         }
         assert!(
             reqs.is_empty() || keepalive_bytes + total <= budget,

@@ -102,14 +102,13 @@ fn string_at(json: &str, i: usize) -> Result<(String, usize), String> {
     Ok((s, j + 1))
 }
 
-/// Bytes that [`percent_decode`] accepts unescaped.
+/// Bytes that [`percent_decode`] accepts unescaped: what `encodeURIComponent`
+/// leaves as it is (both formats are its output; a form decoder reads those
+/// bytes literally too), and `+` for a space in a form.
 fn safe(b: u8, form: bool) -> bool {
     b.is_ascii_alphanumeric()
-        || if form {
-            matches!(b, b'*' | b'-' | b'.' | b'_' | b'+')
-        } else {
-            matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
-        }
+        || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+        || (form && b == b'+')
 }
 
 /// Percent-decoding as `URLSearchParams` (`form`: `+` is a space) or

@@ -12,10 +12,8 @@ use core::cell::Cell;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::super::{
-    flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, thrown_message,
-};
-use super::{busy, CoolaTracker, Hook, Inner};
+use super::super::{flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw};
+use super::{busy, CoolaTracker, Inner, PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
@@ -31,7 +29,7 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = pageEvent)]
     fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
     #[wasm_bindgen(js_name = watchPage)]
-    fn watch_page(key: &str, nav: bool, f: &JsValue) -> Function;
+    fn watch_page(key: &str, nav: bool, callback: &JsValue, what: u32) -> Function;
     #[wasm_bindgen(catch, js_name = beforeSend)]
     fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = debugLine)]
@@ -89,8 +87,12 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let properties = if props.is_undefined() {
         String::new()
     } else {
-        let encoded = flatten(&props)
-            .map_err(|t| option_error("properties", &Error::new(ErrorCode::InvalidValue, thrown_message(&t))))?;
+        let encoded = flatten(&props);
+        if let Some(m) = crate::core::entries::thrown(&encoded) {
+            let mut why = String::from("reading it threw: ");
+            crate::core::error::push_truncated(&mut why, m, 200);
+            return Err(option_error("properties", &Error::new(ErrorCode::InvalidValue, why)));
+        }
         Tracker::check_properties(&encoded).map_err(|e| option_error("properties", &e))?;
         encoded
     };
@@ -136,26 +138,35 @@ pub(super) fn start(inner: &Rc<Inner>) {
     if !inner.page {
         return;
     }
-    let Ok(mut hooks) = inner.hooks.try_borrow_mut() else {
-        return;
-    };
-    // One callback for both: another tab's choice, and in-page navigation.
-    let weak = Rc::downgrade(inner);
-    let on_change = Closure::<dyn FnMut()>::new(move || {
-        if let Some(i) = weak.upgrade() {
-            i.follow_other_tabs();
-            if i.extra.auto == AutoPageViews::History {
-                i.auto_page_view();
-            }
+    // The tracker's one callback, for both: another tab's choice, and
+    // in-page navigation (see `on_page_change`).
+    let nav = inner.extra.auto == AutoPageViews::History;
+    let hook = inner.hook(|cb| watch_page(&inner.extra.consent_key, nav, cb, PAGE));
+    if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
+        hooks.page = hook;
+    }
+}
+
+/// Another tab changed the saved choice, or the page navigated in place.
+pub(super) fn on_page_change(inner: &Rc<Inner>) {
+    inner.follow_other_tabs();
+    if inner.extra.auto == AutoPageViews::History {
+        inner.auto_page_view();
+    }
+}
+
+/// The message of what JavaScript threw (an Error's message, a string).
+fn thrown_message(v: &JsValue) -> String {
+    let text = v.as_string().or_else(|| {
+        if v.is_object() {
+            Reflect::get(v, &"message".into()).ok().and_then(|m| m.as_string())
+        } else {
+            None
         }
     });
-    let nav = inner.extra.auto == AutoPageViews::History;
-    let cancel = watch_page(&inner.extra.consent_key, nav, on_change.as_ref());
-    hooks.page = Some(Hook {
-        _closures: vec![on_change],
-        _hide: None,
-        cancel,
-    });
+    let mut out = String::new();
+    crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
+    out
 }
 
 /// `autoPageViews`: the page view of the page the tracker starts on, queued
@@ -194,7 +205,7 @@ impl Inner {
             }
             Err(_) => false,
         };
-        self.schedule_persist();
+        self.schedule_end_of_task();
         self.report();
         if ready {
             self.pump();
@@ -450,8 +461,8 @@ impl CoolaTracker {
     /// `undefined` removes one. Throws as `track` does.
     #[wasm_bindgen(js_name = setProperties, skip_typescript)]
     pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
-        let encoded =
-            flatten(&properties).map_err(|t| js_error(&Error::new(ErrorCode::InvalidValue, thrown_message(&t))))?;
+        let encoded = flatten(&properties);
+        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
         core.set_properties(&encoded).map_err(|e| js_error(&e))
     }

@@ -124,12 +124,13 @@ export async function cpuOverhead(chromium) {
  * timers included, until idle or `settleMs`), the start-up ms and the cold
  * ns per call.
  */
-export async function trackRep(chromium, id, { calls, warm, budgetMs, settleMs, options, overhead }) {
+export async function trackRep(chromium, id, { calls, warm, budgetMs, settleMs, options, overhead, tight }) {
   const p = await chromium.open();
   try {
     const startup = await p.evaluate(([id, o, w]) => window.bench.prepare(id, o, w), [id, options, warm]);
     await p.idle(settleMs);
-    const { result, cpuMs, settled } = await p.cpu(([c, b]) => window.bench.run(c, b), [calls, budgetMs], settleMs);
+    const run = tight ? ([c, b]) => window.bench.tight(c, b) : ([c, b]) => window.bench.run(c, b);
+    const { result, cpuMs, settled } = await p.cpu(run, [calls, budgetMs], settleMs);
     return {
       wall: result.ns,
       cpu: (Math.max(0, cpuMs - overhead) * 1e6) / result.calls,
@@ -138,6 +139,16 @@ export async function trackRep(chromium, id, { calls, warm, budgetMs, settleMs, 
       startup,
       errors: p.pageErrors,
     };
+  } finally {
+    await p.close();
+  }
+}
+
+/** The send path (page.mjs `sendPath`), in a page of its own. */
+export async function sendPathCase(chromium, opts) {
+  const p = await chromium.open();
+  try {
+    return await p.evaluate((o) => window.bench.sendPath(o), opts);
   } finally {
     await p.close();
   }
