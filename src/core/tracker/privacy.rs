@@ -588,13 +588,18 @@ mod tests {
         t.track_encoded(T0 + 120 * 60_000, &enc).unwrap();
         t.on_response(r.id, T0, 200, None, false);
         let r = t.next_request(T0 + 120 * 60_000, false, None).unwrap();
-        assert_eq!(events(&r.body(crate::core::batch::BodyFormat::Form))[0]["session_id"], "mine");
+        assert_eq!(
+            events(&r.body(crate::core::batch::BodyFormat::Form))[0]["session_id"],
+            "mine"
+        );
         // Sessions off: no session_id.
         let mut off = tracker(&[]);
         track(&mut off, T0, 0);
         assert_eq!(off.session_id(), "");
         let r = off.next_request(T0, false, None).unwrap();
-        assert!(events(&r.body(crate::core::batch::BodyFormat::Form))[0].get("session_id").is_none());
+        assert!(events(&r.body(crate::core::batch::BodyFormat::Form))[0]
+            .get("session_id")
+            .is_none());
     }
 
     #[test]
@@ -664,7 +669,10 @@ mod tests {
             if !a.is_empty() {
                 kept_users += 1;
                 let r = t.next_request(T0, false, None).unwrap();
-                assert_eq!(events(&r.body(crate::core::batch::BodyFormat::Form))[0]["sample_rate"], 0.25);
+                assert_eq!(
+                    events(&r.body(crate::core::batch::BodyFormat::Form))[0]["sample_rate"],
+                    0.25
+                );
             } else {
                 assert_eq!(t.pending(), 0);
                 // Dropped events are still validated.
