@@ -59,10 +59,11 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     } else {
         JsValue::UNDEFINED
     };
-    let listed = match flatten_list(&list, MAX_EVENTS as u32) {
-        Ok(v) => v,
-        Err(_) => return body_error("the events cannot be read"),
-    };
+    let listed = flatten_list(&list, MAX_EVENTS as u32);
+    if listed.is_string() {
+        // What reading them threw (parsed JSON holds plain data only).
+        return body_error("the events cannot be read");
+    }
     if listed.as_f64().is_some() {
         let e = Error::new(ErrorCode::BatchTooLarge, "at most 300 events a request");
         return errors(&[(None, e)]);
