@@ -71,11 +71,12 @@ browser:
 # The release package: web build (browsers, bundlers, workerd), Node build and
 # the edge collector's build (coola-tracker/edge: the web build plus the cargo
 # feature `edge`, so pages never carry it), each optimised with wasm-opt from
-# the npm package binaryen, assembled in pkg/.
+# the npm package binaryen, assembled in pkg/. The edge build goes first: the
+# cargo artifact left last is the browser one, which `wasm-named` measures.
 build: tools
+	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-edge --no-pack -- $(SLIM) --features edge
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack -- $(SLIM)
 	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack -- $(SLIM)
-	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-edge --no-pack -- $(SLIM) --features edge
 	for d in target/pkg-web target/pkg-node target/pkg-edge; do \
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
 	done
