@@ -3,10 +3,9 @@
 // "Past one queue" is the Worker, bundled as wrangler bundles it and run in
 // workerd through Miniflare with four queues; its last comment lines are the
 // page's shard choice, run here too. Every shard delivers through its queue.
-// (README.md once the section is in it; README-edge-section.md until then.)
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { APP, ROOT, bundle, edgeProject, nodeBuild, startCollector, tool, waitFor, workerFrom } from "./helpers.mjs";
@@ -15,10 +14,8 @@ const HEADING = "## At the edge, at scale";
 const SHARDS = 4;
 
 function sectionBlock() {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const file = readme.includes(HEADING) ? "README.md" : "README-edge-section.md";
-  assert.ok(existsSync(join(ROOT, file)), `${file} has the section`);
-  const text = readFileSync(join(ROOT, file), "utf8");
+  const text = readFileSync(join(ROOT, "README.md"), "utf8");
+  assert.ok(text.includes(HEADING), `README.md has the section "${HEADING}"`);
   const section = text.slice(text.indexOf(HEADING));
   const from = section.indexOf("Past one queue");
   assert.ok(from > 0, "the section shows how to go past one queue");

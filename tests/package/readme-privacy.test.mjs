@@ -1,24 +1,20 @@
 // The README's consent-banner example, as written: the first ```js block
-// under "## Consent, sessions, page views and hooks", read when the test
-// runs (from README-privacy-section.md until that section is spliced into
-// README.md, then from README.md), runs unchanged as a page module with the
+// under "## Consent, sessions, page views and hooks" of README.md, read when
+// the test runs, runs unchanged as a page module with the
 // installed package against the local collector, with the banner's markup
 // (#banner, #accept, #decline) and window.COOLA_ENDPOINT set first.
 
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { ROOT, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
 
 const HEADING = "## Consent, sessions, page views and hooks";
 
-/** The first ```js block under HEADING, in README.md if it has the section, else in README-privacy-section.md. */
+/** The first ```js block under HEADING in README.md. */
 function example() {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const section = join(ROOT, "README-privacy-section.md");
-  const text = readme.includes(HEADING) || !existsSync(section) ? readme : readFileSync(section, "utf8");
-  const lines = text.split(/\r?\n/);
+  const lines = readFileSync(join(ROOT, "README.md"), "utf8").split(/\r?\n/);
   const start = lines.findIndex((l) => l.trim() === HEADING);
   assert.ok(start >= 0, `no heading "${HEADING}"`);
   const open = lines.findIndex((l, i) => i > start && /^```js\s*$/.test(l));

@@ -42,7 +42,7 @@ function readmeBlock(heading, file = join(ROOT, "README.md")) {
   const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
   assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
   const code = lines.slice(open + 1, close).join("\n") + "\n";
-  assert.match(code, /from\s+["']coola-tracker["']/, `the "${heading}" example imports "coola-tracker"`);
+  assert.match(code, /from\s+["']coola-tracker(\/edge)?["']/, `the "${heading}" example imports "coola-tracker"`);
   return code;
 }
 
@@ -72,6 +72,19 @@ after(async () => {
 });
 
 const endpoint = () => `${collector.url}/v3/{appKey}/track`;
+
+// The README's edge collector Worker is www/edge/worker.js, which
+// tests/edge deploys in workerd from its wrangler.toml and drives: the same
+// code, comments aside.
+test("the README's edge collector example is the Worker tests/edge runs", () => {
+  const code = (text) =>
+    text
+      .split("\n")
+      .map((l) => l.replace(/\s*\/\/.*$/, "").trim())
+      .filter(Boolean);
+  const block = readmeBlock("## At the edge: a first-party collector");
+  assert.deepEqual(code(block), code(readFileSync(join(ROOT, "www", "edge", "worker.js"), "utf8")));
+});
 
 // What npm shows is the package's own README: its examples must be the ones
 // run below, to the letter, so that they are tested too.
