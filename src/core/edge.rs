@@ -114,14 +114,8 @@ pub fn pack_messages(lens: &[usize]) -> Vec<usize> {
 
 /// Writes one queue message body: `{"events":[...]}`.
 pub fn write_message<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>) {
-    out.push_str(OPEN);
-    for (i, e) in events.into_iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(e);
-    }
-    out.push_str(CLOSE);
+    // The same JSON as a request's.
+    crate::core::batch::write_json(out, events);
 }
 
 /// Groups messages (their byte sizes, in order) into `sendBatch` calls of at

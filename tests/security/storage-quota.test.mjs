@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { props } from "../bench/workload.mjs";
 import { launch, newPage, pageResult, requirePkg, startCollector, uniqueApp } from "./helpers.mjs";
 
 let browser;
@@ -36,21 +37,8 @@ async function open() {
   return page;
 }
 
-// Runs in the page: the bench's 10-property event.
-function benchProps(i) {
-  return {
-    page_section: "checkout",
-    product_name: "Blue running shoes \"Ultra\" \u00e9t\u00e9 \u{1F45F}",
-    product_sku: "SKU-" + (i & 1023),
-    currency: "EUR",
-    campaign: "summer-sale-2025",
-    price: 89.9,
-    quantity: (i & 3) + 1,
-    step: i % 5,
-    logged_in: true,
-    first_purchase: (i & 1) === 0,
-  };
-}
+// The bench's 10-property event (tests/bench/workload.mjs), run in the page.
+const benchProps = props;
 
 test("a stored event is restored by the next page to exactly the event the first would have sent", async () => {
   const app = uniqueApp("compact");
