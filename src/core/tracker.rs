@@ -432,6 +432,9 @@ impl Tracker {
         let session_id = self.touch_session(now_ms);
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(6 + n_page + self.env_defaults.len());
         self.x.lead_defaults(&self.cfg, session_id.as_deref(), &mut defaults);
+        // Where the event_id default is (after the shared properties, the
+        // session and the sample rate): the caller's own wins, see below.
+        let id_at = defaults.len();
         defaults.push(("event_id", RawValue::Str(&id)));
         defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         if !self.cfg.server_timestamp {
@@ -470,9 +473,9 @@ impl Tracker {
         }
         let (time, given) = r?;
         let time = time.unwrap_or(i64::MAX);
-        // A caller's own event_id (defaults[0]) wins, and was checked to be a
-        // non-empty string: it is the id to return.
-        if given & 1 != 0 {
+        // A caller's own event_id (defaults[id_at]) wins, and was checked to
+        // be a non-empty string: it is the id to return.
+        if given & 1u64.checked_shl(id_at as u32).unwrap_or(0) != 0 {
             if let Some(theirs) = caller_event_id(rest) {
                 id.clear();
                 id.push_str(theirs);
@@ -1099,6 +1102,26 @@ mod tests {
         assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::InvalidValue);
         let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
         assert_eq!(e["event_id"], "mine-1");
+        // With sessions and shared properties, whose defaults come before
+        // event_id's, the caller's event_id is still the one returned.
+        let mut s = tracker(&[("sessionTimeoutMs", num(1_800_000.0))]);
+        s.set_properties(&write('s', "plan", "pro")).unwrap();
+        let enc = write('s', "event_name", "e") + &write('s', "event_id", "mine-2");
+        assert_eq!(s.track_encoded(T0, &enc).unwrap(), "mine-2");
+        let enc = write('s', "event_name", "e") + &write('s', "session_id", "theirs");
+        let generated = s.track_encoded(T0, &enc).unwrap();
+        assert_eq!(
+            generated.len(),
+            36,
+            "no caller event_id: the generated one ({generated})"
+        );
+        let r = s.next_request(T0, false, None).unwrap();
+        let sent = events(&r.body(BodyFormat::Form));
+        assert_eq!(
+            (sent[0]["event_id"].as_str(), sent[1]["event_id"].as_str()),
+            (Some("mine-2"), Some(generated.as_str()))
+        );
+        assert_eq!(sent[1]["session_id"], "theirs");
     }
 
     #[test]
