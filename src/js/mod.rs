@@ -54,7 +54,7 @@ extern "C" {
     #[wasm_bindgen(js_name = storedEvent)]
     fn stored_event(key: &str) -> Option<String>;
     #[wasm_bindgen(js_name = storageKeys)]
-    fn storage_keys(prefix: &str) -> Vec<String>;
+    fn storage_key_list(prefix: &str) -> Array;
     fn offline() -> bool;
     #[wasm_bindgen(js_name = storageGet)]
     fn storage_get(key: &str) -> Option<String>;
@@ -62,6 +62,13 @@ extern "C" {
     fn storage_set(key: &str, value: &str) -> bool;
     #[wasm_bindgen(js_name = storageReadable)]
     fn storage_readable() -> bool;
+}
+
+/// The `localStorage` keys that start with `prefix`. Read from the array
+/// here: wasm-bindgen's `Vec<String>` return is larger code.
+fn storage_keys(prefix: &str) -> Vec<String> {
+    let list = storage_key_list(prefix);
+    (0..list.length()).filter_map(|i| list.get(i).as_string()).collect()
 }
 
 #[wasm_bindgen(typescript_custom_section)]
