@@ -158,13 +158,7 @@ pub(super) fn on_page_change(inner: &Rc<Inner>) {
 
 /// The message of what JavaScript threw (an Error's message, a string).
 fn thrown_message(v: &JsValue) -> String {
-    let text = v.as_string().or_else(|| {
-        if v.is_object() {
-            Reflect::get(v, &"message".into()).ok().and_then(|m| m.as_string())
-        } else {
-            None
-        }
-    });
+    let text = v.as_string().or_else(|| get(v, "message").as_string());
     let mut out = String::new();
     crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
     out
