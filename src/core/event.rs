@@ -141,6 +141,18 @@ pub fn validate_with_defaults<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {
+    // One copy of the validator for every kind of iterator (it is large; the
+    // dynamic call per property costs far less than a copy per caller).
+    validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts)
+}
+
+fn validate_dyn<'a>(
+    out: &mut String,
+    event_name: Option<RawValue<'_>>,
+    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
+    defaults: &[(&str, RawValue<'_>)],
+    opts: &ValidateOptions,
+) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
     let result = write_event(out, event_name, props, defaults, opts);
     let size = out.len() - start;
@@ -168,7 +180,7 @@ struct Seen {
 fn write_event<'a>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
-    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {

@@ -52,16 +52,35 @@ extern "C" {
     #[wasm_bindgen(js_name = storageRemove)]
     fn storage_remove(key: &str);
     #[wasm_bindgen(js_name = storedEvent)]
-    fn stored_event(key: &str) -> Option<String>;
+    fn stored_event_value(key: &str) -> JsValue;
     #[wasm_bindgen(js_name = storageKeys)]
-    fn storage_keys(prefix: &str) -> Vec<String>;
+    fn storage_key_list(prefix: &str) -> Array;
     fn offline() -> bool;
     #[wasm_bindgen(js_name = storageGet)]
-    fn storage_get(key: &str) -> Option<String>;
+    fn storage_get_value(key: &str) -> JsValue;
     #[wasm_bindgen(js_name = storageSet)]
     fn storage_set(key: &str, value: &str) -> bool;
     #[wasm_bindgen(js_name = storageReadable)]
     fn storage_readable() -> bool;
+}
+
+/// A stored event in the entries form (`""`: not JSON; `None`: no such key).
+/// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
+/// is larger code than `as_string`.
+fn stored_event(key: &str) -> Option<String> {
+    stored_event_value(key).as_string()
+}
+
+/// The value under `key` in `localStorage`, `None` when absent or unreadable.
+fn storage_get(key: &str) -> Option<String> {
+    storage_get_value(key).as_string()
+}
+
+/// The `localStorage` keys that start with `prefix`. Read from the array
+/// here: wasm-bindgen's `Vec<String>` return is larger code.
+fn storage_keys(prefix: &str) -> Vec<String> {
+    let list = storage_key_list(prefix);
+    (0..list.length()).filter_map(|i| list.get(i).as_string()).collect()
 }
 
 #[wasm_bindgen(typescript_custom_section)]

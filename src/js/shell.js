@@ -482,11 +482,12 @@ export function beforeSend(hook, json) {
   return JSON.stringify(out) === json ? 1 : props("", out);
 }
 
-// debug: one console.debug line, with the event's JSON parsed when given.
-// The text never holds the app key.
-export function debugLine(text, json) {
+// debug: one console.debug line, written here from what the tracker hands
+// over: 0 queued (text: the event's JSON, parsed), 1 request a: b events to
+// text (the URL with the app key hidden), 2 answer to request a: HTTP b.
+export function debugLine(what, a, b, text) {
   try {
-    if (json) console.debug("[coola-tracker] " + text, JSON.parse(json));
-    else console.debug("[coola-tracker] " + text);
+    const line = what ? (what > 1 ? "answer " + a + ": HTTP " + b : "request " + a + ": " + b + " event(s) to " + text) : "queued";
+    console.debug("[coola-tracker] " + line, ...(what ? [] : [JSON.parse(text)]));
   } catch (_) {}
 }

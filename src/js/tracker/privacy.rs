@@ -16,7 +16,6 @@ use super::super::{flatten, get, js_error, now_ms, storage_get, storage_keys, st
 use super::{busy, CoolaTracker, Inner, PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
-use crate::core::num;
 use crate::core::privacy::{self, Choice};
 use crate::core::tracker::{Request, Tracker};
 
@@ -32,8 +31,10 @@ extern "C" {
     fn watch_page(key: &str, nav: bool, callback: &JsValue, what: u32) -> Function;
     #[wasm_bindgen(catch, js_name = beforeSend)]
     fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
+    /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
+    /// events to `text`), 2 (answer to request `a`: HTTP `b`).
     #[wasm_bindgen(js_name = debugLine)]
-    fn debug_line(text: &str, json: &str);
+    fn debug_line(what: u32, a: f64, b: f64, text: &str);
 }
 
 /// What the shell keeps for these features.
@@ -157,13 +158,7 @@ pub(super) fn on_page_change(inner: &Rc<Inner>) {
 
 /// The message of what JavaScript threw (an Error's message, a string).
 fn thrown_message(v: &JsValue) -> String {
-    let text = v.as_string().or_else(|| {
-        if v.is_object() {
-            Reflect::get(v, &"message".into()).ok().and_then(|m| m.as_string())
-        } else {
-            None
-        }
-    });
+    let text = v.as_string().or_else(|| get(v, "message").as_string());
     let mut out = String::new();
     crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
     out
@@ -197,7 +192,7 @@ impl Inner {
                 if self.extra.debug {
                     if let (Ok(id), Some((_, json))) = (&r, c.queued().last()) {
                         if !id.is_empty() {
-                            debug_line("queued", json);
+                            debug_line(0, 0.0, 0.0, json);
                         }
                     }
                 }
@@ -385,27 +380,17 @@ impl Inner {
         }
     }
 
-    /// `debug`: a request leaves.
+    /// `debug`: a request leaves (the line is written by the shell).
     pub(super) fn debug_request(&self, req: &Request) {
         if self.extra.debug {
-            let mut m = String::from("request ");
-            num::push_u64(&mut m, req.id);
-            m.push_str(": ");
-            num::push_u64(&mut m, req.events as u64);
-            m.push_str(" event(s) to ");
-            m.push_str(&self.extra.shown_url);
-            debug_line(&m, "");
+            debug_line(1, req.id as f64, req.events as f64, &self.extra.shown_url);
         }
     }
 
     /// `debug`: the answer to a request (status 0: a network error).
     pub(super) fn debug_answer(&self, id: f64, status: u16) {
         if self.extra.debug {
-            let mut m = String::from("answer ");
-            num::push_u64(&mut m, id as u64);
-            m.push_str(": HTTP ");
-            num::push_u64(&mut m, u64::from(status));
-            debug_line(&m, "");
+            debug_line(2, id, f64::from(status), "");
         }
     }
 }
