@@ -429,9 +429,9 @@ impl Tracker {
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
 
-        let session_id = self.touch_session(now_ms);
+        let with_session = self.touch_session(now_ms);
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(6 + n_page + self.env_defaults.len());
-        self.x.lead_defaults(&self.cfg, session_id.as_deref(), &mut defaults);
+        self.x.lead_defaults(&self.cfg, with_session, &mut defaults);
         // Where the event_id default is (after the shared properties, the
         // session and the sample rate): the caller's own wins, see below.
         let id_at = defaults.len();

@@ -34,11 +34,12 @@ async function open() {
   const page = await newPage(browser);
   await page.goto(`${collector.url}${LANDING}`, { referer: "https://www.example.com/blog/post-42" });
   assert.equal((await pageResult(page)).ok, true);
+  // The bench's 10-property event (tests/bench/workload.mjs), in the page.
+  await page.evaluate((src) => {
+    window.benchProps = new Function(`return (${src})`)();
+  }, props.toString());
   return page;
 }
-
-// The bench's 10-property event (tests/bench/workload.mjs), run in the page.
-const benchProps = props;
 
 test("a stored event is restored by the next page to exactly the event the first would have sent", async () => {
   const app = uniqueApp("compact");
@@ -46,8 +47,8 @@ test("a stored event is restored by the next page to exactly the event the first
   const page = await open();
   try {
     const r = await page.evaluate(
-      async ({ app, storageKey, benchSrc }) => {
-        const benchProps = new Function(`return (${benchSrc})`)();
+      async ({ app, storageKey }) => {
+        const { benchProps } = window;
         const { CoolaTracker } = window.lib;
         const endpoint = `${location.origin}/v3/{appKey}/track`;
         const realFetch = window.fetch;
@@ -86,7 +87,7 @@ test("a stored event is restored by the next page to exactly the event the first
         b.free();
         return { stored, context, contexts, failed, wanted, left, bodiesBefore: bodies.slice(0, first) };
       },
-      { app, storageKey, benchSrc: benchProps.toString() },
+      { app, storageKey },
     );
     assert.equal(r.contexts.length, 1, "one context key for the tab");
     const ctx = JSON.parse(r.context);
@@ -138,8 +139,8 @@ test("the budget bounds the tracker's share of localStorage: past it events stay
   const page = await open();
   try {
     const r = await page.evaluate(
-      async ({ app, storageKey, benchSrc }) => {
-        const benchProps = new Function(`return (${benchSrc})`)();
+      async ({ app, storageKey }) => {
+        const { benchProps } = window;
         const { CoolaTracker } = window.lib;
         window.fetch = () => new Promise(() => {}); // nothing is acknowledged
         const errors = [];
@@ -181,7 +182,7 @@ test("the budget bounds the tracker's share of localStorage: past it events stay
         for (const k of Object.keys(localStorage)) if (k.startsWith(`${storageKey}:`)) localStorage.removeItem(k);
         return { at5k, fit, tracked: i, pending, storageErrors, chars, pageRoom };
       },
-      { app, storageKey, benchSrc: benchProps.toString() },
+      { app, storageKey },
     );
     assert.equal(r.at5k.stored, 5000, "the first 5,000 are all stored");
     assert.deepEqual(r.at5k.errors, [], "no error while under the budget");

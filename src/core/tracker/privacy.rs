@@ -83,12 +83,13 @@ impl Extras {
     pub(super) fn lead_defaults<'a>(
         &'a self,
         cfg: &'a Config,
-        session_id: Option<&'a str>,
+        with_session: bool,
         out: &mut Vec<(&'a str, RawValue<'a>)>,
     ) {
         for (k, v) in &self.shared {
             out.push((k, v.raw()));
         }
+        let session_id = self.session.as_ref().filter(|_| with_session).map(Session::id);
         if let Some(id) = session_id.filter(|_| !self.shares("session_id")) {
             out.push(("session_id", RawValue::Str(id)));
         }
@@ -231,26 +232,28 @@ impl Tracker {
         self.x.session.as_mut().and_then(Session::take_stored)
     }
 
-    /// The session id of an event tracked at `now_ms` (which counts as
-    /// activity); `None` when sessions are off or the visitor is opted out.
-    pub(super) fn touch_session(&mut self, now_ms: i64) -> Option<String> {
+    /// Counts an event tracked at `now_ms` as session activity (rolling the
+    /// session over after a gap); whether the event gets a `session_id`
+    /// (false when sessions are off or the visitor is opted out). The id is
+    /// read where the defaults are built, without a copy per event.
+    pub(super) fn touch_session(&mut self, now_ms: i64) -> bool {
         if self.x.opted_out {
-            return None;
+            return false;
         }
         let rng = &mut self.rng;
-        let s = self.x.session.as_mut()?;
-        Some(
-            s.touch(
-                now_ms,
-                || None,
-                || {
-                    let mut id = String::with_capacity(36);
-                    rng.uuid(&mut id);
-                    id
-                },
-            )
-            .to_string(),
-        )
+        let Some(s) = self.x.session.as_mut() else {
+            return false;
+        };
+        s.touch(
+            now_ms,
+            || None,
+            || {
+                let mut id = String::with_capacity(36);
+                rng.uuid(&mut id);
+                id
+            },
+        );
+        true
     }
 
     /// Checks properties (the shell's [`entries`] form of an object) as
