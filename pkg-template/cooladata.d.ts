@@ -58,7 +58,11 @@ export interface Cooladata {
   trackEventLater(eventName: string, properties?: CooladataProperties): void;
   /** Sends everything queued; resolves when the requests have settled. */
   flush(): Promise<FlushReport>;
-  /** Tracks `page_load` (page URL and title are filled in); `page` overrides the URL. */
+  /**
+   * Tracks `page_load` through the tracker's `trackPageView()`: page URL and title,
+   * and after an in-page navigation the previous URL as `referring_url`; `page`
+   * overrides the URL.
+   */
   trackPageload(page?: string): void;
   /** Merges configuration: user_id and session_id apply to later events; app_key or api_host start new trackers. */
   setConfig(config: Partial<CooladataConfig>): void;

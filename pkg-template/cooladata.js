@@ -33,6 +33,12 @@ const VERSION = "__COOLA_VERSION__";
 const DEFAULT_HOST = "api.cooladata.com";
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/i;
 const TRACKER_TYPE = "javascript";
+// cooladata-js's name for trackPageload's event.
+const PAGELOAD_EVENT = "page_load";
+
+function inPage() {
+  return typeof document === "object" && document !== null && typeof location === "object";
+}
 const TRACKER_VERSION = `coola-tracker/${VERSION}`;
 const COOKIE_NAME = "cd_user_id";
 const COOKIE_DAYS = 365;
@@ -195,6 +201,8 @@ export function createCooladata(name = PRIMARY) {
   let waiting = [];
   let scheduled = false;
   let referrer = "";
+  // True while trackPageload's page view is being tracked (see withPageload).
+  let pageload = false;
 
   // Runs `fn` once the trackers exist, in call order; `fail(error)` instead
   // when they could not be made.
@@ -227,6 +235,24 @@ export function createCooladata(name = PRIMARY) {
     };
   }
 
+  // trackPageload is the tracker's trackPageView (page URL and title, and
+  // after an in-page navigation the previous URL as referring_url) under
+  // cooladata-js's event name, page_load: while trackPageload runs, the
+  // tracker's beforeSend renames the page view, then calls the site's own
+  // beforeSend (tracker.beforeSend) if it gave one. A beforeSend that is not
+  // a function is passed on for the tracker to refuse.
+  function withPageload(opts) {
+    const own = opts.beforeSend;
+    if (own !== undefined && typeof own !== "function") return opts;
+    return {
+      ...opts,
+      beforeSend: (event) => {
+        if (pageload && event.event_name === "page_view") event.event_name = PAGELOAD_EVENT;
+        return own === undefined ? undefined : own(event);
+      },
+    };
+  }
+
   // The anonymous id, as cooladata-js keeps it: the cookie (cookie_name,
   // default cd_user_id) unless disable_cookie; else, and for a new visitor,
   // the tracker's own (kept in localStorage). Either way the cookie is then
@@ -234,12 +260,12 @@ export function createCooladata(name = PRIMARY) {
   function makeTrackers() {
     const opts = trackerOptions();
     const given = config.user_id != null && config.user_id !== "" ? String(config.user_id) : "";
-    const inPage = typeof document === "object" && document !== null && typeof location === "object";
-    const useCookie = !given && inPage && !config.disable_cookie;
+    const page = inPage();
+    const useCookie = !given && page && !config.disable_cookie;
     const name = typeof config.cookie_name === "string" && config.cookie_name !== "" ? config.cookie_name : COOKIE_NAME;
     const fromCookie = useCookie ? cookie(name) : "";
     const known = plausibleId(fromCookie) ? fromCookie : "";
-    const a = new CoolaTracker({ ...opts, userId: given || known || undefined });
+    const a = new CoolaTracker({ ...withPageload(opts), userId: given || known || undefined });
     if (useCookie) {
       const days = Number(config.cookie_expiration) > 0 ? Number(config.cookie_expiration) : COOKIE_DAYS;
       writeIdCookie(name, a.userId, days);
@@ -387,9 +413,27 @@ export function createCooladata(name = PRIMARY) {
       });
     },
 
-    /** Tracks `page_load` (page URL and title are filled in). */
+    /**
+     * Tracks `page_load` through the tracker's trackPageView: page URL and
+     * title, and after an in-page navigation the previous URL as
+     * referring_url; `page` overrides the URL. Sent at once, as trackEvent.
+     * Outside a page (no document) it is a plain `page_load` event.
+     */
     trackPageload(page) {
-      api.trackEvent("page_load", page === undefined ? undefined : { page_url: String(page) });
+      const p = page === undefined ? undefined : { page_url: String(page) };
+      if (!inPage()) return api.trackEvent(PAGELOAD_EVENT, p);
+      whenReady(() => {
+        pageload = true;
+        try {
+          now.trackPageView(props(p));
+        } catch (e) {
+          log("error", e.message);
+          return;
+        } finally {
+          pageload = false;
+        }
+        schedule();
+      });
     },
 
     /** Merges configuration: user_id and session_id apply to later events; app_key or api_host start new trackers. */

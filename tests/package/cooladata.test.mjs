@@ -221,3 +221,59 @@ test("calls made before the script loaded are replayed in the order the snippet 
     await page.context().close();
   }
 });
+
+test("trackPageload is trackPageView named page_load: after pushState the previous URL is its referrer", async () => {
+  const key = "cd-pageload";
+  const page = await sitePage(function () {
+    var q = new URLSearchParams(location.search);
+    window.seen = [];
+    cooladata.init({
+      app_key: q.get("app"),
+      api_host: location.host,
+      user_id: "u-pageload",
+      track_pageload: true,
+      // The site's own beforeSend still runs, on the page load too.
+      tracker: {
+        beforeSend: function (e) {
+          window.seen.push(e.event_name);
+          e.hooked = "yes";
+        },
+      },
+    });
+  });
+  try {
+    await page.goto(`${collector.url}/next.html`);
+    await page.evaluate((u) => (location.href = u), `${collector.url}/site.html?loader=module&app=${key}`);
+    await waitFor(() => collector.events({ app: key }).length >= 1, { what: "the first page_load" });
+    const first = `${collector.url}/site.html?loader=module&app=${key}`;
+    await page.evaluate(() => {
+      history.pushState({}, "", "/site.html?step=2");
+      window.cooladata.trackPageload();
+      // A site's own page_view event keeps its name.
+      window.cooladata.trackEvent("page_view", { own: 1 });
+    });
+    const events = await waitFor(
+      () => {
+        const got = collector.events({ app: key });
+        return got.length >= 3 && got;
+      },
+      { what: "two page_load events and a page_view" },
+    );
+    assert.deepEqual(
+      events.map((e) => e.event_name),
+      ["page_load", "page_load", "page_view"],
+    );
+    const [one, two, own] = events;
+    assert.equal(one.page_url, first);
+    assert.equal(one.referring_url, `${collector.url}/next.html`, "the first: the document's referrer");
+    assert.equal(two.page_url, `${collector.url}/site.html?step=2`);
+    assert.equal(two.referring_url, first, "after pushState: the previous page_url");
+    assert.equal(two.tracker_type, "javascript");
+    assert.equal(own.own, 1);
+    for (const e of events) assert.equal(e.hooked, "yes", `${e.event_name}: the site's beforeSend ran`);
+    // The site's hook sees the renamed event.
+    assert.deepEqual(await page.evaluate(() => window.seen), ["page_load", "page_load", "page_view"]);
+  } finally {
+    await page.context().close();
+  }
+});
