@@ -152,17 +152,20 @@ export function shorten(dir) {
   for (const { module, name } of mod.imports) {
     if (module === own && !imports.has(name)) imports.set(name, shortName(imports.size));
   }
-  // Export names, but `memory` (init() resolves to the exports, and callers
-  // read `memory`); none may become `memory`.
+  // Export names that the glue reaches (as `wasm.<name>`), but `memory`
+  // (init() resolves to the exports, and callers read `memory`); others are
+  // reached by their names from elsewhere (the snippet's `coola_callback`).
   const exports = new Map();
   for (const { name } of mod.exports) {
-    if (name !== "memory") exports.set(name, shortName(exports.size));
+    if (name !== "memory" && new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) {
+      exports.set(name, shortName(exports.size));
+    }
   }
 
   const out = renameWasm(wasm, {
     module: (m) => modules.get(m),
     import: (m, n) => (m === own ? imports.get(n) : n),
-    export: (n) => (n === "memory" ? n : exports.get(n)),
+    export: (n) => exports.get(n) ?? n,
   });
 
   for (const [from, to] of modules) {

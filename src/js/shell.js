@@ -229,7 +229,21 @@ export function encode(json, form) {
 
 // The tracker's one callback: cb(what, id, status, text, flag), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
-// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task).
+// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
+// 6 page changed). It calls the module's raw export coola_callback with the
+// tracker's handle and numbers, and leaves `text` on itself as `t` for the
+// tracker to read; once the tracker is gone it sets `h` to 0, and the
+// callback does nothing more.
+export function bind(exports, handle) {
+  const cb = (what, id, status, text, flag) => {
+    if (cb.h) {
+      cb.t = text;
+      exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+    }
+  };
+  cb.h = handle;
+  return cb;
+}
 
 // POST the body for `json`, then call cb(0, id, status, Retry-After, body
 // said "status": false), status 0 for a network error. Never throws; `cb` is

@@ -4,8 +4,9 @@
 use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
+use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
@@ -78,19 +79,22 @@ struct Inner {
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: RefCell<Vec<Waiter>>,
-    /// The one callback JavaScript calls for everything (see [`dispatch`]);
-    /// holds a weak reference.
-    callback: RefCell<Option<Callback>>,
+    /// The one callback JavaScript calls for everything, made by the
+    /// shell's `bind` (see [`coola_callback`]).
+    callback: JsValue,
     /// An end-of-task callback is queued (see [`Inner::end_of_task`]).
     scheduled: Cell<bool>,
     /// Consent, sessions, page views, beforeSend, debug.
     extra: privacy::Extra,
 }
 
-/// What JavaScript calls back: (what, id, status, text, flag). One closure
-/// per tracker, of one type, for every timer, listener and request: the
-/// closure machinery of wasm-bindgen is in the module once.
-type Callback = Closure<dyn FnMut(u32, f64, u16, String, bool)>;
+#[wasm_bindgen(module = "/src/js/shell.js")]
+extern "C" {
+    /// The tracker's callback: a function that JavaScript calls as
+    /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
+    /// with `handle` while the function's `h` is not 0.
+    fn bind(exports: &JsValue, handle: u32) -> JsValue;
+}
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
 const DONE: u32 = 0;
@@ -107,11 +111,25 @@ const END: u32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: u32 = 6;
 
-/// Carries out a callback from JavaScript on the tracker, if it still exists.
-fn dispatch(weak: &Weak<Inner>, what: u32, id: f64, status: u16, text: String, flag: bool) {
+/// What the tracker's callback calls (a raw export: JavaScript calls it
+/// with numbers only, `text` is left on the callback as `t`): carries out
+/// (what, id, status, text, flag) on the tracker, if it still exists. One
+/// entry point for every timer, listener and request, instead of
+/// wasm-bindgen's `Closure` machinery.
+#[no_mangle]
+pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, flag: u32) {
+    // SAFETY: `handle` is a `Weak<Inner>` turned into a pointer by
+    // `CoolaTracker::new`; that weak reference is given back only by
+    // `Inner`'s drop, which first sets the callback's `h` to 0, after which
+    // the callback calls this no more. ManuallyDrop: this call borrows it.
+    let weak = ManuallyDrop::new(unsafe { Weak::from_raw(handle as usize as *const Inner) });
     let Some(i) = weak.upgrade() else { return };
+    let flag = flag != 0;
     match what {
-        DONE => i.on_done(id, status, text, flag),
+        DONE => {
+            let text = Reflect::get(&i.callback, &"t".into()).ok().and_then(|t| t.as_string());
+            i.on_done(id, status as u16, text.filter(|t| !t.is_empty()), flag)
+        }
         BEAT => i.heartbeat(false),
         HIDE => {
             i.unload();
@@ -222,32 +240,26 @@ impl Inner {
 
     /// Registers something with JavaScript that calls the callback back.
     fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
-        let cb = self.callback.try_borrow().ok()?;
         Some(Hook {
-            cancel: register(cb.as_ref()?.as_ref()),
+            cancel: register(&self.callback),
         })
     }
 
     fn launch(&self, req: &Request) {
-        if let Ok(done) = self.callback.try_borrow() {
-            if let Some(done) = done.as_ref() {
-                self.debug_request(req);
-                send(
-                    &self.url,
-                    &req.json,
-                    self.form,
-                    req.keepalive,
-                    req.id as f64,
-                    done.as_ref(),
-                );
-            }
-        }
+        self.debug_request(req);
+        send(
+            &self.url,
+            &req.json,
+            self.form,
+            req.keepalive,
+            req.id as f64,
+            &self.callback,
+        );
     }
 
     /// A request settled: tell the core, then go on or settle the flushes.
-    fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: String, status_false: bool) {
+    fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: Option<String>, status_false: bool) {
         self.debug_answer(id, status);
-        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
         let outcome = match self.core.try_borrow_mut() {
             Ok(mut c) => c.on_response(id as u64, now_ms(), status, retry_after.as_deref(), status_false),
             Err(_) => return,
@@ -369,12 +381,8 @@ impl Inner {
         {
             return;
         }
-        if let Ok(run) = self.callback.try_borrow() {
-            if let Some(f) = run.as_ref() {
-                self.scheduled.set(true);
-                soon(f.as_ref(), END);
-            }
-        }
+        self.scheduled.set(true);
+        soon(&self.callback, END);
     }
 
     /// Tells other tabs this one is alive, or (`gone`) that its events are
@@ -642,7 +650,9 @@ impl CoolaTracker {
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
-        let inner = Rc::new(Inner {
+        let exports = wasm_bindgen::exports();
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            callback: bind(&exports, weak.clone().into_raw() as usize as u32),
             core: RefCell::new(core),
             url,
             form,
@@ -650,7 +660,6 @@ impl CoolaTracker {
             on_error,
             hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
-            callback: RefCell::new(None),
             extra,
             durable: durable.then(|| Durable {
                 keys,
@@ -660,14 +669,6 @@ impl CoolaTracker {
             }),
             scheduled: Cell::new(false),
         });
-        {
-            let weak = Rc::downgrade(&inner);
-            let cb: Callback =
-                Closure::new(move |what, id, status, text, flag| dispatch(&weak, what, id, status, text, flag));
-            if let Ok(mut slot) = inner.callback.try_borrow_mut() {
-                *slot = Some(cb);
-            }
-        }
         inner.heartbeat(false);
         if full {
             if let Some(d) = &inner.durable {
@@ -770,6 +771,16 @@ impl CoolaTracker {
             .try_borrow()
             .map(|c| c.user_id().to_string())
             .unwrap_or_default()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The callback calls no more, then the weak reference it stood for goes.
+        let _ = Reflect::set(&self.callback, &"h".into(), &JsValue::from(0));
+        // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
+        // (the address of this value), given back once, here.
+        drop(unsafe { Weak::from_raw(self as *const Inner) });
     }
 }
 
