@@ -228,3 +228,39 @@ function listNames(b) {
   }
   return { imports, exports };
 }
+
+/**
+ * ES module glue (web, edge): the snippet's functions that the .wasm imports
+ * as they are come from `import * as importN`, a namespace object, which
+ * makes a bundler keep every export of the snippet with a getter for each.
+ * Named imports of just those functions instead (run after `shorten`).
+ */
+export function namedSnippetImports(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  let glue = readFileSync(glueFile, "utf8");
+  const { imports } = listNames(readFileSync(join(dir, "coola_tracker_bg.wasm")));
+  const spec = new Map([...glue.matchAll(/^import \* as (import\d+) from "(\.\/snippets\/[^"]+)";?$/gm)].map((m) => [m[1], m[2]]));
+  if (spec.size === 0) throw new Error("glue: no `import * as importN` of a snippet");
+  glue = glue.replace(/^import \* as import\d+ from "\.\/snippets\/[^"]+";?\n/gm, "");
+  const lines = [];
+  let k = 0;
+  glue = replaceCounted(
+    glue,
+    /^(\s+)"([^"]+)": (import\d+),$/gm,
+    (line, sp, module, ns) => {
+      if (!spec.has(ns)) return line;
+      const names = [...new Set(imports.filter((i) => i.module === module).map((i) => i.name))];
+      const local = names.map(() => `snippet${k++}`);
+      lines.push(`import { ${names.map((n, i) => `${n} as ${local[i]}`).join(", ")} } from "${spec.get(ns)}";\n`);
+      return `${sp}"${module}": { ${names.map((n, i) => `${n}: ${local[i]}`).join(", ")} },`;
+    },
+    "a snippet's key in the imports object",
+    0,
+  );
+  for (const ns of spec.keys()) {
+    if (new RegExp(`(?<![\\w$])${ns}(?![\\w$])`).test(glue)) throw new Error(`glue: ${ns} is still used after the named imports`);
+  }
+  // After the `@ts-self-types` comment, which stays the first line.
+  const head = /^\/\* @ts-self-types=[^\n]*\n/.exec(glue)?.[0] ?? "";
+  writeFileSync(glueFile, head + lines.join("") + glue.slice(head.length));
+}
