@@ -5,7 +5,9 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{encode, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor};
+use super::{
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor,
+};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -19,11 +21,7 @@ fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     }
     match v.as_f64() {
         Some(n) if num::is_whole(n) => Ok(Some(n as i64)),
-        _ => Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
-            "nowMs",
-            "must be a whole number of epoch milliseconds",
-        ))),
+        _ => Err(bad_option("nowMs", "must be a whole number of epoch milliseconds")),
     }
 }
 
@@ -90,10 +88,10 @@ pub fn validate_event(
     let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let opts = validate_options(&options)?;
     if !event.is_object() {
-        return Err(js_error(&Error::new(
+        return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
-        )));
+        ));
     }
     let encoded = flat(&event)?;
     let mut out = String::new();
@@ -116,13 +114,7 @@ pub fn encode_batch(
         fmt_value
             .as_string()
             .and_then(|s| BodyFormat::parse(&s))
-            .ok_or_else(|| {
-                js_error(&Error::field(
-                    ErrorCode::InvalidOption,
-                    "bodyFormat",
-                    "must be \"form\" or \"raw\"",
-                ))
-            })?
+            .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
     let opts = ValidateOptions {
         server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
@@ -135,14 +127,14 @@ pub fn encode_batch(
     if let Some(n) = listed.as_f64() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
-        return Err(js_error(&Error::new(ErrorCode::BatchTooLarge, m)));
+        return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
     // An array this module made: reading it cannot throw.
     let Some(list) = listed.dyn_ref::<Array>() else {
-        return Err(js_error(&Error::new(
+        return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
-        )));
+        ));
     };
     let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
     for (i, item) in list.iter().enumerate() {
@@ -179,10 +171,10 @@ pub fn visitor_properties(
     // when the request has no headers to read.
     let read = request_headers(&request);
     if read.is_null() {
-        return Err(js_error(&Error::new(
+        return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
-        )));
+        ));
     }
     let pair: Array = read.unchecked_into();
     let ip = pair.get(0).as_string().filter(|s| !s.is_empty());

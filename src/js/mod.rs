@@ -275,6 +275,19 @@ fn js_error(e: &CoreError) -> JsValue {
     )
 }
 
+/// A JavaScript `Error` of `code` with `message` (one copy of the code that
+/// builds one, for every caller).
+#[inline(never)]
+fn fail(code: ErrorCode, message: &str) -> JsValue {
+    js_error(&CoreError::new(code, message))
+}
+
+/// An `invalid_option` error about the option `field`.
+#[inline(never)]
+fn bad_option(field: &str, message: &str) -> JsValue {
+    js_error(&CoreError::field(ErrorCode::InvalidOption, field, message))
+}
+
 /// When the shell's flattening caught an exception (a `!` entry: a
 /// caller's getter, Proxy or `toString` threw), the error to report: `code`,
 /// and a message of `what` and at most 200 characters of what was thrown.

@@ -10,7 +10,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    deferred, environment, every, flatten_event, get, js_error, later, listen, now_ms, offline,
+    bad_option, deferred, environment, every, fail, flatten_event, get, js_error, later, listen, now_ms, offline,
     options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
     storage_set, stored_event, threw,
 };
@@ -171,8 +171,9 @@ struct Waiter {
     stop: bool,
 }
 
-fn busy() -> Error {
-    Error::new(ErrorCode::InvalidValue, "the tracker was called from inside itself")
+#[inline(never)]
+fn busy() -> JsValue {
+    fail(ErrorCode::InvalidValue, "the tracker was called from inside itself")
 }
 
 impl Inner {
@@ -556,11 +557,10 @@ fn hex_id(words: &[u32; 4]) -> String {
 /// refused here rather than failing every request.
 fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
     if !page && crate::core::config::is_path_endpoint(&cfg.endpoint) {
-        return Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
+        return Err(bad_option(
             "endpoint",
             "is a path, which only a page can resolve: give a full URL",
-        )));
+        ));
     }
     Ok(cfg.url())
 }
@@ -579,11 +579,7 @@ impl CoolaTracker {
         #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
     ) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
-            return Err(js_error(&Error::field(
-                ErrorCode::InvalidOption,
-                "options",
-                "must be an object with at least appKey",
-            )));
+            return Err(bad_option("options", "must be an object with at least appKey"));
         }
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
@@ -592,11 +588,7 @@ impl CoolaTracker {
             None
         } else {
             if !on_error.is_function() {
-                return Err(js_error(&Error::field(
-                    ErrorCode::InvalidOption,
-                    "onError",
-                    "must be a function (error) => void",
-                )));
+                return Err(bad_option("onError", "must be a function (error) => void"));
             }
             Some(on_error.unchecked_into::<Function>())
         };
@@ -725,7 +717,7 @@ impl CoolaTracker {
         #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
     ) -> Result<(), JsValue> {
         let id = user_id.as_string().unwrap_or_default();
-        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
     }
 

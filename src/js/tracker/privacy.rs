@@ -12,7 +12,9 @@ use core::cell::Cell;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::super::{flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw};
+use super::super::{
+    bad_option, fail, flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw,
+};
 use super::{busy, CoolaTracker, Inner, PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
@@ -54,7 +56,7 @@ pub(super) struct Extra {
 }
 
 fn option_error(field: &str, e: &Error) -> JsValue {
-    js_error(&Error::field(ErrorCode::InvalidOption, field, &e.message))
+    bad_option(field, &e.message)
 }
 
 /// Fills the defaults that depend on the environment (sessions: 30 minutes
@@ -78,11 +80,10 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     } else if hook.is_function() {
         Some(hook.unchecked_into::<Function>())
     } else {
-        return Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
+        return Err(bad_option(
             "beforeSend",
             "must be a function (event) => event | null | false | undefined",
-        )));
+        ));
     };
     let props = get(options, "properties");
     let properties = if props.is_undefined() {
@@ -180,7 +181,7 @@ impl Inner {
         let now = now_ms();
         self.sync_session(now);
         let r = {
-            let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+            let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
             core.track_encoded(now, encoded)
         };
         let r = match r {
@@ -220,13 +221,13 @@ impl Inner {
             return Ok(String::new());
         };
         let answer = before_send(hook, &json);
-        let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
         match answer {
             Err(thrown) => {
                 core.drop_held();
                 let mut m = String::from("beforeSend threw (nothing was queued): ");
                 m.push_str(&thrown_message(&thrown));
-                let e = js_error(&Error::new(ErrorCode::BeforeSendFailed, m));
+                let e = fail(ErrorCode::BeforeSendFailed, &m);
                 let _ = Reflect::set(&e, &"cause".into(), &thrown);
                 Err(e)
             }
@@ -342,20 +343,20 @@ impl Inner {
     /// A page view of the page as it is now.
     fn page_view(self: &Rc<Self>, props: &JsValue) -> Result<String, JsValue> {
         if !self.page {
-            return Err(js_error(&Error::new(
+            return Err(fail(
                 ErrorCode::InvalidValue,
                 "trackPageView() needs a page (document and location): use track() here",
-            )));
+            ));
         }
         let url = page_url();
         let referrer = match self.core.try_borrow_mut() {
             Ok(mut c) => c.page_view(&url),
-            Err(_) => return Err(js_error(&busy())),
+            Err(_) => return Err(busy()),
         };
         let encoded = page_event(props, referrer.as_deref().unwrap_or("")).map_err(|t| {
             let mut m = String::from("reading the properties threw: ");
             m.push_str(&thrown_message(&t));
-            js_error(&Error::new(ErrorCode::InvalidValue, m))
+            fail(ErrorCode::InvalidValue, &m)
         })?;
         let id = self.enqueue(&encoded)?;
         if !id.is_empty() {
@@ -448,7 +449,7 @@ impl CoolaTracker {
     pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
         let encoded = flatten(&properties);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
-        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_properties(&encoded).map_err(|e| js_error(&e))
     }
 }
