@@ -129,21 +129,23 @@ pub fn encode_batch(
         num::push_u64(&mut m, n as u64);
         return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
-    // An array this module made: reading it cannot throw.
-    let Some(list) = listed.dyn_ref::<Array>() else {
+    // What is left is null (not an array) or an array this module made:
+    // reading it cannot throw.
+    if !listed.is_object() {
         return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
         ));
-    };
+    }
+    let list: &Array = listed.unchecked_ref();
     let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
-    for (i, item) in list.iter().enumerate() {
+    for i in 0..list.length() {
         let mut out = String::new();
-        let encoded = item.as_string().unwrap_or_default();
+        let encoded = list.get(i).as_string().unwrap_or_default();
         let r = validate_flat(&mut out, &encoded, &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
-            num::push_u64(&mut m, i as u64);
+            num::push_u64(&mut m, u64::from(i));
             m.push_str("]: ");
             m.push_str(&e.message);
             e.message = m;

@@ -35,7 +35,8 @@ struct Hook {
 
 impl Drop for Hook {
     fn drop(&mut self) {
-        let _ = self.cancel.call0(&JsValue::NULL);
+        // call1 (its argument unused): call0 would be one more import.
+        let _ = self.cancel.call1(&JsValue::NULL, &JsValue::NULL);
     }
 }
 
