@@ -705,10 +705,11 @@ impl CoolaTracker {
         &self,
         #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
-    ) -> Result<String, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
-        self.inner.enqueue(&encoded)
+        // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
+        self.inner.enqueue(&encoded).map(|id| JsValue::from_str(&id))
     }
 
     /// Sets the user id for events that carry none.
@@ -757,13 +758,9 @@ impl CoolaTracker {
     }
 
     /// The user id given to events that carry none.
-    #[wasm_bindgen(getter, js_name = userId)]
-    pub fn user_id(&self) -> String {
-        self.inner
-            .core
-            .try_borrow()
-            .map(|c| c.user_id().to_string())
-            .unwrap_or_default()
+    #[wasm_bindgen(getter, js_name = userId, unchecked_return_type = "string")]
+    pub fn user_id(&self) -> JsValue {
+        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
     }
 }
 

@@ -426,21 +426,17 @@ impl CoolaTracker {
 
     /// The current session id, `""` when sessions are off.
     #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
-    pub fn session_id(&self) -> String {
+    pub fn session_id(&self) -> JsValue {
         self.inner.sync_session(now_ms());
-        self.inner
-            .core
-            .try_borrow()
-            .map(|c| c.session_id().to_string())
-            .unwrap_or_default()
+        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.session_id()))
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
     /// an in-page navigation, `referring_url`. Throws `invalid_value`
     /// outside a page.
     #[wasm_bindgen(js_name = trackPageView, skip_typescript)]
-    pub fn track_page_view(&self, properties: JsValue) -> Result<String, JsValue> {
-        self.inner.page_view(&properties)
+    pub fn track_page_view(&self, properties: JsValue) -> Result<JsValue, JsValue> {
+        self.inner.page_view(&properties).map(|id| JsValue::from_str(&id))
     }
 
     /// Merges properties into those added to every later event; `null` or
