@@ -36,9 +36,8 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 #[wasm_bindgen(js_name = parseTimestamp, skip_typescript)]
 pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "string | number | Date")] value: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
+    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: JsValue,
 ) -> Result<f64, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let entry = flatten_value(&value);
     threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
@@ -81,11 +80,8 @@ fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Res
 #[wasm_bindgen(js_name = validateEvent, skip_typescript)]
 pub fn validate_event(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] event: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: Option<
-        js_sys::Object,
-    >,
+    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let opts = validate_options(&options)?;
     if !event.is_object() {
         return Err(fail(
@@ -104,9 +100,8 @@ pub fn validate_event(
 pub fn encode_batch(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] events: JsValue,
     #[wasm_bindgen(unchecked_param_type = "{ bodyFormat?: \"form\" | \"raw\", serverTimestamp?: boolean }")]
-    options: Option<js_sys::Object>,
+    options: JsValue,
 ) -> Result<JsString, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let fmt_value = get(&options, "bodyFormat");
     let fmt = if fmt_value.is_undefined() {
         BodyFormat::Form
