@@ -185,8 +185,13 @@ impl Inner {
             Ok(mut c) if c.report_now() => c.take_notices(),
             _ => return,
         };
-        for n in notices {
-            self.report_one(&n);
+        self.report_all(notices);
+    }
+
+    /// Passes each notice to `onError` (no borrow held).
+    fn report_all(&self, notices: Vec<Error>) {
+        for n in &notices {
+            self.report_one(n);
         }
     }
 
@@ -337,13 +342,11 @@ impl Inner {
     fn end_of_task(&self) {
         self.scheduled.set(false);
         self.persist();
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            let notices = c.take_notices();
-            drop(c);
-            for n in &notices {
-                self.report_one(n);
-            }
-        }
+        let notices = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.take_notices(),
+            Err(_) => return,
+        };
+        self.report_all(notices);
     }
 
     /// Writes new events to storage and removes the ones that left the queue.
@@ -433,15 +436,7 @@ impl Inner {
             if !d.keys.same_app(tab) {
                 continue;
             }
-            let dead = match tabs.iter().find(|(t, _)| t == tab) {
-                Some((_, dead)) => *dead,
-                None => {
-                    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
-                    tabs.push((tab.to_string(), dead));
-                    dead
-                }
-            };
-            if !dead {
+            if !tab_gone(d, &mut tabs, tab, now) {
                 continue;
             }
             let context = |n: u64| {
@@ -495,11 +490,7 @@ impl Inner {
                 if !Keys::is_tab_id(tab) || !d.keys.same_app(tab) || tab == d.keys.tab() {
                     continue;
                 }
-                let dead = match tabs.iter().find(|(t, _)| t == tab) {
-                    Some((_, dead)) => *dead,
-                    None => store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now),
-                };
-                if dead {
+                if tab_gone(d, &mut tabs, tab, now) {
                     storage_remove(&key);
                 }
             }
@@ -531,6 +522,17 @@ impl Inner {
             *h = Hooks::default();
         }
     }
+}
+
+/// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
+/// else from its heartbeat, then noted there.
+fn tab_gone(d: &Durable, tabs: &mut Vec<(String, bool)>, tab: &str, now: i64) -> bool {
+    if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
+        return *dead;
+    }
+    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
+    tabs.push((tab.to_string(), dead));
+    dead
 }
 
 fn start_pump(weak: &Weak<Inner>) {

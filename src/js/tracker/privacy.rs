@@ -373,11 +373,7 @@ impl Inner {
             Err(_) => false,
         };
         if due {
-            if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
-                if let Some(f) = &self.on_error {
-                    let _ = f.call1(&JsValue::NULL, &e);
-                }
-            }
+            self.auto_page_view_now();
         }
     }
 
