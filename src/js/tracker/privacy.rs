@@ -287,14 +287,14 @@ impl Inner {
                 storage_remove(&k);
             }
             if save {
-                // Gone tabs' events too: nothing of this visitor is sent later.
-                for k in storage_keys(&d.keys.queue_prefix()) {
-                    if d.keys.parse_event(&k).is_some_and(|(tab, _)| d.keys.same_app(tab)) {
-                        storage_remove(&k);
-                    }
-                }
-                for k in storage_keys(&d.keys.context_prefix()) {
-                    if d.keys.parse_context(&k).is_some_and(|tab| d.keys.same_app(tab)) {
+                // Gone tabs' events and contexts too (one pass over the
+                // tracker's keys): nothing of this visitor is sent later.
+                for k in storage_keys(&prefix) {
+                    let event = d.keys.parse_event(&k).map(|(tab, _)| tab);
+                    if event
+                        .or_else(|| d.keys.parse_context(&k))
+                        .is_some_and(|tab| d.keys.same_app(tab))
+                    {
                         storage_remove(&k);
                     }
                 }
