@@ -127,6 +127,11 @@ export function flatten(p) {
   }
 }
 
+// validateEvent's result: the JSON of the event as it will be sent.
+export function parseJson(json) {
+  return JSON.parse(json);
+}
+
 // One value (a timestamp given to parseTimestamp) as one entry.
 export function flattenValue(v) {
   try {
