@@ -180,12 +180,10 @@ pub fn visitor_properties(
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
+    // The headers stay JavaScript strings: only whether each is empty matters here.
     let pair: Array = read.unchecked_into();
-    let ip = pair.get(0).as_string().filter(|s| !s.is_empty());
-    let ua = pair.get(1).as_string().filter(|s| !s.is_empty());
-    Ok(visitor(
-        ip.as_deref().unwrap_or("0"),
-        ua.as_deref().unwrap_or(""),
-        ua.is_some(),
-    ))
+    let (ip, ua) = (pair.get(0), pair.get(1));
+    let ip = if ip.is_truthy() { ip } else { JsValue::from_str("0") };
+    let has_ua = ua.is_truthy();
+    Ok(visitor(&ip, &ua, has_ua))
 }

@@ -34,7 +34,7 @@ extern "C" {
     fn deferred() -> Array;
     #[wasm_bindgen(js_name = requestHeaders)]
     fn request_headers(request: &JsValue) -> JsValue;
-    fn visitor(ip: &str, ua: &str, has_ua: bool) -> JsValue;
+    fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = flattenList)]
