@@ -43,7 +43,7 @@ extern "C" {
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
-    fn send(url: &str, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
     fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
     fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;

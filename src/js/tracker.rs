@@ -71,7 +71,8 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 
 struct Inner {
     core: RefCell<Tracker>,
-    url: String,
+    /// The request URL, kept as a JavaScript string (it only goes to `send`).
+    url: JsValue,
     /// The form body format (`data=` before the encoded JSON).
     form: bool,
     page: bool,
@@ -649,7 +650,7 @@ impl CoolaTracker {
         let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
             callback: bind(&exports, weak.clone().into_raw() as usize as u32),
             core: RefCell::new(core),
-            url,
+            url: JsValue::from_str(&url),
             form,
             page,
             on_error,
