@@ -3,6 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "pkg");
@@ -76,6 +77,11 @@ for (const build of ["web", "edge"]) {
   });
   writeFileSync(file, fixed);
 }
+
+// Short names between each .wasm and its glue, and named imports of the
+// snippet in the ES module builds (see shorten.mjs).
+for (const build of ["web", "node", "edge"]) shorten(join(out, build));
+for (const build of ["web", "edge"]) namedSnippetImports(join(out, build));
 
 // wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only
 // type-checks with the esnext.disposable lib: a strict project on

@@ -357,6 +357,8 @@ fn tracker(o: &JsValue) -> CoolaTracker {
 fn track_ok(t: &CoolaTracker, name: &str, props: JsValue) -> String {
     t.track(name.into(), props)
         .unwrap_or_else(|e| panic!("track({name}) threw {:?}", describe(&e)))
+        .as_string()
+        .expect("track() returns the event_id, a string")
 }
 
 async fn flush(t: &CoolaTracker) -> (f64, f64, f64, f64) {
@@ -707,7 +709,7 @@ fn validate_event_refuses_the_same_bad_input() {
 
     for (what, ev, w) in rows {
         let start = js_sys::Date::now();
-        let res = validate_event(ev, None);
+        let res = validate_event(ev, JsValue::UNDEFINED);
         let ms = js_sys::Date::now() - start;
         check_err(&format!("validateEvent: {what}"), res, w);
         assert!(ms < 5000.0, "validateEvent: {what}: took {ms} ms");
@@ -816,7 +818,7 @@ async fn hostile_but_valid_input_is_accepted_and_delivered() {
 #[wasm_bindgen_test]
 fn validate_event_accepts_hostile_but_valid_input() {
     // Frozen, null-prototype and inherited-property events.
-    let v = validate_event(frozen_event(), None).expect("a frozen event");
+    let v = validate_event(frozen_event(), JsValue::UNDEFINED).expect("a frozen event");
     assert_eq!(str_prop(&v, "k").as_deref(), Some("v"));
     let np = null_prototype_props();
     for (k, x) in [
@@ -826,7 +828,7 @@ fn validate_event_accepts_hostile_but_valid_input() {
     ] {
         set(&np, k, &x);
     }
-    let v = validate_event(np, None).expect("a null-prototype event");
+    let v = validate_event(np, JsValue::UNDEFINED).expect("a null-prototype event");
     assert_eq!(str_prop(&v, "plan").as_deref(), Some("pro"));
     assert!(has_plain_prototype(&v));
 
@@ -835,7 +837,7 @@ fn validate_event_accepts_hostile_but_valid_input() {
     let ev = json(
         r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"__proto__":"p","constructor":"c","prototype":"t"}"#,
     );
-    let v = validate_event(ev, None).expect("__proto__ as a string property");
+    let v = validate_event(ev, JsValue::UNDEFINED).expect("__proto__ as a string property");
     assert!(has_plain_prototype(&v), "the result's prototype was replaced");
     assert!(has_own(&v, "__proto__"));
     assert_eq!(str_prop(&v, "__proto__").as_deref(), Some("p"));
@@ -844,13 +846,13 @@ fn validate_event_accepts_hostile_but_valid_input() {
     assert_clean("validateEvent with __proto__");
 
     // Lone surrogates: U+FFFD. NUL: unchanged.
-    let v = validate_event(event_with("text", lone_surrogates()), None).expect("lone surrogates");
+    let v = validate_event(event_with("text", lone_surrogates()), JsValue::UNDEFINED).expect("lone surrogates");
     assert_eq!(str_prop(&v, "text"), Some(lone_surrogates_replaced()));
-    let v = validate_event(event_with("text", nul_string().into()), None).expect("NUL");
+    let v = validate_event(event_with("text", nul_string().into()), JsValue::UNDEFINED).expect("NUL");
     assert_eq!(str_prop(&v, "text"), Some(nul_string()));
 
     // A Date is fine as the timestamp (and only there).
-    let v = validate_event(event_with("event_timestamp_epoch", a_date()), None).expect("Date timestamp");
+    let v = validate_event(event_with("event_timestamp_epoch", a_date()), JsValue::UNDEFINED).expect("Date timestamp");
     assert_eq!(prop(&v, "event_timestamp_epoch").as_f64(), Some(TS));
 
     // 10,000 small properties: about 99 KB of JSON, under the 100 KB limit.
@@ -862,7 +864,7 @@ fn validate_event_accepts_hostile_but_valid_input() {
     ] {
         set(&many, k, &x);
     }
-    let v = validate_event(many, None).expect("10,000 small properties");
+    let v = validate_event(many, JsValue::UNDEFINED).expect("10,000 small properties");
     assert_eq!(Object::keys(v.unchecked_ref::<Object>()).length(), 10_003);
 }
 
@@ -933,7 +935,7 @@ async fn getters_run_at_most_once_per_track_and_side_effects_do_no_harm() {
     ] {
         set(&ev, k, &x);
     }
-    let v = validate_event(ev.clone(), None).expect("side-effect getter in validateEvent");
+    let v = validate_event(ev.clone(), JsValue::UNDEFINED).expect("side-effect getter in validateEvent");
     assert_eq!(prop(&ev, "__calls").as_f64(), Some(1.0));
     assert_eq!(str_prop(&v, "counted").as_deref(), Some("call 1"));
 
@@ -953,9 +955,7 @@ async fn a_getter_that_calls_the_tracker_itself() {
     let t = Rc::new(tracker(&options(&app, "{}")));
     let inner = t.clone();
     let f = Closure::<dyn FnMut() -> Result<JsValue, JsValue>>::new(move || {
-        inner
-            .track("inner".into(), with("from", "getter".into()))
-            .map(JsValue::from)
+        inner.track("inner".into(), with("from", "getter".into()))
     });
     let p = getter_calling(f.as_ref().unchecked_ref());
     let outer = track_ok(&t, "outer", p.clone());
@@ -993,7 +993,7 @@ fn a_huge_thrown_string_is_not_copied_into_the_message() {
     check_err("track", t.track("e".into(), throwing_getter_props("hugeString")), THREW);
     check_err(
         "validateEvent",
-        validate_event(throwing_getter_event("hugeString"), None),
+        validate_event(throwing_getter_event("hugeString"), JsValue::UNDEFINED),
         THREW,
     );
 }
@@ -1009,7 +1009,7 @@ fn every_throw_from_a_getter_becomes_invalid_value() {
         );
         check_err(
             &format!("validateEvent: {kind}"),
-            validate_event(throwing_getter_event(kind), None),
+            validate_event(throwing_getter_event(kind), JsValue::UNDEFINED),
             THREW,
         );
     }
@@ -1021,14 +1021,18 @@ fn pure_functions_turn_js_exceptions_into_coded_errors() {
         ("a Date whose getTime throws", throwing_date()),
         ("a Proxy of a Date", proxy_of_date()),
     ] {
-        let e = describe(&parse_timestamp(v, None).expect_err(what));
+        let e = describe(&parse_timestamp(v, JsValue::UNDEFINED).expect_err(what));
         assert!(e.code.is_some(), "parseTimestamp({what}): no code: {e:?}");
     }
     for (what, v) in [
         ("a Proxy of an array whose get throws", throwing_array_proxy()),
         ("an array whose index getter throws", array_with_throwing_index()),
     ] {
-        check_err(&format!("encodeBatch({what})"), encode_batch(v, None), THREW);
+        check_err(
+            &format!("encodeBatch({what})"),
+            encode_batch(v, JsValue::UNDEFINED),
+            THREW,
+        );
     }
 }
 
@@ -1049,13 +1053,13 @@ fn thousands_of_hostile_calls_do_not_kill_the_module() {
         (
             "parseTimestamp(a Date whose getTime throws)",
             Closure::new(|| {
-                let _ = parse_timestamp(throwing_date(), None);
+                let _ = parse_timestamp(throwing_date(), JsValue::UNDEFINED);
             }),
         ),
         (
             "encodeBatch(a Proxy of an array)",
             Closure::new(|| {
-                let _ = encode_batch(throwing_array_proxy(), None);
+                let _ = encode_batch(throwing_array_proxy(), JsValue::UNDEFINED);
             }),
         ),
     ];
@@ -1069,7 +1073,7 @@ fn thousands_of_hostile_calls_do_not_kill_the_module() {
         );
     }
     track_ok(&survivor, "survivor", JsValue::NULL);
-    validate_event(event_with("k", "v".into()), None).expect("validateEvent still works");
+    validate_event(event_with("k", "v".into()), JsValue::UNDEFINED).expect("validateEvent still works");
 }
 
 // ---------------------------------------------------------------- prototypes
@@ -1100,14 +1104,14 @@ fn no_input_pollutes_a_prototype() {
         ] {
             set(&ev, k, &x);
         }
-        if let Ok(v) = validate_event(ev, None) {
+        if let Ok(v) = validate_event(ev, JsValue::UNDEFINED) {
             assert!(has_plain_prototype(&v), "{text}: the result's prototype changed");
             assert_eq!(prop(&v, "polluted"), JsValue::UNDEFINED, "{text}");
         }
         assert_clean(text);
     }
     let _ = t.track("e".into(), own_proto(&json(r#"{"polluted":"yes","isAdmin":true}"#)));
-    let _ = validate_event(own_proto(&json(r#"{"polluted":"yes"}"#)), None);
+    let _ = validate_event(own_proto(&json(r#"{"polluted":"yes"}"#)), JsValue::UNDEFINED);
     // Options with prototype tricks.
     let o = options(&app, r#"{"__proto__":{"polluted":"yes"}}"#);
     let _ = CoolaTracker::new(o);

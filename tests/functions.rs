@@ -58,8 +58,8 @@ fn js(json: &str, extra: &[(&str, JsValue)]) -> JsValue {
     v
 }
 
-fn opts(json: &str) -> Option<Object> {
-    Some(js(json, &[]).unchecked_into())
+fn opts(json: &str) -> JsValue {
+    js(json, &[])
 }
 
 fn stringify(v: &JsValue) -> String {
@@ -115,13 +115,13 @@ fn expect_err<T: std::fmt::Debug>(
 }
 
 fn parse(v: JsValue) -> Result<f64, JsValue> {
-    parse_timestamp(v, None)
+    parse_timestamp(v, JsValue::UNDEFINED)
 }
 
 fn parse_now(v: JsValue, now: f64) -> Result<f64, JsValue> {
     let o = Object::new();
     Reflect::set(&o, &"nowMs".into(), &now.into()).unwrap();
-    parse_timestamp(v, Some(o))
+    parse_timestamp(v, o.into())
 }
 
 fn date(ms: f64) -> js_sys::Date {
@@ -274,7 +274,7 @@ fn base_event() -> JsValue {
 }
 
 fn validate(ev: &JsValue) -> Result<JsValue, JsValue> {
-    validate_event(ev.clone(), None)
+    validate_event(ev.clone(), JsValue::UNDEFINED)
 }
 
 #[wasm_bindgen_test]
@@ -622,7 +622,7 @@ fn validate_event_size_limit_is_102400_bytes_of_json() {
 
 // ---------------------------------------------------------------- encodeBatch
 
-fn encode(events: &JsValue, options: Option<Object>) -> Result<String, JsValue> {
+fn encode(events: &JsValue, options: JsValue) -> Result<String, JsValue> {
     encode_batch(events.clone(), options).map(String::from)
 }
 
@@ -640,7 +640,7 @@ fn one_event_batch() -> (JsValue, String) {
 #[wasm_bindgen_test]
 fn encode_batch_form_body() {
     let (list, json) = one_event_batch();
-    let body = encode(&list, None).unwrap();
+    let body = encode(&list, JsValue::UNDEFINED).unwrap();
     assert!(body.starts_with("data="), "{body}");
     assert_eq!(form_data(&body).as_deref(), Some(json.as_str()));
     // encodeURIComponent's encoding after data=: a space is %20 (a form
@@ -677,7 +677,7 @@ fn encode_batch_writes_the_timestamp_as_a_13_digit_integer() {
             &[("event_timestamp_epoch", v)],
         ));
     }
-    let body = encode(&list.into(), None).unwrap();
+    let body = encode(&list.into(), JsValue::UNDEFINED).unwrap();
     let json = form_data(&body).unwrap();
     assert_eq!(
         json.matches(r#""event_timestamp_epoch":1420452000000}"#).count(),
@@ -702,14 +702,14 @@ fn encode_batch_holds_at_most_300_events() {
         }
         JsValue::from(list)
     };
-    let body = encode(&make(300), None).unwrap();
+    let body = encode(&make(300), JsValue::UNDEFINED).unwrap();
     let parsed = JSON::parse(&form_data(&body).unwrap()).unwrap();
     let events: Array = prop(&parsed, "events").unchecked_into();
     assert_eq!(events.length(), 300);
     assert_eq!(prop(&events.get(299), "i").as_f64(), Some(299.0));
     let e = expect_err(
         "301 events",
-        encode(&make(301), None),
+        encode(&make(301), JsValue::UNDEFINED),
         "RangeError",
         "batch_too_large",
         None,
@@ -728,7 +728,7 @@ fn encode_batch_reports_the_bad_event_and_bad_options() {
     ));
     let e = expect_err(
         "nested at 2",
-        encode(&list.into(), None),
+        encode(&list.into(), JsValue::UNDEFINED),
         "TypeError",
         "nested_property",
         Some("cart"),
@@ -738,7 +738,7 @@ fn encode_batch_reports_the_bad_event_and_bad_options() {
     let list = Array::of2(&base_event(), &JsValue::from_str("not an event"));
     let e = expect_err(
         "string event",
-        encode(&list.into(), None),
+        encode(&list.into(), JsValue::UNDEFINED),
         "TypeError",
         "invalid_value",
         None,
@@ -754,7 +754,7 @@ fn encode_batch_reports_the_bad_event_and_bad_options() {
     );
     expect_err(
         "not an array",
-        encode(&base_event(), None),
+        encode(&base_event(), JsValue::UNDEFINED),
         "TypeError",
         "invalid_value",
         None,
@@ -766,7 +766,7 @@ fn encode_batch_server_timestamp() {
     let list = Array::of1(&js(r#"{"event_name":"e","user_id":"u"}"#, &[]));
     expect_err(
         "no timestamp",
-        encode(&list.clone().into(), None),
+        encode(&list.clone().into(), JsValue::UNDEFINED),
         "TypeError",
         "missing_field",
         Some("event_timestamp_epoch"),
@@ -777,7 +777,7 @@ fn encode_batch_server_timestamp() {
     ));
     expect_err(
         "empty timestamp",
-        encode(&empty.into(), None),
+        encode(&empty.into(), JsValue::UNDEFINED),
         "TypeError",
         "missing_field",
         Some("event_timestamp_epoch"),

@@ -180,6 +180,13 @@ fn props(text: &str) -> JsValue {
 fn track(t: &CoolaTracker, name: &str, properties: &str) -> String {
     t.track(name.into(), props(properties))
         .unwrap_or_else(|e| panic!("track({name}) threw {:?}", describe(&e)))
+        .as_string()
+        .expect("track() returns the event_id, a string")
+}
+
+/// `t.userId`, a string.
+fn user_id(t: &CoolaTracker) -> String {
+    t.user_id().as_string().expect("userId is a string")
 }
 
 /// A flush report as `(sent, failed, pending, requests)`.
@@ -397,7 +404,7 @@ async fn flush_resolves_with_a_true_report() {
     for (e, id) in got.iter().zip(&ids) {
         assert!(is_uuid_v4(id), "{id}");
         assert_eq!(str_prop(e, "event_id").as_deref(), Some(id.as_str()));
-        assert_eq!(str_prop(e, "user_id").as_deref(), Some(t.user_id().as_str()));
+        assert_eq!(str_prop(e, "user_id").as_deref(), Some(user_id(&t).as_str()));
         assert_eq!(str_prop(e, "k").as_deref(), Some("v"));
         assert_eq!(str_prop(e, "tracker_type").as_deref(), Some("coola-tracker"));
         let ts = num_prop(e, "event_timestamp_epoch").expect("a numeric timestamp");
@@ -468,7 +475,7 @@ async fn the_anonymous_user_id_is_kept_across_trackers() {
     set(&o, "storageKey", &storage.as_str().into());
     let t1 = tracker(&o);
     let t2 = tracker(&o);
-    let (id1, id2) = (t1.user_id(), t2.user_id());
+    let (id1, id2) = (user_id(&t1), user_id(&t2));
     assert!(is_uuid_v4(&id1), "{id1}");
     assert!(is_uuid_v4(&id2), "{id2}");
     let stored = storage_get(&format!("{storage}:user_id"));
@@ -480,7 +487,7 @@ async fn the_anonymous_user_id_is_kept_across_trackers() {
         let p = options(&app, r#"{"persist":false}"#);
         set(&p, "storageKey", &storage.as_str().into());
         let t3 = tracker(&p);
-        assert_ne!(t3.user_id(), id1);
+        assert_ne!(user_id(&t3), id1);
         assert_eq!(
             storage_get(&format!("{storage}:user_id")).as_deref(),
             Some(id1.as_str())
@@ -493,7 +500,7 @@ async fn the_anonymous_user_id_is_kept_across_trackers() {
     let u = options(&app, r#"{"userId":"known-user"}"#);
     set(&u, "storageKey", &unique_key("store").as_str().into());
     let t4 = tracker(&u);
-    assert_eq!(t4.user_id(), "known-user");
+    assert_eq!(user_id(&t4), "known-user");
 
     track(&t1, "one", "{}");
     track(&t2, "two", "{}");
@@ -514,7 +521,7 @@ async fn set_user_id_applies_to_later_events() {
     let t = tracker(&options(&app, "{}"));
     track(&t, "before", "{}");
     t.set_user_id("u-42".into()).unwrap();
-    assert_eq!(t.user_id(), "u-42");
+    assert_eq!(user_id(&t), "u-42");
     track(&t, "after", "{}");
     track(&t, "own", r#"{"user_id":"someone-else"}"#);
     let e = describe(&t.set_user_id("".into()).unwrap_err());
@@ -954,7 +961,10 @@ async fn track_from_inside_on_error_works() {
             let code = str_prop(e, "code").unwrap_or_default();
             if let Some(t) = slot.borrow().as_ref() {
                 let p = props(&format!(r#"{{"reason":"{code}"}}"#));
-                tracked.borrow_mut().push(t.track("from_on_error".into(), p));
+                tracked.borrow_mut().push(
+                    t.track("from_on_error".into(), p)
+                        .map(|id| id.as_string().unwrap_or_default()),
+                );
             }
         })
     };
@@ -993,7 +1003,10 @@ async fn track_from_inside_on_error_during_track_works() {
                 return;
             }
             if let Some(t) = slot.borrow().as_ref() {
-                tracked.borrow_mut().push(t.track("inner".into(), props("{}")));
+                tracked.borrow_mut().push(
+                    t.track("inner".into(), props("{}"))
+                        .map(|id| id.as_string().unwrap_or_default()),
+                );
             }
         })
     };

@@ -5,12 +5,20 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{encode, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor};
+use super::{
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor,
+};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::{num, timestamp};
+
+#[wasm_bindgen(module = "/src/js/shell.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = parseJson)]
+    fn parse_json(json: &str) -> JsValue;
+}
 
 fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     let v = get(options, "nowMs");
@@ -19,11 +27,7 @@ fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     }
     match v.as_f64() {
         Some(n) if num::is_whole(n) => Ok(Some(n as i64)),
-        _ => Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
-            "nowMs",
-            "must be a whole number of epoch milliseconds",
-        ))),
+        _ => Err(bad_option("nowMs", "must be a whole number of epoch milliseconds")),
     }
 }
 
@@ -38,9 +42,8 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 #[wasm_bindgen(js_name = parseTimestamp, skip_typescript)]
 pub fn parse_timestamp(
     #[wasm_bindgen(unchecked_param_type = "string | number | Date")] value: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: Option<js_sys::Object>,
+    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: JsValue,
 ) -> Result<f64, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let entry = flatten_value(&value);
     threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
@@ -83,22 +86,20 @@ fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Res
 #[wasm_bindgen(js_name = validateEvent, skip_typescript)]
 pub fn validate_event(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] event: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: Option<
-        js_sys::Object,
-    >,
+    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: JsValue,
 ) -> Result<JsValue, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let opts = validate_options(&options)?;
     if !event.is_object() {
-        return Err(js_error(&Error::new(
+        return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
-        )));
+        ));
     }
     let encoded = flat(&event)?;
     let mut out = String::new();
     validate_flat(&mut out, &encoded, &opts).map_err(|e| js_error(&e))?;
-    js_sys::JSON::parse(&out)
+    // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
+    Ok(parse_json(&out))
 }
 
 /// Validates every event and returns the exact request body.
@@ -106,9 +107,8 @@ pub fn validate_event(
 pub fn encode_batch(
     #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] events: JsValue,
     #[wasm_bindgen(unchecked_param_type = "{ bodyFormat?: \"form\" | \"raw\", serverTimestamp?: boolean }")]
-    options: Option<js_sys::Object>,
+    options: JsValue,
 ) -> Result<JsString, JsValue> {
-    let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
     let fmt_value = get(&options, "bodyFormat");
     let fmt = if fmt_value.is_undefined() {
         BodyFormat::Form
@@ -116,13 +116,7 @@ pub fn encode_batch(
         fmt_value
             .as_string()
             .and_then(|s| BodyFormat::parse(&s))
-            .ok_or_else(|| {
-                js_error(&Error::field(
-                    ErrorCode::InvalidOption,
-                    "bodyFormat",
-                    "must be \"form\" or \"raw\"",
-                ))
-            })?
+            .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
     let opts = ValidateOptions {
         server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
@@ -135,23 +129,25 @@ pub fn encode_batch(
     if let Some(n) = listed.as_f64() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
-        return Err(js_error(&Error::new(ErrorCode::BatchTooLarge, m)));
+        return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
-    // An array this module made: reading it cannot throw.
-    let Some(list) = listed.dyn_ref::<Array>() else {
-        return Err(js_error(&Error::new(
+    // What is left is null (not an array) or an array this module made:
+    // reading it cannot throw.
+    if !listed.is_object() {
+        return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
-        )));
-    };
+        ));
+    }
+    let list: &Array = listed.unchecked_ref();
     let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
-    for (i, item) in list.iter().enumerate() {
+    for i in 0..list.length() {
         let mut out = String::new();
-        let encoded = item.as_string().unwrap_or_default();
+        let encoded = list.get(i).as_string().unwrap_or_default();
         let r = validate_flat(&mut out, &encoded, &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
-            num::push_u64(&mut m, i as u64);
+            num::push_u64(&mut m, u64::from(i));
             m.push_str("]: ");
             m.push_str(&e.message);
             e.message = m;
@@ -179,17 +175,15 @@ pub fn visitor_properties(
     // when the request has no headers to read.
     let read = request_headers(&request);
     if read.is_null() {
-        return Err(js_error(&Error::new(
+        return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
-        )));
+        ));
     }
+    // The headers stay JavaScript strings: only whether each is empty matters here.
     let pair: Array = read.unchecked_into();
-    let ip = pair.get(0).as_string().filter(|s| !s.is_empty());
-    let ua = pair.get(1).as_string().filter(|s| !s.is_empty());
-    Ok(visitor(
-        ip.as_deref().unwrap_or("0"),
-        ua.as_deref().unwrap_or(""),
-        ua.is_some(),
-    ))
+    let (ip, ua) = (pair.get(0), pair.get(1));
+    let ip = if ip.is_truthy() { ip } else { JsValue::from_str("0") };
+    let has_ua = ua.is_truthy();
+    Ok(visitor(&ip, &ua, has_ua))
 }

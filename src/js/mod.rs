@@ -34,7 +34,7 @@ extern "C" {
     fn deferred() -> Array;
     #[wasm_bindgen(js_name = requestHeaders)]
     fn request_headers(request: &JsValue) -> JsValue;
-    fn visitor(ip: &str, ua: &str, has_ua: bool) -> JsValue;
+    fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value(value: &JsValue) -> String;
     #[wasm_bindgen(js_name = flattenList)]
@@ -43,43 +43,62 @@ extern "C" {
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
-    fn send(url: &str, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
     fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
     fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
     fn listen(callback: &JsValue) -> js_sys::Function;
     fn soon(callback: &JsValue, what: u32);
-    #[wasm_bindgen(js_name = storageRemove)]
-    fn storage_remove(key: &str);
-    #[wasm_bindgen(js_name = storedEvent)]
-    fn stored_event_value(key: &str) -> JsValue;
-    #[wasm_bindgen(js_name = storageKeys)]
-    fn storage_key_list(prefix: &str) -> Array;
     fn offline() -> bool;
-    #[wasm_bindgen(js_name = storageGet)]
-    fn storage_get_value(key: &str) -> JsValue;
-    #[wasm_bindgen(js_name = storageSet)]
-    fn storage_set(key: &str, value: &str) -> bool;
-    #[wasm_bindgen(js_name = storageReadable)]
-    fn storage_readable() -> bool;
+    /// `localStorage` read: get, keys, stored event (see the `STORAGE_*` codes).
+    #[wasm_bindgen(js_name = storage)]
+    fn storage_read(op: u32, key: &str) -> JsValue;
+    /// `localStorage` written (set or remove; false when refused), or whether it is readable.
+    #[wasm_bindgen(js_name = storage)]
+    fn storage_write(op: u32, key: &str, value: &str) -> bool;
+}
+
+/// [`storage`]'s operations: the value under a key (a string, or null when
+/// absent or unreadable), a write (false when refused), a removal, the keys
+/// that start with a prefix (an array), a stored event in the entries form
+/// (`""`: not JSON; null: no such key), whether storage can be read at all.
+const STORAGE_GET: u32 = 0;
+const STORAGE_SET: u32 = 1;
+const STORAGE_REMOVE: u32 = 2;
+const STORAGE_KEYS: u32 = 3;
+const STORAGE_EVENT: u32 = 4;
+const STORAGE_READABLE: u32 = 5;
+
+/// Writes `value` under `key`; false when `localStorage` refused it.
+fn storage_set(key: &str, value: &str) -> bool {
+    storage_write(STORAGE_SET, key, value)
+}
+
+fn storage_remove(key: &str) {
+    storage_write(STORAGE_REMOVE, key, "");
+}
+
+/// Whether `localStorage` exists and can be read (it may still refuse writes).
+fn storage_readable() -> bool {
+    storage_write(STORAGE_READABLE, "", "")
 }
 
 /// A stored event in the entries form (`""`: not JSON; `None`: no such key).
 /// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
 /// is larger code than `as_string`.
 fn stored_event(key: &str) -> Option<String> {
-    stored_event_value(key).as_string()
+    storage_read(STORAGE_EVENT, key).as_string()
 }
 
 /// The value under `key` in `localStorage`, `None` when absent or unreadable.
 fn storage_get(key: &str) -> Option<String> {
-    storage_get_value(key).as_string()
+    storage_read(STORAGE_GET, key).as_string()
 }
 
 /// The `localStorage` keys that start with `prefix`. Read from the array
 /// here: wasm-bindgen's `Vec<String>` return is larger code.
 fn storage_keys(prefix: &str) -> Vec<String> {
-    let list = storage_key_list(prefix);
+    let list: Array = storage_read(STORAGE_KEYS, prefix).unchecked_into();
     (0..list.length()).filter_map(|i| list.get(i).as_string()).collect()
 }
 
@@ -254,6 +273,19 @@ fn js_error(e: &CoreError) -> JsValue {
         e.status.map_or(-1.0, f64::from),
         e.count.map_or(-1.0, f64::from),
     )
+}
+
+/// A JavaScript `Error` of `code` with `message` (one copy of the code that
+/// builds one, for every caller).
+#[inline(never)]
+fn fail(code: ErrorCode, message: &str) -> JsValue {
+    js_error(&CoreError::new(code, message))
+}
+
+/// An `invalid_option` error about the option `field`.
+#[inline(never)]
+fn bad_option(field: &str, message: &str) -> JsValue {
+    js_error(&CoreError::field(ErrorCode::InvalidOption, field, message))
 }
 
 /// When the shell's flattening caught an exception (a `!` entry: a

@@ -127,6 +127,11 @@ export function flatten(p) {
   }
 }
 
+// validateEvent's result: the JSON of the event as it will be sent.
+export function parseJson(json) {
+  return JSON.parse(json);
+}
+
 // One value (a timestamp given to parseTimestamp) as one entry.
 export function flattenValue(v) {
   try {
@@ -229,7 +234,21 @@ export function encode(json, form) {
 
 // The tracker's one callback: cb(what, id, status, text, flag), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
-// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task).
+// 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
+// 6 page changed). It calls the module's raw export coola_callback with the
+// tracker's handle and numbers, and leaves `text` on itself as `t` for the
+// tracker to read; once the tracker is gone it sets `h` to 0, and the
+// callback does nothing more.
+export function bind(exports, handle) {
+  const cb = (what, id, status, text, flag) => {
+    if (cb.h) {
+      cb.t = text;
+      exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+    }
+  };
+  cb.h = handle;
+  return cb;
+}
 
 // POST the body for `json`, then call cb(0, id, status, Retry-After, body
 // said "status": false), status 0 for a network error. Never throws; `cb` is
@@ -316,50 +335,6 @@ export function offline() {
   return typeof navigator === "object" && navigator !== null && navigator.onLine === false;
 }
 
-// localStorage access that never throws: null / false when unavailable.
-export function storageGet(k) {
-  try {
-    return localStorage.getItem(k);
-  } catch (_) {
-    return null;
-  }
-}
-
-export function storageRemove(k) {
-  try {
-    localStorage.removeItem(k);
-  } catch (_) {}
-}
-
-// Every localStorage key that starts with `prefix`.
-export function storageKeys(prefix) {
-  const out = [];
-  try {
-    for (let i = 0; i < localStorage.length; i++) {
-      const k = localStorage.key(i);
-      if (k !== null && k.startsWith(prefix)) out.push(k);
-    }
-  } catch (_) {}
-  return out;
-}
-
-// A stored event in the entries form, "" when it is not JSON, null when the
-// key is gone. JSON.parse builds plain data only: nothing stored is executed.
-export function storedEvent(k) {
-  let v;
-  try {
-    v = localStorage.getItem(k);
-  } catch (_) {
-    return null;
-  }
-  if (v === null) return null;
-  try {
-    return flatten(JSON.parse(v));
-  } catch (_) {
-    return "";
-  }
-}
-
 // Calls cb(what) once the current task is done (before the page can go away).
 export function soon(cb, what) {
   queueMicrotask(() => {
@@ -371,21 +346,39 @@ export function soon(cb, what) {
   });
 }
 
-export function storageSet(k, v) {
+// localStorage, never throwing. op (STORAGE_* in src/js/mod.rs): 0 the
+// value under k (null when absent or unreadable), 1 write v under k (false
+// when refused), 2 remove k, 3 every key that starts with k, 4 the stored
+// event under k in the entries form ("" when it is not JSON, null when the
+// key is gone; JSON.parse builds plain data only: nothing stored is
+// executed), 5 whether localStorage exists and can be read (it may still
+// refuse writes: quota full).
+export function storage(op, k, v) {
+  const keys = [];
   try {
-    localStorage.setItem(k, v);
-    return true;
+    const s = localStorage;
+    if (op === 0) return s.getItem(k);
+    if (op === 1) return s.setItem(k, v), true;
+    if (op === 2) return s.removeItem(k), true;
+    if (op === 3) {
+      for (let i = 0; i < s.length; i++) {
+        const key = s.key(i);
+        if (key !== null && key.startsWith(k)) keys.push(key);
+      }
+      return keys;
+    }
+    if (op === 4) {
+      const x = s.getItem(k);
+      if (x === null) return null;
+      try {
+        return flatten(JSON.parse(x));
+      } catch (_) {
+        return "";
+      }
+    }
+    return typeof s === "object" && s !== null && s.length >= 0;
   } catch (_) {
-    return false;
-  }
-}
-
-// Whether localStorage exists and can be read (it may still refuse writes: quota full).
-export function storageReadable() {
-  try {
-    return typeof localStorage === "object" && localStorage !== null && localStorage.length >= 0;
-  } catch (_) {
-    return false;
+    return op === 3 ? keys : op === 0 || op === 4 ? null : false;
   }
 }
 

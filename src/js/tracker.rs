@@ -4,12 +4,13 @@
 use crate::prelude::*;
 use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
+use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    deferred, environment, every, flatten_event, get, js_error, later, listen, now_ms, offline,
+    bad_option, deferred, environment, every, fail, flatten_event, get, js_error, later, listen, now_ms, offline,
     options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
     storage_set, stored_event, threw,
 };
@@ -34,7 +35,8 @@ struct Hook {
 
 impl Drop for Hook {
     fn drop(&mut self) {
-        let _ = self.cancel.call0(&JsValue::NULL);
+        // call1 (its argument unused): call0 would be one more import.
+        let _ = self.cancel.call1(&JsValue::NULL, &JsValue::NULL);
     }
 }
 
@@ -69,7 +71,8 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 
 struct Inner {
     core: RefCell<Tracker>,
-    url: String,
+    /// The request URL, kept as a JavaScript string (it only goes to `send`).
+    url: JsValue,
     /// The form body format (`data=` before the encoded JSON).
     form: bool,
     page: bool,
@@ -78,19 +81,22 @@ struct Inner {
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: RefCell<Vec<Waiter>>,
-    /// The one callback JavaScript calls for everything (see [`dispatch`]);
-    /// holds a weak reference.
-    callback: RefCell<Option<Callback>>,
+    /// The one callback JavaScript calls for everything, made by the
+    /// shell's `bind` (see [`coola_callback`]).
+    callback: JsValue,
     /// An end-of-task callback is queued (see [`Inner::end_of_task`]).
     scheduled: Cell<bool>,
     /// Consent, sessions, page views, beforeSend, debug.
     extra: privacy::Extra,
 }
 
-/// What JavaScript calls back: (what, id, status, text, flag). One closure
-/// per tracker, of one type, for every timer, listener and request: the
-/// closure machinery of wasm-bindgen is in the module once.
-type Callback = Closure<dyn FnMut(u32, f64, u16, String, bool)>;
+#[wasm_bindgen(module = "/src/js/shell.js")]
+extern "C" {
+    /// The tracker's callback: a function that JavaScript calls as
+    /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
+    /// with `handle` while the function's `h` is not 0.
+    fn bind(exports: &JsValue, handle: u32) -> JsValue;
+}
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
 const DONE: u32 = 0;
@@ -107,11 +113,25 @@ const END: u32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: u32 = 6;
 
-/// Carries out a callback from JavaScript on the tracker, if it still exists.
-fn dispatch(weak: &Weak<Inner>, what: u32, id: f64, status: u16, text: String, flag: bool) {
+/// What the tracker's callback calls (a raw export: JavaScript calls it
+/// with numbers only, `text` is left on the callback as `t`): carries out
+/// (what, id, status, text, flag) on the tracker, if it still exists. One
+/// entry point for every timer, listener and request, instead of
+/// wasm-bindgen's `Closure` machinery.
+#[no_mangle]
+pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, flag: u32) {
+    // SAFETY: `handle` is a `Weak<Inner>` turned into a pointer by
+    // `CoolaTracker::new`; that weak reference is given back only by
+    // `Inner`'s drop, which first sets the callback's `h` to 0, after which
+    // the callback calls this no more. ManuallyDrop: this call borrows it.
+    let weak = ManuallyDrop::new(unsafe { Weak::from_raw(handle as usize as *const Inner) });
     let Some(i) = weak.upgrade() else { return };
+    let flag = flag != 0;
     match what {
-        DONE => i.on_done(id, status, text, flag),
+        DONE => {
+            let text = Reflect::get(&i.callback, &"t".into()).ok().and_then(|t| t.as_string());
+            i.on_done(id, status as u16, text.filter(|t| !t.is_empty()), flag)
+        }
         BEAT => i.heartbeat(false),
         HIDE => {
             i.unload();
@@ -153,8 +173,9 @@ struct Waiter {
     stop: bool,
 }
 
-fn busy() -> Error {
-    Error::new(ErrorCode::InvalidValue, "the tracker was called from inside itself")
+#[inline(never)]
+fn busy() -> JsValue {
+    fail(ErrorCode::InvalidValue, "the tracker was called from inside itself")
 }
 
 impl Inner {
@@ -165,8 +186,13 @@ impl Inner {
             Ok(mut c) if c.report_now() => c.take_notices(),
             _ => return,
         };
-        for n in notices {
-            self.report_one(&n);
+        self.report_all(notices);
+    }
+
+    /// Passes each notice to `onError` (no borrow held).
+    fn report_all(&self, notices: Vec<Error>) {
+        for n in &notices {
+            self.report_one(n);
         }
     }
 
@@ -222,32 +248,26 @@ impl Inner {
 
     /// Registers something with JavaScript that calls the callback back.
     fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
-        let cb = self.callback.try_borrow().ok()?;
         Some(Hook {
-            cancel: register(cb.as_ref()?.as_ref()),
+            cancel: register(&self.callback),
         })
     }
 
     fn launch(&self, req: &Request) {
-        if let Ok(done) = self.callback.try_borrow() {
-            if let Some(done) = done.as_ref() {
-                self.debug_request(req);
-                send(
-                    &self.url,
-                    &req.json,
-                    self.form,
-                    req.keepalive,
-                    req.id as f64,
-                    done.as_ref(),
-                );
-            }
-        }
+        self.debug_request(req);
+        send(
+            &self.url,
+            &req.json,
+            self.form,
+            req.keepalive,
+            req.id as f64,
+            &self.callback,
+        );
     }
 
     /// A request settled: tell the core, then go on or settle the flushes.
-    fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: String, status_false: bool) {
+    fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: Option<String>, status_false: bool) {
         self.debug_answer(id, status);
-        let retry_after = (!retry_after.is_empty()).then_some(retry_after);
         let outcome = match self.core.try_borrow_mut() {
             Ok(mut c) => c.on_response(id as u64, now_ms(), status, retry_after.as_deref(), status_false),
             Err(_) => return,
@@ -323,13 +343,11 @@ impl Inner {
     fn end_of_task(&self) {
         self.scheduled.set(false);
         self.persist();
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            let notices = c.take_notices();
-            drop(c);
-            for n in &notices {
-                self.report_one(n);
-            }
-        }
+        let notices = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.take_notices(),
+            Err(_) => return,
+        };
+        self.report_all(notices);
     }
 
     /// Writes new events to storage and removes the ones that left the queue.
@@ -369,12 +387,8 @@ impl Inner {
         {
             return;
         }
-        if let Ok(run) = self.callback.try_borrow() {
-            if let Some(f) = run.as_ref() {
-                self.scheduled.set(true);
-                soon(f.as_ref(), END);
-            }
-        }
+        self.scheduled.set(true);
+        soon(&self.callback, END);
     }
 
     /// Tells other tabs this one is alive, or (`gone`) that its events are
@@ -423,15 +437,7 @@ impl Inner {
             if !d.keys.same_app(tab) {
                 continue;
             }
-            let dead = match tabs.iter().find(|(t, _)| t == tab) {
-                Some((_, dead)) => *dead,
-                None => {
-                    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
-                    tabs.push((tab.to_string(), dead));
-                    dead
-                }
-            };
-            if !dead {
+            if !tab_gone(d, &mut tabs, tab, now) {
                 continue;
             }
             let context = |n: u64| {
@@ -485,11 +491,7 @@ impl Inner {
                 if !Keys::is_tab_id(tab) || !d.keys.same_app(tab) || tab == d.keys.tab() {
                     continue;
                 }
-                let dead = match tabs.iter().find(|(t, _)| t == tab) {
-                    Some((_, dead)) => *dead,
-                    None => store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now),
-                };
-                if dead {
+                if tab_gone(d, &mut tabs, tab, now) {
                     storage_remove(&key);
                 }
             }
@@ -523,6 +525,17 @@ impl Inner {
     }
 }
 
+/// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
+/// else from its heartbeat, then noted there.
+fn tab_gone(d: &Durable, tabs: &mut Vec<(String, bool)>, tab: &str, now: i64) -> bool {
+    if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
+        return *dead;
+    }
+    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
+    tabs.push((tab.to_string(), dead));
+    dead
+}
+
 fn start_pump(weak: &Weak<Inner>) {
     if let Some(inner) = weak.upgrade() {
         inner.heartbeat(false);
@@ -548,11 +561,10 @@ fn hex_id(words: &[u32; 4]) -> String {
 /// refused here rather than failing every request.
 fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
     if !page && crate::core::config::is_path_endpoint(&cfg.endpoint) {
-        return Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
+        return Err(bad_option(
             "endpoint",
             "is a path, which only a page can resolve: give a full URL",
-        )));
+        ));
     }
     Ok(cfg.url())
 }
@@ -571,11 +583,7 @@ impl CoolaTracker {
         #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
     ) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
-            return Err(js_error(&Error::field(
-                ErrorCode::InvalidOption,
-                "options",
-                "must be an object with at least appKey",
-            )));
+            return Err(bad_option("options", "must be an object with at least appKey"));
         }
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
@@ -584,11 +592,7 @@ impl CoolaTracker {
             None
         } else {
             if !on_error.is_function() {
-                return Err(js_error(&Error::field(
-                    ErrorCode::InvalidOption,
-                    "onError",
-                    "must be a function (error) => void",
-                )));
+                return Err(bad_option("onError", "must be a function (error) => void"));
             }
             Some(on_error.unchecked_into::<Function>())
         };
@@ -642,15 +646,16 @@ impl CoolaTracker {
         if durable && stored_id.is_none() && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
-        let inner = Rc::new(Inner {
+        let exports = wasm_bindgen::exports();
+        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
+            callback: bind(&exports, weak.clone().into_raw() as usize as u32),
             core: RefCell::new(core),
-            url,
+            url: JsValue::from_str(&url),
             form,
             page,
             on_error,
             hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
-            callback: RefCell::new(None),
             extra,
             durable: durable.then(|| Durable {
                 keys,
@@ -660,14 +665,6 @@ impl CoolaTracker {
             }),
             scheduled: Cell::new(false),
         });
-        {
-            let weak = Rc::downgrade(&inner);
-            let cb: Callback =
-                Closure::new(move |what, id, status, text, flag| dispatch(&weak, what, id, status, text, flag));
-            if let Ok(mut slot) = inner.callback.try_borrow_mut() {
-                *slot = Some(cb);
-            }
-        }
         inner.heartbeat(false);
         if full {
             if let Some(d) = &inner.durable {
@@ -711,10 +708,11 @@ impl CoolaTracker {
         &self,
         #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
         #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
-    ) -> Result<String, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
-        self.inner.enqueue(&encoded)
+        // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
+        self.inner.enqueue(&encoded).map(|id| JsValue::from_str(&id))
     }
 
     /// Sets the user id for events that carry none.
@@ -724,7 +722,7 @@ impl CoolaTracker {
         #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
     ) -> Result<(), JsValue> {
         let id = user_id.as_string().unwrap_or_default();
-        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
     }
 
@@ -763,13 +761,19 @@ impl CoolaTracker {
     }
 
     /// The user id given to events that carry none.
-    #[wasm_bindgen(getter, js_name = userId)]
-    pub fn user_id(&self) -> String {
-        self.inner
-            .core
-            .try_borrow()
-            .map(|c| c.user_id().to_string())
-            .unwrap_or_default()
+    #[wasm_bindgen(getter, js_name = userId, unchecked_return_type = "string")]
+    pub fn user_id(&self) -> JsValue {
+        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The callback calls no more, then the weak reference it stood for goes.
+        let _ = Reflect::set(&self.callback, &"h".into(), &JsValue::from(0));
+        // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
+        // (the address of this value), given back once, here.
+        drop(unsafe { Weak::from_raw(self as *const Inner) });
     }
 }
 

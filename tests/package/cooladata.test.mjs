@@ -216,7 +216,11 @@ test("calls made before the script loaded are replayed in the order the snippet 
     assert.equal(by.first.session_id, "s1", "setConfig applies from where it was called");
     assert.equal(by.second.session_id, "s2");
     assert.equal(by.later_a.tracker_type, "javascript");
-    assert.equal(await page.evaluate(() => window.cooladata.pending), 0);
+    // The collector records the events before it answers: the tracker
+    // counts them acknowledged once the answer has reached the page.
+    await waitFor(async () => (await page.evaluate(() => window.cooladata.pending)) === 0, {
+      what: "every event acknowledged (pending 0)",
+    });
   } finally {
     await page.context().close();
   }

@@ -12,7 +12,9 @@ use core::cell::Cell;
 use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::super::{flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw};
+use super::super::{
+    bad_option, fail, flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw,
+};
 use super::{busy, CoolaTracker, Inner, PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
@@ -54,7 +56,7 @@ pub(super) struct Extra {
 }
 
 fn option_error(field: &str, e: &Error) -> JsValue {
-    js_error(&Error::field(ErrorCode::InvalidOption, field, &e.message))
+    bad_option(field, &e.message)
 }
 
 /// Fills the defaults that depend on the environment (sessions: 30 minutes
@@ -78,11 +80,10 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     } else if hook.is_function() {
         Some(hook.unchecked_into::<Function>())
     } else {
-        return Err(js_error(&Error::field(
-            ErrorCode::InvalidOption,
+        return Err(bad_option(
             "beforeSend",
             "must be a function (event) => event | null | false | undefined",
-        )));
+        ));
     };
     let props = get(options, "properties");
     let properties = if props.is_undefined() {
@@ -180,7 +181,7 @@ impl Inner {
         let now = now_ms();
         self.sync_session(now);
         let r = {
-            let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+            let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
             core.track_encoded(now, encoded)
         };
         let r = match r {
@@ -220,13 +221,13 @@ impl Inner {
             return Ok(String::new());
         };
         let answer = before_send(hook, &json);
-        let mut core = self.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
         match answer {
             Err(thrown) => {
                 core.drop_held();
                 let mut m = String::from("beforeSend threw (nothing was queued): ");
                 m.push_str(&thrown_message(&thrown));
-                let e = js_error(&Error::new(ErrorCode::BeforeSendFailed, m));
+                let e = fail(ErrorCode::BeforeSendFailed, &m);
                 let _ = Reflect::set(&e, &"cause".into(), &thrown);
                 Err(e)
             }
@@ -286,14 +287,14 @@ impl Inner {
                 storage_remove(&k);
             }
             if save {
-                // Gone tabs' events too: nothing of this visitor is sent later.
-                for k in storage_keys(&d.keys.queue_prefix()) {
-                    if d.keys.parse_event(&k).is_some_and(|(tab, _)| d.keys.same_app(tab)) {
-                        storage_remove(&k);
-                    }
-                }
-                for k in storage_keys(&d.keys.context_prefix()) {
-                    if d.keys.parse_context(&k).is_some_and(|tab| d.keys.same_app(tab)) {
+                // Gone tabs' events and contexts too (one pass over the
+                // tracker's keys): nothing of this visitor is sent later.
+                for k in storage_keys(&prefix) {
+                    let event = d.keys.parse_event(&k).map(|(tab, _)| tab);
+                    if event
+                        .or_else(|| d.keys.parse_context(&k))
+                        .is_some_and(|tab| d.keys.same_app(tab))
+                    {
                         storage_remove(&k);
                     }
                 }
@@ -342,20 +343,20 @@ impl Inner {
     /// A page view of the page as it is now.
     fn page_view(self: &Rc<Self>, props: &JsValue) -> Result<String, JsValue> {
         if !self.page {
-            return Err(js_error(&Error::new(
+            return Err(fail(
                 ErrorCode::InvalidValue,
                 "trackPageView() needs a page (document and location): use track() here",
-            )));
+            ));
         }
         let url = page_url();
         let referrer = match self.core.try_borrow_mut() {
             Ok(mut c) => c.page_view(&url),
-            Err(_) => return Err(js_error(&busy())),
+            Err(_) => return Err(busy()),
         };
         let encoded = page_event(props, referrer.as_deref().unwrap_or("")).map_err(|t| {
             let mut m = String::from("reading the properties threw: ");
             m.push_str(&thrown_message(&t));
-            js_error(&Error::new(ErrorCode::InvalidValue, m))
+            fail(ErrorCode::InvalidValue, &m)
         })?;
         let id = self.enqueue(&encoded)?;
         if !id.is_empty() {
@@ -372,11 +373,7 @@ impl Inner {
             Err(_) => false,
         };
         if due {
-            if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
-                if let Some(f) = &self.on_error {
-                    let _ = f.call1(&JsValue::NULL, &e);
-                }
-            }
+            self.auto_page_view_now();
         }
     }
 
@@ -425,21 +422,17 @@ impl CoolaTracker {
 
     /// The current session id, `""` when sessions are off.
     #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
-    pub fn session_id(&self) -> String {
+    pub fn session_id(&self) -> JsValue {
         self.inner.sync_session(now_ms());
-        self.inner
-            .core
-            .try_borrow()
-            .map(|c| c.session_id().to_string())
-            .unwrap_or_default()
+        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.session_id()))
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
     /// an in-page navigation, `referring_url`. Throws `invalid_value`
     /// outside a page.
     #[wasm_bindgen(js_name = trackPageView, skip_typescript)]
-    pub fn track_page_view(&self, properties: JsValue) -> Result<String, JsValue> {
-        self.inner.page_view(&properties)
+    pub fn track_page_view(&self, properties: JsValue) -> Result<JsValue, JsValue> {
+        self.inner.page_view(&properties).map(|id| JsValue::from_str(&id))
     }
 
     /// Merges properties into those added to every later event; `null` or
@@ -448,7 +441,7 @@ impl CoolaTracker {
     pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
         let encoded = flatten(&properties);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
-        let mut core = self.inner.core.try_borrow_mut().map_err(|_| js_error(&busy()))?;
+        let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_properties(&encoded).map_err(|e| js_error(&e))
     }
 }

@@ -1,0 +1,266 @@
+// Short names for the interface between the .wasm and its glue. wasm-bindgen
+// names each import `__wbg_<name>_<16 hex digits>` under the module
+// "./coola_tracker_bg.js", the snippet's imports under its whole path, and
+// exports after the Rust items (`coolatracker_trackPageView`); each name is
+// written twice (in the .wasm and in coola_tracker.js) and the hex digits do
+// not compress. Here every such name becomes one or two letters, in the .wasm's
+// import and export sections and in the glue and its .d.ts files.
+//
+// The glue is rewritten only where it has the form handled here; anything else
+// (a name that is not found exactly where expected, or an old name still in
+// the glue afterwards) fails the build, so a new wasm-bindgen cannot ship a
+// module whose names and glue disagree.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** One or two letters for the n-th name: a..z, A..Z, then aa, ab... */
+function shortName(n) {
+  const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  return n < abc.length ? abc[n] : abc[Math.floor(n / abc.length) - 1] + abc[n % abc.length];
+}
+
+function readU32(b, pos) {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const byte = b[pos++];
+    v += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [v, pos];
+    shift += 7;
+  }
+}
+
+function u32(n) {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return Buffer.from(out);
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+const nameBytes = (s) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+
+function readName(b, pos) {
+  const [n, p] = readU32(b, pos);
+  return [utf8.decode(b.subarray(p, p + n)), p + n];
+}
+
+/** The bytes of an import's or export's descriptor, from `pos`. */
+function descEnd(b, pos, isImport) {
+  const kind = b[pos++];
+  if (!isImport) return readU32(b, pos)[1];
+  const limits = (p) => {
+    const flags = b[p++];
+    p = readU32(b, p)[1];
+    return flags & 1 ? readU32(b, p)[1] : p;
+  };
+  switch (kind) {
+    case 0: // function: type index
+      return readU32(b, pos)[1];
+    case 1: // table: element type, limits
+      return limits(pos + 1);
+    case 2: // memory: limits
+      return limits(pos);
+    case 3: // global: value type, mutability
+      return pos + 2;
+    case 4: // tag: attribute, type index
+      return readU32(b, pos + 1)[1];
+    default:
+      throw new Error(`wasm: import of unknown kind ${kind}`);
+  }
+}
+
+/**
+ * Renames in the module: `modules` maps import module names, `imports`
+ * (module name → Map old → new) import names, `exports` export names.
+ * Returns the new bytes.
+ */
+function renameWasm(b, rename) {
+  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) throw new Error("wasm: not a version 1 module");
+  const parts = [b.subarray(0, 8)];
+  let pos = 8;
+  while (pos < b.length) {
+    const id = b[pos];
+    const [size, start] = readU32(b, pos + 1);
+    const end = start + size;
+    if (id === 2 || id === 7) {
+      const isImport = id === 2;
+      let [count, p] = readU32(b, start);
+      const body = [u32(count)];
+      for (let k = 0; k < count; k++) {
+        let module;
+        if (isImport) [module, p] = readName(b, p);
+        let name;
+        [name, p] = readName(b, p);
+        const dEnd = descEnd(b, p, isImport);
+        if (isImport) body.push(nameBytes(rename.module(module)), nameBytes(rename.import(module, name)));
+        else body.push(nameBytes(rename.export(name, b[p])));
+        body.push(b.subarray(p, dEnd));
+        p = dEnd;
+      }
+      if (p !== end) throw new Error(`wasm: section ${id} was not read to its end`);
+      const content = Buffer.concat(body);
+      parts.push(Buffer.from([id]), u32(content.length), content);
+    } else {
+      parts.push(b.subarray(pos, end));
+    }
+    pos = end;
+  }
+  return Buffer.concat(parts);
+}
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Replaces `re` in `src` exactly `count` times (or at least once: count 0). */
+function replaceCounted(src, re, to, what, count) {
+  let n = 0;
+  const out = src.replace(re, (...m) => {
+    n++;
+    return typeof to === "function" ? to(...m) : to;
+  });
+  if (count ? n !== count : n === 0) throw new Error(`glue: ${what} found ${n} times where it was expected ${count || "at least once"}`);
+  return out;
+}
+
+/**
+ * Shortens the names of the build in `dir` (coola_tracker_bg.wasm,
+ * coola_tracker.js, coola_tracker.d.ts, coola_tracker_bg.wasm.d.ts).
+ * Returns { before, after } sizes of the .wasm.
+ */
+export function shorten(dir) {
+  const wasmFile = join(dir, "coola_tracker_bg.wasm");
+  const glueFile = join(dir, "coola_tracker.js");
+  const wasm = readFileSync(wasmFile);
+  let glue = readFileSync(glueFile, "utf8");
+  const mod = listNames(wasm);
+
+  // Module names: the glue's own module and the snippet(s), as keys of the
+  // object __wbg_get_imports returns.
+  const modules = new Map();
+  for (const { module } of mod.imports) {
+    if (!modules.has(module)) modules.set(module, shortName(modules.size));
+  }
+  // Import names of the glue's own module (its keys in `import0`); the
+  // snippet's imports are its export names and stay.
+  const own = "./coola_tracker_bg.js";
+  if (!modules.has(own)) throw new Error(`wasm: no imports from ${own}`);
+  const imports = new Map();
+  for (const { module, name } of mod.imports) {
+    if (module === own && !imports.has(name)) imports.set(name, shortName(imports.size));
+  }
+  // Export names that the glue reaches (as `wasm.<name>`), but `memory`
+  // (init() resolves to the exports, and callers read `memory`); others are
+  // reached by their names from elsewhere (the snippet's `coola_callback`).
+  const exports = new Map();
+  for (const { name } of mod.exports) {
+    if (name !== "memory" && new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) {
+      exports.set(name, shortName(exports.size));
+    }
+  }
+
+  const out = renameWasm(wasm, {
+    module: (m) => modules.get(m),
+    import: (m, n) => (m === own ? imports.get(n) : n),
+    export: (n) => exports.get(n) ?? n,
+  });
+
+  for (const [from, to] of modules) {
+    glue = replaceCounted(glue, new RegExp(`^(\\s+)"${escape(from)}": (import\\d+),$`, "gm"), (_m, sp, v) => `${sp}"${to}": ${v},`, `the imports key "${from}"`, 0);
+  }
+  for (const [from, to] of imports) {
+    glue = replaceCounted(glue, new RegExp(`^(\\s+)${escape(from)}: `, "gm"), (_m, sp) => `${sp}${to}: `, `the import ${from}`, 1);
+  }
+  for (const [from, to] of exports) {
+    glue = glue.replace(new RegExp(`\\bwasm\\.${escape(from)}(?![\\w$])`, "g"), `wasm.${to}`);
+  }
+  // No old name may be left, except an export's where the glue declares a
+  // function of that name itself (`export function encodeBatch`): those are
+  // the glue's own.
+  for (const name of [...imports.keys(), ...exports.keys()]) {
+    const word = `(?<![\\w$])${escape(name)}(?![\\w$])`;
+    if (exports.has(name) && new RegExp(`function ${word}`).test(glue)) continue;
+    if (new RegExp(word).test(glue)) throw new Error(`glue: ${name} is still named after the rename`);
+  }
+  writeFileSync(wasmFile, out);
+  writeFileSync(glueFile, glue);
+
+  // The types of init()'s result name the exports.
+  for (const f of ["coola_tracker.d.ts", "coola_tracker_bg.wasm.d.ts"]) {
+    const file = join(dir, f);
+    let src;
+    try {
+      src = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const [from, to] of exports) {
+      src = src.replace(new RegExp(`^(\\s*(?:readonly|export const) )${escape(from)}:`, "gm"), `$1${to}:`);
+    }
+    writeFileSync(file, src);
+  }
+  return { before: wasm.length, after: out.length };
+}
+
+/** The import and export names of a module, in order. */
+function listNames(b) {
+  const imports = [];
+  const exports = [];
+  let pos = 8;
+  while (pos < b.length) {
+    const id = b[pos];
+    const [size, start] = readU32(b, pos + 1);
+    if (id === 2 || id === 7) {
+      let [count, p] = readU32(b, start);
+      for (let k = 0; k < count; k++) {
+        let module;
+        if (id === 2) [module, p] = readName(b, p);
+        let name;
+        [name, p] = readName(b, p);
+        p = descEnd(b, p, id === 2);
+        (id === 2 ? imports : exports).push({ module, name });
+      }
+    }
+    pos = start + size;
+  }
+  return { imports, exports };
+}
+
+/**
+ * ES module glue (web, edge): the snippet's functions that the .wasm imports
+ * as they are come from `import * as importN`, a namespace object, which
+ * makes a bundler keep every export of the snippet with a getter for each.
+ * Named imports of just those functions instead (run after `shorten`).
+ */
+export function namedSnippetImports(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  let glue = readFileSync(glueFile, "utf8");
+  const { imports } = listNames(readFileSync(join(dir, "coola_tracker_bg.wasm")));
+  const spec = new Map([...glue.matchAll(/^import \* as (import\d+) from "(\.\/snippets\/[^"]+)";?$/gm)].map((m) => [m[1], m[2]]));
+  if (spec.size === 0) throw new Error("glue: no `import * as importN` of a snippet");
+  glue = glue.replace(/^import \* as import\d+ from "\.\/snippets\/[^"]+";?\n/gm, "");
+  const lines = [];
+  let k = 0;
+  glue = replaceCounted(
+    glue,
+    /^(\s+)"([^"]+)": (import\d+),$/gm,
+    (line, sp, module, ns) => {
+      if (!spec.has(ns)) return line;
+      const names = [...new Set(imports.filter((i) => i.module === module).map((i) => i.name))];
+      const local = names.map(() => `snippet${k++}`);
+      lines.push(`import { ${names.map((n, i) => `${n} as ${local[i]}`).join(", ")} } from "${spec.get(ns)}";\n`);
+      return `${sp}"${module}": { ${names.map((n, i) => `${n}: ${local[i]}`).join(", ")} },`;
+    },
+    "a snippet's key in the imports object",
+    0,
+  );
+  for (const ns of spec.keys()) {
+    if (new RegExp(`(?<![\\w$])${ns}(?![\\w$])`).test(glue)) throw new Error(`glue: ${ns} is still used after the named imports`);
+  }
+  // After the `@ts-self-types` comment, which stays the first line.
+  const head = /^\/\* @ts-self-types=[^\n]*\n/.exec(glue)?.[0] ?? "";
+  writeFileSync(glueFile, head + lines.join("") + glue.slice(head.length));
+}
