@@ -68,14 +68,12 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     Some((head.get(..at)?, json.get(at..)?))
 }
 
-/// The stored text of an event whose `shared` part is context `n`.
-pub fn compacted(head: &str, n: u64) -> String {
-    let mut out = String::with_capacity(head.len() + 8);
+/// Appends the stored text of an event whose `shared` part is context `n`.
+pub fn push_compacted(out: &mut String, head: &str, n: u64) {
     out.push_str(head);
     out.push_str(",\"\":");
-    num::push_u64(&mut out, n);
+    num::push_u64(out, n);
     out.push('}');
-    out
 }
 
 /// The context to store for a `shared` part (see [`split_shared`]): the
@@ -259,7 +257,7 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
 /// rule again and carries an `event_id`. An event stored without its shared
-/// part (the empty-named marker of [`compacted`], whose value is the
+/// part (the empty-named marker of [`push_compacted`], whose value is the
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
 /// will be sent, and its time (`i64::MAX` when the server sets it).
