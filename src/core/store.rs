@@ -25,6 +25,7 @@ use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
+use crate::core::tracker::{caller_event_id, Props};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -266,68 +267,50 @@ pub fn restore(
     mut context: impl FnMut(u64) -> Option<String>,
     server_timestamp: bool,
 ) -> Result<(String, i64), Error> {
-    let mut has_id = false;
-    let mut err = None;
-    let problem = |why: &str| Some(Error::new(ErrorCode::StorageError, why));
-    let mut ctx: Option<String> = None;
+    // The marker, and the number of the context it names.
     let mut marks = 0;
+    let mut n = None;
     for e in entries::parse(stored) {
-        match e {
-            Ok(Entry::Prop("", v)) => {
-                marks += 1;
-                let n = match v {
-                    RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
-                    _ => None,
-                };
-                ctx = n.and_then(&mut context);
-                if ctx.is_none() {
-                    err = err.or_else(|| problem("its page's shared properties are gone"));
-                }
-            }
-            Ok(Entry::Prop(k, v)) => has_id |= k == "event_id" && matches!(v, RawValue::Str(s) if !s.is_empty()),
-            Ok(Entry::Default(..)) => {}
-            Err(e) => err = err.or(Some(e)),
+        if let Ok(Entry::Prop("", v)) = e {
+            marks += 1;
+            n = match v {
+                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
+                _ => None,
+            };
         }
     }
-    if marks > 1 {
-        err = err.or_else(|| problem("it names shared properties twice"));
-    }
-    let mut props: Vec<(&str, RawValue)> = Vec::new();
-    for e in entries::parse(stored) {
-        match e {
-            Ok(Entry::Prop("", _)) => {
-                for c in entries::parse(ctx.as_deref().unwrap_or("")) {
-                    match c {
-                        Ok(Entry::Prop("", _)) => err = err.or_else(|| problem("its shared properties are nested")),
-                        Ok(Entry::Prop(k, v)) => props.push((k, v)),
-                        Ok(Entry::Default(..)) => {}
-                        Err(e) => err = err.or(Some(e)),
-                    }
-                }
-            }
-            Ok(Entry::Prop(k, v)) => props.push((k, v)),
-            _ => {}
-        }
-    }
+    let ctx = if marks == 1 { n.and_then(&mut context) } else { None };
+    let mut err = match (marks, &ctx) {
+        (0, _) | (1, Some(_)) => None,
+        (1, None) => Some(problem("its page's shared properties are gone")),
+        _ => Some(problem("it names shared properties twice")),
+    };
     let mut out = String::new();
+    let props = Props::spliced(stored, ctx.as_deref().unwrap_or(""), &mut err);
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    let time = event::validate_into(&mut out, None, props, &[], &opts);
+    let r = event::validate_into(&mut out, None, props, &[], &opts);
     let fail = |why: &str| {
         let mut m = String::from("a stored entry is not an event of this library: ");
         m.push_str(why);
         Error::new(ErrorCode::StorageError, m)
     };
-    if let Some(e) = err {
-        return Err(fail(&e.message));
-    }
-    let time = time.map_err(|e| fail(&e.message))?;
-    if !has_id {
+    let time = match (err, r) {
+        (None, Ok(time)) => time,
+        (Some(e), _) | (None, Err(e)) => return Err(fail(&e.message)),
+    };
+    // Validated: an event_id given is a non-empty string.
+    if caller_event_id(stored).is_none() {
         return Err(fail("it has no event_id"));
     }
     Ok((out, time.unwrap_or(i64::MAX)))
+}
+
+/// A stored entry's problem, before [`restore`] says whose.
+pub(crate) fn problem(why: &str) -> Error {
+    Error::new(ErrorCode::StorageError, why)
 }
 
 /// Sorts claimed events `(time, seq, json)` into the order they were
@@ -448,6 +431,29 @@ pub(crate) mod tests {
                 _ => crate::core::entries::tests::write('u', k, ""),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_stored_event_gets_its_one_context_back_at_its_marker() {
+        let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
+        let ctx = |n: u64| (n == 1).then(|| entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#));
+        let (json, _) = restore(&entries(head), ctx, false).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
+        want["page_url"] = "https://x/".into();
+        want["session_dua"] = "UA".into();
+        assert_eq!(back, want);
+        let nested = |_| Some(entries(r#"{"page_url":"https://x/","":2}"#));
+        let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
+        for e in [
+            restore(&entries(head), nested, false),
+            restore(&twice, ctx, false),
+            restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+        ] {
+            let e = e.unwrap_err();
+            assert_eq!(e.code, ErrorCode::StorageError);
+            assert!(e.message.contains("shared properties"), "{}", e.message);
+        }
     }
 
     #[test]

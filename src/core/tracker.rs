@@ -33,8 +33,10 @@ use crate::core::retry::Backoff;
 
 mod persist;
 mod privacy;
+mod props;
 mod queue;
 pub use privacy::MAX_SHARED;
+pub(crate) use props::Props;
 use queue::{Flight, Slot};
 
 /// A request the shell must send: POST the body to the configured URL.
@@ -429,7 +431,7 @@ impl Tracker {
             now_ms: Some(now_ms),
         };
         let mut err = None;
-        let props = privacy::Props::new(rest, &mut err);
+        let props = Props::new(rest, &mut err);
         self.scratch.clear();
         let r = event::validate_with_defaults(&mut self.scratch, Some(event_name), props, &defaults, &opts);
         if let Some(e) = err {
@@ -493,7 +495,7 @@ impl Tracker {
 }
 
 /// The `event_id` among the caller's properties, if it gave one as a string.
-fn caller_event_id(encoded: &str) -> Option<&str> {
+pub(crate) fn caller_event_id(encoded: &str) -> Option<&str> {
     entries::parse(encoded).find_map(|e| match e {
         Ok(Entry::Prop("event_id", RawValue::Str(v))) => Some(v),
         _ => None,

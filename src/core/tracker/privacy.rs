@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::Tracker;
+use super::{Props, Tracker};
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -95,39 +95,6 @@ impl Extras {
         }
         if let Some((_, text)) = cfg.sample_rate.as_ref().filter(|_| !self.shares("sample_rate")) {
             out.push(("sample_rate", RawValue::NumText(text)));
-        }
-    }
-}
-
-/// The caller's properties among entries, the first malformed entry kept
-/// in `err`: one iterator type for every event check of the tracker, so the
-/// check is compiled once.
-pub(super) struct Props<'a, 'e> {
-    it: entries::Entries<'a>,
-    err: &'e mut Option<Error>,
-}
-
-impl<'a, 'e> Props<'a, 'e> {
-    pub(super) fn new(encoded: &'a str, err: &'e mut Option<Error>) -> Self {
-        Props {
-            it: entries::parse(encoded),
-            err,
-        }
-    }
-}
-
-impl<'a> Iterator for Props<'a, '_> {
-    type Item = (&'a str, RawValue<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.it.next()? {
-                Ok(Entry::Prop(k, v)) => return Some((k, v)),
-                Ok(Entry::Default(..)) => {}
-                Err(e) => {
-                    self.err.get_or_insert(e);
-                }
-            }
         }
     }
 }
