@@ -25,7 +25,7 @@ use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
-use crate::core::tracker::{caller_event_id, Props};
+use crate::core::tracker::{caller_str, Props};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -302,7 +302,7 @@ pub fn restore(
         (Some(e), _) | (None, Err(e)) => return Err(fail(&e.message)),
     };
     // Validated: an event_id given is a non-empty string.
-    if caller_event_id(stored).is_none() {
+    if caller_str(stored, event::EVENT_ID).is_none() {
         return Err(fail("it has no event_id"));
     }
     Ok((out, time.unwrap_or(i64::MAX)))

@@ -364,67 +364,60 @@ impl Tracker {
             ));
         }
         self.check_not_held()?;
-        let mut page: [(&str, &str); 4] = [("", ""); 4];
-        let mut n_page = 0;
-        let mut it = entries::parse(encoded);
-        let mut event_name = None;
-        loop {
-            let before = it.remainder();
-            match it.next() {
-                Some(Ok(Entry::Default(k, v))) if n_page < page.len() => {
-                    if let Some(slot) = page.get_mut(n_page) {
-                        *slot = (k, v);
-                    }
-                    n_page += 1;
-                }
-                Some(Ok(Entry::Prop(_, v))) => {
-                    event_name = Some(v);
-                    break;
-                }
-                Some(Err(e)) => return Err(e),
-                _ => {
-                    it = entries::parse(before);
-                    break;
-                }
-            }
-        }
-        let event_name = event_name.unwrap_or(RawValue::Absent);
-        let rest = it.remainder();
         let mut id = String::with_capacity(36);
         self.rng.uuid(&mut id);
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
-
         let with_session = self.touch_session(now_ms);
-        let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(6 + n_page + self.env_defaults.len());
+
+        // The defaults, in the order they end the event's JSON: shared
+        // properties, session and sample rate, event_id, user_id,
+        // timestamp, then the part stored once per page (see
+        // `store::split_shared`): the page's, then the environment's.
+        let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(12 + self.env_defaults.len());
         self.x.lead_defaults(&self.cfg, with_session, &mut defaults);
-        // Where the event_id default is (after the shared properties, the
-        // session and the sample rate): the caller's own wins, see below.
+        // The caller's own event_id and user_id (defaults[id_at], [id_at + 1]) win.
         let id_at = defaults.len();
-        defaults.push(("event_id", RawValue::Str(&id)));
+        defaults.push((event::EVENT_ID, RawValue::Str(&id)));
         defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         if !self.cfg.server_timestamp {
             defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
         }
-        for (k, v) in page.iter().take(n_page) {
-            if !self.x.shares(k) {
-                defaults.push((k, RawValue::Str(v)));
+        // The page's defaults (at most 4: URL, title, a page view's
+        // referrer) come first in `encoded`, then the event name.
+        let page_at = defaults.len();
+        let mut it = entries::parse(encoded);
+        let event_name = loop {
+            match it.next() {
+                Some(Ok(Entry::Default(k, v))) => {
+                    if defaults.len() < page_at + 4 && !self.x.shares(k) {
+                        defaults.push((k, RawValue::Str(v)));
+                    }
+                }
+                Some(Ok(Entry::Prop(_, v))) => break v,
+                Some(Err(e)) => return Err(e),
+                None => break RawValue::Absent,
             }
-        }
+        };
+        let rest = it.remainder();
+        let env_at = defaults.len();
         for (k, v, numeric) in &self.env_defaults {
             // A shared property, or a page default (a page view's
             // referring_url), of the same name wins.
-            if self.x.shares(k) || (n_page > 2 && page.iter().take(n_page).any(|(p, _)| p == k)) {
-                continue;
+            let paged = env_at > page_at + 2
+                && defaults
+                    .get(page_at..env_at)
+                    .is_some_and(|p| p.iter().any(|(p, _)| p == k));
+            if !paged && !self.x.shares(k) {
+                defaults.push((
+                    k,
+                    if *numeric {
+                        RawValue::NumText(v)
+                    } else {
+                        RawValue::Str(v)
+                    },
+                ));
             }
-            defaults.push((
-                k,
-                if *numeric {
-                    RawValue::NumText(v)
-                } else {
-                    RawValue::Str(v)
-                },
-            ));
         }
         let opts = ValidateOptions {
             server_timestamp: self.cfg.server_timestamp,
@@ -438,16 +431,16 @@ impl Tracker {
             return Err(e);
         }
         let (time, given) = r?;
-        let time = time.unwrap_or(i64::MAX);
-        // A caller's own event_id (defaults[id_at]) wins, and was checked to
-        // be a non-empty string: it is the id to return.
-        if given & 1u64.checked_shl(id_at as u32).unwrap_or(0) != 0 {
-            if let Some(theirs) = caller_event_id(rest) {
+        let given = given.checked_shr(id_at as u32).unwrap_or(0);
+        // A caller's own event_id was checked to be a non-empty string: it
+        // is the id to return.
+        if given & 1 != 0 {
+            if let Some(theirs) = caller_str(rest, event::EVENT_ID) {
                 id.clear();
                 id.push_str(theirs);
             }
         }
-        Ok(self.admit(rest, id, time))
+        Ok(self.admit(rest, given & 2 != 0, id, time.unwrap_or(i64::MAX)))
     }
 
     /// The problems found since the last call: dropped, expired or refused
@@ -494,12 +487,16 @@ impl Tracker {
     }
 }
 
-/// The `event_id` among the caller's properties, if it gave one as a string.
-pub(crate) fn caller_event_id(encoded: &str) -> Option<&str> {
-    entries::parse(encoded).find_map(|e| match e {
-        Ok(Entry::Prop("event_id", RawValue::Str(v))) => Some(v),
-        _ => None,
-    })
+/// The caller's first string property named `key` among entries.
+pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
+    for e in entries::parse(encoded) {
+        if let Ok(Entry::Prop(k, RawValue::Str(v))) = e {
+            if k == key {
+                return Some(v);
+            }
+        }
+    }
+    None
 }
 
 /// A notice about `n` events: `"<n> <what>"`, with the count.

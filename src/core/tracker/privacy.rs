@@ -360,7 +360,7 @@ impl Tracker {
             return Err(e);
         }
         let time = r?.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        if let Some(given) = super::caller_event_id(encoded) {
+        if let Some(given) = super::caller_str(encoded, event::EVENT_ID) {
             id = given.to_string();
         }
         self.push(json, time);
@@ -369,9 +369,10 @@ impl Tracker {
 
     /// What becomes of an event that passed validation (its JSON in the
     /// scratch): nothing while opted out or sampled out (`""`), held for
-    /// `beforeSend`, or queued. `rest` is the caller's part of the entries.
-    pub(super) fn admit(&mut self, rest: &str, id: String, time: i64) -> String {
-        if self.x.opted_out || !self.sampled_in(rest) {
+    /// `beforeSend`, or queued. `rest` is the caller's part of the entries,
+    /// `own_user` whether it gives a `user_id`.
+    pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64) -> String {
+        if self.x.opted_out || !self.sampled_in(rest, own_user) {
             return String::new();
         }
         if self.x.hold {
@@ -393,18 +394,11 @@ impl Tracker {
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
     /// kept by `sampleRate`; decided once per user id.
-    fn sampled_in(&mut self, rest: &str) -> bool {
+    fn sampled_in(&mut self, rest: &str, own_user: bool) -> bool {
         let Some((rate, _)) = self.cfg.sample_rate else {
             return true;
         };
-        let own = if rest.as_bytes().windows(9).any(|w| w == b"7:user_id") {
-            entries::parse(rest).find_map(|e| match e {
-                Ok(Entry::Prop(event::USER_ID, RawValue::Str(v))) => Some(v),
-                _ => None,
-            })
-        } else {
-            None
-        };
+        let own = own_user.then(|| super::caller_str(rest, event::USER_ID)).flatten();
         let user = own.unwrap_or(&self.user_id);
         match &self.x.sampled {
             Some((u, kept)) if u == user => *kept,
