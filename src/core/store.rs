@@ -280,27 +280,23 @@ pub fn restore(
         }
     }
     let ctx = if marks == 1 { n.and_then(&mut context) } else { None };
-    let mut err = match (marks, &ctx) {
+    let err = match (marks, &ctx) {
         (0, _) | (1, Some(_)) => None,
         (1, None) => Some(problem("its page's shared properties are gone")),
         _ => Some(problem("it names shared properties twice")),
     };
     let mut out = String::new();
-    let props = Props::spliced(stored, ctx.as_deref().unwrap_or(""), &mut err);
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    let r = event::validate_into(&mut out, None, props, &[], &opts);
+    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
     let fail = |why: &str| {
         let mut m = String::from("a stored entry is not an event of this library: ");
         m.push_str(why);
         Error::new(ErrorCode::StorageError, m)
     };
-    let time = match (err, r) {
-        (None, Ok(time)) => time,
-        (Some(e), _) | (None, Err(e)) => return Err(fail(&e.message)),
-    };
+    let (time, _) = r.map_err(|e| fail(&e.message))?;
     // Validated: an event_id given is a non-empty string.
     if caller_str(stored, event::EVENT_ID).is_none() {
         return Err(fail("it has no event_id"));

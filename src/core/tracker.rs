@@ -423,14 +423,8 @@ impl Tracker {
             server_timestamp: self.cfg.server_timestamp,
             now_ms: Some(now_ms),
         };
-        let mut err = None;
-        let props = Props::new(rest, &mut err);
         self.scratch.clear();
-        let r = event::validate_with_defaults(&mut self.scratch, Some(event_name), props, &defaults, &opts);
-        if let Some(e) = err {
-            return Err(e);
-        }
-        let (time, given) = r?;
+        let (time, given) = Props::new(rest).validate(&mut self.scratch, Some(event_name), &defaults, &opts)?;
         let given = given.checked_shr(id_at as u32).unwrap_or(0);
         // A caller's own event_id was checked to be a non-empty string: it
         // is the id to return.

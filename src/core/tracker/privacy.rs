@@ -99,6 +99,46 @@ impl Extras {
     }
 }
 
+/// Checks properties to add to `shared` as an event's properties are
+/// checked: none of the names set per event, at most [`MAX_SHARED`] in all.
+fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error> {
+    let mut given = 0;
+    let mut added = 0;
+    for e in entries::parse(encoded) {
+        let Entry::Prop(k, v) = e? else { continue };
+        if matches!(
+            k,
+            event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
+        ) {
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                k,
+                "is set per event: give it to track() (user_id: setUserId) instead",
+            ));
+        }
+        if !matches!(v, RawValue::Absent) {
+            given += 1;
+            added += usize::from(!shared.iter().any(|(n, _)| n == k));
+        }
+    }
+    if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
+        return Err(too_many());
+    }
+    // The same rules as an event's properties.
+    let opts = ValidateOptions {
+        server_timestamp: true,
+        now_ms: None,
+    };
+    Props::new(encoded)
+        .validate(
+            &mut String::new(),
+            Some(RawValue::Str("e")),
+            &[(event::USER_ID, RawValue::Str("u"))],
+            &opts,
+        )
+        .map(|_| ())
+}
+
 fn too_many() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
@@ -227,68 +267,31 @@ impl Tracker {
     /// [`Tracker::set_properties`] would, without a tracker (the
     /// `properties` option is checked before the tracker touches storage).
     pub fn check_properties(encoded: &str) -> Result<(), Error> {
-        let mut given = 0usize;
-        for e in entries::parse(encoded) {
-            let Entry::Prop(k, v) = e? else { continue };
-            if matches!(
-                k,
-                event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
-            ) {
-                return Err(Error::field(
-                    ErrorCode::InvalidValue,
-                    k,
-                    "is set per event: give it to track() (user_id: setUserId) instead",
-                ));
-            }
-            given += usize::from(v != RawValue::Absent);
-        }
-        if given > MAX_SHARED {
-            return Err(too_many());
-        }
-        // The same rules as an event's properties.
-        let mut err = None;
-        let mut scratch = String::new();
-        let r = event::validate_into(
-            &mut scratch,
-            Some(RawValue::Str("e")),
-            Props::new(encoded, &mut err),
-            &[(event::USER_ID, RawValue::Str("u"))],
-            &ValidateOptions {
-                server_timestamp: true,
-                now_ms: None,
-            },
-        );
-        match err {
-            Some(e) => Err(e),
-            None => r.map(|_| ()),
-        }
+        check_shared(encoded, &[])
     }
 
     /// Merges properties (the shell's [`entries`] form of an object) into
     /// those added to every later event: `null` / `undefined` removes one.
     /// Checked first as `track` checks properties; on error nothing changes.
     pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
-        Tracker::check_properties(encoded)?;
-        let mut err = None;
-        let added = Props::new(encoded, &mut err)
-            .filter(|(k, v)| *v != RawValue::Absent && !self.x.shares(k))
-            .count();
-        if self.x.shared.len() + added > MAX_SHARED {
-            return Err(too_many());
-        }
-        for (k, v) in Props::new(encoded, &mut err) {
+        check_shared(encoded, &self.x.shared)?;
+        let shared = &mut self.x.shared;
+        for (k, v) in Props::new(encoded) {
+            let at = shared.iter().position(|(n, _)| n == k);
             let value = match v {
                 RawValue::Str(s) => Shared::Str(s.to_string()),
                 RawValue::NumText(t) => Shared::Num(t.to_string()),
                 RawValue::Bool(b) => Shared::Bool(b),
                 _ => {
-                    self.x.shared.retain(|(n, _)| n != k);
+                    if at.is_some() {
+                        shared.retain(|(n, _)| n != k);
+                    }
                     continue;
                 }
             };
-            match self.x.shared.iter_mut().find(|(n, _)| n == k) {
+            match at.and_then(|i| shared.get_mut(i)) {
                 Some(slot) => slot.1 = value,
-                None => self.x.shared.push((k.to_string(), value)),
+                None => shared.push((k.to_string(), value)),
             }
         }
         Ok(())
@@ -347,21 +350,14 @@ impl Tracker {
             server_timestamp: self.cfg.server_timestamp,
             now_ms: Some(now_ms),
         };
-        let mut err = None;
         let mut json = String::new();
-        let r = event::validate_into(
-            &mut json,
-            None,
-            Props::new(encoded, &mut err),
-            &[(event::EVENT_ID, RawValue::Str(&id))],
-            &opts,
-        );
-        if let Some(e) = err {
-            return Err(e);
-        }
-        let time = r?.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        if let Some(given) = super::caller_str(encoded, event::EVENT_ID) {
-            id = given.to_string();
+        let (t, given) =
+            Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
+        let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
+        if given & 1 != 0 {
+            if let Some(theirs) = super::caller_str(encoded, event::EVENT_ID) {
+                id = theirs.to_string();
+            }
         }
         self.push(json, time);
         Ok(id)

@@ -7,43 +7,62 @@ use crate::prelude::*;
 
 use crate::core::entries::{self, Entries, Entry};
 use crate::core::error::Error;
-use crate::core::event::RawValue;
+use crate::core::event::{self, RawValue, ValidateOptions};
 
 /// Yields the properties (`Entry::Prop`) of entries, keeping the first
-/// malformed entry in `err`. With a context ([`Props::spliced`]), the
-/// empty-named marker of a stored event is replaced by the context's
-/// properties (see [`crate::core::store`]).
-pub(crate) struct Props<'a, 'e> {
+/// malformed entry. With a context ([`Props::spliced`]), the empty-named
+/// marker of a stored event is replaced by the context's properties (see
+/// [`crate::core::store`]).
+pub(crate) struct Props<'a> {
     it: Entries<'a>,
     /// The context to put in at the marker, while splicing.
     ctx: Option<Entries<'a>>,
     /// Reading the context now.
     in_ctx: bool,
-    err: &'e mut Option<Error>,
+    /// The first problem found in the entries.
+    pub(crate) err: Option<Error>,
 }
 
-impl<'a, 'e> Props<'a, 'e> {
+impl<'a> Props<'a> {
     /// The properties of `encoded`.
-    pub(crate) fn new(encoded: &'a str, err: &'e mut Option<Error>) -> Self {
+    pub(crate) fn new(encoded: &'a str) -> Self {
         Props {
             it: entries::parse(encoded),
             ctx: None,
             in_ctx: false,
-            err,
+            err: None,
         }
     }
 
     /// The properties of a stored event, its marker replaced by those of
     /// `ctx`. A marker inside the context is an error.
-    pub(crate) fn spliced(encoded: &'a str, ctx: &'a str, err: &'e mut Option<Error>) -> Self {
+    pub(crate) fn spliced(encoded: &'a str, ctx: &'a str, err: Option<Error>) -> Self {
         Props {
             ctx: Some(entries::parse(ctx)),
-            ..Props::new(encoded, err)
+            err,
+            ..Props::new(encoded)
+        }
+    }
+
+    /// Validates the event these properties make (see
+    /// [`event::validate_with_defaults`]): the first malformed entry is the
+    /// error, else validation's.
+    pub(crate) fn validate(
+        mut self,
+        out: &mut String,
+        event_name: Option<RawValue<'_>>,
+        defaults: &[(&str, RawValue<'_>)],
+        opts: &ValidateOptions,
+    ) -> Result<(Option<i64>, u64), Error> {
+        let r = event::validate_with_defaults(out, event_name, &mut self, defaults, opts);
+        match self.err {
+            Some(e) => Err(e),
+            None => r,
         }
     }
 }
 
-impl<'a> Iterator for Props<'a, '_> {
+impl<'a> Iterator for Props<'a> {
     type Item = (&'a str, RawValue<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
