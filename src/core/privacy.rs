@@ -152,8 +152,12 @@ pub fn session_key(prefix: &str) -> String {
 /// [`crate::core::tracker::Tracker::opt_out`] unstores): the anonymous id,
 /// the session, and this tab's contexts 1 to `contexts`.
 pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
-    let mut out = vec![keys.user_id(), session_key(prefix)];
-    out.extend((1..=contexts).map(|n| keys.context(n)));
+    let mut out = Vec::with_capacity(contexts as usize + 2);
+    out.push(keys.user_id());
+    out.push(session_key(prefix));
+    for n in 1..=contexts {
+        out.push(keys.context(n));
+    }
     out
 }
 

@@ -60,12 +60,19 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     // Bytes, not str patterns: no string searcher in the wasm.
     const KEY: &[u8] = b",\"page_url\":";
     let b = head.as_bytes();
-    let found = (0..b.len()).rev().find(|&i| b.get(i..i + KEY.len()) == Some(KEY));
-    let keys_after = |p: usize| (p..b.len()).filter(|&i| b.get(i..i + 2) == Some(b",\"")).count();
-    let at = match found {
-        Some(p) if keys_after(p) <= 4 => p,
-        _ => b.len(),
-    };
+    let mut at = b.len();
+    let mut keys = 0;
+    let mut i = b.len();
+    while i > 0 && keys <= 4 {
+        i -= 1;
+        if b.get(i..i + 2) == Some(b",\"") {
+            keys += 1;
+            if b.get(i..i + KEY.len()) == Some(KEY) {
+                at = i;
+                break;
+            }
+        }
+    }
     Some((head.get(..at)?, json.get(at..)?))
 }
 
@@ -125,33 +132,34 @@ impl Keys {
         tab.strip_prefix(self.app.as_str()).is_some_and(|r| r.starts_with('.'))
     }
 
-    fn join(&self, parts: &[&str]) -> String {
-        let mut k = self.prefix.clone();
-        for p in parts {
+    /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
+    fn key(&self, kind: &str, tab: &str, n: Option<u64>) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + kind.len() + tab.len() + 24);
+        k.push_str(&self.prefix);
+        k.push(':');
+        k.push_str(kind);
+        k.push(':');
+        k.push_str(tab);
+        if let Some(n) = n {
             k.push(':');
-            k.push_str(p);
+            num::push_u64(&mut k, n);
         }
         k
     }
 
     /// This tab's key for event `seq`.
     pub fn event(&self, seq: u64) -> String {
-        let mut k = self.join(&["q", &self.tab]);
-        k.push(':');
-        num::push_u64(&mut k, seq);
-        k
+        self.key("q", &self.tab, Some(seq))
     }
 
     /// The prefix of every tab's event keys.
     pub fn queue_prefix(&self) -> String {
-        let mut k = self.join(&["q"]);
-        k.push(':');
-        k
+        self.key("q", "", None)
     }
 
     /// The heartbeat key of `tab`.
     pub fn heartbeat_of(&self, tab: &str) -> String {
-        self.join(&["tab", tab])
+        self.key("tab", tab, None)
     }
 
     /// This tab's heartbeat key.
@@ -161,10 +169,7 @@ impl Keys {
 
     /// The key of `tab`'s context `n`: the properties its stored events share.
     pub fn context_of(&self, tab: &str, n: u64) -> String {
-        let mut k = self.join(&["ctx", tab]);
-        k.push(':');
-        num::push_u64(&mut k, n);
-        k
+        self.key("ctx", tab, Some(n))
     }
 
     /// This tab's context `n`.
@@ -179,47 +184,52 @@ impl Keys {
 
     /// The prefix of every tab's context keys.
     pub fn context_prefix(&self) -> String {
-        let mut k = self.join(&["ctx"]);
-        k.push(':');
-        k
+        self.key("ctx", "", None)
     }
 
     /// The prefix of every tab's heartbeat key.
     pub fn heartbeat_prefix(&self) -> String {
-        let mut k = self.join(&["tab"]);
-        k.push(':');
-        k
+        self.key("tab", "", None)
+    }
+
+    /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
+    fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(':')?;
+        rest.strip_prefix(kind)?.strip_prefix(':')
+    }
+
+    /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
+    fn parse<'a>(&self, key: &'a str, kind: &str) -> Option<(&'a str, u64)> {
+        let rest = self.after(key, kind)?;
+        let colon = rest.bytes().rposition(|c| c == b':')?;
+        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+        let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+        Some((tab, n))
     }
 
     /// The tab of a context key; `None` for a key that is not one.
     pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":ctx:")?;
-        let colon = rest.bytes().rposition(|c| c == b':')?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some(tab)
+        self.parse(key, "ctx").map(|(tab, _)| tab)
     }
 
     /// The tab of a heartbeat key of another tab of this app; `None` for
     /// this tab's own key, another app's, or a key of another form.
     pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let tab = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tab:")?;
+        let tab = self.after(key, "tab")?;
         (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
     }
 
     /// The key of the anonymous user id.
     pub fn user_id(&self) -> String {
-        self.join(&["user_id"])
+        let mut k = self.prefix.clone();
+        k.push_str(":user_id");
+        k
     }
 
     /// Splits an event key into its tab and sequence number; `None` for a
     /// key that is not an event key of this prefix.
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":q:")?;
-        let colon = rest.bytes().rposition(|c| c == b':')?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        let seq = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some((tab, seq))
+        self.parse(key, "q")
     }
 }
 
@@ -227,21 +237,30 @@ impl Keys {
 /// apart the queues of different URLs, and keeps the app key out of storage.
 fn hash_hex(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let h = s
-        .bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    [28u32, 24, 20, 16, 12, 8, 4, 0]
-        .iter()
-        .map(|sh| char::from(HEX.get((h.wrapping_shr(*sh) & 15) as usize).copied().unwrap_or(b'0')))
-        .collect()
+    let mut h = 0x811c_9dc5u32;
+    for b in s.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    let mut out = String::with_capacity(8);
+    for i in 0..8u32 {
+        let d = h.wrapping_shr(28 - 4 * i) & 15;
+        out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
+    }
+    out
 }
 
 /// Whether a stored anonymous user id can be used as one: 1 to 128
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
 pub fn is_plausible_id(v: &str) -> bool {
-    // Characters counted as UTF-8 lead bytes.
-    !v.is_empty() && v.bytes().filter(|b| b & 0xC0 != 0x80).count() <= 128 && !v.chars().any(char::is_control)
+    let mut n = 0;
+    for c in v.chars() {
+        if c.is_control() {
+            return false;
+        }
+        n += 1;
+    }
+    (1..=128).contains(&n)
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.
@@ -399,6 +418,16 @@ pub(crate) mod tests {
             sort_claimed(&mut ours);
             let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
+        }
+    }
+
+    #[test]
+    fn stored_user_ids_of_1_to_128_characters_without_control_characters() {
+        for ok in ["a", "anon-1", &"é".repeat(128), "user with spaces"] {
+            assert!(is_plausible_id(ok), "{ok}");
+        }
+        for bad in ["", &"x".repeat(129), "a\nb", "\u{7f}", "tab\there", "\u{85}"] {
+            assert!(!is_plausible_id(bad), "{bad:?}");
         }
     }
 
