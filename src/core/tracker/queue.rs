@@ -165,13 +165,31 @@ impl Tracker {
         b
     }
 
-    /// The costs of the events waiting to be sent with a sequence number
-    /// below `bound`, oldest first: what [`batch::take`] chooses from.
-    fn waiting_costs(&self, bound: u64) -> impl Iterator<Item = usize> + '_ {
-        self.queue
-            .iter()
-            .filter(move |s| s.waiting() && s.seq < bound)
-            .map(|s| s.cost)
+    /// How many of the waiting events below `bound`, oldest first, the
+    /// next request takes, and its body's size: [`batch::take`]'s rule
+    /// (at most `max_events`, capped at [`batch::MAX_EVENTS`]; within
+    /// `max_bytes` when given, but never fewer than one), walked over the
+    /// queue itself.
+    fn pick(&self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> (usize, usize) {
+        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
+        let mut used = self.cfg.body_format.overhead();
+        let mut n = 0;
+        for s in &self.queue {
+            if n == max_events {
+                break;
+            }
+            if !s.waiting() || s.seq >= bound {
+                continue;
+            }
+            let more = used.saturating_add(s.cost);
+            // Every cost counts a comma before its event: one too many.
+            if n > 0 && max_bytes.is_some_and(|m| more > m + 3) {
+                break;
+            }
+            used = more;
+            n += 1;
+        }
+        (n, used.saturating_sub(3))
     }
 
     /// The next request to send, or `None` when there is nothing to send,
@@ -188,7 +206,7 @@ impl Tracker {
         self.expire(now_ms);
         let bound = before_seq.unwrap_or(u64::MAX);
         let limit = self.split_limit.unwrap_or(self.cfg.batch_size);
-        let n = batch::take(self.waiting_costs(bound), limit, None, self.cfg.body_format);
+        let (n, _) = self.pick(bound, limit, None);
         (n > 0).then(|| self.launch(n, bound, false))
     }
 
@@ -273,13 +291,11 @@ impl Tracker {
             }
         }
         self.expire(now_ms);
-        let fmt = self.cfg.body_format;
         let mut left = budget.saturating_sub(self.keepalive_bytes());
         loop {
-            let n = batch::take(self.waiting_costs(u64::MAX), self.cfg.batch_size, Some(left), fmt);
-            // `take` lets a lone event over the budget through: it stays.
-            let alone = self.waiting_costs(u64::MAX).next().unwrap_or(0);
-            if n == 0 || (n == 1 && (fmt.overhead() + alone).saturating_sub(3) > left) {
+            // `pick` lets a lone event over the budget through: here it stays.
+            let (n, bytes) = self.pick(u64::MAX, self.cfg.batch_size, Some(left));
+            if n == 0 || bytes > left {
                 break;
             }
             let req = self.launch(n, u64::MAX, true);

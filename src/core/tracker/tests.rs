@@ -624,3 +624,46 @@ fn storage_budget_keeps_the_rest_in_memory_and_reports_once() {
 fn events_json(body: &str, i: usize) -> String {
     events(body)[i].to_string()
 }
+
+proptest::proptest! {
+    #[test]
+    fn requests_take_what_batch_take_chooses(
+        lens in proptest::collection::vec(0usize..200, 1..50),
+        batch_size in 1usize..30,
+        budget in 0usize..12_000,
+    ) {
+        let mut t = tracker(&[("batchSize", num(batch_size as f64))]);
+        for (i, n) in lens.iter().enumerate() {
+            let enc = write('s', "event_name", "e") + &write('n', "i", &i.to_string()) + &write('s', "p", &"é ".repeat(*n));
+            t.track_encoded(T0, &enc).unwrap();
+        }
+        let fmt = t.config().body_format;
+        let costs: Vec<usize> = t.queued().map(|(_, j)| fmt.event_cost(j)).collect();
+        // Page hide: batches within what is left of the budget; a lone
+        // event over it stays queued.
+        let reqs = t.unload_requests(T0, budget);
+        let (mut at, mut left) = (0, budget);
+        for r in &reqs {
+            let n = batch::take(costs[at..].iter().copied(), batch_size, Some(left), fmt);
+            proptest::prop_assert_eq!(r.events, n);
+            proptest::prop_assert_eq!(r.bytes, r.body(fmt).len());
+            proptest::prop_assert!(r.bytes <= left);
+            at += n;
+            left -= r.bytes;
+        }
+        if let Some(next) = costs.get(at) {
+            proptest::prop_assert!(fmt.overhead() + next - 3 > left, "an event that fits stays queued");
+        }
+        for r in &reqs {
+            t.on_response(r.id, T0, 200, None, false);
+        }
+        // Then regular requests: batch_size events at most, no byte budget.
+        while let Some(r) = t.next_request(T0, false, None) {
+            proptest::prop_assert_eq!(r.events, batch::take(costs[at..].iter().copied(), batch_size, None, fmt));
+            proptest::prop_assert_eq!(r.bytes, r.body(fmt).len());
+            at += r.events;
+            t.on_response(r.id, T0, 200, None, false);
+        }
+        proptest::prop_assert_eq!((at, t.pending()), (costs.len(), 0));
+    }
+}
