@@ -301,8 +301,8 @@ pub fn restore(
     let ctx = if marks == 1 { n.and_then(&mut context) } else { None };
     let err = match (marks, &ctx) {
         (0, _) | (1, Some(_)) => None,
-        (1, None) => Some(problem("its page's shared properties are gone")),
-        _ => Some(problem("it names shared properties twice")),
+        (1, None) => Some(problem("its shared properties are gone")),
+        _ => Some(problem("shared properties named twice")),
     };
     let mut out = String::new();
     let opts = ValidateOptions {
@@ -311,14 +311,14 @@ pub fn restore(
     };
     let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
     let fail = |why: &str| {
-        let mut m = String::from("a stored entry is not an event of this library: ");
+        let mut m = String::from("not an event of this library: ");
         m.push_str(why);
         Error::new(ErrorCode::StorageError, m)
     };
     let (time, _) = r.map_err(|e| fail(&e.message))?;
     // Validated: an event_id given is a non-empty string.
     if caller_str(stored, event::EVENT_ID).is_none() {
-        return Err(fail("it has no event_id"));
+        return Err(fail("no event_id"));
     }
     Ok((out, time.unwrap_or(i64::MAX)))
 }

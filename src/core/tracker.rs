@@ -360,7 +360,7 @@ impl Tracker {
         if self.state == Lifecycle::Closed {
             return Err(Error::new(
                 ErrorCode::TrackerClosed,
-                "the tracker was shut down: create a new one to track more events",
+                "the tracker was shut down: create a new one",
             ));
         }
         self.check_not_held()?;
@@ -448,7 +448,7 @@ impl Tracker {
             self.notices.push(counted(
                 ErrorCode::QueueFull,
                 n as usize,
-                "oldest event(s) dropped: the queue reached maxQueueSize",
+                "oldest event(s) dropped: maxQueueSize reached",
             ));
         }
         core::mem::take(&mut self.notices)

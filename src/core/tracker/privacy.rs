@@ -113,7 +113,7 @@ fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error>
             return Err(Error::field(
                 ErrorCode::InvalidValue,
                 k,
-                "is set per event: give it to track() (user_id: setUserId) instead",
+                "is set per event: pass it to track() (user_id: setUserId)",
             ));
         }
         if !matches!(v, RawValue::Absent) {
@@ -142,14 +142,14 @@ fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error>
 fn too_many() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
-        "at most 32 shared properties: remove some (set them to null) or pass them to track()",
+        "at most 32 shared properties: set some to null, or pass them to track()",
     )
 }
 
 fn busy() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
-        "track() was called from inside beforeSend: return the event instead",
+        "track() inside beforeSend: return the event instead",
     )
 }
 

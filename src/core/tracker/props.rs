@@ -81,7 +81,7 @@ impl<'a> Iterator for Props<'a> {
                 Ok(Entry::Prop("", _)) if self.ctx.is_some() => {
                     if self.in_ctx {
                         self.err
-                            .get_or_insert(crate::core::store::problem("its shared properties are nested"));
+                            .get_or_insert(crate::core::store::problem("nested shared properties"));
                     }
                     self.in_ctx = true;
                 }

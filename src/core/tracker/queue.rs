@@ -65,11 +65,10 @@ pub(super) struct Flight {
     unload: bool,
 }
 
-const GAVE_UP: &str = "was given up after the most tries allowed (maxRetries)";
-const STATUS_FALSE: &str = "was refused: the collector answered \"status\": false";
-const REFUSED: &str = "was refused by the collector; retrying cannot succeed";
-const BAD_KEY: &str =
-    "was refused with 403: the app key is not valid. Sending stopped until the tracker is recreated; events are kept";
+const GAVE_UP: &str = "was given up after maxRetries failed tries";
+const STATUS_FALSE: &str = "was refused (\"status\": false)";
+const REFUSED: &str = "was refused; retrying cannot succeed";
+const BAD_KEY: &str = "was refused (403: bad appKey): sending stops until the tracker is recreated; events are kept";
 
 impl Tracker {
     /// Queues one already validated event JSON (used for events restored
@@ -324,7 +323,7 @@ impl Tracker {
             self.notices.push(counted(
                 ErrorCode::EventExpired,
                 n,
-                "queued event(s) dropped: older than 30 days, which CoolaData refuses",
+                "queued event(s) dropped: older than CoolaData's 30 days",
             ));
         }
     }
