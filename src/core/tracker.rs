@@ -188,9 +188,10 @@ pub struct Tracker {
     unstored_since: u64,
     /// Bytes of keepalive bodies that may be in flight at once; 0 outside a page.
     keepalive_budget: usize,
-    /// Keepalive requests that failed with a network error: their events stay
-    /// theirs until the next try (see [`Tracker::on_response`]).
-    held: Vec<u64>,
+    /// The keepalive request that failed with a network error: its events
+    /// stay its own until the next try (see [`Tracker::on_response`]), which
+    /// sends them again before another can fail; so there is at most one.
+    held: Option<u64>,
     /// Opt-out, sessions, shared properties, sampling, page views, beforeSend.
     x: privacy::Extras,
 }
@@ -257,7 +258,7 @@ impl Tracker {
             storage_budget: STORAGE_BUDGET,
             over_budget: false,
             keepalive_budget: 0,
-            held: Vec::new(),
+            held: None,
         };
         if let Some(ip) = ip {
             t.add_env("session_ip".to_string(), ip);

@@ -199,7 +199,7 @@ impl Tracker {
         if !self.flights.is_empty() || self.stopped || (!force && now_ms < self.retry_at) {
             return None;
         }
-        for id in core::mem::take(&mut self.held) {
+        if let Some(id) = self.held.take() {
             self.land(id, false);
         }
         self.expire(now_ms);
@@ -383,7 +383,7 @@ impl Tracker {
                     why = Some(GAVE_UP);
                 } else {
                     if status == 0 && f.keepalive {
-                        self.held.push(id);
+                        self.held = Some(id);
                     } else {
                         self.land(id, false);
                     }
