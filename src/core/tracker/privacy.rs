@@ -45,8 +45,6 @@ pub(super) struct Extras {
     /// `None` when sessions are off (`sessionTimeoutMs: 0`).
     session: Option<Session>,
     shared: Vec<(String, Shared)>,
-    /// The last user id sampling was decided for, and the decision.
-    sampled: Option<(String, bool)>,
     pages: PageViews,
     /// `beforeSend` runs between validating and queueing.
     hold: bool,
@@ -63,7 +61,6 @@ impl Extras {
             anonymous: cfg.user_id.is_none(),
             session: (timeout > 0).then(|| Session::new(timeout)),
             shared: Vec::new(),
-            sampled: None,
             pages: PageViews::default(),
             hold: false,
             held: None,
@@ -195,7 +192,6 @@ impl Tracker {
         if let Some(s) = &mut self.x.session {
             s.forget();
         }
-        self.x.sampled = None;
         // Every context this tab stored goes: the numbers go on from here,
         // so a later event never names a removed context's number.
         self.ctx = None;
@@ -389,21 +385,15 @@ impl Tracker {
     }
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
-    /// kept by `sampleRate`; decided once per user id.
-    fn sampled_in(&mut self, rest: &str, own_user: bool) -> bool {
+    /// kept by `sampleRate`.
+    fn sampled_in(&self, rest: &str, own_user: bool) -> bool {
         let Some((rate, _)) = self.cfg.sample_rate else {
             return true;
         };
         let own = own_user.then(|| super::caller_str(rest, event::USER_ID)).flatten();
-        let user = own.unwrap_or(&self.user_id);
-        match &self.x.sampled {
-            Some((u, kept)) if u == user => *kept,
-            _ => {
-                let kept = privacy::keeps_user(user, rate);
-                self.x.sampled = Some((user.to_string(), kept));
-                kept
-            }
-        }
+        // A function of the id alone (a hash): the same user is kept or
+        // dropped as a whole, with nothing to remember.
+        privacy::keeps_user(own.unwrap_or(&self.user_id), rate)
     }
 }
 
