@@ -298,7 +298,10 @@ pub fn restore(
             };
         }
     }
-    let ctx = if marks == 1 { n.and_then(&mut context) } else { None };
+    let ctx = match n {
+        Some(n) if marks == 1 => context(n),
+        _ => None,
+    };
     let err = match (marks, &ctx) {
         (0, _) | (1, Some(_)) => None,
         (1, None) => Some(problem("its shared properties are gone")),
