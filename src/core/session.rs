@@ -2,11 +2,11 @@
 //!
 //! Events less than the timeout apart share a session; a longer gap starts a
 //! new one. In a page the session is shared by the site's tabs and survives
-//! a reload: the shell keeps it in storage as [`Session::stored`] (`<id>:<last
-//! activity ms>`), writes it with the end-of-task persist (not on every
-//! event), and, when this tab's own view of the session has run out, lets
-//! the session read the stored one first, since another tab may have kept
-//! it alive meanwhile.
+//! a reload: the shell keeps it in storage as [`Session::take_stored`]
+//! gives it (`<id>:<last activity ms>`), writes it with the end-of-task
+//! persist (not on every event), and, when this tab's own view of the
+//! session has run out, lets the session read the stored one first, since
+//! another tab may have kept it alive meanwhile.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
