@@ -281,8 +281,13 @@ impl Tracker {
             return;
         }
         // The time zone offset is a number of hours, as CoolaData's tracker
-        // sends it.
-        let numeric = k == "event_timezone_offset" && num::is_json_number(&v);
+        // sends it: short plain decimals only ("-5.5"), so that no text that
+        // JSON's grammar allows but a parser cannot hold ("3e888") is sent
+        // as a number.
+        let numeric = k == "event_timezone_offset"
+            && v.len() <= 8
+            && !v.bytes().any(|b| b == b'e' || b == b'E')
+            && num::is_json_number(&v);
         let tail = &mut self.ctx_tail;
         if !tail.is_empty() {
             tail.push(',');

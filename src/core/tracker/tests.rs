@@ -57,6 +57,26 @@ fn fills_and_queues() {
 }
 
 #[test]
+fn the_time_zone_offset_is_a_number_only_when_it_is_a_short_decimal() {
+    for (tz, want) in [
+        ("-5.5", serde_json::json!(-5.5)),
+        ("14", serde_json::json!(14)),
+        ("3e8888888888", serde_json::json!("3e8888888888")),
+        ("1e2", serde_json::json!("1e2")),
+        ("123456789", serde_json::json!("123456789")),
+        ("east", serde_json::json!("east")),
+    ] {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        let env = vec![("event_timezone_offset".to_string(), tz.to_string())];
+        let mut t = Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), env);
+        track(&mut t, T0, 0);
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
+        assert_eq!(e["event_timezone_offset"], want, "{tz}");
+    }
+}
+
+#[test]
 fn a_callers_event_id_is_sent_and_returned() {
     let mut t = tracker(&[]);
     let enc = write('s', "event_name", "e") + &write('s', "event_id", "mine-1");
