@@ -18,8 +18,10 @@ use crate::prelude::*;
 /// CoolaData's limit of events in one call.
 pub const MAX_EVENTS: usize = 300;
 
-const OPEN: &str = "{\"events\":[";
-const CLOSE: &str = "]}";
+/// What a request's JSON starts with, before its events.
+pub const OPEN: &str = "{\"events\":[";
+/// What a request's JSON ends with, after its events.
+pub const CLOSE: &str = "]}";
 
 /// How the JSON is put in the request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

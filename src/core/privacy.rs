@@ -152,23 +152,33 @@ pub fn session_key(prefix: &str) -> String {
 /// [`crate::core::tracker::Tracker::opt_out`] unstores): the anonymous id,
 /// the session, and this tab's contexts 1 to `contexts`.
 pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
-    let mut out = vec![keys.user_id(), session_key(prefix)];
-    out.extend((1..=contexts).map(|n| keys.context(n)));
+    let mut out = Vec::with_capacity(contexts as usize + 2);
+    out.push(keys.user_id());
+    out.push(session_key(prefix));
+    for n in 1..=contexts {
+        out.push(keys.context(n));
+    }
     out
 }
 
 /// The endpoint as the `debug` output shows it: the template, `{appKey}`
 /// not replaced, and an app key written into it literally hidden too.
 pub fn hide_key(endpoint: &str, app_key: &str) -> String {
-    let key = app_key.as_bytes();
+    let (b, key) = (endpoint.as_bytes(), app_key.as_bytes());
     let mut out = String::with_capacity(endpoint.len());
-    let mut rest = endpoint;
-    while let Some(at) = rest.as_bytes().windows(key.len().max(1)).position(|w| w == key) {
-        out.push_str(rest.get(..at).unwrap_or(""));
-        out.push_str("{appKey}");
-        rest = rest.get(at + key.len()..).unwrap_or("");
+    // What is copied already, and where the next match may start.
+    let (mut done, mut i) = (0, 0);
+    while !key.is_empty() && i + key.len() <= b.len() {
+        if b.get(i..i + key.len()) == Some(key) {
+            out.push_str(endpoint.get(done..i).unwrap_or(""));
+            out.push_str("{appKey}");
+            i += key.len();
+            done = i;
+        } else {
+            i += 1;
+        }
     }
-    out.push_str(rest);
+    out.push_str(endpoint.get(done..).unwrap_or(""));
     out
 }
 

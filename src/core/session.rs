@@ -2,11 +2,11 @@
 //!
 //! Events less than the timeout apart share a session; a longer gap starts a
 //! new one. In a page the session is shared by the site's tabs and survives
-//! a reload: the shell keeps it in storage as [`Session::stored`] (`<id>:<last
-//! activity ms>`), writes it with the end-of-task persist (not on every
-//! event), and, when this tab's own view of the session has run out, lets
-//! the session read the stored one first, since another tab may have kept
-//! it alive meanwhile.
+//! a reload: the shell keeps it in storage as [`Session::take_stored`]
+//! gives it (`<id>:<last activity ms>`), writes it with the end-of-task
+//! persist (not on every event), and, when this tab's own view of the
+//! session has run out, lets the session read the stored one first, since
+//! another tab may have kept it alive meanwhile.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -36,8 +36,10 @@ impl Session {
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
         let colon = stored.bytes().rposition(|c| c == b':')?;
         let id = stored.get(..colon)?;
-        let plausible_id =
-            !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        let mut plausible_id = (1..=64).contains(&id.len());
+        for b in id.bytes() {
+            plausible_id &= b.is_ascii_alphanumeric() || b == b'-';
+        }
         let last = stored.as_bytes().get(colon + 1..).filter(|l| l.len() <= 16)?;
         let last = i64::try_from(crate::core::num::parse_digits(last)?).ok()?;
         plausible_id.then_some((id, last))

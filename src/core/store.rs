@@ -25,6 +25,7 @@ use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
+use crate::core::tracker::{caller_str, Props};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -59,23 +60,28 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     // Bytes, not str patterns: no string searcher in the wasm.
     const KEY: &[u8] = b",\"page_url\":";
     let b = head.as_bytes();
-    let found = (0..b.len()).rev().find(|&i| b.get(i..i + KEY.len()) == Some(KEY));
-    let keys_after = |p: usize| (p..b.len()).filter(|&i| b.get(i..i + 2) == Some(b",\"")).count();
-    let at = match found {
-        Some(p) if keys_after(p) <= 4 => p,
-        _ => b.len(),
-    };
+    let mut at = b.len();
+    let mut keys = 0;
+    let mut i = b.len();
+    while i > 0 && keys <= 4 {
+        i -= 1;
+        if b.get(i..i + 2) == Some(b",\"") {
+            keys += 1;
+            if b.get(i..i + KEY.len()) == Some(KEY) {
+                at = i;
+                break;
+            }
+        }
+    }
     Some((head.get(..at)?, json.get(at..)?))
 }
 
-/// The stored text of an event whose `shared` part is context `n`.
-pub fn compacted(head: &str, n: u64) -> String {
-    let mut out = String::with_capacity(head.len() + 8);
+/// Appends the stored text of an event whose `shared` part is context `n`.
+pub fn push_compacted(out: &mut String, head: &str, n: u64) {
     out.push_str(head);
     out.push_str(",\"\":");
-    num::push_u64(&mut out, n);
+    num::push_u64(out, n);
     out.push('}');
-    out
 }
 
 /// The context to store for a `shared` part (see [`split_shared`]): the
@@ -126,33 +132,34 @@ impl Keys {
         tab.strip_prefix(self.app.as_str()).is_some_and(|r| r.starts_with('.'))
     }
 
-    fn join(&self, parts: &[&str]) -> String {
-        let mut k = self.prefix.clone();
-        for p in parts {
+    /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
+    fn key(&self, kind: &str, tab: &str, n: Option<u64>) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + kind.len() + tab.len() + 24);
+        k.push_str(&self.prefix);
+        k.push(':');
+        k.push_str(kind);
+        k.push(':');
+        k.push_str(tab);
+        if let Some(n) = n {
             k.push(':');
-            k.push_str(p);
+            num::push_u64(&mut k, n);
         }
         k
     }
 
     /// This tab's key for event `seq`.
     pub fn event(&self, seq: u64) -> String {
-        let mut k = self.join(&["q", &self.tab]);
-        k.push(':');
-        num::push_u64(&mut k, seq);
-        k
+        self.key("q", &self.tab, Some(seq))
     }
 
     /// The prefix of every tab's event keys.
     pub fn queue_prefix(&self) -> String {
-        let mut k = self.join(&["q"]);
-        k.push(':');
-        k
+        self.key("q", "", None)
     }
 
     /// The heartbeat key of `tab`.
     pub fn heartbeat_of(&self, tab: &str) -> String {
-        self.join(&["tab", tab])
+        self.key("tab", tab, None)
     }
 
     /// This tab's heartbeat key.
@@ -162,10 +169,7 @@ impl Keys {
 
     /// The key of `tab`'s context `n`: the properties its stored events share.
     pub fn context_of(&self, tab: &str, n: u64) -> String {
-        let mut k = self.join(&["ctx", tab]);
-        k.push(':');
-        num::push_u64(&mut k, n);
-        k
+        self.key("ctx", tab, Some(n))
     }
 
     /// This tab's context `n`.
@@ -180,47 +184,52 @@ impl Keys {
 
     /// The prefix of every tab's context keys.
     pub fn context_prefix(&self) -> String {
-        let mut k = self.join(&["ctx"]);
-        k.push(':');
-        k
+        self.key("ctx", "", None)
     }
 
     /// The prefix of every tab's heartbeat key.
     pub fn heartbeat_prefix(&self) -> String {
-        let mut k = self.join(&["tab"]);
-        k.push(':');
-        k
+        self.key("tab", "", None)
+    }
+
+    /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
+    fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(':')?;
+        rest.strip_prefix(kind)?.strip_prefix(':')
+    }
+
+    /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
+    fn parse<'a>(&self, key: &'a str, kind: &str) -> Option<(&'a str, u64)> {
+        let rest = self.after(key, kind)?;
+        let colon = rest.bytes().rposition(|c| c == b':')?;
+        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+        let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+        Some((tab, n))
     }
 
     /// The tab of a context key; `None` for a key that is not one.
     pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":ctx:")?;
-        let colon = rest.bytes().rposition(|c| c == b':')?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some(tab)
+        self.parse(key, "ctx").map(|(tab, _)| tab)
     }
 
     /// The tab of a heartbeat key of another tab of this app; `None` for
     /// this tab's own key, another app's, or a key of another form.
     pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let tab = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":tab:")?;
+        let tab = self.after(key, "tab")?;
         (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
     }
 
     /// The key of the anonymous user id.
     pub fn user_id(&self) -> String {
-        self.join(&["user_id"])
+        let mut k = self.prefix.clone();
+        k.push_str(":user_id");
+        k
     }
 
     /// Splits an event key into its tab and sequence number; `None` for a
     /// key that is not an event key of this prefix.
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(":q:")?;
-        let colon = rest.bytes().rposition(|c| c == b':')?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        let seq = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some((tab, seq))
+        self.parse(key, "q")
     }
 }
 
@@ -228,21 +237,30 @@ impl Keys {
 /// apart the queues of different URLs, and keeps the app key out of storage.
 fn hash_hex(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let h = s
-        .bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
-    [28u32, 24, 20, 16, 12, 8, 4, 0]
-        .iter()
-        .map(|sh| char::from(HEX.get((h.wrapping_shr(*sh) & 15) as usize).copied().unwrap_or(b'0')))
-        .collect()
+    let mut h = 0x811c_9dc5u32;
+    for b in s.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    let mut out = String::with_capacity(8);
+    for i in 0..8u32 {
+        let d = h.wrapping_shr(28 - 4 * i) & 15;
+        out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
+    }
+    out
 }
 
 /// Whether a stored anonymous user id can be used as one: 1 to 128
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
 pub fn is_plausible_id(v: &str) -> bool {
-    // Characters counted as UTF-8 lead bytes.
-    !v.is_empty() && v.bytes().filter(|b| b & 0xC0 != 0x80).count() <= 128 && !v.chars().any(char::is_control)
+    let mut n = 0;
+    for c in v.chars() {
+        if c.is_control() {
+            return false;
+        }
+        n += 1;
+    }
+    (1..=128).contains(&n)
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.
@@ -259,7 +277,7 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
 /// rule again and carries an `event_id`. An event stored without its shared
-/// part (the empty-named marker of [`compacted`], whose value is the
+/// part (the empty-named marker of [`push_compacted`], whose value is the
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
 /// will be sent, and its time (`i64::MAX` when the server sets it).
@@ -268,68 +286,49 @@ pub fn restore(
     mut context: impl FnMut(u64) -> Option<String>,
     server_timestamp: bool,
 ) -> Result<(String, i64), Error> {
-    let mut has_id = false;
-    let mut err = None;
-    let problem = |why: &str| Some(Error::new(ErrorCode::StorageError, why));
-    let mut ctx: Option<String> = None;
+    // The marker, and the number of the context it names.
     let mut marks = 0;
+    let mut n = None;
     for e in entries::parse(stored) {
-        match e {
-            Ok(Entry::Prop("", v)) => {
-                marks += 1;
-                let n = match v {
-                    RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
-                    _ => None,
-                };
-                ctx = n.and_then(&mut context);
-                if ctx.is_none() {
-                    err = err.or_else(|| problem("its page's shared properties are gone"));
-                }
-            }
-            Ok(Entry::Prop(k, v)) => has_id |= k == "event_id" && matches!(v, RawValue::Str(s) if !s.is_empty()),
-            Ok(Entry::Default(..)) => {}
-            Err(e) => err = err.or(Some(e)),
+        if let Ok(Entry::Prop("", v)) = e {
+            marks += 1;
+            n = match v {
+                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
+                _ => None,
+            };
         }
     }
-    if marks > 1 {
-        err = err.or_else(|| problem("it names shared properties twice"));
-    }
-    let mut props: Vec<(&str, RawValue)> = Vec::new();
-    for e in entries::parse(stored) {
-        match e {
-            Ok(Entry::Prop("", _)) => {
-                for c in entries::parse(ctx.as_deref().unwrap_or("")) {
-                    match c {
-                        Ok(Entry::Prop("", _)) => err = err.or_else(|| problem("its shared properties are nested")),
-                        Ok(Entry::Prop(k, v)) => props.push((k, v)),
-                        Ok(Entry::Default(..)) => {}
-                        Err(e) => err = err.or(Some(e)),
-                    }
-                }
-            }
-            Ok(Entry::Prop(k, v)) => props.push((k, v)),
-            _ => {}
-        }
-    }
+    let ctx = match n {
+        Some(n) if marks == 1 => context(n),
+        _ => None,
+    };
+    let err = match (marks, &ctx) {
+        (0, _) | (1, Some(_)) => None,
+        (1, None) => Some(problem("its shared properties are gone")),
+        _ => Some(problem("shared properties named twice")),
+    };
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    let time = event::validate_into(&mut out, None, props, &[], &opts);
+    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
     let fail = |why: &str| {
-        let mut m = String::from("a stored entry is not an event of this library: ");
+        let mut m = String::from("not an event of this library: ");
         m.push_str(why);
         Error::new(ErrorCode::StorageError, m)
     };
-    if let Some(e) = err {
-        return Err(fail(&e.message));
-    }
-    let time = time.map_err(|e| fail(&e.message))?;
-    if !has_id {
-        return Err(fail("it has no event_id"));
+    let (time, _) = r.map_err(|e| fail(&e.message))?;
+    // Validated: an event_id given is a non-empty string.
+    if caller_str(stored, event::EVENT_ID).is_none() {
+        return Err(fail("no event_id"));
     }
     Ok((out, time.unwrap_or(i64::MAX)))
+}
+
+/// A stored entry's problem, before [`restore`] says whose.
+pub(crate) fn problem(why: &str) -> Error {
+    Error::new(ErrorCode::StorageError, why)
 }
 
 /// Sorts claimed events `(time, seq, json)` into the order they were
@@ -426,6 +425,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn stored_user_ids_of_1_to_128_characters_without_control_characters() {
+        for ok in ["a", "anon-1", &"é".repeat(128), "user with spaces"] {
+            assert!(is_plausible_id(ok), "{ok}");
+        }
+        for bad in ["", &"x".repeat(129), "a\nb", "\u{7f}", "tab\there", "\u{85}"] {
+            assert!(!is_plausible_id(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn dead_tabs() {
         let now = 1_800_000_000_000;
         assert!(is_dead(None, now));
@@ -450,6 +459,29 @@ pub(crate) mod tests {
                 _ => crate::core::entries::tests::write('u', k, ""),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_stored_event_gets_its_one_context_back_at_its_marker() {
+        let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
+        let ctx = |n: u64| (n == 1).then(|| entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#));
+        let (json, _) = restore(&entries(head), ctx, false).unwrap();
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
+        want["page_url"] = "https://x/".into();
+        want["session_dua"] = "UA".into();
+        assert_eq!(back, want);
+        let nested = |_| Some(entries(r#"{"page_url":"https://x/","":2}"#));
+        let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
+        for e in [
+            restore(&entries(head), nested, false),
+            restore(&twice, ctx, false),
+            restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+        ] {
+            let e = e.unwrap_err();
+            assert_eq!(e.code, ErrorCode::StorageError);
+            assert!(e.message.contains("shared properties"), "{}", e.message);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use super::Tracker;
+use super::{Props, Tracker};
 use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
@@ -45,8 +45,6 @@ pub(super) struct Extras {
     /// `None` when sessions are off (`sessionTimeoutMs: 0`).
     session: Option<Session>,
     shared: Vec<(String, Shared)>,
-    /// The last user id sampling was decided for, and the decision.
-    sampled: Option<(String, bool)>,
     pages: PageViews,
     /// `beforeSend` runs between validating and queueing.
     hold: bool,
@@ -63,7 +61,6 @@ impl Extras {
             anonymous: cfg.user_id.is_none(),
             session: (timeout > 0).then(|| Session::new(timeout)),
             shared: Vec::new(),
-            sampled: None,
             pages: PageViews::default(),
             hold: false,
             held: None,
@@ -99,50 +96,57 @@ impl Extras {
     }
 }
 
-/// The caller's properties among entries, the first malformed entry kept
-/// in `err`: one iterator type for every event check of the tracker, so the
-/// check is compiled once.
-pub(super) struct Props<'a, 'e> {
-    it: entries::Entries<'a>,
-    err: &'e mut Option<Error>,
-}
-
-impl<'a, 'e> Props<'a, 'e> {
-    pub(super) fn new(encoded: &'a str, err: &'e mut Option<Error>) -> Self {
-        Props {
-            it: entries::parse(encoded),
-            err,
+/// Checks properties to add to `shared` as an event's properties are
+/// checked: none of the names set per event, at most [`MAX_SHARED`] in all.
+fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error> {
+    let mut given = 0;
+    let mut added = 0;
+    for e in entries::parse(encoded) {
+        let Entry::Prop(k, v) = e? else { continue };
+        if matches!(
+            k,
+            event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
+        ) {
+            return Err(Error::field(
+                ErrorCode::InvalidValue,
+                k,
+                "is set per event: pass it to track() (user_id: setUserId)",
+            ));
+        }
+        if !matches!(v, RawValue::Absent) {
+            given += 1;
+            added += usize::from(!shared.iter().any(|(n, _)| n == k));
         }
     }
-}
-
-impl<'a> Iterator for Props<'a, '_> {
-    type Item = (&'a str, RawValue<'a>);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.it.next()? {
-                Ok(Entry::Prop(k, v)) => return Some((k, v)),
-                Ok(Entry::Default(..)) => {}
-                Err(e) => {
-                    self.err.get_or_insert(e);
-                }
-            }
-        }
+    if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
+        return Err(too_many());
     }
+    // The same rules as an event's properties.
+    let opts = ValidateOptions {
+        server_timestamp: true,
+        now_ms: None,
+    };
+    Props::new(encoded)
+        .validate(
+            &mut String::new(),
+            Some(RawValue::Str("e")),
+            &[(event::USER_ID, RawValue::Str("u"))],
+            &opts,
+        )
+        .map(|_| ())
 }
 
 fn too_many() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
-        "at most 32 shared properties: remove some (set them to null) or pass them to track()",
+        "at most 32 shared properties: set some to null, or pass them to track()",
     )
 }
 
 fn busy() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
-        "track() was called from inside beforeSend: return the event instead",
+        "track() inside beforeSend: return the event instead",
     )
 }
 
@@ -188,7 +192,6 @@ impl Tracker {
         if let Some(s) = &mut self.x.session {
             s.forget();
         }
-        self.x.sampled = None;
         // Every context this tab stored goes: the numbers go on from here,
         // so a later event never names a removed context's number.
         self.ctx = None;
@@ -260,68 +263,31 @@ impl Tracker {
     /// [`Tracker::set_properties`] would, without a tracker (the
     /// `properties` option is checked before the tracker touches storage).
     pub fn check_properties(encoded: &str) -> Result<(), Error> {
-        let mut given = 0usize;
-        for e in entries::parse(encoded) {
-            let Entry::Prop(k, v) = e? else { continue };
-            if matches!(
-                k,
-                event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
-            ) {
-                return Err(Error::field(
-                    ErrorCode::InvalidValue,
-                    k,
-                    "is set per event: give it to track() (user_id: setUserId) instead",
-                ));
-            }
-            given += usize::from(v != RawValue::Absent);
-        }
-        if given > MAX_SHARED {
-            return Err(too_many());
-        }
-        // The same rules as an event's properties.
-        let mut err = None;
-        let mut scratch = String::new();
-        let r = event::validate_into(
-            &mut scratch,
-            Some(RawValue::Str("e")),
-            Props::new(encoded, &mut err),
-            &[(event::USER_ID, RawValue::Str("u"))],
-            &ValidateOptions {
-                server_timestamp: true,
-                now_ms: None,
-            },
-        );
-        match err {
-            Some(e) => Err(e),
-            None => r.map(|_| ()),
-        }
+        check_shared(encoded, &[])
     }
 
     /// Merges properties (the shell's [`entries`] form of an object) into
     /// those added to every later event: `null` / `undefined` removes one.
     /// Checked first as `track` checks properties; on error nothing changes.
     pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
-        Tracker::check_properties(encoded)?;
-        let mut err = None;
-        let added = Props::new(encoded, &mut err)
-            .filter(|(k, v)| *v != RawValue::Absent && !self.x.shares(k))
-            .count();
-        if self.x.shared.len() + added > MAX_SHARED {
-            return Err(too_many());
-        }
-        for (k, v) in Props::new(encoded, &mut err) {
+        check_shared(encoded, &self.x.shared)?;
+        let shared = &mut self.x.shared;
+        for (k, v) in Props::new(encoded) {
+            let at = shared.iter().position(|(n, _)| n == k);
             let value = match v {
                 RawValue::Str(s) => Shared::Str(s.to_string()),
                 RawValue::NumText(t) => Shared::Num(t.to_string()),
                 RawValue::Bool(b) => Shared::Bool(b),
                 _ => {
-                    self.x.shared.retain(|(n, _)| n != k);
+                    if at.is_some() {
+                        shared.retain(|(n, _)| n != k);
+                    }
                     continue;
                 }
             };
-            match self.x.shared.iter_mut().find(|(n, _)| n == k) {
+            match at.and_then(|i| shared.get_mut(i)) {
                 Some(slot) => slot.1 = value,
-                None => self.x.shared.push((k.to_string(), value)),
+                None => shared.push((k.to_string(), value)),
             }
         }
         Ok(())
@@ -380,21 +346,14 @@ impl Tracker {
             server_timestamp: self.cfg.server_timestamp,
             now_ms: Some(now_ms),
         };
-        let mut err = None;
         let mut json = String::new();
-        let r = event::validate_into(
-            &mut json,
-            None,
-            Props::new(encoded, &mut err),
-            &[(event::EVENT_ID, RawValue::Str(&id))],
-            &opts,
-        );
-        if let Some(e) = err {
-            return Err(e);
-        }
-        let time = r?.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        if let Some(given) = super::caller_event_id(encoded) {
-            id = given.to_string();
+        let (t, given) =
+            Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
+        let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
+        if given & 1 != 0 {
+            if let Some(theirs) = super::caller_str(encoded, event::EVENT_ID) {
+                id = theirs.to_string();
+            }
         }
         self.push(json, time);
         Ok(id)
@@ -402,9 +361,10 @@ impl Tracker {
 
     /// What becomes of an event that passed validation (its JSON in the
     /// scratch): nothing while opted out or sampled out (`""`), held for
-    /// `beforeSend`, or queued. `rest` is the caller's part of the entries.
-    pub(super) fn admit(&mut self, rest: &str, id: String, time: i64) -> String {
-        if self.x.opted_out || !self.sampled_in(rest) {
+    /// `beforeSend`, or queued. `rest` is the caller's part of the entries,
+    /// `own_user` whether it gives a `user_id`.
+    pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64) -> String {
+        if self.x.opted_out || !self.sampled_in(rest, own_user) {
             return String::new();
         }
         if self.x.hold {
@@ -425,28 +385,15 @@ impl Tracker {
     }
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
-    /// kept by `sampleRate`; decided once per user id.
-    fn sampled_in(&mut self, rest: &str) -> bool {
+    /// kept by `sampleRate`.
+    fn sampled_in(&self, rest: &str, own_user: bool) -> bool {
         let Some((rate, _)) = self.cfg.sample_rate else {
             return true;
         };
-        let own = if rest.as_bytes().windows(9).any(|w| w == b"7:user_id") {
-            entries::parse(rest).find_map(|e| match e {
-                Ok(Entry::Prop(event::USER_ID, RawValue::Str(v))) => Some(v),
-                _ => None,
-            })
-        } else {
-            None
-        };
-        let user = own.unwrap_or(&self.user_id);
-        match &self.x.sampled {
-            Some((u, kept)) if u == user => *kept,
-            _ => {
-                let kept = privacy::keeps_user(user, rate);
-                self.x.sampled = Some((user.to_string(), kept));
-                kept
-            }
-        }
+        let own = own_user.then(|| super::caller_str(rest, event::USER_ID)).flatten();
+        // A function of the id alone (a hash): the same user is kept or
+        // dropped as a whole, with nothing to remember.
+        privacy::keeps_user(own.unwrap_or(&self.user_id), rate)
     }
 }
 

@@ -1,0 +1,144 @@
+//! Durable storage: which queued events to write, which keys to remove, the
+//! page contexts events share (see [`crate::core::store`]) and the storage
+//! budget. The shell does the writing; cost is proportional to what changed.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::{counted, Tracker};
+use crate::core::error::ErrorCode;
+use crate::core::{num, store};
+
+impl Tracker {
+    /// Brings durable storage up to date: `put(seq, json)` for each queued
+    /// event not yet written (it returns false when the write failed, e.g.
+    /// the quota is full: the event stays queued in memory and the write is
+    /// tried again next time), `put_context(n, json)` for each new context,
+    /// and `remove(seq)` for each written event that left the queue. Cost is
+    /// proportional to what changed, not to the queue.
+    pub fn persist(
+        &mut self,
+        mut put: impl FnMut(u64, &str) -> bool,
+        mut put_context: impl FnMut(u64, &str) -> bool,
+        mut remove: impl FnMut(u64),
+    ) -> bool {
+        for &(seq, bytes) in &self.unstore {
+            remove(seq);
+            self.stored_bytes = self.stored_bytes.saturating_sub(bytes as usize);
+        }
+        self.unstore.clear();
+        if self.unstored_since == u64::MAX {
+            return true;
+        }
+        let from = self.index_of(self.unstored_since);
+        self.unstored_since = u64::MAX;
+        let mut ok = true;
+        // Events the budget keeps in memory only.
+        let mut kept = 0;
+        let mut text = String::new();
+        for s in self.queue.get_mut(from..).unwrap_or_default() {
+            if s.done || s.stored > 0 {
+                continue;
+            }
+            if kept > 0 {
+                kept += 1;
+                continue;
+            }
+            // The event's own part, and the number of the context that
+            // holds the rest (a new one when the page's part changed).
+            text.clear();
+            if let Some((head, shared)) = self
+                .compact
+                .then(|| store::split_shared(&s.json, &self.ctx_tail))
+                .flatten()
+            {
+                let n = match &self.ctx {
+                    Some((n, c)) if c == shared => *n,
+                    _ => {
+                        let n = self.ctx_count + 1;
+                        let ctx = store::context_json(shared);
+                        if put_context(n, &ctx) {
+                            self.ctx_count = n;
+                            self.stored_bytes += ctx.len() + store::KEY_BYTES;
+                            self.ctx = Some((n, shared.to_string()));
+                            n
+                        } else {
+                            self.compact = false;
+                            0
+                        }
+                    }
+                };
+                if n > 0 {
+                    store::push_compacted(&mut text, head, n);
+                }
+            }
+            let stored = if text.is_empty() { &s.json } else { &text };
+            let bytes = stored.len() + store::KEY_BYTES;
+            if self.stored_bytes + bytes > self.storage_budget {
+                // Over the budget: this one and the rest stay in memory
+                // only, until acknowledged events make room.
+                self.unstored_since = s.seq;
+                kept = 1;
+            } else if put(s.seq, stored) {
+                s.stored = bytes as u32;
+                self.stored_bytes += bytes;
+            } else {
+                self.unstored_since = s.seq;
+                ok = false;
+                break;
+            }
+        }
+        if kept > 0 {
+            if !self.over_budget {
+                self.over_budget = true;
+                let mut e = counted(
+                    ErrorCode::StorageError,
+                    kept,
+                    "queued event(s) kept in memory only until sent events make room: the tracker's localStorage share (",
+                );
+                num::push_u64(&mut e.message, self.storage_budget as u64);
+                e.message.push_str(" bytes) is full");
+                self.notices.push(e);
+            }
+            return false;
+        }
+        if ok {
+            self.over_budget = false;
+        }
+        ok
+    }
+
+    /// The stored contexts may be gone (the page was hidden, and another
+    /// tab may have claimed its events and removed them): the next event
+    /// stored writes its context again, under a new number.
+    pub fn context_lost(&mut self) {
+        self.ctx = None;
+    }
+
+    /// The numbers of the contexts this tracker stored (for removing them).
+    pub fn contexts_stored(&self) -> core::ops::RangeInclusive<u64> {
+        1..=self.ctx_count
+    }
+
+    /// Whether the storage budget (not a refusal of the storage itself) kept
+    /// the last [`Tracker::persist`] from writing everything.
+    pub fn over_budget(&self) -> bool {
+        self.over_budget
+    }
+
+    /// What this tracker's stored events take in storage, as counted
+    /// against the budget (stored text plus [`store::KEY_BYTES`] an event).
+    pub fn stored_bytes(&self) -> usize {
+        self.stored_bytes
+    }
+
+    /// Sets the storage budget in bytes (default [`super::STORAGE_BUDGET`]).
+    pub fn set_storage_budget(&mut self, bytes: usize) {
+        self.storage_budget = bytes;
+    }
+
+    /// Whether [`Tracker::persist`] has anything to do.
+    pub fn needs_persist(&self) -> bool {
+        self.unstored_since != u64::MAX || !self.unstore.is_empty()
+    }
+}

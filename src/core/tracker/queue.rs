@@ -1,0 +1,458 @@
+//! The queue and what is in flight: batching, responses, retries, overflow
+//! and the 30-day window.
+//!
+//! The queue is one `Vec` of slots in tracking order (sequence numbers only
+//! grow). An event that leaves it is marked done and its text freed at once;
+//! the done slots are swept out together once they are at least half of the
+//! queue, so leaving costs O(1) amortised, overflowing included. Plain loops
+//! over the slots, no iterator adapter chains: each chain is one more copy of
+//! generic code in the wasm.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use super::{counted, request_failed, Outcome, Request, Tracker};
+use crate::core::batch;
+use crate::core::error::ErrorCode;
+use crate::core::retry::{self, Verdict};
+use crate::core::timestamp::MAX_PAST_MS;
+
+/// One queued event.
+pub(super) struct Slot {
+    pub(super) seq: u64,
+    /// Its JSON; emptied when the event leaves the queue.
+    pub(super) json: String,
+    /// Its [`batch::BodyFormat::event_cost`].
+    pub(super) cost: usize,
+    /// Event time, for the 30-day window; `i64::MAX` when the server sets it.
+    pub(super) time: i64,
+    /// The request carrying it, 0 when none.
+    pub(super) flight: u64,
+    /// It left the queue (acknowledged or given up).
+    pub(super) done: bool,
+    /// What writing it to durable storage counted against the budget (its
+    /// stored text and key); 0 while it is not stored.
+    pub(super) stored: u32,
+}
+
+impl Slot {
+    /// Whether it waits to be sent (not done, not on its way).
+    fn waiting(&self) -> bool {
+        !self.done && self.flight == 0
+    }
+
+    /// Takes the event out of the queue; its storage key, if it has one, is
+    /// to be removed. The caller counts it out of `live`.
+    fn retire(&mut self, unstore: &mut Vec<(u64, u32)>) {
+        self.done = true;
+        self.flight = 0;
+        self.json = String::new();
+        if self.stored > 0 {
+            unstore.push((self.seq, self.stored));
+        }
+    }
+}
+
+/// A request in flight.
+#[derive(Clone, Copy)]
+pub(super) struct Flight {
+    pub(super) id: u64,
+    events: usize,
+    bytes: usize,
+    keepalive: bool,
+    /// Sent at page hide, beside the one regular request: its outcome does
+    /// not touch the retry state.
+    unload: bool,
+}
+
+const GAVE_UP: &str = "was given up after maxRetries failed tries";
+const STATUS_FALSE: &str = "was refused (\"status\": false)";
+const REFUSED: &str = "was refused; retrying cannot succeed";
+const BAD_KEY: &str = "was refused (403: bad appKey): sending stops until the tracker is recreated; events are kept";
+
+impl Tracker {
+    /// Queues one already validated event JSON (used for events restored
+    /// from storage). `time` is its event time in epoch ms.
+    pub fn push(&mut self, json: String, time: i64) {
+        let cost = self.cfg.body_format.event_cost(&json);
+        let seq = self.next_seq;
+        self.queue.push(Slot {
+            seq,
+            json,
+            cost,
+            time,
+            flight: 0,
+            done: false,
+            stored: 0,
+        });
+        self.unstored_since = self.unstored_since.min(seq);
+        self.next_seq += 1;
+        self.live += 1;
+        self.stats.tracked += 1;
+        while self.live > self.cfg.max_queue_size && self.drop_oldest() {}
+    }
+
+    /// Queues an event read back from storage (see [`crate::core::store::restore`]).
+    pub fn restore(&mut self, json: String, time: i64) {
+        self.push(json, time);
+        self.stats.tracked -= 1;
+    }
+
+    /// The index of the first slot whose sequence number is `seq` or more.
+    pub(super) fn index_of(&self, seq: u64) -> usize {
+        self.queue.partition_point(|s| s.seq < seq)
+    }
+
+    fn drop_oldest(&mut self) -> bool {
+        // Every event below `drop_from` is done or in flight: an overflowing
+        // burst does not scan the ones it already dropped again.
+        let from = self.index_of(self.drop_from);
+        let Some(s) = self
+            .queue
+            .get_mut(from..)
+            .and_then(|q| q.iter_mut().find(|s| s.waiting()))
+        else {
+            return false;
+        };
+        self.drop_from = s.seq + 1;
+        s.retire(&mut self.unstore);
+        self.overflowed += 1;
+        self.stats.dropped += 1;
+        self.gone(1);
+        true
+    }
+
+    /// `n` events were retired: counts them out of `live` and sweeps the
+    /// done slots once they are half of the queue.
+    fn gone(&mut self, n: usize) {
+        self.live -= n;
+        if (self.queue.len() - self.live) * 2 > self.queue.len() {
+            self.queue.retain(|s| !s.done);
+        }
+    }
+
+    /// Whether a full batch is waiting and nothing is in flight: the shell
+    /// should send now rather than wait for the timer.
+    pub fn batch_ready(&self, now_ms: i64) -> bool {
+        self.flights.is_empty() && !self.stopped && now_ms >= self.retry_at && self.live >= self.cfg.batch_size
+    }
+
+    /// When the next retry is allowed (after a failure), if later than `now_ms`.
+    pub fn retry_at(&self, now_ms: i64) -> Option<i64> {
+        (self.retry_at > now_ms).then_some(self.retry_at)
+    }
+
+    /// Whether a request is in flight.
+    pub fn in_flight(&self) -> bool {
+        !self.flights.is_empty()
+    }
+
+    /// In a page: the browser's allowance for keepalive bodies in flight.
+    /// From then on every request whose body fits it (with the keepalive
+    /// requests already in flight) is sent with `keepalive`.
+    pub fn set_keepalive_budget(&mut self, bytes: usize) {
+        self.keepalive_budget = bytes;
+    }
+
+    fn keepalive_bytes(&self) -> usize {
+        let mut b = 0;
+        for f in &self.flights {
+            if f.keepalive {
+                b += f.bytes;
+            }
+        }
+        b
+    }
+
+    /// How many of the waiting events below `bound`, oldest first, the
+    /// next request takes, and its body's size: [`batch::take`]'s rule
+    /// (at most `max_events`, capped at [`batch::MAX_EVENTS`]; within
+    /// `max_bytes` when given, but never fewer than one), walked over the
+    /// queue itself.
+    fn pick(&self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> (usize, usize) {
+        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
+        let mut used = self.cfg.body_format.overhead();
+        let mut n = 0;
+        for s in &self.queue {
+            if n == max_events {
+                break;
+            }
+            if !s.waiting() || s.seq >= bound {
+                continue;
+            }
+            let more = used.saturating_add(s.cost);
+            // Every cost counts a comma before its event: one too many.
+            if n > 0 && max_bytes.is_some_and(|m| more > m + 3) {
+                break;
+            }
+            used = more;
+            n += 1;
+        }
+        (n, used.saturating_sub(3))
+    }
+
+    /// The next request to send, or `None` when there is nothing to send,
+    /// a request is in flight, sending is stopped (403), or (unless `force`)
+    /// a backoff is running. Only events with a sequence number below
+    /// `before_seq` are taken, when given.
+    pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
+        if !self.flights.is_empty() || self.stopped || (!force && now_ms < self.retry_at) {
+            return None;
+        }
+        if let Some(id) = self.held.take() {
+            self.land(id, false);
+        }
+        self.expire(now_ms);
+        let bound = before_seq.unwrap_or(u64::MAX);
+        let limit = self.split_limit.unwrap_or(self.cfg.batch_size);
+        let (n, _) = self.pick(bound, limit, None);
+        (n > 0).then(|| self.launch(n, bound, false))
+    }
+
+    /// Sends the `n` oldest waiting events below `bound` as one request.
+    fn launch(&mut self, n: usize, bound: u64, unload: bool) -> Request {
+        let id = self.next_id;
+        self.next_id += 1;
+        // The encoded size from the events' costs: nothing is encoded here.
+        let mut bytes = self.cfg.body_format.overhead();
+        let mut len = 0;
+        let mut left = n;
+        for s in self.queue.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if s.waiting() && s.seq < bound {
+                s.flight = id;
+                bytes += s.cost;
+                len += s.json.len() + 1;
+                left -= 1;
+            }
+        }
+        // Every cost counts the comma before its event: the first has none.
+        bytes = bytes.saturating_sub(3);
+        let mut json = String::with_capacity(len + 16);
+        json.push_str(batch::OPEN);
+        let mut k = 0;
+        for s in &self.queue {
+            if k == n {
+                break;
+            }
+            if s.flight == id {
+                if k > 0 {
+                    json.push(',');
+                }
+                json.push_str(&s.json);
+                k += 1;
+            }
+        }
+        json.push_str(batch::CLOSE);
+        let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
+        self.flights.push(Flight {
+            id,
+            events: n,
+            bytes,
+            keepalive,
+            unload,
+        });
+        self.stats.requests += 1;
+        if self.tries > 0 && !unload {
+            self.stats.retries += 1;
+        }
+        Request {
+            id,
+            json,
+            bytes,
+            events: n,
+            keepalive,
+        }
+    }
+
+    /// Requests for everything not on its way, for a page that is going away:
+    /// batches of at most `batchSize` events whose bodies, together with the
+    /// keepalive requests already in flight, stay within `budget` bytes (the
+    /// browser's 64 KiB keepalive allowance). What does not fit stays queued.
+    ///
+    /// A request in flight with `keepalive` survives the page and is left
+    /// alone; one without it dies with the page, so its events are sent again
+    /// here (its answer, should it still come, is ignored).
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        let mut i = 0;
+        while let Some(f) = self.flights.get(i).copied() {
+            if f.keepalive {
+                i += 1;
+            } else {
+                self.take_flight(f.id);
+                self.land(f.id, false);
+            }
+        }
+        self.expire(now_ms);
+        let mut left = budget.saturating_sub(self.keepalive_bytes());
+        loop {
+            // `pick` lets a lone event over the budget through: here it stays.
+            let (n, bytes) = self.pick(u64::MAX, self.cfg.batch_size, Some(left));
+            if n == 0 || bytes > left {
+                break;
+            }
+            let req = self.launch(n, u64::MAX, true);
+            left = left.saturating_sub(req.bytes);
+            out.push(req);
+        }
+        out
+    }
+
+    /// Drops events that fell out of CoolaData's 30-day window while queued.
+    fn expire(&mut self, now_ms: i64) {
+        if self.cfg.server_timestamp {
+            return;
+        }
+        let oldest = now_ms.saturating_sub(MAX_PAST_MS);
+        let mut n = 0;
+        for s in self.queue.iter_mut() {
+            if s.waiting() && s.time < oldest {
+                s.retire(&mut self.unstore);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.gone(n);
+            self.stats.dropped += n as u64;
+            self.notices.push(counted(
+                ErrorCode::EventExpired,
+                n,
+                "queued event(s) dropped: older than CoolaData's 30 days",
+            ));
+        }
+    }
+
+    /// Removes request `id` from those in flight.
+    fn take_flight(&mut self, id: u64) -> Option<Flight> {
+        let i = self.flights.iter().position(|f| f.id == id)?;
+        let last = self.flights.len() - 1;
+        self.flights.swap(i, last);
+        self.flights.pop()
+    }
+
+    /// Tells the tracker how request `id` ended. `status` is the HTTP status,
+    /// 0 for a network error; `retry_after` the `Retry-After` header;
+    /// `status_false` whether a 2xx body said `"status": false`.
+    ///
+    /// A keepalive request that failed with a network error may be one the
+    /// page stopped following as it goes away (Chrome rejects every fetch at
+    /// page hide, and a keepalive request goes on): its events stay with it
+    /// until the next try, so that the page-hide flush does not send them a
+    /// second time. If the page lives on, the next try sends them as usual.
+    pub fn on_response(
+        &mut self,
+        id: u64,
+        now_ms: i64,
+        status: u16,
+        retry_after: Option<&str>,
+        status_false: bool,
+    ) -> Outcome {
+        let Some(f) = self.take_flight(id) else {
+            return Outcome::default();
+        };
+        let n = f.events;
+        let regular = !f.unload;
+        let mut verdict = retry::classify(status, status_false);
+        if verdict == Verdict::Split && n <= 1 {
+            verdict = Verdict::Reject;
+        }
+        if verdict == Verdict::Ack {
+            self.land(id, true);
+            self.stats.delivered += n as u64;
+            if regular {
+                self.tries = 0;
+                self.split_limit = None;
+                self.retry_at = i64::MIN;
+            }
+            return Outcome { sent: n, failed: 0 };
+        }
+        self.stats.failed += n as u64;
+        // Why the batch is given up on, when it is.
+        let mut why = None;
+        match verdict {
+            Verdict::Retry if regular => {
+                self.tries += 1;
+                if self.tries >= self.cfg.max_tries {
+                    self.tries = 0;
+                    why = Some(GAVE_UP);
+                } else {
+                    if status == 0 && f.keepalive {
+                        self.held = Some(id);
+                    } else {
+                        self.land(id, false);
+                    }
+                    let jitter = retry::backoff_ms(&self.backoff, self.tries, self.rng.next());
+                    let after = retry_after
+                        .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
+                        .unwrap_or(0);
+                    self.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
+                }
+            }
+            Verdict::Split => {
+                self.land(id, false);
+                self.split_limit = Some((n / 2).max(1));
+                self.retry_at = i64::MIN;
+            }
+            Verdict::Reject => {
+                // The next batch has nothing to do with this one: no backoff.
+                if regular {
+                    self.tries = 0;
+                    self.retry_at = i64::MIN;
+                }
+                why = Some(if status_false { STATUS_FALSE } else { REFUSED });
+            }
+            Verdict::Stop => {
+                self.land(id, false);
+                if !self.stopped {
+                    self.stopped = true;
+                    self.notices.push(request_failed(n, status, BAD_KEY));
+                }
+            }
+            // A page-hide request that failed: its events wait for the next.
+            _ => {
+                self.land(id, false);
+            }
+        }
+        if let Some(why) = why {
+            let n = self.land(id, true);
+            self.stats.dropped += n as u64;
+            self.notices.push(request_failed(n, status, why));
+        }
+        Outcome { sent: 0, failed: n }
+    }
+
+    /// The events of request `id` come back: out of the queue when `done`
+    /// (acknowledged or given up: the caller counts which), else to be sent
+    /// again. Returns how many there were.
+    fn land(&mut self, id: u64, done: bool) -> usize {
+        let mut n = 0;
+        for s in self.queue.iter_mut() {
+            if s.flight == id {
+                s.flight = 0;
+                if done {
+                    s.retire(&mut self.unstore);
+                }
+                n += 1;
+            }
+        }
+        if done {
+            self.gone(n);
+        } else {
+            // Its events may be dropped again.
+            self.drop_from = 0;
+        }
+        n
+    }
+
+    /// The JSON of every event still queued, oldest first (for persistence
+    /// and inspection).
+    pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
+        self.queue.iter().filter(|s| !s.done).map(|s| (s.seq, s.json.as_str()))
+    }
+}

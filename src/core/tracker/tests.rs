@@ -1,0 +1,689 @@
+//! The tracker's host tests: the queue, batching, retries, storage.
+
+use super::*;
+use crate::core::config::OptValue;
+use crate::core::entries::tests::write;
+use crate::core::form::tests::decode;
+use crate::core::timestamp::MAX_PAST_MS;
+
+pub(super) const T0: i64 = 1_800_000_000_000;
+
+pub(super) fn tracker(opts: &[(&str, OptValue)]) -> Tracker {
+    let mut cfg = Config::default();
+    cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+    for (k, v) in opts {
+        cfg.set(k, v).unwrap();
+    }
+    Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), vec![])
+}
+
+fn num(n: f64) -> OptValue {
+    OptValue::Num(n)
+}
+
+pub(super) fn track(t: &mut Tracker, now: i64, i: usize) -> String {
+    let enc = write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+    t.track_encoded(now, &enc).unwrap()
+}
+
+pub(super) fn events(body: &str) -> Vec<serde_json::Value> {
+    let json = decode(body.strip_prefix("data=").unwrap(), true);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["events"].as_array().unwrap().clone()
+}
+
+#[test]
+fn fills_and_queues() {
+    let mut t = tracker(&[("sessionIp", OptValue::Str("0".into()))]);
+    t.env_defaults
+        .push(("event_timezone_offset".into(), "5.5".into(), true));
+    let enc = write('p', "page_url", "https://x/") + &write('s', "event_name", "buy") + &write('b', "vip", "true");
+    let id = t.track_encoded(T0, &enc).unwrap();
+    assert_eq!(id.len(), 36);
+    assert_eq!(&id[14..15], "4");
+    assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+    assert_eq!([8, 13, 18, 23].map(|i| &id[i..i + 1]), ["-"; 4]);
+    assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+    let req = t.next_request(T0, false, None).unwrap();
+    let e = &events(&req.body(BodyFormat::Form))[0];
+    assert_eq!(e["event_timezone_offset"], 5.5);
+    assert_eq!(e["event_name"], "buy");
+    assert_eq!(e["vip"], "true");
+    assert_eq!(e["event_id"], id.as_str());
+    assert_eq!(e["user_id"], "anon");
+    assert_eq!(e["event_timestamp_epoch"], T0);
+    assert_eq!(e["page_url"], "https://x/");
+    assert_eq!(e["session_ip"], "0");
+}
+
+#[test]
+fn the_time_zone_offset_is_a_number_only_when_it_is_a_short_decimal() {
+    for (tz, want) in [
+        ("-5.5", serde_json::json!(-5.5)),
+        ("14", serde_json::json!(14)),
+        ("3e8888888888", serde_json::json!("3e8888888888")),
+        ("1e2", serde_json::json!("1e2")),
+        ("123456789", serde_json::json!("123456789")),
+        ("east", serde_json::json!("east")),
+    ] {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        let env = vec![("event_timezone_offset".to_string(), tz.to_string())];
+        let mut t = Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), env);
+        track(&mut t, T0, 0);
+        let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
+        assert_eq!(e["event_timezone_offset"], want, "{tz}");
+    }
+}
+
+#[test]
+fn a_callers_event_id_is_sent_and_returned() {
+    let mut t = tracker(&[]);
+    let enc = write('s', "event_name", "e") + &write('s', "event_id", "mine-1");
+    assert_eq!(t.track_encoded(T0, &enc).unwrap(), "mine-1");
+    let bad = write('s', "event_name", "e") + &write('n', "event_id", "0.1");
+    assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::InvalidValue);
+    let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
+    assert_eq!(e["event_id"], "mine-1");
+    // With sessions and shared properties, whose defaults come before
+    // event_id's, the caller's event_id is still the one returned.
+    let mut s = tracker(&[("sessionTimeoutMs", num(1_800_000.0))]);
+    s.set_properties(&write('s', "plan", "pro")).unwrap();
+    let enc = write('s', "event_name", "e") + &write('s', "event_id", "mine-2");
+    assert_eq!(s.track_encoded(T0, &enc).unwrap(), "mine-2");
+    let enc = write('s', "event_name", "e") + &write('s', "session_id", "theirs");
+    let generated = s.track_encoded(T0, &enc).unwrap();
+    assert_eq!(
+        generated.len(),
+        36,
+        "no caller event_id: the generated one ({generated})"
+    );
+    let r = s.next_request(T0, false, None).unwrap();
+    let sent = events(&r.body(BodyFormat::Form));
+    assert_eq!(
+        (sent[0]["event_id"].as_str(), sent[1]["event_id"].as_str()),
+        (Some("mine-2"), Some(generated.as_str()))
+    );
+    assert_eq!(sent[1]["session_id"], "theirs");
+}
+
+#[test]
+fn caller_wins_and_bad_input_queues_nothing() {
+    let mut t = tracker(&[]);
+    let enc = write('s', "event_name", "e")
+        + &write('s', "user_id", "me")
+        + &write('n', "event_timestamp_epoch", "1799999999000");
+    t.track_encoded(T0, &enc).unwrap();
+    let bad = write('s', "event_name", "e") + &write('o', "cart", "");
+    assert_eq!(t.track_encoded(T0, &bad).unwrap_err().code, ErrorCode::NestedProperty);
+    let old = write('s', "event_name", "e") + &write('n', "event_timestamp_epoch", "1700000000000");
+    assert_eq!(
+        t.track_encoded(T0, &old).unwrap_err().code,
+        ErrorCode::TimestampOutOfWindow
+    );
+    assert_eq!(t.pending(), 1);
+    let e = &events(&t.next_request(T0, false, None).unwrap().body(BodyFormat::Form))[0];
+    assert_eq!(e["user_id"], "me");
+    assert_eq!(e["event_timestamp_epoch"], 1_799_999_999_000i64);
+}
+
+#[test]
+fn batches_of_at_most_batch_size_one_in_flight() {
+    let mut t = tracker(&[("batchSize", num(300.0))]);
+    for i in 0..650 {
+        track(&mut t, T0, i);
+    }
+    assert!(t.batch_ready(T0));
+    let r1 = t.next_request(T0, false, None).unwrap();
+    assert_eq!(r1.events, 300);
+    assert!(t.next_request(T0, false, None).is_none(), "one request in flight");
+    assert_eq!(
+        t.on_response(r1.id, T0, 200, None, false),
+        Outcome { sent: 300, failed: 0 }
+    );
+    let r2 = t.next_request(T0, false, None).unwrap();
+    assert_eq!(events(&r2.body(BodyFormat::Form))[0]["i"], 300);
+    t.on_response(r2.id, T0, 204, None, false);
+    let r3 = t.next_request(T0, false, None).unwrap();
+    assert_eq!(r3.events, 50);
+    t.on_response(r3.id, T0, 200, None, false);
+    assert_eq!(t.pending(), 0);
+    assert_eq!(t.stats().delivered, 650);
+}
+
+#[test]
+fn retries_with_backoff_and_retry_after() {
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(
+        t.on_response(r.id, T0, 503, None, false),
+        Outcome { sent: 0, failed: 1 }
+    );
+    assert_eq!(t.pending(), 1);
+    let at = t.retry_at(T0).unwrap_or(T0);
+    assert!(at - T0 < 1000);
+    assert!(t.next_request(at - 1, false, None).is_none() || at == T0);
+    let r = t.next_request(at, false, None).unwrap();
+    t.on_response(r.id, at, 429, Some("7"), false);
+    assert_eq!(t.retry_at(at), Some(at + 7000));
+    assert!(t.next_request(at + 6999, false, None).is_none());
+    // An explicit flush ignores the backoff.
+    let r = t.next_request(at + 1, true, None).unwrap();
+    t.on_response(r.id, at + 1, 200, None, false);
+    assert_eq!(t.pending(), 0);
+    assert_eq!(t.stats().retries, 2);
+    assert!(t.take_notices().is_empty());
+}
+
+#[test]
+fn gives_up_after_max_tries_and_reports() {
+    let mut t = tracker(&[("maxRetries", num(2.0))]);
+    track(&mut t, T0, 0);
+    for _ in 0..3 {
+        let r = t.next_request(T0, true, None).unwrap();
+        t.on_response(r.id, T0, 0, None, false);
+    }
+    assert_eq!(t.pending(), 0);
+    let n = t.take_notices();
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        (n[0].code, n[0].status, n[0].count),
+        (ErrorCode::RequestFailed, Some(0), Some(1))
+    );
+}
+
+#[test]
+fn rejects_4xx_and_status_false_without_retry() {
+    for (status, status_false) in [(400, false), (422, false), (501, false), (200, true)] {
+        let mut t = tracker(&[]);
+        track(&mut t, T0, 0);
+        let r = t.next_request(T0, false, None).unwrap();
+        t.on_response(r.id, T0, status, None, status_false);
+        assert_eq!(t.pending(), 0, "{status}");
+        let n = t.take_notices();
+        assert_eq!(n[0].code, ErrorCode::RequestFailed);
+        assert_eq!(n[0].status, Some(status));
+        assert!(!n[0].message.contains('k') || !n[0].message.contains("appKey"));
+    }
+}
+
+#[test]
+fn splits_on_413() {
+    let mut t = tracker(&[]);
+    for i in 0..10 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(r.events, 10);
+    t.on_response(r.id, T0, 413, None, false);
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(r.events, 5);
+    t.on_response(r.id, T0, 200, None, false);
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 5);
+    t.on_response(r.id, T0, 200, None, false);
+    assert_eq!(t.pending(), 0);
+    // A single event that is still too large is given up and reported.
+    track(&mut t, T0, 99);
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 413, None, false);
+    assert_eq!(t.pending(), 0);
+    assert_eq!(t.take_notices()[0].status, Some(413));
+}
+
+#[test]
+fn stops_on_403_keeps_events_reports_once() {
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    track(&mut t, T0, 1);
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 403, None, false);
+    assert_eq!(t.pending(), 2);
+    assert!(t.next_request(T0 + 1_000_000, true, None).is_none());
+    assert!(t.unload_requests(T0, 60_000).is_empty());
+    track(&mut t, T0, 2);
+    assert_eq!(t.pending(), 3);
+    let n = t.take_notices();
+    assert_eq!(n.len(), 1);
+    assert_eq!(n[0].status, Some(403));
+}
+
+#[test]
+fn overflow_drops_oldest_and_reports_count() {
+    let mut t = tracker(&[("maxQueueSize", num(5.0))]);
+    for i in 0..8 {
+        track(&mut t, T0, i);
+    }
+    assert_eq!(t.pending(), 5);
+    // Reported once for the whole burst, at the end of the task.
+    assert!(!t.report_now());
+    assert!(t.needs_end_of_task(false));
+    let n = t.take_notices();
+    assert_eq!(n.len(), 1);
+    assert_eq!((n[0].code, n[0].count), (ErrorCode::QueueFull, Some(3)));
+    assert!(!t.has_notices());
+    track(&mut t, T0, 8);
+    assert_eq!(t.take_notices()[0].count, Some(1));
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 4);
+}
+
+#[test]
+fn expired_events_dropped_at_send_time() {
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    let later = T0 + MAX_PAST_MS + 1;
+    track(&mut t, later, 1);
+    let r = t.next_request(later, false, None).unwrap();
+    assert_eq!(r.events, 1);
+    assert_eq!(events(&r.body(BodyFormat::Form))[0]["i"], 1);
+    let n = t.take_notices();
+    assert_eq!((n[0].code, n[0].count), (ErrorCode::EventExpired, Some(1)));
+}
+
+#[test]
+fn unload_sends_everything_within_the_keepalive_budget() {
+    let mut t = tracker(&[("batchSize", num(10.0))]);
+    for i in 0..100 {
+        track(&mut t, T0, i);
+    }
+    let reqs = t.unload_requests(T0, 4000);
+    assert!(!reqs.is_empty());
+    let total: usize = reqs.iter().map(|r| r.bytes).sum();
+    for r in &reqs {
+        assert_eq!(r.body(BodyFormat::Form).len(), r.bytes);
+    }
+    assert!(total <= 4000, "{total}");
+    assert!(reqs.iter().all(|r| r.keepalive && r.events <= 10));
+    let sent: usize = reqs.iter().map(|r| r.events).sum();
+    assert!(sent < 100);
+    // Events stay queued until acknowledged.
+    assert_eq!(t.pending(), 100);
+    for r in &reqs {
+        t.on_response(r.id, T0, 200, None, false);
+    }
+    assert_eq!(t.pending(), 100 - sent);
+    let all = t.unload_requests(T0, 1 << 20);
+    assert_eq!(all.iter().map(|r| r.events).sum::<usize>(), 100 - sent);
+}
+
+#[test]
+fn in_a_page_requests_that_fit_go_with_keepalive_from_the_start() {
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    let r = t.next_request(T0, false, None).unwrap();
+    assert!(!r.keepalive, "no keepalive outside a page");
+    t.on_response(r.id, T0, 200, None, false);
+
+    t.set_keepalive_budget(4000);
+    track(&mut t, T0, 1);
+    let r = t.next_request(T0, false, None).unwrap();
+    assert!(r.keepalive && r.bytes <= 4000);
+    // A keepalive request is a regular one: its failure backs off and counts a try.
+    t.on_response(r.id, T0, 503, None, false);
+    assert!(t.retry_at(T0).is_some());
+    let r = t.next_request(T0, true, None).unwrap();
+    assert!(r.keepalive);
+    t.on_response(r.id, T0, 200, None, false);
+    assert_eq!((t.pending(), t.stats().retries), (0, 1));
+
+    // A body over the allowance goes without.
+    for i in 0..100 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    assert!(r.bytes > 4000 && !r.keepalive);
+}
+
+#[test]
+fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
+    // In flight with keepalive: it survives the page, nothing is sent twice.
+    let mut t = tracker(&[]);
+    t.set_keepalive_budget(60 * 1024);
+    for i in 0..5 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    assert!(r.keepalive);
+    track(&mut t, T0, 5);
+    let unload = t.unload_requests(T0, 60 * 1024);
+    let ids: Vec<_> = unload
+        .iter()
+        .flat_map(|u| events(&u.body(BodyFormat::Form)))
+        .map(|e| e["i"].clone())
+        .collect();
+    assert_eq!(ids, vec![serde_json::json!(5)], "only the event not yet on its way");
+    // A second page-hide signal (visibilitychange, then pagehide) sends nothing more.
+    assert!(t.unload_requests(T0, 60 * 1024).is_empty());
+    t.on_response(r.id, T0, 200, None, false);
+    t.on_response(unload[0].id, T0, 200, None, false);
+    assert_eq!((t.pending(), t.stats().delivered), (0, 6));
+
+    // Chrome rejects a keepalive fetch at page hide while the request goes on: the
+    // network error leaves its events with it, so the page-hide flush does not send them
+    // again; if the page lives on, the next try does.
+    let mut t = tracker(&[]);
+    t.set_keepalive_budget(60 * 1024);
+    for i in 0..3 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(t.on_response(r.id, T0, 0, None, false), Outcome { sent: 0, failed: 3 });
+    track(&mut t, T0, 3);
+    let unload = t.unload_requests(T0, 60 * 1024);
+    assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 1);
+    t.on_response(unload[0].id, T0, 200, None, false);
+    let at = t.retry_at(T0).unwrap();
+    let again = t.next_request(at, false, None).unwrap();
+    assert_eq!((again.events, again.json.clone()), (3, r.json.clone()));
+    t.on_response(again.id, at, 200, None, false);
+    assert_eq!((t.pending(), t.stats().delivered), (0, 4));
+    // Any other failure gives the events back at once.
+    track(&mut t, T0, 4);
+    let r = t.next_request(at, false, None).unwrap();
+    t.on_response(r.id, at, 503, None, false);
+    assert_eq!(t.unload_requests(at, 60 * 1024).len(), 1);
+
+    // In flight without keepalive (too big for it): the browser cancels it with the page,
+    // so its events go out again, within the budget; its late answer is ignored.
+    let mut t = tracker(&[("batchSize", num(10.0))]);
+    t.set_keepalive_budget(1000);
+    for i in 0..10 {
+        track(&mut t, T0, i);
+    }
+    let big = t.next_request(T0, false, None).unwrap();
+    assert!(!big.keepalive);
+    let unload = t.unload_requests(T0, 1 << 20);
+    assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 10);
+    assert!(unload.iter().all(|u| u.keepalive));
+    assert_eq!(t.on_response(big.id, T0, 0, None, false), Outcome::default());
+    for u in &unload {
+        t.on_response(u.id, T0, 200, None, false);
+    }
+    assert_eq!((t.pending(), t.stats().delivered), (0, 10));
+}
+
+#[test]
+fn flush_bound_and_closed() {
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    let bound = t.next_seq();
+    track(&mut t, T0, 1);
+    let r = t.next_request(T0, true, Some(bound)).unwrap();
+    assert_eq!(r.events, 1);
+    t.on_response(r.id, T0, 200, None, false);
+    assert!(t.next_request(T0, true, Some(bound)).is_none());
+    t.close();
+    let enc = write('s', "event_name", "e");
+    assert_eq!(t.track_encoded(T0, &enc).unwrap_err().code, ErrorCode::TrackerClosed);
+    assert_eq!(t.pending(), 1);
+}
+
+#[test]
+fn persistence_writes_each_event_once_and_removes_acknowledged() {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    let mut t = tracker(&[]);
+    let store = RefCell::new(BTreeMap::new());
+    let puts = RefCell::new(0);
+    let put = |seq: u64, json: &str| {
+        *puts.borrow_mut() += 1;
+        store.borrow_mut().insert(seq, json.to_string());
+        true
+    };
+    let remove = |seq: u64| {
+        store.borrow_mut().remove(&seq);
+    };
+    for i in 0..3 {
+        track(&mut t, T0, i);
+    }
+    t.persist(put, |_, _| true, remove);
+    assert_eq!(*puts.borrow(), 3);
+    assert!(!t.needs_persist());
+    // A quota error leaves the event queued and tries again later.
+    track(&mut t, T0, 3);
+    assert!(!t.persist(|_, _| false, |_, _| true, |_| {}));
+    assert!(t.needs_persist());
+    track(&mut t, T0, 4);
+    assert!(t.persist(put, |_, _| true, remove));
+    assert_eq!(store.borrow().len(), 5);
+    assert_eq!(*puts.borrow(), 5);
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 200, None, false);
+    t.persist(put, |_, _| true, remove);
+    assert!(store.borrow().is_empty());
+    // Restored events are queued again, not counted as newly tracked.
+    let (json, time) = crate::core::store::restore(
+        &crate::core::store::tests::entries(&events_json(&r.body(BodyFormat::Form), 0)),
+        |_| None,
+        false,
+    )
+    .unwrap();
+    t.restore(json, time);
+    assert_eq!(t.pending(), 1);
+    assert_eq!(t.stats().tracked, 5);
+}
+
+pub(super) fn with_env() -> Tracker {
+    let mut cfg = Config::default();
+    cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+    let env = vec![
+        (
+            "session_dua".to_string(),
+            "Mozilla/5.0 (X11; Linux x86_64) \"quoted\"".to_string(),
+        ),
+        ("session_screen_size".to_string(), "1920x1080".to_string()),
+        ("referring_url".to_string(), "".to_string()),
+        ("utm_source".to_string(), "news\u{e9}".to_string()),
+        ("event_timezone_offset".to_string(), "-5.5".to_string()),
+    ];
+    Tracker::new(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), env)
+}
+
+/// Stored text, as the shell reads it back: entries of the JSON.
+fn stored_entries(json: &str) -> String {
+    crate::core::store::tests::entries(json)
+}
+
+#[test]
+fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
+    use std::collections::BTreeMap;
+    let mut t = with_env();
+    let page = |url: &str| write('p', "page_url", url) + &write('p', "page_title", "Shop \"A\"");
+    for i in 0..3 {
+        let enc = page("https://x/a?utm_source=n") + &write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+        t.track_encoded(T0, &enc).unwrap();
+    }
+    // The caller overrides an environment property: stored whole.
+    let enc =
+        page("https://x/a?utm_source=n") + &write('s', "event_name", "own") + &write('s', "session_screen_size", "1x1");
+    t.track_encoded(T0, &enc).unwrap();
+    // An in-page navigation: a new context; then an event with no page.
+    let enc = page("https://x/b") + &write('s', "event_name", "nav");
+    t.track_encoded(T0, &enc).unwrap();
+    track(&mut t, T0, 9);
+    let mut stored = Vec::new();
+    let mut contexts = BTreeMap::new();
+    assert!(t.persist(
+        |seq, text| {
+            stored.push((seq, text.to_string()));
+            true
+        },
+        |n, json| contexts.insert(n, json.to_string()).is_none(),
+        |_| {}
+    ));
+    let queued: Vec<(u64, String)> = t.queued().map(|(s, j)| (s, j.to_string())).collect();
+    assert_eq!(stored.len(), 6);
+    assert_eq!(contexts.len(), 3, "{contexts:?}");
+    let c1: serde_json::Value = serde_json::from_str(&contexts[&1]).unwrap();
+    assert_eq!(c1["page_url"], "https://x/a?utm_source=n");
+    assert_eq!(c1["session_screen_size"], "1920x1080");
+    assert_eq!(c1["event_timezone_offset"], -5.5);
+    assert!(
+        c1.get("referring_url").is_none(),
+        "empty defaults are not sent, nor stored"
+    );
+    assert!(
+        stored[0].1.ends_with(r#","":1}"#) && !stored[0].1.contains("1920x1080"),
+        "{}",
+        stored[0].1
+    );
+    assert!(
+        stored[0].1.len() * 2 < queued[0].1.len(),
+        "{} vs {}",
+        stored[0].1,
+        queued[0].1
+    );
+    assert!(
+        stored[2].1.ends_with(r#","":1}"#),
+        "the page's events share one context"
+    );
+    assert_eq!(
+        stored[3].1, queued[3].1,
+        "an event that overrides the context is stored as it is"
+    );
+    assert!(stored[4].1.ends_with(r#","":2}"#));
+    assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"session_dua""#));
+    let ctx = |n: u64| contexts.get(&n).map(|c| stored_entries(c));
+    for ((_, text), (_, json)) in stored.iter().zip(&queued) {
+        let (back, time) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
+        assert_eq!(time, T0);
+        assert_eq!(back.len(), json.len(), "{back} vs {json}");
+        let (a, b): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(&back).unwrap(),
+            serde_json::from_str(json).unwrap(),
+        );
+        assert_eq!(a, b);
+    }
+    // After the page was shown again its contexts may be gone: the next
+    // stored event writes its context again, under a new number.
+    assert_eq!(t.contexts_stored(), 1..=3);
+    t.context_lost();
+    track(&mut t, T0, 10);
+    let mut again = Vec::new();
+    let mut text = String::new();
+    t.persist(
+        |_, s| {
+            text = s.to_string();
+            true
+        },
+        |n, json| {
+            again.push((n, json.to_string()));
+            true
+        },
+        |_| {},
+    );
+    assert_eq!(again, vec![(4, contexts[&3].clone())]);
+    assert!(text.ends_with(r#","":4}"#));
+    // Without its context a compacted event is refused, never sent half.
+    let e = crate::core::store::restore(&stored_entries(&stored[0].1), |_| None, false).unwrap_err();
+    assert_eq!(e.code, ErrorCode::StorageError);
+    // When a context cannot be stored, events are stored whole.
+    let enc = page("https://x/c") + &write('s', "event_name", "c");
+    t.track_encoded(T0, &enc).unwrap();
+    let mut last = String::new();
+    t.persist(
+        |_, text| {
+            last = text.to_string();
+            true
+        },
+        |_, _| false,
+        |_| {},
+    );
+    assert_eq!(last, t.queued().last().unwrap().1);
+}
+
+#[test]
+fn storage_budget_keeps_the_rest_in_memory_and_reports_once() {
+    use std::cell::RefCell;
+    use std::collections::BTreeMap;
+    let mut t = tracker(&[("batchSize", num(2.0))]);
+    let store = RefCell::new(BTreeMap::new());
+    let put = |seq: u64, json: &str| {
+        store.borrow_mut().insert(seq, json.to_string());
+        true
+    };
+    let remove = |seq: u64| {
+        store.borrow_mut().remove(&seq);
+    };
+    track(&mut t, T0, 0);
+    let one = t.queued().next().unwrap().1.len() + crate::core::store::KEY_BYTES;
+    t.set_storage_budget(3 * one);
+    for i in 1..6 {
+        track(&mut t, T0, i);
+    }
+    assert!(!t.persist(put, |_, _| true, remove), "not everything is stored");
+    assert_eq!(store.borrow().len(), 3);
+    assert!(t.stored_bytes() <= 3 * one);
+    assert!(t.over_budget());
+    let notices = t.take_notices();
+    assert_eq!(notices.len(), 1);
+    assert_eq!((notices[0].code, notices[0].count), (ErrorCode::StorageError, Some(3)));
+    assert!(notices[0].message.contains("kept in memory"), "{}", notices[0].message);
+    assert_eq!(t.pending(), 6, "nothing is dropped");
+    // Still over: no second report.
+    track(&mut t, T0, 6);
+    assert!(!t.persist(put, |_, _| true, remove));
+    assert!(t.take_notices().is_empty());
+    // Sent events make room: the rest is stored, oldest first.
+    for _ in 0..3 {
+        let r = t.next_request(T0, false, None).unwrap();
+        t.on_response(r.id, T0, 200, None, false);
+        t.persist(put, |_, _| true, remove);
+    }
+    assert_eq!(t.pending(), 1);
+    assert!(t.persist(put, |_, _| true, remove));
+    assert!(!t.over_budget());
+    let stored: Vec<u64> = store.borrow().keys().copied().collect();
+    let queued: Vec<u64> = t.queued().map(|(s, _)| s).collect();
+    assert_eq!(stored, queued);
+    assert_eq!(t.stored_bytes(), one);
+}
+
+fn events_json(body: &str, i: usize) -> String {
+    events(body)[i].to_string()
+}
+
+proptest::proptest! {
+    #[test]
+    fn requests_take_what_batch_take_chooses(
+        lens in proptest::collection::vec(0usize..200, 1..50),
+        batch_size in 1usize..30,
+        budget in 0usize..12_000,
+    ) {
+        let mut t = tracker(&[("batchSize", num(batch_size as f64))]);
+        for (i, n) in lens.iter().enumerate() {
+            let enc = write('s', "event_name", "e") + &write('n', "i", &i.to_string()) + &write('s', "p", &"é ".repeat(*n));
+            t.track_encoded(T0, &enc).unwrap();
+        }
+        let fmt = t.config().body_format;
+        let costs: Vec<usize> = t.queued().map(|(_, j)| fmt.event_cost(j)).collect();
+        // Page hide: batches within what is left of the budget; a lone
+        // event over it stays queued.
+        let reqs = t.unload_requests(T0, budget);
+        let (mut at, mut left) = (0, budget);
+        for r in &reqs {
+            let n = batch::take(costs[at..].iter().copied(), batch_size, Some(left), fmt);
+            proptest::prop_assert_eq!(r.events, n);
+            proptest::prop_assert_eq!(r.bytes, r.body(fmt).len());
+            proptest::prop_assert!(r.bytes <= left);
+            at += n;
+            left -= r.bytes;
+        }
+        if let Some(next) = costs.get(at) {
+            proptest::prop_assert!(fmt.overhead() + next - 3 > left, "an event that fits stays queued");
+        }
+        for r in &reqs {
+            t.on_response(r.id, T0, 200, None, false);
+        }
+        // Then regular requests: batch_size events at most, no byte budget.
+        while let Some(r) = t.next_request(T0, false, None) {
+            proptest::prop_assert_eq!(r.events, batch::take(costs[at..].iter().copied(), batch_size, None, fmt));
+            proptest::prop_assert_eq!(r.bytes, r.body(fmt).len());
+            at += r.events;
+            t.on_response(r.id, T0, 200, None, false);
+        }
+        proptest::prop_assert_eq!((at, t.pending()), (costs.len(), 0));
+    }
+}
