@@ -9,15 +9,61 @@ use crate::core::batch::{BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::RawValue;
-use crate::core::form;
 use crate::core::privacy;
+use crate::core::{form, num};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 /// The endpoint used when none is given; `{appKey}` is replaced.
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
 
-/// The option names [`Config::set`] knows.
+/// What each option is, and so how [`Config::set`] checks it and what its
+/// message says. One table instead of a message per option: the messages are
+/// built from shared parts ([`Kind::message`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A non-empty string; the text completes "must be a non-empty string".
+    Text(&'static str),
+    /// `true` or `false`.
+    Flag,
+    /// A whole number from `min` to `max`: of milliseconds when `ms`, with a
+    /// note after the minimum (what it means, e.g. " (no timer)").
+    Whole(u32, u32, bool, &'static str),
+    /// One of a few values, listed by the text after "must be".
+    Choice(&'static str),
+    /// `sampleRate`, checked by [`privacy`].
+    Rate,
+}
+
+/// The field an option sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Field {
+    AppKey,
+    Endpoint,
+    BodyFormat,
+    BatchSize,
+    FlushIntervalMs,
+    MaxQueueSize,
+    ServerTimestamp,
+    UserId,
+    SessionDua,
+    SessionIp,
+    MaxRetries,
+    Persist,
+    AutoPageProperties,
+    StorageKey,
+    RetryBaseMs,
+    RetryMaxMs,
+    OptOut,
+    PrivacySignals,
+    SessionTimeoutMs,
+    AutoPageViews,
+    SampleRate,
+    Debug,
+}
+
+/// The option names [`Config::set`] knows, in the order of [`Field`].
 pub const OPTION_NAMES: [&str; 22] = [
     "appKey",
     "endpoint",
@@ -42,6 +88,92 @@ pub const OPTION_NAMES: [&str; 22] = [
     "sampleRate",
     "debug",
 ];
+
+/// The fields of [`OPTION_NAMES`], in its order.
+const FIELDS: [Field; 22] = [
+    Field::AppKey,
+    Field::Endpoint,
+    Field::BodyFormat,
+    Field::BatchSize,
+    Field::FlushIntervalMs,
+    Field::MaxQueueSize,
+    Field::ServerTimestamp,
+    Field::UserId,
+    Field::SessionDua,
+    Field::SessionIp,
+    Field::MaxRetries,
+    Field::Persist,
+    Field::AutoPageProperties,
+    Field::StorageKey,
+    Field::RetryBaseMs,
+    Field::RetryMaxMs,
+    Field::OptOut,
+    Field::PrivacySignals,
+    Field::SessionTimeoutMs,
+    Field::AutoPageViews,
+    Field::SampleRate,
+    Field::Debug,
+];
+
+impl Field {
+    fn kind(self) -> Kind {
+        match self {
+            Field::AppKey => Kind::Text(" (the app key CoolaData gave you)"),
+            Field::Endpoint => Kind::Text(" (a URL, or a path such as /collect)"),
+            Field::BodyFormat => Kind::Choice("\"form\" or \"raw\""),
+            Field::BatchSize => Kind::Whole(1, 300, false, ""),
+            Field::FlushIntervalMs => Kind::Whole(0, 86_400_000, true, " (no timer)"),
+            Field::MaxQueueSize => Kind::Whole(1, 1_000_000, false, ""),
+            Field::UserId | Field::StorageKey => Kind::Text(""),
+            Field::SessionDua => Kind::Text(", or false to send none"),
+            Field::SessionIp => Kind::Text(" (an IP address, or \"0\")"),
+            Field::MaxRetries => Kind::Whole(0, 100, false, ""),
+            Field::RetryBaseMs | Field::RetryMaxMs => Kind::Whole(1, 3_600_000, true, ""),
+            Field::SessionTimeoutMs => Kind::Whole(0, 2_592_000_000, true, " (no sessions)"),
+            Field::AutoPageViews => Kind::Choice("true, false or \"history\""),
+            Field::SampleRate => Kind::Rate,
+            _ => Kind::Flag,
+        }
+    }
+}
+
+impl Kind {
+    /// What the option must be, e.g. "must be a whole number of milliseconds
+    /// from 0 (no timer) to 86400000".
+    fn message(self) -> String {
+        let mut m = String::from("must be ");
+        match self {
+            Kind::Text(more) => {
+                m.push_str("a non-empty string");
+                m.push_str(more);
+            }
+            Kind::Flag => m.push_str("true or false"),
+            Kind::Whole(min, max, ms, note) => {
+                m.push_str("a whole number");
+                if ms {
+                    m.push_str(" of milliseconds");
+                }
+                m.push_str(" from ");
+                num::push_u64(&mut m, min.into());
+                m.push_str(note);
+                m.push_str(" to ");
+                num::push_u64(&mut m, max.into());
+            }
+            Kind::Choice(which) => m.push_str(which),
+            Kind::Rate => return privacy::bad_rate().message,
+        }
+        m
+    }
+}
+
+/// An option's value as [`Config::set`] reads it, borrowed.
+#[derive(Clone, Copy, PartialEq)]
+enum Val<'a> {
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    Other,
+}
 
 /// The `autoPageViews` option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,27 +286,6 @@ fn bad(field: &str, message: &str) -> Error {
     Error::field(ErrorCode::InvalidOption, field, message)
 }
 
-fn whole(field: &str, v: &OptValue, min: f64, max: f64, what: &str) -> Result<f64, Error> {
-    match v {
-        OptValue::Num(n) if crate::core::num::is_whole(*n) && *n >= min && *n <= max => Ok(*n),
-        _ => Err(bad(field, what)),
-    }
-}
-
-fn text(field: &str, v: &OptValue, what: &str) -> Result<String, Error> {
-    match v {
-        OptValue::Str(s) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(bad(field, what)),
-    }
-}
-
-fn flag(field: &str, v: &OptValue) -> Result<bool, Error> {
-    match v {
-        OptValue::Bool(b) => Ok(*b),
-        _ => Err(bad(field, "must be true or false")),
-    }
-}
-
 impl OptValue {
     /// An option's value as the [`entries`] form gives it. Options are whole
     /// numbers, so a number is read as an integer; any other number text
@@ -217,11 +328,21 @@ impl Config {
     pub fn parse(encoded: &str) -> Result<Config, Error> {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
-            match e? {
-                // A fraction, which OptValue::from_raw (whole numbers) cannot read.
-                Entry::Prop("sampleRate", RawValue::NumText(t)) => c.sample_rate = Some(privacy::parse_rate(t)?),
-                Entry::Prop(k, v) => c.set(k, &OptValue::from_raw(v))?,
-                _ => {}
+            if let Entry::Prop(k, v) = e? {
+                let v = match v {
+                    RawValue::Absent => continue,
+                    RawValue::Str(s) => Val::Str(s),
+                    RawValue::Num(n) => Val::Num(n),
+                    // A fraction, which int_text (whole numbers) cannot read.
+                    RawValue::NumText(t) if k == "sampleRate" => {
+                        c.sample_rate = Some(privacy::parse_rate(t)?);
+                        continue;
+                    }
+                    RawValue::NumText(t) => Val::Num(int_text(t)),
+                    RawValue::Bool(b) => Val::Bool(b),
+                    _ => Val::Other,
+                };
+                c.apply(k, v)?;
             }
         }
         c.finish()
@@ -229,103 +350,78 @@ impl Config {
 
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        if *v == OptValue::Absent {
+        let v = match v {
+            OptValue::Absent => return Ok(()),
+            OptValue::Str(s) => Val::Str(s),
+            OptValue::Num(n) => Val::Num(*n),
+            OptValue::Bool(b) => Val::Bool(*b),
+            OptValue::Other(_) => Val::Other,
+        };
+        self.apply(name, v)
+    }
+
+    fn apply(&mut self, name: &str, v: Val<'_>) -> Result<(), Error> {
+        let Some(&field) = OPTION_NAMES.iter().position(|n| *n == name).and_then(|i| FIELDS.get(i)) else {
             return Ok(());
+        };
+        let kind = field.kind();
+        let (s, n, b) = match v {
+            Val::Str(s) => (Some(s), f64::NAN, None),
+            Val::Num(n) => (None, n, None),
+            Val::Bool(b) => (None, f64::NAN, Some(b)),
+            Val::Other => (None, f64::NAN, None),
+        };
+        let text = s.filter(|s| !s.is_empty());
+        let ok = match kind {
+            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && b == Some(false)),
+            Kind::Flag => b.is_some(),
+            Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
+            Kind::Choice(_) if field == Field::BodyFormat => s.and_then(BodyFormat::parse).is_some(),
+            Kind::Choice(_) => b.is_some() || s == Some("history"),
+            Kind::Rate => {
+                let mut t = String::new();
+                if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
+                    return Err(privacy::bad_rate());
+                }
+                self.sample_rate = Some((n, t));
+                return Ok(());
+            }
+        };
+        if !ok {
+            return Err(bad(name, &kind.message()));
         }
-        match name {
-            "appKey" => self.app_key = text(name, v, "must be a non-empty string (the app key CoolaData gave you)")?,
-            "endpoint" => self.endpoint = text(name, v, "must be a URL string")?,
-            "bodyFormat" => {
-                self.body_format = match v {
-                    OptValue::Str(s) => BodyFormat::parse(s),
-                    _ => None,
-                }
-                .ok_or_else(|| bad(name, "must be \"form\" or \"raw\""))?
-            }
-            "batchSize" => {
-                self.batch_size = whole(name, v, 1.0, 300.0, "must be a whole number from 1 to 300")? as usize
-            }
-            "flushIntervalMs" => {
-                self.flush_interval_ms = whole(
-                    name,
-                    v,
-                    0.0,
-                    86_400_000.0,
-                    "must be a whole number of milliseconds from 0 (no timer) to 86400000",
-                )? as u32
-            }
-            "maxQueueSize" => {
-                self.max_queue_size =
-                    whole(name, v, 1.0, 1_000_000.0, "must be a whole number from 1 to 1000000")? as usize
-            }
-            "serverTimestamp" => self.server_timestamp = flag(name, v)?,
-            "userId" => self.user_id = Some(text(name, v, "must be a non-empty string")?),
-            "sessionDua" => {
-                self.session_dua = Some(match v {
-                    OptValue::Bool(false) => String::new(),
-                    _ => text(name, v, "must be a non-empty string, or false to send none")?,
-                })
-            }
-            "sessionIp" => {
-                self.session_ip = Some(text(name, v, "must be a non-empty string (an IP address, or \"0\")")?)
-            }
-            "maxRetries" => {
-                self.max_tries = 1 + whole(name, v, 0.0, 100.0, "must be a whole number from 0 to 100")? as u32
-            }
-            "persist" => self.persist = flag(name, v)?,
-            "autoPageProperties" => self.auto_page_properties = flag(name, v)?,
-            "storageKey" => self.storage_key = text(name, v, "must be a non-empty string")?,
-            "retryBaseMs" => {
-                self.retry_base_ms = whole(
-                    name,
-                    v,
-                    1.0,
-                    3_600_000.0,
-                    "must be a whole number of milliseconds from 1 to 3600000",
-                )? as u64
-            }
-            "retryMaxMs" => {
-                self.retry_max_ms = whole(
-                    name,
-                    v,
-                    1.0,
-                    3_600_000.0,
-                    "must be a whole number of milliseconds from 1 to 3600000",
-                )? as u64
-            }
-            "optOut" => self.opt_out = Some(flag(name, v)?),
-            "privacySignals" => self.privacy_signals = flag(name, v)?,
-            "sessionTimeoutMs" => {
-                self.session_timeout_ms = Some(whole(
-                    name,
-                    v,
-                    0.0,
-                    2_592_000_000.0,
-                    "must be a whole number of milliseconds from 0 (no sessions) to 2592000000",
-                )? as u64)
-            }
-            "autoPageViews" => {
-                self.auto_page_views = match v {
-                    OptValue::Bool(false) => AutoPageViews::Off,
-                    OptValue::Bool(true) => AutoPageViews::Start,
-                    OptValue::Str(s) if s == "history" => AutoPageViews::History,
-                    _ => return Err(bad(name, "must be true, false or \"history\"")),
+        let string = || text.unwrap_or_default().to_string();
+        let flag = b == Some(true);
+        let whole = n as u64; // checked whole and in range above
+        match field {
+            Field::AppKey => self.app_key = string(),
+            Field::Endpoint => self.endpoint = string(),
+            Field::BodyFormat => self.body_format = s.and_then(BodyFormat::parse).unwrap_or(BodyFormat::Form),
+            Field::BatchSize => self.batch_size = whole as usize,
+            Field::FlushIntervalMs => self.flush_interval_ms = whole as u32,
+            Field::MaxQueueSize => self.max_queue_size = whole as usize,
+            Field::ServerTimestamp => self.server_timestamp = flag,
+            Field::UserId => self.user_id = Some(string()),
+            Field::SessionDua => self.session_dua = Some(string()),
+            Field::SessionIp => self.session_ip = Some(string()),
+            Field::MaxRetries => self.max_tries = 1 + whole as u32,
+            Field::Persist => self.persist = flag,
+            Field::AutoPageProperties => self.auto_page_properties = flag,
+            Field::StorageKey => self.storage_key = string(),
+            Field::RetryBaseMs => self.retry_base_ms = whole,
+            Field::RetryMaxMs => self.retry_max_ms = whole,
+            Field::OptOut => self.opt_out = Some(flag),
+            Field::PrivacySignals => self.privacy_signals = flag,
+            Field::SessionTimeoutMs => self.session_timeout_ms = Some(whole),
+            Field::AutoPageViews => {
+                self.auto_page_views = match b {
+                    Some(false) => AutoPageViews::Off,
+                    Some(true) => AutoPageViews::Start,
+                    None => AutoPageViews::History,
                 }
             }
-            "sampleRate" => {
-                self.sample_rate = Some(match v {
-                    OptValue::Num(n) => {
-                        let mut t = String::new();
-                        if !(0.0..=1.0).contains(n) || !crate::core::num::push_json_number(&mut t, *n) {
-                            return Err(privacy::bad_rate());
-                        }
-                        (*n, t)
-                    }
-                    _ => return Err(privacy::bad_rate()),
-                })
-            }
-            "debug" => self.debug = flag(name, v)?,
-            _ => {}
+            Field::SampleRate => {}
+            Field::Debug => self.debug = flag,
         }
         Ok(())
     }
@@ -516,6 +612,61 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some(*k), "{k}");
         }
         assert_eq!(build(&[]).unwrap_err().field.as_deref(), Some("appKey"));
+    }
+
+    #[test]
+    fn messages_are_built_from_shared_parts() {
+        let cases: &[(&str, OptValue, &str)] = &[
+            ("batchSize", OptValue::Num(0.0), "must be a whole number from 1 to 300"),
+            (
+                "flushIntervalMs",
+                OptValue::Num(1.5),
+                "must be a whole number of milliseconds from 0 (no timer) to 86400000",
+            ),
+            (
+                "sessionTimeoutMs",
+                OptValue::Num(2_592_000_001.0),
+                "must be a whole number of milliseconds from 0 (no sessions) to 2592000000",
+            ),
+            (
+                "retryMaxMs",
+                OptValue::Num(0.0),
+                "must be a whole number of milliseconds from 1 to 3600000",
+            ),
+            ("maxRetries", s("3"), "must be a whole number from 0 to 100"),
+            ("persist", OptValue::Num(1.0), "must be true or false"),
+            ("userId", s(""), "must be a non-empty string"),
+            (
+                "appKey",
+                OptValue::Num(1.0),
+                "must be a non-empty string (the app key CoolaData gave you)",
+            ),
+            (
+                "sessionDua",
+                OptValue::Bool(true),
+                "must be a non-empty string, or false to send none",
+            ),
+            ("bodyFormat", s("json"), "must be \"form\" or \"raw\""),
+            ("autoPageViews", s("hash"), "must be true, false or \"history\""),
+            (
+                "sampleRate",
+                s("0.5"),
+                "must be a number from 0 to 1 (the share of users kept)",
+            ),
+        ];
+        for (k, v, want) in cases {
+            let e = build(&[("appKey", s("k")), (k, v.clone())]).unwrap_err();
+            assert_eq!(e.message, format!("\"{k}\": {want}"), "{k} {v:?}");
+        }
+        let c = build(&[("appKey", s("k")), ("sessionDua", OptValue::Bool(false))]).unwrap();
+        assert_eq!(c.session_dua.as_deref(), Some(""));
+        let c = build(&[
+            ("appKey", s("k")),
+            ("bodyFormat", s("raw")),
+            ("maxRetries", OptValue::Num(0.0)),
+        ])
+        .unwrap();
+        assert_eq!((c.body_format, c.max_tries), (BodyFormat::Raw, 1));
     }
 
     #[test]
