@@ -469,36 +469,58 @@ pub fn is_path_endpoint(endpoint: &str) -> bool {
 }
 
 fn check_path(path: &str) -> Result<(), Error> {
-    if path.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
-        return Err(bad(
-            "endpoint",
-            "must not contain spaces, backslashes or control characters",
-        ));
+    if has_hidden(path.as_bytes()) {
+        return Err(hidden());
     }
     Ok(())
+}
+
+fn hidden() -> Error {
+    bad("endpoint", "must not contain spaces, backslashes or control characters")
+}
+
+/// Whether the UTF-8 bytes `b` hold a backslash, or a character that
+/// `char::is_whitespace` or `char::is_control` accepts: C0 and C1 controls,
+/// DEL, and the Unicode spaces (U+0085, U+00A0, U+1680, U+2000-U+200A,
+/// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
+/// decoder and no Unicode tables in the wasm.
+fn has_hidden(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, &c)| {
+        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
+        match c {
+            0..=0x20 | 0x7f | b'\\' => true,
+            0xC2 => matches!(next(1), 0x80..=0xA0),
+            0xE1 => next(1) == 0x9A && next(2) == 0x80,
+            0xE2 => match next(1) {
+                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+                0x81 => next(2) == 0x9F,
+                _ => false,
+            },
+            0xE3 => next(1) == 0x80 && next(2) == 0x80,
+            _ => false,
+        }
+    })
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
 /// (`localhost`, `127.0.0.0/8`, `[::1]`). The message never repeats the URL,
 /// which may hold the app key. Reads bytes: no `str` pattern search.
 pub fn check_endpoint(url: &str) -> Result<(), Error> {
+    let b = url.as_bytes();
     // Browsers read `\` as `/` and drop tabs and newlines in URLs: any of
     // them could hide the real host from the check below.
-    if url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
-        return Err(bad(
-            "endpoint",
-            "must not contain spaces, backslashes or control characters",
-        ));
+    if has_hidden(b) {
+        return Err(hidden());
     }
-    let lower = url.to_ascii_lowercase();
-    let b = lower.as_bytes();
-    let (rest, secure) = if let Some(r) = b.strip_prefix(b"https://") {
-        (r, true)
-    } else if let Some(r) = b.strip_prefix(b"http://") {
-        (r, false)
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    let (skip, secure) = if starts(b"https://") {
+        (8, true)
+    } else if starts(b"http://") {
+        (7, false)
     } else {
         return Err(bad("endpoint", "must be an https:// URL"));
     };
+    let rest = b.get(skip..).unwrap_or_default();
     let end = rest
         .iter()
         .position(|c| matches!(c, b'/' | b'?' | b'#'))
@@ -506,11 +528,13 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     let authority = rest.get(..end).unwrap_or_default();
     let at = authority.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
     let host_port = authority.get(at..).unwrap_or_default();
-    let host = match host_port.split_first() {
-        Some((b'[', v6)) => v6.get(..v6.iter().position(|&c| c == b']').unwrap_or(v6.len())),
-        _ => host_port.get(..host_port.iter().position(|&c| c == b':').unwrap_or(host_port.len())),
-    }
-    .unwrap_or_default();
+    let (host, stop) = match host_port.split_first() {
+        Some((b'[', v6)) => (v6, b']'),
+        _ => (host_port, b':'),
+    };
+    let host = host
+        .get(..host.iter().position(|&c| c == stop).unwrap_or(host.len()))
+        .unwrap_or_default();
     if host.is_empty() {
         return Err(bad("endpoint", "has no host"));
     }
@@ -527,7 +551,7 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
 /// most 3 digits).
 fn is_loopback(host: &[u8]) -> bool {
-    if host == b"localhost" || host == b"::1" {
+    if host.eq_ignore_ascii_case(b"localhost") || host == b"::1" {
         return true;
     }
     let mut parts = 0;
@@ -727,6 +751,17 @@ mod tests {
     }
 
     #[test]
+    fn hidden_bytes_are_the_chars_of_the_rule() {
+        // Every character alone and between others: the byte reading agrees
+        // with char::is_whitespace / is_control.
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let want = c == '\\' || c.is_whitespace() || c.is_control();
+            assert_eq!(has_hidden(c.to_string().as_bytes()), want, "{:?}", c);
+            assert_eq!(has_hidden(format!("a{c}é").as_bytes()), want, "{:?}", c);
+        }
+    }
+
+    #[test]
     fn endpoints() {
         for ok in [
             "https://api.cooladata.com/v1/{appKey}/track",
@@ -735,6 +770,8 @@ mod tests {
             "http://127.255.0.9:1/x",
             "http://[::1]:80/x",
             "HTTPS://EXAMPLE.com",
+            "HTTP://LocalHost:1/x",
+            "http://u:p@127.0.0.1/x",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -751,6 +788,9 @@ mod tests {
             "http://evil.com\\@localhost/v3/{appKey}/track",
             "http://localhost\t.evil.com/",
             "https://api.cooladata.com /x",
+            "https://api.cooladata.com\u{a0}/x",
+            "https://api.cooladata.com/\u{2028}",
+            "http://[::2]/x",
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
