@@ -27,40 +27,12 @@ or a date with 3-letter names such as Mon, 05 Jan 2015 10:00:00 GMT";
 const RANGE: &str = "it must be a 13-digit epoch-ms value, i.e. between 2001-09-09 and 2286-11-20";
 const SECONDS: &str = "this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds";
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-/// RFC 822 US zones, with their offsets in hours west of UTC.
-const US_ZONES: [(&str, u32); 8] = [
-    ("EST", 5),
-    ("EDT", 4),
-    ("CST", 6),
-    ("CDT", 5),
-    ("MST", 7),
-    ("MDT", 6),
-    ("PST", 8),
-    ("PDT", 7),
-];
+/// Names, space-separated (one string: no table of pointers in the wasm).
+const MONTHS: &str = "January February March April May June July August September October November December";
+const DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
+/// RFC 822 US zones: the `i`-th is `5 + i / 2 - i % 2` hours west of UTC.
+const US_ZONES: &str = "EST EDT CST CDT MST MDT PST PDT";
+const UTC: &str = "GMT UT UTC Z";
 
 /// Parses a timestamp string in any supported format into epoch milliseconds.
 ///
@@ -229,21 +201,32 @@ fn need(ok: bool) -> Option<()> {
     ok.then_some(())
 }
 
-/// The index of `w` in `names`, matched case-insensitively on the full name
-/// or its first three letters.
-fn find(w: &[u8], names: &[&str]) -> Option<usize> {
-    names.iter().position(|n| {
-        let n = n.as_bytes();
-        (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))) || n.eq_ignore_ascii_case(w)
+/// The `i`-th of the space-separated names in `list` (empty past the end).
+fn name(list: &'static str, i: usize) -> &'static str {
+    let (mut rest, mut i) = (list, i);
+    while i > 0 && !rest.is_empty() {
+        rest = rest.get(word_end(rest) + 1..).unwrap_or_default();
+        i -= 1;
+    }
+    rest.get(..word_end(rest)).unwrap_or_default()
+}
+
+fn word_end(s: &str) -> usize {
+    s.bytes().position(|c| c == b' ').unwrap_or(s.len())
+}
+
+/// The index of `w` in the space-separated `list`, matched
+/// case-insensitively on the full name or its first three letters.
+fn find(w: &[u8], list: &'static str) -> Option<usize> {
+    (0..12).position(|i| {
+        let n = name(list, i).as_bytes();
+        !n.is_empty()
+            && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
     })
 }
 
-fn name(names: &[&'static str], i: usize) -> &'static str {
-    names.get(i).copied().unwrap_or_default()
-}
-
 fn month(w: &[u8]) -> Option<u32> {
-    find(w, &MONTHS).map(|i| i as u32 + 1)
+    find(w, MONTHS).map(|i| i as u32 + 1)
 }
 
 /// A cursor over the bytes of the input.
@@ -316,7 +299,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
     let mut c = Cur { b, i: 0 };
     let mut f = Fields::default();
     let mut w = c.word();
-    if let Some(wd) = find(w, &DAYS) {
+    if let Some(wd) = find(w, DAYS) {
         f.wd = Some(wd);
         let comma = c.eat(b',');
         need(c.spaces() || comma)?;
@@ -366,8 +349,8 @@ fn scan(b: &[u8]) -> Option<Fields> {
             if c.eat(b'.') {
                 let fr = c.run(u8::is_ascii_digit);
                 need((1..=9).contains(&fr.len()))?;
-                let ms = fr.iter().chain(b"00").take(3);
-                f.ms = ms.fold(0, |v, &d| v * 10 + u32::from(d - b'0'));
+                // The first three digits, padded with zeros: .5 is 500 ms.
+                f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
             }
         }
         zone(&mut c, &mut f)?;
@@ -390,13 +373,11 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     let start = c.i;
     c.spaces();
     let w = c.word();
-    let utc = ["GMT", "UT", "UTC", "Z"]
-        .iter()
-        .any(|z| w.eq_ignore_ascii_case(z.as_bytes()));
+    let utc = find(w, UTC).is_some();
     if !utc && !w.is_empty() {
-        let &(_, h) = US_ZONES.iter().find(|(z, _)| w.eq_ignore_ascii_case(z.as_bytes()))?;
+        let i = find(w, US_ZONES)? as u32;
         f.west = true;
-        f.oh = h;
+        f.oh = 5 + i / 2 - i % 2;
         return Some(());
     }
     let sign = c.peek();
@@ -427,7 +408,7 @@ impl Fields {
     /// Epoch ms, or why these fields are not a valid 13-digit instant.
     fn to_ms(&self) -> Result<i64, String> {
         let mut why = String::new();
-        let month_name = name(&MONTHS, self.mo.wrapping_sub(1) as usize);
+        let month_name = name(MONTHS, self.mo.wrapping_sub(1) as usize);
         if !(1..=12).contains(&self.mo) {
             why.push_str("there is no month ");
             push_num(&mut why, self.mo.into());
@@ -475,9 +456,9 @@ impl Fields {
             why.push(' ');
             push_num(&mut why, self.y.into());
             why.push_str(" is a ");
-            why.push_str(name(&DAYS, real));
+            why.push_str(name(DAYS, real));
             why.push_str(", not a ");
-            why.push_str(name(&DAYS, wd));
+            why.push_str(name(DAYS, wd));
             return Err(why);
         }
         let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
@@ -942,17 +923,17 @@ mod tests {
         fn wrong_weekdays_are_rejected(ms in instant(), k in 1u32..7) {
             let utc = Utc.timestamp_millis_opt(ms).unwrap();
             let real = utc.weekday().num_days_from_monday();
-            let wrong = DAYS[((real + k) % 7) as usize].get(..3).unwrap();
+            let wrong = name(DAYS, ((real + k) % 7) as usize).get(..3).unwrap();
             let s = format!("{wrong}, {}", utc.format("%d %b %Y %H:%M:%S GMT"));
             let e = parse_str(&s).unwrap_err();
-            prop_assert!(e.message.contains(&format!("is a {}, not a", DAYS[real as usize])), "{}", e.message);
+            prop_assert!(e.message.contains(&format!("is a {}, not a", name(DAYS, real as usize))), "{}", e.message);
         }
 
         #[test]
         fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
             let real = NaiveDate::from_ymd_opt(y, m, d);
             for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
-                let mon = MONTHS.get(m.wrapping_sub(1) as usize).map_or("Foo", |n| n.get(..3).unwrap());
+                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).unwrap_or("Foo");
                 format!("{d} {mon} {y}")
             }] {
                 let r = parse_str(&s);
