@@ -295,29 +295,10 @@ impl OptValue {
             RawValue::Absent => OptValue::Absent,
             RawValue::Str(s) => OptValue::Str(s.to_string()),
             RawValue::Num(n) => OptValue::Num(n),
-            RawValue::NumText(t) => OptValue::Num(int_text(t)),
+            RawValue::NumText(t) => OptValue::Num(num::int_text(t)),
             RawValue::Bool(b) => OptValue::Bool(b),
             _ => OptValue::Other("not a string, number or boolean"),
         }
-    }
-}
-
-/// Reads `-?[0-9]{1,15}` as a number, anything else as NaN (no float
-/// parser needed for options, which are all whole numbers).
-fn int_text(t: &str) -> f64 {
-    let b = t.as_bytes();
-    let (neg, digits) = match b.split_first() {
-        Some((b'-', d)) => (true, d),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-        return f64::NAN;
-    }
-    let v = digits.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) as f64;
-    if neg {
-        -v
-    } else {
-        v
     }
 }
 
@@ -333,12 +314,12 @@ impl Config {
                     RawValue::Absent => continue,
                     RawValue::Str(s) => Val::Str(s),
                     RawValue::Num(n) => Val::Num(n),
-                    // A fraction, which int_text (whole numbers) cannot read.
+                    // A fraction, which num::int_text (whole numbers) cannot read.
                     RawValue::NumText(t) if k == "sampleRate" => {
                         c.sample_rate = Some(privacy::parse_rate(t)?);
                         continue;
                     }
-                    RawValue::NumText(t) => Val::Num(int_text(t)),
+                    RawValue::NumText(t) => Val::Num(num::int_text(t)),
                     RawValue::Bool(b) => Val::Bool(b),
                     _ => Val::Other,
                 };

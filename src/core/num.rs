@@ -32,6 +32,25 @@ pub fn parse_digits(s: &[u8]) -> Option<u64> {
     Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
 }
 
+/// Reads `-?[0-9]{1,15}` (an integer as JavaScript's `String(n)` writes
+/// it) as a number, anything else as NaN: options and `Date` values are
+/// whole numbers, so no float parser is needed.
+pub fn int_text(t: &str) -> f64 {
+    let b = t.as_bytes();
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, b),
+    };
+    if digits.len() > 15 {
+        return f64::NAN;
+    }
+    match parse_digits(digits) {
+        Some(v) if neg => -(v as f64),
+        Some(v) => v as f64,
+        None => f64::NAN,
+    }
+}
+
 /// Appends `n` in decimal, with a leading `-` when negative.
 pub fn push_i64(out: &mut String, n: i64) {
     if n < 0 {
@@ -145,6 +164,16 @@ mod tests {
         assert_eq!(num(19.99), "19.99");
         assert!(!push_json_number(&mut String::new(), f64::NAN));
         assert!(!push_json_number(&mut String::new(), f64::INFINITY));
+    }
+
+    #[test]
+    fn integer_text() {
+        assert_eq!(int_text("1420452000000"), 1_420_452_000_000.0);
+        assert_eq!(int_text("-3"), -3.0);
+        assert_eq!(int_text("999999999999999"), 999_999_999_999_999.0);
+        for bad in ["", "-", "1.5", "1e3", "+1", " 1", "1000000000000000", "NaN"] {
+            assert!(int_text(bad).is_nan(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! so that `core::fmt` stays out of the wasm.
 
 use crate::core::error::{push_truncated, Error, ErrorCode};
+use crate::core::num::push_u64 as push_num;
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -149,14 +150,6 @@ fn int_ms(v: Option<i64>) -> Result<i64, String> {
         Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS.into()),
         _ => Err(RANGE.into()),
     }
-}
-
-/// Appends the decimal digits of `n`.
-fn push_num(out: &mut String, n: u64) {
-    if n >= 10 {
-        push_num(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
