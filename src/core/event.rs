@@ -154,15 +154,16 @@ fn validate_dyn<'a>(
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
-    let result = write_event(out, event_name, props, defaults, opts);
-    let size = out.len() - start;
-    if result.is_ok() && size > MAX_EVENT_BYTES {
-        out.truncate(start);
+    let result = write_event(out, event_name, props, defaults, opts).and_then(|r| {
+        let size = out.len() - start;
+        if size <= MAX_EVENT_BYTES {
+            return Ok(r);
+        }
         let mut m = String::from("the event takes ");
         num::push_u64(&mut m, size as u64);
         m.push_str(" bytes of JSON, more than CoolaData's limit of 102400 (100 KB): send less text in its properties");
-        return Err(Error::new(ErrorCode::EventTooLarge, m));
-    }
+        Err(Error::new(ErrorCode::EventTooLarge, m))
+    });
     if result.is_err() {
         out.truncate(start);
     }

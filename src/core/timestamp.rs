@@ -162,7 +162,9 @@ fn push_duration(out: &mut String, ms: u64) {
         (1, 1000, " ms"),
     ];
     for (unit, modulo, name) in parts {
-        let n = ms / unit % modulo;
+        // Checked: a division the compiler cannot prove safe brings a panic
+        // path and its message into the wasm.
+        let n = ms.checked_div(unit).and_then(|q| q.checked_rem(modulo)).unwrap_or(0);
         if n > 0 {
             out.push(' ');
             push_num(out, n);
