@@ -371,28 +371,52 @@ impl Config {
         if !ok {
             return Err(bad(name, &kind.message()));
         }
-        let string = || text.unwrap_or_default().to_string();
+        let string = text.unwrap_or_default().to_string();
         let flag = b == Some(true);
         let whole = n as u64; // checked whole and in range above
+        // Grouped by the type of the field, so that each type's store (and
+        // the drop of the value it replaces) is written once.
+        let text_slot = match field {
+            Field::AppKey => Some(&mut self.app_key),
+            Field::Endpoint => Some(&mut self.endpoint),
+            Field::StorageKey => Some(&mut self.storage_key),
+            _ => None,
+        };
+        if let Some(slot) = text_slot {
+            *slot = string;
+            return Ok(());
+        }
+        let optional_text = match field {
+            Field::UserId => Some(&mut self.user_id),
+            Field::SessionDua => Some(&mut self.session_dua),
+            Field::SessionIp => Some(&mut self.session_ip),
+            _ => None,
+        };
+        if let Some(slot) = optional_text {
+            *slot = Some(string);
+            return Ok(());
+        }
+        let flag_slot = match field {
+            Field::ServerTimestamp => Some(&mut self.server_timestamp),
+            Field::Persist => Some(&mut self.persist),
+            Field::AutoPageProperties => Some(&mut self.auto_page_properties),
+            Field::PrivacySignals => Some(&mut self.privacy_signals),
+            Field::Debug => Some(&mut self.debug),
+            _ => None,
+        };
+        if let Some(slot) = flag_slot {
+            *slot = flag;
+            return Ok(());
+        }
         match field {
-            Field::AppKey => self.app_key = string(),
-            Field::Endpoint => self.endpoint = string(),
             Field::BodyFormat => self.body_format = s.and_then(BodyFormat::parse).unwrap_or(BodyFormat::Form),
             Field::BatchSize => self.batch_size = whole as usize,
             Field::FlushIntervalMs => self.flush_interval_ms = whole as u32,
             Field::MaxQueueSize => self.max_queue_size = whole as usize,
-            Field::ServerTimestamp => self.server_timestamp = flag,
-            Field::UserId => self.user_id = Some(string()),
-            Field::SessionDua => self.session_dua = Some(string()),
-            Field::SessionIp => self.session_ip = Some(string()),
             Field::MaxRetries => self.max_tries = 1 + whole as u32,
-            Field::Persist => self.persist = flag,
-            Field::AutoPageProperties => self.auto_page_properties = flag,
-            Field::StorageKey => self.storage_key = string(),
             Field::RetryBaseMs => self.retry_base_ms = whole,
             Field::RetryMaxMs => self.retry_max_ms = whole,
             Field::OptOut => self.opt_out = Some(flag),
-            Field::PrivacySignals => self.privacy_signals = flag,
             Field::SessionTimeoutMs => self.session_timeout_ms = Some(whole),
             Field::AutoPageViews => {
                 self.auto_page_views = match b {
@@ -401,8 +425,7 @@ impl Config {
                     None => AutoPageViews::History,
                 }
             }
-            Field::SampleRate => {}
-            Field::Debug => self.debug = flag,
+            _ => {}
         }
         Ok(())
     }
