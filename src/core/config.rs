@@ -374,8 +374,8 @@ impl Config {
         let string = text.unwrap_or_default().to_string();
         let flag = b == Some(true);
         let whole = n as u64; // checked whole and in range above
-        // Grouped by the type of the field, so that each type's store (and
-        // the drop of the value it replaces) is written once.
+                              // Grouped by the type of the field, so that each type's store (and
+                              // the drop of the value it replaces) is written once.
         let text_slot = match field {
             Field::AppKey => Some(&mut self.app_key),
             Field::Endpoint => Some(&mut self.endpoint),
