@@ -154,14 +154,15 @@ fn int_ms(v: Option<i64>) -> Result<i64, String> {
 
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
 fn push_duration(out: &mut String, ms: u64) {
-    let parts = [
+    // A static table: read from the data section, not built on the stack.
+    static PARTS: [(u64, u64, &str); 5] = [
         (86_400_000, u64::MAX, " d"),
         (3_600_000, 24, " h"),
         (60_000, 60, " min"),
         (1000, 60, " s"),
         (1, 1000, " ms"),
     ];
-    for (unit, modulo, name) in parts {
+    for &(unit, modulo, name) in &PARTS {
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
         let n = ms.checked_div(unit).and_then(|q| q.checked_rem(modulo)).unwrap_or(0);
@@ -425,14 +426,15 @@ impl Fields {
             why.push_str(" days");
             return Err(why);
         }
-        let limits = [
-            (self.h, 23u32, "hour "),
-            (self.mi, 59, "minute "),
-            (self.s, 59, "second "),
-            (self.oh, 23, "zone offset hour "),
-            (self.om, 59, "zone offset minute "),
+        static LIMITS: [(u32, &str); 5] = [
+            (23, "hour "),
+            (59, "minute "),
+            (59, "second "),
+            (23, "zone offset hour "),
+            (59, "zone offset minute "),
         ];
-        for (v, max, what) in limits {
+        let values = [self.h, self.mi, self.s, self.oh, self.om];
+        for (&v, &(max, what)) in values.iter().zip(&LIMITS) {
             if v > max {
                 why.push_str(what);
                 push_num(&mut why, v.into());
