@@ -8,7 +8,7 @@
 //! so that `core::fmt` stays out of the wasm.
 
 use crate::core::error::{push_truncated, Error, ErrorCode};
-use crate::core::num::push_u64 as push_num;
+use crate::core::num::{self, push_u64 as push_num};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -50,10 +50,8 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
     let t = s.trim_ascii();
     let b = t.as_bytes();
     let r = if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
-        int_ms(
-            b.iter()
-                .try_fold(0i64, |v, &c| v.checked_mul(10)?.checked_add(i64::from(c - b'0'))),
-        )
+        // More than 19 digits, or more than i64 holds: None, out of range.
+        int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
     } else {
         match scan(b) {
             Some(f) => f.to_ms(),
