@@ -128,7 +128,8 @@ pub fn validate_into<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<Option<i64>, Error> {
-    validate_with_defaults(out, event_name, props, defaults, opts).map(|(t, _)| t)
+    // Straight to the one shared copy: no generic middle layer per caller.
+    validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts).map(|(t, _)| t)
 }
 
 /// [`validate_into`], also returning which of the first 64 `defaults` the
