@@ -198,7 +198,7 @@ fn write_event<'a>(
             continue;
         }
         // A null/undefined property is left out: the default still applies.
-        if value != RawValue::Absent {
+        if !matches!(value, RawValue::Absent) {
             for (i, (d, _)) in defaults.iter().enumerate().take(64) {
                 if *d == key {
                     given |= 1 << i;
@@ -259,7 +259,7 @@ fn write_prop(
             "is reserved by CoolaData and cannot be sent: rename the property",
         ));
     }
-    if value == RawValue::Absent {
+    if matches!(value, RawValue::Absent) {
         return Ok(());
     }
     if key == TIMESTAMP {
@@ -330,7 +330,7 @@ fn write_prop(
             return Err(Error::field(
                 ErrorCode::NestedProperty,
                 key,
-                if value == RawValue::Array {
+                if matches!(value, RawValue::Array) {
                     "is an array, but CoolaData accepts flat events only: send each item as its own property, or join them into a string"
                 } else {
                     "is an object, but CoolaData accepts flat events only: flatten it into separate properties (e.g. cart_total, cart_items)"
