@@ -57,8 +57,8 @@ pub fn push_str(out: &mut String, s: &str) {
 fn push_unicode_escape(out: &mut String, code: u32) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push_str("\\u");
-    for shift in [12u32, 8, 4, 0] {
-        let digit = HEX.get(((code >> shift) & 0xf) as usize).copied().unwrap_or(b'0');
+    for k in (0..4u32).rev() {
+        let digit = HEX.get(((code >> (4 * k)) & 0xf) as usize).copied().unwrap_or(b'0');
         out.push(digit as char);
     }
 }

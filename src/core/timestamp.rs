@@ -264,7 +264,7 @@ impl<'a> Cur<'a> {
     /// A run of `min..=max` digits.
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
         let d = self.run(u8::is_ascii_digit);
-        need((min..=max).contains(&d.len()))?;
+        need(d.len() >= min && d.len() <= max)?;
         Some(val(d))
     }
 }
@@ -319,13 +319,13 @@ fn scan(b: &[u8]) -> Option<Fields> {
                 f.y = val(a);
                 f.d = c.num(1, 2)?;
             } else {
-                need((1..=2).contains(&a.len()))?;
+                need(a.len() == 1 || a.len() == 2)?;
                 f.d = val(a);
                 f.y = c.num(4, 4)?;
             }
         } else {
             // 05 Jan 2015
-            need((1..=2).contains(&a.len()))?;
+            need(a.len() == 1 || a.len() == 2)?;
             f.d = val(a);
             need(c.spaces())?;
             f.mo = month(c.word())?;
@@ -342,7 +342,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
             f.s = c.num(2, 2)?;
             if c.eat(b'.') {
                 let fr = c.run(u8::is_ascii_digit);
-                need((1..=9).contains(&fr.len()))?;
+                need(!fr.is_empty() && fr.len() <= 9)?;
                 // The first three digits, padded with zeros: .5 is 500 ms.
                 f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
             }
