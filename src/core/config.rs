@@ -353,11 +353,12 @@ impl Config {
             Val::Other => (None, f64::NAN, None),
         };
         let text = s.filter(|s| !s.is_empty());
+        let body_format = BodyFormat::parse(s.unwrap_or_default());
         let ok = match kind {
             Kind::Text(_) => text.is_some() || (field == Field::SessionDua && b == Some(false)),
             Kind::Flag => b.is_some(),
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
-            Kind::Choice(_) if field == Field::BodyFormat => s.and_then(BodyFormat::parse).is_some(),
+            Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
             Kind::Choice(_) => b.is_some() || s == Some("history"),
             Kind::Rate => {
                 let mut t = String::new();
@@ -409,7 +410,7 @@ impl Config {
             return Ok(());
         }
         match field {
-            Field::BodyFormat => self.body_format = s.and_then(BodyFormat::parse).unwrap_or(BodyFormat::Form),
+            Field::BodyFormat => self.body_format = body_format.unwrap_or(BodyFormat::Form),
             Field::BatchSize => self.batch_size = whole as usize,
             Field::FlushIntervalMs => self.flush_interval_ms = whole as u32,
             Field::MaxQueueSize => self.max_queue_size = whole as usize,
