@@ -355,11 +355,11 @@ impl Config {
         let text = s.filter(|s| !s.is_empty());
         let body_format = BodyFormat::parse(s.unwrap_or_default());
         let ok = match kind {
-            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && b == Some(false)),
+            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && matches!(b, Some(false))),
             Kind::Flag => b.is_some(),
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
             Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
-            Kind::Choice(_) => b.is_some() || s == Some("history"),
+            Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
             Kind::Rate => {
                 let mut t = String::new();
                 if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
@@ -373,7 +373,7 @@ impl Config {
             return Err(bad(name, &kind.message()));
         }
         let string = text.unwrap_or_default().to_string();
-        let flag = b == Some(true);
+        let flag = matches!(b, Some(true));
         let whole = n as u64; // checked whole and in range above
                               // Grouped by the type of the field, so that each type's store (and
                               // the drop of the value it replaces) is written once.

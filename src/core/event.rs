@@ -214,7 +214,7 @@ fn write_event<'a>(
             write_prop(out, key, *value, opts, &mut seen)?;
         }
     }
-    if out.ends_with(',') {
+    if matches!(out.as_bytes().last(), Some(b',')) {
         out.pop();
     }
     out.push('}');

@@ -16,7 +16,8 @@ pub fn push_str(out: &mut String, s: &str) {
     // Bytes, not chars: everything to escape starts with an ASCII byte, or
     // with 0xE2 for U+2028 / U+2029 (E2 80 A8 / E2 80 A9).
     for (i, &b) in bytes.iter().enumerate() {
-        let line_sep = b == 0xE2 && bytes.get(i + 1) == Some(&0x80) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9));
+        let line_sep =
+            b == 0xE2 && matches!(bytes.get(i + 1), Some(0x80)) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9));
         if b >= 0x20 && b != b'"' && b != b'\\' && !line_sep {
             continue;
         }
@@ -39,7 +40,7 @@ pub fn push_str(out: &mut String, s: &str) {
             // The two bytes after E2 are >= 0x20: the loop passes over them.
             push_unicode_escape(
                 out,
-                if bytes.get(i + 2) == Some(&0xA8) {
+                if matches!(bytes.get(i + 2), Some(0xA8)) {
                     0x2028
                 } else {
                     0x2029

@@ -351,7 +351,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
         // JavaScript's `(Central European Standard Time)`, ignored.
         let before = c.i;
         c.spaces();
-        if c.eat(b'(') && b.last() == Some(&b')') {
+        if c.eat(b'(') && matches!(b.last(), Some(b')')) {
             c.i = b.len();
         } else {
             c.i = before;
