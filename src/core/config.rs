@@ -563,7 +563,7 @@ fn is_loopback(host: &[u8]) -> bool {
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
         let ok = !part.is_empty()
             && part.len() <= 3
-            && part.iter().all(u8::is_ascii_digit)
+            && num::all_digits(part)
             && part.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')) < 256;
         if !ok || (i == 0 && part != b"127") {
             return false;

@@ -159,18 +159,17 @@ pub fn push_truncated(out: &mut String, s: &str, max: usize) {
     // Bytes, not chars: a character starts at every byte that is not a
     // UTF-8 continuation byte (10xxxxxx); the cut is where character max + 1 starts.
     let mut chars = 0;
-    let cut = s.bytes().position(|b| {
-        let starts = (b as i8) >= -0x40;
-        chars += usize::from(starts);
-        starts && chars > max
-    });
-    match cut {
-        None => out.push_str(s),
-        Some(i) => {
-            out.push_str(s.get(..i).unwrap_or(""));
-            out.push('…');
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if (b as i8) >= -0x40 {
+            chars += 1;
+            if chars > max {
+                out.push_str(s.get(..i).unwrap_or(""));
+                out.push('…');
+                return;
+            }
         }
     }
+    out.push_str(s);
 }
 
 #[cfg(test)]

@@ -23,10 +23,20 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// Whether every byte of `b` is an ASCII digit (true for none).
+pub fn all_digits(b: &[u8]) -> bool {
+    for c in b {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
 /// `str::parse`, whose error paths are larger than this).
 pub fn parse_digits(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || s.len() > 19 || !all_digits(s) {
         return None;
     }
     Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))

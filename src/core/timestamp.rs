@@ -49,7 +49,7 @@ const UTC: &str = "GMT UT UTC Z";
 pub fn parse_str(s: &str) -> Result<i64, Error> {
     let t = s.trim_ascii();
     let b = t.as_bytes();
-    let r = if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
+    let r = if !b.is_empty() && num::all_digits(b) {
         // More than 19 digits, or more than i64 holds: None, out of range.
         int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
     } else {
@@ -206,7 +206,12 @@ fn name(list: &'static str, i: usize) -> &'static str {
 }
 
 fn word_end(s: &str) -> usize {
-    s.bytes().position(|c| c == b' ').unwrap_or(s.len())
+    let b = s.as_bytes();
+    let mut i = 0;
+    while matches!(b.get(i), Some(c) if *c != b' ') {
+        i += 1;
+    }
+    i
 }
 
 /// The index of `w` in the space-separated `list`, matched
