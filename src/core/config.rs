@@ -9,15 +9,61 @@ use crate::core::batch::{BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::RawValue;
-use crate::core::form;
 use crate::core::privacy;
+use crate::core::{form, num};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 /// The endpoint used when none is given; `{appKey}` is replaced.
 pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track";
 
-/// The option names [`Config::set`] knows.
+/// What each option is, and so how [`Config::set`] checks it and what its
+/// message says. One table instead of a message per option: the messages are
+/// built from shared parts ([`Kind::message`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A non-empty string; the text completes "must be a non-empty string".
+    Text(&'static str),
+    /// `true` or `false`.
+    Flag,
+    /// A whole number from `min` to `max`: of milliseconds when `ms`, with a
+    /// note after the minimum (what it means, e.g. " (no timer)").
+    Whole(u32, u32, bool, &'static str),
+    /// One of a few values, listed by the text after "must be".
+    Choice(&'static str),
+    /// `sampleRate`, checked by [`privacy`].
+    Rate,
+}
+
+/// The field an option sets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Field {
+    AppKey,
+    Endpoint,
+    BodyFormat,
+    BatchSize,
+    FlushIntervalMs,
+    MaxQueueSize,
+    ServerTimestamp,
+    UserId,
+    SessionDua,
+    SessionIp,
+    MaxRetries,
+    Persist,
+    AutoPageProperties,
+    StorageKey,
+    RetryBaseMs,
+    RetryMaxMs,
+    OptOut,
+    PrivacySignals,
+    SessionTimeoutMs,
+    AutoPageViews,
+    SampleRate,
+    Debug,
+}
+
+/// The option names [`Config::set`] knows, in the order of [`Field`].
 pub const OPTION_NAMES: [&str; 22] = [
     "appKey",
     "endpoint",
@@ -42,6 +88,92 @@ pub const OPTION_NAMES: [&str; 22] = [
     "sampleRate",
     "debug",
 ];
+
+/// The fields of [`OPTION_NAMES`], in its order.
+const FIELDS: [Field; 22] = [
+    Field::AppKey,
+    Field::Endpoint,
+    Field::BodyFormat,
+    Field::BatchSize,
+    Field::FlushIntervalMs,
+    Field::MaxQueueSize,
+    Field::ServerTimestamp,
+    Field::UserId,
+    Field::SessionDua,
+    Field::SessionIp,
+    Field::MaxRetries,
+    Field::Persist,
+    Field::AutoPageProperties,
+    Field::StorageKey,
+    Field::RetryBaseMs,
+    Field::RetryMaxMs,
+    Field::OptOut,
+    Field::PrivacySignals,
+    Field::SessionTimeoutMs,
+    Field::AutoPageViews,
+    Field::SampleRate,
+    Field::Debug,
+];
+
+impl Field {
+    fn kind(self) -> Kind {
+        match self {
+            Field::AppKey => Kind::Text(" (the app key CoolaData gave you)"),
+            Field::Endpoint => Kind::Text(" (a URL, or a path such as /collect)"),
+            Field::BodyFormat => Kind::Choice("\"form\" or \"raw\""),
+            Field::BatchSize => Kind::Whole(1, 300, false, ""),
+            Field::FlushIntervalMs => Kind::Whole(0, 86_400_000, true, " (no timer)"),
+            Field::MaxQueueSize => Kind::Whole(1, 1_000_000, false, ""),
+            Field::UserId | Field::StorageKey => Kind::Text(""),
+            Field::SessionDua => Kind::Text(", or false to send none"),
+            Field::SessionIp => Kind::Text(" (an IP address, or \"0\")"),
+            Field::MaxRetries => Kind::Whole(0, 100, false, ""),
+            Field::RetryBaseMs | Field::RetryMaxMs => Kind::Whole(1, 3_600_000, true, ""),
+            Field::SessionTimeoutMs => Kind::Whole(0, 2_592_000_000, true, " (no sessions)"),
+            Field::AutoPageViews => Kind::Choice("true, false or \"history\""),
+            Field::SampleRate => Kind::Rate,
+            _ => Kind::Flag,
+        }
+    }
+}
+
+impl Kind {
+    /// What the option must be, e.g. "must be a whole number of milliseconds
+    /// from 0 (no timer) to 86400000".
+    fn message(self) -> String {
+        let mut m = String::from("must be ");
+        match self {
+            Kind::Text(more) => {
+                m.push_str("a non-empty string");
+                m.push_str(more);
+            }
+            Kind::Flag => m.push_str("true or false"),
+            Kind::Whole(min, max, ms, note) => {
+                m.push_str("a whole number");
+                if ms {
+                    m.push_str(" of milliseconds");
+                }
+                m.push_str(" from ");
+                num::push_u64(&mut m, min.into());
+                m.push_str(note);
+                m.push_str(" to ");
+                num::push_u64(&mut m, max.into());
+            }
+            Kind::Choice(which) => m.push_str(which),
+            Kind::Rate => return privacy::bad_rate().message,
+        }
+        m
+    }
+}
+
+/// An option's value as [`Config::set`] reads it, borrowed.
+#[derive(Clone, Copy, PartialEq)]
+enum Val<'a> {
+    Str(&'a str),
+    Num(f64),
+    Bool(bool),
+    Other,
+}
 
 /// The `autoPageViews` option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -154,27 +286,6 @@ fn bad(field: &str, message: &str) -> Error {
     Error::field(ErrorCode::InvalidOption, field, message)
 }
 
-fn whole(field: &str, v: &OptValue, min: f64, max: f64, what: &str) -> Result<f64, Error> {
-    match v {
-        OptValue::Num(n) if crate::core::num::is_whole(*n) && *n >= min && *n <= max => Ok(*n),
-        _ => Err(bad(field, what)),
-    }
-}
-
-fn text(field: &str, v: &OptValue, what: &str) -> Result<String, Error> {
-    match v {
-        OptValue::Str(s) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(bad(field, what)),
-    }
-}
-
-fn flag(field: &str, v: &OptValue) -> Result<bool, Error> {
-    match v {
-        OptValue::Bool(b) => Ok(*b),
-        _ => Err(bad(field, "must be true or false")),
-    }
-}
-
 impl OptValue {
     /// An option's value as the [`entries`] form gives it. Options are whole
     /// numbers, so a number is read as an integer; any other number text
@@ -184,29 +295,10 @@ impl OptValue {
             RawValue::Absent => OptValue::Absent,
             RawValue::Str(s) => OptValue::Str(s.to_string()),
             RawValue::Num(n) => OptValue::Num(n),
-            RawValue::NumText(t) => OptValue::Num(int_text(t)),
+            RawValue::NumText(t) => OptValue::Num(num::int_text(t)),
             RawValue::Bool(b) => OptValue::Bool(b),
             _ => OptValue::Other("not a string, number or boolean"),
         }
-    }
-}
-
-/// Reads `-?[0-9]{1,15}` as a number, anything else as NaN (no float
-/// parser needed for options, which are all whole numbers).
-fn int_text(t: &str) -> f64 {
-    let b = t.as_bytes();
-    let (neg, digits) = match b.split_first() {
-        Some((b'-', d)) => (true, d),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-        return f64::NAN;
-    }
-    let v = digits.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) as f64;
-    if neg {
-        -v
-    } else {
-        v
     }
 }
 
@@ -217,11 +309,21 @@ impl Config {
     pub fn parse(encoded: &str) -> Result<Config, Error> {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
-            match e? {
-                // A fraction, which OptValue::from_raw (whole numbers) cannot read.
-                Entry::Prop("sampleRate", RawValue::NumText(t)) => c.sample_rate = Some(privacy::parse_rate(t)?),
-                Entry::Prop(k, v) => c.set(k, &OptValue::from_raw(v))?,
-                _ => {}
+            if let Entry::Prop(k, v) = e? {
+                let v = match v {
+                    RawValue::Absent => continue,
+                    RawValue::Str(s) => Val::Str(s),
+                    RawValue::Num(n) => Val::Num(n),
+                    // A fraction, which num::int_text (whole numbers) cannot read.
+                    RawValue::NumText(t) if k == "sampleRate" => {
+                        c.sample_rate = Some(privacy::parse_rate(t)?);
+                        continue;
+                    }
+                    RawValue::NumText(t) => Val::Num(num::int_text(t)),
+                    RawValue::Bool(b) => Val::Bool(b),
+                    _ => Val::Other,
+                };
+                c.apply(k, v)?;
             }
         }
         c.finish()
@@ -229,102 +331,101 @@ impl Config {
 
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        if *v == OptValue::Absent {
+        let v = match v {
+            OptValue::Absent => return Ok(()),
+            OptValue::Str(s) => Val::Str(s),
+            OptValue::Num(n) => Val::Num(*n),
+            OptValue::Bool(b) => Val::Bool(*b),
+            OptValue::Other(_) => Val::Other,
+        };
+        self.apply(name, v)
+    }
+
+    fn apply(&mut self, name: &str, v: Val<'_>) -> Result<(), Error> {
+        let Some(&field) = OPTION_NAMES.iter().position(|n| *n == name).and_then(|i| FIELDS.get(i)) else {
+            return Ok(());
+        };
+        let kind = field.kind();
+        let (s, n, b) = match v {
+            Val::Str(s) => (Some(s), f64::NAN, None),
+            Val::Num(n) => (None, n, None),
+            Val::Bool(b) => (None, f64::NAN, Some(b)),
+            Val::Other => (None, f64::NAN, None),
+        };
+        let text = s.filter(|s| !s.is_empty());
+        let body_format = BodyFormat::parse(s.unwrap_or_default());
+        let ok = match kind {
+            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && matches!(b, Some(false))),
+            Kind::Flag => b.is_some(),
+            Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
+            Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
+            Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
+            Kind::Rate => {
+                let mut t = String::new();
+                if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
+                    return Err(privacy::bad_rate());
+                }
+                self.sample_rate = Some((n, t));
+                return Ok(());
+            }
+        };
+        if !ok {
+            return Err(bad(name, &kind.message()));
+        }
+        let string = text.unwrap_or_default().to_string();
+        let flag = matches!(b, Some(true));
+        let whole = n as u64; // checked whole and in range above
+                              // Grouped by the type of the field, so that each type's store (and
+                              // the drop of the value it replaces) is written once.
+        let text_slot = match field {
+            Field::AppKey => Some(&mut self.app_key),
+            Field::Endpoint => Some(&mut self.endpoint),
+            Field::StorageKey => Some(&mut self.storage_key),
+            _ => None,
+        };
+        if let Some(slot) = text_slot {
+            *slot = string;
             return Ok(());
         }
-        match name {
-            "appKey" => self.app_key = text(name, v, "must be a non-empty string (the app key CoolaData gave you)")?,
-            "endpoint" => self.endpoint = text(name, v, "must be a URL string")?,
-            "bodyFormat" => {
-                self.body_format = match v {
-                    OptValue::Str(s) => BodyFormat::parse(s),
-                    _ => None,
-                }
-                .ok_or_else(|| bad(name, "must be \"form\" or \"raw\""))?
-            }
-            "batchSize" => {
-                self.batch_size = whole(name, v, 1.0, 300.0, "must be a whole number from 1 to 300")? as usize
-            }
-            "flushIntervalMs" => {
-                self.flush_interval_ms = whole(
-                    name,
-                    v,
-                    0.0,
-                    86_400_000.0,
-                    "must be a whole number of milliseconds from 0 (no timer) to 86400000",
-                )? as u32
-            }
-            "maxQueueSize" => {
-                self.max_queue_size =
-                    whole(name, v, 1.0, 1_000_000.0, "must be a whole number from 1 to 1000000")? as usize
-            }
-            "serverTimestamp" => self.server_timestamp = flag(name, v)?,
-            "userId" => self.user_id = Some(text(name, v, "must be a non-empty string")?),
-            "sessionDua" => {
-                self.session_dua = Some(match v {
-                    OptValue::Bool(false) => String::new(),
-                    _ => text(name, v, "must be a non-empty string, or false to send none")?,
-                })
-            }
-            "sessionIp" => {
-                self.session_ip = Some(text(name, v, "must be a non-empty string (an IP address, or \"0\")")?)
-            }
-            "maxRetries" => {
-                self.max_tries = 1 + whole(name, v, 0.0, 100.0, "must be a whole number from 0 to 100")? as u32
-            }
-            "persist" => self.persist = flag(name, v)?,
-            "autoPageProperties" => self.auto_page_properties = flag(name, v)?,
-            "storageKey" => self.storage_key = text(name, v, "must be a non-empty string")?,
-            "retryBaseMs" => {
-                self.retry_base_ms = whole(
-                    name,
-                    v,
-                    1.0,
-                    3_600_000.0,
-                    "must be a whole number of milliseconds from 1 to 3600000",
-                )? as u64
-            }
-            "retryMaxMs" => {
-                self.retry_max_ms = whole(
-                    name,
-                    v,
-                    1.0,
-                    3_600_000.0,
-                    "must be a whole number of milliseconds from 1 to 3600000",
-                )? as u64
-            }
-            "optOut" => self.opt_out = Some(flag(name, v)?),
-            "privacySignals" => self.privacy_signals = flag(name, v)?,
-            "sessionTimeoutMs" => {
-                self.session_timeout_ms = Some(whole(
-                    name,
-                    v,
-                    0.0,
-                    2_592_000_000.0,
-                    "must be a whole number of milliseconds from 0 (no sessions) to 2592000000",
-                )? as u64)
-            }
-            "autoPageViews" => {
-                self.auto_page_views = match v {
-                    OptValue::Bool(false) => AutoPageViews::Off,
-                    OptValue::Bool(true) => AutoPageViews::Start,
-                    OptValue::Str(s) if s == "history" => AutoPageViews::History,
-                    _ => return Err(bad(name, "must be true, false or \"history\"")),
+        let optional_text = match field {
+            Field::UserId => Some(&mut self.user_id),
+            Field::SessionDua => Some(&mut self.session_dua),
+            Field::SessionIp => Some(&mut self.session_ip),
+            _ => None,
+        };
+        if let Some(slot) = optional_text {
+            *slot = Some(string);
+            return Ok(());
+        }
+        let flag_slot = match field {
+            Field::ServerTimestamp => Some(&mut self.server_timestamp),
+            Field::Persist => Some(&mut self.persist),
+            Field::AutoPageProperties => Some(&mut self.auto_page_properties),
+            Field::PrivacySignals => Some(&mut self.privacy_signals),
+            Field::Debug => Some(&mut self.debug),
+            _ => None,
+        };
+        if let Some(slot) = flag_slot {
+            *slot = flag;
+            return Ok(());
+        }
+        match field {
+            Field::BodyFormat => self.body_format = body_format.unwrap_or(BodyFormat::Form),
+            Field::BatchSize => self.batch_size = whole as usize,
+            Field::FlushIntervalMs => self.flush_interval_ms = whole as u32,
+            Field::MaxQueueSize => self.max_queue_size = whole as usize,
+            Field::MaxRetries => self.max_tries = 1 + whole as u32,
+            Field::RetryBaseMs => self.retry_base_ms = whole,
+            Field::RetryMaxMs => self.retry_max_ms = whole,
+            Field::OptOut => self.opt_out = Some(flag),
+            Field::SessionTimeoutMs => self.session_timeout_ms = Some(whole),
+            Field::AutoPageViews => {
+                self.auto_page_views = match b {
+                    Some(false) => AutoPageViews::Off,
+                    Some(true) => AutoPageViews::Start,
+                    None => AutoPageViews::History,
                 }
             }
-            "sampleRate" => {
-                self.sample_rate = Some(match v {
-                    OptValue::Num(n) => {
-                        let mut t = String::new();
-                        if !(0.0..=1.0).contains(n) || !crate::core::num::push_json_number(&mut t, *n) {
-                            return Err(privacy::bad_rate());
-                        }
-                        (*n, t)
-                    }
-                    _ => return Err(privacy::bad_rate()),
-                })
-            }
-            "debug" => self.debug = flag(name, v)?,
             _ => {}
         }
         Ok(())
@@ -373,36 +474,58 @@ pub fn is_path_endpoint(endpoint: &str) -> bool {
 }
 
 fn check_path(path: &str) -> Result<(), Error> {
-    if path.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
-        return Err(bad(
-            "endpoint",
-            "must not contain spaces, backslashes or control characters",
-        ));
+    if has_hidden(path.as_bytes()) {
+        return Err(hidden());
     }
     Ok(())
+}
+
+fn hidden() -> Error {
+    bad("endpoint", "must not contain spaces, backslashes or control characters")
+}
+
+/// Whether the UTF-8 bytes `b` hold a backslash, or a character that
+/// `char::is_whitespace` or `char::is_control` accepts: C0 and C1 controls,
+/// DEL, and the Unicode spaces (U+0085, U+00A0, U+1680, U+2000-U+200A,
+/// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
+/// decoder and no Unicode tables in the wasm.
+fn has_hidden(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, &c)| {
+        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
+        match c {
+            0..=0x20 | 0x7f | b'\\' => true,
+            0xC2 => matches!(next(1), 0x80..=0xA0),
+            0xE1 => next(1) == 0x9A && next(2) == 0x80,
+            0xE2 => match next(1) {
+                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+                0x81 => next(2) == 0x9F,
+                _ => false,
+            },
+            0xE3 => next(1) == 0x80 && next(2) == 0x80,
+            _ => false,
+        }
+    })
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
 /// (`localhost`, `127.0.0.0/8`, `[::1]`). The message never repeats the URL,
 /// which may hold the app key. Reads bytes: no `str` pattern search.
 pub fn check_endpoint(url: &str) -> Result<(), Error> {
+    let b = url.as_bytes();
     // Browsers read `\` as `/` and drop tabs and newlines in URLs: any of
     // them could hide the real host from the check below.
-    if url.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control()) {
-        return Err(bad(
-            "endpoint",
-            "must not contain spaces, backslashes or control characters",
-        ));
+    if has_hidden(b) {
+        return Err(hidden());
     }
-    let lower = url.to_ascii_lowercase();
-    let b = lower.as_bytes();
-    let (rest, secure) = if let Some(r) = b.strip_prefix(b"https://") {
-        (r, true)
-    } else if let Some(r) = b.strip_prefix(b"http://") {
-        (r, false)
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    let (skip, secure) = if starts(b"https://") {
+        (8, true)
+    } else if starts(b"http://") {
+        (7, false)
     } else {
         return Err(bad("endpoint", "must be an https:// URL"));
     };
+    let rest = b.get(skip..).unwrap_or_default();
     let end = rest
         .iter()
         .position(|c| matches!(c, b'/' | b'?' | b'#'))
@@ -410,11 +533,13 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     let authority = rest.get(..end).unwrap_or_default();
     let at = authority.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
     let host_port = authority.get(at..).unwrap_or_default();
-    let host = match host_port.split_first() {
-        Some((b'[', v6)) => v6.get(..v6.iter().position(|&c| c == b']').unwrap_or(v6.len())),
-        _ => host_port.get(..host_port.iter().position(|&c| c == b':').unwrap_or(host_port.len())),
-    }
-    .unwrap_or_default();
+    let (host, stop) = match host_port.split_first() {
+        Some((b'[', v6)) => (v6, b']'),
+        _ => (host_port, b':'),
+    };
+    let host = host
+        .get(..host.iter().position(|&c| c == stop).unwrap_or(host.len()))
+        .unwrap_or_default();
     if host.is_empty() {
         return Err(bad("endpoint", "has no host"));
     }
@@ -431,14 +556,14 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
 /// most 3 digits).
 fn is_loopback(host: &[u8]) -> bool {
-    if host == b"localhost" || host == b"::1" {
+    if host.eq_ignore_ascii_case(b"localhost") || host == b"::1" {
         return true;
     }
     let mut parts = 0;
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
         let ok = !part.is_empty()
             && part.len() <= 3
-            && part.iter().all(u8::is_ascii_digit)
+            && num::all_digits(part)
             && part.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')) < 256;
         if !ok || (i == 0 && part != b"127") {
             return false;
@@ -519,6 +644,61 @@ mod tests {
     }
 
     #[test]
+    fn messages_are_built_from_shared_parts() {
+        let cases: &[(&str, OptValue, &str)] = &[
+            ("batchSize", OptValue::Num(0.0), "must be a whole number from 1 to 300"),
+            (
+                "flushIntervalMs",
+                OptValue::Num(1.5),
+                "must be a whole number of milliseconds from 0 (no timer) to 86400000",
+            ),
+            (
+                "sessionTimeoutMs",
+                OptValue::Num(2_592_000_001.0),
+                "must be a whole number of milliseconds from 0 (no sessions) to 2592000000",
+            ),
+            (
+                "retryMaxMs",
+                OptValue::Num(0.0),
+                "must be a whole number of milliseconds from 1 to 3600000",
+            ),
+            ("maxRetries", s("3"), "must be a whole number from 0 to 100"),
+            ("persist", OptValue::Num(1.0), "must be true or false"),
+            ("userId", s(""), "must be a non-empty string"),
+            (
+                "appKey",
+                OptValue::Num(1.0),
+                "must be a non-empty string (the app key CoolaData gave you)",
+            ),
+            (
+                "sessionDua",
+                OptValue::Bool(true),
+                "must be a non-empty string, or false to send none",
+            ),
+            ("bodyFormat", s("json"), "must be \"form\" or \"raw\""),
+            ("autoPageViews", s("hash"), "must be true, false or \"history\""),
+            (
+                "sampleRate",
+                s("0.5"),
+                "must be a number from 0 to 1 (the share of users kept)",
+            ),
+        ];
+        for (k, v, want) in cases {
+            let e = build(&[("appKey", s("k")), (k, v.clone())]).unwrap_err();
+            assert_eq!(e.message, format!("\"{k}\": {want}"), "{k} {v:?}");
+        }
+        let c = build(&[("appKey", s("k")), ("sessionDua", OptValue::Bool(false))]).unwrap();
+        assert_eq!(c.session_dua.as_deref(), Some(""));
+        let c = build(&[
+            ("appKey", s("k")),
+            ("bodyFormat", s("raw")),
+            ("maxRetries", OptValue::Num(0.0)),
+        ])
+        .unwrap();
+        assert_eq!((c.body_format, c.max_tries), (BodyFormat::Raw, 1));
+    }
+
+    #[test]
     fn privacy_options() {
         use crate::core::entries::tests::write;
         let c = build(&[("appKey", s("k"))]).unwrap();
@@ -576,6 +756,17 @@ mod tests {
     }
 
     #[test]
+    fn hidden_bytes_are_the_chars_of_the_rule() {
+        // Every character alone and between others: the byte reading agrees
+        // with char::is_whitespace / is_control.
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let want = c == '\\' || c.is_whitespace() || c.is_control();
+            assert_eq!(has_hidden(c.to_string().as_bytes()), want, "{:?}", c);
+            assert_eq!(has_hidden(format!("a{c}é").as_bytes()), want, "{:?}", c);
+        }
+    }
+
+    #[test]
     fn endpoints() {
         for ok in [
             "https://api.cooladata.com/v1/{appKey}/track",
@@ -584,6 +775,8 @@ mod tests {
             "http://127.255.0.9:1/x",
             "http://[::1]:80/x",
             "HTTPS://EXAMPLE.com",
+            "HTTP://LocalHost:1/x",
+            "http://u:p@127.0.0.1/x",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -600,6 +793,9 @@ mod tests {
             "http://evil.com\\@localhost/v3/{appKey}/track",
             "http://localhost\t.evil.com/",
             "https://api.cooladata.com /x",
+            "https://api.cooladata.com\u{a0}/x",
+            "https://api.cooladata.com/\u{2028}",
+            "http://[::2]/x",
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");

@@ -115,7 +115,8 @@ impl<'a> Iterator for Entries<'a> {
             b'n' => RawValue::NumText(val),
             b'b' => RawValue::Bool(val == "true"),
             b'u' => RawValue::Absent,
-            b'd' => RawValue::Date(if val == "NaN" { f64::NAN } else { parse_ms(val) }),
+            // An invalid date is NaN: the timestamp rules then say what is wrong.
+            b'd' => RawValue::Date(crate::core::num::int_text(val)),
             b'N' => RawValue::Other("NaN or an infinity"),
             b'o' => RawValue::Object,
             b'a' => RawValue::Array,
@@ -159,24 +160,6 @@ pub fn thrown(s: &str) -> Option<&str> {
         return None;
     }
     field(s.get(1..)?).and_then(|(_, r)| field(r)).map(|(m, _)| m)
-}
-
-/// Reads an integer millisecond count written by `String(n)`; NaN when it is
-/// not a plain integer (the timestamp rules then explain what is wrong).
-fn parse_ms(s: &str) -> f64 {
-    let (neg, digits) = match s.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, s),
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return f64::NAN;
-    }
-    let v = digits.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) as f64;
-    if neg {
-        -v
-    } else {
-        v
-    }
 }
 
 #[cfg(test)]

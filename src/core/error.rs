@@ -156,13 +156,20 @@ impl Error {
 /// Appends at most `max` characters of `s` to `out`, with an ellipsis when cut,
 /// so that a 10 MB value never ends up in an error message.
 pub fn push_truncated(out: &mut String, s: &str, max: usize) {
-    match s.char_indices().nth(max) {
-        None => out.push_str(s),
-        Some((i, _)) => {
-            out.push_str(s.get(..i).unwrap_or(""));
-            out.push('…');
+    // Bytes, not chars: a character starts at every byte that is not a
+    // UTF-8 continuation byte (10xxxxxx); the cut is where character max + 1 starts.
+    let mut chars = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        if (b as i8) >= -0x40 {
+            chars += 1;
+            if chars > max {
+                out.push_str(s.get(..i).unwrap_or(""));
+                out.push('…');
+                return;
+            }
         }
     }
+    out.push_str(s);
 }
 
 #[cfg(test)]
@@ -175,6 +182,22 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("cart"));
         assert_eq!(e.message, "\"cart\": objects are not allowed");
         assert_eq!(e.code.as_str(), "nested_property");
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        for (s, max, want) in [
+            ("abc", 3, "abc"),
+            ("abcd", 3, "abc…"),
+            ("éé😀x", 3, "éé😀…"),
+            ("éé😀", 3, "éé😀"),
+            ("", 0, ""),
+            ("a", 0, "…"),
+        ] {
+            let mut out = String::new();
+            push_truncated(&mut out, s, max);
+            assert_eq!(out, want, "{s} {max}");
+        }
     }
 
     #[test]

@@ -128,7 +128,8 @@ pub fn validate_into<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<Option<i64>, Error> {
-    validate_with_defaults(out, event_name, props, defaults, opts).map(|(t, _)| t)
+    // Straight to the one shared copy: no generic middle layer per caller.
+    validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts).map(|(t, _)| t)
 }
 
 /// [`validate_into`], also returning which of the first 64 `defaults` the
@@ -154,15 +155,16 @@ fn validate_dyn<'a>(
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
-    let result = write_event(out, event_name, props, defaults, opts);
-    let size = out.len() - start;
-    if result.is_ok() && size > MAX_EVENT_BYTES {
-        out.truncate(start);
+    let result = write_event(out, event_name, props, defaults, opts).and_then(|r| {
+        let size = out.len() - start;
+        if size <= MAX_EVENT_BYTES {
+            return Ok(r);
+        }
         let mut m = String::from("the event takes ");
         num::push_u64(&mut m, size as u64);
         m.push_str(" bytes of JSON, more than CoolaData's limit of 102400 (100 KB): send less text in its properties");
-        return Err(Error::new(ErrorCode::EventTooLarge, m));
-    }
+        Err(Error::new(ErrorCode::EventTooLarge, m))
+    });
     if result.is_err() {
         out.truncate(start);
     }
@@ -196,7 +198,7 @@ fn write_event<'a>(
             continue;
         }
         // A null/undefined property is left out: the default still applies.
-        if value != RawValue::Absent {
+        if !matches!(value, RawValue::Absent) {
             for (i, (d, _)) in defaults.iter().enumerate().take(64) {
                 if *d == key {
                     given |= 1 << i;
@@ -212,7 +214,7 @@ fn write_event<'a>(
             write_prop(out, key, *value, opts, &mut seen)?;
         }
     }
-    if out.ends_with(',') {
+    if matches!(out.as_bytes().last(), Some(b',')) {
         out.pop();
     }
     out.push('}');
@@ -257,7 +259,7 @@ fn write_prop(
             "is reserved by CoolaData and cannot be sent: rename the property",
         ));
     }
-    if value == RawValue::Absent {
+    if matches!(value, RawValue::Absent) {
         return Ok(());
     }
     if key == TIMESTAMP {
@@ -328,7 +330,7 @@ fn write_prop(
             return Err(Error::field(
                 ErrorCode::NestedProperty,
                 key,
-                if value == RawValue::Array {
+                if matches!(value, RawValue::Array) {
                     "is an array, but CoolaData accepts flat events only: send each item as its own property, or join them into a string"
                 } else {
                     "is an object, but CoolaData accepts flat events only: flatten it into separate properties (e.g. cart_total, cart_items)"

@@ -23,13 +23,42 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// Whether every byte of `b` is an ASCII digit (true for none).
+pub fn all_digits(b: &[u8]) -> bool {
+    for c in b {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+    }
+    true
+}
+
 /// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
 /// `str::parse`, whose error paths are larger than this).
 pub fn parse_digits(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+    if s.is_empty() || s.len() > 19 || !all_digits(s) {
         return None;
     }
     Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
+}
+
+/// Reads `-?[0-9]{1,15}` (an integer as JavaScript's `String(n)` writes
+/// it) as a number, anything else as NaN: options and `Date` values are
+/// whole numbers, so no float parser is needed.
+pub fn int_text(t: &str) -> f64 {
+    let b = t.as_bytes();
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', d)) => (true, d),
+        _ => (false, b),
+    };
+    if digits.len() > 15 {
+        return f64::NAN;
+    }
+    match parse_digits(digits) {
+        Some(v) if neg => -(v as f64),
+        Some(v) => v as f64,
+        None => f64::NAN,
+    }
 }
 
 /// Appends `n` in decimal, with a leading `-` when negative.
@@ -145,6 +174,16 @@ mod tests {
         assert_eq!(num(19.99), "19.99");
         assert!(!push_json_number(&mut String::new(), f64::NAN));
         assert!(!push_json_number(&mut String::new(), f64::INFINITY));
+    }
+
+    #[test]
+    fn integer_text() {
+        assert_eq!(int_text("1420452000000"), 1_420_452_000_000.0);
+        assert_eq!(int_text("-3"), -3.0);
+        assert_eq!(int_text("999999999999999"), 999_999_999_999_999.0);
+        for bad in ["", "-", "1.5", "1e3", "+1", " 1", "1000000000000000", "NaN"] {
+            assert!(int_text(bad).is_nan(), "{bad}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! so that `core::fmt` stays out of the wasm.
 
 use crate::core::error::{push_truncated, Error, ErrorCode};
+use crate::core::num::{self, push_u64 as push_num};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -27,40 +28,12 @@ or a date with 3-letter names such as Mon, 05 Jan 2015 10:00:00 GMT";
 const RANGE: &str = "it must be a 13-digit epoch-ms value, i.e. between 2001-09-09 and 2286-11-20";
 const SECONDS: &str = "this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds";
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
-/// RFC 822 US zones, with their offsets in hours west of UTC.
-const US_ZONES: [(&str, u32); 8] = [
-    ("EST", 5),
-    ("EDT", 4),
-    ("CST", 6),
-    ("CDT", 5),
-    ("MST", 7),
-    ("MDT", 6),
-    ("PST", 8),
-    ("PDT", 7),
-];
+/// Names, space-separated (one string: no table of pointers in the wasm).
+const MONTHS: &str = "January February March April May June July August September October November December";
+const DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
+/// RFC 822 US zones: the `i`-th is `5 + i / 2 - i % 2` hours west of UTC.
+const US_ZONES: &str = "EST EDT CST CDT MST MDT PST PDT";
+const UTC: &str = "GMT UT UTC Z";
 
 /// Parses a timestamp string in any supported format into epoch milliseconds.
 ///
@@ -76,11 +49,9 @@ const US_ZONES: [(&str, u32); 8] = [
 pub fn parse_str(s: &str) -> Result<i64, Error> {
     let t = s.trim_ascii();
     let b = t.as_bytes();
-    let r = if !b.is_empty() && b.iter().all(u8::is_ascii_digit) {
-        int_ms(
-            b.iter()
-                .try_fold(0i64, |v, &c| v.checked_mul(10)?.checked_add(i64::from(c - b'0'))),
-        )
+    let r = if !b.is_empty() && num::all_digits(b) {
+        // More than 19 digits, or more than i64 holds: None, out of range.
+        int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
     } else {
         match scan(b) {
             Some(f) => f.to_ms(),
@@ -179,25 +150,20 @@ fn int_ms(v: Option<i64>) -> Result<i64, String> {
     }
 }
 
-/// Appends the decimal digits of `n`.
-fn push_num(out: &mut String, n: u64) {
-    if n >= 10 {
-        push_num(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
-}
-
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
 fn push_duration(out: &mut String, ms: u64) {
-    let parts = [
+    // A static table: read from the data section, not built on the stack.
+    static PARTS: [(u64, u64, &str); 5] = [
         (86_400_000, u64::MAX, " d"),
         (3_600_000, 24, " h"),
         (60_000, 60, " min"),
         (1000, 60, " s"),
         (1, 1000, " ms"),
     ];
-    for (unit, modulo, name) in parts {
-        let n = ms / unit % modulo;
+    for &(unit, modulo, name) in &PARTS {
+        // Checked: a division the compiler cannot prove safe brings a panic
+        // path and its message into the wasm.
+        let n = ms.checked_div(unit).and_then(|q| q.checked_rem(modulo)).unwrap_or(0);
         if n > 0 {
             out.push(' ');
             push_num(out, n);
@@ -229,21 +195,37 @@ fn need(ok: bool) -> Option<()> {
     ok.then_some(())
 }
 
-/// The index of `w` in `names`, matched case-insensitively on the full name
-/// or its first three letters.
-fn find(w: &[u8], names: &[&str]) -> Option<usize> {
-    names.iter().position(|n| {
-        let n = n.as_bytes();
-        (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))) || n.eq_ignore_ascii_case(w)
+/// The `i`-th of the space-separated names in `list` (empty past the end).
+fn name(list: &'static str, i: usize) -> &'static str {
+    let (mut rest, mut i) = (list, i);
+    while i > 0 && !rest.is_empty() {
+        rest = rest.get(word_end(rest) + 1..).unwrap_or_default();
+        i -= 1;
+    }
+    rest.get(..word_end(rest)).unwrap_or_default()
+}
+
+fn word_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while matches!(b.get(i), Some(c) if *c != b' ') {
+        i += 1;
+    }
+    i
+}
+
+/// The index of `w` in the space-separated `list`, matched
+/// case-insensitively on the full name or its first three letters.
+fn find(w: &[u8], list: &'static str) -> Option<usize> {
+    (0..12).position(|i| {
+        let n = name(list, i).as_bytes();
+        !n.is_empty()
+            && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
     })
 }
 
-fn name(names: &[&'static str], i: usize) -> &'static str {
-    names.get(i).copied().unwrap_or_default()
-}
-
 fn month(w: &[u8]) -> Option<u32> {
-    find(w, &MONTHS).map(|i| i as u32 + 1)
+    find(w, MONTHS).map(|i| i as u32 + 1)
 }
 
 /// A cursor over the bytes of the input.
@@ -287,7 +269,7 @@ impl<'a> Cur<'a> {
     /// A run of `min..=max` digits.
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
         let d = self.run(u8::is_ascii_digit);
-        need((min..=max).contains(&d.len()))?;
+        need(d.len() >= min && d.len() <= max)?;
         Some(val(d))
     }
 }
@@ -316,7 +298,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
     let mut c = Cur { b, i: 0 };
     let mut f = Fields::default();
     let mut w = c.word();
-    if let Some(wd) = find(w, &DAYS) {
+    if let Some(wd) = find(w, DAYS) {
         f.wd = Some(wd);
         let comma = c.eat(b',');
         need(c.spaces() || comma)?;
@@ -342,13 +324,13 @@ fn scan(b: &[u8]) -> Option<Fields> {
                 f.y = val(a);
                 f.d = c.num(1, 2)?;
             } else {
-                need((1..=2).contains(&a.len()))?;
+                need(a.len() == 1 || a.len() == 2)?;
                 f.d = val(a);
                 f.y = c.num(4, 4)?;
             }
         } else {
             // 05 Jan 2015
-            need((1..=2).contains(&a.len()))?;
+            need(a.len() == 1 || a.len() == 2)?;
             f.d = val(a);
             need(c.spaces())?;
             f.mo = month(c.word())?;
@@ -365,16 +347,16 @@ fn scan(b: &[u8]) -> Option<Fields> {
             f.s = c.num(2, 2)?;
             if c.eat(b'.') {
                 let fr = c.run(u8::is_ascii_digit);
-                need((1..=9).contains(&fr.len()))?;
-                let ms = fr.iter().chain(b"00").take(3);
-                f.ms = ms.fold(0, |v, &d| v * 10 + u32::from(d - b'0'));
+                need(!fr.is_empty() && fr.len() <= 9)?;
+                // The first three digits, padded with zeros: .5 is 500 ms.
+                f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
             }
         }
         zone(&mut c, &mut f)?;
         // JavaScript's `(Central European Standard Time)`, ignored.
         let before = c.i;
         c.spaces();
-        if c.eat(b'(') && b.last() == Some(&b')') {
+        if c.eat(b'(') && matches!(b.last(), Some(b')')) {
             c.i = b.len();
         } else {
             c.i = before;
@@ -390,13 +372,11 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     let start = c.i;
     c.spaces();
     let w = c.word();
-    let utc = ["GMT", "UT", "UTC", "Z"]
-        .iter()
-        .any(|z| w.eq_ignore_ascii_case(z.as_bytes()));
+    let utc = find(w, UTC).is_some();
     if !utc && !w.is_empty() {
-        let &(_, h) = US_ZONES.iter().find(|(z, _)| w.eq_ignore_ascii_case(z.as_bytes()))?;
+        let i = find(w, US_ZONES)? as u32;
         f.west = true;
-        f.oh = h;
+        f.oh = 5 + i / 2 - i % 2;
         return Some(());
     }
     let sign = c.peek();
@@ -427,7 +407,7 @@ impl Fields {
     /// Epoch ms, or why these fields are not a valid 13-digit instant.
     fn to_ms(&self) -> Result<i64, String> {
         let mut why = String::new();
-        let month_name = name(&MONTHS, self.mo.wrapping_sub(1) as usize);
+        let month_name = name(MONTHS, self.mo.wrapping_sub(1) as usize);
         if !(1..=12).contains(&self.mo) {
             why.push_str("there is no month ");
             push_num(&mut why, self.mo.into());
@@ -449,14 +429,15 @@ impl Fields {
             why.push_str(" days");
             return Err(why);
         }
-        let limits = [
-            (self.h, 23u32, "hour "),
-            (self.mi, 59, "minute "),
-            (self.s, 59, "second "),
-            (self.oh, 23, "zone offset hour "),
-            (self.om, 59, "zone offset minute "),
+        static LIMITS: [(u32, &str); 5] = [
+            (23, "hour "),
+            (59, "minute "),
+            (59, "second "),
+            (23, "zone offset hour "),
+            (59, "zone offset minute "),
         ];
-        for (v, max, what) in limits {
+        let values = [self.h, self.mi, self.s, self.oh, self.om];
+        for (&v, &(max, what)) in values.iter().zip(&LIMITS) {
             if v > max {
                 why.push_str(what);
                 push_num(&mut why, v.into());
@@ -475,9 +456,9 @@ impl Fields {
             why.push(' ');
             push_num(&mut why, self.y.into());
             why.push_str(" is a ");
-            why.push_str(name(&DAYS, real));
+            why.push_str(name(DAYS, real));
             why.push_str(", not a ");
-            why.push_str(name(&DAYS, wd));
+            why.push_str(name(DAYS, wd));
             return Err(why);
         }
         let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
@@ -942,17 +923,17 @@ mod tests {
         fn wrong_weekdays_are_rejected(ms in instant(), k in 1u32..7) {
             let utc = Utc.timestamp_millis_opt(ms).unwrap();
             let real = utc.weekday().num_days_from_monday();
-            let wrong = DAYS[((real + k) % 7) as usize].get(..3).unwrap();
+            let wrong = name(DAYS, ((real + k) % 7) as usize).get(..3).unwrap();
             let s = format!("{wrong}, {}", utc.format("%d %b %Y %H:%M:%S GMT"));
             let e = parse_str(&s).unwrap_err();
-            prop_assert!(e.message.contains(&format!("is a {}, not a", DAYS[real as usize])), "{}", e.message);
+            prop_assert!(e.message.contains(&format!("is a {}, not a", name(DAYS, real as usize))), "{}", e.message);
         }
 
         #[test]
         fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
             let real = NaiveDate::from_ymd_opt(y, m, d);
             for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
-                let mon = MONTHS.get(m.wrapping_sub(1) as usize).map_or("Foo", |n| n.get(..3).unwrap());
+                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).unwrap_or("Foo");
                 format!("{d} {mon} {y}")
             }] {
                 let r = parse_str(&s);
