@@ -109,7 +109,13 @@ impl<'a> Iterator for Entries<'a> {
             self.rest = "";
             return Some(Err(malformed()));
         };
-        self.rest = rest;
+        // Every error ends the iteration: `rest` is cleared in one place.
+        self.rest = "";
+        let fail = |prefix: &str, max: usize| {
+            let mut m = String::from(prefix);
+            push_truncated(&mut m, val, max);
+            Err(Error::new(ErrorCode::InvalidValue, m))
+        };
         let value = match tag {
             b's' => RawValue::Str(val),
             b'n' => RawValue::NumText(val),
@@ -123,32 +129,23 @@ impl<'a> Iterator for Entries<'a> {
             b'f' => RawValue::Other("a function"),
             b'y' => RawValue::Other("a symbol"),
             b'i' => RawValue::Other("a BigInt (convert it with Number(value) or String(value))"),
-            b'p' => return Some(Ok(Entry::Default(key, val))),
-            b'X' => {
-                self.rest = "";
-                let mut m = String::from("the properties must be an object of name/value pairs, not ");
-                m.push_str(val);
-                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
+            b'p' => {
+                self.rest = rest;
+                return Some(Ok(Entry::Default(key, val)));
             }
-            b'!' => {
-                self.rest = "";
-                let mut m = String::from("reading the properties threw: ");
-                push_truncated(&mut m, val, 200);
-                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
-            }
+            // The shell writes a short type name here (`a number`, `null`...).
+            b'X' => return Some(fail("the properties must be an object of name/value pairs, not ", 200)),
+            b'!' => return Some(fail("reading the properties threw: ", 200)),
             b'K' => {
-                self.rest = "";
                 return Some(Err(Error::field(
                     ErrorCode::InvalidPropertyName,
                     key,
                     "is a Symbol key: property names must be strings",
-                )));
+                )))
             }
-            _ => {
-                self.rest = "";
-                return Some(Err(malformed()));
-            }
+            _ => return Some(Err(malformed())),
         };
+        self.rest = rest;
         Some(Ok(Entry::Prop(key, value)))
     }
 }
