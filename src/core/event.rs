@@ -357,15 +357,10 @@ fn invalid(key: &str, what: &str) -> Error {
     Error::field(ErrorCode::InvalidValue, key, &m)
 }
 
-fn with_field(mut e: Error, field: &str) -> Error {
-    let mut m = String::with_capacity(e.message.len() + field.len() + 4);
-    m.push('"');
-    m.push_str(field);
-    m.push_str("\": ");
-    m.push_str(&e.message);
-    e.message = m;
-    e.field = Some(field.to_string());
-    e
+/// The timestamp rules' error, about the timestamp field (they set no
+/// status or count: only the code and message carry over).
+fn with_field(e: Error, field: &str) -> Error {
+    Error::field(e.code, field, &e.message)
 }
 
 /// Reads a timestamp property value into epoch ms.
