@@ -240,6 +240,9 @@ impl<'a> Cur<'a> {
         self.b.get(self.i).copied().unwrap_or(0)
     }
 
+    // Not inlined: a call is smaller than the bounds test and store it
+    // would repeat at each of its ten uses.
+    #[inline(never)]
     fn eat(&mut self, c: u8) -> bool {
         let hit = self.peek() == c;
         if hit {
