@@ -218,24 +218,20 @@ fn write_event<'a>(
         out.pop();
     }
     out.push('}');
-    let missing = if !seen.name {
-        EVENT_NAME
+    const STRING: &str = "is required and must be a non-empty string";
+    let (missing, why) = if !seen.name {
+        (EVENT_NAME, STRING)
     } else if !seen.user {
-        USER_ID
+        (USER_ID, STRING)
     } else if seen.time.is_none() && !opts.server_timestamp {
-        TIMESTAMP
+        (
+            TIMESTAMP,
+            "is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)",
+        )
     } else {
         return Ok((seen.time, given));
     };
-    Err(Error::field(
-        ErrorCode::MissingField,
-        missing,
-        if missing == TIMESTAMP {
-            "is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)"
-        } else {
-            "is required and must be a non-empty string"
-        },
-    ))
+    Err(Error::field(ErrorCode::MissingField, missing, why))
 }
 
 fn write_prop(
