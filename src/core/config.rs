@@ -374,9 +374,10 @@ impl Config {
         }
         let string = text.unwrap_or_default().to_string();
         let flag = matches!(b, Some(true));
-        let whole = n as u64; // checked whole and in range above
-                              // Grouped by the type of the field, so that each type's store (and
-                              // the drop of the value it replaces) is written once.
+        // Checked whole and in range above.
+        let whole = n as u64;
+        // Grouped by the type of the field, so that each type's store (and
+        // the drop of the value it replaces) is written once.
         let text_slot = match field {
             Field::AppKey => Some(&mut self.app_key),
             Field::Endpoint => Some(&mut self.endpoint),
