@@ -417,27 +417,32 @@ impl Inner {
     fn claim(&self) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
-        let server_ts = match self.core.try_borrow() {
-            Ok(c) => c.config().server_timestamp,
-            Err(_) => return,
+        let Ok((server_ts, prefix)) = self
+            .core
+            .try_borrow()
+            .map(|c| (c.config().server_timestamp, c.config().storage_key.clone()))
+        else {
+            return;
         };
+        // Every key under the tracker's prefix, listed once (one call out of
+        // the module); the core's parsers tell events, contexts and
+        // heartbeats apart.
+        let keys = storage_keys(&prefix);
+        let queue = d.keys.queue_prefix();
         let mut found: Vec<(i64, u64, String)> = Vec::new();
-        let mut old_keys: Vec<String> = Vec::new();
+        let mut old_keys: Vec<&str> = Vec::new();
         // Each tab seen: its id, and whether it is gone.
         let mut tabs: Vec<(String, bool)> = Vec::new();
         // The contexts of gone tabs read so far: tab, number, entries.
         let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
         let mut bad = 0u32;
-        for key in storage_keys(&d.keys.queue_prefix()) {
-            let Some((tab, seq)) = d.keys.parse_event(&key).filter(|(t, _)| Keys::is_tab_id(t)) else {
+        for key in keys.iter().filter(|k| k.starts_with(queue.as_str())) {
+            let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
                 bad = bad.saturating_add(1);
-                storage_remove(&key);
+                storage_remove(key);
                 continue;
             };
-            if !d.keys.same_app(tab) {
-                continue;
-            }
-            if !tab_gone(d, &mut tabs, tab, now) {
+            if !d.keys.same_app(tab) || !tab_gone(d, &mut tabs, tab, now) {
                 continue;
             }
             let context = |n: u64| {
@@ -448,7 +453,7 @@ impl Inner {
                 contexts.push((tab.to_string(), n, c.clone()));
                 c
             };
-            match stored_event(&key).map(|v| store::restore(&v, context, server_ts)) {
+            match stored_event(key).map(|v| store::restore(&v, context, server_ts)) {
                 Some(Ok((json, time))) => found.push((time, seq, json)),
                 Some(Err(_)) => bad = bad.saturating_add(1),
                 None => continue,
@@ -469,37 +474,27 @@ impl Inner {
         }
         // Their old keys go only once they are written under this tab's; if
         // that failed (quota), they stay for a later claim: sent twice rather
-        // than lost.
+        // than lost. A gone tab's contexts go with its events (they stay
+        // while those do), and so do the contexts of a gone tab that left no
+        // events; gone tabs' heartbeats go in any case.
         let persisted = self.persist();
         if persisted {
-            for key in old_keys {
-                storage_remove(&key);
+            for key in &old_keys {
+                storage_remove(key);
             }
         }
-        for (tab, dead) in &tabs {
-            if *dead {
-                storage_remove(&d.keys.heartbeat_of(tab));
-            }
-        }
-        // A gone tab's contexts go with its events (they stay while those
-        // do), and so do the contexts of a gone tab that left no events.
-        if persisted {
-            for key in storage_keys(&d.keys.context_prefix()) {
-                let Some(tab) = d.keys.parse_context(&key) else {
-                    continue;
-                };
-                if !Keys::is_tab_id(tab) || !d.keys.same_app(tab) || tab == d.keys.tab() {
-                    continue;
-                }
-                if tab_gone(d, &mut tabs, tab, now) {
-                    storage_remove(&key);
-                }
-            }
-        }
-        // The heartbeats of this app's gone tabs that left no events.
-        for key in storage_keys(&d.keys.heartbeat_prefix()) {
-            if d.keys.other_tab_of_heartbeat(&key).is_some() && store::is_dead(storage_get(&key).as_deref(), now) {
-                storage_remove(&key);
+        for key in &keys {
+            let tab = match d.keys.other_tab_of_heartbeat(key) {
+                Some(tab) => tab,
+                None => match d.keys.parse_context(key) {
+                    Some(tab) if persisted && Keys::is_tab_id(tab) && d.keys.same_app(tab) && tab != d.keys.tab() => {
+                        tab
+                    }
+                    _ => continue,
+                },
+            };
+            if tab_gone(d, &mut tabs, tab, now) {
+                storage_remove(key);
             }
         }
     }
