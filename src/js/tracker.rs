@@ -6,7 +6,7 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
@@ -538,6 +538,26 @@ fn start_pump(weak: &Weak<Inner>) {
     }
 }
 
+/// The properties the environment gives every event (`environment()` in
+/// shell.js): the page's own only with `page_props` (a page, and
+/// `autoPageProperties`), then the tracker's type and version.
+fn env_defaults(env: &Array, page_props: bool) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in entries::parse(&env.get(1).as_string().unwrap_or_default()) {
+        let (k, v) = match item {
+            Ok(Entry::Default(k, v)) => (k, v),
+            Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => (k, v),
+            _ => continue,
+        };
+        if page_props || k == "session_dua" {
+            out.push((k.to_string(), v.to_string()));
+        }
+    }
+    out.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
+    out.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
+    out
+}
+
 /// A random id for this tab, in hex.
 fn hex_id(words: &[u32; 4]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -594,23 +614,8 @@ impl CoolaTracker {
 
         let env = environment();
         let page = env.get(0).as_bool().unwrap_or(false);
-        let env_text = env.get(1).as_string().unwrap_or_default();
-        let mut env_defaults: Vec<(String, String)> = Vec::new();
-        for item in entries::parse(&env_text) {
-            match item {
-                Ok(Entry::Default(k, v)) => env_defaults.push((k.to_string(), v.to_string())),
-                Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => {
-                    env_defaults.push((k.to_string(), v.to_string()))
-                }
-                _ => {}
-            }
-        }
         privacy::prepare(&mut cfg, page);
-        if !page || !cfg.auto_page_properties {
-            env_defaults.retain(|(k, _)| k == "session_dua");
-        }
-        env_defaults.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
-        env_defaults.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
+        let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
 
         let seed_arr = seed();
         let mut s = [0u32; 4];
@@ -654,7 +659,7 @@ impl CoolaTracker {
             extra,
             durable: durable.then(|| Durable {
                 keys,
-                warned: Cell::new(false),
+                warned: Cell::new(full),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
             }),
@@ -662,9 +667,6 @@ impl CoolaTracker {
         });
         inner.heartbeat(false);
         if full {
-            if let Some(d) = &inner.durable {
-                d.warned.set(true);
-            }
             inner.report_one(&Error::new(
                 ErrorCode::StorageError,
                 "localStorage is full: queued events are kept in memory only until it has room",
