@@ -272,17 +272,12 @@ impl Inner {
     /// keys, and with `save` every stored event of this app), the
     /// anonymous id and the session removed; with `save` the choice is saved.
     fn opt_out_now(self: &Rc<Self>, save: bool) {
-        let contexts = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.opt_out(),
+        let (contexts, prefix) = match self.core.try_borrow_mut() {
+            Ok(mut c) => (c.opt_out(), c.config().storage_key.clone()),
             Err(_) => return,
         };
         self.persist();
         if let Some(d) = &self.durable {
-            let prefix = self
-                .core
-                .try_borrow()
-                .map(|c| c.config().storage_key.clone())
-                .unwrap_or_default();
             for k in privacy::opt_out_keys(&d.keys, &prefix, contexts) {
                 storage_remove(&k);
             }
