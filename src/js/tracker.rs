@@ -636,14 +636,15 @@ impl CoolaTracker {
         } else {
             None
         };
+        let new_id = durable && stored_id.is_none();
         let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
-        let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        let mut core = Tracker::new(cfg, s, stored_id, env_defaults);
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
         let extra = privacy::configure(&mut core, given);
-        if durable && stored_id.is_none() && core.config().user_id.is_none() {
+        if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
         let exports = wasm_bindgen::exports();
