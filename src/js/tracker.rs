@@ -558,6 +558,23 @@ fn env_defaults(env: &Array, page_props: bool) -> Vec<(String, String)> {
     out
 }
 
+/// This tab's storage: whether it is used, whether it is full, and the
+/// anonymous id stored there. Storage is used only where a write succeeds
+/// (browsers; not Node or Workers, and not a page whose storage is
+/// blocked); a full storage is still storage: read what is there, report,
+/// keep going.
+fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
+    let wrote = persist && storage_set(&keys.heartbeat(), "1");
+    let full = persist && !wrote && storage_readable();
+    let durable = wrote || full;
+    let stored_id = if durable {
+        storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
+    } else {
+        None
+    };
+    (durable, full, stored_id)
+}
+
 /// A random id for this tab, in hex.
 fn hex_id(words: &[u32; 4]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -625,17 +642,7 @@ impl CoolaTracker {
         let tab = hex_id(&s);
         let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
-        // Storage is used only where a write succeeds (browsers; not Node or
-        // Workers, and not a page whose storage is blocked).
-        let wrote = cfg.persist && storage_set(&keys.heartbeat(), "1");
-        // A full storage is still storage: read what is there, report, keep going.
-        let full = cfg.persist && !wrote && storage_readable();
-        let durable = wrote || full;
-        let stored_id = if durable {
-            storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
-        } else {
-            None
-        };
+        let (durable, full, stored_id) = open_storage(cfg.persist, &keys);
         let new_id = durable && stored_id.is_none();
         let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
