@@ -684,12 +684,11 @@ impl CoolaTracker {
         privacy::start(&inner);
         // No flush timer, but other tabs must still see this one alive.
         let timer = if interval > 0 {
-            inner.hook(|cb| every(interval, cb, PUMP))
-        } else if inner.durable.is_some() {
-            inner.hook(|cb| every(HEARTBEAT_EVERY_MS, cb, BEAT))
+            Some((interval, PUMP))
         } else {
-            None
+            inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
+        let timer = timer.and_then(|(ms, what)| inner.hook(|cb| every(ms, cb, what)));
         let lifecycle = inner.hook(listen);
         if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
             hooks.interval = timer;
