@@ -6,7 +6,7 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
@@ -417,27 +417,32 @@ impl Inner {
     fn claim(&self) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
-        let server_ts = match self.core.try_borrow() {
-            Ok(c) => c.config().server_timestamp,
-            Err(_) => return,
+        let Ok((server_ts, prefix)) = self
+            .core
+            .try_borrow()
+            .map(|c| (c.config().server_timestamp, c.config().storage_key.clone()))
+        else {
+            return;
         };
+        // Every key under the tracker's prefix, listed once (one call out of
+        // the module); the core's parsers tell events, contexts and
+        // heartbeats apart.
+        let keys = storage_keys(&prefix);
+        let queue = d.keys.queue_prefix();
         let mut found: Vec<(i64, u64, String)> = Vec::new();
-        let mut old_keys: Vec<String> = Vec::new();
+        let mut old_keys: Vec<&str> = Vec::new();
         // Each tab seen: its id, and whether it is gone.
         let mut tabs: Vec<(String, bool)> = Vec::new();
         // The contexts of gone tabs read so far: tab, number, entries.
         let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
         let mut bad = 0u32;
-        for key in storage_keys(&d.keys.queue_prefix()) {
-            let Some((tab, seq)) = d.keys.parse_event(&key).filter(|(t, _)| Keys::is_tab_id(t)) else {
+        for key in keys.iter().filter(|k| k.starts_with(queue.as_str())) {
+            let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
                 bad = bad.saturating_add(1);
-                storage_remove(&key);
+                storage_remove(key);
                 continue;
             };
-            if !d.keys.same_app(tab) {
-                continue;
-            }
-            if !tab_gone(d, &mut tabs, tab, now) {
+            if !d.keys.same_app(tab) || !tab_gone(d, &mut tabs, tab, now) {
                 continue;
             }
             let context = |n: u64| {
@@ -448,7 +453,7 @@ impl Inner {
                 contexts.push((tab.to_string(), n, c.clone()));
                 c
             };
-            match stored_event(&key).map(|v| store::restore(&v, context, server_ts)) {
+            match stored_event(key).map(|v| store::restore(&v, context, server_ts)) {
                 Some(Ok((json, time))) => found.push((time, seq, json)),
                 Some(Err(_)) => bad = bad.saturating_add(1),
                 None => continue,
@@ -469,37 +474,27 @@ impl Inner {
         }
         // Their old keys go only once they are written under this tab's; if
         // that failed (quota), they stay for a later claim: sent twice rather
-        // than lost.
+        // than lost. A gone tab's contexts go with its events (they stay
+        // while those do), and so do the contexts of a gone tab that left no
+        // events; gone tabs' heartbeats go in any case.
         let persisted = self.persist();
         if persisted {
-            for key in old_keys {
-                storage_remove(&key);
+            for key in &old_keys {
+                storage_remove(key);
             }
         }
-        for (tab, dead) in &tabs {
-            if *dead {
-                storage_remove(&d.keys.heartbeat_of(tab));
-            }
-        }
-        // A gone tab's contexts go with its events (they stay while those
-        // do), and so do the contexts of a gone tab that left no events.
-        if persisted {
-            for key in storage_keys(&d.keys.context_prefix()) {
-                let Some(tab) = d.keys.parse_context(&key) else {
-                    continue;
-                };
-                if !Keys::is_tab_id(tab) || !d.keys.same_app(tab) || tab == d.keys.tab() {
-                    continue;
-                }
-                if tab_gone(d, &mut tabs, tab, now) {
-                    storage_remove(&key);
-                }
-            }
-        }
-        // The heartbeats of this app's gone tabs that left no events.
-        for key in storage_keys(&d.keys.heartbeat_prefix()) {
-            if d.keys.other_tab_of_heartbeat(&key).is_some() && store::is_dead(storage_get(&key).as_deref(), now) {
-                storage_remove(&key);
+        for key in &keys {
+            let tab = match d.keys.other_tab_of_heartbeat(key) {
+                Some(tab) => tab,
+                None => match d.keys.parse_context(key) {
+                    Some(tab) if persisted && Keys::is_tab_id(tab) && d.keys.same_app(tab) && tab != d.keys.tab() => {
+                        tab
+                    }
+                    _ => continue,
+                },
+            };
+            if tab_gone(d, &mut tabs, tab, now) {
+                storage_remove(key);
             }
         }
     }
@@ -541,6 +536,43 @@ fn start_pump(weak: &Weak<Inner>) {
         inner.heartbeat(false);
         inner.pump();
     }
+}
+
+/// The properties the environment gives every event (`environment()` in
+/// shell.js): the page's own only with `page_props` (a page, and
+/// `autoPageProperties`), then the tracker's type and version.
+fn env_defaults(env: &Array, page_props: bool) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for item in entries::parse(&env.get(1).as_string().unwrap_or_default()) {
+        let (k, v) = match item {
+            Ok(Entry::Default(k, v)) => (k, v),
+            Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => (k, v),
+            _ => continue,
+        };
+        if page_props || k == "session_dua" {
+            out.push((k.to_string(), v.to_string()));
+        }
+    }
+    out.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
+    out.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
+    out
+}
+
+/// This tab's storage: whether it is used, whether it is full, and the
+/// anonymous id stored there. Storage is used only where a write succeeds
+/// (browsers; not Node or Workers, and not a page whose storage is
+/// blocked); a full storage is still storage: read what is there, report,
+/// keep going.
+fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
+    let wrote = persist && storage_set(&keys.heartbeat(), "1");
+    let full = persist && !wrote && storage_readable();
+    let durable = wrote || full;
+    let stored_id = if durable {
+        storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
+    } else {
+        None
+    };
+    (durable, full, stored_id)
 }
 
 /// A random id for this tab, in hex.
@@ -599,23 +631,8 @@ impl CoolaTracker {
 
         let env = environment();
         let page = env.get(0).as_bool().unwrap_or(false);
-        let env_text = env.get(1).as_string().unwrap_or_default();
-        let mut env_defaults: Vec<(String, String)> = Vec::new();
-        for item in entries::parse(&env_text) {
-            match item {
-                Ok(Entry::Default(k, v)) => env_defaults.push((k.to_string(), v.to_string())),
-                Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => {
-                    env_defaults.push((k.to_string(), v.to_string()))
-                }
-                _ => {}
-            }
-        }
         privacy::prepare(&mut cfg, page);
-        if !page || !cfg.auto_page_properties {
-            env_defaults.retain(|(k, _)| k == "session_dua");
-        }
-        env_defaults.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
-        env_defaults.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
+        let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
 
         let seed_arr = seed();
         let mut s = [0u32; 4];
@@ -625,25 +642,16 @@ impl CoolaTracker {
         let tab = hex_id(&s);
         let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
-        // Storage is used only where a write succeeds (browsers; not Node or
-        // Workers, and not a page whose storage is blocked).
-        let wrote = cfg.persist && storage_set(&keys.heartbeat(), "1");
-        // A full storage is still storage: read what is there, report, keep going.
-        let full = cfg.persist && !wrote && storage_readable();
-        let durable = wrote || full;
-        let stored_id = if durable {
-            storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
-        } else {
-            None
-        };
+        let (durable, full, stored_id) = open_storage(cfg.persist, &keys);
+        let new_id = durable && stored_id.is_none();
         let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
-        let mut core = Tracker::new(cfg, s, stored_id.clone(), env_defaults);
+        let mut core = Tracker::new(cfg, s, stored_id, env_defaults);
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
         let extra = privacy::configure(&mut core, given);
-        if durable && stored_id.is_none() && core.config().user_id.is_none() {
+        if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
         let exports = wasm_bindgen::exports();
@@ -659,7 +667,7 @@ impl CoolaTracker {
             extra,
             durable: durable.then(|| Durable {
                 keys,
-                warned: Cell::new(false),
+                warned: Cell::new(full),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
             }),
@@ -667,9 +675,6 @@ impl CoolaTracker {
         });
         inner.heartbeat(false);
         if full {
-            if let Some(d) = &inner.durable {
-                d.warned.set(true);
-            }
             inner.report_one(&Error::new(
                 ErrorCode::StorageError,
                 "localStorage is full: queued events are kept in memory only until it has room",
@@ -679,12 +684,11 @@ impl CoolaTracker {
         privacy::start(&inner);
         // No flush timer, but other tabs must still see this one alive.
         let timer = if interval > 0 {
-            inner.hook(|cb| every(interval, cb, PUMP))
-        } else if inner.durable.is_some() {
-            inner.hook(|cb| every(HEARTBEAT_EVERY_MS, cb, BEAT))
+            Some((interval, PUMP))
         } else {
-            None
+            inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
+        let timer = timer.and_then(|(ms, what)| inner.hook(|cb| every(ms, cb, what)));
         let lifecycle = inner.hook(listen);
         if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
             hooks.interval = timer;

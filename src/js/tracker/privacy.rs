@@ -179,9 +179,9 @@ impl Inner {
     /// dropped (opted out, sampled out, `beforeSend`).
     pub(super) fn enqueue(self: &Rc<Self>, encoded: &str) -> Result<String, JsValue> {
         let now = now_ms();
-        self.sync_session(now);
         let r = {
             let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
+            self.sync_session(&mut core, now);
             core.track_encoded(now, encoded)
         };
         let r = match r {
@@ -244,14 +244,8 @@ impl Inner {
 
     /// When this tab's session ran out, takes up the stored one (another
     /// tab may have kept it alive).
-    fn sync_session(&self, now: i64) {
-        if self.durable.is_none() {
-            return;
-        }
-        let Ok(mut core) = self.core.try_borrow_mut() else {
-            return;
-        };
-        if core.session_expired(now) {
+    fn sync_session(&self, core: &mut Tracker, now: i64) {
+        if self.durable.is_some() && core.session_expired(now) {
             let stored = storage_get(&self.extra.session_key);
             core.resume_session(stored.as_deref(), now);
         }
@@ -272,17 +266,12 @@ impl Inner {
     /// keys, and with `save` every stored event of this app), the
     /// anonymous id and the session removed; with `save` the choice is saved.
     fn opt_out_now(self: &Rc<Self>, save: bool) {
-        let contexts = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.opt_out(),
+        let (contexts, prefix) = match self.core.try_borrow_mut() {
+            Ok(mut c) => (c.opt_out(), c.config().storage_key.clone()),
             Err(_) => return,
         };
         self.persist();
         if let Some(d) = &self.durable {
-            let prefix = self
-                .core
-                .try_borrow()
-                .map(|c| c.config().storage_key.clone())
-                .unwrap_or_default();
             for k in privacy::opt_out_keys(&d.keys, &prefix, contexts) {
                 storage_remove(&k);
             }
@@ -423,8 +412,11 @@ impl CoolaTracker {
     /// The current session id, `""` when sessions are off.
     #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
     pub fn session_id(&self) -> JsValue {
-        self.inner.sync_session(now_ms());
-        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.session_id()))
+        let Ok(mut c) = self.inner.core.try_borrow_mut() else {
+            return JsValue::from_str("");
+        };
+        self.inner.sync_session(&mut c, now_ms());
+        JsValue::from_str(c.session_id())
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
