@@ -198,8 +198,9 @@ impl PageViews {
     /// navigation (the previous page view's URL), `None` for the first one,
     /// or when the URL did not change.
     pub fn view(&mut self, url: &str) -> Option<String> {
+        let changed = self.changed(url);
         let before = self.last.replace(url.to_string());
-        before.filter(|b| b != url)
+        before.filter(|_| changed)
     }
 
     /// Whether an automatic page view is due at `url` (`"history"`): only
