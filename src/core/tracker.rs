@@ -250,7 +250,7 @@ impl Tracker {
             state: Lifecycle::Running,
             rng,
             user_id,
-            env_defaults: Vec::with_capacity(env_defaults.len() + 2),
+            env_defaults: Vec::new(),
             overflowed: 0,
             drop_from: 0,
             notices: Vec::new(),
@@ -271,7 +271,10 @@ impl Tracker {
         if let Some(ip) = ip {
             t.add_env("session_ip".to_string(), ip);
         }
-        for (k, v) in env_defaults {
+        let mut env_defaults = env_defaults;
+        for e in env_defaults.iter_mut() {
+            // Taken out in place: no by-value iterator (one more generic copy).
+            let (k, v) = core::mem::take(e);
             // The `sessionDua` option wins over the environment's user agent.
             let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
             t.add_env(k, v);
