@@ -95,16 +95,21 @@ pub fn bad_rate() -> Error {
 /// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
 /// `1e-7`): the rate and the JSON text to send as `sample_rate`.
 pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
-    if !num::is_json_number(text) || text.starts_with('-') {
+    let b = text.as_bytes();
+    if !num::is_json_number(text) || b.first() == Some(&b'-') {
         return Err(bad_rate());
     }
-    let b = text.as_bytes();
-    let e = b.iter().position(|&c| c == b'e' || c == b'E').unwrap_or(b.len());
-    let (mantissa, exp) = b.split_at(e);
+    // The mantissa's digits, up to the exponent's `e` (plain loops over
+    // bytes: no searcher or split copy).
     let mut value = 0f64;
     let mut scale = 0i64;
     let mut frac = false;
-    for &c in mantissa {
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        if c == b'e' || c == b'E' {
+            break;
+        }
         if c == b'.' {
             frac = true;
         } else {
@@ -112,7 +117,7 @@ pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
             scale -= i64::from(frac);
         }
     }
-    let exp = exp.get(1..).unwrap_or_default();
+    let exp = b.get(i..).unwrap_or_default();
     let (neg, digits) = match exp.split_first() {
         Some((b'-', d)) => (true, d),
         Some((b'+', d)) => (false, d),
@@ -193,8 +198,9 @@ impl PageViews {
     /// navigation (the previous page view's URL), `None` for the first one,
     /// or when the URL did not change.
     pub fn view(&mut self, url: &str) -> Option<String> {
+        let changed = self.changed(url);
         let before = self.last.replace(url.to_string());
-        before.filter(|b| b != url)
+        before.filter(|_| changed)
     }
 
     /// Whether an automatic page view is due at `url` (`"history"`): only

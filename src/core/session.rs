@@ -34,9 +34,9 @@ impl Session {
     /// The session as storage holds it: `<id>:<last activity ms>`; `None`
     /// for text this library did not write.
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
-        let colon = stored.bytes().rposition(|c| c == b':')?;
+        let colon = crate::core::store::last_colon(stored)?;
         let id = stored.get(..colon)?;
-        let mut plausible_id = (1..=64).contains(&id.len());
+        let mut plausible_id = !id.is_empty() && id.len() <= 64;
         for b in id.bytes() {
             plausible_id &= b.is_ascii_alphanumeric() || b == b'-';
         }

@@ -201,7 +201,7 @@ impl Keys {
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
     fn parse<'a>(&self, key: &'a str, kind: &str) -> Option<(&'a str, u64)> {
         let rest = self.after(key, kind)?;
-        let colon = rest.bytes().rposition(|c| c == b':')?;
+        let colon = last_colon(rest)?;
         let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
         let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
         Some((tab, n))
@@ -233,6 +233,19 @@ impl Keys {
     }
 }
 
+/// Where the last `:` of `s` is (a plain loop: no iterator adapter copy).
+pub(crate) fn last_colon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut i = b.len();
+    while i > 0 {
+        i -= 1;
+        if b.get(i) == Some(&b':') {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// 32-bit FNV-1a of `s`, as 8 hex digits. Not a secret: it only tells
 /// apart the queues of different URLs, and keeps the app key out of storage.
 fn hash_hex(s: &str) -> String {
@@ -260,7 +273,7 @@ pub fn is_plausible_id(v: &str) -> bool {
         }
         n += 1;
     }
-    (1..=128).contains(&n)
+    n > 0 && n <= 128
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.

@@ -212,7 +212,15 @@ impl Tracker {
     /// random one is made when `None`); `env_defaults` are properties the
     /// environment fills once (user agent, screen size...), each sent unless
     /// the caller gives it or it is empty.
-    pub fn new(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env_defaults: Vec<(String, String)>) -> Self {
+    ///
+    /// `cfg.session_dua` and `cfg.session_ip` move into those properties:
+    /// [`Tracker::config`] has them as `None`.
+    pub fn new(
+        mut cfg: Config,
+        seed: [u32; 4],
+        anonymous_id: Option<String>,
+        env_defaults: Vec<(String, String)>,
+    ) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
             let mut id = String::with_capacity(36);
@@ -224,8 +232,8 @@ impl Tracker {
             cap_ms: cfg.retry_max_ms,
             ..Backoff::default()
         };
-        let mut dua = cfg.session_dua.clone();
-        let ip = cfg.session_ip.clone();
+        let mut dua = cfg.session_dua.take();
+        let ip = cfg.session_ip.take();
         let mut t = Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
@@ -242,7 +250,7 @@ impl Tracker {
             state: Lifecycle::Running,
             rng,
             user_id,
-            env_defaults: Vec::with_capacity(env_defaults.len() + 2),
+            env_defaults: Vec::new(),
             overflowed: 0,
             drop_from: 0,
             notices: Vec::new(),
@@ -263,7 +271,10 @@ impl Tracker {
         if let Some(ip) = ip {
             t.add_env("session_ip".to_string(), ip);
         }
-        for (k, v) in env_defaults {
+        let mut env_defaults = env_defaults;
+        for e in env_defaults.iter_mut() {
+            // Taken out in place: no by-value iterator (one more generic copy).
+            let (k, v) = core::mem::take(e);
             // The `sessionDua` option wins over the environment's user agent.
             let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
             t.add_env(k, v);
@@ -302,7 +313,8 @@ impl Tracker {
         self.env_defaults.push((k, v, numeric));
     }
 
-    /// The configuration.
+    /// The configuration (but `session_dua` and `session_ip`, which
+    /// [`Tracker::new`] moved into the environment's properties).
     pub fn config(&self) -> &Config {
         &self.cfg
     }
