@@ -358,8 +358,8 @@ export function storage(op, k, v) {
   try {
     const s = localStorage;
     if (op === 0) return s.getItem(k);
-    if (op === 1) return s.setItem(k, v), true;
-    if (op === 2) return s.removeItem(k), true;
+    if (op === 1) return s.setItem(k, v), wrote(k), true;
+    if (op === 2) return s.removeItem(k), wrote(k), true;
     if (op === 3) {
       for (let i = 0; i < s.length; i++) {
         const key = s.key(i);
@@ -413,9 +413,20 @@ export function pageEvent(p, ref) {
   return props(s + one("event_name", "page_view"), p);
 }
 
-// Calls `f()` when another tab changes storage key `key` (or clears the
-// storage) and, with `nav`, after every in-page navigation: history.pushState
-// and replaceState (wrapped once), popstate and hashchange. The remover puts
+// The keys watchPage watches in this document, with their callbacks. The
+// browser's `storage` event reaches other documents only, so a write by one
+// tracker (optOut() saving the choice) is told to the other trackers of this
+// document here, after the writing call has returned (a microtask), as the
+// event would be.
+const watched = new Set();
+function wrote(k) {
+  for (const [key, fire] of watched) if (key === k) queueMicrotask(fire);
+}
+
+// Calls `f()` when another tab, or another tracker of this document (see
+// `wrote`), changes storage key `key` (or clears the storage) and, with
+// `nav`, after every in-page navigation: history.pushState and replaceState
+// (wrapped once), popstate and hashchange. The remover puts
 // back the originals only where our wrapper is still the one installed (a
 // library that wrapped them after us keeps its wrapper, which then calls
 // ours, which no longer reacts). A failing `f` never breaks the page.
@@ -431,6 +442,8 @@ export function watchPage(key, nav, cb, what) {
     if (e.key === key || e.key === null) fire();
   };
   addEventListener("storage", onStorage);
+  const mine = [key, fire];
+  watched.add(mine);
   const h = nav && typeof history === "object" && history ? history : null;
   const wrap = (orig) =>
     function () {
@@ -450,6 +463,7 @@ export function watchPage(key, nav, cb, what) {
   return () => {
     if (!active) return;
     active = false;
+    watched.delete(mine);
     removeEventListener("storage", onStorage);
     if (!h) return;
     if (h.pushState === ourPush) h.pushState = push;

@@ -165,6 +165,49 @@ test("the choice is kept across a reload, and reaches another tab at once", asyn
   }
 });
 
+test("two trackers of one document: optOut() and optIn() on one reach the other before its next track()", async () => {
+  const storageKey = storageKeyOf("same-doc");
+  const [appA, appB] = [uniqueApp("same-doc-a"), uniqueApp("same-doc-b")];
+  const page = await open();
+  try {
+    const got = await page.evaluate(
+      async ({ appA, appB, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        const endpoint = `${location.origin}/v3/{appKey}/track`;
+        const a = new CoolaTracker({ appKey: appA, endpoint, flushIntervalMs: 0, storageKey });
+        const b = new CoolaTracker({ appKey: appB, endpoint, flushIntervalMs: 0, storageKey });
+        b.track("queued_in_b");
+        a.optOut();
+        // The storage event never reaches the document that wrote: the
+        // other tracker hears of the choice once optOut() has returned.
+        await null;
+        const out = { optedOut: b.optedOut, pending: b.pending, tracked: b.track("after_opt_out") };
+        a.optIn();
+        await null;
+        out.optedIn = !b.optedOut;
+        out.id = b.track("after_opt_in");
+        await b.flush();
+        a.shutdown();
+        await b.shutdown();
+        return out;
+      },
+      { appA, appB, storageKey },
+    );
+    assert.deepEqual(
+      { ...got, id: got.id.length },
+      { optedOut: true, pending: 0, tracked: "", optedIn: true, id: 36 },
+    );
+    assert.deepEqual(
+      collector.events({ app: appB }).map((e) => e.event_name),
+      ["after_opt_in"],
+      "nothing b queued before the opt-out, or tracked during it, was sent",
+    );
+    assert.deepEqual(collector.events({ app: appA }), []);
+  } finally {
+    await page.context().close();
+  }
+});
+
 test("Global Privacy Control opts out with privacySignals, unless the saved choice is optIn(); never saved", async () => {
   const app = uniqueApp("gpc");
   const storageKey = storageKeyOf("gpc");
