@@ -142,14 +142,8 @@ impl Rng {
 pub struct Tracker {
     cfg: Config,
     backoff: Backoff,
-    queue: Vec<Slot>,
-    live: usize,
     next_seq: u64,
     next_id: u64,
-    flights: Vec<Flight>,
-    tries: u32,
-    split_limit: Option<usize>,
-    retry_at: i64,
     stopped: bool,
     state: Lifecycle,
     rng: Rng,
@@ -157,7 +151,6 @@ pub struct Tracker {
     /// Properties the environment fills, once per tracker: name, value, and
     /// whether the value is a JSON number (decided here, not on every track).
     env_defaults: Vec<(String, String, bool)>,
-    overflowed: u32,
     /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
     drop_from: u64,
     notices: Vec<Error>,
@@ -172,28 +165,60 @@ pub struct Tracker {
     /// context (see [`crate::core::store::split_shared`]) instead of once
     /// per event.
     ctx_tail: String,
-    /// The context stored last: its number and shared part.
-    ctx: Option<(u64, String)>,
     /// How many contexts were stored (numbers never repeat).
     ctx_count: u64,
-    /// Whether stored events may leave out their shared part (off once a
-    /// context could not be stored).
-    compact: bool,
-    /// What this tracker's stored events take, and may take, in storage.
-    stored_bytes: usize,
     storage_budget: usize,
-    /// The budget stopped a write; reported once until everything fits again.
-    over_budget: bool,
-    /// Events from this sequence number on may not be written to storage yet.
-    unstored_since: u64,
     /// Bytes of keepalive bodies that may be in flight at once; 0 outside a page.
     keepalive_budget: usize,
     /// The keepalive request that failed with a network error: its events
     /// stay its own until the next try (see [`Tracker::on_response`]), which
     /// sends them again before another can fail; so there is at most one.
     held: Option<u64>,
+    /// The queue and what follows it, as an opt-out empties them.
+    q: QueueState,
     /// Opt-out, sessions, shared properties, sampling, page views, beforeSend.
     x: privacy::Extras,
+}
+
+/// The part of the tracker's state that [`Tracker::opt_out`] puts back as
+/// it was at the start: one initial value, [`QueueState::INITIAL`], for both.
+struct QueueState {
+    queue: Vec<Slot>,
+    live: usize,
+    flights: Vec<Flight>,
+    tries: u32,
+    split_limit: Option<usize>,
+    retry_at: i64,
+    overflowed: u32,
+    /// The context stored last: its number and shared part.
+    ctx: Option<(u64, String)>,
+    /// Whether stored events may leave out their shared part (off once a
+    /// context could not be stored).
+    compact: bool,
+    /// What this tracker's stored events take in storage.
+    stored_bytes: usize,
+    /// The budget stopped a write; reported once until everything fits again.
+    over_budget: bool,
+    /// Events from this sequence number on may not be written to storage yet.
+    unstored_since: u64,
+}
+
+impl QueueState {
+    /// Nothing queued, in flight or stored; no retry pending.
+    const INITIAL: QueueState = QueueState {
+        queue: Vec::new(),
+        live: 0,
+        flights: Vec::new(),
+        tries: 0,
+        split_limit: None,
+        retry_at: i64::MIN,
+        overflowed: 0,
+        ctx: None,
+        compact: true,
+        stored_bytes: 0,
+        over_budget: false,
+        unstored_since: u64::MAX,
+    };
 }
 
 /// How much of `localStorage` one tracker's stored events may take, in
@@ -238,35 +263,24 @@ impl Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
             backoff,
-            queue: Vec::new(),
-            live: 0,
             next_seq: 1,
             next_id: 1,
-            flights: Vec::new(),
-            tries: 0,
-            split_limit: None,
-            retry_at: i64::MIN,
             stopped: false,
             state: Lifecycle::Running,
             rng,
             user_id,
             env_defaults: Vec::new(),
-            overflowed: 0,
             drop_from: 0,
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
             unstore: Vec::new(),
-            unstored_since: u64::MAX,
             ctx_tail: String::new(),
-            ctx: None,
             ctx_count: 0,
-            compact: true,
-            stored_bytes: 0,
             storage_budget: STORAGE_BUDGET,
-            over_budget: false,
             keepalive_budget: 0,
             held: None,
+            q: QueueState::INITIAL,
         };
         if let Some(ip) = ip {
             t.add_env("session_ip".to_string(), ip);
@@ -340,7 +354,7 @@ impl Tracker {
 
     /// Events queued and not yet acknowledged.
     pub fn pending(&self) -> usize {
-        self.live
+        self.q.live
     }
 
     /// The counters.
@@ -461,8 +475,8 @@ impl Tracker {
     /// `onError`: right away when [`Tracker::report_now`] says so, and at the
     /// end of every task that [`Tracker::needs_end_of_task`].
     pub fn take_notices(&mut self) -> Vec<Error> {
-        if self.overflowed > 0 {
-            let n = core::mem::take(&mut self.overflowed);
+        if self.q.overflowed > 0 {
+            let n = core::mem::take(&mut self.q.overflowed);
             self.notices.push(counted(
                 ErrorCode::QueueFull,
                 n as usize,
@@ -474,7 +488,7 @@ impl Tracker {
 
     /// Whether there are notices waiting.
     pub fn has_notices(&self) -> bool {
-        self.overflowed > 0 || !self.notices.is_empty()
+        self.q.overflowed > 0 || !self.notices.is_empty()
     }
 
     /// Whether notices wait that are reported as soon as they arise (a
@@ -490,7 +504,7 @@ impl Tracker {
     /// an overflow to report, or (when it keeps a `durable` queue) events to
     /// write to storage.
     pub fn needs_end_of_task(&self, durable: bool) -> bool {
-        self.overflowed > 0 || (durable && self.needs_persist())
+        self.q.overflowed > 0 || (durable && self.needs_persist())
     }
 
     /// Leaves a notice for `onError`.

@@ -166,24 +166,16 @@ impl Tracker {
     pub fn opt_out(&mut self) -> u64 {
         self.x.opted_out = true;
         self.x.held = None;
-        for s in self.queue.iter() {
+        for s in self.q.queue.iter() {
             if !s.done && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
                 self.unstore.push((s.seq, 0));
             }
         }
-        self.queue.clear();
-        self.stats.dropped += self.live as u64;
-        self.live = 0;
-        self.flights.clear();
-        self.tries = 0;
-        self.split_limit = None;
-        self.retry_at = i64::MIN;
-        self.overflowed = 0;
-        self.unstored_since = u64::MAX;
-        self.stored_bytes = 0;
-        self.over_budget = false;
-        self.compact = true;
+        self.stats.dropped += self.q.live as u64;
+        // Every context this tab stored goes too: the numbers go on from
+        // here, so a later event never names a removed context's number.
+        self.q = super::QueueState::INITIAL;
         if self.x.anonymous {
             let mut id = String::with_capacity(36);
             self.rng.uuid(&mut id);
@@ -192,9 +184,6 @@ impl Tracker {
         if let Some(s) = &mut self.x.session {
             s.forget();
         }
-        // Every context this tab stored goes: the numbers go on from here,
-        // so a later event never names a removed context's number.
-        self.ctx = None;
         self.ctx_count
     }
 
