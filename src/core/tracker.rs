@@ -283,25 +283,26 @@ impl Tracker {
             q: QueueState::INITIAL,
         };
         if let Some(ip) = ip {
-            t.add_env("session_ip".to_string(), ip);
+            t.add_env("session_ip", ip);
         }
         let mut env_defaults = env_defaults;
-        for e in env_defaults.iter_mut() {
-            // Taken out in place: no by-value iterator (one more generic copy).
-            let (k, v) = core::mem::take(e);
+        for (k, v) in env_defaults.iter_mut() {
+            // The value taken out in place: no by-value iterator (one more
+            // generic copy).
+            let v = core::mem::take(v);
             // The `sessionDua` option wins over the environment's user agent.
             let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
             t.add_env(k, v);
         }
         if let Some(dua) = dua {
-            t.add_env("session_dua".to_string(), dua);
+            t.add_env("session_dua", dua);
         }
         t
     }
 
     /// Adds a property the environment fills to every event, and to
     /// `ctx_tail`; an empty value is never sent.
-    fn add_env(&mut self, k: String, v: String) {
+    fn add_env(&mut self, k: &str, v: String) {
         if v.is_empty() {
             return;
         }
@@ -317,14 +318,14 @@ impl Tracker {
         if !tail.is_empty() {
             tail.push(',');
         }
-        json::push_str(tail, &k);
+        json::push_str(tail, k);
         tail.push(':');
         if numeric {
             tail.push_str(&v);
         } else {
             json::push_str(tail, &v);
         }
-        self.env_defaults.push((k, v, numeric));
+        self.env_defaults.push((k.to_string(), v, numeric));
     }
 
     /// The configuration (but `session_dua` and `session_ip`, which
