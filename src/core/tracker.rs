@@ -117,9 +117,10 @@ impl Rng {
         result
     }
 
-    /// Appends a random version-4 UUID, lower-case hex with dashes.
-    fn uuid(&mut self, out: &mut String) {
+    /// A random version-4 UUID, lower-case hex with dashes.
+    fn uuid(&mut self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(36);
         for i in 0..4u32 {
             let mut w = self.next();
             if i == 1 {
@@ -135,6 +136,7 @@ impl Rng {
                 out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
             }
         }
+        out
     }
 }
 
@@ -247,11 +249,7 @@ impl Tracker {
         env_defaults: Vec<(String, String)>,
     ) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
-        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
-            let mut id = String::with_capacity(36);
-            rng.uuid(&mut id);
-            id
-        });
+        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
         let backoff = Backoff {
             base_ms: cfg.retry_base_ms,
             cap_ms: cfg.retry_max_ms,
@@ -397,8 +395,7 @@ impl Tracker {
             ));
         }
         self.check_not_held()?;
-        let mut id = String::with_capacity(36);
-        self.rng.uuid(&mut id);
+        let mut id = self.rng.uuid();
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
         let with_session = self.touch_session(now_ms);

@@ -177,9 +177,7 @@ impl Tracker {
         // here, so a later event never names a removed context's number.
         self.q = super::QueueState::INITIAL;
         if self.x.anonymous {
-            let mut id = String::with_capacity(36);
-            self.rng.uuid(&mut id);
-            self.user_id = id;
+            self.user_id = self.rng.uuid();
         }
         if let Some(s) = &mut self.x.session {
             s.forget();
@@ -236,15 +234,7 @@ impl Tracker {
         let Some(s) = self.x.session.as_mut() else {
             return false;
         };
-        s.touch(
-            now_ms,
-            || None,
-            || {
-                let mut id = String::with_capacity(36);
-                rng.uuid(&mut id);
-                id
-            },
-        );
+        s.touch(now_ms, || None, || rng.uuid());
         true
     }
 
