@@ -456,14 +456,7 @@ impl Tracker {
         self.scratch.clear();
         let (time, given) = Props::new(rest).validate(&mut self.scratch, Some(event_name), &defaults, &opts)?;
         let given = given.checked_shr(id_at as u32).unwrap_or(0);
-        // A caller's own event_id was checked to be a non-empty string: it
-        // is the id to return.
-        if given & 1 != 0 {
-            if let Some(theirs) = caller_str(rest, event::EVENT_ID) {
-                id.clear();
-                id.push_str(theirs);
-            }
-        }
+        own_id(&mut id, given, rest);
         Ok(self.admit(rest, given & 2 != 0, id, time.unwrap_or(i64::MAX)))
     }
 
@@ -521,6 +514,18 @@ pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
         }
     }
     None
+}
+
+/// Makes `id` the caller's own `event_id` when validation's `given` says
+/// there is one (bit 0; it was checked to be a non-empty string): the id to
+/// return.
+fn own_id(id: &mut String, given: u64, encoded: &str) {
+    if given & 1 != 0 {
+        if let Some(theirs) = caller_str(encoded, event::EVENT_ID) {
+            id.clear();
+            id.push_str(theirs);
+        }
+    }
 }
 
 /// A notice about `n` events: `"<n> <what>"`, with the count.

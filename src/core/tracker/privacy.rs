@@ -329,11 +329,7 @@ impl Tracker {
         let (t, given) =
             Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
         let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        if given & 1 != 0 {
-            if let Some(theirs) = super::caller_str(encoded, event::EVENT_ID) {
-                id = theirs.to_string();
-            }
-        }
+        super::own_id(&mut id, given, encoded);
         self.push(json, time);
         Ok(id)
     }
