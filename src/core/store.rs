@@ -326,17 +326,16 @@ pub fn restore(
         now_ms: None,
     };
     let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
-    let fail = |why: &str| {
-        let mut m = String::from("not an event of this library: ");
-        m.push_str(why);
-        Error::new(ErrorCode::StorageError, m)
+    // One message built for both ways to fail: validation's error, or no
+    // event_id (validated, one given is a non-empty string).
+    let why = match r {
+        Ok(_) if caller_str(stored, event::EVENT_ID).is_none() => "no event_id",
+        Ok((time, _)) => return Ok((out, time.unwrap_or(i64::MAX))),
+        Err(ref e) => &e.message,
     };
-    let (time, _) = r.map_err(|e| fail(&e.message))?;
-    // Validated: an event_id given is a non-empty string.
-    if caller_str(stored, event::EVENT_ID).is_none() {
-        return Err(fail("no event_id"));
-    }
-    Ok((out, time.unwrap_or(i64::MAX)))
+    let mut m = String::from("not an event of this library: ");
+    m.push_str(why);
+    Err(Error::new(ErrorCode::StorageError, m))
 }
 
 /// A stored entry's problem, before [`restore`] says whose.

@@ -117,9 +117,10 @@ impl Rng {
         result
     }
 
-    /// Appends a random version-4 UUID, lower-case hex with dashes.
-    fn uuid(&mut self, out: &mut String) {
+    /// A random version-4 UUID, lower-case hex with dashes.
+    fn uuid(&mut self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(36);
         for i in 0..4u32 {
             let mut w = self.next();
             if i == 1 {
@@ -135,6 +136,7 @@ impl Rng {
                 out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
             }
         }
+        out
     }
 }
 
@@ -142,14 +144,8 @@ impl Rng {
 pub struct Tracker {
     cfg: Config,
     backoff: Backoff,
-    queue: Vec<Slot>,
-    live: usize,
     next_seq: u64,
     next_id: u64,
-    flights: Vec<Flight>,
-    tries: u32,
-    split_limit: Option<usize>,
-    retry_at: i64,
     stopped: bool,
     state: Lifecycle,
     rng: Rng,
@@ -157,7 +153,6 @@ pub struct Tracker {
     /// Properties the environment fills, once per tracker: name, value, and
     /// whether the value is a JSON number (decided here, not on every track).
     env_defaults: Vec<(String, String, bool)>,
-    overflowed: u32,
     /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
     drop_from: u64,
     notices: Vec<Error>,
@@ -172,28 +167,60 @@ pub struct Tracker {
     /// context (see [`crate::core::store::split_shared`]) instead of once
     /// per event.
     ctx_tail: String,
-    /// The context stored last: its number and shared part.
-    ctx: Option<(u64, String)>,
     /// How many contexts were stored (numbers never repeat).
     ctx_count: u64,
-    /// Whether stored events may leave out their shared part (off once a
-    /// context could not be stored).
-    compact: bool,
-    /// What this tracker's stored events take, and may take, in storage.
-    stored_bytes: usize,
     storage_budget: usize,
-    /// The budget stopped a write; reported once until everything fits again.
-    over_budget: bool,
-    /// Events from this sequence number on may not be written to storage yet.
-    unstored_since: u64,
     /// Bytes of keepalive bodies that may be in flight at once; 0 outside a page.
     keepalive_budget: usize,
     /// The keepalive request that failed with a network error: its events
     /// stay its own until the next try (see [`Tracker::on_response`]), which
     /// sends them again before another can fail; so there is at most one.
     held: Option<u64>,
+    /// The queue and what follows it, as an opt-out empties them.
+    q: QueueState,
     /// Opt-out, sessions, shared properties, sampling, page views, beforeSend.
     x: privacy::Extras,
+}
+
+/// The part of the tracker's state that [`Tracker::opt_out`] puts back as
+/// it was at the start: one initial value, [`QueueState::INITIAL`], for both.
+struct QueueState {
+    queue: Vec<Slot>,
+    live: usize,
+    flights: Vec<Flight>,
+    tries: u32,
+    split_limit: Option<usize>,
+    retry_at: i64,
+    overflowed: u32,
+    /// The context stored last: its number and shared part.
+    ctx: Option<(u64, String)>,
+    /// Whether stored events may leave out their shared part (off once a
+    /// context could not be stored).
+    compact: bool,
+    /// What this tracker's stored events take in storage.
+    stored_bytes: usize,
+    /// The budget stopped a write; reported once until everything fits again.
+    over_budget: bool,
+    /// Events from this sequence number on may not be written to storage yet.
+    unstored_since: u64,
+}
+
+impl QueueState {
+    /// Nothing queued, in flight or stored; no retry pending.
+    const INITIAL: QueueState = QueueState {
+        queue: Vec::new(),
+        live: 0,
+        flights: Vec::new(),
+        tries: 0,
+        split_limit: None,
+        retry_at: i64::MIN,
+        overflowed: 0,
+        ctx: None,
+        compact: true,
+        stored_bytes: 0,
+        over_budget: false,
+        unstored_since: u64::MAX,
+    };
 }
 
 /// How much of `localStorage` one tracker's stored events may take, in
@@ -222,11 +249,7 @@ impl Tracker {
         env_defaults: Vec<(String, String)>,
     ) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
-        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| {
-            let mut id = String::with_capacity(36);
-            rng.uuid(&mut id);
-            id
-        });
+        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
         let backoff = Backoff {
             base_ms: cfg.retry_base_ms,
             cap_ms: cfg.retry_max_ms,
@@ -238,56 +261,46 @@ impl Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
             backoff,
-            queue: Vec::new(),
-            live: 0,
             next_seq: 1,
             next_id: 1,
-            flights: Vec::new(),
-            tries: 0,
-            split_limit: None,
-            retry_at: i64::MIN,
             stopped: false,
             state: Lifecycle::Running,
             rng,
             user_id,
             env_defaults: Vec::new(),
-            overflowed: 0,
             drop_from: 0,
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
             unstore: Vec::new(),
-            unstored_since: u64::MAX,
             ctx_tail: String::new(),
-            ctx: None,
             ctx_count: 0,
-            compact: true,
-            stored_bytes: 0,
             storage_budget: STORAGE_BUDGET,
-            over_budget: false,
             keepalive_budget: 0,
             held: None,
+            q: QueueState::INITIAL,
         };
         if let Some(ip) = ip {
-            t.add_env("session_ip".to_string(), ip);
+            t.add_env("session_ip", ip);
         }
         let mut env_defaults = env_defaults;
-        for e in env_defaults.iter_mut() {
-            // Taken out in place: no by-value iterator (one more generic copy).
-            let (k, v) = core::mem::take(e);
+        for (k, v) in env_defaults.iter_mut() {
+            // The value taken out in place: no by-value iterator (one more
+            // generic copy).
+            let v = core::mem::take(v);
             // The `sessionDua` option wins over the environment's user agent.
             let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
             t.add_env(k, v);
         }
         if let Some(dua) = dua {
-            t.add_env("session_dua".to_string(), dua);
+            t.add_env("session_dua", dua);
         }
         t
     }
 
     /// Adds a property the environment fills to every event, and to
     /// `ctx_tail`; an empty value is never sent.
-    fn add_env(&mut self, k: String, v: String) {
+    fn add_env(&mut self, k: &str, v: String) {
         if v.is_empty() {
             return;
         }
@@ -303,14 +316,14 @@ impl Tracker {
         if !tail.is_empty() {
             tail.push(',');
         }
-        json::push_str(tail, &k);
+        json::push_str(tail, k);
         tail.push(':');
         if numeric {
             tail.push_str(&v);
         } else {
             json::push_str(tail, &v);
         }
-        self.env_defaults.push((k, v, numeric));
+        self.env_defaults.push((k.to_string(), v, numeric));
     }
 
     /// The configuration (but `session_dua` and `session_ip`, which
@@ -340,7 +353,7 @@ impl Tracker {
 
     /// Events queued and not yet acknowledged.
     pub fn pending(&self) -> usize {
-        self.live
+        self.q.live
     }
 
     /// The counters.
@@ -382,8 +395,7 @@ impl Tracker {
             ));
         }
         self.check_not_held()?;
-        let mut id = String::with_capacity(36);
-        self.rng.uuid(&mut id);
+        let mut id = self.rng.uuid();
         let mut now_text = String::new();
         num::push_i64(&mut now_text, now_ms);
         let with_session = self.touch_session(now_ms);
@@ -444,14 +456,7 @@ impl Tracker {
         self.scratch.clear();
         let (time, given) = Props::new(rest).validate(&mut self.scratch, Some(event_name), &defaults, &opts)?;
         let given = given.checked_shr(id_at as u32).unwrap_or(0);
-        // A caller's own event_id was checked to be a non-empty string: it
-        // is the id to return.
-        if given & 1 != 0 {
-            if let Some(theirs) = caller_str(rest, event::EVENT_ID) {
-                id.clear();
-                id.push_str(theirs);
-            }
-        }
+        own_id(&mut id, given, rest);
         Ok(self.admit(rest, given & 2 != 0, id, time.unwrap_or(i64::MAX)))
     }
 
@@ -461,8 +466,8 @@ impl Tracker {
     /// `onError`: right away when [`Tracker::report_now`] says so, and at the
     /// end of every task that [`Tracker::needs_end_of_task`].
     pub fn take_notices(&mut self) -> Vec<Error> {
-        if self.overflowed > 0 {
-            let n = core::mem::take(&mut self.overflowed);
+        if self.q.overflowed > 0 {
+            let n = core::mem::take(&mut self.q.overflowed);
             self.notices.push(counted(
                 ErrorCode::QueueFull,
                 n as usize,
@@ -474,7 +479,7 @@ impl Tracker {
 
     /// Whether there are notices waiting.
     pub fn has_notices(&self) -> bool {
-        self.overflowed > 0 || !self.notices.is_empty()
+        self.q.overflowed > 0 || !self.notices.is_empty()
     }
 
     /// Whether notices wait that are reported as soon as they arise (a
@@ -490,7 +495,7 @@ impl Tracker {
     /// an overflow to report, or (when it keeps a `durable` queue) events to
     /// write to storage.
     pub fn needs_end_of_task(&self, durable: bool) -> bool {
-        self.overflowed > 0 || (durable && self.needs_persist())
+        self.q.overflowed > 0 || (durable && self.needs_persist())
     }
 
     /// Leaves a notice for `onError`.
@@ -509,6 +514,18 @@ pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
         }
     }
     None
+}
+
+/// Makes `id` the caller's own `event_id` when validation's `given` says
+/// there is one (bit 0; it was checked to be a non-empty string): the id to
+/// return.
+fn own_id(id: &mut String, given: u64, encoded: &str) {
+    if given & 1 != 0 {
+        if let Some(theirs) = caller_str(encoded, event::EVENT_ID) {
+            id.clear();
+            id.push_str(theirs);
+        }
+    }
 }
 
 /// A notice about `n` events: `"<n> <what>"`, with the count.

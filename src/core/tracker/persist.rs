@@ -24,19 +24,19 @@ impl Tracker {
     ) -> bool {
         for &(seq, bytes) in &self.unstore {
             remove(seq);
-            self.stored_bytes = self.stored_bytes.saturating_sub(bytes as usize);
+            self.q.stored_bytes = self.q.stored_bytes.saturating_sub(bytes as usize);
         }
         self.unstore.clear();
-        if self.unstored_since == u64::MAX {
+        if self.q.unstored_since == u64::MAX {
             return true;
         }
-        let from = self.index_of(self.unstored_since);
-        self.unstored_since = u64::MAX;
+        let from = self.index_of(self.q.unstored_since);
+        self.q.unstored_since = u64::MAX;
         let mut ok = true;
         // Events the budget keeps in memory only.
         let mut kept = 0;
         let mut text = String::new();
-        for s in self.queue.get_mut(from..).unwrap_or_default() {
+        for s in self.q.queue.get_mut(from..).unwrap_or_default() {
             if s.done || s.stored > 0 {
                 continue;
             }
@@ -48,22 +48,23 @@ impl Tracker {
             // holds the rest (a new one when the page's part changed).
             text.clear();
             if let Some((head, shared)) = self
+                .q
                 .compact
                 .then(|| store::split_shared(&s.json, &self.ctx_tail))
                 .flatten()
             {
-                let n = match &self.ctx {
+                let n = match &self.q.ctx {
                     Some((n, c)) if c == shared => *n,
                     _ => {
                         let n = self.ctx_count + 1;
                         let ctx = store::context_json(shared);
                         if put_context(n, &ctx) {
                             self.ctx_count = n;
-                            self.stored_bytes += ctx.len() + store::KEY_BYTES;
-                            self.ctx = Some((n, shared.to_string()));
+                            self.q.stored_bytes += ctx.len() + store::KEY_BYTES;
+                            self.q.ctx = Some((n, shared.to_string()));
                             n
                         } else {
-                            self.compact = false;
+                            self.q.compact = false;
                             0
                         }
                     }
@@ -74,23 +75,23 @@ impl Tracker {
             }
             let stored = if text.is_empty() { &s.json } else { &text };
             let bytes = stored.len() + store::KEY_BYTES;
-            if self.stored_bytes + bytes > self.storage_budget {
+            if self.q.stored_bytes + bytes > self.storage_budget {
                 // Over the budget: this one and the rest stay in memory
                 // only, until acknowledged events make room.
-                self.unstored_since = s.seq;
+                self.q.unstored_since = s.seq;
                 kept = 1;
             } else if put(s.seq, stored) {
                 s.stored = bytes as u32;
-                self.stored_bytes += bytes;
+                self.q.stored_bytes += bytes;
             } else {
-                self.unstored_since = s.seq;
+                self.q.unstored_since = s.seq;
                 ok = false;
                 break;
             }
         }
         if kept > 0 {
-            if !self.over_budget {
-                self.over_budget = true;
+            if !self.q.over_budget {
+                self.q.over_budget = true;
                 let mut e = counted(
                     ErrorCode::StorageError,
                     kept,
@@ -103,7 +104,7 @@ impl Tracker {
             return false;
         }
         if ok {
-            self.over_budget = false;
+            self.q.over_budget = false;
         }
         ok
     }
@@ -112,7 +113,7 @@ impl Tracker {
     /// tab may have claimed its events and removed them): the next event
     /// stored writes its context again, under a new number.
     pub fn context_lost(&mut self) {
-        self.ctx = None;
+        self.q.ctx = None;
     }
 
     /// The numbers of the contexts this tracker stored (for removing them).
@@ -123,13 +124,13 @@ impl Tracker {
     /// Whether the storage budget (not a refusal of the storage itself) kept
     /// the last [`Tracker::persist`] from writing everything.
     pub fn over_budget(&self) -> bool {
-        self.over_budget
+        self.q.over_budget
     }
 
     /// What this tracker's stored events take in storage, as counted
     /// against the budget (stored text plus [`store::KEY_BYTES`] an event).
     pub fn stored_bytes(&self) -> usize {
-        self.stored_bytes
+        self.q.stored_bytes
     }
 
     /// Sets the storage budget in bytes (default [`super::STORAGE_BUDGET`]).
@@ -139,6 +140,6 @@ impl Tracker {
 
     /// Whether [`Tracker::persist`] has anything to do.
     pub fn needs_persist(&self) -> bool {
-        self.unstored_since != u64::MAX || !self.unstore.is_empty()
+        self.q.unstored_since != u64::MAX || !self.unstore.is_empty()
     }
 }

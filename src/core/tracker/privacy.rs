@@ -166,35 +166,22 @@ impl Tracker {
     pub fn opt_out(&mut self) -> u64 {
         self.x.opted_out = true;
         self.x.held = None;
-        for s in self.queue.iter() {
+        for s in self.q.queue.iter() {
             if !s.done && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
                 self.unstore.push((s.seq, 0));
             }
         }
-        self.queue.clear();
-        self.stats.dropped += self.live as u64;
-        self.live = 0;
-        self.flights.clear();
-        self.tries = 0;
-        self.split_limit = None;
-        self.retry_at = i64::MIN;
-        self.overflowed = 0;
-        self.unstored_since = u64::MAX;
-        self.stored_bytes = 0;
-        self.over_budget = false;
-        self.compact = true;
+        self.stats.dropped += self.q.live as u64;
+        // Every context this tab stored goes too: the numbers go on from
+        // here, so a later event never names a removed context's number.
+        self.q = super::QueueState::INITIAL;
         if self.x.anonymous {
-            let mut id = String::with_capacity(36);
-            self.rng.uuid(&mut id);
-            self.user_id = id;
+            self.user_id = self.rng.uuid();
         }
         if let Some(s) = &mut self.x.session {
             s.forget();
         }
-        // Every context this tab stored goes: the numbers go on from here,
-        // so a later event never names a removed context's number.
-        self.ctx = None;
         self.ctx_count
     }
 
@@ -247,15 +234,7 @@ impl Tracker {
         let Some(s) = self.x.session.as_mut() else {
             return false;
         };
-        s.touch(
-            now_ms,
-            || None,
-            || {
-                let mut id = String::with_capacity(36);
-                rng.uuid(&mut id);
-                id
-            },
-        );
+        s.touch(now_ms, || None, || rng.uuid());
         true
     }
 
@@ -350,11 +329,7 @@ impl Tracker {
         let (t, given) =
             Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
         let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        if given & 1 != 0 {
-            if let Some(theirs) = super::caller_str(encoded, event::EVENT_ID) {
-                id = theirs.to_string();
-            }
-        }
+        super::own_id(&mut id, given, encoded);
         self.push(json, time);
         Ok(id)
     }

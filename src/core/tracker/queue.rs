@@ -76,7 +76,7 @@ impl Tracker {
     pub fn push(&mut self, json: String, time: i64) {
         let cost = self.cfg.body_format.event_cost(&json);
         let seq = self.next_seq;
-        self.queue.push(Slot {
+        self.q.queue.push(Slot {
             seq,
             json,
             cost,
@@ -85,11 +85,11 @@ impl Tracker {
             done: false,
             stored: 0,
         });
-        self.unstored_since = self.unstored_since.min(seq);
+        self.q.unstored_since = self.q.unstored_since.min(seq);
         self.next_seq += 1;
-        self.live += 1;
+        self.q.live += 1;
         self.stats.tracked += 1;
-        while self.live > self.cfg.max_queue_size && self.drop_oldest() {}
+        while self.q.live > self.cfg.max_queue_size && self.drop_oldest() {}
     }
 
     /// Queues an event read back from storage (see [`crate::core::store::restore`]).
@@ -100,7 +100,7 @@ impl Tracker {
 
     /// The index of the first slot whose sequence number is `seq` or more.
     pub(super) fn index_of(&self, seq: u64) -> usize {
-        self.queue.partition_point(|s| s.seq < seq)
+        self.q.queue.partition_point(|s| s.seq < seq)
     }
 
     fn drop_oldest(&mut self) -> bool {
@@ -108,6 +108,7 @@ impl Tracker {
         // burst does not scan the ones it already dropped again.
         let from = self.index_of(self.drop_from);
         let Some(s) = self
+            .q
             .queue
             .get_mut(from..)
             .and_then(|q| q.iter_mut().find(|s| s.waiting()))
@@ -116,7 +117,7 @@ impl Tracker {
         };
         self.drop_from = s.seq + 1;
         s.retire(&mut self.unstore);
-        self.overflowed += 1;
+        self.q.overflowed += 1;
         self.stats.dropped += 1;
         self.gone(1);
         true
@@ -125,26 +126,26 @@ impl Tracker {
     /// `n` events were retired: counts them out of `live` and sweeps the
     /// done slots once they are half of the queue.
     fn gone(&mut self, n: usize) {
-        self.live -= n;
-        if (self.queue.len() - self.live) * 2 > self.queue.len() {
-            self.queue.retain(|s| !s.done);
+        self.q.live -= n;
+        if (self.q.queue.len() - self.q.live) * 2 > self.q.queue.len() {
+            self.q.queue.retain(|s| !s.done);
         }
     }
 
     /// Whether a full batch is waiting and nothing is in flight: the shell
     /// should send now rather than wait for the timer.
     pub fn batch_ready(&self, now_ms: i64) -> bool {
-        self.flights.is_empty() && !self.stopped && now_ms >= self.retry_at && self.live >= self.cfg.batch_size
+        self.q.flights.is_empty() && !self.stopped && now_ms >= self.q.retry_at && self.q.live >= self.cfg.batch_size
     }
 
     /// When the next retry is allowed (after a failure), if later than `now_ms`.
     pub fn retry_at(&self, now_ms: i64) -> Option<i64> {
-        (self.retry_at > now_ms).then_some(self.retry_at)
+        (self.q.retry_at > now_ms).then_some(self.q.retry_at)
     }
 
     /// Whether a request is in flight.
     pub fn in_flight(&self) -> bool {
-        !self.flights.is_empty()
+        !self.q.flights.is_empty()
     }
 
     /// In a page: the browser's allowance for keepalive bodies in flight.
@@ -156,7 +157,7 @@ impl Tracker {
 
     fn keepalive_bytes(&self) -> usize {
         let mut b = 0;
-        for f in &self.flights {
+        for f in &self.q.flights {
             if f.keepalive {
                 b += f.bytes;
             }
@@ -173,7 +174,7 @@ impl Tracker {
         let max_events = max_events.clamp(1, batch::MAX_EVENTS);
         let mut used = self.cfg.body_format.overhead();
         let mut n = 0;
-        for s in &self.queue {
+        for s in &self.q.queue {
             if n == max_events {
                 break;
             }
@@ -196,7 +197,7 @@ impl Tracker {
     /// a backoff is running. Only events with a sequence number below
     /// `before_seq` are taken, when given.
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
-        if !self.flights.is_empty() || self.stopped || (!force && now_ms < self.retry_at) {
+        if !self.q.flights.is_empty() || self.stopped || (!force && now_ms < self.q.retry_at) {
             return None;
         }
         if let Some(id) = self.held.take() {
@@ -204,7 +205,7 @@ impl Tracker {
         }
         self.expire(now_ms);
         let bound = before_seq.unwrap_or(u64::MAX);
-        let limit = self.split_limit.unwrap_or(self.cfg.batch_size);
+        let limit = self.q.split_limit.unwrap_or(self.cfg.batch_size);
         let (n, _) = self.pick(bound, limit, None);
         (n > 0).then(|| self.launch(n, bound, false))
     }
@@ -217,7 +218,7 @@ impl Tracker {
         let mut bytes = self.cfg.body_format.overhead();
         let mut len = 0;
         let mut left = n;
-        for s in self.queue.iter_mut() {
+        for s in self.q.queue.iter_mut() {
             if left == 0 {
                 break;
             }
@@ -233,7 +234,7 @@ impl Tracker {
         let mut json = String::with_capacity(len + 16);
         json.push_str(batch::OPEN);
         let mut k = 0;
-        for s in &self.queue {
+        for s in &self.q.queue {
             if k == n {
                 break;
             }
@@ -247,7 +248,7 @@ impl Tracker {
         }
         json.push_str(batch::CLOSE);
         let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
-        self.flights.push(Flight {
+        self.q.flights.push(Flight {
             id,
             events: n,
             bytes,
@@ -255,7 +256,7 @@ impl Tracker {
             unload,
         });
         self.stats.requests += 1;
-        if self.tries > 0 && !unload {
+        if self.q.tries > 0 && !unload {
             self.stats.retries += 1;
         }
         Request {
@@ -281,7 +282,7 @@ impl Tracker {
             return out;
         }
         let mut i = 0;
-        while let Some(f) = self.flights.get(i).copied() {
+        while let Some(f) = self.q.flights.get(i).copied() {
             if f.keepalive {
                 i += 1;
             } else {
@@ -311,7 +312,7 @@ impl Tracker {
         }
         let oldest = now_ms.saturating_sub(MAX_PAST_MS);
         let mut n = 0;
-        for s in self.queue.iter_mut() {
+        for s in self.q.queue.iter_mut() {
             if s.waiting() && s.time < oldest {
                 s.retire(&mut self.unstore);
                 n += 1;
@@ -330,10 +331,10 @@ impl Tracker {
 
     /// Removes request `id` from those in flight.
     fn take_flight(&mut self, id: u64) -> Option<Flight> {
-        let i = self.flights.iter().position(|f| f.id == id)?;
-        let last = self.flights.len() - 1;
-        self.flights.swap(i, last);
-        self.flights.pop()
+        let i = self.q.flights.iter().position(|f| f.id == id)?;
+        let last = self.q.flights.len() - 1;
+        self.q.flights.swap(i, last);
+        self.q.flights.pop()
     }
 
     /// Tells the tracker how request `id` ended. `status` is the HTTP status,
@@ -366,9 +367,9 @@ impl Tracker {
             self.land(id, true);
             self.stats.delivered += n as u64;
             if regular {
-                self.tries = 0;
-                self.split_limit = None;
-                self.retry_at = i64::MIN;
+                self.q.tries = 0;
+                self.q.split_limit = None;
+                self.q.retry_at = i64::MIN;
             }
             return Outcome { sent: n, failed: 0 };
         }
@@ -377,9 +378,9 @@ impl Tracker {
         let mut why = None;
         match verdict {
             Verdict::Retry if regular => {
-                self.tries += 1;
-                if self.tries >= self.cfg.max_tries {
-                    self.tries = 0;
+                self.q.tries += 1;
+                if self.q.tries >= self.cfg.max_tries {
+                    self.q.tries = 0;
                     why = Some(GAVE_UP);
                 } else {
                     if status == 0 && f.keepalive {
@@ -387,23 +388,23 @@ impl Tracker {
                     } else {
                         self.land(id, false);
                     }
-                    let jitter = retry::backoff_ms(&self.backoff, self.tries, self.rng.next());
+                    let jitter = retry::backoff_ms(&self.backoff, self.q.tries, self.rng.next());
                     let after = retry_after
                         .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
                         .unwrap_or(0);
-                    self.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
+                    self.q.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
                 }
             }
             Verdict::Split => {
                 self.land(id, false);
-                self.split_limit = Some((n / 2).max(1));
-                self.retry_at = i64::MIN;
+                self.q.split_limit = Some((n / 2).max(1));
+                self.q.retry_at = i64::MIN;
             }
             Verdict::Reject => {
                 // The next batch has nothing to do with this one: no backoff.
                 if regular {
-                    self.tries = 0;
-                    self.retry_at = i64::MIN;
+                    self.q.tries = 0;
+                    self.q.retry_at = i64::MIN;
                 }
                 why = Some(if status_false { STATUS_FALSE } else { REFUSED });
             }
@@ -432,7 +433,7 @@ impl Tracker {
     /// again. Returns how many there were.
     fn land(&mut self, id: u64, done: bool) -> usize {
         let mut n = 0;
-        for s in self.queue.iter_mut() {
+        for s in self.q.queue.iter_mut() {
             if s.flight == id {
                 s.flight = 0;
                 if done {
@@ -453,6 +454,10 @@ impl Tracker {
     /// The JSON of every event still queued, oldest first (for persistence
     /// and inspection).
     pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
-        self.queue.iter().filter(|s| !s.done).map(|s| (s.seq, s.json.as_str()))
+        self.q
+            .queue
+            .iter()
+            .filter(|s| !s.done)
+            .map(|s| (s.seq, s.json.as_str()))
     }
 }
