@@ -310,39 +310,43 @@ fn scan(b: &[u8]) -> Option<Fields> {
         need(c.spaces() || comma)?;
         w = c.word();
     }
-    if !w.is_empty() {
-        // Jan 05[,] 2015
-        f.mo = month(w)?;
-        need(c.spaces())?;
-        f.d = c.num(1, 2)?;
-        c.eat(b',');
-        need(c.spaces())?;
-        f.y = c.num(4, 4)?;
-    } else {
-        let a = c.run(u8::is_ascii_digit);
-        let sep = c.peek();
-        if sep == b'-' || sep == b'/' {
-            // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
-            c.i += 1;
-            f.mo = c.num(1, 2)?;
-            need(c.eat(sep))?;
-            if a.len() == 4 {
-                f.y = val(a);
-                f.d = c.num(1, 2)?;
-            } else {
-                need(a.len() == 1 || a.len() == 2)?;
-                f.d = val(a);
-                f.y = c.num(4, 4)?;
+    // The two named forms share the month and the year that ends them;
+    // numeric dates leave the block early.
+    let day_first = w.is_empty();
+    'date: {
+        if day_first {
+            let a = c.run(u8::is_ascii_digit);
+            let sep = c.peek();
+            if sep == b'-' || sep == b'/' {
+                // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
+                c.i += 1;
+                f.mo = c.num(1, 2)?;
+                need(c.eat(sep))?;
+                if a.len() == 4 {
+                    f.y = val(a);
+                    f.d = c.num(1, 2)?;
+                } else {
+                    need(a.len() == 1 || a.len() == 2)?;
+                    f.d = val(a);
+                    f.y = c.num(4, 4)?;
+                }
+                break 'date;
             }
-        } else {
             // 05 Jan 2015
             need(a.len() == 1 || a.len() == 2)?;
             f.d = val(a);
             need(c.spaces())?;
-            f.mo = month(c.word())?;
-            need(c.spaces())?;
-            f.y = c.num(4, 4)?;
+            w = c.word();
         }
+        f.mo = month(w)?;
+        if !day_first {
+            // Jan 05[,] 2015
+            need(c.spaces())?;
+            f.d = c.num(1, 2)?;
+            c.eat(b',');
+        }
+        need(c.spaces())?;
+        f.y = c.num(4, 4)?;
     }
     if c.i < b.len() {
         need(c.eat(b'T') || c.eat(b't') || c.spaces())?;
