@@ -49,16 +49,19 @@ const UTC: &str = "GMT UT UTC Z";
 pub fn parse_str(s: &str) -> Result<i64, Error> {
     let t = s.trim_ascii();
     let b = t.as_bytes();
+    // A fixed reason is returned; a built one is written here (and "" returned).
+    let mut why = String::new();
     let r = if !b.is_empty() && num::all_digits(b) {
         // More than 19 digits, or more than i64 holds: None, out of range.
         int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
     } else {
         match scan(b) {
-            Some(f) => f.to_ms(),
-            None => Err(String::from(FORMATS)),
+            Some(f) => f.to_ms(&mut why),
+            None => Err(FORMATS),
         }
     };
-    r.map_err(|why| {
+    r.map_err(|fixed| {
+        why.push_str(fixed);
         let mut q = String::from("'");
         push_truncated(&mut q, t, 40);
         q.push('\'');
@@ -74,7 +77,7 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
         return int_ms(Some(v)).map_err(|why| {
             let mut shown = String::new();
             push_num(&mut shown, v.unsigned_abs());
-            err(&shown, &why)
+            err(&shown, why)
         });
     }
     let shown = if n.is_nan() {
@@ -142,11 +145,11 @@ fn err(what: &str, why: &str) -> Error {
 }
 
 /// The rule shared by numbers and digit strings (`None`: too many digits).
-fn int_ms(v: Option<i64>) -> Result<i64, String> {
+fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
     match v {
         Some(v) if (MIN_MS..=MAX_MS).contains(&v) => Ok(v),
-        Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS.into()),
-        _ => Err(RANGE.into()),
+        Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS),
+        _ => Err(RANGE),
     }
 }
 
@@ -307,39 +310,43 @@ fn scan(b: &[u8]) -> Option<Fields> {
         need(c.spaces() || comma)?;
         w = c.word();
     }
-    if !w.is_empty() {
-        // Jan 05[,] 2015
-        f.mo = month(w)?;
-        need(c.spaces())?;
-        f.d = c.num(1, 2)?;
-        c.eat(b',');
-        need(c.spaces())?;
-        f.y = c.num(4, 4)?;
-    } else {
-        let a = c.run(u8::is_ascii_digit);
-        let sep = c.peek();
-        if sep == b'-' || sep == b'/' {
-            // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
-            c.i += 1;
-            f.mo = c.num(1, 2)?;
-            need(c.eat(sep))?;
-            if a.len() == 4 {
-                f.y = val(a);
-                f.d = c.num(1, 2)?;
-            } else {
-                need(a.len() == 1 || a.len() == 2)?;
-                f.d = val(a);
-                f.y = c.num(4, 4)?;
+    // The two named forms share the month and the year that ends them;
+    // numeric dates leave the block early.
+    let day_first = w.is_empty();
+    'date: {
+        if day_first {
+            let a = c.run(u8::is_ascii_digit);
+            let sep = c.peek();
+            if sep == b'-' || sep == b'/' {
+                // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
+                c.i += 1;
+                f.mo = c.num(1, 2)?;
+                need(c.eat(sep))?;
+                if a.len() == 4 {
+                    f.y = val(a);
+                    f.d = c.num(1, 2)?;
+                } else {
+                    need(a.len() == 1 || a.len() == 2)?;
+                    f.d = val(a);
+                    f.y = c.num(4, 4)?;
+                }
+                break 'date;
             }
-        } else {
             // 05 Jan 2015
             need(a.len() == 1 || a.len() == 2)?;
             f.d = val(a);
             need(c.spaces())?;
-            f.mo = month(c.word())?;
-            need(c.spaces())?;
-            f.y = c.num(4, 4)?;
+            w = c.word();
         }
+        f.mo = month(w)?;
+        if !day_first {
+            // Jan 05[,] 2015
+            need(c.spaces())?;
+            f.d = c.num(1, 2)?;
+            c.eat(b',');
+        }
+        need(c.spaces())?;
+        f.y = c.num(4, 4)?;
     }
     if c.i < b.len() {
         need(c.eat(b'T') || c.eat(b't') || c.spaces())?;
@@ -407,30 +414,30 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
 }
 
 impl Fields {
-    /// Epoch ms, or why these fields are not a valid 13-digit instant.
-    fn to_ms(&self) -> Result<i64, String> {
-        let mut why = String::new();
+    /// Epoch ms, or why these fields are not a valid 13-digit instant: a
+    /// fixed reason, or "" after writing the reason to `why`.
+    fn to_ms(&self, why: &mut String) -> Result<i64, &'static str> {
         let month_name = name(MONTHS, self.mo.wrapping_sub(1) as usize);
         if !(1..=12).contains(&self.mo) {
             why.push_str("there is no month ");
-            push_num(&mut why, self.mo.into());
+            push_num(why, self.mo.into());
             why.push_str(" (months are 1-12)");
-            return Err(why);
+            return Err("");
         }
         let dim = days_in_month(self.y, self.mo);
         if self.d == 0 {
-            return Err("there is no day 0".into());
+            return Err("there is no day 0");
         }
         if self.d > dim {
             why.push_str(month_name);
             if self.mo == 2 {
                 why.push(' ');
-                push_num(&mut why, self.y.into());
+                push_num(why, self.y.into());
             }
             why.push_str(" has ");
-            push_num(&mut why, dim.into());
+            push_num(why, dim.into());
             why.push_str(" days");
-            return Err(why);
+            return Err("");
         }
         static LIMITS: [(u32, &str); 5] = [
             (23, "hour "),
@@ -443,26 +450,26 @@ impl Fields {
         for (&v, &(max, what)) in values.iter().zip(&LIMITS) {
             if v > max {
                 why.push_str(what);
-                push_num(&mut why, v.into());
+                push_num(why, v.into());
                 why.push_str(" is out of range (0-");
-                push_num(&mut why, max.into());
+                push_num(why, max.into());
                 why.push(')');
-                return Err(why);
+                return Err("");
             }
         }
         let days = days_from_civil(self.y.into(), self.mo, self.d);
         let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
         if let Some(wd) = self.wd.filter(|&wd| wd != real) {
-            push_num(&mut why, self.d.into());
+            push_num(why, self.d.into());
             why.push(' ');
             why.push_str(month_name);
             why.push(' ');
-            push_num(&mut why, self.y.into());
+            push_num(why, self.y.into());
             why.push_str(" is a ");
             why.push_str(name(DAYS, real));
             why.push_str(", not a ");
             why.push_str(name(DAYS, wd));
-            return Err(why);
+            return Err("");
         }
         let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
         let off = i64::from(self.oh * 60 + self.om) * 60_000;
@@ -471,7 +478,7 @@ impl Fields {
         if (MIN_MS..=MAX_MS).contains(&ms) {
             Ok(ms)
         } else {
-            Err(RANGE.into())
+            Err(RANGE)
         }
     }
 }
