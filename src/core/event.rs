@@ -132,6 +132,32 @@ pub fn validate_into<'a>(
     validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts).map(|(t, _)| t)
 }
 
+/// [`validate_into`] on an event in the entries form (see
+/// [`crate::core::entries`]), its `Default` entries skipped: what
+/// `validateEvent`, `encodeBatch` and the edge collector check. A malformed
+/// entry is the error, ahead of any rule the properties break.
+pub fn validate_entries(
+    out: &mut String,
+    encoded: &str,
+    defaults: &[(&str, RawValue<'_>)],
+    opts: &ValidateOptions,
+) -> Result<(), Error> {
+    let mut err = None;
+    let props = crate::core::entries::parse(encoded).filter_map(|e| match e {
+        Ok(crate::core::entries::Entry::Prop(k, v)) => Some((k, v)),
+        Ok(crate::core::entries::Entry::Default(..)) => None,
+        Err(e) => {
+            err.get_or_insert(e);
+            None
+        }
+    });
+    let r = validate_into(out, None, props, defaults, opts);
+    match err {
+        Some(e) => Err(e),
+        None => r.map(|_| ()),
+    }
+}
+
 /// [`validate_into`], also returning which of the first 64 `defaults` the
 /// caller gave itself (bit `i` for `defaults[i]`), so a tracker knows
 /// without another pass whether the caller chose, say, its own `event_id`.
@@ -378,6 +404,28 @@ mod tests {
     use RawValue::*;
 
     const TS: f64 = 1_420_452_000_000.0;
+
+    #[test]
+    fn entries_form_validated_with_defaults_and_malformed_entries_first() {
+        let opts = ValidateOptions::default();
+        let mut out = String::new();
+        // An environment property (`p`) is not one of the event's own.
+        let ok = "s10:event_name1:es7:user_id1:up8:page_url3:x/y";
+        let defaults = [("event_timestamp_epoch", Num(TS))];
+        validate_entries(&mut out, ok, &defaults, &opts).unwrap();
+        assert_eq!(
+            out,
+            r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#
+        );
+        // The same event without the timestamp default breaks a rule...
+        out.clear();
+        let e = validate_entries(&mut out, ok, &[], &opts).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingField);
+        // ...but a malformed entry is reported ahead of it, and nothing is left in `out`.
+        let e = validate_entries(&mut out, "s10:event_name1:ez1:a1:b", &[], &opts).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidValue);
+        assert_eq!(out, "");
+    }
 
     fn base() -> Vec<(&'static str, RawValue<'static>)> {
         vec![

@@ -15,7 +15,6 @@ use crate::core::batch::MAX_EVENTS;
 use crate::core::collector::{self, Options, OPTION_NAMES};
 use crate::core::config::OptValue;
 use crate::core::edge::{self, Batch, Outcome, RetryDelay};
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 
@@ -83,7 +82,7 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     let mut jsons: Vec<String> = Vec::with_capacity(items.length() as usize);
     for (i, item) in items.iter().enumerate() {
         let mut out = String::new();
-        match validate(&mut out, &item.as_string().unwrap_or_default(), &defaults, &opts) {
+        match event::validate_entries(&mut out, &item.as_string().unwrap_or_default(), &defaults, &opts) {
             Ok(()) => jsons.push(out),
             Err(e) => bad.push((Some(i), e)),
         }
@@ -103,29 +102,6 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     set(&o, "events", &JsValue::from(jsons.len() as u32));
     set(&o, "sends", &sends);
     o.into()
-}
-
-/// `validateEvent`'s rules on one event in the entries form, with defaults.
-fn validate(
-    out: &mut String,
-    encoded: &str,
-    defaults: &[(&str, RawValue)],
-    opts: &ValidateOptions,
-) -> Result<(), Error> {
-    let mut err = None;
-    let props = entries::parse(encoded).filter_map(|e| match e {
-        Ok(Entry::Prop(k, v)) => Some((k, v)),
-        Ok(Entry::Default(..)) => None,
-        Err(e) => {
-            err.get_or_insert(e);
-            None
-        }
-    });
-    let r = event::validate_into(out, None, props, defaults, opts);
-    match err {
-        Some(e) => Err(e),
-        None => r.map(|_| ()),
-    }
 }
 
 /// A consumer batch for `edge.js`: the messages' events regrouped into

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
-use crate::core::error::{Error, ErrorCode};
+use crate::core::error::ErrorCode;
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::{num, timestamp};
 
@@ -65,23 +65,6 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
     Ok(flat)
 }
 
-fn validate_flat(out: &mut String, encoded: &str, opts: &ValidateOptions) -> Result<(), Error> {
-    let mut err = None;
-    let props = entries::parse(encoded).filter_map(|e| match e {
-        Ok(Entry::Prop(k, v)) => Some((k, v)),
-        Ok(Entry::Default(..)) => None,
-        Err(e) => {
-            err.get_or_insert(e);
-            None
-        }
-    });
-    let r = event::validate_into(out, None, props, &[], opts);
-    match err {
-        Some(e) => Err(e),
-        None => r.map(|_| ()),
-    }
-}
-
 /// Validates an event and returns it as it will be sent.
 #[wasm_bindgen(js_name = validateEvent, skip_typescript)]
 pub fn validate_event(
@@ -97,7 +80,7 @@ pub fn validate_event(
     }
     let encoded = flat(&event)?;
     let mut out = String::new();
-    validate_flat(&mut out, &encoded, &opts).map_err(|e| js_error(&e))?;
+    event::validate_entries(&mut out, &encoded, &[], &opts).map_err(|e| js_error(&e))?;
     // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
     Ok(parse_json(&out))
 }
@@ -144,7 +127,7 @@ pub fn encode_batch(
     for i in 0..list.length() {
         let mut out = String::new();
         let encoded = list.get(i).as_string().unwrap_or_default();
-        let r = validate_flat(&mut out, &encoded, &opts);
+        let r = event::validate_entries(&mut out, &encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
             num::push_u64(&mut m, u64::from(i));
