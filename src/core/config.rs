@@ -524,7 +524,7 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     } else if starts(b"http://") {
         (7, false)
     } else {
-        return Err(bad("endpoint", "must be an https:// URL"));
+        return Err(bad("endpoint", HTTPS));
     };
     let rest = b.get(skip..).unwrap_or_default();
     let end = rest
@@ -547,12 +547,12 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     if secure || is_loopback(host) {
         Ok(())
     } else {
-        Err(bad(
-            "endpoint",
-            "must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, [::1])",
-        ))
+        Err(bad("endpoint", HTTPS))
     }
 }
+
+/// What an endpoint URL must be.
+const HTTPS: &str = "must be an https:// URL (http only for localhost, 127.0.0.0/8, [::1])";
 
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
 /// most 3 digits).
