@@ -26,12 +26,15 @@ const FORMATS: &str = "expected a 13-digit epoch-ms number, yyyy-mm-dd, yyyy/mm/
 const RANGE: &str = "it must be a whole 13-digit count of epoch ms (2001-09-09 to 2286-11-20)";
 const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
-/// Names, space-separated (one string: no table of pointers in the wasm).
-const MONTHS: &str = "January February March April May June July August September October November December";
-const DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
-/// RFC 822 US zones: the `i`-th is `5 + i / 2 - i % 2` hours west of UTC.
-const US_ZONES: &str = "EST EDT CST CDT MST MDT PST PDT";
-const UTC: &str = "GMT UT UTC Z";
+/// Names, comma-separated (one string: no table of pointers in the wasm).
+const MONTHS: &str = "January,February,March,April,May,June,July,August,September,October,November,December";
+const DAYS: &str = "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday";
+/// UTC's names, then the RFC 822 US zones: the `4 + i`-th is
+/// `5 + i / 2 - i % 2` hours west of UTC.
+const ZONES: &str = "GMT,UT,UTC,Z,EST,EDT,CST,CDT,MST,MDT,PST,PDT";
+/// The fields [`Fields::to_ms`] checks, in its order, and their greatest values.
+const FIELD_NAMES: &str = "month,day,hour,minute,second,zone offset hour,zone offset minute";
+const FIELD_MAX: [u8; 7] = [12, 31, 23, 59, 59, 23, 59];
 
 /// Parses a timestamp string in any supported format into epoch milliseconds.
 ///
@@ -193,7 +196,7 @@ fn need(ok: bool) -> Option<()> {
     ok.then_some(())
 }
 
-/// The `i`-th of the space-separated names in `list` (empty past the end).
+/// The `i`-th of the comma-separated names in `list` (empty past the end).
 fn name(list: &'static str, i: usize) -> &'static str {
     let (mut rest, mut i) = (list, i);
     while i > 0 && !rest.is_empty() {
@@ -206,13 +209,13 @@ fn name(list: &'static str, i: usize) -> &'static str {
 fn word_end(s: &str) -> usize {
     let b = s.as_bytes();
     let mut i = 0;
-    while matches!(b.get(i), Some(c) if *c != b' ') {
+    while matches!(b.get(i), Some(c) if *c != b',') {
         i += 1;
     }
     i
 }
 
-/// The index of `w` in the space-separated `list`, matched
+/// The index of `w` in the comma-separated `list`, matched
 /// case-insensitively on the full name or its first three letters.
 fn find(w: &[u8], list: &'static str) -> Option<usize> {
     (0..12).position(|i| {
@@ -377,9 +380,10 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     let start = c.i;
     c.spaces();
     let w = c.word();
-    let utc = find(w, UTC).is_some();
+    let zone = find(w, ZONES);
+    let utc = zone.is_some_and(|i| i < 4);
     if !utc && !w.is_empty() {
-        let i = find(w, US_ZONES)? as u32;
+        let i = zone? as u32 - 4;
         f.west = true;
         f.oh = 5 + i / 2 - i % 2;
         return Some(());
@@ -414,21 +418,17 @@ impl Fields {
     fn to_ms(&self, why: &mut String) -> Result<i64, &'static str> {
         // Each field from its least to its greatest value; a day's greatest
         // is the length of its month (checked after the month).
-        static LIMITS: [(u32, &str); 7] = [
-            (12, "month "),
-            (31, "day "),
-            (23, "hour "),
-            (59, "minute "),
-            (59, "second "),
-            (23, "zone offset hour "),
-            (59, "zone offset minute "),
-        ];
         let values = [self.mo, self.d, self.h, self.mi, self.s, self.oh, self.om];
-        for (k, (&v, &(max, what))) in values.iter().zip(&LIMITS).enumerate() {
+        for (k, (&v, &max)) in values.iter().zip(&FIELD_MAX).enumerate() {
             let min = u32::from(k < 2);
-            let max = if k == 1 { days_in_month(self.y, self.mo) } else { max };
+            let max = if k == 1 {
+                days_in_month(self.y, self.mo)
+            } else {
+                max.into()
+            };
             if v < min || v > max {
-                why.push_str(what);
+                why.push_str(name(FIELD_NAMES, k));
+                why.push(' ');
                 push_num(why, v.into());
                 why.push_str(" is out of range (");
                 push_num(why, min.into());
