@@ -27,13 +27,13 @@ const RANGE: &str = "it must be a whole 13-digit count of epoch ms (2001-09-09 t
 const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
 /// Names, comma-separated (one string: no table of pointers in the wasm).
-const MONTHS: &str = "January,February,March,April,May,June,July,August,September,October,November,December";
-const DAYS: &str = "Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday";
+const MONTHS: &[u8] = b"January,February,March,April,May,June,July,August,September,October,November,December";
+const DAYS: &[u8] = b"Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday";
 /// UTC's names, then the RFC 822 US zones: the `4 + i`-th is
 /// `5 + i / 2 - i % 2` hours west of UTC.
-const ZONES: &str = "GMT,UT,UTC,Z,EST,EDT,CST,CDT,MST,MDT,PST,PDT";
+const ZONES: &[u8] = b"GMT,UT,UTC,Z,EST,EDT,CST,CDT,MST,MDT,PST,PDT";
 /// The fields [`Fields::to_ms`] checks, in its order, and their greatest values.
-const FIELD_NAMES: &str = "month,day,hour,minute,second,zone offset hour,zone offset minute";
+const FIELD_NAMES: &[u8] = b"month,day,hour,minute,second,zone offset hour,zone offset minute";
 const FIELD_MAX: [u8; 7] = [12, 31, 23, 59, 59, 23, 59];
 
 /// Parses a timestamp string in any supported format into epoch milliseconds.
@@ -197,29 +197,30 @@ fn need(ok: bool) -> Option<()> {
 }
 
 /// The `i`-th of the comma-separated names in `list` (empty past the end).
-fn name(list: &'static str, i: usize) -> &'static str {
-    let (mut rest, mut i) = (list, i);
-    while i > 0 && !rest.is_empty() {
-        rest = rest.get(word_end(rest) + 1..).unwrap_or_default();
+fn name(list: &'static [u8], mut i: usize) -> &'static [u8] {
+    let mut rest = list;
+    loop {
+        let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        if i == 0 || rest.is_empty() {
+            return rest.get(..end).unwrap_or_default();
+        }
+        rest = rest.get(end + 1..).unwrap_or_default();
         i -= 1;
     }
-    rest.get(..word_end(rest)).unwrap_or_default()
 }
 
-fn word_end(s: &str) -> usize {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while matches!(b.get(i), Some(c) if *c != b',') {
-        i += 1;
+/// Appends the `i`-th name of `list` (ASCII).
+fn push_name(out: &mut String, list: &'static [u8], i: usize) {
+    for &c in name(list, i) {
+        out.push(char::from(c));
     }
-    i
 }
 
 /// The index of `w` in the comma-separated `list`, matched
 /// case-insensitively on the full name or its first three letters.
-fn find(w: &[u8], list: &'static str) -> Option<usize> {
+fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
     (0..12).position(|i| {
-        let n = name(list, i).as_bytes();
+        let n = name(list, i);
         !n.is_empty()
             && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
     })
@@ -427,7 +428,7 @@ impl Fields {
                 max.into()
             };
             if v < min || v > max {
-                why.push_str(name(FIELD_NAMES, k));
+                push_name(why, FIELD_NAMES, k);
                 why.push(' ');
                 push_num(why, v.into());
                 why.push_str(" is out of range (");
@@ -442,9 +443,9 @@ impl Fields {
         let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
         if let Some(wd) = self.wd.filter(|&wd| wd != real) {
             why.push_str("that date is a ");
-            why.push_str(name(DAYS, real));
+            push_name(why, DAYS, real);
             why.push_str(", not a ");
-            why.push_str(name(DAYS, wd));
+            push_name(why, DAYS, wd);
             return Err("");
         }
         let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
@@ -909,17 +910,18 @@ mod tests {
         fn wrong_weekdays_are_rejected(ms in instant(), k in 1u32..7) {
             let utc = Utc.timestamp_millis_opt(ms).unwrap();
             let real = utc.weekday().num_days_from_monday();
-            let wrong = name(DAYS, ((real + k) % 7) as usize).get(..3).unwrap();
+            let wrong = std::str::from_utf8(&name(DAYS, ((real + k) % 7) as usize)[..3]).unwrap();
             let s = format!("{wrong}, {}", utc.format("%d %b %Y %H:%M:%S GMT"));
             let e = parse_str(&s).unwrap_err();
-            prop_assert!(e.message.contains(&format!("is a {}, not a", name(DAYS, real as usize))), "{}", e.message);
+            let real = std::str::from_utf8(name(DAYS, real as usize)).unwrap();
+            prop_assert!(e.message.contains(&format!("is a {real}, not a")), "{}", e.message);
         }
 
         #[test]
         fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
             let real = NaiveDate::from_ymd_opt(y, m, d);
             for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
-                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).unwrap_or("Foo");
+                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).map_or("Foo", |n| std::str::from_utf8(n).unwrap());
                 format!("{d} {mon} {y}")
             }] {
                 let r = parse_str(&s);
