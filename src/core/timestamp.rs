@@ -114,9 +114,8 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     m.push_str(" is");
     push_duration(&mut m, dist.unsigned_abs());
     m.push_str(dir);
-    m.push_str(": CoolaData accepts events at most ");
+    m.push_str(": CoolaData's limit is ");
     m.push_str(limit);
-    m.push_str(dir);
     Err(Error::new(ErrorCode::TimestampOutOfWindow, m))
 }
 
@@ -751,13 +750,13 @@ mod tests {
         assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
         assert_eq!(
             e.message,
-            "timestamp 1697407999999 is 30 d 1 ms in the past: CoolaData accepts events at most 30 days in the past"
+            "timestamp 1697407999999 is 30 d 1 ms in the past: CoolaData's limit is 30 days"
         );
         let e = check_window(now + MAX_FUTURE_MS + 1, now).unwrap_err();
         assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
         assert_eq!(
             e.message,
-            "timestamp 1700003600001 is 1 h 1 ms in the future: CoolaData accepts events at most 1 hour in the future"
+            "timestamp 1700003600001 is 1 h 1 ms in the future: CoolaData's limit is 1 hour"
         );
         let e = check_window(now - 31 * 86_400_000 - 7_384_005, now).unwrap_err();
         assert!(
