@@ -383,10 +383,7 @@ pub fn timestamp_of(value: RawValue<'_>) -> Result<i64, Error> {
     match value {
         RawValue::Str(s) | RawValue::NumText(s) => timestamp::parse_str(s),
         RawValue::Num(n) | RawValue::Date(n) => timestamp::parse_number(n),
-        _ => Err(Error::new(
-            ErrorCode::InvalidTimestamp,
-            "a timestamp must be 13-digit epoch ms, a date string (e.g. 2015-01-05T10:00:00Z) or a Date",
-        )),
+        _ => Err(Error::new(ErrorCode::InvalidTimestamp, timestamp::FORMATS)),
     }
 }
 
