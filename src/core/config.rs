@@ -166,15 +166,6 @@ impl Kind {
     }
 }
 
-/// An option's value as [`Config::set`] reads it, borrowed.
-#[derive(Clone, Copy, PartialEq)]
-enum Val<'a> {
-    Str(&'a str),
-    Num(f64),
-    Bool(bool),
-    Other,
-}
-
 /// The `autoPageViews` option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum AutoPageViews {
@@ -310,20 +301,20 @@ impl Config {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
             if let Entry::Prop(k, v) = e? {
-                let v = match v {
+                let (s, n, b) = match v {
                     RawValue::Absent => continue,
-                    RawValue::Str(s) => Val::Str(s),
-                    RawValue::Num(n) => Val::Num(n),
+                    RawValue::Str(s) => (Some(s), f64::NAN, None),
+                    RawValue::Num(n) => (None, n, None),
                     // A fraction, which num::int_text (whole numbers) cannot read.
                     RawValue::NumText(t) if k == "sampleRate" => {
                         c.sample_rate = Some(privacy::parse_rate(t)?);
                         continue;
                     }
-                    RawValue::NumText(t) => Val::Num(num::int_text(t)),
-                    RawValue::Bool(b) => Val::Bool(b),
-                    _ => Val::Other,
+                    RawValue::NumText(t) => (None, num::int_text(t), None),
+                    RawValue::Bool(b) => (None, f64::NAN, Some(b)),
+                    _ => (None, f64::NAN, None),
                 };
-                c.apply(k, v)?;
+                c.apply(k, s, n, b)?;
             }
         }
         c.finish()
@@ -331,27 +322,22 @@ impl Config {
 
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        let v = match v {
+        let (s, n, b) = match v {
             OptValue::Absent => return Ok(()),
-            OptValue::Str(s) => Val::Str(s),
-            OptValue::Num(n) => Val::Num(*n),
-            OptValue::Bool(b) => Val::Bool(*b),
-            OptValue::Other(_) => Val::Other,
+            OptValue::Str(s) => (Some(s.as_str()), f64::NAN, None),
+            OptValue::Num(n) => (None, *n, None),
+            OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
+            OptValue::Other(_) => (None, f64::NAN, None),
         };
-        self.apply(name, v)
+        self.apply(name, s, n, b)
     }
 
-    fn apply(&mut self, name: &str, v: Val<'_>) -> Result<(), Error> {
+    /// Applies one option given as its string, number (NaN if not one) or boolean.
+    fn apply(&mut self, name: &str, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
         let Some(&field) = OPTION_NAMES.iter().position(|n| *n == name).and_then(|i| FIELDS.get(i)) else {
             return Ok(());
         };
         let kind = field.kind();
-        let (s, n, b) = match v {
-            Val::Str(s) => (Some(s), f64::NAN, None),
-            Val::Num(n) => (None, n, None),
-            Val::Bool(b) => (None, f64::NAN, Some(b)),
-            Val::Other => (None, f64::NAN, None),
-        };
         let text = s.filter(|s| !s.is_empty());
         let body_format = BodyFormat::parse(s.unwrap_or_default());
         let ok = match kind {
@@ -524,7 +510,7 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     } else if starts(b"http://") {
         (7, false)
     } else {
-        return Err(bad("endpoint", "must be an https:// URL"));
+        return Err(bad("endpoint", HTTPS));
     };
     let rest = b.get(skip..).unwrap_or_default();
     let end = rest
@@ -547,12 +533,12 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     if secure || is_loopback(host) {
         Ok(())
     } else {
-        Err(bad(
-            "endpoint",
-            "must use https: plain http is allowed only for loopback hosts (localhost, 127.0.0.0/8, [::1])",
-        ))
+        Err(bad("endpoint", HTTPS))
     }
 }
+
+/// What an endpoint URL must be.
+const HTTPS: &str = "must be an https:// URL (http only for localhost, 127.0.0.0/8, [::1])";
 
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
 /// most 3 digits).

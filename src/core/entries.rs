@@ -128,13 +128,13 @@ impl<'a> Iterator for Entries<'a> {
             b'a' => RawValue::Array,
             b'f' => RawValue::Other("a function"),
             b'y' => RawValue::Other("a symbol"),
-            b'i' => RawValue::Other("a BigInt (convert it with Number(value) or String(value))"),
+            b'i' => RawValue::Other("a BigInt (use Number(value))"),
             b'p' => {
                 self.rest = rest;
                 return Some(Ok(Entry::Default(key, val)));
             }
             // The shell writes a short type name here (`a number`, `null`...).
-            b'X' => return Some(fail("the properties must be an object of name/value pairs, not ", 200)),
+            b'X' => return Some(fail("the properties must be an object, not ", 200)),
             b'!' => return Some(fail("reading the properties threw: ", 200)),
             b'K' => {
                 return Some(Err(Error::field(

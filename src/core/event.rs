@@ -186,9 +186,9 @@ fn validate_dyn<'a>(
         if size <= MAX_EVENT_BYTES {
             return Ok(r);
         }
-        let mut m = String::from("the event takes ");
+        let mut m = String::from("the event is ");
         num::push_u64(&mut m, size as u64);
-        m.push_str(" bytes of JSON, more than CoolaData's limit of 102400 (100 KB): send less text in its properties");
+        m.push_str(" bytes of JSON, over CoolaData's 100 KB (102400 B): send less text");
         Err(Error::new(ErrorCode::EventTooLarge, m))
     });
     if result.is_err() {
@@ -244,21 +244,22 @@ fn write_event<'a>(
         out.pop();
     }
     out.push('}');
-    const STRING: &str = "is required and must be a non-empty string";
     let (missing, why) = if !seen.name {
         (EVENT_NAME, STRING)
     } else if !seen.user {
         (USER_ID, STRING)
     } else if seen.time.is_none() && !opts.server_timestamp {
-        (
-            TIMESTAMP,
-            "is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)",
-        )
+        (TIMESTAMP, TIME)
     } else {
         return Ok((seen.time, given));
     };
     Err(Error::field(ErrorCode::MissingField, missing, why))
 }
+
+/// Why `event_name` or `user_id` is missing or empty...
+const STRING: &str = "is required and must be a non-empty string";
+/// ...and why `event_timestamp_epoch` is.
+const TIME: &str = "is required (13-digit epoch ms) unless serverTimestamp is true";
 
 fn write_prop(
     out: &mut String,
@@ -271,14 +272,14 @@ fn write_prop(
         return Err(Error::field(
             ErrorCode::InvalidPropertyName,
             key,
-            "is an empty property name: every property needs a non-empty name",
+            "is an empty property name: name every property",
         ));
     }
     if is_reserved(key) {
         return Err(Error::field(
             ErrorCode::ReservedProperty,
             key,
-            "is reserved by CoolaData and cannot be sent: rename the property",
+            "is reserved by CoolaData: rename the property",
         ));
     }
     if matches!(value, RawValue::Absent) {
@@ -291,11 +292,7 @@ fn write_prop(
             if opts.server_timestamp {
                 return Ok(());
             }
-            return Err(Error::field(
-                ErrorCode::MissingField,
-                key,
-                "is empty: it is required (13-digit epoch milliseconds) unless the project uses server timestamps (serverTimestamp: true)",
-            ));
+            return Err(Error::field(ErrorCode::MissingField, key, TIME));
         }
         let ms = timestamp_of(value).map_err(|e| with_field(e, TIMESTAMP))?;
         if let (Some(now), false) = (opts.now_ms, opts.server_timestamp) {
@@ -313,7 +310,7 @@ fn write_prop(
         return Err(Error::field(
             ErrorCode::InvalidValue,
             key,
-            "must be a non-empty string, unique per event (or leave it out: the tracker makes one)",
+            "must be a non-empty string unique per event, or left out",
         ));
     }
     json::push_str(out, key);
@@ -321,11 +318,7 @@ fn write_prop(
     match value {
         RawValue::Str(s) => {
             if mandatory && s.is_empty() {
-                return Err(Error::field(
-                    ErrorCode::MissingField,
-                    key,
-                    "is empty: it must be a non-empty string",
-                ));
+                return Err(Error::field(ErrorCode::MissingField, key, STRING));
             }
             json::push_str(out, s);
         }
@@ -333,7 +326,7 @@ fn write_prop(
             return Err(Error::field(
                 ErrorCode::InvalidValue,
                 key,
-                "must be a string (convert it with String(value))",
+                "must be a string (use String(value))",
             ))
         }
         RawValue::Num(n) => {
@@ -353,13 +346,13 @@ fn write_prop(
                 ErrorCode::NestedProperty,
                 key,
                 if matches!(value, RawValue::Array) {
-                    "is an array, but CoolaData accepts flat events only: send each item as its own property, or join them into a string"
+                    "is an array, but events are flat: join its items into a string"
                 } else {
-                    "is an object, but CoolaData accepts flat events only: flatten it into separate properties (e.g. cart_total, cart_items)"
+                    "is an object, but events are flat: flatten it (e.g. cart_total, cart_items)"
                 },
             ))
         }
-        RawValue::Date(_) => return Err(invalid(key, "a Date (send date.toISOString() or date.getTime())")),
+        RawValue::Date(_) => return Err(invalid(key, "a Date (send date.getTime())")),
         RawValue::Other(kind) => return Err(invalid(key, kind)),
         RawValue::Absent => {}
     }
@@ -375,7 +368,7 @@ fn write_prop(
 fn invalid(key: &str, what: &str) -> Error {
     let mut m = String::from("is ");
     m.push_str(what);
-    m.push_str("; a property value must be a string, a finite number, a boolean, null or undefined");
+    m.push_str("; send a string, finite number, boolean, null or undefined");
     Error::field(ErrorCode::InvalidValue, key, &m)
 }
 
@@ -390,10 +383,7 @@ pub fn timestamp_of(value: RawValue<'_>) -> Result<i64, Error> {
     match value {
         RawValue::Str(s) | RawValue::NumText(s) => timestamp::parse_str(s),
         RawValue::Num(n) | RawValue::Date(n) => timestamp::parse_number(n),
-        _ => Err(Error::new(
-            ErrorCode::InvalidTimestamp,
-            "a timestamp must be a 13-digit epoch-milliseconds number, a date string (e.g. 2015-01-05T10:00:00Z) or a Date",
-        )),
+        _ => Err(Error::new(ErrorCode::InvalidTimestamp, timestamp::FORMATS)),
     }
 }
 

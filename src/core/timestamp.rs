@@ -21,19 +21,21 @@ pub const MAX_PAST_MS: i64 = 30 * 24 * 3600 * 1000;
 /// ...and at most 1 hour in the future.
 pub const MAX_FUTURE_MS: i64 = 3600 * 1000;
 
-const FORMATS: &str = "expected a 13-digit epoch-ms number, \
-yyyy-mm-ddThh:mm[:ss[.sss]] with an optional Z or +hh:mm, \
-yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy (optionally followed by hh:mm[:ss]), \
-or a date with 3-letter names such as Mon, 05 Jan 2015 10:00:00 GMT";
-const RANGE: &str = "it must be a 13-digit epoch-ms value, i.e. between 2001-09-09 and 2286-11-20";
-const SECONDS: &str = "this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds";
+/// What a timestamp must be: every format, as messages list them.
+pub const FORMATS: &str = "expected a 13-digit epoch-ms number, yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy \
+(then optionally hh:mm[:ss[.sss]] and Z or +hh:mm), or a date such as Mon, 05 Jan 2015 10:00:00 GMT";
+const RANGE: &str = "it must be a whole 13-digit count of epoch ms (2001-09-09 to 2286-11-20)";
+const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
-/// Names, space-separated (one string: no table of pointers in the wasm).
-const MONTHS: &str = "January February March April May June July August September October November December";
-const DAYS: &str = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday";
-/// RFC 822 US zones: the `i`-th is `5 + i / 2 - i % 2` hours west of UTC.
-const US_ZONES: &str = "EST EDT CST CDT MST MDT PST PDT";
-const UTC: &str = "GMT UT UTC Z";
+/// Names, comma-separated (one string: no table of pointers in the wasm).
+const MONTHS: &[u8] = b"January,February,March,April,May,June,July,August,September,October,November,December";
+const DAYS: &[u8] = b"Monday,Tuesday,Wednesday,Thursday,Friday,Saturday,Sunday";
+/// UTC's names, then the RFC 822 US zones: the `4 + i`-th is
+/// `5 + i / 2 - i % 2` hours west of UTC.
+const ZONES: &[u8] = b"GMT,UT,UTC,Z,EST,EDT,CST,CDT,MST,MDT,PST,PDT";
+/// The fields [`Fields::to_ms`] checks, in its order, and their greatest values.
+const FIELD_NAMES: &[u8] = b"month,day,hour,minute,second,zone offset hour,zone offset minute";
+const FIELD_MAX: [u8; 7] = [12, 31, 23, 59, 59, 23, 59];
 
 /// Parses a timestamp string in any supported format into epoch milliseconds.
 ///
@@ -80,10 +82,9 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
             err(&shown, why)
         });
     }
+    // An infinity is a number this large, or a negative one.
     let shown = if n.is_nan() {
         "NaN"
-    } else if n.is_infinite() {
-        "an infinite number"
     } else if n < 0.0 {
         "a negative number"
     } else if n >= 1e18 {
@@ -91,10 +92,7 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
     } else {
         "a number with a fraction"
     };
-    Err(err(
-        shown,
-        "it must be a whole 13-digit count of milliseconds since 1970",
-    ))
+    Err(err(shown, RANGE))
 }
 
 /// Applies CoolaData's window: `ts` may be at most [`MAX_PAST_MS`] before
@@ -116,9 +114,8 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     m.push_str(" is");
     push_duration(&mut m, dist.unsigned_abs());
     m.push_str(dir);
-    m.push_str(": CoolaData accepts events at most ");
+    m.push_str(": CoolaData's limit is ");
     m.push_str(limit);
-    m.push_str(dir);
     Err(Error::new(ErrorCode::TimestampOutOfWindow, m))
 }
 
@@ -198,30 +195,31 @@ fn need(ok: bool) -> Option<()> {
     ok.then_some(())
 }
 
-/// The `i`-th of the space-separated names in `list` (empty past the end).
-fn name(list: &'static str, i: usize) -> &'static str {
-    let (mut rest, mut i) = (list, i);
-    while i > 0 && !rest.is_empty() {
-        rest = rest.get(word_end(rest) + 1..).unwrap_or_default();
+/// The `i`-th of the comma-separated names in `list` (empty past the end).
+fn name(list: &'static [u8], mut i: usize) -> &'static [u8] {
+    let mut rest = list;
+    loop {
+        let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        if i == 0 || rest.is_empty() {
+            return rest.get(..end).unwrap_or_default();
+        }
+        rest = rest.get(end + 1..).unwrap_or_default();
         i -= 1;
     }
-    rest.get(..word_end(rest)).unwrap_or_default()
 }
 
-fn word_end(s: &str) -> usize {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while matches!(b.get(i), Some(c) if *c != b' ') {
-        i += 1;
+/// Appends the `i`-th name of `list` (ASCII).
+fn push_name(out: &mut String, list: &'static [u8], i: usize) {
+    for &c in name(list, i) {
+        out.push(char::from(c));
     }
-    i
 }
 
-/// The index of `w` in the space-separated `list`, matched
+/// The index of `w` in the comma-separated `list`, matched
 /// case-insensitively on the full name or its first three letters.
-fn find(w: &[u8], list: &'static str) -> Option<usize> {
+fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
     (0..12).position(|i| {
-        let n = name(list, i).as_bytes();
+        let n = name(list, i);
         !n.is_empty()
             && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
     })
@@ -382,9 +380,10 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     let start = c.i;
     c.spaces();
     let w = c.word();
-    let utc = find(w, UTC).is_some();
+    let zone = find(w, ZONES);
+    let utc = zone.is_some_and(|i| i < 4);
     if !utc && !w.is_empty() {
-        let i = find(w, US_ZONES)? as u32;
+        let i = zone? as u32 - 4;
         f.west = true;
         f.oh = 5 + i / 2 - i % 2;
         return Some(());
@@ -417,41 +416,23 @@ impl Fields {
     /// Epoch ms, or why these fields are not a valid 13-digit instant: a
     /// fixed reason, or "" after writing the reason to `why`.
     fn to_ms(&self, why: &mut String) -> Result<i64, &'static str> {
-        let month_name = name(MONTHS, self.mo.wrapping_sub(1) as usize);
-        if !(1..=12).contains(&self.mo) {
-            why.push_str("there is no month ");
-            push_num(why, self.mo.into());
-            why.push_str(" (months are 1-12)");
-            return Err("");
-        }
-        let dim = days_in_month(self.y, self.mo);
-        if self.d == 0 {
-            return Err("there is no day 0");
-        }
-        if self.d > dim {
-            why.push_str(month_name);
-            if self.mo == 2 {
+        // Each field from its least to its greatest value; a day's greatest
+        // is the length of its month (checked after the month).
+        let values = [self.mo, self.d, self.h, self.mi, self.s, self.oh, self.om];
+        for (k, (&v, &max)) in values.iter().zip(&FIELD_MAX).enumerate() {
+            let min = u32::from(k < 2);
+            let max = if k == 1 {
+                days_in_month(self.y, self.mo)
+            } else {
+                max.into()
+            };
+            if v < min || v > max {
+                push_name(why, FIELD_NAMES, k);
                 why.push(' ');
-                push_num(why, self.y.into());
-            }
-            why.push_str(" has ");
-            push_num(why, dim.into());
-            why.push_str(" days");
-            return Err("");
-        }
-        static LIMITS: [(u32, &str); 5] = [
-            (23, "hour "),
-            (59, "minute "),
-            (59, "second "),
-            (23, "zone offset hour "),
-            (59, "zone offset minute "),
-        ];
-        let values = [self.h, self.mi, self.s, self.oh, self.om];
-        for (&v, &(max, what)) in values.iter().zip(&LIMITS) {
-            if v > max {
-                why.push_str(what);
                 push_num(why, v.into());
-                why.push_str(" is out of range (0-");
+                why.push_str(" is out of range (");
+                push_num(why, min.into());
+                why.push('-');
                 push_num(why, max.into());
                 why.push(')');
                 return Err("");
@@ -460,15 +441,10 @@ impl Fields {
         let days = days_from_civil(self.y.into(), self.mo, self.d);
         let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
         if let Some(wd) = self.wd.filter(|&wd| wd != real) {
-            push_num(why, self.d.into());
-            why.push(' ');
-            why.push_str(month_name);
-            why.push(' ');
-            push_num(why, self.y.into());
-            why.push_str(" is a ");
-            why.push_str(name(DAYS, real));
+            why.push_str("that date is a ");
+            push_name(why, DAYS, real);
             why.push_str(", not a ");
-            why.push_str(name(DAYS, wd));
+            push_name(why, DAYS, wd);
             return Err("");
         }
         let secs = i64::from((self.h * 60 + self.mi) * 60 + self.s);
@@ -601,30 +577,30 @@ mod tests {
     #[test]
     fn impossible_dates_say_why() {
         let cases = [
-            ("2015-04-31", "'2015-04-31' is not a valid timestamp: April has 30 days"),
-            ("31/04/2015", "April has 30 days"),
-            ("31-06-2015 10:00", "June has 30 days"),
-            ("2023-02-29", "February 2023 has 28 days"),
-            ("2100-02-29", "February 2100 has 28 days"),
-            ("2016-02-30", "February 2016 has 29 days"),
-            ("2015-01-32", "January has 31 days"),
-            ("2015-01-00", "there is no day 0"),
-            ("2015-13-01", "there is no month 13"),
-            ("2015-00-10", "there is no month 0"),
+            (
+                "2015-04-31",
+                "'2015-04-31' is not a valid timestamp: day 31 is out of range (1-30)",
+            ),
+            ("31/04/2015", "day 31 is out of range (1-30)"),
+            ("31-06-2015 10:00", "day 31 is out of range (1-30)"),
+            ("2023-02-29", "day 29 is out of range (1-28)"),
+            ("2100-02-29", "day 29 is out of range (1-28)"),
+            ("2016-02-30", "day 30 is out of range (1-29)"),
+            ("2015-01-32", "day 32 is out of range (1-31)"),
+            ("2015-01-00", "day 0 is out of range (1-31)"),
+            ("2015-13-01", "month 13 is out of range (1-12)"),
+            ("2015-00-10", "month 0 is out of range (1-12)"),
             ("2015-01-05T25:00:00", "hour 25 is out of range (0-23)"),
             ("2015-01-05T24:00:00", "hour 24 is out of range (0-23)"),
             ("2015-01-05T10:60:00", "minute 60 is out of range (0-59)"),
             ("2015-01-05T10:00:60", "second 60 is out of range (0-59)"),
             ("2015-01-05T10:00:00+24:00", "zone offset hour 24"),
             ("2015-01-05T10:00:00+01:60", "zone offset minute 60"),
-            ("Mon, 31 Apr 2015 10:00:00 GMT", "April has 30 days"),
+            ("Mon, 31 Apr 2015 10:00:00 GMT", "day 31 is out of range (1-30)"),
             ("Mon, 05 Jan 2015 10:00:61 GMT", "second 61"),
             ("Mon Jan 05 2015 11:00:00 GMT+2500", "zone offset hour 25"),
-            (
-                "Tue, 05 Jan 2015 10:00:00 GMT",
-                "5 January 2015 is a Monday, not a Tuesday",
-            ),
-            ("Sun Jan 05 2015", "5 January 2015 is a Monday, not a Sunday"),
+            ("Tue, 05 Jan 2015 10:00:00 GMT", "that date is a Monday, not a Tuesday"),
+            ("Sun Jan 05 2015", "that date is a Monday, not a Sunday"),
         ];
         for (s, needle) in cases {
             let m = msg(s);
@@ -655,7 +631,7 @@ mod tests {
             "0000-01-01",
             "20150105",
         ] {
-            assert!(msg(s).contains("between 2001-09-09 and 2286-11-20"), "{s}");
+            assert!(msg(s).contains("(2001-09-09 to 2286-11-20)"), "{s}");
         }
         assert!(parse_str("2001-09-10").is_ok());
     }
@@ -739,21 +715,21 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InvalidTimestamp);
         assert_eq!(
             e.message,
-            "1420452000 is not a valid timestamp: this looks like epoch seconds (10 digits): multiply by 1000 to get milliseconds"
+            "1420452000 is not a valid timestamp: this looks like epoch seconds: multiply by 1000"
         );
         let cases = [
             (1_420_452_000_000.5, "a number with a fraction"),
             (0.5, "a number with a fraction"),
             (f64::NAN, "NaN"),
-            (f64::INFINITY, "an infinite number"),
-            (f64::NEG_INFINITY, "an infinite number"),
+            (f64::INFINITY, "a number this large"),
+            (f64::NEG_INFINITY, "a negative number"),
             (-1_420_452_000_000.0, "a negative number"),
             (-0.5, "a negative number"),
             (1e20, "a number this large"),
             (f64::MAX, "a number this large"),
             (0.0, "0 is not"),
             (-0.0, "0 is not"),
-            (999_999_999_999.0, "between 2001-09-09"),
+            (999_999_999_999.0, "2001-09-09 to 2286-11-20"),
             ((MAX_MS + 1) as f64, "10000000000000 is not"),
             ((MIN_MS - 1) as f64, "999999999999 is not"),
         ];
@@ -774,13 +750,13 @@ mod tests {
         assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
         assert_eq!(
             e.message,
-            "timestamp 1697407999999 is 30 d 1 ms in the past: CoolaData accepts events at most 30 days in the past"
+            "timestamp 1697407999999 is 30 d 1 ms in the past: CoolaData's limit is 30 days"
         );
         let e = check_window(now + MAX_FUTURE_MS + 1, now).unwrap_err();
         assert_eq!(e.code, ErrorCode::TimestampOutOfWindow);
         assert_eq!(
             e.message,
-            "timestamp 1700003600001 is 1 h 1 ms in the future: CoolaData accepts events at most 1 hour in the future"
+            "timestamp 1700003600001 is 1 h 1 ms in the future: CoolaData's limit is 1 hour"
         );
         let e = check_window(now - 31 * 86_400_000 - 7_384_005, now).unwrap_err();
         assert!(
@@ -933,17 +909,18 @@ mod tests {
         fn wrong_weekdays_are_rejected(ms in instant(), k in 1u32..7) {
             let utc = Utc.timestamp_millis_opt(ms).unwrap();
             let real = utc.weekday().num_days_from_monday();
-            let wrong = name(DAYS, ((real + k) % 7) as usize).get(..3).unwrap();
+            let wrong = std::str::from_utf8(&name(DAYS, ((real + k) % 7) as usize)[..3]).unwrap();
             let s = format!("{wrong}, {}", utc.format("%d %b %Y %H:%M:%S GMT"));
             let e = parse_str(&s).unwrap_err();
-            prop_assert!(e.message.contains(&format!("is a {}, not a", name(DAYS, real as usize))), "{}", e.message);
+            let real = std::str::from_utf8(name(DAYS, real as usize)).unwrap();
+            prop_assert!(e.message.contains(&format!("is a {real}, not a")), "{}", e.message);
         }
 
         #[test]
         fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
             let real = NaiveDate::from_ymd_opt(y, m, d);
             for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
-                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).unwrap_or("Foo");
+                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).map_or("Foo", |n| std::str::from_utf8(n).unwrap());
                 format!("{d} {mon} {y}")
             }] {
                 let r = parse_str(&s);
