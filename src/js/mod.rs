@@ -13,7 +13,9 @@ pub mod tracker;
 use js_sys::{Array, JsString, Reflect, Uint32Array};
 use wasm_bindgen::prelude::*;
 
+use crate::core::entries::Entry;
 use crate::core::error::{ErrorCode, ErrorKind};
+use crate::core::event::RawValue;
 use crate::core::Error as CoreError;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
@@ -45,28 +47,27 @@ extern "C" {
     fn seed() -> Uint32Array;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
-    fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
-    fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
-    fn listen(callback: &JsValue) -> js_sys::Function;
     fn soon(callback: &JsValue, what: u32);
     fn offline() -> bool;
-    /// `localStorage` read: get, keys, stored event (see the `STORAGE_*` codes).
+    /// `localStorage` read: get, or every key and value under a prefix (see the `STORAGE_*` codes).
     #[wasm_bindgen(js_name = storage)]
     fn storage_read(op: u32, key: &str) -> JsValue;
+    /// `localStorage` read: every key and value under a prefix (see [`storage_list`]).
+    #[wasm_bindgen(js_name = storage)]
+    fn storage_text(op: u32, key: &str) -> String;
     /// `localStorage` written (set or remove; false when refused), or whether it is readable.
     #[wasm_bindgen(js_name = storage)]
     fn storage_write(op: u32, key: &str, value: &str) -> bool;
 }
 
 /// [`storage`]'s operations: the value under a key (a string, or null when
-/// absent or unreadable), a write (false when refused), a removal, the keys
-/// that start with a prefix (an array), a stored event in the entries form
-/// (`""`: not JSON; null: no such key), whether storage can be read at all.
+/// absent or unreadable), a write (false when refused), a removal, every
+/// key that starts with a prefix and its value (one string: see
+/// [`storage_list`]), whether storage can be read at all.
 const STORAGE_GET: u32 = 0;
 const STORAGE_SET: u32 = 1;
 const STORAGE_REMOVE: u32 = 2;
-const STORAGE_KEYS: u32 = 3;
-const STORAGE_EVENT: u32 = 4;
+const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
@@ -83,23 +84,34 @@ fn storage_readable() -> bool {
     storage_write(STORAGE_READABLE, "", "")
 }
 
-/// A stored event in the entries form (`""`: not JSON; `None`: no such key).
+/// The value under `key` in `localStorage`, `None` when absent or unreadable.
 /// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
 /// is larger code than `as_string`.
-fn stored_event(key: &str) -> Option<String> {
-    storage_read(STORAGE_EVENT, key).as_string()
-}
-
-/// The value under `key` in `localStorage`, `None` when absent or unreadable.
 fn storage_get(key: &str) -> Option<String> {
     storage_read(STORAGE_GET, key).as_string()
 }
 
-/// The `localStorage` keys that start with `prefix`. Read from the array
-/// here: wasm-bindgen's `Vec<String>` return is larger code.
-fn storage_keys(prefix: &str) -> Vec<String> {
-    let list: Array = storage_read(STORAGE_KEYS, prefix).unchecked_into();
-    (0..list.length()).filter_map(|i| list.get(i).as_string()).collect()
+/// Every `localStorage` key that starts with `prefix` and its value, read
+/// in one call, in the entries form: a `p` entry (key, the properties in
+/// the entries form) for a value that is a JSON object, as a stored event
+/// or context is; an `s` entry (key, the value as stored) for any other.
+/// Read with [`listed`].
+fn storage_list(prefix: &str) -> String {
+    storage_text(STORAGE_LIST, prefix)
+}
+
+/// The keys and values of a [`storage_list`]: (key, value, whether the
+/// value is a JSON object's properties in the entries form).
+fn listed(list: &str) -> Vec<(&str, &str, bool)> {
+    let mut out = Vec::new();
+    for e in crate::core::entries::parse(list) {
+        match e {
+            Ok(Entry::Default(k, v)) => out.push((k, v, true)),
+            Ok(Entry::Prop(k, RawValue::Str(v))) => out.push((k, v, false)),
+            _ => break,
+        }
+    }
+    out
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -284,24 +284,31 @@ export function send(url, json, form, keepalive, id, cb) {
   );
 }
 
-// Timers that do not keep Node alive, calling cb(what); each returns a
-// function that cancels it.
-export function every(ms, cb, what) {
-  const h = setInterval(() => cb(what, 0, 0, "", false), ms);
-  if (h && typeof h.unref === "function") h.unref();
-  return () => clearInterval(h);
+// The tracker's timers and listeners, kept on its callback `cb` (made by
+// `bind`) by slot (SLOT_* in src/js/tracker.rs); registering in slot n
+// first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
+// timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
+// watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
+// removes every one, -2 also stops the callback for good (h = 0).
+export function hook(cb, n, ms, what, key) {
+  const c = (cb.c = cb.c || []);
+  for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
+  if (n < -1) cb.h = 0;
+  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(key, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
 }
 
-export function later(ms, cb, what) {
-  const h = setTimeout(() => cb(what, 0, 0, "", false), ms);
+// A timer that does not keep Node alive, calling cb(what) every `ms` (or
+// once, when `once`); returns a function that cancels it.
+function timer(once, ms, cb, what) {
+  const h = (once ? setTimeout : setInterval)(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
-  return () => clearTimeout(h);
+  return () => (once ? clearTimeout : clearInterval)(h);
 }
 
 // Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
 // when it is unloaded (pagehide), cb(4) when the network comes back or the
 // page is shown again, and on Node's beforeExit. Returns a remover.
-export function listen(cb) {
+function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
   const online = () => cb(4, 0, 0, "", false);
   const offs = [];
@@ -348,13 +355,14 @@ export function soon(cb, what) {
 
 // localStorage, never throwing. op (STORAGE_* in src/js/mod.rs): 0 the
 // value under k (null when absent or unreadable), 1 write v under k (false
-// when refused), 2 remove k, 3 every key that starts with k, 4 the stored
-// event under k in the entries form ("" when it is not JSON, null when the
-// key is gone; JSON.parse builds plain data only: nothing stored is
-// executed), 5 whether localStorage exists and can be read (it may still
-// refuse writes: quota full).
+// when refused), 2 remove k, 3 every key that starts with k and its value,
+// in the entries form: "p" (key, the properties of a value that is JSON of
+// an object, flattened; JSON.parse builds plain data only: nothing stored
+// is executed) or "s" (key, any other value as stored), 5 whether
+// localStorage exists and can be read (it may still refuse writes: quota
+// full).
 export function storage(op, k, v) {
-  const keys = [];
+  let out = "";
   try {
     const s = localStorage;
     if (op === 0) return s.getItem(k);
@@ -363,22 +371,19 @@ export function storage(op, k, v) {
     if (op === 3) {
       for (let i = 0; i < s.length; i++) {
         const key = s.key(i);
-        if (key !== null && key.startsWith(k)) keys.push(key);
+        if (key === null || !key.startsWith(k)) continue;
+        const x = "" + s.getItem(key);
+        let j;
+        try {
+          j = JSON.parse(x);
+        } catch (_) {}
+        out += j !== null && typeof j === "object" ? T("p", key, props("", j)) : T("s", key, x);
       }
-      return keys;
-    }
-    if (op === 4) {
-      const x = s.getItem(k);
-      if (x === null) return null;
-      try {
-        return flatten(JSON.parse(x));
-      } catch (_) {
-        return "";
-      }
+      return out;
     }
     return typeof s === "object" && s !== null && s.length >= 0;
   } catch (_) {
-    return op === 3 ? keys : op === 0 || op === 4 ? null : false;
+    return op === 3 ? out : op === 0 ? null : false;
   }
 }
 
@@ -430,7 +435,7 @@ function wrote(k) {
 // back the originals only where our wrapper is still the one installed (a
 // library that wrapped them after us keeps its wrapper, which then calls
 // ours, which no longer reacts). A failing `f` never breaks the page.
-export function watchPage(key, nav, cb, what) {
+function watchPage(key, nav, cb, what) {
   if (typeof addEventListener !== "function") return () => {};
   let active = true;
   const fire = () => {

@@ -10,9 +10,9 @@ use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, deferred, environment, every, fail, flatten_event, get, js_error, later, listen, now_ms, offline,
-    options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
-    storage_set, stored_event, threw,
+    bad_option, deferred, environment, fail, flatten_event, get, js_error, listed, now_ms, offline,
+    options as options_text, report, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
+    storage_set, threw,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
@@ -27,28 +27,20 @@ mod privacy;
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
-/// A timer or listeners registered in JavaScript: the function that
-/// removes them, called when the hook is dropped.
-struct Hook {
-    cancel: Function,
-}
-
-impl Drop for Hook {
-    fn drop(&mut self) {
-        // call1 (its argument unused): call0 would be one more import.
-        let _ = self.cancel.call1(&JsValue::NULL, &JsValue::NULL);
-    }
-}
-
-#[derive(Default)]
-struct Hooks {
-    interval: Option<Hook>,
-    wake: Option<Hook>,
-    lifecycle: Option<Hook>,
-    /// Other tabs' optOut() / optIn() (the `storage` event) and, for
-    /// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
-    page: Option<Hook>,
-}
+/// The slots of the timers and listeners that the shell's `hook` keeps on
+/// the tracker's callback (registering one removes what its slot held):
+/// the flush timer (or the heartbeat timer when there is none), the
+/// wake-up at a backoff's end, the page lifecycle listeners, and other
+/// tabs' optOut() / optIn() (the `storage` event) with, for
+/// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
+const SLOT_TIMER: i32 = 0;
+const SLOT_WAKE: i32 = 1;
+const SLOT_LIFECYCLE: i32 = 2;
+pub(super) const SLOT_PAGE: i32 = 3;
+/// `hook`'s slot that removes every one, and the one that also stops the
+/// callback for good (the tracker is gone).
+const SLOT_ALL: i32 = -1;
+const SLOT_GONE: i32 = -2;
 
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
@@ -77,7 +69,6 @@ struct Inner {
     form: bool,
     page: bool,
     on_error: Option<Function>,
-    hooks: RefCell<Hooks>,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: RefCell<Vec<Waiter>>,
@@ -96,6 +87,12 @@ extern "C" {
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
     /// with `handle` while the function's `h` is not 0.
     fn bind(exports: &JsValue, handle: u32) -> JsValue;
+    /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
+    /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
+    /// once after `ms` (the wake-up), the page lifecycle listeners, or the
+    /// page watch of the saved choice under `key` (with in-page navigation
+    /// when `ms` is 1); `ms` below 0 only removes.
+    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
 }
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
@@ -208,13 +205,10 @@ impl Inner {
             Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now_ms()),
             _ => None,
         };
-        let Ok(mut hooks) = self.hooks.try_borrow_mut() else {
-            return;
-        };
-        hooks.wake = at.and_then(|t| {
-            let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
-            self.hook(|cb| later(ms, cb, PUMP))
+        let ms = at.map_or(-1.0, |t| {
+            t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
         });
+        hook(&self.callback, SLOT_WAKE, ms, PUMP, "");
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -244,13 +238,6 @@ impl Inner {
                 }
             }
         }
-    }
-
-    /// Registers something with JavaScript that calls the callback back.
-    fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
-        Some(Hook {
-            cancel: register(&self.callback),
-        })
     }
 
     fn launch(&self, req: &Request) {
@@ -424,10 +411,11 @@ impl Inner {
         else {
             return;
         };
-        // Every key under the tracker's prefix, listed once (one call out of
-        // the module); the core's parsers tell events, contexts and
-        // heartbeats apart.
-        let keys = storage_keys(&prefix);
+        // Every key under the tracker's prefix with its value, read once
+        // (one call out of the module); the core's parsers tell events,
+        // contexts and heartbeats apart.
+        let listing = storage_list(&prefix);
+        let all = listed(&listing);
         let queue = d.keys.queue_prefix();
         let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<&str> = Vec::new();
@@ -436,27 +424,29 @@ impl Inner {
         // The contexts of gone tabs read so far: tab, number, entries.
         let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
         let mut bad = 0u32;
-        for key in keys.iter().filter(|k| k.starts_with(queue.as_str())) {
+        for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
             let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
                 bad = bad.saturating_add(1);
                 storage_remove(key);
                 continue;
             };
-            if !d.keys.same_app(tab) || !tab_gone(d, &mut tabs, tab, now) {
+            if !d.keys.same_app(tab) || !tab_gone(d, &all, tab, &mut tabs, now) {
                 continue;
             }
             let context = |n: u64| {
                 if let Some((_, _, c)) = contexts.iter().find(|(t, m, _)| t == tab && *m == n) {
                     return c.clone();
                 }
-                let c = stored_event(&d.keys.context_of(tab, n)).filter(|c| !c.is_empty());
+                let c = find(&all, &d.keys.context_of(tab, n))
+                    .filter(|&(c, obj)| obj && !c.is_empty())
+                    .map(|(c, _)| c.to_string());
                 contexts.push((tab.to_string(), n, c.clone()));
                 c
             };
-            match stored_event(key).map(|v| store::restore(&v, context, server_ts)) {
-                Some(Ok((json, time))) => found.push((time, seq, json)),
-                Some(Err(_)) => bad = bad.saturating_add(1),
-                None => continue,
+            // A value that is not a JSON object is no event.
+            match store::restore(if obj { stored } else { "" }, context, server_ts) {
+                Ok((json, time)) => found.push((time, seq, json)),
+                Err(_) => bad = bad.saturating_add(1),
             }
             old_keys.push(key);
         }
@@ -483,7 +473,7 @@ impl Inner {
                 storage_remove(key);
             }
         }
-        for key in &keys {
+        for &(key, _, _) in &all {
             let tab = match d.keys.other_tab_of_heartbeat(key) {
                 Some(tab) => tab,
                 None => match d.keys.parse_context(key) {
@@ -493,7 +483,7 @@ impl Inner {
                     _ => continue,
                 },
             };
-            if tab_gone(d, &mut tabs, tab, now) {
+            if tab_gone(d, &all, tab, &mut tabs, now) {
                 storage_remove(key);
             }
         }
@@ -514,21 +504,25 @@ impl Inner {
     }
 
     fn stop_hooks(&self) {
-        if let Ok(mut h) = self.hooks.try_borrow_mut() {
-            *h = Hooks::default();
-        }
+        hook(&self.callback, SLOT_ALL, -1.0, 0, "");
     }
 }
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
-/// else from its heartbeat, then noted there.
-fn tab_gone(d: &Durable, tabs: &mut Vec<(String, bool)>, tab: &str, now: i64) -> bool {
+/// else from its heartbeat in `all` (the claim's listing), then noted there.
+fn tab_gone(d: &Durable, all: &[(&str, &str, bool)], tab: &str, tabs: &mut Vec<(String, bool)>, now: i64) -> bool {
     if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
         return *dead;
     }
-    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
+    let dead = store::is_dead(find(all, &d.keys.heartbeat_of(tab)).map(|(v, _)| v), now);
     tabs.push((tab.to_string(), dead));
     dead
+}
+
+/// The value under `key` in a claim's listing, and whether it is a JSON
+/// object's properties.
+fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)> {
+    all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
 fn start_pump(weak: &Weak<Inner>) {
@@ -662,7 +656,6 @@ impl CoolaTracker {
             form,
             page,
             on_error,
-            hooks: RefCell::new(Hooks::default()),
             waiters: RefCell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
@@ -688,12 +681,10 @@ impl CoolaTracker {
         } else {
             inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
-        let timer = timer.and_then(|(ms, what)| inner.hook(|cb| every(ms, cb, what)));
-        let lifecycle = inner.hook(listen);
-        if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-            hooks.interval = timer;
-            hooks.lifecycle = lifecycle;
+        if let Some((ms, what)) = timer {
+            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what, "");
         }
+        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0, "");
         // What the claim found is reported now (an overflow at the end of
         // this task); claimed events go out without waiting.
         inner.report();
@@ -773,8 +764,9 @@ impl CoolaTracker {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The callback calls no more, then the weak reference it stood for goes.
-        let _ = Reflect::set(&self.callback, &"h".into(), &JsValue::from(0));
+        // Timers and listeners go, the callback calls no more, then the weak
+        // reference it stood for goes.
+        hook(&self.callback, SLOT_GONE, -1.0, 0, "");
         // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
         // (the address of this value), given back once, here.
         drop(unsafe { Weak::from_raw(self as *const Inner) });

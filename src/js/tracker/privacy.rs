@@ -13,9 +13,10 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw,
+    bad_option, fail, flatten, get, js_error, listed, now_ms, storage_get, storage_list, storage_remove, storage_set,
+    threw,
 };
-use super::{busy, CoolaTracker, Inner, PAGE};
+use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::privacy::{self, Choice};
@@ -29,8 +30,6 @@ extern "C" {
     fn page_url() -> String;
     #[wasm_bindgen(catch, js_name = pageEvent)]
     fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
-    #[wasm_bindgen(js_name = watchPage)]
-    fn watch_page(key: &str, nav: bool, callback: &JsValue, what: u32) -> Function;
     #[wasm_bindgen(catch, js_name = beforeSend)]
     fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
     /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
@@ -143,10 +142,13 @@ pub(super) fn start(inner: &Rc<Inner>) {
     // The tracker's one callback, for both: another tab's choice, and
     // in-page navigation (see `on_page_change`).
     let nav = inner.extra.auto == AutoPageViews::History;
-    let hook = inner.hook(|cb| watch_page(&inner.extra.consent_key, nav, cb, PAGE));
-    if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-        hooks.page = hook;
-    }
+    hook(
+        &inner.callback,
+        SLOT_PAGE,
+        f64::from(u8::from(nav)),
+        PAGE,
+        &inner.extra.consent_key,
+    );
 }
 
 /// Another tab changed the saved choice, or the page navigated in place.
@@ -278,13 +280,13 @@ impl Inner {
             if save {
                 // Gone tabs' events and contexts too (one pass over the
                 // tracker's keys): nothing of this visitor is sent later.
-                for k in storage_keys(&prefix) {
-                    let event = d.keys.parse_event(&k).map(|(tab, _)| tab);
+                for &(k, _, _) in &listed(&storage_list(&prefix)) {
+                    let event = d.keys.parse_event(k).map(|(tab, _)| tab);
                     if event
-                        .or_else(|| d.keys.parse_context(&k))
+                        .or_else(|| d.keys.parse_context(k))
                         .is_some_and(|tab| d.keys.same_app(tab))
                     {
-                        storage_remove(&k);
+                        storage_remove(k);
                     }
                 }
             }
