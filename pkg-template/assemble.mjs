@@ -37,25 +37,39 @@ function* files(dir) {
 for (const file of files(join(out, "node", "snippets"))) {
   if (!file.endsWith(".js")) continue;
   let src = readFileSync(file, "utf8");
-  const names = [...src.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
-  src = src.replace(/^export function /gm, "function ");
-  if (/^export /m.test(src)) throw new Error(`${file}: only 'export function' is supported in snippets`);
+  const decl = /^export (function|class|const|let) /gm;
+  const names = [...src.matchAll(/^export (?:function|class|const|let) (\w+)/gm)].map((m) => m[1]);
+  src = src.replace(decl, "$1 ");
+  if (/^export /m.test(src)) throw new Error(`${file}: only 'export function', 'class', 'const' and 'let' are supported in snippets`);
   writeFileSync(file, `"use strict";\n${src}\nmodule.exports = { ${names.join(", ")} };\n`);
 }
 
 // A tracker lives until shutdown() or free(), like a timer or a listener,
-// not until the page drops its last reference to it: wasm-bindgen frees a
-// class's object when the garbage collector finalizes its JS wrapper, which
-// would stop a tracker that was created and left to run
-// (`new CoolaTracker(...)` whose variable goes out of scope) with its timer,
-// its page-hide send and its heartbeat, and its queued events would wait for
-// the next page load. So no finalizer for CoolaTracker.
-for (const to of ["web", "node"]) {
+// not until the page drops its last reference to it (see the class in
+// src/js/shell.js, which registers no finalizer): wasm-bindgen makes no
+// CoolaTracker class of its own, so none of its finalizers is in the glue.
+for (const to of ["web", "node", "edge"]) {
   const file = join(out, to, "coola_tracker.js");
+  if (/CoolaTrackerFinalization/.test(readFileSync(file, "utf8"))) throw new Error(`${file}: a finalizer would free trackers`);
+}
+
+// The CoolaTracker class and the functions are the snippet's
+// (src/js/shell.js: they go to Rust through one export,
+// src/js/tracker/ops.rs); each glue module exports them beside
+// wasm-bindgen's own exports (initSync, init).
+const API = ["CoolaTracker", "parseTimestamp", "validateEvent", "encodeBatch", "visitorProperties"];
+for (const build of ["web", "node", "edge"]) {
+  const file = join(out, build, "coola_tracker.js");
   const src = readFileSync(file, "utf8");
-  const finalizer = /const CoolaTrackerFinalization = \(typeof FinalizationRegistry === 'undefined'\)\s*\? \{ register: \(\) => \{\}, unregister: \(\) => \{\} \}\s*: new FinalizationRegistry\([^;]*\);/;
-  if (!finalizer.test(src)) throw new Error(`${file}: CoolaTracker's FinalizationRegistry is not in the form handled here`);
-  writeFileSync(file, src.replace(finalizer, "const CoolaTrackerFinalization = { register: () => {}, unregister: () => {} };"));
+  const snippet = [...new Set([...src.matchAll(/["'`](\.\/snippets\/[^"'`]+\/src\/js\/shell\.js)["'`]/g)].map((m) => m[1]))];
+  if (snippet.length !== 1) throw new Error(`${file}: the snippet src/js/shell.js is imported from ${snippet.length} paths, not 1`);
+  for (const name of API) {
+    if (new RegExp(`\\b${name}\\b`).test(src)) throw new Error(`${file}: the glue names ${name} itself`);
+  }
+  const line = build === "node"
+    ? API.map((n) => `exports.${n} = require(${JSON.stringify(snippet[0])}).${n};\n`).join("")
+    : `export { ${API.join(", ")} } from ${JSON.stringify(snippet[0])};\n`;
+  writeFileSync(file, src + line);
 }
 
 // wasm-bindgen names the one snippet module once per import (`import * as

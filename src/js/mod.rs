@@ -227,7 +227,31 @@ export function encodeBatch(
   events: Record<string, unknown>[],
   options?: { bodyFormat?: "form" | "raw"; serverTimestamp?: boolean },
 ): string;
-export interface CoolaTracker {
+/**
+ * Properties that describe the visitor of an incoming request at the edge:
+ * `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
+ * not put the Worker's own IP in its place) and `session_dua` from
+ * `User-Agent` (left out when absent).
+ */
+export function visitorProperties(request: Request): { session_ip: string; session_dua?: string };
+/** Queues analytics events and sends them to CoolaData in batches. */
+export class CoolaTracker {
+  /** Creates a tracker. Throws `invalid_option` (with `field`) for a bad option. */
+  constructor(options: TrackerOptions | FirstPartyTrackerOptions);
+  /** Releases the tracker at once (timers, listeners); later calls throw. */
+  free(): void;
+  /** Sets the user id for events that carry none. */
+  setUserId(userId: string): void;
+  /** Sends everything queued now; resolves with a `FlushReport` when the requests have settled. */
+  flush(): Promise<FlushReport>;
+  /** Flushes, then stops the timer and removes listeners. Later `track` calls throw `tracker_closed`. */
+  shutdown(): Promise<FlushReport>;
+  /** Whether `shutdown()` was called. */
+  readonly closed: boolean;
+  /** Events queued and not yet acknowledged. */
+  readonly pending: number;
+  /** The user id given to events that carry none. */
+  readonly userId: string;
   /**
    * Validates an event, queues it and returns its `event_id`. Throws on bad
    * input (nothing is queued then) and `tracker_closed` after `shutdown()`.

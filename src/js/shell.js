@@ -4,6 +4,118 @@
 
 const T = (t, k, v) => t + k.length + ":" + k + v.length + ":" + v;
 
+// ---- The CoolaTracker class (its methods are carried out in Rust) ----
+
+// The module's exports (from `start`, at instantiation, and `bind`: a test
+// harness may not run the start function), and the current method call's
+// arguments and result (see src/js/tracker/ops.rs).
+let X, A, B, R;
+export function start(exports) {
+  X = exports;
+}
+export const arg = (i) => (i ? B : A);
+export function give(v) {
+  R = v;
+}
+
+// Calls method n (the numbers of src/js/tracker/ops.rs) of the tracker
+// with handle h (0: a function, or the constructor): what Rust gave back
+// (the handle coola_op returns, for the constructor); an Error given back
+// is thrown.
+function call(h, n, a, b) {
+  A = a;
+  B = b;
+  R = undefined;
+  const v = X.coola_op(h, n);
+  const r = R;
+  A = B = R = undefined;
+  if (r instanceof Error) throw r;
+  return n === 11 ? v : r;
+}
+
+function op(t, n, a, b) {
+  if (!t.h) throw new Error("this CoolaTracker was freed");
+  return call(t.h, n, a, b);
+}
+
+// The functions (their types are in src/js/mod.rs).
+export function parseTimestamp(value, options) {
+  return call(0, 16, value, options);
+}
+export function validateEvent(event, options) {
+  return call(0, 17, event, options);
+}
+export function encodeBatch(events, options) {
+  return call(0, 18, events, options);
+}
+export function visitorProperties(request) {
+  return call(0, 19, request);
+}
+
+// Queues analytics events and sends them to CoolaData in batches (the
+// types are in src/js/mod.rs). A tracker lives until shutdown() or free(),
+// like a timer or a listener, not until the page drops its last reference
+// to it: no finalizer frees it (one would stop a tracker that was created
+// and left to run, with its timer, its page-hide send and its heartbeat).
+export class CoolaTracker {
+  constructor(options) {
+    this.h = call(0, 11, options);
+  }
+  track(eventName, properties) {
+    return op(this, 1, eventName, properties);
+  }
+  setUserId(userId) {
+    op(this, 2, userId);
+  }
+  flush() {
+    return op(this, 3);
+  }
+  shutdown() {
+    return op(this, 4);
+  }
+  optOut() {
+    op(this, 5);
+  }
+  optIn() {
+    op(this, 6);
+  }
+  trackPageView(properties) {
+    return op(this, 7, properties);
+  }
+  setProperties(properties) {
+    op(this, 8, properties);
+  }
+  get userId() {
+    return op(this, 9);
+  }
+  get sessionId() {
+    return op(this, 10);
+  }
+  get pending() {
+    return op(this, 12);
+  }
+  get closed() {
+    return op(this, 13);
+  }
+  get optedOut() {
+    return op(this, 14);
+  }
+  // Releases the tracker at once (timers, listeners); a second call does nothing.
+  free() {
+    const h = this.h;
+    this.h = 0;
+    if (h) X.coola_op(h, 15);
+  }
+}
+if (Symbol.dispose) CoolaTracker.prototype[Symbol.dispose] = CoolaTracker.prototype.free;
+
+// A CoolaTracker object for the handle of a tracker made in Rust.
+export function wrap(h) {
+  const t = Object.create(CoolaTracker.prototype);
+  t.h = h;
+  return t;
+}
+
 // A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
 // its code and, where they apply, field, status and count (-1: none).
 export function error(kind, code, message, field, hasField, status, count) {
@@ -240,10 +352,11 @@ export function encode(json, form) {
 // tracker to read; once the tracker is gone it sets `h` to 0, and the
 // callback does nothing more.
 export function bind(exports, handle) {
+  X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
       cb.t = text;
-      exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+      X.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
     }
   };
   cb.h = handle;

@@ -22,6 +22,7 @@ use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
+pub mod ops;
 mod privacy;
 
 /// The browser's allowance for bodies of keepalive requests in flight.
@@ -596,18 +597,16 @@ fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
 }
 
 /// Queues analytics events and sends them to CoolaData in batches.
-#[wasm_bindgen]
+///
+/// JavaScript sees it through the `CoolaTracker` class of shell.js, whose
+/// methods come here through [`ops`]'s one export (`coola_op`).
 pub struct CoolaTracker {
     inner: Rc<Inner>,
 }
 
-#[wasm_bindgen]
 impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
-    ) -> Result<CoolaTracker, JsValue> {
+    pub fn new(options: JsValue) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
@@ -698,12 +697,7 @@ impl CoolaTracker {
 
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn track(
-        &self,
-        #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    pub fn track(&self, event_name: JsValue, properties: JsValue) -> Result<JsValue, JsValue> {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
@@ -711,11 +705,7 @@ impl CoolaTracker {
     }
 
     /// Sets the user id for events that carry none.
-    #[wasm_bindgen(js_name = setUserId)]
-    pub fn set_user_id(
-        &self,
-        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
-    ) -> Result<(), JsValue> {
+    pub fn set_user_id(&self, user_id: JsValue) -> Result<(), JsValue> {
         let id = user_id.as_string().unwrap_or_default();
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
@@ -723,7 +713,6 @@ impl CoolaTracker {
 
     /// Sends everything queued now; resolves with a `FlushReport` when the
     /// requests have settled.
-    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn flush(&self) -> Promise {
         let bound = self.inner.core.try_borrow().map(|c| c.next_seq()).unwrap_or(u64::MAX);
         self.inner.wait(bound, false)
@@ -731,7 +720,6 @@ impl CoolaTracker {
 
     /// Flushes, then stops the timer and removes listeners. Later `track`
     /// calls throw `tracker_closed`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn shutdown(&self) -> Promise {
         if let Ok(mut c) = self.inner.core.try_borrow_mut() {
             c.close();
@@ -740,13 +728,11 @@ impl CoolaTracker {
     }
 
     /// Events queued and not yet acknowledged.
-    #[wasm_bindgen(getter)]
     pub fn pending(&self) -> usize {
         self.inner.core.try_borrow().map(|c| c.pending()).unwrap_or(0)
     }
 
     /// Whether `shutdown()` was called.
-    #[wasm_bindgen(getter)]
     pub fn closed(&self) -> bool {
         self.inner
             .core
@@ -756,7 +742,6 @@ impl CoolaTracker {
     }
 
     /// The user id given to events that carry none.
-    #[wasm_bindgen(getter, js_name = userId, unchecked_return_type = "string")]
     pub fn user_id(&self) -> JsValue {
         JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
     }

@@ -383,19 +383,16 @@ impl Inner {
     }
 }
 
-#[wasm_bindgen]
 impl CoolaTracker {
     /// Stops tracking at once: every queued event is dropped (in memory, in
     /// storage, in flight), the anonymous id and the session are forgotten,
     /// and the choice is saved so the next page load starts opted out.
-    #[wasm_bindgen(js_name = optOut, skip_typescript)]
     pub fn opt_out(&self) {
         self.inner.opt_out_now(true);
     }
 
     /// Resumes tracking and saves that choice. Events tracked while opted
     /// out are not recovered.
-    #[wasm_bindgen(js_name = optIn, skip_typescript)]
     pub fn opt_in(&self) {
         let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
         self.inner.opt_in_now(true);
@@ -406,13 +403,11 @@ impl CoolaTracker {
     }
 
     /// Whether the visitor is opted out.
-    #[wasm_bindgen(getter, js_name = optedOut, skip_typescript)]
     pub fn opted_out(&self) -> bool {
         self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false)
     }
 
     /// The current session id, `""` when sessions are off.
-    #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
     pub fn session_id(&self) -> JsValue {
         let Ok(mut c) = self.inner.core.try_borrow_mut() else {
             return JsValue::from_str("");
@@ -424,14 +419,12 @@ impl CoolaTracker {
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
     /// an in-page navigation, `referring_url`. Throws `invalid_value`
     /// outside a page.
-    #[wasm_bindgen(js_name = trackPageView, skip_typescript)]
     pub fn track_page_view(&self, properties: JsValue) -> Result<JsValue, JsValue> {
         self.inner.page_view(&properties).map(|id| JsValue::from_str(&id))
     }
 
     /// Merges properties into those added to every later event; `null` or
     /// `undefined` removes one. Throws as `track` does.
-    #[wasm_bindgen(js_name = setProperties, skip_typescript)]
     pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
         let encoded = flatten(&properties);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
