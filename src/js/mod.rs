@@ -10,7 +10,7 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, JsString, Reflect, Uint32Array};
+use js_sys::{Array, JsString, Uint32Array};
 use wasm_bindgen::prelude::*;
 
 use crate::core::entries::Entry;
@@ -33,6 +33,10 @@ extern "C" {
         count: f64,
     ) -> JsValue;
     fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
+    #[wasm_bindgen(js_name = get)]
+    fn js_get(obj: &JsValue, name: &str) -> JsValue;
+    /// Calls `f(value)` (with `this` null), ignoring what it throws.
+    fn invoke(f: &js_sys::Function, value: &JsValue);
     fn deferred() -> Array;
     #[wasm_bindgen(js_name = requestHeaders)]
     fn request_headers(request: &JsValue) -> JsValue;
@@ -337,12 +341,10 @@ fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
     Err(js_error(&CoreError::new(code, out)))
 }
 
-/// Reads `obj[name]`, treating a throwing getter as absent.
+/// Reads `obj[name]` of an object, treating a throwing getter as absent
+/// (undefined for what is not an object).
 fn get(obj: &JsValue, name: &str) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED)
+    js_get(obj, name)
 }
 
 fn now_ms() -> i64 {

@@ -160,6 +160,23 @@ export function visitor(ip, ua, hasUa) {
   return o;
 }
 
+// obj[k] of an object; undefined for what is not one, or when reading throws.
+export function get(o, k) {
+  try {
+    return o !== null && typeof o === "object" ? o[k] : undefined;
+  } catch (_) {}
+}
+
+// f(v) with `this` null (onError, a flush's resolve); what it throws is ignored.
+export function invoke(f, v) {
+  try {
+    f.call(null, v);
+  } catch (_) {}
+}
+
+// The text a request's answer left on the tracker's callback (see `bind`).
+export const callbackText = (cb) => cb.t;
+
 // A flush report.
 export function report(sent, failed, pending, requests) {
   return { sent, failed, pending, requests };
@@ -524,11 +541,15 @@ export function pageUrl() {
 
 // A page_view event: page URL and title, the referrer after an in-page
 // navigation (`ref`, "" for none: the document's own then applies), the
-// caller's properties.
+// caller's properties; what reading them throws, as a "!" entry.
 export function pageEvent(p, ref) {
-  let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
-  if (ref) s += T("p", "referring_url", ref);
-  return props(s + one("event_name", "page_view"), p);
+  try {
+    let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    if (ref) s += T("p", "referring_url", ref);
+    return props(s + one("event_name", "page_view"), p);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // The keys watchPage watches in this document, with their callbacks. The
@@ -594,17 +615,30 @@ function watchPage(key, nav, cb, what) {
 // beforeSend: calls `hook` with the event (its JSON, parsed) and says what
 // came of it: 0 when the hook dropped it (null or false), 1 when the event
 // is unchanged, else the changed event in the entries form (an "X" entry
-// when it is not an object), for Rust to validate again. What the hook
-// throws is thrown on.
+// when it is not an object), for Rust to validate again. What the hook (or
+// reading what it returned) throws comes back as a "!" entry, and is kept
+// for `caused`.
+let thrown;
 export function beforeSend(hook, json) {
-  const event = JSON.parse(json);
-  const r = hook(event);
-  if (r === null || r === false) return 0;
-  const out = r === undefined ? event : r;
-  if (out === null || typeof out !== "object" || Array.isArray(out)) {
-    return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+  try {
+    const event = JSON.parse(json);
+    const r = hook(event);
+    if (r === null || r === false) return 0;
+    const out = r === undefined ? event : r;
+    if (out === null || typeof out !== "object" || Array.isArray(out)) {
+      return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+    }
+    return JSON.stringify(out) === json ? 1 : props("", out);
+  } catch (e) {
+    thrown = e;
+    return threw(e);
   }
-  return JSON.stringify(out) === json ? 1 : props("", out);
+}
+
+// The error about what beforeSend threw gets the thrown value as its cause.
+export function caused(e) {
+  e.cause = thrown;
+  thrown = undefined;
 }
 
 // debug: one console.debug line, written here from what the tracker hands

@@ -6,11 +6,11 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, deferred, environment, fail, flatten_event, get, js_error, listed, now_ms, offline,
+    bad_option, deferred, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
     options as options_text, report, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
     storage_set, threw,
 };
@@ -94,6 +94,9 @@ extern "C" {
     /// page watch of the saved choice under `key` (with in-page navigation
     /// when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
+    /// The text a request's answer left on the callback (Retry-After).
+    #[wasm_bindgen(js_name = callbackText)]
+    fn callback_text(cb: &JsValue) -> String;
 }
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
@@ -127,8 +130,8 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = Reflect::get(&i.callback, &"t".into()).ok().and_then(|t| t.as_string());
-            i.on_done(id, status as u16, text.filter(|t| !t.is_empty()), flag)
+            let text = Some(callback_text(&i.callback)).filter(|t| !t.is_empty());
+            i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
         HIDE => {
@@ -196,7 +199,7 @@ impl Inner {
 
     fn report_one(&self, e: &Error) {
         if let Some(f) = &self.on_error {
-            let _ = f.call1(&JsValue::NULL, &js_error(e));
+            invoke(f, &js_error(e));
         }
     }
 
@@ -287,7 +290,7 @@ impl Inner {
             if w.stop {
                 self.stop_hooks();
             }
-            let _ = w.resolve.call1(&JsValue::NULL, &report_object(self, w.start));
+            invoke(&w.resolve, &report_object(self, w.start));
         }
     }
 

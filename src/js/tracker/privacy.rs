@@ -9,12 +9,12 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use core::cell::Cell;
 
-use js_sys::{Function, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, listed, now_ms, storage_get, storage_list, storage_remove, storage_set,
-    threw,
+    bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
+    storage_set, threw,
 };
 use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
@@ -28,10 +28,17 @@ extern "C" {
     fn privacy_signal() -> bool;
     #[wasm_bindgen(js_name = pageUrl)]
     fn page_url() -> String;
-    #[wasm_bindgen(catch, js_name = pageEvent)]
-    fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
-    #[wasm_bindgen(catch, js_name = beforeSend)]
-    fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
+    /// A page_view event in the entries form (a `!` entry: reading the
+    /// properties threw).
+    #[wasm_bindgen(js_name = pageEvent)]
+    fn page_event(props: &JsValue, referrer: &str) -> String;
+    /// What `beforeSend` made of the event: 0 dropped, 1 unchanged, the
+    /// changed event in the entries form, or a `!` entry when it threw
+    /// (what it threw becomes the `cause` of the next `caused` error).
+    #[wasm_bindgen(js_name = beforeSend)]
+    fn before_send(hook: &Function, json: &str) -> JsValue;
+    /// Sets what `beforeSend` last threw as the `cause` of `error`.
+    fn caused(error: &JsValue);
     /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
     /// events to `text`), 2 (answer to request `a`: HTTP `b`).
     #[wasm_bindgen(js_name = debugLine)]
@@ -159,14 +166,6 @@ pub(super) fn on_page_change(inner: &Rc<Inner>) {
     }
 }
 
-/// The message of what JavaScript threw (an Error's message, a string).
-fn thrown_message(v: &JsValue) -> String {
-    let text = v.as_string().or_else(|| get(v, "message").as_string());
-    let mut out = String::new();
-    crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
-    out
-}
-
 /// `autoPageViews`: the page view of the page the tracker starts on, queued
 /// once the tracker is set up (it waits for the next batch).
 pub(super) fn first_page_view(inner: &Rc<Inner>) {
@@ -224,24 +223,20 @@ impl Inner {
         };
         let answer = before_send(hook, &json);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        match answer {
-            Err(thrown) => {
-                core.drop_held();
-                let mut m = String::from("beforeSend threw (nothing was queued): ");
-                m.push_str(&thrown_message(&thrown));
-                let e = fail(ErrorCode::BeforeSendFailed, &m);
-                let _ = Reflect::set(&e, &"cause".into(), &thrown);
-                Err(e)
-            }
-            Ok(v) if v.as_f64() == Some(0.0) => {
-                core.drop_held();
-                Ok(String::new())
-            }
-            Ok(v) => {
-                let changed = v.as_string();
-                core.release_held(now, changed.as_deref()).map_err(|e| js_error(&e))
-            }
+        let changed = answer.as_string();
+        if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
+            core.drop_held();
+            let mut why = String::from("beforeSend threw (nothing was queued): ");
+            crate::core::error::push_truncated(&mut why, m, 200);
+            let e = fail(ErrorCode::BeforeSendFailed, &why);
+            caused(&e);
+            return Err(e);
         }
+        if answer.as_f64() == Some(0.0) {
+            core.drop_held();
+            return Ok(String::new());
+        }
+        core.release_held(now, changed.as_deref()).map_err(|e| js_error(&e))
     }
 
     /// When this tab's session ran out, takes up the stored one (another
@@ -344,11 +339,8 @@ impl Inner {
             Ok(mut c) => c.page_view(&url),
             Err(_) => return Err(busy()),
         };
-        let encoded = page_event(props, referrer.as_deref().unwrap_or("")).map_err(|t| {
-            let mut m = String::from("reading the properties threw: ");
-            m.push_str(&thrown_message(&t));
-            fail(ErrorCode::InvalidValue, &m)
-        })?;
+        let encoded = page_event(props, referrer.as_deref().unwrap_or(""));
+        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         let id = self.enqueue(&encoded)?;
         if !id.is_empty() {
             self.extra.viewed.set(true);
@@ -438,7 +430,7 @@ impl Inner {
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
             if let Some(f) = &self.on_error {
-                let _ = f.call1(&JsValue::NULL, &e);
+                invoke(f, &e);
             }
         }
     }
