@@ -32,12 +32,10 @@ extern "C" {
         status: f64,
         count: f64,
     ) -> JsValue;
-    fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
     #[wasm_bindgen(js_name = get)]
     fn js_get(obj: &JsValue, name: &str) -> JsValue;
     /// Calls `f(value)` (with `this` null), ignoring what it throws.
     fn invoke(f: &js_sys::Function, value: &JsValue);
-    fn deferred() -> Array;
     #[wasm_bindgen(js_name = requestHeaders)]
     fn request_headers(request: &JsValue) -> JsValue;
     fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;

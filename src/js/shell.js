@@ -127,11 +127,13 @@ export function error(kind, code, message, field, hasField, status, count) {
   return e;
 }
 
-// A promise and the function that resolves it.
-export function deferred() {
-  let resolve;
-  const p = new Promise((r) => (resolve = r));
-  return [p, resolve];
+// flush() / shutdown(): a promise whose resolve waits on the tracker's
+// callback, in order; settled(cb, ...) resolves the oldest with its report.
+export function waiting(cb) {
+  return new Promise((r) => cb.w.push(r));
+}
+export function settled(cb, sent, failed, pending, requests) {
+  cb.w.shift()({ sent, failed, pending, requests });
 }
 
 // [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
@@ -177,10 +179,6 @@ export function invoke(f, v) {
 // The text a request's answer left on the tracker's callback (see `bind`).
 export const callbackText = (cb) => cb.t;
 
-// A flush report.
-export function report(sent, failed, pending, requests) {
-  return { sent, failed, pending, requests };
-}
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
@@ -377,6 +375,7 @@ export function bind(exports, handle) {
     }
   };
   cb.h = handle;
+  cb.w = [];
   return cb;
 }
 

@@ -10,8 +10,8 @@ use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, deferred, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
-    options as options_text, report, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
+    bad_option, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
+    options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
     storage_set, threw,
 };
 use crate::core::batch::BodyFormat;
@@ -72,7 +72,7 @@ struct Inner {
     on_error: Option<Function>,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
-    waiters: RefCell<Vec<Waiter>>,
+    waiters: Cell<Vec<Waiter>>,
     /// The one callback JavaScript calls for everything, made by the
     /// shell's `bind` (see [`coola_callback`]).
     callback: JsValue,
@@ -97,6 +97,11 @@ extern "C" {
     /// The text a request's answer left on the callback (Retry-After).
     #[wasm_bindgen(js_name = callbackText)]
     fn callback_text(cb: &JsValue) -> String;
+    /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
+    fn waiting(cb: &JsValue) -> Promise;
+    /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
+    /// acknowledged and failed, events still queued, requests made.
+    fn settled(cb: &JsValue, sent: f64, failed: f64, pending: f64, requests: f64);
 }
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
@@ -164,12 +169,12 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     }
 }
 
-/// A `flush()` or `shutdown()` waiting for the sends it asked for.
+/// A `flush()` or `shutdown()` waiting for the sends it asked for; its
+/// promise's resolve waits in JavaScript, in the same order (`waiting`).
 struct Waiter {
     /// Only events tracked before this sequence number are its business.
     bound: u64,
     start: Stats,
-    resolve: Function,
     /// `shutdown()`: remove timers and listeners once settled.
     stop: bool,
 }
@@ -221,10 +226,9 @@ impl Inner {
     /// there is nothing left to send, or a request failed, waiting flushes
     /// resolve.
     fn pump(self: &Rc<Self>) {
-        let (force, bound) = match self.waiters.try_borrow() {
-            Ok(w) if !w.is_empty() => (true, w.iter().map(|w| w.bound).max()),
-            _ => (false, None),
-        };
+        let w = self.waiters.take();
+        let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
+        self.waiters.set(w);
         let req = if offline() {
             None
         } else {
@@ -282,15 +286,19 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let waiters = match self.waiters.try_borrow_mut() {
-            Ok(mut w) => core::mem::take(&mut *w),
-            Err(_) => return,
-        };
-        for w in waiters {
+        for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
-            invoke(&w.resolve, &report_object(self, w.start));
+            let end = self.stats();
+            let pending = self.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
+            settled(
+                &self.callback,
+                end.delivered.saturating_sub(w.start.delivered) as f64,
+                end.failed.saturating_sub(w.start.failed) as f64,
+                pending as f64,
+                end.requests.saturating_sub(w.start.requests) as f64,
+            );
         }
     }
 
@@ -300,16 +308,10 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start.requests = start.requests.saturating_sub(1);
         }
-        let pair = deferred();
-        let promise: Promise = pair.get(0).unchecked_into();
-        if let Ok(mut w) = self.waiters.try_borrow_mut() {
-            w.push(Waiter {
-                bound,
-                start,
-                resolve: pair.get(1).unchecked_into(),
-                stop,
-            });
-        }
+        let mut w = self.waiters.take();
+        w.push(Waiter { bound, start, stop });
+        self.waiters.set(w);
+        let promise = waiting(&self.callback);
         self.pump();
         promise
     }
@@ -658,7 +660,7 @@ impl CoolaTracker {
             form,
             page,
             on_error,
-            waiters: RefCell::new(Vec::new()),
+            waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
                 keys,
@@ -765,17 +767,4 @@ impl Drop for CoolaTracker {
     fn drop(&mut self) {
         self.inner.stop_hooks();
     }
-}
-
-/// The `FlushReport` of what happened since `start`: events acknowledged and
-/// failed, and requests made, by this flush or a send it waited for.
-fn report_object(inner: &Inner, start: Stats) -> JsValue {
-    let end = inner.stats();
-    let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
-    report(
-        end.delivered.saturating_sub(start.delivered) as f64,
-        end.failed.saturating_sub(start.failed) as f64,
-        pending as f64,
-        end.requests.saturating_sub(start.requests) as f64,
-    )
 }
