@@ -3,6 +3,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { exportApi } from "./export-api.mjs";
 import { namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -53,24 +54,9 @@ for (const to of ["web", "node", "edge"]) {
   if (/CoolaTrackerFinalization/.test(readFileSync(file, "utf8"))) throw new Error(`${file}: a finalizer would free trackers`);
 }
 
-// The CoolaTracker class and the functions are the snippet's
-// (src/js/shell.js: they go to Rust through one export,
-// src/js/tracker/ops.rs); each glue module exports them beside
-// wasm-bindgen's own exports (initSync, init).
-const API = ["CoolaTracker", "parseTimestamp", "validateEvent", "encodeBatch", "visitorProperties"];
-for (const build of ["web", "node", "edge"]) {
-  const file = join(out, build, "coola_tracker.js");
-  const src = readFileSync(file, "utf8");
-  const snippet = [...new Set([...src.matchAll(/["'`](\.\/snippets\/[^"'`]+\/src\/js\/shell\.js)["'`]/g)].map((m) => m[1]))];
-  if (snippet.length !== 1) throw new Error(`${file}: the snippet src/js/shell.js is imported from ${snippet.length} paths, not 1`);
-  for (const name of API) {
-    if (new RegExp(`\\b${name}\\b`).test(src)) throw new Error(`${file}: the glue names ${name} itself`);
-  }
-  const line = build === "node"
-    ? API.map((n) => `exports.${n} = require(${JSON.stringify(snippet[0])}).${n};\n`).join("")
-    : `export { ${API.join(", ")} } from ${JSON.stringify(snippet[0])};\n`;
-  writeFileSync(file, src + line);
-}
+// The CoolaTracker class and the functions are the snippet's; each glue
+// module exports them beside wasm-bindgen's own (see export-api.mjs).
+for (const build of ["web", "node", "edge"]) exportApi(join(out, build), build === "node");
 
 // wasm-bindgen names the one snippet module once per import (`import * as
 // import1..N from "./snippets/.../shell.js"`) and lists it under the same key

@@ -96,7 +96,7 @@ extern "C" {
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
     /// The text a request's answer left on the callback (Retry-After).
     #[wasm_bindgen(js_name = callbackText)]
-    fn callback_text(cb: &JsValue) -> String;
+    fn callback_text(cb: &JsValue) -> JsValue;
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
     fn waiting(cb: &JsValue) -> Promise;
     /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
@@ -135,7 +135,7 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = Some(callback_text(&i.callback)).filter(|t| !t.is_empty());
+            let text = Some(super::text(callback_text(&i.callback))).filter(|t| !t.is_empty());
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),

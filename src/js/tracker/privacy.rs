@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use super::super::{
     bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
-    storage_set, threw,
+    storage_set, text, threw,
 };
 use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
@@ -27,11 +27,11 @@ extern "C" {
     #[wasm_bindgen(js_name = privacySignal)]
     fn privacy_signal() -> bool;
     #[wasm_bindgen(js_name = pageUrl)]
-    fn page_url() -> String;
+    fn page_url_js() -> JsValue;
     /// A page_view event in the entries form (a `!` entry: reading the
     /// properties threw).
     #[wasm_bindgen(js_name = pageEvent)]
-    fn page_event(props: &JsValue, referrer: &str) -> String;
+    fn page_event_js(props: &JsValue, referrer: &str) -> JsValue;
     /// What `beforeSend` made of the event: 0 dropped, 1 unchanged, the
     /// changed event in the entries form, or a `!` entry when it threw
     /// (what it threw becomes the `cause` of the next `caused` error).
@@ -334,12 +334,12 @@ impl Inner {
                 "trackPageView() needs a page (document and location): use track() here",
             ));
         }
-        let url = page_url();
+        let url = text(page_url_js());
         let referrer = match self.core.try_borrow_mut() {
             Ok(mut c) => c.page_view(&url),
             Err(_) => return Err(busy()),
         };
-        let encoded = page_event(props, referrer.as_deref().unwrap_or(""));
+        let encoded = text(page_event_js(props, referrer.as_deref().unwrap_or("")));
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         let id = self.enqueue(&encoded)?;
         if !id.is_empty() {
@@ -352,7 +352,7 @@ impl Inner {
     /// problem goes to `onError`.
     fn auto_page_view(self: &Rc<Self>) {
         let due = match self.core.try_borrow() {
-            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&page_url()),
+            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&text(page_url_js())),
             Err(_) => false,
         };
         if due {
