@@ -58,9 +58,6 @@ extern "C" {
     /// `localStorage` read: get, or every key and value under a prefix (see the `STORAGE_*` codes).
     #[wasm_bindgen(js_name = storage)]
     fn storage_read(op: u32, key: &str) -> JsValue;
-    /// `localStorage` read: every key and value under a prefix (see [`storage_list`]).
-    #[wasm_bindgen(js_name = storage)]
-    fn storage_text(op: u32, key: &str) -> JsValue;
     /// `localStorage` written (set or remove; false when refused), or whether it is readable.
     #[wasm_bindgen(js_name = storage)]
     fn storage_write(op: u32, key: &str, value: &str) -> bool;
@@ -103,7 +100,7 @@ fn storage_get(key: &str) -> Option<String> {
 /// or context is; an `s` entry (key, the value as stored) for any other.
 /// Read with [`listed`].
 fn storage_list(prefix: &str) -> String {
-    text(storage_text(STORAGE_LIST, prefix))
+    text(storage_read(STORAGE_LIST, prefix))
 }
 
 /// A string JavaScript handed back (`""` for anything else). Strings come

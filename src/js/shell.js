@@ -441,23 +441,15 @@ function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
   const online = () => cb(4, 0, 0, "", false);
   const offs = [];
-  if (typeof document === "object" && document && typeof addEventListener === "function") {
-    const vis = () => {
-      if (document.visibilityState === "hidden") hide(false);
-    };
-    const gone = () => hide(true);
-    document.addEventListener("visibilitychange", vis);
-    addEventListener("pagehide", gone);
-    addEventListener("pageshow", online);
-    offs.push(() => {
-      document.removeEventListener("visibilitychange", vis);
-      removeEventListener("pagehide", gone);
-      removeEventListener("pageshow", online);
-    });
-  }
-  if (typeof addEventListener === "function") {
-    addEventListener("online", online);
-    offs.push(() => removeEventListener("online", online));
+  if (events()) {
+    if (typeof document === "object" && document) {
+      offs.push(
+        on(document, "visibilitychange", () => document.visibilityState === "hidden" && hide(false)),
+        on(globalThis, "pagehide", () => hide(true)),
+        on(globalThis, "pageshow", online),
+      );
+    }
+    offs.push(on(globalThis, "online", online));
   }
   if (typeof process === "object" && process && typeof process.on === "function") {
     process.on("beforeExit", online);
@@ -465,6 +457,12 @@ function listen(cb) {
   }
   return () => offs.forEach((f) => f());
 }
+
+// Whether the global scope takes event listeners (a page, a worker; not Node).
+const events = () => typeof addEventListener === "function";
+
+// Adds listener f for event e on target t; returns the function that removes it.
+const on = (t, e, f) => (t.addEventListener(e, f), () => t.removeEventListener(e, f));
 
 // Whether the browser says it is offline.
 export function offline() {
@@ -569,45 +567,36 @@ function wrote(k) {
 // library that wrapped them after us keeps its wrapper, which then calls
 // ours, which no longer reacts). A failing `f` never breaks the page.
 function watchPage(key, nav, cb, what) {
-  if (typeof addEventListener !== "function") return () => {};
+  if (!events()) return () => {};
   let active = true;
   const fire = () => {
     try {
       if (active) cb(what, 0, 0, "", false);
     } catch (_) {}
   };
-  const onStorage = (e) => {
-    if (e.key === key || e.key === null) fire();
-  };
-  addEventListener("storage", onStorage);
+  const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];
   const mine = [key, fire];
   watched.add(mine);
   const h = nav && typeof history === "object" && history ? history : null;
-  const wrap = (orig) =>
-    function () {
-      const r = orig.apply(this, arguments);
-      fire();
-      return r;
-    };
-  let push, replace, ourPush, ourReplace;
   if (h) {
-    push = h.pushState;
-    replace = h.replaceState;
-    ourPush = h.pushState = wrap(push);
-    ourReplace = h.replaceState = wrap(replace);
-    addEventListener("popstate", fire);
-    addEventListener("hashchange", fire);
+    for (const m of ["pushState", "replaceState"]) {
+      const orig = h[m];
+      const ours = (h[m] = function () {
+        const r = orig.apply(this, arguments);
+        fire();
+        return r;
+      });
+      offs.push(() => {
+        if (h[m] === ours) h[m] = orig;
+      });
+    }
+    offs.push(on(globalThis, "popstate", fire), on(globalThis, "hashchange", fire));
   }
   return () => {
     if (!active) return;
     active = false;
     watched.delete(mine);
-    removeEventListener("storage", onStorage);
-    if (!h) return;
-    if (h.pushState === ourPush) h.pushState = push;
-    if (h.replaceState === ourReplace) h.replaceState = replace;
-    removeEventListener("popstate", fire);
-    removeEventListener("hashchange", fire);
+    offs.forEach((f) => f());
   };
 }
 
