@@ -4,7 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportApi } from "./export-api.mjs";
-import { namedSnippetImports, shorten } from "./shorten.mjs";
+import { dropUnusedStringBranch, namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "pkg");
@@ -81,6 +81,7 @@ for (const build of ["web", "edge"]) {
 // Short names between each .wasm and its glue, and named imports of the
 // snippet in the ES module builds (see shorten.mjs).
 for (const build of ["web", "node", "edge"]) shorten(join(out, build));
+for (const build of ["web", "node", "edge"]) dropUnusedStringBranch(join(out, build));
 for (const build of ["web", "edge"]) namedSnippetImports(join(out, build));
 
 // wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only

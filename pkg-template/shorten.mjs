@@ -281,3 +281,21 @@ export function namedSnippetImports(dir) {
     }),
   );
 }
+
+/**
+ * Removes passStringToWasm0's branch for a missing `realloc` from the glue
+ * in `dir`: every call passes the module's realloc export, so the branch
+ * never runs. Fails when a call passes something else, or the branch is not
+ * in the form handled here.
+ */
+export function dropUnusedStringBranch(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  const glue = readFileSync(glueFile, "utf8");
+  const calls = [...glue.matchAll(/passStringToWasm0\(([^()]*)\)/g)].map((m) => m[1]);
+  const uses = calls.filter((args) => !/^arg, malloc, realloc$/.test(args));
+  if (uses.length === 0 || !uses.every((args) => /^[\w$]+, wasm\.[\w$]+, wasm\.[\w$]+$/.test(args))) {
+    throw new Error(`glue: passStringToWasm0 is called without the realloc export: ${uses.join(" | ")}`);
+  }
+  const branch = /\n {4}if \(realloc === undefined\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}const ptr = malloc\(buf\.length, 1\) >>> 0;\n {8}getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ buf\.length\)\.set\(buf\);\n {8}WASM_VECTOR_LEN = buf\.length;\n {8}return ptr;\n {4}\}\n/;
+  writeFileSync(glueFile, replaceCounted(glue, branch, "\n", "passStringToWasm0's branch for a missing realloc", 1));
+}
