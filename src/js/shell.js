@@ -371,7 +371,7 @@ export function bind(exports, handle) {
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
       cb.t = text;
-      X.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+      exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
     }
   };
   cb.h = handle;
