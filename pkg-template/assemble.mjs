@@ -3,7 +3,8 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { namedSnippetImports, shorten } from "./shorten.mjs";
+import { exportApi } from "./export-api.mjs";
+import { dropUnusedStringBranch, namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "pkg");
@@ -37,26 +38,25 @@ function* files(dir) {
 for (const file of files(join(out, "node", "snippets"))) {
   if (!file.endsWith(".js")) continue;
   let src = readFileSync(file, "utf8");
-  const names = [...src.matchAll(/^export function (\w+)/gm)].map((m) => m[1]);
-  src = src.replace(/^export function /gm, "function ");
-  if (/^export /m.test(src)) throw new Error(`${file}: only 'export function' is supported in snippets`);
+  const decl = /^export (function|class|const|let) /gm;
+  const names = [...src.matchAll(/^export (?:function|class|const|let) (\w+)/gm)].map((m) => m[1]);
+  src = src.replace(decl, "$1 ");
+  if (/^export /m.test(src)) throw new Error(`${file}: only 'export function', 'class', 'const' and 'let' are supported in snippets`);
   writeFileSync(file, `"use strict";\n${src}\nmodule.exports = { ${names.join(", ")} };\n`);
 }
 
 // A tracker lives until shutdown() or free(), like a timer or a listener,
-// not until the page drops its last reference to it: wasm-bindgen frees a
-// class's object when the garbage collector finalizes its JS wrapper, which
-// would stop a tracker that was created and left to run
-// (`new CoolaTracker(...)` whose variable goes out of scope) with its timer,
-// its page-hide send and its heartbeat, and its queued events would wait for
-// the next page load. So no finalizer for CoolaTracker.
-for (const to of ["web", "node"]) {
+// not until the page drops its last reference to it (see the class in
+// src/js/shell.js, which registers no finalizer): wasm-bindgen makes no
+// CoolaTracker class of its own, so none of its finalizers is in the glue.
+for (const to of ["web", "node", "edge"]) {
   const file = join(out, to, "coola_tracker.js");
-  const src = readFileSync(file, "utf8");
-  const finalizer = /const CoolaTrackerFinalization = \(typeof FinalizationRegistry === 'undefined'\)\s*\? \{ register: \(\) => \{\}, unregister: \(\) => \{\} \}\s*: new FinalizationRegistry\([^;]*\);/;
-  if (!finalizer.test(src)) throw new Error(`${file}: CoolaTracker's FinalizationRegistry is not in the form handled here`);
-  writeFileSync(file, src.replace(finalizer, "const CoolaTrackerFinalization = { register: () => {}, unregister: () => {} };"));
+  if (/CoolaTrackerFinalization/.test(readFileSync(file, "utf8"))) throw new Error(`${file}: a finalizer would free trackers`);
 }
+
+// The CoolaTracker class and the functions are the snippet's; each glue
+// module exports them beside wasm-bindgen's own (see export-api.mjs).
+for (const build of ["web", "node", "edge"]) exportApi(join(out, build), build === "node");
 
 // wasm-bindgen names the one snippet module once per import (`import * as
 // import1..N from "./snippets/.../shell.js"`) and lists it under the same key
@@ -81,6 +81,7 @@ for (const build of ["web", "edge"]) {
 // Short names between each .wasm and its glue, and named imports of the
 // snippet in the ES module builds (see shorten.mjs).
 for (const build of ["web", "node", "edge"]) shorten(join(out, build));
+for (const build of ["web", "node", "edge"]) dropUnusedStringBranch(join(out, build));
 for (const build of ["web", "edge"]) namedSnippetImports(join(out, build));
 
 // wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only

@@ -233,12 +233,19 @@ function listNames(b) {
  * ES module glue (web, edge): the snippet's functions that the .wasm imports
  * as they are come from `import * as importN`, a namespace object, which
  * makes a bundler keep every export of the snippet with a getter for each.
- * Named imports of just those functions instead (run after `shorten`).
+ * Named imports of just those functions instead (run after `shorten`), each
+ * under a one- or two-letter name in the .wasm and the imports object.
  */
 export function namedSnippetImports(dir) {
   const glueFile = join(dir, "coola_tracker.js");
+  const wasmFile = join(dir, "coola_tracker_bg.wasm");
   let glue = readFileSync(glueFile, "utf8");
-  const { imports } = listNames(readFileSync(join(dir, "coola_tracker_bg.wasm")));
+  const wasm = readFileSync(wasmFile);
+  const { imports } = listNames(wasm);
+  // The snippet's functions that the .wasm imports as they are get short
+  // names too (module -> Map export name -> short name): the import object
+  // written here maps each short name to its named import.
+  const short = new Map();
   const spec = new Map([...glue.matchAll(/^import \* as (import\d+) from "(\.\/snippets\/[^"]+)";?$/gm)].map((m) => [m[1], m[2]]));
   if (spec.size === 0) throw new Error("glue: no `import * as importN` of a snippet");
   glue = glue.replace(/^import \* as import\d+ from "\.\/snippets\/[^"]+";?\n/gm, "");
@@ -251,8 +258,10 @@ export function namedSnippetImports(dir) {
       if (!spec.has(ns)) return line;
       const names = [...new Set(imports.filter((i) => i.module === module).map((i) => i.name))];
       const local = names.map(() => `snippet${k++}`);
+      const to = new Map(names.map((n, i) => [n, shortName(i)]));
+      short.set(module, to);
       lines.push(`import { ${names.map((n, i) => `${n} as ${local[i]}`).join(", ")} } from "${spec.get(ns)}";\n`);
-      return `${sp}"${module}": { ${names.map((n, i) => `${n}: ${local[i]}`).join(", ")} },`;
+      return `${sp}"${module}": { ${names.map((n, i) => `${to.get(n)}: ${local[i]}`).join(", ")} },`;
     },
     "a snippet's key in the imports object",
     0,
@@ -263,4 +272,30 @@ export function namedSnippetImports(dir) {
   // After the `@ts-self-types` comment, which stays the first line.
   const head = /^\/\* @ts-self-types=[^\n]*\n/.exec(glue)?.[0] ?? "";
   writeFileSync(glueFile, head + lines.join("") + glue.slice(head.length));
+  writeFileSync(
+    wasmFile,
+    renameWasm(wasm, {
+      module: (m) => m,
+      import: (m, n) => short.get(m)?.get(n) ?? n,
+      export: (n) => n,
+    }),
+  );
+}
+
+/**
+ * Removes passStringToWasm0's branch for a missing `realloc` from the glue
+ * in `dir`: every call passes the module's realloc export, so the branch
+ * never runs. Fails when a call passes something else, or the branch is not
+ * in the form handled here.
+ */
+export function dropUnusedStringBranch(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  const glue = readFileSync(glueFile, "utf8");
+  const calls = [...glue.matchAll(/passStringToWasm0\(([^()]*)\)/g)].map((m) => m[1]);
+  const uses = calls.filter((args) => !/^arg, malloc, realloc$/.test(args));
+  if (uses.length === 0 || !uses.every((args) => /^[\w$]+, wasm\.[\w$]+, wasm\.[\w$]+$/.test(args))) {
+    throw new Error(`glue: passStringToWasm0 is called without the realloc export: ${uses.join(" | ")}`);
+  }
+  const branch = /\n {4}if \(realloc === undefined\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}const ptr = malloc\(buf\.length, 1\) >>> 0;\n {8}getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ buf\.length\)\.set\(buf\);\n {8}WASM_VECTOR_LEN = buf\.length;\n {8}return ptr;\n {4}\}\n/;
+  writeFileSync(glueFile, replaceCounted(glue, branch, "\n", "passStringToWasm0's branch for a missing realloc", 1));
 }

@@ -38,12 +38,10 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
     })
 }
 
-/// Parses a timestamp in any supported format into epoch milliseconds.
-#[wasm_bindgen(js_name = parseTimestamp, skip_typescript)]
-pub fn parse_timestamp(
-    #[wasm_bindgen(unchecked_param_type = "string | number | Date")] value: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ nowMs?: number }")] options: JsValue,
-) -> Result<f64, JsValue> {
+/// Parses a timestamp in any supported format into epoch milliseconds
+/// (`parseTimestamp`: shell.js calls it through `coola_op`, as it does the
+/// other functions here).
+pub fn parse_timestamp(value: JsValue, options: JsValue) -> Result<f64, JsValue> {
     let entry = flatten_value(&value);
     threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
@@ -65,12 +63,8 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
     Ok(flat)
 }
 
-/// Validates an event and returns it as it will be sent.
-#[wasm_bindgen(js_name = validateEvent, skip_typescript)]
-pub fn validate_event(
-    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] event: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ serverTimestamp?: boolean, nowMs?: number }")] options: JsValue,
-) -> Result<JsValue, JsValue> {
+/// Validates an event and returns it as it will be sent (`validateEvent`).
+pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let opts = validate_options(&options)?;
     if !event.is_object() {
         return Err(fail(
@@ -85,13 +79,8 @@ pub fn validate_event(
     Ok(parse_json(&out))
 }
 
-/// Validates every event and returns the exact request body.
-#[wasm_bindgen(js_name = encodeBatch, skip_typescript)]
-pub fn encode_batch(
-    #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>[]")] events: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "{ bodyFormat?: \"form\" | \"raw\", serverTimestamp?: boolean }")]
-    options: JsValue,
-) -> Result<JsString, JsValue> {
+/// Validates every event and returns the exact request body (`encodeBatch`).
+pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsValue> {
     let fmt_value = get(&options, "bodyFormat");
     let fmt = if fmt_value.is_undefined() {
         BodyFormat::Form
@@ -146,14 +135,8 @@ pub fn encode_batch(
 /// Properties that describe the visitor of an incoming request at the edge:
 /// `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
 /// not put the Worker's own IP in its place) and `session_dua` from
-/// `User-Agent` (left out when absent).
-#[wasm_bindgen(
-    js_name = visitorProperties,
-    unchecked_return_type = "{ session_ip: string; session_dua?: string }"
-)]
-pub fn visitor_properties(
-    #[wasm_bindgen(unchecked_param_type = "Request")] request: JsValue,
-) -> Result<JsValue, JsValue> {
+/// `User-Agent` (left out when absent) (`visitorProperties`).
+pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
     // [CF-Connecting-IP, User-Agent] as strings ("" when absent), or null
     // when the request has no headers to read.
     let read = request_headers(&request);

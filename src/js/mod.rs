@@ -10,16 +10,20 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, JsString, Reflect, Uint32Array};
+use js_sys::{Array, JsString, Uint32Array};
 use wasm_bindgen::prelude::*;
 
+use crate::core::entries::Entry;
 use crate::core::error::{ErrorCode, ErrorKind};
+use crate::core::event::RawValue;
 use crate::core::Error as CoreError;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
 extern "C" {
-    fn flatten(props: &JsValue) -> String;
-    fn options(options: &JsValue) -> String;
+    #[wasm_bindgen(js_name = flatten)]
+    fn flatten_js(props: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = options)]
+    fn options_js(options: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = error)]
     fn make_error(
         kind: u32,
@@ -30,27 +34,28 @@ extern "C" {
         status: f64,
         count: f64,
     ) -> JsValue;
-    fn report(sent: f64, failed: f64, pending: f64, requests: f64) -> JsValue;
-    fn deferred() -> Array;
+    #[wasm_bindgen(js_name = get)]
+    fn js_get(obj: &JsValue, name: &str) -> JsValue;
+    /// Calls `f(value)` (with `this` null), ignoring what it throws.
+    fn invoke(f: &js_sys::Function, value: &JsValue);
     #[wasm_bindgen(js_name = requestHeaders)]
     fn request_headers(request: &JsValue) -> JsValue;
     fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
-    fn flatten_value(value: &JsValue) -> String;
+    fn flatten_value_js(value: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenList)]
     fn flatten_list(list: &JsValue, max: u32) -> JsValue;
     #[wasm_bindgen(js_name = flattenEvent)]
+    /// A tracked event in the entries form (page properties first, in a
+    /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     fn environment() -> Array;
     fn seed() -> Uint32Array;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
-    fn every(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
-    fn later(ms: u32, callback: &JsValue, what: u32) -> js_sys::Function;
-    fn listen(callback: &JsValue) -> js_sys::Function;
     fn soon(callback: &JsValue, what: u32);
     fn offline() -> bool;
-    /// `localStorage` read: get, keys, stored event (see the `STORAGE_*` codes).
+    /// `localStorage` read: get, or every key and value under a prefix (see the `STORAGE_*` codes).
     #[wasm_bindgen(js_name = storage)]
     fn storage_read(op: u32, key: &str) -> JsValue;
     /// `localStorage` written (set or remove; false when refused), or whether it is readable.
@@ -59,14 +64,13 @@ extern "C" {
 }
 
 /// [`storage`]'s operations: the value under a key (a string, or null when
-/// absent or unreadable), a write (false when refused), a removal, the keys
-/// that start with a prefix (an array), a stored event in the entries form
-/// (`""`: not JSON; null: no such key), whether storage can be read at all.
+/// absent or unreadable), a write (false when refused), a removal, every
+/// key that starts with a prefix and its value (one string: see
+/// [`storage_list`]), whether storage can be read at all.
 const STORAGE_GET: u32 = 0;
 const STORAGE_SET: u32 = 1;
 const STORAGE_REMOVE: u32 = 2;
-const STORAGE_KEYS: u32 = 3;
-const STORAGE_EVENT: u32 = 4;
+const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
@@ -83,23 +87,57 @@ fn storage_readable() -> bool {
     storage_write(STORAGE_READABLE, "", "")
 }
 
-/// A stored event in the entries form (`""`: not JSON; `None`: no such key).
+/// The value under `key` in `localStorage`, `None` when absent or unreadable.
 /// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
 /// is larger code than `as_string`.
-fn stored_event(key: &str) -> Option<String> {
-    storage_read(STORAGE_EVENT, key).as_string()
-}
-
-/// The value under `key` in `localStorage`, `None` when absent or unreadable.
 fn storage_get(key: &str) -> Option<String> {
     storage_read(STORAGE_GET, key).as_string()
 }
 
-/// The `localStorage` keys that start with `prefix`. Read from the array
-/// here: wasm-bindgen's `Vec<String>` return is larger code.
-fn storage_keys(prefix: &str) -> Vec<String> {
-    let list: Array = storage_read(STORAGE_KEYS, prefix).unchecked_into();
-    (0..list.length()).filter_map(|i| list.get(i).as_string()).collect()
+/// Every `localStorage` key that starts with `prefix` and its value, read
+/// in one call, in the entries form: a `p` entry (key, the properties in
+/// the entries form) for a value that is a JSON object, as a stored event
+/// or context is; an `s` entry (key, the value as stored) for any other.
+/// Read with [`listed`].
+fn storage_list(prefix: &str) -> String {
+    text(storage_read(STORAGE_LIST, prefix))
+}
+
+/// A string JavaScript handed back (`""` for anything else). Strings come
+/// back as `JsValue`s read here: a `String` return is a larger shim in the
+/// glue for every import.
+#[inline(never)]
+pub(crate) fn text(v: JsValue) -> String {
+    v.as_string().unwrap_or_default()
+}
+
+/// An object's own properties in the entries form.
+fn flatten(props: &JsValue) -> String {
+    text(flatten_js(props))
+}
+
+/// The tracker's options bag in the entries form.
+fn options(o: &JsValue) -> String {
+    text(options_js(o))
+}
+
+/// One value (a timestamp) as one entry.
+fn flatten_value(value: &JsValue) -> String {
+    text(flatten_value_js(value))
+}
+
+/// The keys and values of a [`storage_list`]: (key, value, whether the
+/// value is a JSON object's properties in the entries form).
+fn listed(list: &str) -> Vec<(&str, &str, bool)> {
+    let mut out = Vec::new();
+    for e in crate::core::entries::parse(list) {
+        match e {
+            Ok(Entry::Default(k, v)) => out.push((k, v, true)),
+            Ok(Entry::Prop(k, RawValue::Str(v))) => out.push((k, v, false)),
+            _ => break,
+        }
+    }
+    out
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -215,7 +253,31 @@ export function encodeBatch(
   events: Record<string, unknown>[],
   options?: { bodyFormat?: "form" | "raw"; serverTimestamp?: boolean },
 ): string;
-export interface CoolaTracker {
+/**
+ * Properties that describe the visitor of an incoming request at the edge:
+ * `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
+ * not put the Worker's own IP in its place) and `session_dua` from
+ * `User-Agent` (left out when absent).
+ */
+export function visitorProperties(request: Request): { session_ip: string; session_dua?: string };
+/** Queues analytics events and sends them to CoolaData in batches. */
+export class CoolaTracker {
+  /** Creates a tracker. Throws `invalid_option` (with `field`) for a bad option. */
+  constructor(options: TrackerOptions | FirstPartyTrackerOptions);
+  /** Releases the tracker at once (timers, listeners); later calls throw. */
+  free(): void;
+  /** Sets the user id for events that carry none. */
+  setUserId(userId: string): void;
+  /** Sends everything queued now; resolves with a `FlushReport` when the requests have settled. */
+  flush(): Promise<FlushReport>;
+  /** Flushes, then stops the timer and removes listeners. Later `track` calls throw `tracker_closed`. */
+  shutdown(): Promise<FlushReport>;
+  /** Whether `shutdown()` was called. */
+  readonly closed: boolean;
+  /** Events queued and not yet acknowledged. */
+  readonly pending: number;
+  /** The user id given to events that carry none. */
+  readonly userId: string;
   /**
    * Validates an event, queues it and returns its `event_id`. Throws on bad
    * input (nothing is queued then) and `tracker_closed` after `shutdown()`.
@@ -301,12 +363,10 @@ fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
     Err(js_error(&CoreError::new(code, out)))
 }
 
-/// Reads `obj[name]`, treating a throwing getter as absent.
+/// Reads `obj[name]` of an object, treating a throwing getter as absent
+/// (undefined for what is not an object).
 fn get(obj: &JsValue, name: &str) -> JsValue {
-    if !obj.is_object() {
-        return JsValue::UNDEFINED;
-    }
-    Reflect::get(obj, &name.into()).unwrap_or(JsValue::UNDEFINED)
+    js_get(obj, name)
 }
 
 fn now_ms() -> i64 {

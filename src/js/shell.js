@@ -4,6 +4,118 @@
 
 const T = (t, k, v) => t + k.length + ":" + k + v.length + ":" + v;
 
+// ---- The CoolaTracker class (its methods are carried out in Rust) ----
+
+// The module's exports (from `start`, at instantiation, and `bind`: a test
+// harness may not run the start function), and the current method call's
+// arguments and result (see src/js/tracker/ops.rs).
+let X, A, B, R;
+export function start(exports) {
+  X = exports;
+}
+export const arg = (i) => (i ? B : A);
+export function give(v) {
+  R = v;
+}
+
+// Calls method n (the numbers of src/js/tracker/ops.rs) of the tracker
+// with handle h (0: a function, or the constructor): what Rust gave back
+// (the handle coola_op returns, for the constructor); an Error given back
+// is thrown.
+function call(h, n, a, b) {
+  A = a;
+  B = b;
+  R = undefined;
+  const v = X.coola_op(h, n);
+  const r = R;
+  A = B = R = undefined;
+  if (r instanceof Error) throw r;
+  return n === 11 ? v : r;
+}
+
+function op(t, n, a, b) {
+  if (!t.h) throw new Error("this CoolaTracker was freed");
+  return call(t.h, n, a, b);
+}
+
+// The functions (their types are in src/js/mod.rs).
+export function parseTimestamp(value, options) {
+  return call(0, 16, value, options);
+}
+export function validateEvent(event, options) {
+  return call(0, 17, event, options);
+}
+export function encodeBatch(events, options) {
+  return call(0, 18, events, options);
+}
+export function visitorProperties(request) {
+  return call(0, 19, request);
+}
+
+// Queues analytics events and sends them to CoolaData in batches (the
+// types are in src/js/mod.rs). A tracker lives until shutdown() or free(),
+// like a timer or a listener, not until the page drops its last reference
+// to it: no finalizer frees it (one would stop a tracker that was created
+// and left to run, with its timer, its page-hide send and its heartbeat).
+export class CoolaTracker {
+  constructor(options) {
+    this.h = call(0, 11, options);
+  }
+  track(eventName, properties) {
+    return op(this, 1, eventName, properties);
+  }
+  setUserId(userId) {
+    op(this, 2, userId);
+  }
+  flush() {
+    return op(this, 3);
+  }
+  shutdown() {
+    return op(this, 4);
+  }
+  optOut() {
+    op(this, 5);
+  }
+  optIn() {
+    op(this, 6);
+  }
+  trackPageView(properties) {
+    return op(this, 7, properties);
+  }
+  setProperties(properties) {
+    op(this, 8, properties);
+  }
+  get userId() {
+    return op(this, 9);
+  }
+  get sessionId() {
+    return op(this, 10);
+  }
+  get pending() {
+    return op(this, 12);
+  }
+  get closed() {
+    return op(this, 13);
+  }
+  get optedOut() {
+    return op(this, 14);
+  }
+  // Releases the tracker at once (timers, listeners); a second call does nothing.
+  free() {
+    const h = this.h;
+    this.h = 0;
+    if (h) X.coola_op(h, 15);
+  }
+}
+if (Symbol.dispose) CoolaTracker.prototype[Symbol.dispose] = CoolaTracker.prototype.free;
+
+// A CoolaTracker object for the handle of a tracker made in Rust.
+export function wrap(h) {
+  const t = Object.create(CoolaTracker.prototype);
+  t.h = h;
+  return t;
+}
+
 // A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
 // its code and, where they apply, field, status and count (-1: none).
 export function error(kind, code, message, field, hasField, status, count) {
@@ -15,11 +127,13 @@ export function error(kind, code, message, field, hasField, status, count) {
   return e;
 }
 
-// A promise and the function that resolves it.
-export function deferred() {
-  let resolve;
-  const p = new Promise((r) => (resolve = r));
-  return [p, resolve];
+// flush() / shutdown(): a promise whose resolve waits on the tracker's
+// callback, in order; settled(cb, ...) resolves the oldest with its report.
+export function waiting(cb) {
+  return new Promise((r) => cb.w.push(r));
+}
+export function settled(cb, sent, failed, pending, requests) {
+  cb.w.shift()({ sent, failed, pending, requests });
 }
 
 // [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
@@ -48,10 +162,23 @@ export function visitor(ip, ua, hasUa) {
   return o;
 }
 
-// A flush report.
-export function report(sent, failed, pending, requests) {
-  return { sent, failed, pending, requests };
+// obj[k] of an object; undefined for what is not one, or when reading throws.
+export function get(o, k) {
+  try {
+    return o !== null && typeof o === "object" ? o[k] : undefined;
+  } catch (_) {}
 }
+
+// f(v) with `this` null (onError, a flush's resolve); what it throws is ignored.
+export function invoke(f, v) {
+  try {
+    f.call(null, v);
+  } catch (_) {}
+}
+
+// The text a request's answer left on the tracker's callback (see `bind`).
+export const callbackText = (cb) => cb.t;
+
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
@@ -240,6 +367,7 @@ export function encode(json, form) {
 // tracker to read; once the tracker is gone it sets `h` to 0, and the
 // callback does nothing more.
 export function bind(exports, handle) {
+  X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
       cb.t = text;
@@ -247,6 +375,7 @@ export function bind(exports, handle) {
     }
   };
   cb.h = handle;
+  cb.w = [];
   return cb;
 }
 
@@ -284,44 +413,43 @@ export function send(url, json, form, keepalive, id, cb) {
   );
 }
 
-// Timers that do not keep Node alive, calling cb(what); each returns a
-// function that cancels it.
-export function every(ms, cb, what) {
-  const h = setInterval(() => cb(what, 0, 0, "", false), ms);
-  if (h && typeof h.unref === "function") h.unref();
-  return () => clearInterval(h);
+// The tracker's timers and listeners, kept on its callback `cb` (made by
+// `bind`) by slot (SLOT_* in src/js/tracker.rs); registering in slot n
+// first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
+// timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
+// watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
+// removes every one, -2 also stops the callback for good (h = 0).
+export function hook(cb, n, ms, what, key) {
+  const c = (cb.c = cb.c || []);
+  for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
+  if (n < -1) cb.h = 0;
+  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(key, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
 }
 
-export function later(ms, cb, what) {
-  const h = setTimeout(() => cb(what, 0, 0, "", false), ms);
+// A timer that does not keep Node alive, calling cb(what) every `ms` (or
+// once, when `once`); returns a function that cancels it.
+function timer(once, ms, cb, what) {
+  const h = (once ? setTimeout : setInterval)(() => cb(what, 0, 0, "", false), ms);
   if (h && typeof h.unref === "function") h.unref();
-  return () => clearTimeout(h);
+  return () => (once ? clearTimeout : clearInterval)(h);
 }
 
 // Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
 // when it is unloaded (pagehide), cb(4) when the network comes back or the
 // page is shown again, and on Node's beforeExit. Returns a remover.
-export function listen(cb) {
+function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
   const online = () => cb(4, 0, 0, "", false);
   const offs = [];
-  if (typeof document === "object" && document && typeof addEventListener === "function") {
-    const vis = () => {
-      if (document.visibilityState === "hidden") hide(false);
-    };
-    const gone = () => hide(true);
-    document.addEventListener("visibilitychange", vis);
-    addEventListener("pagehide", gone);
-    addEventListener("pageshow", online);
-    offs.push(() => {
-      document.removeEventListener("visibilitychange", vis);
-      removeEventListener("pagehide", gone);
-      removeEventListener("pageshow", online);
-    });
-  }
-  if (typeof addEventListener === "function") {
-    addEventListener("online", online);
-    offs.push(() => removeEventListener("online", online));
+  if (events()) {
+    if (typeof document === "object" && document) {
+      offs.push(
+        on(document, "visibilitychange", () => document.visibilityState === "hidden" && hide(false)),
+        on(globalThis, "pagehide", () => hide(true)),
+        on(globalThis, "pageshow", online),
+      );
+    }
+    offs.push(on(globalThis, "online", online));
   }
   if (typeof process === "object" && process && typeof process.on === "function") {
     process.on("beforeExit", online);
@@ -329,6 +457,12 @@ export function listen(cb) {
   }
   return () => offs.forEach((f) => f());
 }
+
+// Whether the global scope takes event listeners (a page, a worker; not Node).
+const events = () => typeof addEventListener === "function";
+
+// Adds listener f for event e on target t; returns the function that removes it.
+const on = (t, e, f) => (t.addEventListener(e, f), () => t.removeEventListener(e, f));
 
 // Whether the browser says it is offline.
 export function offline() {
@@ -348,13 +482,14 @@ export function soon(cb, what) {
 
 // localStorage, never throwing. op (STORAGE_* in src/js/mod.rs): 0 the
 // value under k (null when absent or unreadable), 1 write v under k (false
-// when refused), 2 remove k, 3 every key that starts with k, 4 the stored
-// event under k in the entries form ("" when it is not JSON, null when the
-// key is gone; JSON.parse builds plain data only: nothing stored is
-// executed), 5 whether localStorage exists and can be read (it may still
-// refuse writes: quota full).
+// when refused), 2 remove k, 3 every key that starts with k and its value,
+// in the entries form: "p" (key, the properties of a value that is JSON of
+// an object, flattened; JSON.parse builds plain data only: nothing stored
+// is executed) or "s" (key, any other value as stored), 5 whether
+// localStorage exists and can be read (it may still refuse writes: quota
+// full).
 export function storage(op, k, v) {
-  const keys = [];
+  let out = "";
   try {
     const s = localStorage;
     if (op === 0) return s.getItem(k);
@@ -363,22 +498,19 @@ export function storage(op, k, v) {
     if (op === 3) {
       for (let i = 0; i < s.length; i++) {
         const key = s.key(i);
-        if (key !== null && key.startsWith(k)) keys.push(key);
+        if (key === null || !key.startsWith(k)) continue;
+        const x = "" + s.getItem(key);
+        let j;
+        try {
+          j = JSON.parse(x);
+        } catch (_) {}
+        out += j !== null && typeof j === "object" ? T("p", key, props("", j)) : T("s", key, x);
       }
-      return keys;
-    }
-    if (op === 4) {
-      const x = s.getItem(k);
-      if (x === null) return null;
-      try {
-        return flatten(JSON.parse(x));
-      } catch (_) {
-        return "";
-      }
+      return out;
     }
     return typeof s === "object" && s !== null && s.length >= 0;
   } catch (_) {
-    return op === 3 ? keys : op === 0 || op === 4 ? null : false;
+    return op === 3 ? out : op === 0 ? null : false;
   }
 }
 
@@ -406,11 +538,15 @@ export function pageUrl() {
 
 // A page_view event: page URL and title, the referrer after an in-page
 // navigation (`ref`, "" for none: the document's own then applies), the
-// caller's properties.
+// caller's properties; what reading them throws, as a "!" entry.
 export function pageEvent(p, ref) {
-  let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
-  if (ref) s += T("p", "referring_url", ref);
-  return props(s + one("event_name", "page_view"), p);
+  try {
+    let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    if (ref) s += T("p", "referring_url", ref);
+    return props(s + one("event_name", "page_view"), p);
+  } catch (e) {
+    return threw(e);
+  }
 }
 
 // The keys watchPage watches in this document, with their callbacks. The
@@ -430,63 +566,67 @@ function wrote(k) {
 // back the originals only where our wrapper is still the one installed (a
 // library that wrapped them after us keeps its wrapper, which then calls
 // ours, which no longer reacts). A failing `f` never breaks the page.
-export function watchPage(key, nav, cb, what) {
-  if (typeof addEventListener !== "function") return () => {};
+function watchPage(key, nav, cb, what) {
+  if (!events()) return () => {};
   let active = true;
   const fire = () => {
     try {
       if (active) cb(what, 0, 0, "", false);
     } catch (_) {}
   };
-  const onStorage = (e) => {
-    if (e.key === key || e.key === null) fire();
-  };
-  addEventListener("storage", onStorage);
+  const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];
   const mine = [key, fire];
   watched.add(mine);
   const h = nav && typeof history === "object" && history ? history : null;
-  const wrap = (orig) =>
-    function () {
-      const r = orig.apply(this, arguments);
-      fire();
-      return r;
-    };
-  let push, replace, ourPush, ourReplace;
   if (h) {
-    push = h.pushState;
-    replace = h.replaceState;
-    ourPush = h.pushState = wrap(push);
-    ourReplace = h.replaceState = wrap(replace);
-    addEventListener("popstate", fire);
-    addEventListener("hashchange", fire);
+    for (const m of ["pushState", "replaceState"]) {
+      const orig = h[m];
+      const ours = (h[m] = function () {
+        const r = orig.apply(this, arguments);
+        fire();
+        return r;
+      });
+      offs.push(() => {
+        if (h[m] === ours) h[m] = orig;
+      });
+    }
+    offs.push(on(globalThis, "popstate", fire), on(globalThis, "hashchange", fire));
   }
   return () => {
     if (!active) return;
     active = false;
     watched.delete(mine);
-    removeEventListener("storage", onStorage);
-    if (!h) return;
-    if (h.pushState === ourPush) h.pushState = push;
-    if (h.replaceState === ourReplace) h.replaceState = replace;
-    removeEventListener("popstate", fire);
-    removeEventListener("hashchange", fire);
+    offs.forEach((f) => f());
   };
 }
 
 // beforeSend: calls `hook` with the event (its JSON, parsed) and says what
 // came of it: 0 when the hook dropped it (null or false), 1 when the event
 // is unchanged, else the changed event in the entries form (an "X" entry
-// when it is not an object), for Rust to validate again. What the hook
-// throws is thrown on.
+// when it is not an object), for Rust to validate again. What the hook (or
+// reading what it returned) throws comes back as a "!" entry, and is kept
+// for `caused`.
+let thrown;
 export function beforeSend(hook, json) {
-  const event = JSON.parse(json);
-  const r = hook(event);
-  if (r === null || r === false) return 0;
-  const out = r === undefined ? event : r;
-  if (out === null || typeof out !== "object" || Array.isArray(out)) {
-    return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+  try {
+    const event = JSON.parse(json);
+    const r = hook(event);
+    if (r === null || r === false) return 0;
+    const out = r === undefined ? event : r;
+    if (out === null || typeof out !== "object" || Array.isArray(out)) {
+      return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+    }
+    return JSON.stringify(out) === json ? 1 : props("", out);
+  } catch (e) {
+    thrown = e;
+    return threw(e);
   }
-  return JSON.stringify(out) === json ? 1 : props("", out);
+}
+
+// The error about what beforeSend threw gets the thrown value as its cause.
+export function caused(e) {
+  e.cause = thrown;
+  thrown = undefined;
 }
 
 // debug: one console.debug line, written here from what the tracker hands

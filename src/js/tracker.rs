@@ -6,13 +6,13 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Array, Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, deferred, environment, every, fail, flatten_event, get, js_error, later, listen, now_ms, offline,
-    options as options_text, report, seed, send, soon, storage_get, storage_keys, storage_readable, storage_remove,
-    storage_set, stored_event, threw,
+    bad_option, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
+    options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
+    storage_set, threw,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
@@ -22,33 +22,26 @@ use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
 
+pub mod ops;
 mod privacy;
 
 /// The browser's allowance for bodies of keepalive requests in flight.
 const KEEPALIVE_BUDGET: usize = 60 * 1024;
 
-/// A timer or listeners registered in JavaScript: the function that
-/// removes them, called when the hook is dropped.
-struct Hook {
-    cancel: Function,
-}
-
-impl Drop for Hook {
-    fn drop(&mut self) {
-        // call1 (its argument unused): call0 would be one more import.
-        let _ = self.cancel.call1(&JsValue::NULL, &JsValue::NULL);
-    }
-}
-
-#[derive(Default)]
-struct Hooks {
-    interval: Option<Hook>,
-    wake: Option<Hook>,
-    lifecycle: Option<Hook>,
-    /// Other tabs' optOut() / optIn() (the `storage` event) and, for
-    /// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
-    page: Option<Hook>,
-}
+/// The slots of the timers and listeners that the shell's `hook` keeps on
+/// the tracker's callback (registering one removes what its slot held):
+/// the flush timer (or the heartbeat timer when there is none), the
+/// wake-up at a backoff's end, the page lifecycle listeners, and other
+/// tabs' optOut() / optIn() (the `storage` event) with, for
+/// `autoPageViews: "history"`, in-page navigation (`history` wrapped).
+const SLOT_TIMER: i32 = 0;
+const SLOT_WAKE: i32 = 1;
+const SLOT_LIFECYCLE: i32 = 2;
+pub(super) const SLOT_PAGE: i32 = 3;
+/// `hook`'s slot that removes every one, and the one that also stops the
+/// callback for good (the tracker is gone).
+const SLOT_ALL: i32 = -1;
+const SLOT_GONE: i32 = -2;
 
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
@@ -77,10 +70,9 @@ struct Inner {
     form: bool,
     page: bool,
     on_error: Option<Function>,
-    hooks: RefCell<Hooks>,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
-    waiters: RefCell<Vec<Waiter>>,
+    waiters: Cell<Vec<Waiter>>,
     /// The one callback JavaScript calls for everything, made by the
     /// shell's `bind` (see [`coola_callback`]).
     callback: JsValue,
@@ -96,6 +88,20 @@ extern "C" {
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
     /// with `handle` while the function's `h` is not 0.
     fn bind(exports: &JsValue, handle: u32) -> JsValue;
+    /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
+    /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
+    /// once after `ms` (the wake-up), the page lifecycle listeners, or the
+    /// page watch of the saved choice under `key` (with in-page navigation
+    /// when `ms` is 1); `ms` below 0 only removes.
+    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
+    /// The text a request's answer left on the callback (Retry-After).
+    #[wasm_bindgen(js_name = callbackText)]
+    fn callback_text(cb: &JsValue) -> JsValue;
+    /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
+    fn waiting(cb: &JsValue) -> Promise;
+    /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
+    /// acknowledged and failed, events still queued, requests made.
+    fn settled(cb: &JsValue, sent: f64, failed: f64, pending: f64, requests: f64);
 }
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
@@ -129,8 +135,8 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = Reflect::get(&i.callback, &"t".into()).ok().and_then(|t| t.as_string());
-            i.on_done(id, status as u16, text.filter(|t| !t.is_empty()), flag)
+            let text = Some(super::text(callback_text(&i.callback))).filter(|t| !t.is_empty());
+            i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
         HIDE => {
@@ -163,12 +169,12 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     }
 }
 
-/// A `flush()` or `shutdown()` waiting for the sends it asked for.
+/// A `flush()` or `shutdown()` waiting for the sends it asked for; its
+/// promise's resolve waits in JavaScript, in the same order (`waiting`).
 struct Waiter {
     /// Only events tracked before this sequence number are its business.
     bound: u64,
     start: Stats,
-    resolve: Function,
     /// `shutdown()`: remove timers and listeners once settled.
     stop: bool,
 }
@@ -198,7 +204,7 @@ impl Inner {
 
     fn report_one(&self, e: &Error) {
         if let Some(f) = &self.on_error {
-            let _ = f.call1(&JsValue::NULL, &js_error(e));
+            invoke(f, &js_error(e));
         }
     }
 
@@ -208,13 +214,10 @@ impl Inner {
             Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now_ms()),
             _ => None,
         };
-        let Ok(mut hooks) = self.hooks.try_borrow_mut() else {
-            return;
-        };
-        hooks.wake = at.and_then(|t| {
-            let ms = t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as u32;
-            self.hook(|cb| later(ms, cb, PUMP))
+        let ms = at.map_or(-1.0, |t| {
+            t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
         });
+        hook(&self.callback, SLOT_WAKE, ms, PUMP, "");
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -223,10 +226,9 @@ impl Inner {
     /// there is nothing left to send, or a request failed, waiting flushes
     /// resolve.
     fn pump(self: &Rc<Self>) {
-        let (force, bound) = match self.waiters.try_borrow() {
-            Ok(w) if !w.is_empty() => (true, w.iter().map(|w| w.bound).max()),
-            _ => (false, None),
-        };
+        let w = self.waiters.take();
+        let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
+        self.waiters.set(w);
         let req = if offline() {
             None
         } else {
@@ -244,13 +246,6 @@ impl Inner {
                 }
             }
         }
-    }
-
-    /// Registers something with JavaScript that calls the callback back.
-    fn hook(&self, register: impl FnOnce(&JsValue) -> Function) -> Option<Hook> {
-        Some(Hook {
-            cancel: register(&self.callback),
-        })
     }
 
     fn launch(&self, req: &Request) {
@@ -291,15 +286,19 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let waiters = match self.waiters.try_borrow_mut() {
-            Ok(mut w) => core::mem::take(&mut *w),
-            Err(_) => return,
-        };
-        for w in waiters {
+        for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
-            let _ = w.resolve.call1(&JsValue::NULL, &report_object(self, w.start));
+            let end = self.stats();
+            let pending = self.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
+            settled(
+                &self.callback,
+                end.delivered.saturating_sub(w.start.delivered) as f64,
+                end.failed.saturating_sub(w.start.failed) as f64,
+                pending as f64,
+                end.requests.saturating_sub(w.start.requests) as f64,
+            );
         }
     }
 
@@ -309,16 +308,10 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start.requests = start.requests.saturating_sub(1);
         }
-        let pair = deferred();
-        let promise: Promise = pair.get(0).unchecked_into();
-        if let Ok(mut w) = self.waiters.try_borrow_mut() {
-            w.push(Waiter {
-                bound,
-                start,
-                resolve: pair.get(1).unchecked_into(),
-                stop,
-            });
-        }
+        let mut w = self.waiters.take();
+        w.push(Waiter { bound, start, stop });
+        self.waiters.set(w);
+        let promise = waiting(&self.callback);
         self.pump();
         promise
     }
@@ -424,10 +417,11 @@ impl Inner {
         else {
             return;
         };
-        // Every key under the tracker's prefix, listed once (one call out of
-        // the module); the core's parsers tell events, contexts and
-        // heartbeats apart.
-        let keys = storage_keys(&prefix);
+        // Every key under the tracker's prefix with its value, read once
+        // (one call out of the module); the core's parsers tell events,
+        // contexts and heartbeats apart.
+        let listing = storage_list(&prefix);
+        let all = listed(&listing);
         let queue = d.keys.queue_prefix();
         let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<&str> = Vec::new();
@@ -436,27 +430,29 @@ impl Inner {
         // The contexts of gone tabs read so far: tab, number, entries.
         let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
         let mut bad = 0u32;
-        for key in keys.iter().filter(|k| k.starts_with(queue.as_str())) {
+        for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
             let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
                 bad = bad.saturating_add(1);
                 storage_remove(key);
                 continue;
             };
-            if !d.keys.same_app(tab) || !tab_gone(d, &mut tabs, tab, now) {
+            if !d.keys.same_app(tab) || !tab_gone(d, &all, tab, &mut tabs, now) {
                 continue;
             }
             let context = |n: u64| {
                 if let Some((_, _, c)) = contexts.iter().find(|(t, m, _)| t == tab && *m == n) {
                     return c.clone();
                 }
-                let c = stored_event(&d.keys.context_of(tab, n)).filter(|c| !c.is_empty());
+                let c = find(&all, &d.keys.context_of(tab, n))
+                    .filter(|&(c, obj)| obj && !c.is_empty())
+                    .map(|(c, _)| c.to_string());
                 contexts.push((tab.to_string(), n, c.clone()));
                 c
             };
-            match stored_event(key).map(|v| store::restore(&v, context, server_ts)) {
-                Some(Ok((json, time))) => found.push((time, seq, json)),
-                Some(Err(_)) => bad = bad.saturating_add(1),
-                None => continue,
+            // A value that is not a JSON object is no event.
+            match store::restore(if obj { stored } else { "" }, context, server_ts) {
+                Ok((json, time)) => found.push((time, seq, json)),
+                Err(_) => bad = bad.saturating_add(1),
             }
             old_keys.push(key);
         }
@@ -483,7 +479,7 @@ impl Inner {
                 storage_remove(key);
             }
         }
-        for key in &keys {
+        for &(key, _, _) in &all {
             let tab = match d.keys.other_tab_of_heartbeat(key) {
                 Some(tab) => tab,
                 None => match d.keys.parse_context(key) {
@@ -493,7 +489,7 @@ impl Inner {
                     _ => continue,
                 },
             };
-            if tab_gone(d, &mut tabs, tab, now) {
+            if tab_gone(d, &all, tab, &mut tabs, now) {
                 storage_remove(key);
             }
         }
@@ -514,21 +510,25 @@ impl Inner {
     }
 
     fn stop_hooks(&self) {
-        if let Ok(mut h) = self.hooks.try_borrow_mut() {
-            *h = Hooks::default();
-        }
+        hook(&self.callback, SLOT_ALL, -1.0, 0, "");
     }
 }
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
-/// else from its heartbeat, then noted there.
-fn tab_gone(d: &Durable, tabs: &mut Vec<(String, bool)>, tab: &str, now: i64) -> bool {
+/// else from its heartbeat in `all` (the claim's listing), then noted there.
+fn tab_gone(d: &Durable, all: &[(&str, &str, bool)], tab: &str, tabs: &mut Vec<(String, bool)>, now: i64) -> bool {
     if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
         return *dead;
     }
-    let dead = store::is_dead(storage_get(&d.keys.heartbeat_of(tab)).as_deref(), now);
+    let dead = store::is_dead(find(all, &d.keys.heartbeat_of(tab)).map(|(v, _)| v), now);
     tabs.push((tab.to_string(), dead));
     dead
+}
+
+/// The value under `key` in a claim's listing, and whether it is a JSON
+/// object's properties.
+fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)> {
+    all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
 fn start_pump(weak: &Weak<Inner>) {
@@ -602,18 +602,16 @@ fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
 }
 
 /// Queues analytics events and sends them to CoolaData in batches.
-#[wasm_bindgen]
+///
+/// JavaScript sees it through the `CoolaTracker` class of shell.js, whose
+/// methods come here through [`ops`]'s one export (`coola_op`).
 pub struct CoolaTracker {
     inner: Rc<Inner>,
 }
 
-#[wasm_bindgen]
 impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
-    #[wasm_bindgen(constructor)]
-    pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "TrackerOptions | FirstPartyTrackerOptions")] options: JsValue,
-    ) -> Result<CoolaTracker, JsValue> {
+    pub fn new(options: JsValue) -> Result<CoolaTracker, JsValue> {
         if !options.is_object() {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
@@ -662,8 +660,7 @@ impl CoolaTracker {
             form,
             page,
             on_error,
-            hooks: RefCell::new(Hooks::default()),
-            waiters: RefCell::new(Vec::new()),
+            waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
                 keys,
@@ -688,12 +685,10 @@ impl CoolaTracker {
         } else {
             inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
-        let timer = timer.and_then(|(ms, what)| inner.hook(|cb| every(ms, cb, what)));
-        let lifecycle = inner.hook(listen);
-        if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-            hooks.interval = timer;
-            hooks.lifecycle = lifecycle;
+        if let Some((ms, what)) = timer {
+            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what, "");
         }
+        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0, "");
         // What the claim found is reported now (an overflow at the end of
         // this task); claimed events go out without waiting.
         inner.report();
@@ -707,12 +702,7 @@ impl CoolaTracker {
 
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
-    #[wasm_bindgen(skip_typescript)]
-    pub fn track(
-        &self,
-        #[wasm_bindgen(js_name = eventName)] event_name: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "Properties")] properties: JsValue,
-    ) -> Result<JsValue, JsValue> {
+    pub fn track(&self, event_name: JsValue, properties: JsValue) -> Result<JsValue, JsValue> {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
@@ -720,11 +710,7 @@ impl CoolaTracker {
     }
 
     /// Sets the user id for events that carry none.
-    #[wasm_bindgen(js_name = setUserId)]
-    pub fn set_user_id(
-        &self,
-        #[wasm_bindgen(js_name = userId, unchecked_param_type = "string")] user_id: JsValue,
-    ) -> Result<(), JsValue> {
+    pub fn set_user_id(&self, user_id: JsValue) -> Result<(), JsValue> {
         let id = user_id.as_string().unwrap_or_default();
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
@@ -732,7 +718,6 @@ impl CoolaTracker {
 
     /// Sends everything queued now; resolves with a `FlushReport` when the
     /// requests have settled.
-    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn flush(&self) -> Promise {
         let bound = self.inner.core.try_borrow().map(|c| c.next_seq()).unwrap_or(u64::MAX);
         self.inner.wait(bound, false)
@@ -740,7 +725,6 @@ impl CoolaTracker {
 
     /// Flushes, then stops the timer and removes listeners. Later `track`
     /// calls throw `tracker_closed`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<FlushReport>")]
     pub fn shutdown(&self) -> Promise {
         if let Ok(mut c) = self.inner.core.try_borrow_mut() {
             c.close();
@@ -749,13 +733,11 @@ impl CoolaTracker {
     }
 
     /// Events queued and not yet acknowledged.
-    #[wasm_bindgen(getter)]
     pub fn pending(&self) -> usize {
         self.inner.core.try_borrow().map(|c| c.pending()).unwrap_or(0)
     }
 
     /// Whether `shutdown()` was called.
-    #[wasm_bindgen(getter)]
     pub fn closed(&self) -> bool {
         self.inner
             .core
@@ -765,7 +747,6 @@ impl CoolaTracker {
     }
 
     /// The user id given to events that carry none.
-    #[wasm_bindgen(getter, js_name = userId, unchecked_return_type = "string")]
     pub fn user_id(&self) -> JsValue {
         JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
     }
@@ -773,8 +754,9 @@ impl CoolaTracker {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        // The callback calls no more, then the weak reference it stood for goes.
-        let _ = Reflect::set(&self.callback, &"h".into(), &JsValue::from(0));
+        // Timers and listeners go, the callback calls no more, then the weak
+        // reference it stood for goes.
+        hook(&self.callback, SLOT_GONE, -1.0, 0, "");
         // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
         // (the address of this value), given back once, here.
         drop(unsafe { Weak::from_raw(self as *const Inner) });
@@ -785,17 +767,4 @@ impl Drop for CoolaTracker {
     fn drop(&mut self) {
         self.inner.stop_hooks();
     }
-}
-
-/// The `FlushReport` of what happened since `start`: events acknowledged and
-/// failed, and requests made, by this flush or a send it waited for.
-fn report_object(inner: &Inner, start: Stats) -> JsValue {
-    let end = inner.stats();
-    let pending = inner.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
-    report(
-        end.delivered.saturating_sub(start.delivered) as f64,
-        end.failed.saturating_sub(start.failed) as f64,
-        pending as f64,
-        end.requests.saturating_sub(start.requests) as f64,
-    )
 }

@@ -17,6 +17,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { outDir, root } from "./lib/common.mjs";
 import { Chromium } from "./lib/browser.mjs";
+import { exportApi } from "../../pkg-template/export-api.mjs";
 
 const persist = process.argv.includes("--persist");
 const encode = process.argv.includes("--encode");
@@ -30,6 +31,7 @@ rmSync(prof, { recursive: true, force: true });
 mkdirSync(prof, { recursive: true });
 const env = { ...process.env, PATH: `${join(homedir(), ".cargo", "bin")}:${join(root, "tools", "node_modules", ".bin")}:${process.env.PATH}` };
 execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", prof, wasmIn], { env, stdio: "inherit" });
+exportApi(prof, false);
 const wasm = join(prof, "coola_tracker_bg.wasm");
 const flags = ["-Oz", "-g", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals"];
 execFileSync("wasm-opt", [...flags, wasm, "-o", wasm], { env, stdio: "inherit" });

@@ -9,13 +9,14 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use core::cell::Cell;
 
-use js_sys::{Function, Reflect};
+use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, now_ms, storage_get, storage_keys, storage_remove, storage_set, threw,
+    bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
+    storage_set, text, threw,
 };
-use super::{busy, CoolaTracker, Inner, PAGE};
+use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::privacy::{self, Choice};
@@ -26,13 +27,18 @@ extern "C" {
     #[wasm_bindgen(js_name = privacySignal)]
     fn privacy_signal() -> bool;
     #[wasm_bindgen(js_name = pageUrl)]
-    fn page_url() -> String;
-    #[wasm_bindgen(catch, js_name = pageEvent)]
-    fn page_event(props: &JsValue, referrer: &str) -> Result<String, JsValue>;
-    #[wasm_bindgen(js_name = watchPage)]
-    fn watch_page(key: &str, nav: bool, callback: &JsValue, what: u32) -> Function;
-    #[wasm_bindgen(catch, js_name = beforeSend)]
-    fn before_send(hook: &Function, json: &str) -> Result<JsValue, JsValue>;
+    fn page_url_js() -> JsValue;
+    /// A page_view event in the entries form (a `!` entry: reading the
+    /// properties threw).
+    #[wasm_bindgen(js_name = pageEvent)]
+    fn page_event_js(props: &JsValue, referrer: &str) -> JsValue;
+    /// What `beforeSend` made of the event: 0 dropped, 1 unchanged, the
+    /// changed event in the entries form, or a `!` entry when it threw
+    /// (what it threw becomes the `cause` of the next `caused` error).
+    #[wasm_bindgen(js_name = beforeSend)]
+    fn before_send(hook: &Function, json: &str) -> JsValue;
+    /// Sets what `beforeSend` last threw as the `cause` of `error`.
+    fn caused(error: &JsValue);
     /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
     /// events to `text`), 2 (answer to request `a`: HTTP `b`).
     #[wasm_bindgen(js_name = debugLine)]
@@ -143,10 +149,13 @@ pub(super) fn start(inner: &Rc<Inner>) {
     // The tracker's one callback, for both: another tab's choice, and
     // in-page navigation (see `on_page_change`).
     let nav = inner.extra.auto == AutoPageViews::History;
-    let hook = inner.hook(|cb| watch_page(&inner.extra.consent_key, nav, cb, PAGE));
-    if let Ok(mut hooks) = inner.hooks.try_borrow_mut() {
-        hooks.page = hook;
-    }
+    hook(
+        &inner.callback,
+        SLOT_PAGE,
+        f64::from(u8::from(nav)),
+        PAGE,
+        &inner.extra.consent_key,
+    );
 }
 
 /// Another tab changed the saved choice, or the page navigated in place.
@@ -155,14 +164,6 @@ pub(super) fn on_page_change(inner: &Rc<Inner>) {
     if inner.extra.auto == AutoPageViews::History {
         inner.auto_page_view();
     }
-}
-
-/// The message of what JavaScript threw (an Error's message, a string).
-fn thrown_message(v: &JsValue) -> String {
-    let text = v.as_string().or_else(|| get(v, "message").as_string());
-    let mut out = String::new();
-    crate::core::error::push_truncated(&mut out, text.as_deref().unwrap_or("an exception was thrown"), 200);
-    out
 }
 
 /// `autoPageViews`: the page view of the page the tracker starts on, queued
@@ -222,24 +223,20 @@ impl Inner {
         };
         let answer = before_send(hook, &json);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        match answer {
-            Err(thrown) => {
-                core.drop_held();
-                let mut m = String::from("beforeSend threw (nothing was queued): ");
-                m.push_str(&thrown_message(&thrown));
-                let e = fail(ErrorCode::BeforeSendFailed, &m);
-                let _ = Reflect::set(&e, &"cause".into(), &thrown);
-                Err(e)
-            }
-            Ok(v) if v.as_f64() == Some(0.0) => {
-                core.drop_held();
-                Ok(String::new())
-            }
-            Ok(v) => {
-                let changed = v.as_string();
-                core.release_held(now, changed.as_deref()).map_err(|e| js_error(&e))
-            }
+        let changed = answer.as_string();
+        if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
+            core.drop_held();
+            let mut why = String::from("beforeSend threw (nothing was queued): ");
+            crate::core::error::push_truncated(&mut why, m, 200);
+            let e = fail(ErrorCode::BeforeSendFailed, &why);
+            caused(&e);
+            return Err(e);
         }
+        if answer.as_f64() == Some(0.0) {
+            core.drop_held();
+            return Ok(String::new());
+        }
+        core.release_held(now, changed.as_deref()).map_err(|e| js_error(&e))
     }
 
     /// When this tab's session ran out, takes up the stored one (another
@@ -278,13 +275,13 @@ impl Inner {
             if save {
                 // Gone tabs' events and contexts too (one pass over the
                 // tracker's keys): nothing of this visitor is sent later.
-                for k in storage_keys(&prefix) {
-                    let event = d.keys.parse_event(&k).map(|(tab, _)| tab);
+                for &(k, _, _) in &listed(&storage_list(&prefix)) {
+                    let event = d.keys.parse_event(k).map(|(tab, _)| tab);
                     if event
-                        .or_else(|| d.keys.parse_context(&k))
+                        .or_else(|| d.keys.parse_context(k))
                         .is_some_and(|tab| d.keys.same_app(tab))
                     {
-                        storage_remove(&k);
+                        storage_remove(k);
                     }
                 }
             }
@@ -337,16 +334,13 @@ impl Inner {
                 "trackPageView() needs a page (document and location): use track() here",
             ));
         }
-        let url = page_url();
+        let url = text(page_url_js());
         let referrer = match self.core.try_borrow_mut() {
             Ok(mut c) => c.page_view(&url),
             Err(_) => return Err(busy()),
         };
-        let encoded = page_event(props, referrer.as_deref().unwrap_or("")).map_err(|t| {
-            let mut m = String::from("reading the properties threw: ");
-            m.push_str(&thrown_message(&t));
-            fail(ErrorCode::InvalidValue, &m)
-        })?;
+        let encoded = text(page_event_js(props, referrer.as_deref().unwrap_or("")));
+        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         let id = self.enqueue(&encoded)?;
         if !id.is_empty() {
             self.extra.viewed.set(true);
@@ -358,7 +352,7 @@ impl Inner {
     /// problem goes to `onError`.
     fn auto_page_view(self: &Rc<Self>) {
         let due = match self.core.try_borrow() {
-            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&page_url()),
+            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&text(page_url_js())),
             Err(_) => false,
         };
         if due {
@@ -381,19 +375,16 @@ impl Inner {
     }
 }
 
-#[wasm_bindgen]
 impl CoolaTracker {
     /// Stops tracking at once: every queued event is dropped (in memory, in
     /// storage, in flight), the anonymous id and the session are forgotten,
     /// and the choice is saved so the next page load starts opted out.
-    #[wasm_bindgen(js_name = optOut, skip_typescript)]
     pub fn opt_out(&self) {
         self.inner.opt_out_now(true);
     }
 
     /// Resumes tracking and saves that choice. Events tracked while opted
     /// out are not recovered.
-    #[wasm_bindgen(js_name = optIn, skip_typescript)]
     pub fn opt_in(&self) {
         let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
         self.inner.opt_in_now(true);
@@ -404,13 +395,11 @@ impl CoolaTracker {
     }
 
     /// Whether the visitor is opted out.
-    #[wasm_bindgen(getter, js_name = optedOut, skip_typescript)]
     pub fn opted_out(&self) -> bool {
         self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false)
     }
 
     /// The current session id, `""` when sessions are off.
-    #[wasm_bindgen(getter, js_name = sessionId, skip_typescript)]
     pub fn session_id(&self) -> JsValue {
         let Ok(mut c) = self.inner.core.try_borrow_mut() else {
             return JsValue::from_str("");
@@ -422,14 +411,12 @@ impl CoolaTracker {
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
     /// an in-page navigation, `referring_url`. Throws `invalid_value`
     /// outside a page.
-    #[wasm_bindgen(js_name = trackPageView, skip_typescript)]
     pub fn track_page_view(&self, properties: JsValue) -> Result<JsValue, JsValue> {
         self.inner.page_view(&properties).map(|id| JsValue::from_str(&id))
     }
 
     /// Merges properties into those added to every later event; `null` or
     /// `undefined` removes one. Throws as `track` does.
-    #[wasm_bindgen(js_name = setProperties, skip_typescript)]
     pub fn set_properties(&self, properties: JsValue) -> Result<(), JsValue> {
         let encoded = flatten(&properties);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
@@ -443,7 +430,7 @@ impl Inner {
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
             if let Some(f) = &self.on_error {
-                let _ = f.call1(&JsValue::NULL, &e);
+                invoke(f, &e);
             }
         }
     }
