@@ -152,7 +152,7 @@ pub struct Tracker {
     user_id: String,
     /// Properties the environment fills, once per tracker: name, value, and
     /// whether the value is a JSON number (decided here, not on every track).
-    env_defaults: Vec<(String, String, bool)>,
+    env_defaults: Vec<privacy::Prop>,
     /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
     drop_from: u64,
     notices: Vec<Error>,
@@ -439,14 +439,7 @@ impl Tracker {
                     .get(page_at..env_at)
                     .is_some_and(|p| p.iter().any(|(p, _)| p == k));
             if !paged && !self.x.shares(k) {
-                defaults.push((
-                    k,
-                    if *numeric {
-                        RawValue::NumText(v)
-                    } else {
-                        RawValue::Str(v)
-                    },
-                ));
+                defaults.push((k, privacy::raw(v, *numeric)));
             }
         }
         let opts = ValidateOptions {

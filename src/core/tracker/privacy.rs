@@ -19,21 +19,18 @@ use crate::core::session::Session;
 /// tracker's own defaults they stay within what one event's check handles.
 pub const MAX_SHARED: usize = 32;
 
-/// A shared property's value, as it is sent.
-#[derive(Clone, Debug, PartialEq)]
-enum Shared {
-    Str(String),
-    Num(String),
-    Bool(bool),
-}
+/// A property with its value as it is sent: name, text, and whether the
+/// text is a JSON number (else a string). The shared properties and the
+/// environment's are of this one type; a boolean is kept as the string
+/// the validator writes for it (`"true"`, `"false"`).
+pub(super) type Prop = (String, String, bool);
 
-impl Shared {
-    fn raw(&self) -> RawValue<'_> {
-        match self {
-            Shared::Str(s) => RawValue::Str(s),
-            Shared::Num(t) => RawValue::NumText(t),
-            Shared::Bool(b) => RawValue::Bool(*b),
-        }
+/// The value of a [`Prop`] for the validator.
+pub(super) fn raw(text: &str, numeric: bool) -> RawValue<'_> {
+    if numeric {
+        RawValue::NumText(text)
+    } else {
+        RawValue::Str(text)
     }
 }
 
@@ -44,7 +41,7 @@ pub(super) struct Extras {
     pub(super) anonymous: bool,
     /// `None` when sessions are off (`sessionTimeoutMs: 0`).
     session: Option<Session>,
-    shared: Vec<(String, Shared)>,
+    shared: Vec<Prop>,
     pages: PageViews,
     /// `beforeSend` runs between validating and queueing.
     hold: bool,
@@ -70,7 +67,7 @@ impl Extras {
     /// Whether a shared property named `key` is set (its value then wins
     /// over the tracker's own default of that name).
     pub(super) fn shares(&self, key: &str) -> bool {
-        !self.shared.is_empty() && self.shared.iter().any(|(k, _)| k == key)
+        !self.shared.is_empty() && self.shared.iter().any(|(k, _, _)| k == key)
     }
 
     /// The defaults that come before `event_id` in an event: the shared
@@ -83,8 +80,8 @@ impl Extras {
         with_session: bool,
         out: &mut Vec<(&'a str, RawValue<'a>)>,
     ) {
-        for (k, v) in &self.shared {
-            out.push((k, v.raw()));
+        for (k, v, numeric) in &self.shared {
+            out.push((k, raw(v, *numeric)));
         }
         let session_id = self.session.as_ref().filter(|_| with_session).map(Session::id);
         if let Some(id) = session_id.filter(|_| !self.shares("session_id")) {
@@ -98,7 +95,7 @@ impl Extras {
 
 /// Checks properties to add to `shared` as an event's properties are
 /// checked: none of the names set per event, at most [`MAX_SHARED`] in all.
-fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error> {
+fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
     for e in entries::parse(encoded) {
@@ -115,7 +112,7 @@ fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error>
         }
         if !matches!(v, RawValue::Absent) {
             given += 1;
-            added += usize::from(!shared.iter().any(|(n, _)| n == k));
+            added += usize::from(!shared.iter().any(|(n, _, _)| n == k));
         }
     }
     if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
@@ -252,21 +249,25 @@ impl Tracker {
         check_shared(encoded, &self.x.shared)?;
         let shared = &mut self.x.shared;
         for (k, v) in Props::new(encoded) {
-            let at = shared.iter().position(|(n, _)| n == k);
-            let value = match v {
-                RawValue::Str(s) => Shared::Str(s.to_string()),
-                RawValue::NumText(t) => Shared::Num(t.to_string()),
-                RawValue::Bool(b) => Shared::Bool(b),
+            let at = shared.iter().position(|(n, _, _)| n == k);
+            let (text, numeric) = match v {
+                RawValue::Str(s) => (s, false),
+                RawValue::NumText(t) => (t, true),
+                RawValue::Bool(b) => (if b { "true" } else { "false" }, false),
                 _ => {
-                    if at.is_some() {
-                        shared.retain(|(n, _)| n != k);
+                    if let Some(i) = at {
+                        shared.remove(i);
                     }
                     continue;
                 }
             };
             match at.and_then(|i| shared.get_mut(i)) {
-                Some(slot) => slot.1 = value,
-                None => shared.push((k.to_string(), value)),
+                Some(slot) => {
+                    slot.1.clear();
+                    slot.1.push_str(text);
+                    slot.2 = numeric;
+                }
+                None => shared.push((k.to_string(), text.to_string(), numeric)),
             }
         }
         Ok(())
