@@ -206,47 +206,38 @@ impl Tracker {
         self.expire(now_ms);
         let bound = before_seq.unwrap_or(u64::MAX);
         let limit = self.q.split_limit.unwrap_or(self.cfg.batch_size);
-        let (n, _) = self.pick(bound, limit, None);
-        (n > 0).then(|| self.launch(n, bound, false))
+        let (n, room) = self.pick(bound, limit, None);
+        (n > 0).then(|| self.launch(n, room, bound, false))
     }
 
-    /// Sends the `n` oldest waiting events below `bound` as one request.
-    fn launch(&mut self, n: usize, bound: u64, unload: bool) -> Request {
+    /// Sends the `n` oldest waiting events below `bound` as one request;
+    /// `room` is [`Tracker::pick`]'s body size for them, which the JSON
+    /// (shorter than its encoding) fits in.
+    fn launch(&mut self, n: usize, room: usize, bound: u64, unload: bool) -> Request {
         let id = self.next_id;
         self.next_id += 1;
         // The encoded size from the events' costs: nothing is encoded here.
         let mut bytes = self.cfg.body_format.overhead();
-        let mut len = 0;
-        let mut left = n;
-        for s in self.q.queue.iter_mut() {
-            if left == 0 {
-                break;
-            }
-            if s.waiting() && s.seq < bound {
-                s.flight = id;
-                bytes += s.cost;
-                len += s.json.len() + 1;
-                left -= 1;
-            }
-        }
-        // Every cost counts the comma before its event: the first has none.
-        bytes = bytes.saturating_sub(3);
-        let mut json = String::with_capacity(len + 16);
+        let mut json = String::with_capacity(room);
         json.push_str(batch::OPEN);
         let mut k = 0;
-        for s in &self.q.queue {
+        for s in self.q.queue.iter_mut() {
             if k == n {
                 break;
             }
-            if s.flight == id {
+            if s.waiting() && s.seq < bound {
                 if k > 0 {
                     json.push(',');
                 }
+                s.flight = id;
+                bytes += s.cost;
                 json.push_str(&s.json);
                 k += 1;
             }
         }
         json.push_str(batch::CLOSE);
+        // Every cost counts the comma before its event: the first has none.
+        bytes = bytes.saturating_sub(3);
         let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
         self.q.flights.push(Flight {
             id,
@@ -298,7 +289,7 @@ impl Tracker {
             if n == 0 || bytes > left {
                 break;
             }
-            let req = self.launch(n, u64::MAX, true);
+            let req = self.launch(n, bytes, u64::MAX, true);
             left = left.saturating_sub(req.bytes);
             out.push(req);
         }
