@@ -323,9 +323,7 @@ impl Tracker {
     /// Removes request `id` from those in flight.
     fn take_flight(&mut self, id: u64) -> Option<Flight> {
         let i = self.q.flights.iter().position(|f| f.id == id)?;
-        let last = self.q.flights.len() - 1;
-        self.q.flights.swap(i, last);
-        self.q.flights.pop()
+        Some(self.q.flights.swap_remove(i))
     }
 
     /// Tells the tracker how request `id` ended. `status` is the HTTP status,
