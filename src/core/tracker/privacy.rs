@@ -317,21 +317,23 @@ impl Tracker {
         let Some((mut id, time)) = self.x.held.take() else {
             return Ok(String::new());
         };
-        let Some(encoded) = changed else {
-            let json = self.scratch.clone();
-            self.push(json, time);
-            return Ok(id);
-        };
-        let opts = ValidateOptions {
-            server_timestamp: self.cfg.server_timestamp,
-            now_ms: Some(now_ms),
-        };
-        let mut json = String::new();
-        let (t, given) =
-            Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
-        let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        super::own_id(&mut id, given, encoded);
-        self.push(json, time);
+        let mut time = time;
+        if let Some(encoded) = changed {
+            let opts = ValidateOptions {
+                server_timestamp: self.cfg.server_timestamp,
+                now_ms: Some(now_ms),
+            };
+            self.scratch.clear();
+            let (t, given) = Props::new(encoded).validate(
+                &mut self.scratch,
+                None,
+                &[(event::EVENT_ID, RawValue::Str(&id))],
+                &opts,
+            )?;
+            time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
+            super::own_id(&mut id, given, encoded);
+        }
+        self.queue_scratch(time);
         Ok(id)
     }
 
@@ -347,9 +349,14 @@ impl Tracker {
             self.x.held = Some((id.clone(), time));
             return id;
         }
+        self.queue_scratch(time);
+        id
+    }
+
+    /// Queues the event validated last (its JSON in the scratch).
+    fn queue_scratch(&mut self, time: i64) {
         let json = self.scratch.clone();
         self.push(json, time);
-        id
     }
 
     /// Refuses a `track` from inside `beforeSend`.
