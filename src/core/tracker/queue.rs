@@ -352,31 +352,29 @@ impl Tracker {
         if verdict == Verdict::Split && n <= 1 {
             verdict = Verdict::Reject;
         }
-        if verdict == Verdict::Ack {
-            self.land(id, true);
-            self.stats.delivered += n as u64;
-            if regular {
-                self.q.tries = 0;
-                self.q.split_limit = None;
-                self.q.retry_at = i64::MIN;
-            }
-            return Outcome { sent: n, failed: 0 };
-        }
-        self.stats.failed += n as u64;
-        // Why the batch is given up on, when it is.
+        let ack = verdict == Verdict::Ack;
+        // What becomes of the events: out of the queue (`done`), else sent
+        // again, or held (see above); and why they are reported, if they are.
+        let mut done = ack;
+        let mut hold = false;
         let mut why = None;
         match verdict {
+            Verdict::Ack => {
+                self.stats.delivered += n as u64;
+                if regular {
+                    self.q.tries = 0;
+                    self.q.split_limit = None;
+                    self.q.retry_at = i64::MIN;
+                }
+            }
             Verdict::Retry if regular => {
                 self.q.tries += 1;
                 if self.q.tries >= self.cfg.max_tries {
                     self.q.tries = 0;
+                    done = true;
                     why = Some(GAVE_UP);
                 } else {
-                    if status == 0 && f.keepalive {
-                        self.held = Some(id);
-                    } else {
-                        self.land(id, false);
-                    }
+                    hold = status == 0 && f.keepalive;
                     let jitter = retry::backoff_ms(&self.backoff, self.q.tries, self.rng.next());
                     let after = retry_after
                         .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
@@ -385,7 +383,6 @@ impl Tracker {
                 }
             }
             Verdict::Split => {
-                self.land(id, false);
                 self.q.split_limit = Some((n / 2).max(1));
                 self.q.retry_at = i64::MIN;
             }
@@ -395,25 +392,34 @@ impl Tracker {
                     self.q.tries = 0;
                     self.q.retry_at = i64::MIN;
                 }
+                done = true;
                 why = Some(if status_false { STATUS_FALSE } else { REFUSED });
             }
             Verdict::Stop => {
-                self.land(id, false);
                 if !self.stopped {
                     self.stopped = true;
-                    self.notices.push(request_failed(n, status, BAD_KEY));
+                    why = Some(BAD_KEY);
                 }
             }
             // A page-hide request that failed: its events wait for the next.
-            _ => {
-                self.land(id, false);
-            }
+            _ => {}
         }
+        let landed = if hold {
+            self.held = Some(id);
+            0
+        } else {
+            self.land(id, done)
+        };
         if let Some(why) = why {
-            let n = self.land(id, true);
-            self.stats.dropped += n as u64;
-            self.notices.push(request_failed(n, status, why));
+            if done {
+                self.stats.dropped += landed as u64;
+            }
+            self.notices.push(request_failed(landed, status, why));
         }
+        if ack {
+            return Outcome { sent: n, failed: 0 };
+        }
+        self.stats.failed += n as u64;
         Outcome { sent: 0, failed: n }
     }
 
