@@ -266,12 +266,17 @@ fn hash_hex(s: &str) -> String {
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
 pub fn is_plausible_id(v: &str) -> bool {
+    // Bytes, not chars: no UTF-8 decoder. The control characters are
+    // U+0000..U+001F, U+007F (one byte each) and U+0080..U+009F (C2 80..C2 9F);
+    // a character is counted at its first byte.
     let mut n = 0;
-    for c in v.chars() {
-        if c.is_control() {
+    let mut prev = 0;
+    for &c in v.as_bytes() {
+        if c < 0x20 || c == 0x7f || (prev == 0xc2 && c < 0xa0) {
             return false;
         }
-        n += 1;
+        n += usize::from(c & 0xc0 != 0x80);
+        prev = c;
     }
     n > 0 && n <= 128
 }
@@ -433,6 +438,14 @@ pub(crate) mod tests {
             sort_claimed(&mut ours);
             let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plausible_ids_as_chars_would_tell(v in "\\PC{0,130}|[\u{0}-\u{a0}]{0,4}|\u{80}\u{9f}\u{a0}\u{7ff}") {
+            let want = !v.chars().any(char::is_control) && (1..=128).contains(&v.chars().count());
+            proptest::prop_assert_eq!(is_plausible_id(&v), want);
         }
     }
 
