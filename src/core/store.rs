@@ -51,10 +51,9 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     if env_tail.is_empty() {
         return None;
     }
-    let head = json
-        .strip_suffix('}')
-        .and_then(|j| j.strip_suffix(env_tail))
-        .and_then(|j| j.strip_suffix(','))?;
+    let head = before(json, b"}")
+        .and_then(|j| before(j, env_tail.as_bytes()))
+        .and_then(|j| before(j, b","))?;
     // The page's own defaults (URL, title, at most 4 of them) join the
     // shared part; a page_url the caller gave among more properties does not.
     // Bytes, not str patterns: no string searcher in the wasm.
@@ -129,7 +128,7 @@ impl Keys {
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
-        tab.strip_prefix(self.app.as_str()).is_some_and(|r| r.starts_with('.'))
+        after(tab, self.app.as_bytes()).is_some_and(|r| r.as_bytes().first() == Some(&b'.'))
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -194,8 +193,8 @@ impl Keys {
 
     /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
     fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(':')?;
-        rest.strip_prefix(kind)?.strip_prefix(':')
+        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
+        after(after(rest, kind.as_bytes())?, b":")
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
@@ -230,6 +229,26 @@ impl Keys {
     /// key that is not an event key of this prefix.
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
         self.parse(key, "q")
+    }
+}
+
+/// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
+/// no pattern code in the wasm.
+fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
+    if s.as_bytes().get(..prefix.len()) == Some(prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// `s` without `suffix`, if it ends with it (see [`after`]).
+fn before<'a>(s: &'a str, suffix: &[u8]) -> Option<&'a str> {
+    let n = s.len().checked_sub(suffix.len())?;
+    if s.as_bytes().get(n..) == Some(suffix) {
+        s.get(..n)
+    } else {
+        None
     }
 }
 
