@@ -25,7 +25,7 @@ use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
-use crate::core::tracker::{caller_str, Props};
+use crate::core::tracker::Props;
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -349,11 +349,18 @@ pub fn restore(
         server_timestamp,
         now_ms: None,
     };
-    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
+    // An absent default is never written: it only tells (bit 0 of `given`)
+    // whether the event has its own event_id (validated, a non-empty string).
+    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(
+        &mut out,
+        None,
+        &[(event::EVENT_ID, RawValue::Absent)],
+        &opts,
+    );
     // One message built for both ways to fail: validation's error, or no
-    // event_id (validated, one given is a non-empty string).
+    // event_id.
     let why = match r {
-        Ok(_) if caller_str(stored, event::EVENT_ID).is_none() => "no event_id",
+        Ok((_, given)) if given & 1 == 0 => "no event_id",
         Ok((time, _)) => return Ok((out, time.unwrap_or(i64::MAX))),
         Err(ref e) => &e.message,
     };
