@@ -9,7 +9,6 @@ use crate::prelude::*;
 
 use super::{Props, Tracker};
 use crate::core::config::Config;
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::privacy::{self, PageViews};
@@ -98,8 +97,9 @@ impl Extras {
 fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
-    for e in entries::parse(encoded) {
-        let Entry::Prop(k, v) = e? else { continue };
+    // A malformed entry ends the properties: it is the error, found first.
+    let mut props = Props::new(encoded);
+    for (k, v) in &mut props {
         if matches!(
             k,
             event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
@@ -114,6 +114,9 @@ fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
             given += 1;
             added += usize::from(!shared.iter().any(|(n, _, _)| n == k));
         }
+    }
+    if let Some(e) = props.err {
+        return Err(e);
     }
     if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
         return Err(too_many());
