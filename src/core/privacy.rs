@@ -99,32 +99,27 @@ pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     if !num::is_json_number(text) || b.first() == Some(&b'-') {
         return Err(bad_rate());
     }
-    // The mantissa's digits, up to the exponent's `e` (plain loops over
-    // bytes: no searcher or split copy).
+    // One pass over the bytes (the form is checked above): the mantissa's
+    // digits, then the exponent's, capped (no searcher, split or parse copy).
     let mut value = 0f64;
     let mut scale = 0i64;
-    let mut frac = false;
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        i += 1;
-        if c == b'e' || c == b'E' {
-            break;
-        }
-        if c == b'.' {
-            frac = true;
-        } else {
-            value = value * 10.0 + f64::from(c - b'0');
-            scale -= i64::from(frac);
+    let mut exp = 0i64;
+    let mut part = 0; // 0: integer digits, 1: fraction, 2: exponent
+    let mut neg = false;
+    for &c in b {
+        match c {
+            b'.' => part = 1,
+            b'e' | b'E' => part = 2,
+            b'-' => neg = true,
+            b'+' => {}
+            _ if part == 2 => exp = (exp * 10 + i64::from(c - b'0')).min(400),
+            _ => {
+                value = value * 10.0 + f64::from(c - b'0');
+                scale -= part;
+            }
         }
     }
-    let exp = b.get(i..).unwrap_or_default();
-    let (neg, digits) = match exp.split_first() {
-        Some((b'-', d)) => (true, d),
-        Some((b'+', d)) => (false, d),
-        _ => (false, exp),
-    };
-    let n = num::parse_digits(digits).unwrap_or(0).min(400) as i64;
-    scale += if neg { -n } else { n };
+    scale += if neg { -exp } else { exp };
     while scale < 0 {
         value /= 10.0;
         scale += 1;
