@@ -123,7 +123,7 @@ impl Keys {
     /// (`<8 hex digits>.<id>`); anything else under the prefix is foreign.
     pub fn is_tab_id(tab: &str) -> bool {
         let b = tab.as_bytes();
-        b.len() > 9 && b.get(8) == Some(&b'.') && b.iter().take(8).all(u8::is_ascii_hexdigit)
+        b.len() > 9 && b.get(8) == Some(&b'.') && b.get(..8).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
     }
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
