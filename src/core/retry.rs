@@ -79,7 +79,7 @@ pub fn retry_after_ms(b: &Backoff, header: &str, now_ms: i64) -> Option<u64> {
     if h.is_empty() {
         return None;
     }
-    let ms = if h.bytes().all(|c| c.is_ascii_digit()) {
+    let ms = if num::all_digits(h.as_bytes()) {
         let secs = num::parse_digits(h.as_bytes().get(..h.len().min(12))?)?;
         secs.saturating_mul(1000)
     } else {
