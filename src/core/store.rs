@@ -268,17 +268,26 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
 /// 32-bit FNV-1a of `s`, as 8 hex digits. Not a secret: it only tells
 /// apart the queues of different URLs, and keeps the app key out of storage.
 fn hash_hex(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut h = 0x811c_9dc5u32;
     for b in s.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     let mut out = String::with_capacity(8);
-    for i in 0..8u32 {
-        let d = h.wrapping_shr(28 - 4 * i) & 15;
+    push_hex(&mut out, h, false);
+    out
+}
+
+/// Appends `w` as 8 lower-case hex digits; `dashed`: with a `-` before
+/// each group of 4 (as in a UUID).
+pub fn push_hex(out: &mut String, w: u32, dashed: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for nibble in 0..8u32 {
+        if dashed && nibble % 4 == 0 {
+            out.push('-');
+        }
+        let d = w.wrapping_shr(28 - nibble * 4) & 15;
         out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
     }
-    out
 }
 
 /// Whether a stored anonymous user id can be used as one: 1 to 128

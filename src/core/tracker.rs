@@ -30,6 +30,7 @@ use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::json;
 use crate::core::num;
 use crate::core::retry::Backoff;
+use crate::core::store;
 
 mod persist;
 mod privacy;
@@ -119,7 +120,6 @@ impl Rng {
 
     /// A random version-4 UUID, lower-case hex with dashes.
     fn uuid(&mut self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(36);
         for i in 0..4u32 {
             let mut w = self.next();
@@ -128,13 +128,8 @@ impl Rng {
             } else if i == 2 {
                 w = (w & 0x3fff_ffff) | 0x8000_0000; // variant 10
             }
-            for nibble in 0..8u32 {
-                if (i == 1 || i == 2) && nibble % 4 == 0 {
-                    out.push('-');
-                }
-                let d = w.wrapping_shr(28 - nibble * 4) & 15;
-                out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
-            }
+            // 8-4-4-4-12: words 1 and 2 are two dashed groups of 4 digits.
+            store::push_hex(&mut out, w, i == 1 || i == 2);
         }
         out
     }

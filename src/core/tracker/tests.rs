@@ -687,3 +687,22 @@ proptest::proptest! {
         proptest::prop_assert_eq!((at, t.pending()), (costs.len(), 0));
     }
 }
+
+#[test]
+fn event_ids_are_version_4_uuids() {
+    let mut rng = Rng([1, 2, 3, 4]);
+    for _ in 0..100 {
+        let id = rng.uuid();
+        let b = id.as_bytes();
+        assert_eq!(b.len(), 36, "{id}");
+        for (i, c) in b.iter().enumerate() {
+            if [8, 13, 18, 23].contains(&i) {
+                assert_eq!(*c, b'-', "{id}");
+            } else {
+                assert!(c.is_ascii_digit() || (b'a'..=b'f').contains(c), "{id}");
+            }
+        }
+        assert_eq!(b[14], b'4', "version: {id}");
+        assert!(b"89ab".contains(&b[19]), "variant: {id}");
+    }
+}
