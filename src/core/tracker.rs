@@ -391,8 +391,6 @@ impl Tracker {
         }
         self.check_not_held()?;
         let mut id = self.rng.uuid();
-        let mut now_text = String::new();
-        num::push_i64(&mut now_text, now_ms);
         let with_session = self.touch_session(now_ms);
 
         // The defaults, in the order they end the event's JSON: shared
@@ -406,7 +404,9 @@ impl Tracker {
         defaults.push((event::EVENT_ID, RawValue::Str(&id)));
         defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         if !self.cfg.server_timestamp {
-            defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
+            // A number (exact: epoch ms are below 2^53), not text: nothing
+            // to write or parse per event.
+            defaults.push((event::TIMESTAMP, RawValue::Num(now_ms as f64)));
         }
         // The page's defaults (at most 4: URL, title, a page view's
         // referrer) come first in `encoded`, then the event name.
