@@ -165,33 +165,6 @@ impl Tracker {
         b
     }
 
-    /// How many of the waiting events below `bound`, oldest first, the
-    /// next request takes, and its body's size: [`batch::take`]'s rule
-    /// (at most `max_events`, capped at [`batch::MAX_EVENTS`]; within
-    /// `max_bytes` when given, but never fewer than one), walked over the
-    /// queue itself.
-    fn pick(&self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> (usize, usize) {
-        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
-        let mut used = self.cfg.body_format.overhead();
-        let mut n = 0;
-        for s in &self.q.queue {
-            if n == max_events {
-                break;
-            }
-            if !s.waiting() || s.seq >= bound {
-                continue;
-            }
-            let more = used.saturating_add(s.cost);
-            // Every cost counts a comma before its event: one too many.
-            if n > 0 && max_bytes.is_some_and(|m| more > m + 3) {
-                break;
-            }
-            used = more;
-            n += 1;
-        }
-        (n, used.saturating_sub(3))
-    }
-
     /// The next request to send, or `None` when there is nothing to send,
     /// a request is in flight, sending is stopped (403), or (unless `force`)
     /// a backoff is running. Only events with a sequence number below
@@ -206,35 +179,46 @@ impl Tracker {
         self.expire(now_ms);
         let bound = before_seq.unwrap_or(u64::MAX);
         let limit = self.q.split_limit.unwrap_or(self.cfg.batch_size);
-        let (n, room) = self.pick(bound, limit, None);
-        (n > 0).then(|| self.launch(n, room, bound, false))
+        self.launch(bound, limit, None)
     }
 
-    /// Sends the `n` oldest waiting events below `bound` as one request;
-    /// `room` is [`Tracker::pick`]'s body size for them, which the JSON
-    /// (shorter than its encoding) fits in.
-    fn launch(&mut self, n: usize, room: usize, bound: u64, unload: bool) -> Request {
+    /// Sends the oldest waiting events below `bound` as one request, if
+    /// there are any: [`batch::take`]'s rule (at most `max_events`, capped
+    /// at [`batch::MAX_EVENTS`]; within `max_bytes` when given, but never
+    /// fewer than one), walked over the queue itself. `max_bytes` is given
+    /// at page unload, where even a lone event over it stays queued.
+    fn launch(&mut self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> Option<Request> {
+        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
+        let unload = max_bytes.is_some();
         let id = self.next_id;
-        self.next_id += 1;
         // The encoded size from the events' costs: nothing is encoded here.
         let mut bytes = self.cfg.body_format.overhead();
-        let mut json = String::with_capacity(room);
-        json.push_str(batch::OPEN);
-        let mut k = 0;
+        let mut json = String::from(batch::OPEN);
+        let mut n = 0;
         for s in self.q.queue.iter_mut() {
-            if k == n {
+            if n == max_events {
                 break;
             }
-            if s.waiting() && s.seq < bound {
-                if k > 0 {
-                    json.push(',');
-                }
-                s.flight = id;
-                bytes += s.cost;
-                json.push_str(&s.json);
-                k += 1;
+            if !s.waiting() || s.seq >= bound {
+                continue;
             }
+            let more = bytes.saturating_add(s.cost);
+            // Every cost counts a comma before its event: one too many.
+            if (n > 0 || unload) && max_bytes.is_some_and(|m| more > m + 3) {
+                break;
+            }
+            if n > 0 {
+                json.push(',');
+            }
+            s.flight = id;
+            bytes = more;
+            json.push_str(&s.json);
+            n += 1;
         }
+        if n == 0 {
+            return None;
+        }
+        self.next_id += 1;
         json.push_str(batch::CLOSE);
         // Every cost counts the comma before its event: the first has none.
         bytes = bytes.saturating_sub(3);
@@ -250,13 +234,13 @@ impl Tracker {
         if self.q.tries > 0 && !unload {
             self.stats.retries += 1;
         }
-        Request {
+        Some(Request {
             id,
             json,
             bytes,
             events: n,
             keepalive,
-        }
+        })
     }
 
     /// Requests for everything not on its way, for a page that is going away:
@@ -283,13 +267,7 @@ impl Tracker {
         }
         self.expire(now_ms);
         let mut left = budget.saturating_sub(self.keepalive_bytes());
-        loop {
-            // `pick` lets a lone event over the budget through: here it stays.
-            let (n, bytes) = self.pick(u64::MAX, self.cfg.batch_size, Some(left));
-            if n == 0 || bytes > left {
-                break;
-            }
-            let req = self.launch(n, bytes, u64::MAX, true);
+        while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
             out.push(req);
         }
