@@ -279,16 +279,8 @@ impl Tracker {
         if self.cfg.server_timestamp {
             return;
         }
-        let oldest = now_ms.saturating_sub(MAX_PAST_MS);
-        let mut n = 0;
-        for s in self.q.queue.iter_mut() {
-            if s.waiting() && s.time < oldest {
-                s.retire(&mut self.unstore);
-                n += 1;
-            }
-        }
+        let n = self.settle(0, now_ms.saturating_sub(MAX_PAST_MS), true);
         if n > 0 {
-            self.gone(n);
             self.stats.dropped += n as u64;
             self.notices.push(counted(
                 ErrorCode::EventExpired,
@@ -405,9 +397,21 @@ impl Tracker {
     /// (acknowledged or given up: the caller counts which), else to be sent
     /// again. Returns how many there were.
     fn land(&mut self, id: u64, done: bool) -> usize {
+        self.settle(id, i64::MIN, done)
+    }
+
+    /// The one walk that takes events out of the queue (`done`) or back
+    /// from a request: those of request `id`, or with `id` 0 the waiting
+    /// ones older than `oldest`. Returns how many there were.
+    fn settle(&mut self, id: u64, oldest: i64, done: bool) -> usize {
         let mut n = 0;
         for s in self.q.queue.iter_mut() {
-            if s.flight == id {
+            let hit = if id > 0 {
+                s.flight == id
+            } else {
+                s.waiting() && s.time < oldest
+            };
+            if hit {
                 s.flight = 0;
                 if done {
                     s.retire(&mut self.unstore);
