@@ -400,13 +400,15 @@ impl Tracker {
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(12 + self.env_defaults.len());
         self.x.lead_defaults(&self.cfg, with_session, &mut defaults);
         // The caller's own event_id and user_id (defaults[id_at], [id_at + 1]) win.
+        // (Never shared: `add` pushes them.)
+        let x = &self.x;
         let id_at = defaults.len();
-        defaults.push((event::EVENT_ID, RawValue::Str(&id)));
-        defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
+        x.add(&mut defaults, event::EVENT_ID, RawValue::Str(&id));
+        x.add(&mut defaults, event::USER_ID, RawValue::Str(&self.user_id));
         if !self.cfg.server_timestamp {
             // A number (exact: epoch ms are below 2^53), not text: nothing
             // to write or parse per event.
-            defaults.push((event::TIMESTAMP, RawValue::Num(now_ms as f64)));
+            x.add(&mut defaults, event::TIMESTAMP, RawValue::Num(now_ms as f64));
         }
         // The page's defaults (at most 4: URL, title, a page view's
         // referrer) come first in `encoded`, then the event name.
@@ -415,8 +417,8 @@ impl Tracker {
         let event_name = loop {
             match it.next() {
                 Some(Ok(Entry::Default(k, v))) => {
-                    if defaults.len() < page_at + 4 && !self.x.shares(k) {
-                        defaults.push((k, RawValue::Str(v)));
+                    if defaults.len() < page_at + 4 {
+                        x.add(&mut defaults, k, RawValue::Str(v));
                     }
                 }
                 Some(Ok(Entry::Prop(_, v))) => break v,
@@ -433,8 +435,8 @@ impl Tracker {
                 && defaults
                     .get(page_at..env_at)
                     .is_some_and(|p| p.iter().any(|(p, _)| p == k));
-            if !paged && !self.x.shares(k) {
-                defaults.push((k, privacy::raw(v, *numeric)));
+            if !paged {
+                x.add(&mut defaults, k, privacy::raw(v, *numeric));
             }
         }
         let opts = ValidateOptions {

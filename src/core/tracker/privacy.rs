@@ -82,12 +82,18 @@ impl Extras {
         for (k, v, numeric) in &self.shared {
             out.push((k, raw(v, *numeric)));
         }
-        let session_id = self.session.as_ref().filter(|_| with_session).map(Session::id);
-        if let Some(id) = session_id.filter(|_| !self.shares("session_id")) {
-            out.push(("session_id", RawValue::Str(id)));
+        if let Some(s) = self.session.as_ref().filter(|_| with_session) {
+            self.add(out, "session_id", RawValue::Str(s.id()));
         }
-        if let Some((_, text)) = cfg.sample_rate.as_ref().filter(|_| !self.shares("sample_rate")) {
-            out.push(("sample_rate", RawValue::NumText(text)));
+        if let Some((_, text)) = &cfg.sample_rate {
+            self.add(out, "sample_rate", RawValue::NumText(text));
+        }
+    }
+
+    /// Adds a default to `out` unless a shared property of that name wins.
+    pub(super) fn add<'a>(&self, out: &mut Vec<(&'a str, RawValue<'a>)>, k: &'a str, v: RawValue<'a>) {
+        if !self.shares(k) {
+            out.push((k, v));
         }
     }
 }
