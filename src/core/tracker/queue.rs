@@ -365,13 +365,13 @@ impl Tracker {
                 done = true;
                 why = Some(if status_false { STATUS_FALSE } else { REFUSED });
             }
-            Verdict::Stop => {
-                if !self.stopped {
-                    self.stopped = true;
-                    why = Some(BAD_KEY);
-                }
+            // Reported once: the events stay queued.
+            Verdict::Stop if !self.stopped => {
+                self.stopped = true;
+                why = Some(BAD_KEY);
             }
-            // A page-hide request that failed: its events wait for the next.
+            // A page-hide request that failed, or a 403 after the first:
+            // its events wait for the next try.
             _ => {}
         }
         let landed = if hold {
