@@ -244,14 +244,14 @@ impl Tracker {
         true
     }
 
-    /// Checks properties (the shell's [`entries`] form of an object) as
+    /// Checks properties (the shell's [`entries`](crate::core::entries) form of an object) as
     /// [`Tracker::set_properties`] would, without a tracker (the
     /// `properties` option is checked before the tracker touches storage).
     pub fn check_properties(encoded: &str) -> Result<(), Error> {
         check_shared(encoded, &[])
     }
 
-    /// Merges properties (the shell's [`entries`] form of an object) into
+    /// Merges properties (the shell's [`entries`](crate::core::entries) form of an object) into
     /// those added to every later event: `null` / `undefined` removes one.
     /// Checked first as `track` checks properties; on error nothing changes.
     pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
@@ -319,7 +319,7 @@ impl Tracker {
 
     /// Queues the held event, as it was (`changed` = `None`), or as
     /// `beforeSend` changed it (`changed`: the changed event in the
-    /// [`entries`] form), which is validated again as `track` validates (a
+    /// [`entries`](crate::core::entries) form), which is validated again as `track` validates (a
     /// removed `event_id` is put back). Returns its `event_id`; on error
     /// nothing is queued.
     pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
