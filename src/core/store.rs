@@ -348,30 +348,35 @@ pub fn restore(
         Some(n) if marks == 1 => context(n),
         _ => None,
     };
-    let err = match (marks, &ctx) {
+    let problem = match (marks, &ctx) {
         (0, _) | (1, Some(_)) => None,
-        (1, None) => Some(problem("its shared properties are gone")),
-        _ => Some(problem("shared properties named twice")),
+        (1, None) => Some("its shared properties are gone"),
+        _ => Some("shared properties named twice"),
     };
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    // An absent default is never written: it only tells (bit 0 of `given`)
-    // whether the event has its own event_id (validated, a non-empty string).
-    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(
-        &mut out,
-        None,
-        &[(event::EVENT_ID, RawValue::Absent)],
-        &opts,
-    );
-    // One message built for both ways to fail: validation's error, or no
-    // event_id.
-    let why = match r {
-        Ok((_, given)) if given & 1 == 0 => "no event_id",
-        Ok((time, _)) => return Ok((out, time.unwrap_or(i64::MAX))),
-        Err(ref e) => &e.message,
+    // Validated only when the marker is right. An absent default is never
+    // written: it only tells (bit 0 of `given`) whether the event has its
+    // own event_id (validated, a non-empty string).
+    let r = match problem {
+        Some(_) => Ok((None, 0)),
+        None => Props::spliced(stored, ctx.as_deref().unwrap_or("")).validate(
+            &mut out,
+            None,
+            &[(event::EVENT_ID, RawValue::Absent)],
+            &opts,
+        ),
+    };
+    // One message built for every way to fail: the marker's problem,
+    // validation's error, or no event_id.
+    let why = match (&r, problem) {
+        (_, Some(p)) => p,
+        (Ok((_, given)), None) if given & 1 == 0 => "no event_id",
+        (Ok((time, _)), None) => return Ok((out, time.unwrap_or(i64::MAX))),
+        (Err(e), None) => &e.message,
     };
     let mut m = String::from("not an event of this library: ");
     m.push_str(why);
