@@ -37,7 +37,7 @@ impl Tracker {
         let mut kept = 0;
         let mut text = String::new();
         for s in self.q.queue.get_mut(from..).unwrap_or_default() {
-            if s.done || s.stored > 0 {
+            if s.done() || s.stored > 0 {
                 continue;
             }
             if kept > 0 {

@@ -173,7 +173,7 @@ impl Tracker {
         self.x.opted_out = true;
         self.x.held = None;
         for s in self.q.queue.iter() {
-            if !s.done && s.stored > 0 {
+            if !s.done() && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
                 self.unstore.push((s.seq, 0));
             }

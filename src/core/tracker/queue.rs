@@ -26,26 +26,32 @@ pub(super) struct Slot {
     pub(super) cost: usize,
     /// Event time, for the 30-day window; `i64::MAX` when the server sets it.
     pub(super) time: i64,
-    /// The request carrying it, 0 when none.
+    /// The request carrying it, 0 when none; [`DONE`] once it left the
+    /// queue (acknowledged or given up).
     pub(super) flight: u64,
-    /// It left the queue (acknowledged or given up).
-    pub(super) done: bool,
     /// What writing it to durable storage counted against the budget (its
     /// stored text and key); 0 while it is not stored.
     pub(super) stored: u32,
 }
 
+/// [`Slot::flight`] of an event that left the queue (no request has this id).
+const DONE: u64 = u64::MAX;
+
 impl Slot {
     /// Whether it waits to be sent (not done, not on its way).
     fn waiting(&self) -> bool {
-        !self.done && self.flight == 0
+        self.flight == 0
+    }
+
+    /// Whether it left the queue.
+    pub(super) fn done(&self) -> bool {
+        self.flight == DONE
     }
 
     /// Takes the event out of the queue; its storage key, if it has one, is
     /// to be removed. The caller counts it out of `live`.
     fn retire(&mut self, unstore: &mut Vec<(u64, u32)>) {
-        self.done = true;
-        self.flight = 0;
+        self.flight = DONE;
         self.json = String::new();
         if self.stored > 0 {
             unstore.push((self.seq, self.stored));
@@ -82,7 +88,6 @@ impl Tracker {
             cost,
             time,
             flight: 0,
-            done: false,
             stored: 0,
         });
         self.q.unstored_since = self.q.unstored_since.min(seq);
@@ -128,7 +133,7 @@ impl Tracker {
     fn gone(&mut self, n: usize) {
         self.q.live -= n;
         if (self.q.queue.len() - self.q.live) * 2 > self.q.queue.len() {
-            self.q.queue.retain(|s| !s.done);
+            self.q.queue.retain(|s| !s.done());
         }
     }
 
@@ -434,7 +439,7 @@ impl Tracker {
         self.q
             .queue
             .iter()
-            .filter(|s| !s.done)
+            .filter(|s| !s.done())
             .map(|s| (s.seq, s.json.as_str()))
     }
 }
