@@ -187,7 +187,7 @@ struct QueueState {
     split_limit: Option<usize>,
     retry_at: i64,
     overflowed: u32,
-    /// The context stored last: its number and shared part.
+    /// The context stored last: its number and JSON.
     ctx: Option<(u64, String)>,
     /// Whether stored events may leave out their shared part (off once a
     /// context could not be stored).

@@ -54,14 +54,15 @@ impl Tracker {
                 .flatten()
             {
                 let n = match &self.q.ctx {
-                    Some((n, c)) if c == shared => *n,
+                    // The stored context is `{` and the shared part after its `,`.
+                    Some((n, c)) if c.get(1..) == shared.get(1..) => *n,
                     _ => {
                         let n = self.ctx_count + 1;
                         let ctx = store::context_json(shared);
                         if put_context(n, &ctx) {
                             self.ctx_count = n;
                             self.q.stored_bytes += ctx.len() + store::KEY_BYTES;
-                            self.q.ctx = Some((n, shared.to_string()));
+                            self.q.ctx = Some((n, ctx));
                             n
                         } else {
                             self.q.compact = false;
