@@ -303,10 +303,11 @@ impl Tracker {
         // sends it: short plain decimals only ("-5.5"), so that no text that
         // JSON's grammar allows but a parser cannot hold ("3e888") is sent
         // as a number.
-        let numeric = k == "event_timezone_offset"
-            && v.len() <= 8
-            && !v.bytes().any(|b| b == b'e' || b == b'E')
-            && num::is_json_number(&v);
+        let mut plain = k == "event_timezone_offset" && v.len() <= 8;
+        for b in v.bytes() {
+            plain &= b | 0x20 != b'e';
+        }
+        let numeric = plain && num::is_json_number(&v);
         let tail = &mut self.ctx_tail;
         if !tail.is_empty() {
             tail.push(',');

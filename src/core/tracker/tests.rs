@@ -63,6 +63,7 @@ fn the_time_zone_offset_is_a_number_only_when_it_is_a_short_decimal() {
         ("14", serde_json::json!(14)),
         ("3e8888888888", serde_json::json!("3e8888888888")),
         ("1e2", serde_json::json!("1e2")),
+        ("1E2", serde_json::json!("1E2")),
         ("123456789", serde_json::json!("123456789")),
         ("east", serde_json::json!("east")),
     ] {
