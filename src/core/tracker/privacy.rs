@@ -66,7 +66,12 @@ impl Extras {
     /// Whether a shared property named `key` is set (its value then wins
     /// over the tracker's own default of that name).
     pub(super) fn shares(&self, key: &str) -> bool {
-        !self.shared.is_empty() && self.shared.iter().any(|(k, _, _)| k == key)
+        for (k, _, _) in &self.shared {
+            if k == key {
+                return true;
+            }
+        }
+        false
     }
 
     /// The defaults that come before `event_id` in an event: the shared
