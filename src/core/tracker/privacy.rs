@@ -66,12 +66,7 @@ impl Extras {
     /// Whether a shared property named `key` is set (its value then wins
     /// over the tracker's own default of that name).
     pub(super) fn shares(&self, key: &str) -> bool {
-        for (k, _, _) in &self.shared {
-            if k == key {
-                return true;
-            }
-        }
-        false
+        find(&self.shared, key).is_some()
     }
 
     /// The defaults that come before `event_id` in an event: the shared
@@ -103,6 +98,18 @@ impl Extras {
     }
 }
 
+/// Where the shared property named `key` is (one loop for every lookup).
+fn find(shared: &[Prop], key: &str) -> Option<usize> {
+    let mut i = 0;
+    while let Some((k, _, _)) = shared.get(i) {
+        if k == key {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Checks properties to add to `shared` as an event's properties are
 /// checked: none of the names set per event, at most [`MAX_SHARED`] in all.
 fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
@@ -123,7 +130,7 @@ fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
         }
         if !matches!(v, RawValue::Absent) {
             given += 1;
-            added += usize::from(!shared.iter().any(|(n, _, _)| n == k));
+            added += usize::from(find(shared, k).is_none());
         }
     }
     if let Some(e) = props.err {
@@ -263,7 +270,7 @@ impl Tracker {
         check_shared(encoded, &self.x.shared)?;
         let shared = &mut self.x.shared;
         for (k, v) in Props::new(encoded) {
-            let at = shared.iter().position(|(n, _, _)| n == k);
+            let at = find(shared, k);
             let (text, numeric) = match v {
                 RawValue::Str(s) => (s, false),
                 RawValue::NumText(t) => (t, true),
