@@ -29,7 +29,6 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::json;
 use crate::core::num;
-use crate::core::retry::Backoff;
 use crate::core::store;
 
 mod persist;
@@ -138,7 +137,6 @@ impl Rng {
 /// The tracker's state: the queue, what is in flight, backoff and notices.
 pub struct Tracker {
     cfg: Config,
-    backoff: Backoff,
     next_seq: u64,
     next_id: u64,
     stopped: bool,
@@ -245,17 +243,11 @@ impl Tracker {
     ) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
-        let backoff = Backoff {
-            base_ms: cfg.retry_base_ms,
-            cap_ms: cfg.retry_max_ms,
-            ..Backoff::default()
-        };
         let mut dua = cfg.session_dua.take();
         let ip = cfg.session_ip.take();
         let mut t = Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
-            backoff,
             next_seq: 1,
             next_id: 1,
             stopped: false,

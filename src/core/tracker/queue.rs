@@ -14,7 +14,7 @@ use crate::prelude::*;
 use super::{counted, request_failed, Outcome, Request, Tracker};
 use crate::core::batch;
 use crate::core::error::ErrorCode;
-use crate::core::retry::{self, Verdict};
+use crate::core::retry::{self, Backoff, Verdict};
 use crate::core::timestamp::MAX_PAST_MS;
 
 /// One queued event.
@@ -350,9 +350,14 @@ impl Tracker {
                     why = Some(GAVE_UP);
                 } else {
                     hold = status == 0 && f.keepalive;
-                    let jitter = retry::backoff_ms(&self.backoff, self.q.tries, self.rng.next());
+                    let backoff = Backoff {
+                        base_ms: self.cfg.retry_base_ms,
+                        cap_ms: self.cfg.retry_max_ms,
+                        ..Backoff::default()
+                    };
+                    let jitter = retry::backoff_ms(&backoff, self.q.tries, self.rng.next());
                     let after = retry_after
-                        .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
+                        .and_then(|h| retry::retry_after_ms(&backoff, h, now_ms))
                         .unwrap_or(0);
                     self.q.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
                 }
