@@ -105,7 +105,17 @@ impl Tracker {
 
     /// The index of the first slot whose sequence number is `seq` or more.
     pub(super) fn index_of(&self, seq: u64) -> usize {
-        self.q.queue.partition_point(|s| s.seq < seq)
+        // A plain binary search (sequence numbers only grow along the queue).
+        let (mut lo, mut hi) = (0, self.q.queue.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.q.queue.get(mid).is_some_and(|s| s.seq < seq) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     fn drop_oldest(&mut self) -> bool {

@@ -707,3 +707,21 @@ fn event_ids_are_version_4_uuids() {
         assert!(b"89ab".contains(&b[19]), "variant: {id}");
     }
 }
+
+#[test]
+fn index_of_finds_the_first_slot_at_or_after_a_sequence_number() {
+    let mut t = tracker(&[("maxQueueSize", num(50.0))]);
+    for i in 0..80 {
+        track(&mut t, T0, i);
+    }
+    // Some sent and acknowledged: the queue keeps gaps until it is swept.
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 200, None, false);
+    for i in 0..5 {
+        track(&mut t, T0, 100 + i);
+    }
+    for seq in 0..t.next_seq() + 2 {
+        let want = t.q.queue.partition_point(|s| s.seq < seq);
+        assert_eq!(t.index_of(seq), want, "seq {seq}");
+    }
+}
