@@ -169,7 +169,7 @@ pub fn hide_key(endpoint: &str, app_key: &str) -> String {
     // What is copied already, and where the next match may start.
     let (mut done, mut i) = (0, 0);
     while !key.is_empty() && i + key.len() <= b.len() {
-        if b.get(i..i + key.len()) == Some(key) {
+        if b.get(i..i + key.len()).is_some_and(|s| s == key) {
             out.push_str(endpoint.get(done..i).unwrap_or(""));
             out.push_str("{appKey}");
             i += key.len();
@@ -202,7 +202,7 @@ impl PageViews {
     /// when the URL changed since the last page view (a `replaceState` to
     /// the same URL, or a `popstate` back to it, is none).
     pub fn changed(&self, url: &str) -> bool {
-        self.last.as_deref() != Some(url)
+        !self.last.as_deref().is_some_and(|l| l == url)
     }
 
     /// Whether a page view was tracked yet.

@@ -64,9 +64,9 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     let mut i = b.len();
     while i > 0 && keys <= 4 {
         i -= 1;
-        if b.get(i..i + 2) == Some(b",\"") {
+        if b.get(i..i + 2).is_some_and(|s| s == b",\"") {
             keys += 1;
-            if b.get(i..i + KEY.len()) == Some(KEY) {
+            if b.get(i..i + KEY.len()).is_some_and(|s| s == KEY) {
                 at = i;
                 break;
             }
@@ -235,7 +235,7 @@ impl Keys {
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
 fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
-    if s.as_bytes().get(..prefix.len()) == Some(prefix) {
+    if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
         s.get(prefix.len()..)
     } else {
         None
@@ -245,7 +245,7 @@ fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
 /// `s` without `suffix`, if it ends with it (see [`after`]).
 fn before<'a>(s: &'a str, suffix: &[u8]) -> Option<&'a str> {
     let n = s.len().checked_sub(suffix.len())?;
-    if s.as_bytes().get(n..) == Some(suffix) {
+    if s.as_bytes().get(n..).is_some_and(|s| s == suffix) {
         s.get(..n)
     } else {
         None

@@ -55,7 +55,13 @@ impl Tracker {
             {
                 let n = match &self.q.ctx {
                     // The stored context is `{` and the shared part after its `,`.
-                    Some((n, c)) if c.get(1..) == shared.get(1..) => *n,
+                    Some((n, c))
+                        if c.as_bytes()
+                            .get(1..)
+                            .is_some_and(|c| shared.as_bytes().get(1..).is_some_and(|s| c == s)) =>
+                    {
+                        *n
+                    }
                     _ => {
                         let n = self.ctx_count + 1;
                         let ctx = store::context_json(shared);
