@@ -21,7 +21,6 @@
 //! [`restore`] puts them back, so a stored event restores to exactly what
 //! would have been sent.
 
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
@@ -319,7 +318,7 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     }
 }
 
-/// Reads a stored event back, given in the shell's [`entries`] form (the
+/// Reads a stored event back, given in the shell's [`entries`](crate::core::entries) form (the
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
 /// rule again and carries an `event_id`. An event stored without its shared
@@ -335,8 +334,8 @@ pub fn restore(
     // The marker, and the number of the context it names.
     let mut marks = 0;
     let mut n = None;
-    for e in entries::parse(stored) {
-        if let Ok(Entry::Prop("", v)) = e {
+    for (k, v) in Props::new(stored) {
+        if k.is_empty() {
             marks += 1;
             n = match v {
                 RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
