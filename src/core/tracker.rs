@@ -489,8 +489,8 @@ impl Tracker {
 
 /// The caller's first string property named `key` among entries.
 pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
-    for e in entries::parse(encoded) {
-        if let Ok(Entry::Prop(k, RawValue::Str(v))) = e {
+    for (k, v) in Props::new(encoded) {
+        if let RawValue::Str(v) = v {
             if k == key {
                 return Some(v);
             }
