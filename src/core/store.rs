@@ -400,7 +400,7 @@ pub fn sort_claimed(v: &mut [(i64, u64, String)]) {
                 let (Some(a), Some(b)) = (v.get(j.wrapping_sub(gap)), v.get(j)) else {
                     break;
                 };
-                if (a.0, a.1) <= (b.0, b.1) {
+                if a.0 < b.0 || (a.0 == b.0 && a.1 <= b.1) {
                     break;
                 }
                 v.swap(j.wrapping_sub(gap), j);
