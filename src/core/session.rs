@@ -56,7 +56,8 @@ impl Session {
     pub fn resume(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some((id, last)) = stored.and_then(Session::parse_stored) {
             if self.running(last, now_ms) && last > self.last_ms {
-                self.id = id.to_string();
+                self.id.clear();
+                self.id.push_str(id);
                 self.last_ms = last;
             }
         }
