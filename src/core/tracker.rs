@@ -334,7 +334,8 @@ impl Tracker {
                 "must be a non-empty string",
             ));
         }
-        self.user_id = id.to_string();
+        self.user_id.clear();
+        self.user_id.push_str(id);
         self.x.anonymous = false;
         Ok(())
     }
