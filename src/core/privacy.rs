@@ -99,32 +99,27 @@ pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     if !num::is_json_number(text) || b.first() == Some(&b'-') {
         return Err(bad_rate());
     }
-    // The mantissa's digits, up to the exponent's `e` (plain loops over
-    // bytes: no searcher or split copy).
+    // One pass over the bytes (the form is checked above): the mantissa's
+    // digits, then the exponent's, capped (no searcher, split or parse copy).
     let mut value = 0f64;
     let mut scale = 0i64;
-    let mut frac = false;
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        i += 1;
-        if c == b'e' || c == b'E' {
-            break;
-        }
-        if c == b'.' {
-            frac = true;
-        } else {
-            value = value * 10.0 + f64::from(c - b'0');
-            scale -= i64::from(frac);
+    let mut exp = 0i64;
+    let mut part = 0; // 0: integer digits, 1: fraction, 2: exponent
+    let mut neg = false;
+    for &c in b {
+        match c {
+            b'.' => part = 1,
+            b'e' | b'E' => part = 2,
+            b'-' => neg = true,
+            b'+' => {}
+            _ if part == 2 => exp = (exp * 10 + i64::from(c - b'0')).min(400),
+            _ => {
+                value = value * 10.0 + f64::from(c - b'0');
+                scale -= part;
+            }
         }
     }
-    let exp = b.get(i..).unwrap_or_default();
-    let (neg, digits) = match exp.split_first() {
-        Some((b'-', d)) => (true, d),
-        Some((b'+', d)) => (false, d),
-        _ => (false, exp),
-    };
-    let n = num::parse_digits(digits).unwrap_or(0).min(400) as i64;
-    scale += if neg { -n } else { n };
+    scale += if neg { -exp } else { exp };
     while scale < 0 {
         value /= 10.0;
         scale += 1;
@@ -174,7 +169,7 @@ pub fn hide_key(endpoint: &str, app_key: &str) -> String {
     // What is copied already, and where the next match may start.
     let (mut done, mut i) = (0, 0);
     while !key.is_empty() && i + key.len() <= b.len() {
-        if b.get(i..i + key.len()) == Some(key) {
+        if b.get(i..i + key.len()).is_some_and(|s| s == key) {
             out.push_str(endpoint.get(done..i).unwrap_or(""));
             out.push_str("{appKey}");
             i += key.len();
@@ -207,7 +202,7 @@ impl PageViews {
     /// when the URL changed since the last page view (a `replaceState` to
     /// the same URL, or a `popstate` back to it, is none).
     pub fn changed(&self, url: &str) -> bool {
-        self.last.as_deref() != Some(url)
+        !self.last.as_deref().is_some_and(|l| l == url)
     }
 
     /// Whether a page view was tracked yet.

@@ -66,9 +66,18 @@ pub fn classify(status: u16, status_false: bool) -> Verdict {
 /// more): full jitter, a uniform share `random / 2^32` of
 /// `min(cap, base * 2^(tries - 1))`.
 pub fn backoff_ms(b: &Backoff, tries: u32, random: u32) -> u64 {
+    // 64-bit arithmetic only: an overflow-checked multiply would bring in
+    // a 128-bit one (`__multi3`) for this alone.
     let exp = tries.saturating_sub(1).min(40);
-    let ceiling = b.base_ms.saturating_mul(1u64 << exp).min(b.cap_ms);
-    ceiling.saturating_mul(u64::from(random)) >> 32
+    let ceiling = if b.base_ms.leading_zeros() >= exp {
+        (b.base_ms << exp).min(b.cap_ms)
+    } else {
+        b.cap_ms
+    };
+    // floor(ceiling * random / 2^32), exactly, in two halves that cannot
+    // overflow.
+    let r = u64::from(random);
+    (ceiling >> 32) * r + (((ceiling & 0xffff_ffff) * r) >> 32)
 }
 
 /// Reads a `Retry-After` header, delay-seconds or an HTTP-date, into a wait
@@ -79,9 +88,10 @@ pub fn retry_after_ms(b: &Backoff, header: &str, now_ms: i64) -> Option<u64> {
     if h.is_empty() {
         return None;
     }
-    let ms = if h.bytes().all(|c| c.is_ascii_digit()) {
+    let ms = if num::all_digits(h.as_bytes()) {
+        // At most 12 digits: times 1000 stays far below 2^64.
         let secs = num::parse_digits(h.as_bytes().get(..h.len().min(12))?)?;
-        secs.saturating_mul(1000)
+        secs * 1000
     } else {
         let at = timestamp::parse_str(h).ok()?;
         u64::try_from(at.saturating_sub(now_ms)).unwrap_or(0)
@@ -134,6 +144,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn jitter_is_the_exact_share_of_the_ceiling(base in 1u64..u64::MAX, cap in 1u64..u64::MAX, tries in 1u32..70, r in any::<u32>()) {
+            let b = Backoff { base_ms: base, cap_ms: cap, ..Backoff::default() };
+            let exp = (tries - 1).min(40);
+            let ceiling = (u128::from(base) << exp).min(u128::from(cap));
+            let want = (ceiling * u128::from(r)) >> 32;
+            prop_assert_eq!(u128::from(backoff_ms(&b, tries, r)), want);
+        }
+
         #[test]
         fn jitter_stays_in_range(tries in 1u32..50, r in any::<u32>()) {
             let b = Backoff::default();

@@ -34,15 +34,21 @@ impl Session {
     /// The session as storage holds it: `<id>:<last activity ms>`; `None`
     /// for text this library did not write.
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
-        let colon = crate::core::store::last_colon(stored)?;
-        let id = stored.get(..colon)?;
-        let mut plausible_id = !id.is_empty() && id.len() <= 64;
-        for b in id.bytes() {
-            plausible_id &= b.is_ascii_alphanumeric() || b == b'-';
+        // The id: 1 to 64 of [A-Za-z0-9-], so its end is the first `:`;
+        // then at most 16 digits.
+        let b = stored.as_bytes();
+        let mut i = 0;
+        while let Some(&c) = b.get(i) {
+            if c == b':' {
+                break;
+            }
+            if !(c.is_ascii_alphanumeric() || c == b'-') {
+                return None;
+            }
+            i += 1;
         }
-        let last = stored.as_bytes().get(colon + 1..).filter(|l| l.len() <= 16)?;
-        let last = i64::try_from(crate::core::num::parse_digits(last)?).ok()?;
-        plausible_id.then_some((id, last))
+        let last = b.get(i + 1..).filter(|l| i > 0 && i <= 64 && l.len() <= 16)?;
+        Some((stored.get(..i)?, crate::core::num::parse_digits(last)? as i64))
     }
 
     /// Takes a stored session (read at start) as this tracker's own, if it
@@ -50,7 +56,8 @@ impl Session {
     pub fn resume(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some((id, last)) = stored.and_then(Session::parse_stored) {
             if self.running(last, now_ms) && last > self.last_ms {
-                self.id = id.to_string();
+                self.id.clear();
+                self.id.push_str(id);
                 self.last_ms = last;
             }
         }
@@ -199,6 +206,11 @@ mod tests {
             assert_eq!(Session::parse_stored(bad), None, "{bad:?}");
         }
         assert_eq!(Session::parse_stored("a-1:5"), Some(("a-1", 5)));
+        for bad in ["a:b:1".to_string(), format!("{}:1", "a".repeat(65))] {
+            assert_eq!(Session::parse_stored(&bad), None, "{bad:?}");
+        }
+        let longest = format!("{}:1234567890123456", "a".repeat(64));
+        assert!(Session::parse_stored(&longest).is_some());
         let mut s = Session::new(1000);
         s.resume(Some("garbage"), T0);
         assert!(s.expired(T0));

@@ -21,11 +21,10 @@
 //! [`restore`] puts them back, so a stored event restores to exactly what
 //! would have been sent.
 
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::num;
-use crate::core::tracker::{caller_str, Props};
+use crate::core::tracker::Props;
 #[allow(unused_imports)]
 use crate::prelude::*;
 
@@ -51,10 +50,9 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     if env_tail.is_empty() {
         return None;
     }
-    let head = json
-        .strip_suffix('}')
-        .and_then(|j| j.strip_suffix(env_tail))
-        .and_then(|j| j.strip_suffix(','))?;
+    let head = before(json, b"}")
+        .and_then(|j| before(j, env_tail.as_bytes()))
+        .and_then(|j| before(j, b","))?;
     // The page's own defaults (URL, title, at most 4 of them) join the
     // shared part; a page_url the caller gave among more properties does not.
     // Bytes, not str patterns: no string searcher in the wasm.
@@ -65,9 +63,9 @@ pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a s
     let mut i = b.len();
     while i > 0 && keys <= 4 {
         i -= 1;
-        if b.get(i..i + 2) == Some(b",\"") {
+        if b.get(i..i + 2).is_some_and(|s| s == b",\"") {
             keys += 1;
-            if b.get(i..i + KEY.len()) == Some(KEY) {
+            if b.get(i..i + KEY.len()).is_some_and(|s| s == KEY) {
                 at = i;
                 break;
             }
@@ -124,12 +122,12 @@ impl Keys {
     /// (`<8 hex digits>.<id>`); anything else under the prefix is foreign.
     pub fn is_tab_id(tab: &str) -> bool {
         let b = tab.as_bytes();
-        b.len() > 9 && b.get(8) == Some(&b'.') && b.iter().take(8).all(u8::is_ascii_hexdigit)
+        b.len() > 9 && b.get(8) == Some(&b'.') && b.get(..8).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
     }
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
-        tab.strip_prefix(self.app.as_str()).is_some_and(|r| r.starts_with('.'))
+        after(tab, self.app.as_bytes()).is_some_and(|r| r.as_bytes().first() == Some(&b'.'))
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -194,8 +192,8 @@ impl Keys {
 
     /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
     fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix(':')?;
-        rest.strip_prefix(kind)?.strip_prefix(':')
+        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
+        after(after(rest, kind.as_bytes())?, b":")
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
@@ -233,6 +231,26 @@ impl Keys {
     }
 }
 
+/// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
+/// no pattern code in the wasm.
+fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
+    if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// `s` without `suffix`, if it ends with it (see [`after`]).
+fn before<'a>(s: &'a str, suffix: &[u8]) -> Option<&'a str> {
+    let n = s.len().checked_sub(suffix.len())?;
+    if s.as_bytes().get(n..).is_some_and(|s| s == suffix) {
+        s.get(..n)
+    } else {
+        None
+    }
+}
+
 /// Where the last `:` of `s` is (a plain loop: no iterator adapter copy).
 pub(crate) fn last_colon(s: &str) -> Option<usize> {
     let b = s.as_bytes();
@@ -249,29 +267,43 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
 /// 32-bit FNV-1a of `s`, as 8 hex digits. Not a secret: it only tells
 /// apart the queues of different URLs, and keeps the app key out of storage.
 fn hash_hex(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut h = 0x811c_9dc5u32;
     for b in s.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     let mut out = String::with_capacity(8);
-    for i in 0..8u32 {
-        let d = h.wrapping_shr(28 - 4 * i) & 15;
+    push_hex(&mut out, h, false);
+    out
+}
+
+/// Appends `w` as 8 lower-case hex digits; `dashed`: with a `-` before
+/// each group of 4 (as in a UUID).
+pub fn push_hex(out: &mut String, w: u32, dashed: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for nibble in 0..8u32 {
+        if dashed && nibble % 4 == 0 {
+            out.push('-');
+        }
+        let d = w.wrapping_shr(28 - nibble * 4) & 15;
         out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
     }
-    out
 }
 
 /// Whether a stored anonymous user id can be used as one: 1 to 128
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
 pub fn is_plausible_id(v: &str) -> bool {
+    // Bytes, not chars: no UTF-8 decoder. The control characters are
+    // U+0000..U+001F, U+007F (one byte each) and U+0080..U+009F (C2 80..C2 9F);
+    // a character is counted at its first byte.
     let mut n = 0;
-    for c in v.chars() {
-        if c.is_control() {
+    let mut prev = 0;
+    for &c in v.as_bytes() {
+        if c < 0x20 || c == 0x7f || (prev == 0xc2 && c < 0xa0) {
             return false;
         }
-        n += 1;
+        n += usize::from(c & 0xc0 != 0x80);
+        prev = c;
     }
     n > 0 && n <= 128
 }
@@ -286,7 +318,7 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     }
 }
 
-/// Reads a stored event back, given in the shell's [`entries`] form (the
+/// Reads a stored event back, given in the shell's [`entries`](crate::core::entries) form (the
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
 /// rule again and carries an `event_id`. An event stored without its shared
@@ -302,8 +334,8 @@ pub fn restore(
     // The marker, and the number of the context it names.
     let mut marks = 0;
     let mut n = None;
-    for e in entries::parse(stored) {
-        if let Ok(Entry::Prop("", v)) = e {
+    for (k, v) in Props::new(stored) {
+        if k.is_empty() {
             marks += 1;
             n = match v {
                 RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
@@ -315,23 +347,35 @@ pub fn restore(
         Some(n) if marks == 1 => context(n),
         _ => None,
     };
-    let err = match (marks, &ctx) {
+    let problem = match (marks, &ctx) {
         (0, _) | (1, Some(_)) => None,
-        (1, None) => Some(problem("its shared properties are gone")),
-        _ => Some(problem("shared properties named twice")),
+        (1, None) => Some("its shared properties are gone"),
+        _ => Some("shared properties named twice"),
     };
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
         now_ms: None,
     };
-    let r = Props::spliced(stored, ctx.as_deref().unwrap_or(""), err).validate(&mut out, None, &[], &opts);
-    // One message built for both ways to fail: validation's error, or no
-    // event_id (validated, one given is a non-empty string).
-    let why = match r {
-        Ok(_) if caller_str(stored, event::EVENT_ID).is_none() => "no event_id",
-        Ok((time, _)) => return Ok((out, time.unwrap_or(i64::MAX))),
-        Err(ref e) => &e.message,
+    // Validated only when the marker is right. An absent default is never
+    // written: it only tells (bit 0 of `given`) whether the event has its
+    // own event_id (validated, a non-empty string).
+    let r = match problem {
+        Some(_) => Ok((None, 0)),
+        None => Props::spliced(stored, ctx.as_deref().unwrap_or("")).validate(
+            &mut out,
+            None,
+            &[(event::EVENT_ID, RawValue::Absent)],
+            &opts,
+        ),
+    };
+    // One message built for every way to fail: the marker's problem,
+    // validation's error, or no event_id.
+    let why = match (&r, problem) {
+        (_, Some(p)) => p,
+        (Ok((_, given)), None) if given & 1 == 0 => "no event_id",
+        (Ok((time, _)), None) => return Ok((out, time.unwrap_or(i64::MAX))),
+        (Err(e), None) => &e.message,
     };
     let mut m = String::from("not an event of this library: ");
     m.push_str(why);
@@ -356,7 +400,7 @@ pub fn sort_claimed(v: &mut [(i64, u64, String)]) {
                 let (Some(a), Some(b)) = (v.get(j.wrapping_sub(gap)), v.get(j)) else {
                     break;
                 };
-                if (a.0, a.1) <= (b.0, b.1) {
+                if a.0 < b.0 || (a.0 == b.0 && a.1 <= b.1) {
                     break;
                 }
                 v.swap(j.wrapping_sub(gap), j);
@@ -433,6 +477,14 @@ pub(crate) mod tests {
             sort_claimed(&mut ours);
             let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plausible_ids_as_chars_would_tell(v in "\\PC{0,130}|[\u{0}-\u{a0}]{0,4}|\u{80}\u{9f}\u{a0}\u{7ff}") {
+            let want = !v.chars().any(char::is_control) && (1..=128).contains(&v.chars().count());
+            proptest::prop_assert_eq!(is_plausible_id(&v), want);
         }
     }
 

@@ -29,7 +29,7 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::json;
 use crate::core::num;
-use crate::core::retry::Backoff;
+use crate::core::store;
 
 mod persist;
 mod privacy;
@@ -119,7 +119,6 @@ impl Rng {
 
     /// A random version-4 UUID, lower-case hex with dashes.
     fn uuid(&mut self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = String::with_capacity(36);
         for i in 0..4u32 {
             let mut w = self.next();
@@ -128,13 +127,8 @@ impl Rng {
             } else if i == 2 {
                 w = (w & 0x3fff_ffff) | 0x8000_0000; // variant 10
             }
-            for nibble in 0..8u32 {
-                if (i == 1 || i == 2) && nibble % 4 == 0 {
-                    out.push('-');
-                }
-                let d = w.wrapping_shr(28 - nibble * 4) & 15;
-                out.push(char::from(HEX.get(d as usize).copied().unwrap_or(b'0')));
-            }
+            // 8-4-4-4-12: words 1 and 2 are two dashed groups of 4 digits.
+            store::push_hex(&mut out, w, i == 1 || i == 2);
         }
         out
     }
@@ -143,7 +137,6 @@ impl Rng {
 /// The tracker's state: the queue, what is in flight, backoff and notices.
 pub struct Tracker {
     cfg: Config,
-    backoff: Backoff,
     next_seq: u64,
     next_id: u64,
     stopped: bool,
@@ -152,7 +145,7 @@ pub struct Tracker {
     user_id: String,
     /// Properties the environment fills, once per tracker: name, value, and
     /// whether the value is a JSON number (decided here, not on every track).
-    env_defaults: Vec<(String, String, bool)>,
+    env_defaults: Vec<privacy::Prop>,
     /// Events with a lower sequence number are done or in flight (see `drop_oldest`).
     drop_from: u64,
     notices: Vec<Error>,
@@ -192,7 +185,7 @@ struct QueueState {
     split_limit: Option<usize>,
     retry_at: i64,
     overflowed: u32,
-    /// The context stored last: its number and shared part.
+    /// The context stored last: its number and JSON.
     ctx: Option<(u64, String)>,
     /// Whether stored events may leave out their shared part (off once a
     /// context could not be stored).
@@ -250,17 +243,11 @@ impl Tracker {
     ) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
-        let backoff = Backoff {
-            base_ms: cfg.retry_base_ms,
-            cap_ms: cfg.retry_max_ms,
-            ..Backoff::default()
-        };
         let mut dua = cfg.session_dua.take();
         let ip = cfg.session_ip.take();
         let mut t = Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
-            backoff,
             next_seq: 1,
             next_id: 1,
             stopped: false,
@@ -308,10 +295,11 @@ impl Tracker {
         // sends it: short plain decimals only ("-5.5"), so that no text that
         // JSON's grammar allows but a parser cannot hold ("3e888") is sent
         // as a number.
-        let numeric = k == "event_timezone_offset"
-            && v.len() <= 8
-            && !v.bytes().any(|b| b == b'e' || b == b'E')
-            && num::is_json_number(&v);
+        let mut plain = k == "event_timezone_offset" && v.len() <= 8;
+        for b in v.bytes() {
+            plain &= b | 0x20 != b'e';
+        }
+        let numeric = plain && num::is_json_number(&v);
         let tail = &mut self.ctx_tail;
         if !tail.is_empty() {
             tail.push(',');
@@ -346,7 +334,8 @@ impl Tracker {
                 "must be a non-empty string",
             ));
         }
-        self.user_id = id.to_string();
+        self.user_id.clear();
+        self.user_id.push_str(id);
         self.x.anonymous = false;
         Ok(())
     }
@@ -396,8 +385,6 @@ impl Tracker {
         }
         self.check_not_held()?;
         let mut id = self.rng.uuid();
-        let mut now_text = String::new();
-        num::push_i64(&mut now_text, now_ms);
         let with_session = self.touch_session(now_ms);
 
         // The defaults, in the order they end the event's JSON: shared
@@ -407,11 +394,15 @@ impl Tracker {
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(12 + self.env_defaults.len());
         self.x.lead_defaults(&self.cfg, with_session, &mut defaults);
         // The caller's own event_id and user_id (defaults[id_at], [id_at + 1]) win.
+        // (Never shared: `add` pushes them.)
+        let x = &self.x;
         let id_at = defaults.len();
-        defaults.push((event::EVENT_ID, RawValue::Str(&id)));
-        defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
+        x.add(&mut defaults, event::EVENT_ID, RawValue::Str(&id));
+        x.add(&mut defaults, event::USER_ID, RawValue::Str(&self.user_id));
         if !self.cfg.server_timestamp {
-            defaults.push((event::TIMESTAMP, RawValue::NumText(&now_text)));
+            // A number (exact: epoch ms are below 2^53), not text: nothing
+            // to write or parse per event.
+            x.add(&mut defaults, event::TIMESTAMP, RawValue::Num(now_ms as f64));
         }
         // The page's defaults (at most 4: URL, title, a page view's
         // referrer) come first in `encoded`, then the event name.
@@ -420,8 +411,8 @@ impl Tracker {
         let event_name = loop {
             match it.next() {
                 Some(Ok(Entry::Default(k, v))) => {
-                    if defaults.len() < page_at + 4 && !self.x.shares(k) {
-                        defaults.push((k, RawValue::Str(v)));
+                    if defaults.len() < page_at + 4 {
+                        x.add(&mut defaults, k, RawValue::Str(v));
                     }
                 }
                 Some(Ok(Entry::Prop(_, v))) => break v,
@@ -438,15 +429,8 @@ impl Tracker {
                 && defaults
                     .get(page_at..env_at)
                     .is_some_and(|p| p.iter().any(|(p, _)| p == k));
-            if !paged && !self.x.shares(k) {
-                defaults.push((
-                    k,
-                    if *numeric {
-                        RawValue::NumText(v)
-                    } else {
-                        RawValue::Str(v)
-                    },
-                ));
+            if !paged {
+                x.add(&mut defaults, k, privacy::raw(v, *numeric));
             }
         }
         let opts = ValidateOptions {
@@ -506,8 +490,8 @@ impl Tracker {
 
 /// The caller's first string property named `key` among entries.
 pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
-    for e in entries::parse(encoded) {
-        if let Ok(Entry::Prop(k, RawValue::Str(v))) = e {
+    for (k, v) in Props::new(encoded) {
+        if let RawValue::Str(v) = v {
             if k == key {
                 return Some(v);
             }

@@ -37,7 +37,7 @@ impl Tracker {
         let mut kept = 0;
         let mut text = String::new();
         for s in self.q.queue.get_mut(from..).unwrap_or_default() {
-            if s.done || s.stored > 0 {
+            if s.done() || s.stored > 0 {
                 continue;
             }
             if kept > 0 {
@@ -54,14 +54,21 @@ impl Tracker {
                 .flatten()
             {
                 let n = match &self.q.ctx {
-                    Some((n, c)) if c == shared => *n,
+                    // The stored context is `{` and the shared part after its `,`.
+                    Some((n, c))
+                        if c.as_bytes()
+                            .get(1..)
+                            .is_some_and(|c| shared.as_bytes().get(1..).is_some_and(|s| c == s)) =>
+                    {
+                        *n
+                    }
                     _ => {
                         let n = self.ctx_count + 1;
                         let ctx = store::context_json(shared);
                         if put_context(n, &ctx) {
                             self.ctx_count = n;
                             self.q.stored_bytes += ctx.len() + store::KEY_BYTES;
-                            self.q.ctx = Some((n, shared.to_string()));
+                            self.q.ctx = Some((n, ctx));
                             n
                         } else {
                             self.q.compact = false;

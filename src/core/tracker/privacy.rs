@@ -9,7 +9,6 @@ use crate::prelude::*;
 
 use super::{Props, Tracker};
 use crate::core::config::Config;
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::privacy::{self, PageViews};
@@ -19,21 +18,18 @@ use crate::core::session::Session;
 /// tracker's own defaults they stay within what one event's check handles.
 pub const MAX_SHARED: usize = 32;
 
-/// A shared property's value, as it is sent.
-#[derive(Clone, Debug, PartialEq)]
-enum Shared {
-    Str(String),
-    Num(String),
-    Bool(bool),
-}
+/// A property with its value as it is sent: name, text, and whether the
+/// text is a JSON number (else a string). The shared properties and the
+/// environment's are of this one type; a boolean is kept as the string
+/// the validator writes for it (`"true"`, `"false"`).
+pub(super) type Prop = (String, String, bool);
 
-impl Shared {
-    fn raw(&self) -> RawValue<'_> {
-        match self {
-            Shared::Str(s) => RawValue::Str(s),
-            Shared::Num(t) => RawValue::NumText(t),
-            Shared::Bool(b) => RawValue::Bool(*b),
-        }
+/// The value of a [`Prop`] for the validator.
+pub(super) fn raw(text: &str, numeric: bool) -> RawValue<'_> {
+    if numeric {
+        RawValue::NumText(text)
+    } else {
+        RawValue::Str(text)
     }
 }
 
@@ -44,7 +40,7 @@ pub(super) struct Extras {
     pub(super) anonymous: bool,
     /// `None` when sessions are off (`sessionTimeoutMs: 0`).
     session: Option<Session>,
-    shared: Vec<(String, Shared)>,
+    shared: Vec<Prop>,
     pages: PageViews,
     /// `beforeSend` runs between validating and queueing.
     hold: bool,
@@ -70,7 +66,7 @@ impl Extras {
     /// Whether a shared property named `key` is set (its value then wins
     /// over the tracker's own default of that name).
     pub(super) fn shares(&self, key: &str) -> bool {
-        !self.shared.is_empty() && self.shared.iter().any(|(k, _)| k == key)
+        find(&self.shared, key).is_some()
     }
 
     /// The defaults that come before `event_id` in an event: the shared
@@ -83,26 +79,45 @@ impl Extras {
         with_session: bool,
         out: &mut Vec<(&'a str, RawValue<'a>)>,
     ) {
-        for (k, v) in &self.shared {
-            out.push((k, v.raw()));
+        for (k, v, numeric) in &self.shared {
+            out.push((k, raw(v, *numeric)));
         }
-        let session_id = self.session.as_ref().filter(|_| with_session).map(Session::id);
-        if let Some(id) = session_id.filter(|_| !self.shares("session_id")) {
-            out.push(("session_id", RawValue::Str(id)));
+        if let Some(s) = self.session.as_ref().filter(|_| with_session) {
+            self.add(out, "session_id", RawValue::Str(s.id()));
         }
-        if let Some((_, text)) = cfg.sample_rate.as_ref().filter(|_| !self.shares("sample_rate")) {
-            out.push(("sample_rate", RawValue::NumText(text)));
+        if let Some((_, text)) = &cfg.sample_rate {
+            self.add(out, "sample_rate", RawValue::NumText(text));
+        }
+    }
+
+    /// Adds a default to `out` unless a shared property of that name wins.
+    pub(super) fn add<'a>(&self, out: &mut Vec<(&'a str, RawValue<'a>)>, k: &'a str, v: RawValue<'a>) {
+        if !self.shares(k) {
+            out.push((k, v));
         }
     }
 }
 
+/// Where the shared property named `key` is (one loop for every lookup).
+fn find(shared: &[Prop], key: &str) -> Option<usize> {
+    let mut i = 0;
+    while let Some((k, _, _)) = shared.get(i) {
+        if k == key {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Checks properties to add to `shared` as an event's properties are
 /// checked: none of the names set per event, at most [`MAX_SHARED`] in all.
-fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error> {
+fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
-    for e in entries::parse(encoded) {
-        let Entry::Prop(k, v) = e? else { continue };
+    // A malformed entry ends the properties: it is the error, found first.
+    let mut props = Props::new(encoded);
+    for (k, v) in &mut props {
         if matches!(
             k,
             event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
@@ -115,8 +130,11 @@ fn check_shared(encoded: &str, shared: &[(String, Shared)]) -> Result<(), Error>
         }
         if !matches!(v, RawValue::Absent) {
             given += 1;
-            added += usize::from(!shared.iter().any(|(n, _)| n == k));
+            added += usize::from(find(shared, k).is_none());
         }
+    }
+    if let Some(e) = props.err {
+        return Err(e);
     }
     if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
         return Err(too_many());
@@ -167,7 +185,7 @@ impl Tracker {
         self.x.opted_out = true;
         self.x.held = None;
         for s in self.q.queue.iter() {
-            if !s.done && s.stored > 0 {
+            if !s.done() && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
                 self.unstore.push((s.seq, 0));
             }
@@ -238,35 +256,39 @@ impl Tracker {
         true
     }
 
-    /// Checks properties (the shell's [`entries`] form of an object) as
+    /// Checks properties (the shell's [`entries`](crate::core::entries) form of an object) as
     /// [`Tracker::set_properties`] would, without a tracker (the
     /// `properties` option is checked before the tracker touches storage).
     pub fn check_properties(encoded: &str) -> Result<(), Error> {
         check_shared(encoded, &[])
     }
 
-    /// Merges properties (the shell's [`entries`] form of an object) into
+    /// Merges properties (the shell's [`entries`](crate::core::entries) form of an object) into
     /// those added to every later event: `null` / `undefined` removes one.
     /// Checked first as `track` checks properties; on error nothing changes.
     pub fn set_properties(&mut self, encoded: &str) -> Result<(), Error> {
         check_shared(encoded, &self.x.shared)?;
         let shared = &mut self.x.shared;
         for (k, v) in Props::new(encoded) {
-            let at = shared.iter().position(|(n, _)| n == k);
-            let value = match v {
-                RawValue::Str(s) => Shared::Str(s.to_string()),
-                RawValue::NumText(t) => Shared::Num(t.to_string()),
-                RawValue::Bool(b) => Shared::Bool(b),
+            let at = find(shared, k);
+            let (text, numeric) = match v {
+                RawValue::Str(s) => (s, false),
+                RawValue::NumText(t) => (t, true),
+                RawValue::Bool(b) => (if b { "true" } else { "false" }, false),
                 _ => {
-                    if at.is_some() {
-                        shared.retain(|(n, _)| n != k);
+                    if let Some(i) = at {
+                        shared.remove(i);
                     }
                     continue;
                 }
             };
             match at.and_then(|i| shared.get_mut(i)) {
-                Some(slot) => slot.1 = value,
-                None => shared.push((k.to_string(), value)),
+                Some(slot) => {
+                    slot.1.clear();
+                    slot.1.push_str(text);
+                    slot.2 = numeric;
+                }
+                None => shared.push((k.to_string(), text.to_string(), numeric)),
             }
         }
         Ok(())
@@ -309,28 +331,30 @@ impl Tracker {
 
     /// Queues the held event, as it was (`changed` = `None`), or as
     /// `beforeSend` changed it (`changed`: the changed event in the
-    /// [`entries`] form), which is validated again as `track` validates (a
+    /// [`entries`](crate::core::entries) form), which is validated again as `track` validates (a
     /// removed `event_id` is put back). Returns its `event_id`; on error
     /// nothing is queued.
     pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
         let Some((mut id, time)) = self.x.held.take() else {
             return Ok(String::new());
         };
-        let Some(encoded) = changed else {
-            let json = self.scratch.clone();
-            self.push(json, time);
-            return Ok(id);
-        };
-        let opts = ValidateOptions {
-            server_timestamp: self.cfg.server_timestamp,
-            now_ms: Some(now_ms),
-        };
-        let mut json = String::new();
-        let (t, given) =
-            Props::new(encoded).validate(&mut json, None, &[(event::EVENT_ID, RawValue::Str(&id))], &opts)?;
-        let time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
-        super::own_id(&mut id, given, encoded);
-        self.push(json, time);
+        let mut time = time;
+        if let Some(encoded) = changed {
+            let opts = ValidateOptions {
+                server_timestamp: self.cfg.server_timestamp,
+                now_ms: Some(now_ms),
+            };
+            self.scratch.clear();
+            let (t, given) = Props::new(encoded).validate(
+                &mut self.scratch,
+                None,
+                &[(event::EVENT_ID, RawValue::Str(&id))],
+                &opts,
+            )?;
+            time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
+            super::own_id(&mut id, given, encoded);
+        }
+        self.queue_scratch(time);
         Ok(id)
     }
 
@@ -346,9 +370,14 @@ impl Tracker {
             self.x.held = Some((id.clone(), time));
             return id;
         }
+        self.queue_scratch(time);
+        id
+    }
+
+    /// Queues the event validated last (its JSON in the scratch).
+    fn queue_scratch(&mut self, time: i64) {
         let json = self.scratch.clone();
         self.push(json, time);
-        id
     }
 
     /// Refuses a `track` from inside `beforeSend`.

@@ -36,10 +36,9 @@ impl<'a> Props<'a> {
 
     /// The properties of a stored event, its marker replaced by those of
     /// `ctx`. A marker inside the context is an error.
-    pub(crate) fn spliced(encoded: &'a str, ctx: &'a str, err: Option<Error>) -> Self {
+    pub(crate) fn spliced(encoded: &'a str, ctx: &'a str) -> Self {
         Props {
             ctx: Some(entries::parse(ctx)),
-            err,
             ..Props::new(encoded)
         }
     }

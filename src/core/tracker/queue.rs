@@ -14,7 +14,7 @@ use crate::prelude::*;
 use super::{counted, request_failed, Outcome, Request, Tracker};
 use crate::core::batch;
 use crate::core::error::ErrorCode;
-use crate::core::retry::{self, Verdict};
+use crate::core::retry::{self, Backoff, Verdict};
 use crate::core::timestamp::MAX_PAST_MS;
 
 /// One queued event.
@@ -26,26 +26,32 @@ pub(super) struct Slot {
     pub(super) cost: usize,
     /// Event time, for the 30-day window; `i64::MAX` when the server sets it.
     pub(super) time: i64,
-    /// The request carrying it, 0 when none.
+    /// The request carrying it, 0 when none; [`DONE`] once it left the
+    /// queue (acknowledged or given up).
     pub(super) flight: u64,
-    /// It left the queue (acknowledged or given up).
-    pub(super) done: bool,
     /// What writing it to durable storage counted against the budget (its
     /// stored text and key); 0 while it is not stored.
     pub(super) stored: u32,
 }
 
+/// [`Slot::flight`] of an event that left the queue (no request has this id).
+const DONE: u64 = u64::MAX;
+
 impl Slot {
     /// Whether it waits to be sent (not done, not on its way).
     fn waiting(&self) -> bool {
-        !self.done && self.flight == 0
+        self.flight == 0
+    }
+
+    /// Whether it left the queue.
+    pub(super) fn done(&self) -> bool {
+        self.flight == DONE
     }
 
     /// Takes the event out of the queue; its storage key, if it has one, is
     /// to be removed. The caller counts it out of `live`.
     fn retire(&mut self, unstore: &mut Vec<(u64, u32)>) {
-        self.done = true;
-        self.flight = 0;
+        self.flight = DONE;
         self.json = String::new();
         if self.stored > 0 {
             unstore.push((self.seq, self.stored));
@@ -82,7 +88,6 @@ impl Tracker {
             cost,
             time,
             flight: 0,
-            done: false,
             stored: 0,
         });
         self.q.unstored_since = self.q.unstored_since.min(seq);
@@ -100,7 +105,17 @@ impl Tracker {
 
     /// The index of the first slot whose sequence number is `seq` or more.
     pub(super) fn index_of(&self, seq: u64) -> usize {
-        self.q.queue.partition_point(|s| s.seq < seq)
+        // A plain binary search (sequence numbers only grow along the queue).
+        let (mut lo, mut hi) = (0, self.q.queue.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.q.queue.get(mid).is_some_and(|s| s.seq < seq) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     fn drop_oldest(&mut self) -> bool {
@@ -128,7 +143,7 @@ impl Tracker {
     fn gone(&mut self, n: usize) {
         self.q.live -= n;
         if (self.q.queue.len() - self.q.live) * 2 > self.q.queue.len() {
-            self.q.queue.retain(|s| !s.done);
+            self.q.queue.retain(|s| !s.done());
         }
     }
 
@@ -165,33 +180,6 @@ impl Tracker {
         b
     }
 
-    /// How many of the waiting events below `bound`, oldest first, the
-    /// next request takes, and its body's size: [`batch::take`]'s rule
-    /// (at most `max_events`, capped at [`batch::MAX_EVENTS`]; within
-    /// `max_bytes` when given, but never fewer than one), walked over the
-    /// queue itself.
-    fn pick(&self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> (usize, usize) {
-        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
-        let mut used = self.cfg.body_format.overhead();
-        let mut n = 0;
-        for s in &self.q.queue {
-            if n == max_events {
-                break;
-            }
-            if !s.waiting() || s.seq >= bound {
-                continue;
-            }
-            let more = used.saturating_add(s.cost);
-            // Every cost counts a comma before its event: one too many.
-            if n > 0 && max_bytes.is_some_and(|m| more > m + 3) {
-                break;
-            }
-            used = more;
-            n += 1;
-        }
-        (n, used.saturating_sub(3))
-    }
-
     /// The next request to send, or `None` when there is nothing to send,
     /// a request is in flight, sending is stopped (403), or (unless `force`)
     /// a backoff is running. Only events with a sequence number below
@@ -206,47 +194,49 @@ impl Tracker {
         self.expire(now_ms);
         let bound = before_seq.unwrap_or(u64::MAX);
         let limit = self.q.split_limit.unwrap_or(self.cfg.batch_size);
-        let (n, _) = self.pick(bound, limit, None);
-        (n > 0).then(|| self.launch(n, bound, false))
+        self.launch(bound, limit, None)
     }
 
-    /// Sends the `n` oldest waiting events below `bound` as one request.
-    fn launch(&mut self, n: usize, bound: u64, unload: bool) -> Request {
+    /// Sends the oldest waiting events below `bound` as one request, if
+    /// there are any: [`batch::take`]'s rule (at most `max_events`, capped
+    /// at [`batch::MAX_EVENTS`]; within `max_bytes` when given, but never
+    /// fewer than one), walked over the queue itself. `max_bytes` is given
+    /// at page unload, where even a lone event over it stays queued.
+    fn launch(&mut self, bound: u64, max_events: usize, max_bytes: Option<usize>) -> Option<Request> {
+        let max_events = max_events.clamp(1, batch::MAX_EVENTS);
+        let unload = max_bytes.is_some();
         let id = self.next_id;
-        self.next_id += 1;
         // The encoded size from the events' costs: nothing is encoded here.
         let mut bytes = self.cfg.body_format.overhead();
-        let mut len = 0;
-        let mut left = n;
+        let mut json = String::from(batch::OPEN);
+        let mut n = 0;
         for s in self.q.queue.iter_mut() {
-            if left == 0 {
+            if n == max_events {
                 break;
             }
-            if s.waiting() && s.seq < bound {
-                s.flight = id;
-                bytes += s.cost;
-                len += s.json.len() + 1;
-                left -= 1;
+            if !s.waiting() || s.seq >= bound {
+                continue;
             }
+            let more = bytes.saturating_add(s.cost);
+            // Every cost counts a comma before its event: one too many.
+            if (n > 0 || unload) && max_bytes.is_some_and(|m| more > m + 3) {
+                break;
+            }
+            if n > 0 {
+                json.push(',');
+            }
+            s.flight = id;
+            bytes = more;
+            json.push_str(&s.json);
+            n += 1;
         }
+        if n == 0 {
+            return None;
+        }
+        self.next_id += 1;
+        json.push_str(batch::CLOSE);
         // Every cost counts the comma before its event: the first has none.
         bytes = bytes.saturating_sub(3);
-        let mut json = String::with_capacity(len + 16);
-        json.push_str(batch::OPEN);
-        let mut k = 0;
-        for s in &self.q.queue {
-            if k == n {
-                break;
-            }
-            if s.flight == id {
-                if k > 0 {
-                    json.push(',');
-                }
-                json.push_str(&s.json);
-                k += 1;
-            }
-        }
-        json.push_str(batch::CLOSE);
         let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
         self.q.flights.push(Flight {
             id,
@@ -259,13 +249,13 @@ impl Tracker {
         if self.q.tries > 0 && !unload {
             self.stats.retries += 1;
         }
-        Request {
+        Some(Request {
             id,
             json,
             bytes,
             events: n,
             keepalive,
-        }
+        })
     }
 
     /// Requests for everything not on its way, for a page that is going away:
@@ -292,13 +282,7 @@ impl Tracker {
         }
         self.expire(now_ms);
         let mut left = budget.saturating_sub(self.keepalive_bytes());
-        loop {
-            // `pick` lets a lone event over the budget through: here it stays.
-            let (n, bytes) = self.pick(u64::MAX, self.cfg.batch_size, Some(left));
-            if n == 0 || bytes > left {
-                break;
-            }
-            let req = self.launch(n, u64::MAX, true);
+        while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
             out.push(req);
         }
@@ -310,16 +294,8 @@ impl Tracker {
         if self.cfg.server_timestamp {
             return;
         }
-        let oldest = now_ms.saturating_sub(MAX_PAST_MS);
-        let mut n = 0;
-        for s in self.q.queue.iter_mut() {
-            if s.waiting() && s.time < oldest {
-                s.retire(&mut self.unstore);
-                n += 1;
-            }
-        }
+        let n = self.settle(0, now_ms.saturating_sub(MAX_PAST_MS), true);
         if n > 0 {
-            self.gone(n);
             self.stats.dropped += n as u64;
             self.notices.push(counted(
                 ErrorCode::EventExpired,
@@ -332,9 +308,7 @@ impl Tracker {
     /// Removes request `id` from those in flight.
     fn take_flight(&mut self, id: u64) -> Option<Flight> {
         let i = self.q.flights.iter().position(|f| f.id == id)?;
-        let last = self.q.flights.len() - 1;
-        self.q.flights.swap(i, last);
-        self.q.flights.pop()
+        Some(self.q.flights.swap_remove(i))
     }
 
     /// Tells the tracker how request `id` ended. `status` is the HTTP status,
@@ -363,40 +337,42 @@ impl Tracker {
         if verdict == Verdict::Split && n <= 1 {
             verdict = Verdict::Reject;
         }
-        if verdict == Verdict::Ack {
-            self.land(id, true);
-            self.stats.delivered += n as u64;
-            if regular {
-                self.q.tries = 0;
-                self.q.split_limit = None;
-                self.q.retry_at = i64::MIN;
-            }
-            return Outcome { sent: n, failed: 0 };
-        }
-        self.stats.failed += n as u64;
-        // Why the batch is given up on, when it is.
+        let ack = verdict == Verdict::Ack;
+        // What becomes of the events: out of the queue (`done`), else sent
+        // again, or held (see above); and why they are reported, if they are.
+        let mut done = ack;
+        let mut hold = false;
         let mut why = None;
         match verdict {
+            Verdict::Ack => {
+                self.stats.delivered += n as u64;
+                if regular {
+                    self.q.tries = 0;
+                    self.q.split_limit = None;
+                    self.q.retry_at = i64::MIN;
+                }
+            }
             Verdict::Retry if regular => {
                 self.q.tries += 1;
                 if self.q.tries >= self.cfg.max_tries {
                     self.q.tries = 0;
+                    done = true;
                     why = Some(GAVE_UP);
                 } else {
-                    if status == 0 && f.keepalive {
-                        self.held = Some(id);
-                    } else {
-                        self.land(id, false);
-                    }
-                    let jitter = retry::backoff_ms(&self.backoff, self.q.tries, self.rng.next());
+                    hold = status == 0 && f.keepalive;
+                    let backoff = Backoff {
+                        base_ms: self.cfg.retry_base_ms,
+                        cap_ms: self.cfg.retry_max_ms,
+                        ..Backoff::default()
+                    };
+                    let jitter = retry::backoff_ms(&backoff, self.q.tries, self.rng.next());
                     let after = retry_after
-                        .and_then(|h| retry::retry_after_ms(&self.backoff, h, now_ms))
+                        .and_then(|h| retry::retry_after_ms(&backoff, h, now_ms))
                         .unwrap_or(0);
                     self.q.retry_at = now_ms.saturating_add(jitter.max(after) as i64);
                 }
             }
             Verdict::Split => {
-                self.land(id, false);
                 self.q.split_limit = Some((n / 2).max(1));
                 self.q.retry_at = i64::MIN;
             }
@@ -406,25 +382,34 @@ impl Tracker {
                     self.q.tries = 0;
                     self.q.retry_at = i64::MIN;
                 }
+                done = true;
                 why = Some(if status_false { STATUS_FALSE } else { REFUSED });
             }
-            Verdict::Stop => {
-                self.land(id, false);
-                if !self.stopped {
-                    self.stopped = true;
-                    self.notices.push(request_failed(n, status, BAD_KEY));
-                }
+            // Reported once: the events stay queued.
+            Verdict::Stop if !self.stopped => {
+                self.stopped = true;
+                why = Some(BAD_KEY);
             }
-            // A page-hide request that failed: its events wait for the next.
-            _ => {
-                self.land(id, false);
-            }
+            // A page-hide request that failed, or a 403 after the first:
+            // its events wait for the next try.
+            _ => {}
         }
+        let landed = if hold {
+            self.held = Some(id);
+            0
+        } else {
+            self.land(id, done)
+        };
         if let Some(why) = why {
-            let n = self.land(id, true);
-            self.stats.dropped += n as u64;
-            self.notices.push(request_failed(n, status, why));
+            if done {
+                self.stats.dropped += landed as u64;
+            }
+            self.notices.push(request_failed(landed, status, why));
         }
+        if ack {
+            return Outcome { sent: n, failed: 0 };
+        }
+        self.stats.failed += n as u64;
         Outcome { sent: 0, failed: n }
     }
 
@@ -432,9 +417,21 @@ impl Tracker {
     /// (acknowledged or given up: the caller counts which), else to be sent
     /// again. Returns how many there were.
     fn land(&mut self, id: u64, done: bool) -> usize {
+        self.settle(id, i64::MIN, done)
+    }
+
+    /// The one walk that takes events out of the queue (`done`) or back
+    /// from a request: those of request `id`, or with `id` 0 the waiting
+    /// ones older than `oldest`. Returns how many there were.
+    fn settle(&mut self, id: u64, oldest: i64, done: bool) -> usize {
         let mut n = 0;
         for s in self.q.queue.iter_mut() {
-            if s.flight == id {
+            let hit = if id > 0 {
+                s.flight == id
+            } else {
+                s.waiting() && s.time < oldest
+            };
+            if hit {
                 s.flight = 0;
                 if done {
                     s.retire(&mut self.unstore);
@@ -457,7 +454,7 @@ impl Tracker {
         self.q
             .queue
             .iter()
-            .filter(|s| !s.done)
+            .filter(|s| !s.done())
             .map(|s| (s.seq, s.json.as_str()))
     }
 }

@@ -63,6 +63,7 @@ fn the_time_zone_offset_is_a_number_only_when_it_is_a_short_decimal() {
         ("14", serde_json::json!(14)),
         ("3e8888888888", serde_json::json!("3e8888888888")),
         ("1e2", serde_json::json!("1e2")),
+        ("1E2", serde_json::json!("1E2")),
         ("123456789", serde_json::json!("123456789")),
         ("east", serde_json::json!("east")),
     ] {
@@ -685,5 +686,42 @@ proptest::proptest! {
             t.on_response(r.id, T0, 200, None, false);
         }
         proptest::prop_assert_eq!((at, t.pending()), (costs.len(), 0));
+    }
+}
+
+#[test]
+fn event_ids_are_version_4_uuids() {
+    let mut rng = Rng([1, 2, 3, 4]);
+    for _ in 0..100 {
+        let id = rng.uuid();
+        let b = id.as_bytes();
+        assert_eq!(b.len(), 36, "{id}");
+        for (i, c) in b.iter().enumerate() {
+            if [8, 13, 18, 23].contains(&i) {
+                assert_eq!(*c, b'-', "{id}");
+            } else {
+                assert!(c.is_ascii_digit() || (b'a'..=b'f').contains(c), "{id}");
+            }
+        }
+        assert_eq!(b[14], b'4', "version: {id}");
+        assert!(b"89ab".contains(&b[19]), "variant: {id}");
+    }
+}
+
+#[test]
+fn index_of_finds_the_first_slot_at_or_after_a_sequence_number() {
+    let mut t = tracker(&[("maxQueueSize", num(50.0))]);
+    for i in 0..80 {
+        track(&mut t, T0, i);
+    }
+    // Some sent and acknowledged: the queue keeps gaps until it is swept.
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 200, None, false);
+    for i in 0..5 {
+        track(&mut t, T0, 100 + i);
+    }
+    for seq in 0..t.next_seq() + 2 {
+        let want = t.q.queue.partition_point(|s| s.seq < seq);
+        assert_eq!(t.index_of(seq), want, "seq {seq}");
     }
 }
