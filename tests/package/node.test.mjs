@@ -70,12 +70,32 @@ const report = await tracker.shutdown();
 console.log(JSON.stringify({ report, errors }));
 `;
 
+// free(): twice is harmless, a freed tracker's methods throw, and free()
+// from inside the tracker's own callback (beforeSend) takes effect once
+// that call returns.
+const FREE = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const freed = (f) => { try { f(); return "no throw"; } catch (e) { return e.constructor.name + ": " + e.message; } };
+const a = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 60000 });
+a.track("one");
+a.free();
+a.free();
+const afterFree = [freed(() => a.track("two")), freed(() => a.pending), freed(() => a.setUserId("u"))];
+let inside = null;
+const b = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 60000,
+  beforeSend: (e) => { b.free(); inside = freed(() => b.pending); return e; } });
+const id = b.track("three");
+console.log(JSON.stringify({ afterFree, id: typeof id, inside, outside: freed(() => b.pending),
+  dispose: typeof Symbol.dispose === "symbol" ? a[Symbol.dispose] === a.free : "no Symbol.dispose" }));
+`;
+
 let app;
 let collector;
 
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "free.mjs": FREE }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -151,6 +171,18 @@ test("collector unreachable: shutdown() settles, reports the failure, and the pr
   assert.equal(out.report.sent, 0);
   assert.equal(out.report.failed, 1);
   assert.ok(r.ms < 15_000, `exit took ${r.ms} ms`);
+});
+
+test("free(): idempotent, a freed tracker throws, free() inside its own callback waits for the call", async () => {
+  const r = await exec(process.execPath, ["free.mjs", endpoint(), "node-free"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.signal, null, "the process did not exit by itself");
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.deepEqual(out.afterFree, Array(3).fill("Error: this CoolaTracker was freed"));
+  assert.equal(out.id, "string", "track() returned its event_id though beforeSend freed the tracker");
+  assert.equal(out.inside, "Error: this CoolaTracker was freed", "the class refuses calls once free() was asked for");
+  assert.equal(out.outside, "Error: this CoolaTracker was freed");
+  assert.notEqual(out.dispose, false, "Symbol.dispose is free()");
 });
 
 test("package.json: name, version, license, types, sideEffects, files, exports targets", async () => {
