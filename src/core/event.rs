@@ -46,24 +46,28 @@ pub const RESERVED: [&str; 15] = [
 /// name compiles to a switch on its length: cheaper than 15 comparisons on
 /// every property of every event.
 pub fn is_reserved(key: &str) -> bool {
-    matches!(
-        key,
-        "internal_user_id"
-            | "internal_session_id"
-            | "user_alias"
-            | "session_clean_path"
-            | "session_duration"
-            | "session_end_time_ts"
-            | "session_events_counter"
-            | "session_full_category_path"
-            | "session_full_clean_category_path"
-            | "session_full_clean_path"
-            | "session_full_path"
-            | "session_funnel_path"
-            | "session_serial_event_counter"
-            | "uid"
-            | "sid"
-    )
+    // Each starts with i, s or u (`all_reserved_names_refused` checks every
+    // one of RESERVED): most names are told apart by their first byte, with
+    // none of the 15 comparisons.
+    matches!(key.as_bytes().first(), Some(b'i' | b's' | b'u'))
+        && matches!(
+            key,
+            "internal_user_id"
+                | "internal_session_id"
+                | "user_alias"
+                | "session_clean_path"
+                | "session_duration"
+                | "session_end_time_ts"
+                | "session_events_counter"
+                | "session_full_category_path"
+                | "session_full_clean_category_path"
+                | "session_full_clean_path"
+                | "session_full_path"
+                | "session_funnel_path"
+                | "session_serial_event_counter"
+                | "uid"
+                | "sid"
+        )
 }
 
 /// A property value as it arrives from the caller, before validation.

@@ -290,11 +290,13 @@ export function flattenList(list, max) {
 }
 
 // A tracked event: page URL and title (in a page), the name, the properties.
+// document.URL is location.href (the document's URL, serialized), read in a
+// tenth of the time in Chromium: this runs on every track().
 export function flattenEvent(name, p, page) {
   try {
     let s = "";
     if (page) {
-      s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+      s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
     }
     return props(s + one("event_name", name), p);
   } catch (e) {
