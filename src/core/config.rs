@@ -441,15 +441,21 @@ impl Config {
     /// The request URL: the endpoint with `{appKey}` replaced by the
     /// percent-encoded app key.
     pub fn url(&self) -> String {
-        const KEY: &[u8] = b"{appKey}";
-        let mut out = String::with_capacity(self.endpoint.len());
-        let mut rest = self.endpoint.as_str();
-        while let Some(at) = rest.as_bytes().windows(KEY.len()).position(|w| w == KEY) {
-            out.push_str(rest.get(..at).unwrap_or(""));
-            form::push_component(&mut out, &self.app_key);
-            rest = rest.get(at + KEY.len()..).unwrap_or("");
+        let mut out = String::new();
+        let e = self.endpoint.as_bytes();
+        let mut i = 0;
+        let mut from = 0;
+        while i < e.len() {
+            if e.get(i..).is_some_and(|t| t.starts_with(b"{appKey}")) {
+                out.push_str(self.endpoint.get(from..i).unwrap_or(""));
+                form::push_component(&mut out, &self.app_key);
+                i += 8;
+                from = i;
+            } else {
+                i += 1;
+            }
         }
-        out.push_str(rest);
+        out.push_str(self.endpoint.get(from..).unwrap_or(""));
         out
     }
 }
@@ -816,5 +822,15 @@ mod tests {
         assert_eq!(c.url(), "http://localhost/v3/a%2Fb%20c/track");
         let e = build(&[("appKey", s("SECRETKEY")), ("endpoint", s("http://evil.com/SECRETKEY"))]).unwrap_err();
         assert!(!e.message.contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn url_replaces_every_app_key_and_keeps_other_braces() {
+        let c = build(&[
+            ("appKey", s("k")),
+            ("endpoint", s("https://h/{appKey}/{x}/{appKey}{appKe")),
+        ])
+        .unwrap();
+        assert_eq!(c.url(), "https://h/k/{x}/k{appKe");
     }
 }
