@@ -483,21 +483,23 @@ fn hidden() -> Error {
 /// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
 /// decoder and no Unicode tables in the wasm.
 fn has_hidden(b: &[u8]) -> bool {
-    b.iter().enumerate().any(|(i, &c)| {
-        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
-        match c {
-            0..=0x20 | 0x7f | b'\\' => true,
-            0xC2 => matches!(next(1), 0x80..=0xA0),
-            0xE1 => next(1) == 0x9A && next(2) == 0x80,
-            0xE2 => match next(1) {
-                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
-                0x81 => next(2) == 0x9F,
-                _ => false,
-            },
-            0xE3 => next(1) == 0x80 && next(2) == 0x80,
+    // One pass with the two bytes before: a sequence is found at its last byte.
+    let (mut p2, mut p1) = (0u8, 0u8);
+    for &c in b {
+        let hit = match (p2, p1) {
+            _ if matches!(c, 0..=0x20 | 0x7f | b'\\') => true,
+            (_, 0xC2) => matches!(c, 0x80..=0xA0),
+            (0xE1, 0x9A) | (0xE3, 0x80) => c == 0x80,
+            (0xE2, 0x80) => matches!(c, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+            (0xE2, 0x81) => c == 0x9F,
             _ => false,
+        };
+        if hit {
+            return true;
         }
-    })
+        (p2, p1) = (p1, c);
+    }
+    false
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
