@@ -160,7 +160,8 @@ impl Kind {
                 num::push_u64(&mut m, max.into());
             }
             Kind::Choice(which) => m.push_str(which),
-            Kind::Rate => return privacy::bad_rate().message,
+            // Refused by `apply` with `privacy::bad_rate` itself.
+            Kind::Rate => {}
         }
         m
     }
@@ -329,6 +330,14 @@ impl Config {
             OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
             OptValue::Other(_) => (None, f64::NAN, None),
         };
+        if name == "sampleRate" && !n.is_nan() {
+            let mut t = String::new();
+            if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
+                return Err(privacy::bad_rate());
+            }
+            self.sample_rate = Some((n, t));
+            return Ok(());
+        }
         self.apply(name, s, n, b)
     }
 
@@ -346,14 +355,9 @@ impl Config {
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
             Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
             Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
-            Kind::Rate => {
-                let mut t = String::new();
-                if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
-                    return Err(privacy::bad_rate());
-                }
-                self.sample_rate = Some((n, t));
-                return Ok(());
-            }
+            // A number comes as its text to `parse` (the entries form's `n`)
+            // and is read by `set` itself: any other value is refused.
+            Kind::Rate => return Err(privacy::bad_rate()),
         };
         if !ok {
             return Err(bad(name, &kind.message()));
