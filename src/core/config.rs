@@ -318,7 +318,8 @@ impl Config {
                 c.apply(k, s, n, b)?;
             }
         }
-        c.finish()
+        c.check()?;
+        Ok(c)
     }
 
     /// Applies one option. Absent options keep their default.
@@ -429,6 +430,13 @@ impl Config {
     /// names a first-party collector on the page's own origin: the app key
     /// may be left out then, and the shell resolves it against `location.origin`.
     pub fn finish(self) -> Result<Config, Error> {
+        self.check()?;
+        Ok(self)
+    }
+
+    /// What [`Config::finish`] checks, on a borrowed configuration (no move
+    /// of the whole of it in and out).
+    fn check(&self) -> Result<(), Error> {
         if is_path_endpoint(&self.endpoint) {
             check_path(&self.endpoint)?;
         } else if self.app_key.is_empty() {
@@ -439,7 +447,7 @@ impl Config {
         if self.retry_max_ms < self.retry_base_ms {
             return Err(bad("retryMaxMs", "must not be less than retryBaseMs"));
         }
-        Ok(self)
+        Ok(())
     }
 
     /// The request URL: the endpoint with `{appKey}` replaced by the
