@@ -446,10 +446,7 @@ impl Tracker {
     /// (see [`Tracker::needs_end_of_task`]).
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
         if self.state == Lifecycle::Closed {
-            return Err(Error::new(
-                ErrorCode::TrackerClosed,
-                "the tracker was shut down: create a new one",
-            ));
+            return Err(Error::new(ErrorCode::TrackerClosed, "the tracker was shut down"));
         }
         self.check_not_held()?;
         let mut id = self.rng.uuid();
