@@ -453,23 +453,34 @@ impl Config {
     /// The request URL: the endpoint with `{appKey}` replaced by the
     /// percent-encoded app key.
     pub fn url(&self) -> String {
-        let mut out = String::new();
-        let e = self.endpoint.as_bytes();
-        let mut i = 0;
-        let mut from = 0;
-        while i < e.len() {
-            if e.get(i..).is_some_and(|t| t.starts_with(b"{appKey}")) {
-                out.push_str(self.endpoint.get(from..i).unwrap_or(""));
-                form::push_component(&mut out, &self.app_key);
-                i += 8;
-                from = i;
-            } else {
-                i += 1;
-            }
-        }
-        out.push_str(self.endpoint.get(from..).unwrap_or(""));
-        out
+        replace_all(&self.endpoint, "{appKey}", &self.app_key, true)
     }
+}
+
+/// `hay` with every `needle` (none when it is empty) replaced by `with`,
+/// percent-encoded when `encode` ([`Config::url`]), as it is otherwise
+/// ([`privacy::hide_key`]). One plain byte loop for both.
+pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> String {
+    let (b, n) = (hay.as_bytes(), needle.as_bytes());
+    let mut out = String::new();
+    // What is copied already, and where the next match may start.
+    let (mut done, mut i) = (0, 0);
+    while !n.is_empty() && i + n.len() <= b.len() {
+        if b.get(i..i + n.len()).is_some_and(|s| s == n) {
+            out.push_str(hay.get(done..i).unwrap_or(""));
+            if encode {
+                form::push_component(&mut out, with);
+            } else {
+                out.push_str(with);
+            }
+            i += n.len();
+            done = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(hay.get(done..).unwrap_or(""));
+    out
 }
 
 /// Whether an endpoint is a path on the page's own origin (`"/collect"`),
