@@ -579,10 +579,7 @@ fn is_loopback(host: &[u8]) -> bool {
     }
     let mut parts = 0;
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        let ok = !part.is_empty()
-            && part.len() <= 3
-            && num::all_digits(part)
-            && part.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')) < 256;
+        let ok = part.len() <= 3 && num::parse_digits(part).is_some_and(|v| v < 256);
         if !ok || (i == 0 && part != b"127") {
             return false;
         }
