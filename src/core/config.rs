@@ -89,6 +89,26 @@ pub const OPTION_NAMES: [&str; 22] = [
     "debug",
 ];
 
+/// [`OPTION_NAMES`] as one text, each name followed by a space: what
+/// [`field_of`] searches (no table of 22 string slices in the wasm).
+const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug ";
+
+/// The field of the option named `name`.
+fn field_of(name: &str) -> Option<Field> {
+    let n = name.as_bytes();
+    let (mut i, mut start) = (0, 0);
+    for (at, &c) in NAMES.iter().enumerate() {
+        if c == b' ' {
+            if NAMES.get(start..at).is_some_and(|w| w == n) {
+                return FIELDS.get(i).copied();
+            }
+            i += 1;
+            start = at + 1;
+        }
+    }
+    None
+}
+
 /// The fields of [`OPTION_NAMES`], in its order.
 const FIELDS: [Field; 22] = [
     Field::AppKey,
@@ -344,7 +364,7 @@ impl Config {
 
     /// Applies one option given as its string, number (NaN if not one) or boolean.
     fn apply(&mut self, name: &str, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
-        let Some(&field) = OPTION_NAMES.iter().position(|n| *n == name).and_then(|i| FIELDS.get(i)) else {
+        let Some(field) = field_of(name) else {
             return Ok(());
         };
         let kind = field.kind();
@@ -854,5 +874,17 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.url(), "https://h/k/{x}/k{appKe");
+    }
+
+    #[test]
+    fn names_text_is_option_names_in_order() {
+        let words: Vec<&str> = std::str::from_utf8(NAMES).unwrap().split_terminator(' ').collect();
+        assert_eq!(words, OPTION_NAMES);
+        for (i, n) in OPTION_NAMES.iter().enumerate() {
+            assert!(field_of(n) == Some(FIELDS[i]), "{n}");
+        }
+        for n in ["", " ", "appKe", "appKeyx", "debug ", "appKey endpoint"] {
+            assert!(field_of(n).is_none(), "{n:?}");
+        }
     }
 }
