@@ -89,6 +89,26 @@ pub const OPTION_NAMES: [&str; 22] = [
     "debug",
 ];
 
+/// [`OPTION_NAMES`] as one text, each name followed by a space: what
+/// [`field_of`] searches (no table of 22 string slices in the wasm).
+const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug ";
+
+/// The field of the option named `name`.
+fn field_of(name: &str) -> Option<Field> {
+    let n = name.as_bytes();
+    let (mut i, mut start) = (0, 0);
+    for (at, &c) in NAMES.iter().enumerate() {
+        if c == b' ' {
+            if NAMES.get(start..at).is_some_and(|w| w == n) {
+                return FIELDS.get(i).copied();
+            }
+            i += 1;
+            start = at + 1;
+        }
+    }
+    None
+}
+
 /// The fields of [`OPTION_NAMES`], in its order.
 const FIELDS: [Field; 22] = [
     Field::AppKey,
@@ -160,7 +180,8 @@ impl Kind {
                 num::push_u64(&mut m, max.into());
             }
             Kind::Choice(which) => m.push_str(which),
-            Kind::Rate => return privacy::bad_rate().message,
+            // Refused by `apply` with `privacy::bad_rate` itself.
+            Kind::Rate => {}
         }
         m
     }
@@ -317,7 +338,8 @@ impl Config {
                 c.apply(k, s, n, b)?;
             }
         }
-        c.finish()
+        c.check()?;
+        Ok(c)
     }
 
     /// Applies one option. Absent options keep their default.
@@ -329,12 +351,20 @@ impl Config {
             OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
             OptValue::Other(_) => (None, f64::NAN, None),
         };
+        if name == "sampleRate" && !n.is_nan() {
+            let mut t = String::new();
+            if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
+                return Err(privacy::bad_rate());
+            }
+            self.sample_rate = Some((n, t));
+            return Ok(());
+        }
         self.apply(name, s, n, b)
     }
 
     /// Applies one option given as its string, number (NaN if not one) or boolean.
     fn apply(&mut self, name: &str, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
-        let Some(&field) = OPTION_NAMES.iter().position(|n| *n == name).and_then(|i| FIELDS.get(i)) else {
+        let Some(field) = field_of(name) else {
             return Ok(());
         };
         let kind = field.kind();
@@ -346,14 +376,9 @@ impl Config {
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
             Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
             Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
-            Kind::Rate => {
-                let mut t = String::new();
-                if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
-                    return Err(privacy::bad_rate());
-                }
-                self.sample_rate = Some((n, t));
-                return Ok(());
-            }
+            // A number comes as its text to `parse` (the entries form's `n`)
+            // and is read by `set` itself: any other value is refused.
+            Kind::Rate => return Err(privacy::bad_rate()),
         };
         if !ok {
             return Err(bad(name, &kind.message()));
@@ -425,6 +450,13 @@ impl Config {
     /// names a first-party collector on the page's own origin: the app key
     /// may be left out then, and the shell resolves it against `location.origin`.
     pub fn finish(self) -> Result<Config, Error> {
+        self.check()?;
+        Ok(self)
+    }
+
+    /// What [`Config::finish`] checks, on a borrowed configuration (no move
+    /// of the whole of it in and out).
+    fn check(&self) -> Result<(), Error> {
         if is_path_endpoint(&self.endpoint) {
             check_path(&self.endpoint)?;
         } else if self.app_key.is_empty() {
@@ -435,23 +467,40 @@ impl Config {
         if self.retry_max_ms < self.retry_base_ms {
             return Err(bad("retryMaxMs", "must not be less than retryBaseMs"));
         }
-        Ok(self)
+        Ok(())
     }
 
     /// The request URL: the endpoint with `{appKey}` replaced by the
     /// percent-encoded app key.
     pub fn url(&self) -> String {
-        const KEY: &[u8] = b"{appKey}";
-        let mut out = String::with_capacity(self.endpoint.len());
-        let mut rest = self.endpoint.as_str();
-        while let Some(at) = rest.as_bytes().windows(KEY.len()).position(|w| w == KEY) {
-            out.push_str(rest.get(..at).unwrap_or(""));
-            form::push_component(&mut out, &self.app_key);
-            rest = rest.get(at + KEY.len()..).unwrap_or("");
-        }
-        out.push_str(rest);
-        out
+        replace_all(&self.endpoint, "{appKey}", &self.app_key, true)
     }
+}
+
+/// `hay` with every `needle` (none when it is empty) replaced by `with`,
+/// percent-encoded when `encode` ([`Config::url`]), as it is otherwise
+/// ([`privacy::hide_key`]). One plain byte loop for both.
+pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> String {
+    let (b, n) = (hay.as_bytes(), needle.as_bytes());
+    let mut out = String::new();
+    // What is copied already, and where the next match may start.
+    let (mut done, mut i) = (0, 0);
+    while !n.is_empty() && i + n.len() <= b.len() {
+        if b.get(i..i + n.len()).is_some_and(|s| s == n) {
+            out.push_str(hay.get(done..i).unwrap_or(""));
+            if encode {
+                form::push_component(&mut out, with);
+            } else {
+                out.push_str(with);
+            }
+            i += n.len();
+            done = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(hay.get(done..).unwrap_or(""));
+    out
 }
 
 /// Whether an endpoint is a path on the page's own origin (`"/collect"`),
@@ -477,21 +526,23 @@ fn hidden() -> Error {
 /// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
 /// decoder and no Unicode tables in the wasm.
 fn has_hidden(b: &[u8]) -> bool {
-    b.iter().enumerate().any(|(i, &c)| {
-        let next = |k: usize| b.get(i + k).copied().unwrap_or(0);
-        match c {
-            0..=0x20 | 0x7f | b'\\' => true,
-            0xC2 => matches!(next(1), 0x80..=0xA0),
-            0xE1 => next(1) == 0x9A && next(2) == 0x80,
-            0xE2 => match next(1) {
-                0x80 => matches!(next(2), 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
-                0x81 => next(2) == 0x9F,
-                _ => false,
-            },
-            0xE3 => next(1) == 0x80 && next(2) == 0x80,
+    // One pass with the two bytes before: a sequence is found at its last byte.
+    let (mut p2, mut p1) = (0u8, 0u8);
+    for &c in b {
+        let hit = match (p2, p1) {
+            _ if matches!(c, 0..=0x20 | 0x7f | b'\\') => true,
+            (_, 0xC2) => matches!(c, 0x80..=0xA0),
+            (0xE1, 0x9A) | (0xE3, 0x80) => c == 0x80,
+            (0xE2, 0x80) => matches!(c, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
+            (0xE2, 0x81) => c == 0x9F,
             _ => false,
+        };
+        if hit {
+            return true;
         }
-    })
+        (p2, p1) = (p1, c);
+    }
+    false
 }
 
 /// Accepts `https://` URLs, and `http://` ones whose host is loopback
@@ -548,10 +599,7 @@ fn is_loopback(host: &[u8]) -> bool {
     }
     let mut parts = 0;
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        let ok = !part.is_empty()
-            && part.len() <= 3
-            && num::all_digits(part)
-            && part.iter().fold(0u32, |v, d| v * 10 + u32::from(d - b'0')) < 256;
+        let ok = part.len() <= 3 && num::parse_digits(part).is_some_and(|v| v < 256);
         if !ok || (i == 0 && part != b"127") {
             return false;
         }
@@ -816,5 +864,27 @@ mod tests {
         assert_eq!(c.url(), "http://localhost/v3/a%2Fb%20c/track");
         let e = build(&[("appKey", s("SECRETKEY")), ("endpoint", s("http://evil.com/SECRETKEY"))]).unwrap_err();
         assert!(!e.message.contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn url_replaces_every_app_key_and_keeps_other_braces() {
+        let c = build(&[
+            ("appKey", s("k")),
+            ("endpoint", s("https://h/{appKey}/{x}/{appKey}{appKe")),
+        ])
+        .unwrap();
+        assert_eq!(c.url(), "https://h/k/{x}/k{appKe");
+    }
+
+    #[test]
+    fn names_text_is_option_names_in_order() {
+        let words: Vec<&str> = std::str::from_utf8(NAMES).unwrap().split_terminator(' ').collect();
+        assert_eq!(words, OPTION_NAMES);
+        for (i, n) in OPTION_NAMES.iter().enumerate() {
+            assert!(field_of(n) == Some(FIELDS[i]), "{n}");
+        }
+        for n in ["", " ", "appKe", "appKeyx", "debug ", "appKey endpoint"] {
+            assert!(field_of(n).is_none(), "{n:?}");
+        }
     }
 }

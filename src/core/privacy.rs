@@ -164,22 +164,7 @@ pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
 /// The endpoint as the `debug` output shows it: the template, `{appKey}`
 /// not replaced, and an app key written into it literally hidden too.
 pub fn hide_key(endpoint: &str, app_key: &str) -> String {
-    let (b, key) = (endpoint.as_bytes(), app_key.as_bytes());
-    let mut out = String::with_capacity(endpoint.len());
-    // What is copied already, and where the next match may start.
-    let (mut done, mut i) = (0, 0);
-    while !key.is_empty() && i + key.len() <= b.len() {
-        if b.get(i..i + key.len()).is_some_and(|s| s == key) {
-            out.push_str(endpoint.get(done..i).unwrap_or(""));
-            out.push_str("{appKey}");
-            i += key.len();
-            done = i;
-        } else {
-            i += 1;
-        }
-    }
-    out.push_str(endpoint.get(done..).unwrap_or(""));
-    out
+    crate::core::config::replace_all(endpoint, app_key, "{appKey}", false)
 }
 
 /// Which page views are due: the URL of the last one.

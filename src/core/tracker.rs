@@ -285,6 +285,74 @@ impl Tracker {
         t
     }
 
+    /// [`Tracker::new`] with the environment's properties read from `env`, the
+    /// text the shell's `environment()` gives, in the [`entries`] form: its
+    /// defaults (and numbers) when `page_props` (a page, and
+    /// `autoPageProperties`), else only `session_dua`; then the tracker's
+    /// type and version. The shell builds no list of pairs for it.
+    pub fn with_env(
+        mut cfg: Config,
+        seed: [u32; 4],
+        anonymous_id: Option<String>,
+        env: &str,
+        page_props: bool,
+    ) -> Self {
+        // The `sessionDua` option, which wins over the environment's user agent.
+        let mut dua = cfg.session_dua.take();
+        let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
+        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
+        let ip = cfg.session_ip.take();
+        let mut t = Tracker {
+            x: privacy::Extras::new(&cfg),
+            cfg,
+            next_seq: 1,
+            next_id: 1,
+            stopped: false,
+            state: Lifecycle::Running,
+            rng,
+            user_id,
+            env_defaults: Vec::new(),
+            drop_from: 0,
+            notices: Vec::new(),
+            scratch: String::new(),
+            stats: Stats::default(),
+            unstore: Vec::new(),
+            ctx_tail: String::new(),
+            ctx_count: 0,
+            storage_budget: STORAGE_BUDGET,
+            keepalive_budget: 0,
+            held: None,
+            q: QueueState::INITIAL,
+        };
+        if let Some(ip) = ip {
+            t.add_env("session_ip", ip);
+        }
+        for item in entries::parse(env) {
+            if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
+                if page_props || k == "session_dua" {
+                    t.env_default(&mut dua, k, v);
+                }
+            }
+        }
+        t.env_default(&mut dua, "tracker_type", TRACKER_TYPE);
+        t.env_default(&mut dua, "tracker_version", TRACKER_VERSION);
+        if let Some(dua) = dua {
+            t.add_env("session_dua", dua);
+        }
+        t
+    }
+
+    /// One of the environment's properties for [`Tracker::with_env`]; `dua`,
+    /// the `sessionDua` option while not yet used, wins over the
+    /// environment's user agent.
+    fn env_default(&mut self, dua: &mut Option<String>, k: &str, v: &str) {
+        let v = match dua.take_if(|_| k == "session_dua") {
+            Some(d) => d,
+            None => v.to_string(),
+        };
+        self.add_env(k, v);
+    }
+
     /// Adds a property the environment fills to every event, and to
     /// `ctx_tail`; an empty value is never sent.
     fn add_env(&mut self, k: &str, v: String) {
@@ -378,10 +446,7 @@ impl Tracker {
     /// (see [`Tracker::needs_end_of_task`]).
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
         if self.state == Lifecycle::Closed {
-            return Err(Error::new(
-                ErrorCode::TrackerClosed,
-                "the tracker was shut down: create a new one",
-            ));
+            return Err(Error::new(ErrorCode::TrackerClosed, "the tracker was shut down"));
         }
         self.check_not_held()?;
         let mut id = self.rng.uuid();

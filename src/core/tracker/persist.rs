@@ -102,7 +102,7 @@ impl Tracker {
                 let mut e = counted(
                     ErrorCode::StorageError,
                     kept,
-                    "queued event(s) kept in memory only until sent events make room: the tracker's localStorage share (",
+                    "queued event(s) kept in memory only: the tracker's localStorage share (",
                 );
                 num::push_u64(&mut e.message, self.storage_budget as u64);
                 e.message.push_str(" bytes) is full");

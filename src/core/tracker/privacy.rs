@@ -157,7 +157,7 @@ fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
 fn too_many() -> Error {
     Error::new(
         ErrorCode::InvalidValue,
-        "at most 32 shared properties: set some to null, or pass them to track()",
+        "at most 32 shared properties: pass the rest to track()",
     )
 }
 

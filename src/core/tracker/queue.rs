@@ -71,10 +71,10 @@ pub(super) struct Flight {
     unload: bool,
 }
 
-const GAVE_UP: &str = "was given up after maxRetries failed tries";
+const GAVE_UP: &str = "was given up after maxRetries";
 const STATUS_FALSE: &str = "was refused (\"status\": false)";
-const REFUSED: &str = "was refused; retrying cannot succeed";
-const BAD_KEY: &str = "was refused (403: bad appKey): sending stops until the tracker is recreated; events are kept";
+const REFUSED: &str = "was refused for good";
+const BAD_KEY: &str = "was refused (403: bad appKey): sending stops, events are kept";
 
 impl Tracker {
     /// Queues one already validated event JSON (used for events restored

@@ -725,3 +725,47 @@ fn index_of_finds_the_first_slot_at_or_after_a_sequence_number() {
         assert_eq!(t.index_of(seq), want, "seq {seq}");
     }
 }
+
+#[test]
+fn with_env_reads_the_environment_text_as_new_reads_its_pairs() {
+    let env = write('p', "page_url", "https://x/")
+        + &write('p', "session_dua", "UA")
+        + &write('n', "event_timezone_offset", "-5.5")
+        + &write('s', "ignored", "string entries are not the environment's");
+    for (dua, ip, page_props) in [
+        (None, None, true),
+        (Some("mine"), Some("1.2.3.4"), true),
+        (Some(""), None, false),
+    ] {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        if let Some(dua) = dua {
+            let v = if dua.is_empty() {
+                OptValue::Bool(false)
+            } else {
+                OptValue::Str(dua.into())
+            };
+            cfg.set("sessionDua", &v).unwrap();
+        }
+        if let Some(ip) = ip {
+            cfg.set("sessionIp", &OptValue::Str(ip.into())).unwrap();
+        }
+        let cfg = cfg.finish().unwrap();
+        let mut pairs: Vec<(String, String)> = vec![];
+        if page_props {
+            pairs.push(("page_url".into(), "https://x/".into()));
+        }
+        pairs.push(("session_dua".into(), "UA".into()));
+        if page_props {
+            pairs.push(("event_timezone_offset".into(), "-5.5".into()));
+        }
+        pairs.push(("tracker_type".into(), TRACKER_TYPE.into()));
+        pairs.push(("tracker_version".into(), TRACKER_VERSION.into()));
+        let a = Tracker::new(cfg.clone(), [7, 7, 7, 7], Some("anon".into()), pairs);
+        let b = Tracker::with_env(cfg, [7, 7, 7, 7], Some("anon".into()), &env, page_props);
+        assert_eq!(a.env_defaults, b.env_defaults, "{dua:?} {ip:?} {page_props}");
+        assert_eq!(a.ctx_tail, b.ctx_tail);
+        assert_eq!(a.user_id, b.user_id);
+        assert!(!b.env_defaults.is_empty());
+    }
+}
