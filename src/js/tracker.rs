@@ -575,15 +575,11 @@ fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
     (durable, full, stored_id)
 }
 
-/// A random id for this tab, in hex.
+/// A random id for this tab, in hex (the first two of the seed's words).
 fn hex_id(words: &[u32; 4]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
-    for w in words.iter().take(2) {
-        for shift in [28u32, 24, 20, 16, 12, 8, 4, 0] {
-            let d = HEX.get((w.wrapping_shr(shift) & 15) as usize).copied().unwrap_or(b'0');
-            out.push(char::from(d));
-        }
+    for &w in words.iter().take(2) {
+        store::push_hex(&mut out, w, false);
     }
     out
 }
