@@ -10,7 +10,7 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, JsString, Uint32Array};
+use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
 use crate::core::entries::Entry;
@@ -50,7 +50,8 @@ extern "C" {
     /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     fn environment() -> Array;
-    fn seed() -> Uint32Array;
+    /// One random 32-bit word (event ids, the tab id).
+    fn seed() -> u32;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
     fn soon(callback: &JsValue, what: u32);

@@ -628,11 +628,7 @@ impl CoolaTracker {
         privacy::prepare(&mut cfg, page);
         let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
 
-        let seed_arr = seed();
-        let mut s = [0u32; 4];
-        for (i, v) in s.iter_mut().enumerate() {
-            *v = seed_arr.get_index(i as u32);
-        }
+        let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
         let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
