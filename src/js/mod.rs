@@ -10,7 +10,7 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, JsString};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use crate::core::entries::Entry;
@@ -38,9 +38,9 @@ extern "C" {
     fn js_get(obj: &JsValue, name: &str) -> JsValue;
     /// Calls `f(value)` (with `this` null), ignoring what it throws.
     fn invoke(f: &js_sys::Function, value: &JsValue);
-    #[wasm_bindgen(js_name = requestHeaders)]
-    fn request_headers(request: &JsValue) -> JsValue;
-    fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;
+    /// `visitorProperties`' object for an incoming Request, or null when
+    /// it has no headers to read.
+    fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenList)]
@@ -49,7 +49,9 @@ extern "C" {
     /// A tracked event in the entries form (page properties first, in a
     /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
-    fn environment() -> Array;
+    /// What the environment fills once per tracker, in the entries form,
+    /// after "1" in a page (a document with a location), else "0".
+    fn environment() -> String;
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);

@@ -136,9 +136,10 @@ export function settled(cb, sent, failed, pending, requests) {
   cb.w.shift()({ sent, failed, pending, requests });
 }
 
-// [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
-// that is absent (or unreadable); null when there are no headers to read.
-export function requestHeaders(r) {
+// visitorProperties' object for an incoming Request: session_ip from
+// CF-Connecting-IP ("0" when absent or unreadable), session_dua from
+// User-Agent (left out then); null when there are no headers to read.
+export function visitor(r) {
   let h;
   try {
     h = r !== null && typeof r === "object" ? r.headers : undefined;
@@ -152,13 +153,9 @@ export function requestHeaders(r) {
       return "";
     }
   };
-  return [get("CF-Connecting-IP"), get("User-Agent")];
-}
-
-// The visitor properties the Rust shell decided.
-export function visitor(ip, ua, hasUa) {
-  const o = { session_ip: ip };
-  if (hasUa) o.session_dua = ua;
+  const o = { session_ip: get("CF-Connecting-IP") || "0" };
+  const ua = get("User-Agent");
+  if (ua) o.session_dua = ua;
   return o;
 }
 
@@ -310,13 +307,13 @@ function query(name) {
   }
 }
 
-// What the environment fills once per tracker, in the entries form, and
-// whether this is a page (a document with a location).
+// What the environment fills once per tracker, in the entries form, after
+// "1" in a page (a document with a location), else "0".
 export function environment() {
   try {
     return env();
   } catch (_) {
-    return [false, ""];
+    return "0";
   }
 }
 
@@ -338,7 +335,7 @@ function env() {
     }
     s += T("n", "event_timezone_offset", "" + -new Date().getTimezoneOffset() / 60);
   }
-  return [page, s];
+  return (page ? "1" : "0") + s;
 }
 
 // 32 random bits (four calls seed the event ids and the tab id).

@@ -6,7 +6,7 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
@@ -541,9 +541,9 @@ fn start_pump(weak: &Weak<Inner>) {
 /// The properties the environment gives every event (`environment()` in
 /// shell.js): the page's own only with `page_props` (a page, and
 /// `autoPageProperties`), then the tracker's type and version.
-fn env_defaults(env: &Array, page_props: bool) -> Vec<(String, String)> {
+fn env_defaults(env: &str, page_props: bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for item in entries::parse(&env.get(1).as_string().unwrap_or_default()) {
+    for item in entries::parse(env) {
         let (k, v) = match item {
             Ok(Entry::Default(k, v)) => (k, v),
             Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => (k, v),
@@ -624,7 +624,7 @@ impl CoolaTracker {
         };
 
         let env = environment();
-        let page = env.get(0).as_bool().unwrap_or(false);
+        let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
         privacy::prepare(&mut cfg, page);
         let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
 
