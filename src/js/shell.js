@@ -354,7 +354,8 @@ export function encode(json, form) {
   return (form ? "data=" : "") + encodeURIComponent(json);
 }
 
-// The tracker's one callback: cb(what, id, status, text, flag), `what` one
+// The tracker's one callback: cb(what, id, status, text, flag) (only `what`
+// for every kind but 0 and 3), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
 // 6 page changed). It calls the module's raw export coola_callback with the
@@ -424,7 +425,7 @@ export function hook(cb, n, ms, what, key) {
 // A timer that does not keep Node alive, calling cb(what) every `ms` (or
 // once, when `once`); returns a function that cancels it.
 function timer(once, ms, cb, what) {
-  const h = (once ? setTimeout : setInterval)(() => cb(what, 0, 0, "", false), ms);
+  const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => (once ? clearTimeout : clearInterval)(h);
 }
@@ -434,7 +435,7 @@ function timer(once, ms, cb, what) {
 // page is shown again, and on Node's beforeExit. Returns a remover.
 function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
-  const online = () => cb(4, 0, 0, "", false);
+  const online = () => cb(4);
   const offs = [];
   if (events()) {
     if (typeof document === "object" && document) {
@@ -468,7 +469,7 @@ export function offline() {
 export function soon(cb, what) {
   queueMicrotask(() => {
     try {
-      cb(what, 0, 0, "", false);
+      cb(what);
     } catch (_) {
       // The tracker was freed in between: nothing left to do.
     }
@@ -566,7 +567,7 @@ function watchPage(key, nav, cb, what) {
   let active = true;
   const fire = () => {
     try {
-      if (active) cb(what, 0, 0, "", false);
+      if (active) cb(what);
     } catch (_) {}
   };
   const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];
