@@ -426,9 +426,9 @@ impl Inner {
         let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<&str> = Vec::new();
         // Each tab seen: its id, and whether it is gone.
-        let mut tabs: Vec<(String, bool)> = Vec::new();
+        let mut tabs: Vec<(&str, bool)> = Vec::new();
         // The contexts of gone tabs read so far: tab, number, entries.
-        let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
+        let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
         let mut bad = 0u32;
         for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
             let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
@@ -440,14 +440,14 @@ impl Inner {
                 continue;
             }
             let context = |n: u64| {
-                if let Some((_, _, c)) = contexts.iter().find(|(t, m, _)| t == tab && *m == n) {
-                    return c.clone();
+                if let Some(&(_, _, c)) = contexts.iter().find(|(t, m, _)| *t == tab && *m == n) {
+                    return c.map(String::from);
                 }
                 let c = find(&all, &d.keys.context_of(tab, n))
                     .filter(|&(c, obj)| obj && !c.is_empty())
-                    .map(|(c, _)| c.to_string());
-                contexts.push((tab.to_string(), n, c.clone()));
-                c
+                    .map(|(c, _)| c);
+                contexts.push((tab, n, c));
+                c.map(String::from)
             };
             // A value that is not a JSON object is no event.
             match store::restore(if obj { stored } else { "" }, context, server_ts) {
@@ -516,12 +516,18 @@ impl Inner {
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
 /// else from its heartbeat in `all` (the claim's listing), then noted there.
-fn tab_gone(d: &Durable, all: &[(&str, &str, bool)], tab: &str, tabs: &mut Vec<(String, bool)>, now: i64) -> bool {
-    if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
-        return *dead;
+fn tab_gone<'a>(
+    d: &Durable,
+    all: &[(&str, &str, bool)],
+    tab: &'a str,
+    tabs: &mut Vec<(&'a str, bool)>,
+    now: i64,
+) -> bool {
+    if let Some(&(_, dead)) = tabs.iter().find(|(t, _)| *t == tab) {
+        return dead;
     }
     let dead = store::is_dead(find(all, &d.keys.heartbeat_of(tab)).map(|(v, _)| v), now);
-    tabs.push((tab.to_string(), dead));
+    tabs.push((tab, dead));
     dead
 }
 
