@@ -357,13 +357,19 @@ fn bad_option(field: &str, message: &str) -> JsValue {
 /// caller's getter, Proxy or `toString` threw), the error to report: `code`,
 /// and a message of `what` and at most 200 characters of what was thrown.
 fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
-    let Some(m) = crate::core::entries::thrown(flat) else {
-        return Ok(());
-    };
+    match thrown_message(flat, what) {
+        Some(m) => Err(js_error(&CoreError::new(code, m))),
+        None => Ok(()),
+    }
+}
+
+/// [`threw`]'s message, `None` when nothing was thrown.
+fn thrown_message(flat: &str, what: &str) -> Option<String> {
+    let m = crate::core::entries::thrown(flat)?;
     let mut out = String::from(what);
     out.push_str(" threw: ");
     crate::core::error::push_truncated(&mut out, m, 200);
-    Err(js_error(&CoreError::new(code, out)))
+    Some(out)
 }
 
 /// Reads `obj[name]` of an object, treating a throwing getter as absent
