@@ -359,10 +359,10 @@ export function encode(json, form) {
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
 // 6 page changed). It calls the module's raw export coola_callback with the
-// tracker's handle and numbers, and leaves `text` on itself as `t` for the
-// tracker to read; once the tracker is gone it sets `h` to 0, and the
-// callback does nothing more.
-export function bind(exports, handle) {
+// tracker's handle `h` (given by hook's slot -3, right after `bind`) and
+// numbers, and leaves `text` on itself as `t` for the tracker to read; once
+// the tracker is gone it sets `h` to 0, and the callback does nothing more.
+export function bind(exports) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -370,7 +370,6 @@ export function bind(exports, handle) {
       exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
     }
   };
-  cb.h = handle;
   cb.w = [];
   return cb;
 }
@@ -414,8 +413,10 @@ export function send(url, json, form, keepalive, id, cb) {
 // first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
 // timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
 // watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
-// removes every one, -2 also stops the callback for good (h = 0).
+// removes every one, -2 also stops the callback for good (h = 0); slot -3
+// gives the callback its handle (h = ms) and nothing else.
 export function hook(cb, n, ms, what, key) {
+  if (n < -2) return void (cb.h = ms);
   const c = (cb.c = cb.c || []);
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;

@@ -42,6 +42,9 @@ pub(super) const SLOT_PAGE: i32 = 3;
 /// callback for good (the tracker is gone).
 const SLOT_ALL: i32 = -1;
 const SLOT_GONE: i32 = -2;
+/// `hook`'s slot that gives the callback its handle (`ms`: the `Weak<Inner>`
+/// as a pointer).
+const SLOT_ARM: i32 = -3;
 
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
@@ -86,8 +89,9 @@ struct Inner {
 extern "C" {
     /// The tracker's callback: a function that JavaScript calls as
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
-    /// with `handle` while the function's `h` is not 0.
-    fn bind(exports: &JsValue, handle: u32) -> JsValue;
+    /// with the function's `h` (the handle `hook` gives it in `SLOT_ARM`)
+    /// while that is not 0.
+    fn bind(exports: &JsValue) -> JsValue;
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
@@ -651,8 +655,8 @@ impl CoolaTracker {
             storage_set(&keys.user_id(), core.user_id());
         }
         let exports = wasm_bindgen::exports();
-        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
-            callback: bind(&exports, weak.clone().into_raw() as usize as u32),
+        let inner = Rc::new(Inner {
+            callback: bind(&exports),
             core: RefCell::new(core),
             url: JsValue::from_str(&url),
             form,
@@ -668,6 +672,10 @@ impl CoolaTracker {
             }),
             scheduled: Cell::new(false),
         });
+        // The callback's handle: a weak reference as a pointer (the address
+        // of the `Inner`), given back by `Inner`'s drop.
+        let handle = Weak::into_raw(Rc::downgrade(&inner)) as usize;
+        hook(&inner.callback, SLOT_ARM, handle as f64, 0, "");
         inner.heartbeat(false);
         if full {
             inner.report_one(&Error::new(
