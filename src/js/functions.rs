@@ -5,9 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{
-    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor,
-};
+use super::{bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::ErrorCode;

@@ -636,7 +636,7 @@ impl CoolaTracker {
         let env = environment();
         let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
         privacy::prepare(&mut cfg, page);
-        let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
+        let env_defaults = env_defaults(env, page && cfg.auto_page_properties);
 
         let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
