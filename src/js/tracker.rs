@@ -541,13 +541,6 @@ fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)>
     all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
-fn start_pump(weak: &Weak<Inner>) {
-    if let Some(inner) = weak.upgrade() {
-        inner.heartbeat(false);
-        inner.pump();
-    }
-}
-
 /// The properties the environment gives every event (`environment()` in
 /// shell.js): the page's own only with `page_props` (a page, and
 /// `autoPageProperties`), then the tracker's type and version.
@@ -700,7 +693,8 @@ impl CoolaTracker {
         inner.report();
         inner.schedule_end_of_task();
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
-            start_pump(&Rc::downgrade(&inner));
+            inner.heartbeat(false);
+            inner.pump();
         }
         privacy::first_page_view(&inner);
         Ok(CoolaTracker { inner })
