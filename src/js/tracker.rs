@@ -290,17 +290,17 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
+        let end = self.stats();
+        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
         for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
-            let end = self.stats();
-            let pending = self.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
             settled(
                 &self.callback,
                 end.delivered.saturating_sub(w.start.delivered) as f64,
                 end.failed.saturating_sub(w.start.failed) as f64,
-                pending as f64,
+                pending,
                 end.requests.saturating_sub(w.start.requests) as f64,
             );
         }
