@@ -173,8 +173,9 @@ export function invoke(f, v) {
   } catch (_) {}
 }
 
-// The text a request's answer left on the tracker's callback (see `bind`).
-export const callbackText = (cb) => cb.t;
+// The text a request's answer left on the tracker's callback (see `bind`),
+// undefined for none or "".
+export const callbackText = (cb) => cb.t || undefined;
 
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"

@@ -98,7 +98,8 @@ extern "C" {
     /// page watch of the saved choice under `key` (with in-page navigation
     /// when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
-    /// The text a request's answer left on the callback (Retry-After).
+    /// The text a request's answer left on the callback (Retry-After),
+    /// undefined for none or an empty one.
     #[wasm_bindgen(js_name = callbackText)]
     fn callback_text(cb: &JsValue) -> JsValue;
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
@@ -139,7 +140,7 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = Some(super::text(callback_text(&i.callback))).filter(|t| !t.is_empty());
+            let text = callback_text(&i.callback).as_string();
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
