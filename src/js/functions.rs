@@ -5,9 +5,7 @@ use crate::prelude::*;
 use js_sys::{Array, JsString};
 use wasm_bindgen::prelude::*;
 
-use super::{
-    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, request_headers, threw, visitor,
-};
+use super::{bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::ErrorCode;
@@ -137,19 +135,14 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
 /// not put the Worker's own IP in its place) and `session_dua` from
 /// `User-Agent` (left out when absent) (`visitorProperties`).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // [CF-Connecting-IP, User-Agent] as strings ("" when absent), or null
+    // Built in JavaScript (the headers stay JavaScript strings), or null
     // when the request has no headers to read.
-    let read = request_headers(&request);
-    if read.is_null() {
+    let v = visitor(&request);
+    if v.is_null() {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
-    // The headers stay JavaScript strings: only whether each is empty matters here.
-    let pair: Array = read.unchecked_into();
-    let (ip, ua) = (pair.get(0), pair.get(1));
-    let ip = if ip.is_truthy() { ip } else { JsValue::from_str("0") };
-    let has_ua = ua.is_truthy();
-    Ok(visitor(&ip, &ua, has_ua))
+    Ok(v)
 }

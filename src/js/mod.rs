@@ -10,7 +10,7 @@ pub mod edge;
 pub mod functions;
 pub mod tracker;
 
-use js_sys::{Array, JsString, Uint32Array};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use crate::core::entries::Entry;
@@ -38,9 +38,9 @@ extern "C" {
     fn js_get(obj: &JsValue, name: &str) -> JsValue;
     /// Calls `f(value)` (with `this` null), ignoring what it throws.
     fn invoke(f: &js_sys::Function, value: &JsValue);
-    #[wasm_bindgen(js_name = requestHeaders)]
-    fn request_headers(request: &JsValue) -> JsValue;
-    fn visitor(ip: &JsValue, ua: &JsValue, has_ua: bool) -> JsValue;
+    /// `visitorProperties`' object for an incoming Request, or null when
+    /// it has no headers to read.
+    fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenList)]
@@ -49,8 +49,11 @@ extern "C" {
     /// A tracked event in the entries form (page properties first, in a
     /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
-    fn environment() -> Array;
-    fn seed() -> Uint32Array;
+    /// What the environment fills once per tracker, in the entries form,
+    /// after "1" in a page (a document with a location), else "0".
+    fn environment() -> String;
+    /// One random 32-bit word (event ids, the tab id).
+    fn seed() -> u32;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
     fn encode(json: &str, form: bool) -> JsString;
     fn soon(callback: &JsValue, what: u32);
@@ -354,13 +357,19 @@ fn bad_option(field: &str, message: &str) -> JsValue {
 /// caller's getter, Proxy or `toString` threw), the error to report: `code`,
 /// and a message of `what` and at most 200 characters of what was thrown.
 fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
-    let Some(m) = crate::core::entries::thrown(flat) else {
-        return Ok(());
-    };
+    match thrown_message(flat, what) {
+        Some(m) => Err(js_error(&CoreError::new(code, m))),
+        None => Ok(()),
+    }
+}
+
+/// [`threw`]'s message, `None` when nothing was thrown.
+fn thrown_message(flat: &str, what: &str) -> Option<String> {
+    let m = crate::core::entries::thrown(flat)?;
     let mut out = String::from(what);
     out.push_str(" threw: ");
     crate::core::error::push_truncated(&mut out, m, 200);
-    Err(js_error(&CoreError::new(code, out)))
+    Some(out)
 }
 
 /// Reads `obj[name]` of an object, treating a throwing getter as absent

@@ -136,9 +136,10 @@ export function settled(cb, sent, failed, pending, requests) {
   cb.w.shift()({ sent, failed, pending, requests });
 }
 
-// [CF-Connecting-IP, User-Agent] of an incoming Request, "" for a header
-// that is absent (or unreadable); null when there are no headers to read.
-export function requestHeaders(r) {
+// visitorProperties' object for an incoming Request: session_ip from
+// CF-Connecting-IP ("0" when absent or unreadable), session_dua from
+// User-Agent (left out then); null when there are no headers to read.
+export function visitor(r) {
   let h;
   try {
     h = r !== null && typeof r === "object" ? r.headers : undefined;
@@ -152,13 +153,9 @@ export function requestHeaders(r) {
       return "";
     }
   };
-  return [get("CF-Connecting-IP"), get("User-Agent")];
-}
-
-// The visitor properties the Rust shell decided.
-export function visitor(ip, ua, hasUa) {
-  const o = { session_ip: ip };
-  if (hasUa) o.session_dua = ua;
+  const o = { session_ip: get("CF-Connecting-IP") || "0" };
+  const ua = get("User-Agent");
+  if (ua) o.session_dua = ua;
   return o;
 }
 
@@ -176,8 +173,9 @@ export function invoke(f, v) {
   } catch (_) {}
 }
 
-// The text a request's answer left on the tracker's callback (see `bind`).
-export const callbackText = (cb) => cb.t;
+// The text a request's answer left on the tracker's callback (see `bind`),
+// undefined for none or "".
+export const callbackText = (cb) => cb.t || undefined;
 
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
@@ -312,13 +310,13 @@ function query(name) {
   }
 }
 
-// What the environment fills once per tracker, in the entries form, and
-// whether this is a page (a document with a location).
+// What the environment fills once per tracker, in the entries form, after
+// "1" in a page (a document with a location), else "0".
 export function environment() {
   try {
     return env();
   } catch (_) {
-    return [false, ""];
+    return "0";
   }
 }
 
@@ -340,18 +338,16 @@ function env() {
     }
     s += T("n", "event_timezone_offset", "" + -new Date().getTimezoneOffset() / 60);
   }
-  return [page, s];
+  return (page ? "1" : "0") + s;
 }
 
-// 128 random bits for event ids.
+// 32 random bits (four calls seed the event ids and the tab id).
 export function seed() {
-  const a = new Uint32Array(4);
   try {
-    crypto.getRandomValues(a);
+    return crypto.getRandomValues(new Uint32Array(1))[0];
   } catch (_) {
-    for (let i = 0; i < 4; i++) a[i] = (Math.random() * 4294967296) >>> 0;
+    return (Math.random() * 4294967296) >>> 0;
   }
-  return a;
 }
 
 // The request body for the JSON the core wrote: "data=" for the form format,
@@ -361,14 +357,15 @@ export function encode(json, form) {
   return (form ? "data=" : "") + encodeURIComponent(json);
 }
 
-// The tracker's one callback: cb(what, id, status, text, flag), `what` one
+// The tracker's one callback: cb(what, id, status, text, flag) (only `what`
+// for every kind but 0 and 3), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
 // 6 page changed). It calls the module's raw export coola_callback with the
-// tracker's handle and numbers, and leaves `text` on itself as `t` for the
-// tracker to read; once the tracker is gone it sets `h` to 0, and the
-// callback does nothing more.
-export function bind(exports, handle) {
+// tracker's handle `h` (given by hook's slot -3, right after `bind`) and
+// numbers, and leaves `text` on itself as `t` for the tracker to read; once
+// the tracker is gone it sets `h` to 0, and the callback does nothing more.
+export function bind(exports) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -376,7 +373,6 @@ export function bind(exports, handle) {
       exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
     }
   };
-  cb.h = handle;
   cb.w = [];
   return cb;
 }
@@ -420,8 +416,10 @@ export function send(url, json, form, keepalive, id, cb) {
 // first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
 // timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
 // watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
-// removes every one, -2 also stops the callback for good (h = 0).
+// removes every one, -2 also stops the callback for good (h = 0); slot -3
+// gives the callback its handle (h = ms) and nothing else.
 export function hook(cb, n, ms, what, key) {
+  if (n < -2) return void (cb.h = ms);
   const c = (cb.c = cb.c || []);
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
@@ -431,7 +429,7 @@ export function hook(cb, n, ms, what, key) {
 // A timer that does not keep Node alive, calling cb(what) every `ms` (or
 // once, when `once`); returns a function that cancels it.
 function timer(once, ms, cb, what) {
-  const h = (once ? setTimeout : setInterval)(() => cb(what, 0, 0, "", false), ms);
+  const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
   if (h && typeof h.unref === "function") h.unref();
   return () => (once ? clearTimeout : clearInterval)(h);
 }
@@ -441,7 +439,7 @@ function timer(once, ms, cb, what) {
 // page is shown again, and on Node's beforeExit. Returns a remover.
 function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
-  const online = () => cb(4, 0, 0, "", false);
+  const online = () => cb(4);
   const offs = [];
   if (events()) {
     if (typeof document === "object" && document) {
@@ -475,7 +473,7 @@ export function offline() {
 export function soon(cb, what) {
   queueMicrotask(() => {
     try {
-      cb(what, 0, 0, "", false);
+      cb(what);
     } catch (_) {
       // The tracker was freed in between: nothing left to do.
     }
@@ -573,7 +571,7 @@ function watchPage(key, nav, cb, what) {
   let active = true;
   const fire = () => {
     try {
-      if (active) cb(what, 0, 0, "", false);
+      if (active) cb(what);
     } catch (_) {}
   };
   const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];

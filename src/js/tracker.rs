@@ -6,7 +6,7 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
@@ -42,6 +42,9 @@ pub(super) const SLOT_PAGE: i32 = 3;
 /// callback for good (the tracker is gone).
 const SLOT_ALL: i32 = -1;
 const SLOT_GONE: i32 = -2;
+/// `hook`'s slot that gives the callback its handle (`ms`: the `Weak<Inner>`
+/// as a pointer).
+const SLOT_ARM: i32 = -3;
 
 /// The durable queue in `localStorage` (browsers only).
 struct Durable {
@@ -86,15 +89,17 @@ struct Inner {
 extern "C" {
     /// The tracker's callback: a function that JavaScript calls as
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
-    /// with `handle` while the function's `h` is not 0.
-    fn bind(exports: &JsValue, handle: u32) -> JsValue;
+    /// with the function's `h` (the handle `hook` gives it in `SLOT_ARM`)
+    /// while that is not 0.
+    fn bind(exports: &JsValue) -> JsValue;
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
     /// page watch of the saved choice under `key` (with in-page navigation
     /// when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
-    /// The text a request's answer left on the callback (Retry-After).
+    /// The text a request's answer left on the callback (Retry-After),
+    /// undefined for none or an empty one.
     #[wasm_bindgen(js_name = callbackText)]
     fn callback_text(cb: &JsValue) -> JsValue;
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
@@ -135,7 +140,7 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = Some(super::text(callback_text(&i.callback))).filter(|t| !t.is_empty());
+            let text = callback_text(&i.callback).as_string();
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
@@ -286,17 +291,17 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
+        let end = self.stats();
+        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
         for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
-            let end = self.stats();
-            let pending = self.core.try_borrow().map(|c| c.pending() as u64).unwrap_or(0);
             settled(
                 &self.callback,
                 end.delivered.saturating_sub(w.start.delivered) as f64,
                 end.failed.saturating_sub(w.start.failed) as f64,
-                pending as f64,
+                pending,
                 end.requests.saturating_sub(w.start.requests) as f64,
             );
         }
@@ -426,9 +431,9 @@ impl Inner {
         let mut found: Vec<(i64, u64, String)> = Vec::new();
         let mut old_keys: Vec<&str> = Vec::new();
         // Each tab seen: its id, and whether it is gone.
-        let mut tabs: Vec<(String, bool)> = Vec::new();
+        let mut tabs: Vec<(&str, bool)> = Vec::new();
         // The contexts of gone tabs read so far: tab, number, entries.
-        let mut contexts: Vec<(String, u64, Option<String>)> = Vec::new();
+        let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
         let mut bad = 0u32;
         for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
             let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
@@ -440,14 +445,14 @@ impl Inner {
                 continue;
             }
             let context = |n: u64| {
-                if let Some((_, _, c)) = contexts.iter().find(|(t, m, _)| t == tab && *m == n) {
-                    return c.clone();
+                if let Some(&(_, _, c)) = contexts.iter().find(|(t, m, _)| *t == tab && *m == n) {
+                    return c.map(String::from);
                 }
                 let c = find(&all, &d.keys.context_of(tab, n))
                     .filter(|&(c, obj)| obj && !c.is_empty())
-                    .map(|(c, _)| c.to_string());
-                contexts.push((tab.to_string(), n, c.clone()));
-                c
+                    .map(|(c, _)| c);
+                contexts.push((tab, n, c));
+                c.map(String::from)
             };
             // A value that is not a JSON object is no event.
             match store::restore(if obj { stored } else { "" }, context, server_ts) {
@@ -516,12 +521,18 @@ impl Inner {
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
 /// else from its heartbeat in `all` (the claim's listing), then noted there.
-fn tab_gone(d: &Durable, all: &[(&str, &str, bool)], tab: &str, tabs: &mut Vec<(String, bool)>, now: i64) -> bool {
-    if let Some((_, dead)) = tabs.iter().find(|(t, _)| t == tab) {
-        return *dead;
+fn tab_gone<'a>(
+    d: &Durable,
+    all: &[(&str, &str, bool)],
+    tab: &'a str,
+    tabs: &mut Vec<(&'a str, bool)>,
+    now: i64,
+) -> bool {
+    if let Some(&(_, dead)) = tabs.iter().find(|(t, _)| *t == tab) {
+        return dead;
     }
     let dead = store::is_dead(find(all, &d.keys.heartbeat_of(tab)).map(|(v, _)| v), now);
-    tabs.push((tab.to_string(), dead));
+    tabs.push((tab, dead));
     dead
 }
 
@@ -531,19 +542,12 @@ fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)>
     all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
-fn start_pump(weak: &Weak<Inner>) {
-    if let Some(inner) = weak.upgrade() {
-        inner.heartbeat(false);
-        inner.pump();
-    }
-}
-
 /// The properties the environment gives every event (`environment()` in
 /// shell.js): the page's own only with `page_props` (a page, and
 /// `autoPageProperties`), then the tracker's type and version.
-fn env_defaults(env: &Array, page_props: bool) -> Vec<(String, String)> {
+fn env_defaults(env: &str, page_props: bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for item in entries::parse(&env.get(1).as_string().unwrap_or_default()) {
+    for item in entries::parse(env) {
         let (k, v) = match item {
             Ok(Entry::Default(k, v)) => (k, v),
             Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => (k, v),
@@ -575,15 +579,11 @@ fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
     (durable, full, stored_id)
 }
 
-/// A random id for this tab, in hex.
+/// A random id for this tab, in hex (the first two of the seed's words).
 fn hex_id(words: &[u32; 4]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(16);
-    for w in words.iter().take(2) {
-        for shift in [28u32, 24, 20, 16, 12, 8, 4, 0] {
-            let d = HEX.get((w.wrapping_shr(shift) & 15) as usize).copied().unwrap_or(b'0');
-            out.push(char::from(d));
-        }
+    for &w in words.iter().take(2) {
+        store::push_hex(&mut out, w, false);
     }
     out
 }
@@ -628,15 +628,11 @@ impl CoolaTracker {
         };
 
         let env = environment();
-        let page = env.get(0).as_bool().unwrap_or(false);
+        let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
         privacy::prepare(&mut cfg, page);
-        let env_defaults = env_defaults(&env, page && cfg.auto_page_properties);
+        let env_defaults = env_defaults(env, page && cfg.auto_page_properties);
 
-        let seed_arr = seed();
-        let mut s = [0u32; 4];
-        for (i, v) in s.iter_mut().enumerate() {
-            *v = seed_arr.get_index(i as u32);
-        }
+        let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
         let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
@@ -653,8 +649,8 @@ impl CoolaTracker {
             storage_set(&keys.user_id(), core.user_id());
         }
         let exports = wasm_bindgen::exports();
-        let inner = Rc::new_cyclic(|weak: &Weak<Inner>| Inner {
-            callback: bind(&exports, weak.clone().into_raw() as usize as u32),
+        let inner = Rc::new(Inner {
+            callback: bind(&exports),
             core: RefCell::new(core),
             url: JsValue::from_str(&url),
             form,
@@ -670,6 +666,10 @@ impl CoolaTracker {
             }),
             scheduled: Cell::new(false),
         });
+        // The callback's handle: a weak reference as a pointer (the address
+        // of the `Inner`), given back by `Inner`'s drop.
+        let handle = Weak::into_raw(Rc::downgrade(&inner)) as usize;
+        hook(&inner.callback, SLOT_ARM, handle as f64, 0, "");
         inner.heartbeat(false);
         if full {
             inner.report_one(&Error::new(
@@ -694,7 +694,8 @@ impl CoolaTracker {
         inner.report();
         inner.schedule_end_of_task();
         if inner.core.try_borrow().map(|c| c.pending() > 0).unwrap_or(false) {
-            start_pump(&Rc::downgrade(&inner));
+            inner.heartbeat(false);
+            inner.pump();
         }
         privacy::first_page_view(&inner);
         Ok(CoolaTracker { inner })

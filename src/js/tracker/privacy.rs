@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 
 use super::super::{
     bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
-    storage_set, text, threw,
+    storage_set, text, threw, thrown_message,
 };
 use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
@@ -96,10 +96,8 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
         String::new()
     } else {
         let encoded = flatten(&props);
-        if let Some(m) = crate::core::entries::thrown(&encoded) {
-            let mut why = String::from("reading it threw: ");
-            crate::core::error::push_truncated(&mut why, m, 200);
-            return Err(option_error("properties", &Error::new(ErrorCode::InvalidValue, why)));
+        if let Some(m) = thrown_message(&encoded, "reading it") {
+            return Err(bad_option("properties", &m));
         }
         Tracker::check_properties(&encoded).map_err(|e| option_error("properties", &e))?;
         encoded
