@@ -102,6 +102,7 @@ test-lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --features edge -- -D warnings
+	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features slim -- -D warnings
 	cargo clippy --tests --target wasm32-unknown-unknown -- -D warnings
 
 test-host:

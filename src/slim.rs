@@ -51,7 +51,7 @@ fn size_of(class: usize) -> usize {
     if class % 2 == 0 {
         1 << (class / 2)
     } else {
-        3 << ((class + 1) / 2 - 2)
+        3 << (class.div_ceil(2) - 2)
     }
 }
 

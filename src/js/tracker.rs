@@ -16,11 +16,10 @@ use super::{
 };
 use crate::core::batch::BodyFormat;
 use crate::core::config::Config;
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
 use crate::core::store::{self, Keys};
-use crate::core::tracker::{Lifecycle, Request, Stats, Tracker, TRACKER_TYPE, TRACKER_VERSION};
+use crate::core::tracker::{Lifecycle, Request, Stats, Tracker};
 
 pub mod ops;
 mod privacy;
@@ -542,26 +541,6 @@ fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)>
     all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
-/// The properties the environment gives every event (`environment()` in
-/// shell.js): the page's own only with `page_props` (a page, and
-/// `autoPageProperties`), then the tracker's type and version.
-fn env_defaults(env: &str, page_props: bool) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for item in entries::parse(env) {
-        let (k, v) = match item {
-            Ok(Entry::Default(k, v)) => (k, v),
-            Ok(Entry::Prop(k, crate::core::event::RawValue::NumText(v))) => (k, v),
-            _ => continue,
-        };
-        if page_props || k == "session_dua" {
-            out.push((k.to_string(), v.to_string()));
-        }
-    }
-    out.push(("tracker_type".to_string(), TRACKER_TYPE.to_string()));
-    out.push(("tracker_version".to_string(), TRACKER_VERSION.to_string()));
-    out
-}
-
 /// This tab's storage: whether it is used, whether it is full, and the
 /// anonymous id stored there. Storage is used only where a write succeeds
 /// (browsers; not Node or Workers, and not a page whose storage is
@@ -630,7 +609,7 @@ impl CoolaTracker {
         let env = environment();
         let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
         privacy::prepare(&mut cfg, page);
-        let env_defaults = env_defaults(env, page && cfg.auto_page_properties);
+        let page_props = page && cfg.auto_page_properties;
 
         let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
@@ -640,7 +619,7 @@ impl CoolaTracker {
         let new_id = durable && stored_id.is_none();
         let form = cfg.body_format == BodyFormat::Form;
         let interval = cfg.flush_interval_ms;
-        let mut core = Tracker::new(cfg, s, stored_id, env_defaults);
+        let mut core = Tracker::with_env(cfg, s, stored_id, env, page_props);
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
