@@ -4,6 +4,7 @@
 //! returns plain values, so the whole contract is tested on the host.
 
 pub mod batch;
+pub mod claim;
 #[cfg(any(test, feature = "edge"))]
 pub mod collector;
 pub mod config;

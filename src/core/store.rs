@@ -175,6 +175,11 @@ impl Keys {
         self.context_of(&self.tab, n)
     }
 
+    /// The prefix every key starts with (the `storageKey` option).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// This tab's id.
     pub fn tab(&self) -> &str {
         &self.tab

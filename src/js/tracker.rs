@@ -15,6 +15,7 @@ use super::{
     storage_set, threw,
 };
 use crate::core::batch::BodyFormat;
+use crate::core::claim;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
@@ -414,86 +415,32 @@ impl Inner {
     fn claim(&self) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
-        let Ok((server_ts, prefix)) = self
-            .core
-            .try_borrow()
-            .map(|c| (c.config().server_timestamp, c.config().storage_key.clone()))
-        else {
+        let Ok(server_ts) = self.core.try_borrow().map(|c| c.config().server_timestamp) else {
             return;
         };
         // Every key under the tracker's prefix with its value, read once
-        // (one call out of the module); the core's parsers tell events,
-        // contexts and heartbeats apart.
-        let listing = storage_list(&prefix);
+        // (one call out of the module); the core decides what to take over.
+        let listing = storage_list(d.keys.prefix());
         let all = listed(&listing);
-        let queue = d.keys.queue_prefix();
-        let mut found: Vec<(i64, u64, String)> = Vec::new();
-        let mut old_keys: Vec<&str> = Vec::new();
-        // Each tab seen: its id, and whether it is gone.
-        let mut tabs: Vec<(&str, bool)> = Vec::new();
-        // The contexts of gone tabs read so far: tab, number, entries.
-        let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
-        let mut bad = 0u32;
-        for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
-            let Some((tab, seq)) = d.keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
-                bad = bad.saturating_add(1);
-                storage_remove(key);
-                continue;
-            };
-            if !d.keys.same_app(tab) || !tab_gone(d, &all, tab, &mut tabs, now) {
-                continue;
-            }
-            let context = |n: u64| {
-                if let Some(&(_, _, c)) = contexts.iter().find(|(t, m, _)| *t == tab && *m == n) {
-                    return c.map(String::from);
-                }
-                let c = find(&all, &d.keys.context_of(tab, n))
-                    .filter(|&(c, obj)| obj && !c.is_empty())
-                    .map(|(c, _)| c);
-                contexts.push((tab, n, c));
-                c.map(String::from)
-            };
-            // A value that is not a JSON object is no event.
-            match store::restore(if obj { stored } else { "" }, context, server_ts) {
-                Ok((json, time)) => found.push((time, seq, json)),
-                Err(_) => bad = bad.saturating_add(1),
-            }
-            old_keys.push(key);
+        let claim = claim::claim(&all, &d.keys, now, server_ts);
+        for key in &claim.remove_now {
+            storage_remove(key);
         }
-        store::sort_claimed(&mut found);
+        let notice = claim.notice();
         if let Ok(mut c) = self.core.try_borrow_mut() {
-            for (time, _, json) in found {
+            for (time, _, json) in claim.events {
                 c.restore(json, time);
             }
-            if bad > 0 {
-                let mut m = String::new();
-                num::push_u64(&mut m, u64::from(bad));
-                m.push_str(" stored entries under the tracker's keys were not valid events and were removed unsent");
-                c.notice(Error::new(ErrorCode::StorageError, m).with_count(bad));
+            if let Some(e) = notice {
+                c.notice(e);
             }
         }
-        // Their old keys go only once they are written under this tab's; if
-        // that failed (quota), they stay for a later claim: sent twice rather
-        // than lost. A gone tab's contexts go with its events (they stay
-        // while those do), and so do the contexts of a gone tab that left no
-        // events; gone tabs' heartbeats go in any case.
+        // The old keys go only once the events are written under this tab's;
+        // if that failed (quota), they stay for a later claim: sent twice
+        // rather than lost.
         let persisted = self.persist();
-        if persisted {
-            for key in &old_keys {
-                storage_remove(key);
-            }
-        }
-        for &(key, _, _) in &all {
-            let tab = match d.keys.other_tab_of_heartbeat(key) {
-                Some(tab) => tab,
-                None => match d.keys.parse_context(key) {
-                    Some(tab) if persisted && Keys::is_tab_id(tab) && d.keys.same_app(tab) && tab != d.keys.tab() => {
-                        tab
-                    }
-                    _ => continue,
-                },
-            };
-            if tab_gone(d, &all, tab, &mut tabs, now) {
+        for &(key, if_persisted) in &claim.remove_after {
+            if persisted || !if_persisted {
                 storage_remove(key);
             }
         }
@@ -516,29 +463,6 @@ impl Inner {
     fn stop_hooks(&self) {
         hook(&self.callback, SLOT_ALL, -1.0, 0, "");
     }
-}
-
-/// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
-/// else from its heartbeat in `all` (the claim's listing), then noted there.
-fn tab_gone<'a>(
-    d: &Durable,
-    all: &[(&str, &str, bool)],
-    tab: &'a str,
-    tabs: &mut Vec<(&'a str, bool)>,
-    now: i64,
-) -> bool {
-    if let Some(&(_, dead)) = tabs.iter().find(|(t, _)| *t == tab) {
-        return dead;
-    }
-    let dead = store::is_dead(find(all, &d.keys.heartbeat_of(tab)).map(|(v, _)| v), now);
-    tabs.push((tab, dead));
-    dead
-}
-
-/// The value under `key` in a claim's listing, and whether it is a JSON
-/// object's properties.
-fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)> {
-    all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
 }
 
 /// This tab's storage: whether it is used, whether it is full, and the
