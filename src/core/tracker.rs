@@ -241,47 +241,18 @@ impl Tracker {
         anonymous_id: Option<String>,
         env_defaults: Vec<(String, String)>,
     ) -> Self {
-        let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
-        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
+        // The `sessionDua` option, which wins over the environment's user agent.
         let mut dua = cfg.session_dua.take();
-        let ip = cfg.session_ip.take();
-        let mut t = Tracker {
-            x: privacy::Extras::new(&cfg),
-            cfg,
-            next_seq: 1,
-            next_id: 1,
-            stopped: false,
-            state: Lifecycle::Running,
-            rng,
-            user_id,
-            env_defaults: Vec::new(),
-            drop_from: 0,
-            notices: Vec::new(),
-            scratch: String::new(),
-            stats: Stats::default(),
-            unstore: Vec::new(),
-            ctx_tail: String::new(),
-            ctx_count: 0,
-            storage_budget: STORAGE_BUDGET,
-            keepalive_budget: 0,
-            held: None,
-            q: QueueState::INITIAL,
-        };
-        if let Some(ip) = ip {
-            t.add_env("session_ip", ip);
-        }
+        let mut t = Self::start(cfg, seed, anonymous_id);
         let mut env_defaults = env_defaults;
         for (k, v) in env_defaults.iter_mut() {
             // The value taken out in place: no by-value iterator (one more
             // generic copy).
             let v = core::mem::take(v);
-            // The `sessionDua` option wins over the environment's user agent.
             let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
             t.add_env(k, v);
         }
-        if let Some(dua) = dua {
-            t.add_env("session_dua", dua);
-        }
+        t.end_env(dua);
         t
     }
 
@@ -299,6 +270,25 @@ impl Tracker {
     ) -> Self {
         // The `sessionDua` option, which wins over the environment's user agent.
         let mut dua = cfg.session_dua.take();
+        let mut t = Self::start(cfg, seed, anonymous_id);
+        for item in entries::parse(env) {
+            if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
+                if page_props || k == "session_dua" {
+                    t.env_default(&mut dua, k, v);
+                }
+            }
+        }
+        t.env_default(&mut dua, "tracker_type", TRACKER_TYPE);
+        t.env_default(&mut dua, "tracker_version", TRACKER_VERSION);
+        t.end_env(dua);
+        t
+    }
+
+    /// What both constructors start from (`cfg.session_dua` taken out by
+    /// them): the tracker with its user id, and the `sessionIp` option as
+    /// its first environment property.
+    #[inline(always)]
+    fn start(mut cfg: Config, seed: [u32; 4], anonymous_id: Option<String>) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
         let ip = cfg.session_ip.take();
@@ -327,19 +317,16 @@ impl Tracker {
         if let Some(ip) = ip {
             t.add_env("session_ip", ip);
         }
-        for item in entries::parse(env) {
-            if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
-                if page_props || k == "session_dua" {
-                    t.env_default(&mut dua, k, v);
-                }
-            }
-        }
-        t.env_default(&mut dua, "tracker_type", TRACKER_TYPE);
-        t.env_default(&mut dua, "tracker_version", TRACKER_VERSION);
-        if let Some(dua) = dua {
-            t.add_env("session_dua", dua);
-        }
         t
+    }
+
+    /// The `sessionDua` option, when the environment gave no user agent for
+    /// it to replace, ends the environment's properties.
+    #[inline(always)]
+    fn end_env(&mut self, dua: Option<String>) {
+        if let Some(dua) = dua {
+            self.add_env("session_dua", dua);
+        }
     }
 
     /// One of the environment's properties for [`Tracker::with_env`]; `dua`,
