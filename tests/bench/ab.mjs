@@ -21,7 +21,7 @@
 import { cpSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, join } from "node:path";
-import { benchDir, esbuild, fmtNs, median, outDir, pkgDir } from "./lib/common.mjs";
+import { BROWSER_BUNDLE, benchDir, esbuild, fmtNs, median, outDir, pkgDir } from "./lib/common.mjs";
 import { Chromium, cpuOverhead, trackRep } from "./lib/browser.mjs";
 
 const argv = process.argv.slice(2);
@@ -78,13 +78,7 @@ async function install(dir) {
   await esbuild().build({
     entryPoints: [join(benchDir, "entries", "coola-tracker.mjs")],
     outfile: join(outDir, "coola-tracker.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2020",
-    minify: true,
-    legalComments: "none",
-    logLevel: "silent",
+    ...BROWSER_BUNDLE,
   });
 }
 

@@ -3,7 +3,7 @@
 // by module, each next to its budget.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { esbuild, outDir, pkgWeb, sizes, snapshotPkg } from "./common.mjs";
+import { BROWSER_BUNDLE, esbuild, outDir, pkgWeb, sizes, snapshotPkg } from "./common.mjs";
 import { byModule } from "./wasm-parts.mjs";
 
 /** gzip -9 bytes a page may download: the .wasm plus the minified JS bundle. */
@@ -43,14 +43,8 @@ async function minified(entry) {
   const { build } = esbuild();
   const r = await build({
     entryPoints: [entry],
-    bundle: true,
+    ...BROWSER_BUNDLE,
     write: false,
-    format: "esm",
-    platform: "browser",
-    target: "es2020",
-    minify: true,
-    legalComments: "none",
-    logLevel: "silent",
     // The snippet alone: its imports stay imports.
     external: ["*"],
   });

@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { benchDir, esbuild, outDir, pkgWeb, sizes, snapshotPkg } from "./common.mjs";
+import { BROWSER_BUNDLE, benchDir, esbuild, outDir, pkgWeb, sizes, snapshotPkg } from "./common.mjs";
 
 /** The contenders: coola-tracker first, then the peers (name, entry file, npm package). */
 export const CONTENDERS = [
@@ -104,13 +104,7 @@ export async function bundleAll(ids) {
       await build({
         entryPoints: [join(benchDir, "entries", c.entry)],
         outfile: file,
-        bundle: true,
-        format: "esm",
-        platform: "browser",
-        target: "es2020",
-        minify: true,
-        legalComments: "none",
-        logLevel: "silent",
+        ...BROWSER_BUNDLE,
         define: { "process.env.NODE_ENV": '"production"' },
       });
       const bytes = readFileSync(file);

@@ -29,6 +29,20 @@ const toolsRequire = createRequire(join(root, "tools", "package.json"));
 /** esbuild and playwright-core from tools/node_modules (installed by `make tools`). */
 export const esbuild = () => toolsRequire("esbuild");
 export const playwright = () => toolsRequire("playwright-core");
+/**
+ * How every browser bundle the bench weighs or loads is built (esbuild
+ * options): one ES module, minified, for browsers. coola-tracker and the
+ * peers are bundled the same way.
+ */
+export const BROWSER_BUNDLE = {
+  bundle: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+  logLevel: "silent",
+};
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
