@@ -63,33 +63,8 @@ enum Field {
     Debug,
 }
 
-/// The option names [`Config::set`] knows, in the order of [`Field`].
-pub const OPTION_NAMES: [&str; 22] = [
-    "appKey",
-    "endpoint",
-    "bodyFormat",
-    "batchSize",
-    "flushIntervalMs",
-    "maxQueueSize",
-    "serverTimestamp",
-    "userId",
-    "sessionDua",
-    "sessionIp",
-    "maxRetries",
-    "persist",
-    "autoPageProperties",
-    "storageKey",
-    "retryBaseMs",
-    "retryMaxMs",
-    "optOut",
-    "privacySignals",
-    "sessionTimeoutMs",
-    "autoPageViews",
-    "sampleRate",
-    "debug",
-];
-
-/// [`OPTION_NAMES`] as one text, each name followed by a space: what
+/// The option names [`Config::set`] knows, in the order of [`Field`], as
+/// one text, each name followed by a space: what
 /// [`field_of`] searches (no table of 22 string slices in the wasm).
 const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug ";
 
@@ -109,7 +84,7 @@ fn field_of(name: &str) -> Option<Field> {
     None
 }
 
-/// The fields of [`OPTION_NAMES`], in its order.
+/// The fields of [`NAMES`], in its order.
 const FIELDS: [Field; 22] = [
     Field::AppKey,
     Field::Endpoint,
@@ -875,6 +850,33 @@ mod tests {
         .unwrap();
         assert_eq!(c.url(), "https://h/k/{x}/k{appKe");
     }
+
+    /// The options `Config` reads (the callbacks aside), in the order of
+    /// [`Field`], written out here to check [`NAMES`] against.
+    const OPTION_NAMES: [&str; 22] = [
+        "appKey",
+        "endpoint",
+        "bodyFormat",
+        "batchSize",
+        "flushIntervalMs",
+        "maxQueueSize",
+        "serverTimestamp",
+        "userId",
+        "sessionDua",
+        "sessionIp",
+        "maxRetries",
+        "persist",
+        "autoPageProperties",
+        "storageKey",
+        "retryBaseMs",
+        "retryMaxMs",
+        "optOut",
+        "privacySignals",
+        "sessionTimeoutMs",
+        "autoPageViews",
+        "sampleRate",
+        "debug",
+    ];
 
     #[test]
     fn names_text_is_option_names_in_order() {
