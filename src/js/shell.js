@@ -177,7 +177,6 @@ export function invoke(f, v) {
 // undefined for none or "".
 export const callbackText = (cb) => cb.t || undefined;
 
-
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
 // value's message may throw too.
