@@ -337,26 +337,26 @@ pub fn restore(
     server_timestamp: bool,
 ) -> Result<(String, i64), Error> {
     // The marker, and the number of the context it names.
-    let mut marks = 0;
-    let mut n = None;
-    for (k, v) in Props::new(stored) {
-        if k.is_empty() {
-            marks += 1;
-            n = match v {
-                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
-                _ => None,
-            };
-        }
-    }
+    let (marks, n, at) = marker(stored);
     let ctx = match n {
         Some(n) if marks == 1 => context(n),
         _ => None,
     };
+    // The event with its context put in at the marker's place.
+    let mut spliced = String::new();
     let problem = match (marks, &ctx) {
-        (0, _) | (1, Some(_)) => None,
+        (0, _) => None,
+        (1, Some(c)) if marker(c).0 > 0 => Some("nested shared properties"),
+        (1, Some(c)) => {
+            spliced.push_str(stored.get(..at.start).unwrap_or(""));
+            spliced.push_str(c);
+            spliced.push_str(stored.get(at.end..).unwrap_or(""));
+            None
+        }
         (1, None) => Some("its shared properties are gone"),
         _ => Some("shared properties named twice"),
     };
+    let text = if marks == 0 { stored } else { &spliced };
     let mut out = String::new();
     let opts = ValidateOptions {
         server_timestamp,
@@ -367,12 +367,7 @@ pub fn restore(
     // own event_id (validated, a non-empty string).
     let r = match problem {
         Some(_) => Ok((None, 0)),
-        None => Props::spliced(stored, ctx.as_deref().unwrap_or("")).validate(
-            &mut out,
-            None,
-            &[(event::EVENT_ID, RawValue::Absent)],
-            &opts,
-        ),
+        None => Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts),
     };
     // One message built for every way to fail: the marker's problem,
     // validation's error, or no event_id.
@@ -387,9 +382,26 @@ pub fn restore(
     Err(Error::new(ErrorCode::StorageError, m))
 }
 
-/// A stored entry's problem, before [`restore`] says whose.
-pub(crate) fn problem(why: &str) -> Error {
-    Error::new(ErrorCode::StorageError, why)
+/// The markers among `entries` (properties with an empty name, see
+/// [`push_compacted`]): how many, and the last one's context number and
+/// place in the text (with the `p` entries right before it, which no
+/// property check reads).
+fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
+    let mut props = Props::new(entries);
+    let mut out = (0, None, 0..0);
+    let mut start = 0;
+    while let Some((k, v)) = props.next() {
+        let end = entries.len() - props.remainder().len();
+        if k.is_empty() {
+            let n = match v {
+                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
+                _ => None,
+            };
+            out = (out.0 + 1, n, start..end);
+        }
+        start = end;
+    }
+    out
 }
 
 /// Sorts claimed events `(time, seq, json)` into the order they were
