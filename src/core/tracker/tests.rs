@@ -767,5 +767,8 @@ fn with_env_reads_the_environment_text_as_new_reads_its_pairs() {
         assert_eq!(a.ctx_tail, b.ctx_tail);
         assert_eq!(a.user_id, b.user_id);
         assert!(!b.env_defaults.is_empty());
+        // The options stay in the configuration as given.
+        assert_eq!(b.config().session_dua.as_deref(), dua);
+        assert_eq!(b.config().session_ip.as_deref(), ip);
     }
 }
