@@ -99,7 +99,7 @@ pub fn context_json(shared: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
-    app: String,
+    /// `<app>.<random>`: its first 9 bytes are the app's hash and the dot.
     tab: String,
 }
 
@@ -107,13 +107,11 @@ impl Keys {
     /// Keys under `prefix` (the `storageKey` option) for the tracker sending
     /// to `url`, in the tab with random id `random`.
     pub fn new(prefix: &str, url: &str, random: &str) -> Self {
-        let app = hash_hex(url);
-        let mut tab = app.clone();
+        let mut tab = hash_hex(url);
         tab.push('.');
         tab.push_str(random);
         Keys {
             prefix: prefix.to_string(),
-            app,
             tab,
         }
     }
@@ -127,7 +125,7 @@ impl Keys {
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
-        after(tab, self.app.as_bytes()).is_some_and(|r| r.as_bytes().first() == Some(&b'.'))
+        after(tab, self.tab.as_bytes().get(..9).unwrap_or_default()).is_some()
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
