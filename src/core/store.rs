@@ -195,8 +195,7 @@ impl Keys {
 
     /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
     fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
-        after(after(rest, kind.as_bytes())?, b":")
+        after(key, self.key(kind, "", None).as_bytes())
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
