@@ -149,10 +149,11 @@ impl Env {
             defaults: Vec::new(),
             tail: String::new(),
         };
-        for (k, v) in [("session_ip", &cfg.session_ip), ("session_dua", &cfg.session_dua)] {
-            if let Some(v) = v {
-                env.add(k, v);
-            }
+        if let Some(ip) = &cfg.session_ip {
+            env.add("session_ip", ip);
+        }
+        if let Some(dua) = &cfg.session_dua {
+            env.add("session_dua", dua);
         }
         env
     }
