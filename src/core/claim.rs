@@ -70,13 +70,13 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
         }
         let context = |n: u64| {
             if let Some(&(_, _, c)) = contexts.iter().find(|(t, m, _)| *t == tab && *m == n) {
-                return c.map(String::from);
+                return c;
             }
             let c = find(all, &keys.context_of(tab, n))
                 .filter(|&(c, obj)| obj && !c.is_empty())
                 .map(|(c, _)| c);
             contexts.push((tab, n, c));
-            c.map(String::from)
+            c
         };
         // A value that is not a JSON object is no event.
         match store::restore(if obj { stored } else { "" }, context, server_timestamp) {

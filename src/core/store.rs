@@ -328,9 +328,9 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
 /// will be sent, and its time (`i64::MAX` when the server sets it).
-pub fn restore(
+pub fn restore<'c>(
     stored: &str,
-    mut context: impl FnMut(u64) -> Option<String>,
+    mut context: impl FnMut(u64) -> Option<&'c str>,
     server_timestamp: bool,
 ) -> Result<(String, i64), Error> {
     // The marker, and the number of the context it names.
@@ -354,29 +354,32 @@ pub fn restore(
         _ => Some("shared properties named twice"),
     };
     let text = if marks == 0 { stored } else { &spliced };
-    let mut out = String::new();
-    let opts = ValidateOptions {
-        server_timestamp,
-        now_ms: None,
-    };
     // Validated only when the marker is right. An absent default is never
     // written: it only tells (bit 0 of `given`) whether the event has its
     // own event_id (validated, a non-empty string).
-    let r = match problem {
-        Some(_) => Ok((None, 0)),
-        None => Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts),
+    let why = match problem {
+        Some(p) => p,
+        None => {
+            let mut out = String::new();
+            let opts = ValidateOptions {
+                server_timestamp,
+                now_ms: None,
+            };
+            match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
+                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX))),
+                Ok(_) => "no event_id",
+                Err(e) => return Err(not_ours(&e.message)),
+            }
+        }
     };
-    // One message built for every way to fail: the marker's problem,
-    // validation's error, or no event_id.
-    let why = match (&r, problem) {
-        (_, Some(p)) => p,
-        (Ok((_, given)), None) if given & 1 == 0 => "no event_id",
-        (Ok((time, _)), None) => return Ok((out, time.unwrap_or(i64::MAX))),
-        (Err(e), None) => &e.message,
-    };
+    Err(not_ours(why))
+}
+
+/// The error of a stored entry that is no event of this library.
+fn not_ours(why: &str) -> Error {
     let mut m = String::from("not an event of this library: ");
     m.push_str(why);
-    Err(Error::new(ErrorCode::StorageError, m))
+    Error::new(ErrorCode::StorageError, m)
 }
 
 /// The markers among `entries` (properties with an empty name, see
@@ -542,14 +545,16 @@ pub(crate) mod tests {
     #[test]
     fn a_stored_event_gets_its_one_context_back_at_its_marker() {
         let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
-        let ctx = |n: u64| (n == 1).then(|| entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#));
+        let one = entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#);
+        let ctx = |n: u64| (n == 1).then_some(one.as_str());
         let (json, _) = restore(&entries(head), ctx, false).unwrap();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
         want["page_url"] = "https://x/".into();
         want["session_dua"] = "UA".into();
         assert_eq!(back, want);
-        let nested = |_| Some(entries(r#"{"page_url":"https://x/","":2}"#));
+        let inner = entries(r#"{"page_url":"https://x/","":2}"#);
+        let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
         for e in [
             restore(&entries(head), nested, false),

@@ -546,7 +546,9 @@ fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
     );
     assert!(stored[4].1.ends_with(r#","":2}"#));
     assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"session_dua""#));
-    let ctx = |n: u64| contexts.get(&n).map(|c| stored_entries(c));
+    let ctx_entries: std::collections::BTreeMap<u64, String> =
+        contexts.iter().map(|(n, c)| (*n, stored_entries(c))).collect();
+    let ctx = |n: u64| ctx_entries.get(&n).map(String::as_str);
     for ((_, text), (_, json)) in stored.iter().zip(&queued) {
         let (back, time) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
         assert_eq!(time, T0);
