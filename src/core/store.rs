@@ -221,9 +221,7 @@ impl Keys {
 
     /// The key of the anonymous user id.
     pub fn user_id(&self) -> String {
-        let mut k = self.prefix.clone();
-        k.push_str(":user_id");
-        k
+        site_key(&self.prefix, ":user_id")
     }
 
     /// Splits an event key into its tab and sequence number; `None` for a
@@ -231,6 +229,14 @@ impl Keys {
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
         self.parse(key, "q")
     }
+}
+
+/// A key of the whole site under `prefix` (not of one tab): `prefix` then
+/// `name` (`:user_id`, `:consent`, `:session`).
+pub fn site_key(prefix: &str, name: &str) -> String {
+    let mut k = prefix.to_string();
+    k.push_str(name);
+    k
 }
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
