@@ -558,18 +558,14 @@ fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
     Error::new(code, m).with_count(n as u32)
 }
 
-/// A `request_failed` notice: `"a batch of <n> event(s) <why> (HTTP status <status>)"`.
+/// A `request_failed` notice: `"<n> event(s) of a batch <why> (HTTP status <status>)"`.
 fn request_failed(n: usize, status: u16, why: &str) -> Error {
-    let mut m = String::from("a batch of ");
-    num::push_u64(&mut m, n as u64);
-    m.push_str(" event(s) ");
-    m.push_str(why);
-    m.push_str(" (HTTP status ");
-    num::push_u64(&mut m, u64::from(status));
-    m.push(')');
-    Error::new(ErrorCode::RequestFailed, m)
-        .with_status(status)
-        .with_count(n as u32)
+    let mut e = counted(ErrorCode::RequestFailed, n, "event(s) of a batch ");
+    e.message.push_str(why);
+    e.message.push_str(" (HTTP status ");
+    num::push_u64(&mut e.message, u64::from(status));
+    e.message.push(')');
+    e.with_status(status)
 }
 
 #[cfg(test)]

@@ -71,10 +71,10 @@ pub(super) struct Flight {
     unload: bool,
 }
 
-const GAVE_UP: &str = "was given up after maxRetries";
-const STATUS_FALSE: &str = "was refused (\"status\": false)";
-const REFUSED: &str = "was refused for good";
-const BAD_KEY: &str = "was refused (403: bad appKey): sending stops, events are kept";
+const GAVE_UP: &str = "given up after maxRetries";
+const STATUS_FALSE: &str = "refused (\"status\": false)";
+const REFUSED: &str = "refused for good";
+const BAD_KEY: &str = "refused (403: bad appKey): sending stops, events are kept";
 
 impl Tracker {
     /// Queues one already validated event JSON (used for events restored
