@@ -7,7 +7,6 @@
 //! a gone tab's old event keys go only once this tab's persist succeeded
 //! (sent twice rather than lost).
 
-use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::{Error, ErrorCode};
 use crate::prelude::*;
@@ -36,10 +35,11 @@ impl Claim<'_> {
         if self.bad == 0 {
             return None;
         }
-        let mut m = String::new();
-        num::push_u64(&mut m, u64::from(self.bad));
-        m.push_str(" stored entries under the tracker's keys were not valid events and were removed unsent");
-        Some(Error::new(ErrorCode::StorageError, m).with_count(self.bad))
+        Some(crate::core::tracker::counted(
+            ErrorCode::StorageError,
+            self.bad as usize,
+            "stored entries under the tracker's keys were not valid events and were removed unsent",
+        ))
     }
 }
 

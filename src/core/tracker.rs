@@ -550,7 +550,7 @@ fn own_id(id: &mut String, given: u64, encoded: &str) {
 }
 
 /// A notice about `n` events: `"<n> <what>"`, with the count.
-fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
+pub(crate) fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
     let mut m = String::new();
     num::push_u64(&mut m, n as u64);
     m.push(' ');
