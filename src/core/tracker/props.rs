@@ -9,8 +9,8 @@ use crate::core::entries::{self, Entries, Entry};
 use crate::core::error::Error;
 use crate::core::event::{self, RawValue, ValidateOptions};
 
-/// Yields the properties (`Entry::Prop`) of entries, keeping the first
-/// malformed entry.
+/// Yields the properties (`Entry::Prop`) of entries, up to the first
+/// malformed one, which it keeps.
 pub(crate) struct Props<'a> {
     it: Entries<'a>,
     /// The first problem found in the entries.
@@ -57,8 +57,11 @@ impl<'a> Iterator for Props<'a> {
             match self.it.next()? {
                 Ok(Entry::Prop(k, v)) => return Some((k, v)),
                 Ok(Entry::Default(..)) => {}
+                // An error ends the entries (see `Entries::next`): it is
+                // the only one.
                 Err(e) => {
-                    self.err.get_or_insert(e);
+                    self.err = Some(e);
+                    return None;
                 }
             }
         }
