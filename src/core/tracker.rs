@@ -213,9 +213,8 @@ pub struct Tracker {
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
-    /// Stored events that left the queue: their keys are to be removed, and
-    /// what each counted against the storage budget.
-    unstore: Vec<(u64, u32)>,
+    /// Stored events that left the queue: their keys are to be removed.
+    unstore: Vec<u64>,
     /// The environment defaults as they end every event's JSON that did not
     /// override one of them (`"k":v,...`, no braces); with the page's own
     /// defaults before them, the part of an event stored once per page as a

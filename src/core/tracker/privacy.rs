@@ -187,7 +187,7 @@ impl Tracker {
         for s in self.q.queue.iter() {
             if !s.done() && s.stored > 0 {
                 // Everything this tab stored goes: the byte count restarts at 0.
-                self.unstore.push((s.seq, 0));
+                self.unstore.push(s.seq);
             }
         }
         self.stats.dropped += self.q.live as u64;

@@ -49,12 +49,15 @@ impl Slot {
     }
 
     /// Takes the event out of the queue; its storage key, if it has one, is
-    /// to be removed. The caller counts it out of `live`.
-    fn retire(&mut self, unstore: &mut Vec<(u64, u32)>) {
+    /// to be removed, and what it counted against the storage budget is
+    /// taken off `stored_bytes` now (the next persist removes the key before
+    /// it writes anything). The caller counts it out of `live`.
+    fn retire(&mut self, unstore: &mut Vec<u64>, stored_bytes: &mut usize) {
         self.flight = DONE;
         self.json = String::new();
         if self.stored > 0 {
-            unstore.push((self.seq, self.stored));
+            unstore.push(self.seq);
+            *stored_bytes = stored_bytes.saturating_sub(self.stored as usize);
         }
     }
 }
@@ -131,7 +134,7 @@ impl Tracker {
             return false;
         };
         self.drop_from = s.seq + 1;
-        s.retire(&mut self.unstore);
+        s.retire(&mut self.unstore, &mut self.q.stored_bytes);
         self.q.overflowed += 1;
         self.stats.dropped += 1;
         self.gone(1);
@@ -434,7 +437,7 @@ impl Tracker {
             if hit {
                 s.flight = 0;
                 if done {
-                    s.retire(&mut self.unstore);
+                    s.retire(&mut self.unstore, &mut self.q.stored_bytes);
                 }
                 n += 1;
             }
