@@ -711,6 +711,23 @@ fn event_ids_are_version_4_uuids() {
 }
 
 #[test]
+fn queued_skips_the_events_that_left_the_queue_from_either_end() {
+    let mut t = tracker(&[]);
+    for i in 0..4 {
+        track(&mut t, T0, i);
+    }
+    // The first and the last left the queue (their slots not swept yet).
+    for i in [0, 3] {
+        t.q.queue[i].flight = u64::MAX;
+        t.q.queue[i].json.clear();
+    }
+    let all: Vec<(u64, String)> = t.queued().map(|(s, j)| (s, j.to_string())).collect();
+    assert_eq!(all.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3]);
+    let last = t.queued().last().map(|(s, j)| (s, j.to_string()));
+    assert_eq!(last.as_ref(), all.last());
+}
+
+#[test]
 fn index_of_finds_the_first_slot_at_or_after_a_sequence_number() {
     let mut t = tracker(&[("maxQueueSize", num(50.0))]);
     for i in 0..80 {
