@@ -151,7 +151,7 @@ pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
     let mut out = Vec::with_capacity(contexts as usize + 2);
     out.push(keys.user_id());
     out.push(session_key(prefix));
-    for n in 1..=contexts {
+    for n in 1..contexts + 1 {
         out.push(keys.context(n));
     }
     out
