@@ -23,6 +23,10 @@ pub const OPEN: &str = "{\"events\":[";
 /// What a request's JSON ends with, after its events.
 pub const CLOSE: &str = "]}";
 
+/// The length of [`OPEN`] and [`CLOSE`] percent-encoded, `%7B%22events%22%3A%5B`
+/// and `%5D%7D` (a constant: nothing to count per request; a test checks it).
+const OPEN_CLOSE_ENCODED: usize = 27;
+
 /// How the JSON is put in the request body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BodyFormat {
@@ -54,7 +58,7 @@ impl BodyFormat {
     /// Bytes of a body holding no event: the `data=` prefix and the encoded
     /// `{"events":[` and `]}` around the events.
     pub fn overhead(self) -> usize {
-        self.prefix().len() + form::encoded_len(OPEN, true) + form::encoded_len(CLOSE, true)
+        self.prefix().len() + OPEN_CLOSE_ENCODED
     }
 
     /// Bytes one event adds to a body: its encoded JSON and the encoded comma
@@ -135,6 +139,12 @@ mod tests {
     use super::*;
     use crate::core::form::tests::decode;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_encoded_open_and_close_are_27_bytes() {
+        let n = form::encoded_len(OPEN, true) + form::encoded_len(CLOSE, true);
+        assert_eq!(n, OPEN_CLOSE_ENCODED);
+    }
 
     fn body(events: &[&str], fmt: BodyFormat) -> String {
         let mut out = String::new();

@@ -7,7 +7,6 @@
 //! a gone tab's old event keys go only once this tab's persist succeeded
 //! (sent twice rather than lost).
 
-use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::{Error, ErrorCode};
 use crate::prelude::*;
@@ -36,10 +35,11 @@ impl Claim<'_> {
         if self.bad == 0 {
             return None;
         }
-        let mut m = String::new();
-        num::push_u64(&mut m, u64::from(self.bad));
-        m.push_str(" stored entries under the tracker's keys were not valid events and were removed unsent");
-        Some(Error::new(ErrorCode::StorageError, m).with_count(self.bad))
+        Some(crate::core::tracker::counted(
+            ErrorCode::StorageError,
+            self.bad as usize,
+            "stored entries under the tracker's keys were not valid events and were removed unsent",
+        ))
     }
 }
 
@@ -70,13 +70,13 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
         }
         let context = |n: u64| {
             if let Some(&(_, _, c)) = contexts.iter().find(|(t, m, _)| *t == tab && *m == n) {
-                return c.map(String::from);
+                return c;
             }
             let c = find(all, &keys.context_of(tab, n))
                 .filter(|&(c, obj)| obj && !c.is_empty())
                 .map(|(c, _)| c);
             contexts.push((tab, n, c));
-            c.map(String::from)
+            c
         };
         // A value that is not a JSON object is no event.
         match store::restore(if obj { stored } else { "" }, context, server_timestamp) {

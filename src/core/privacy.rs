@@ -13,7 +13,7 @@ use crate::prelude::*;
 
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
-use crate::core::store::Keys;
+use crate::core::store::{self, Keys};
 
 /// A choice saved by `optOut()` or `optIn()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,16 +136,12 @@ pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
 
 /// The storage key of the saved choice (site-wide, like the anonymous id).
 pub fn consent_key(prefix: &str) -> String {
-    let mut k = prefix.to_string();
-    k.push_str(":consent");
-    k
+    store::site_key(prefix, ":consent")
 }
 
 /// The storage key of the site's current session (`<id>:<last ms>`).
 pub fn session_key(prefix: &str) -> String {
-    let mut k = prefix.to_string();
-    k.push_str(":session");
-    k
+    store::site_key(prefix, ":session")
 }
 
 /// The stored keys an opt-out removes, besides the events' own (which
@@ -155,7 +151,7 @@ pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
     let mut out = Vec::with_capacity(contexts as usize + 2);
     out.push(keys.user_id());
     out.push(session_key(prefix));
-    for n in 1..=contexts {
+    for n in 1..contexts + 1 {
         out.push(keys.context(n));
     }
     out

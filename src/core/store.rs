@@ -99,7 +99,7 @@ pub fn context_json(shared: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
-    app: String,
+    /// `<app>.<random>`: its first 9 bytes are the app's hash and the dot.
     tab: String,
 }
 
@@ -107,13 +107,11 @@ impl Keys {
     /// Keys under `prefix` (the `storageKey` option) for the tracker sending
     /// to `url`, in the tab with random id `random`.
     pub fn new(prefix: &str, url: &str, random: &str) -> Self {
-        let app = hash_hex(url);
-        let mut tab = app.clone();
+        let mut tab = hash_hex(url);
         tab.push('.');
         tab.push_str(random);
         Keys {
             prefix: prefix.to_string(),
-            app,
             tab,
         }
     }
@@ -127,7 +125,7 @@ impl Keys {
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
-        after(tab, self.app.as_bytes()).is_some_and(|r| r.as_bytes().first() == Some(&b'.'))
+        after(tab, self.tab.as_bytes().get(..9).unwrap_or_default()).is_some()
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -197,8 +195,7 @@ impl Keys {
 
     /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
     fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
-        after(after(rest, kind.as_bytes())?, b":")
+        after(key, self.key(kind, "", None).as_bytes())
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
@@ -224,9 +221,7 @@ impl Keys {
 
     /// The key of the anonymous user id.
     pub fn user_id(&self) -> String {
-        let mut k = self.prefix.clone();
-        k.push_str(":user_id");
-        k
+        site_key(&self.prefix, ":user_id")
     }
 
     /// Splits an event key into its tab and sequence number; `None` for a
@@ -234,6 +229,14 @@ impl Keys {
     pub fn parse_event<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
         self.parse(key, "q")
     }
+}
+
+/// A key of the whole site under `prefix` (not of one tab): `prefix` then
+/// `name` (`:user_id`, `:consent`, `:session`).
+pub fn site_key(prefix: &str, name: &str) -> String {
+    let mut k = prefix.to_string();
+    k.push_str(name);
+    k
 }
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
@@ -331,65 +334,80 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
 /// will be sent, and its time (`i64::MAX` when the server sets it).
-pub fn restore(
+pub fn restore<'c>(
     stored: &str,
-    mut context: impl FnMut(u64) -> Option<String>,
+    mut context: impl FnMut(u64) -> Option<&'c str>,
     server_timestamp: bool,
 ) -> Result<(String, i64), Error> {
     // The marker, and the number of the context it names.
-    let mut marks = 0;
-    let mut n = None;
-    for (k, v) in Props::new(stored) {
-        if k.is_empty() {
-            marks += 1;
-            n = match v {
-                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
-                _ => None,
-            };
-        }
-    }
+    let (marks, n, at) = marker(stored);
     let ctx = match n {
         Some(n) if marks == 1 => context(n),
         _ => None,
     };
+    // The event with its context put in at the marker's place.
+    let mut spliced = String::new();
     let problem = match (marks, &ctx) {
-        (0, _) | (1, Some(_)) => None,
+        (0, _) => None,
+        (1, Some(c)) if marker(c).0 > 0 => Some("nested shared properties"),
+        (1, Some(c)) => {
+            spliced.push_str(stored.get(..at.start).unwrap_or(""));
+            spliced.push_str(c);
+            spliced.push_str(stored.get(at.end..).unwrap_or(""));
+            None
+        }
         (1, None) => Some("its shared properties are gone"),
         _ => Some("shared properties named twice"),
     };
-    let mut out = String::new();
-    let opts = ValidateOptions {
-        server_timestamp,
-        now_ms: None,
-    };
+    let text = if marks == 0 { stored } else { &spliced };
     // Validated only when the marker is right. An absent default is never
     // written: it only tells (bit 0 of `given`) whether the event has its
     // own event_id (validated, a non-empty string).
-    let r = match problem {
-        Some(_) => Ok((None, 0)),
-        None => Props::spliced(stored, ctx.as_deref().unwrap_or("")).validate(
-            &mut out,
-            None,
-            &[(event::EVENT_ID, RawValue::Absent)],
-            &opts,
-        ),
+    let why = match problem {
+        Some(p) => p,
+        None => {
+            let mut out = String::new();
+            let opts = ValidateOptions {
+                server_timestamp,
+                now_ms: None,
+            };
+            match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
+                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX))),
+                Ok(_) => "no event_id",
+                Err(e) => return Err(not_ours(&e.message)),
+            }
+        }
     };
-    // One message built for every way to fail: the marker's problem,
-    // validation's error, or no event_id.
-    let why = match (&r, problem) {
-        (_, Some(p)) => p,
-        (Ok((_, given)), None) if given & 1 == 0 => "no event_id",
-        (Ok((time, _)), None) => return Ok((out, time.unwrap_or(i64::MAX))),
-        (Err(e), None) => &e.message,
-    };
-    let mut m = String::from("not an event of this library: ");
-    m.push_str(why);
-    Err(Error::new(ErrorCode::StorageError, m))
+    Err(not_ours(why))
 }
 
-/// A stored entry's problem, before [`restore`] says whose.
-pub(crate) fn problem(why: &str) -> Error {
-    Error::new(ErrorCode::StorageError, why)
+/// The error of a stored entry that is no event of this library.
+fn not_ours(why: &str) -> Error {
+    let mut m = String::from("not an event of this library: ");
+    m.push_str(why);
+    Error::new(ErrorCode::StorageError, m)
+}
+
+/// The markers among `entries` (properties with an empty name, see
+/// [`push_compacted`]): how many, and the last one's context number and
+/// place in the text (with the `p` entries right before it, which no
+/// property check reads).
+fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
+    let mut props = Props::new(entries);
+    let mut out = (0, None, 0..0);
+    let mut start = 0;
+    while let Some((k, v)) = props.next() {
+        let end = entries.len() - props.remainder().len();
+        if k.is_empty() {
+            let n = match v {
+                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
+                _ => None,
+            };
+            out = (out.0 + 1, n, start..end);
+        }
+        start = end;
+    }
+    out
 }
 
 /// Sorts claimed events `(time, seq, json)` into the order they were
@@ -533,14 +551,16 @@ pub(crate) mod tests {
     #[test]
     fn a_stored_event_gets_its_one_context_back_at_its_marker() {
         let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
-        let ctx = |n: u64| (n == 1).then(|| entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#));
+        let one = entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#);
+        let ctx = |n: u64| (n == 1).then_some(one.as_str());
         let (json, _) = restore(&entries(head), ctx, false).unwrap();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
         want["page_url"] = "https://x/".into();
         want["session_dua"] = "UA".into();
         assert_eq!(back, want);
-        let nested = |_| Some(entries(r#"{"page_url":"https://x/","":2}"#));
+        let inner = entries(r#"{"page_url":"https://x/","":2}"#);
+        let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
         for e in [
             restore(&entries(head), nested, false),

@@ -134,6 +134,68 @@ impl Rng {
     }
 }
 
+/// The properties the environment fills, as [`Tracker::new`] collects them.
+struct Env {
+    /// See `Tracker::env_defaults`.
+    defaults: Vec<privacy::Prop>,
+    /// See `Tracker::ctx_tail`.
+    tail: String,
+}
+
+impl Env {
+    /// The `sessionIp` and `sessionDua` options, when given, first.
+    fn start(cfg: &Config) -> Self {
+        let mut env = Env {
+            defaults: Vec::new(),
+            tail: String::new(),
+        };
+        if let Some(ip) = &cfg.session_ip {
+            env.add("session_ip", ip);
+        }
+        if let Some(dua) = &cfg.session_dua {
+            env.add("session_dua", dua);
+        }
+        env
+    }
+
+    /// One of the environment's own properties: its `session_dua` only when
+    /// the `sessionDua` option is not given.
+    fn add_unless_given(&mut self, cfg: &Config, k: &str, v: &str) {
+        if k != "session_dua" || cfg.session_dua.is_none() {
+            self.add(k, v);
+        }
+    }
+
+    /// Adds a property the environment fills to every event, and to the
+    /// tail; an empty value is never sent.
+    fn add(&mut self, k: &str, v: &str) {
+        if v.is_empty() {
+            return;
+        }
+        // The time zone offset is a number of hours, as CoolaData's tracker
+        // sends it: short plain decimals only ("-5.5"), so that no text that
+        // JSON's grammar allows but a parser cannot hold ("3e888") is sent
+        // as a number.
+        let mut plain = k == "event_timezone_offset" && v.len() <= 8;
+        for b in v.bytes() {
+            plain &= b | 0x20 != b'e';
+        }
+        let numeric = plain && num::is_json_number(v);
+        let tail = &mut self.tail;
+        if !tail.is_empty() {
+            tail.push(',');
+        }
+        json::push_str(tail, k);
+        tail.push(':');
+        if numeric {
+            tail.push_str(v);
+        } else {
+            json::push_str(tail, v);
+        }
+        self.defaults.push((k.to_string(), v.to_string(), numeric));
+    }
+}
+
 /// The tracker's state: the queue, what is in flight, backoff and notices.
 pub struct Tracker {
     cfg: Config,
@@ -151,9 +213,8 @@ pub struct Tracker {
     notices: Vec<Error>,
     scratch: String,
     stats: Stats,
-    /// Stored events that left the queue: their keys are to be removed, and
-    /// what each counted against the storage budget.
-    unstore: Vec<(u64, u32)>,
+    /// Stored events that left the queue: their keys are to be removed.
+    unstore: Vec<u64>,
     /// The environment defaults as they end every event's JSON that did not
     /// override one of them (`"k":v,...`, no braces); with the page's own
     /// defaults before them, the part of an event stored once per page as a
@@ -233,27 +294,15 @@ impl Tracker {
     /// environment fills once (user agent, screen size...), each sent unless
     /// the caller gives it or it is empty.
     ///
-    /// `cfg.session_dua` and `cfg.session_ip` move into those properties:
-    /// [`Tracker::config`] has them as `None`.
-    pub fn new(
-        mut cfg: Config,
-        seed: [u32; 4],
-        anonymous_id: Option<String>,
-        env_defaults: Vec<(String, String)>,
-    ) -> Self {
-        // The `sessionDua` option, which wins over the environment's user agent.
-        let mut dua = cfg.session_dua.take();
-        let mut t = Self::start(cfg, seed, anonymous_id);
-        let mut env_defaults = env_defaults;
-        for (k, v) in env_defaults.iter_mut() {
-            // The value taken out in place: no by-value iterator (one more
-            // generic copy).
-            let v = core::mem::take(v);
-            let v = if k == "session_dua" { dua.take().unwrap_or(v) } else { v };
-            t.add_env(k, v);
+    /// `cfg.session_ip` and `cfg.session_dua` come first among those
+    /// properties; the `sessionDua` option, when given, wins over the
+    /// environment's `session_dua`.
+    pub fn new(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env_defaults: Vec<(String, String)>) -> Self {
+        let mut env = Env::start(&cfg);
+        for (k, v) in &env_defaults {
+            env.add_unless_given(&cfg, k, v);
         }
-        t.end_env(dua);
-        t
+        Self::start(cfg, seed, anonymous_id, env)
     }
 
     /// [`Tracker::new`] with the environment's properties read from `env`, the
@@ -261,38 +310,27 @@ impl Tracker {
     /// defaults (and numbers) when `page_props` (a page, and
     /// `autoPageProperties`), else only `session_dua`; then the tracker's
     /// type and version. The shell builds no list of pairs for it.
-    pub fn with_env(
-        mut cfg: Config,
-        seed: [u32; 4],
-        anonymous_id: Option<String>,
-        env: &str,
-        page_props: bool,
-    ) -> Self {
-        // The `sessionDua` option, which wins over the environment's user agent.
-        let mut dua = cfg.session_dua.take();
-        let mut t = Self::start(cfg, seed, anonymous_id);
+    pub fn with_env(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: &str, page_props: bool) -> Self {
+        let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
             if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
                 if page_props || k == "session_dua" {
-                    t.env_default(&mut dua, k, v);
+                    e.add_unless_given(&cfg, k, v);
                 }
             }
         }
-        t.env_default(&mut dua, "tracker_type", TRACKER_TYPE);
-        t.env_default(&mut dua, "tracker_version", TRACKER_VERSION);
-        t.end_env(dua);
-        t
+        e.add("tracker_type", TRACKER_TYPE);
+        e.add("tracker_version", TRACKER_VERSION);
+        Self::start(cfg, seed, anonymous_id, e)
     }
 
-    /// What both constructors start from (`cfg.session_dua` taken out by
-    /// them): the tracker with its user id, and the `sessionIp` option as
-    /// its first environment property.
+    /// What both constructors end with: the tracker with its user id and
+    /// the environment's properties.
     #[inline(always)]
-    fn start(mut cfg: Config, seed: [u32; 4], anonymous_id: Option<String>) -> Self {
+    fn start(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: Env) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
         let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
-        let ip = cfg.session_ip.take();
-        let mut t = Tracker {
+        Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
             next_seq: 1,
@@ -301,76 +339,22 @@ impl Tracker {
             state: Lifecycle::Running,
             rng,
             user_id,
-            env_defaults: Vec::new(),
+            env_defaults: env.defaults,
             drop_from: 0,
             notices: Vec::new(),
             scratch: String::new(),
             stats: Stats::default(),
             unstore: Vec::new(),
-            ctx_tail: String::new(),
+            ctx_tail: env.tail,
             ctx_count: 0,
             storage_budget: STORAGE_BUDGET,
             keepalive_budget: 0,
             held: None,
             q: QueueState::INITIAL,
-        };
-        if let Some(ip) = ip {
-            t.add_env("session_ip", ip);
-        }
-        t
-    }
-
-    /// The `sessionDua` option, when the environment gave no user agent for
-    /// it to replace, ends the environment's properties.
-    #[inline(always)]
-    fn end_env(&mut self, dua: Option<String>) {
-        if let Some(dua) = dua {
-            self.add_env("session_dua", dua);
         }
     }
 
-    /// One of the environment's properties for [`Tracker::with_env`]; `dua`,
-    /// the `sessionDua` option while not yet used, wins over the
-    /// environment's user agent.
-    fn env_default(&mut self, dua: &mut Option<String>, k: &str, v: &str) {
-        let v = match dua.take_if(|_| k == "session_dua") {
-            Some(d) => d,
-            None => v.to_string(),
-        };
-        self.add_env(k, v);
-    }
-
-    /// Adds a property the environment fills to every event, and to
-    /// `ctx_tail`; an empty value is never sent.
-    fn add_env(&mut self, k: &str, v: String) {
-        if v.is_empty() {
-            return;
-        }
-        // The time zone offset is a number of hours, as CoolaData's tracker
-        // sends it: short plain decimals only ("-5.5"), so that no text that
-        // JSON's grammar allows but a parser cannot hold ("3e888") is sent
-        // as a number.
-        let mut plain = k == "event_timezone_offset" && v.len() <= 8;
-        for b in v.bytes() {
-            plain &= b | 0x20 != b'e';
-        }
-        let numeric = plain && num::is_json_number(&v);
-        let tail = &mut self.ctx_tail;
-        if !tail.is_empty() {
-            tail.push(',');
-        }
-        json::push_str(tail, k);
-        tail.push(':');
-        if numeric {
-            tail.push_str(&v);
-        } else {
-            json::push_str(tail, &v);
-        }
-        self.env_defaults.push((k.to_string(), v, numeric));
-    }
-
-    /// The configuration (but `session_dua` and `session_ip`, which
-    /// [`Tracker::new`] moved into the environment's properties).
+    /// The configuration, as given.
     pub fn config(&self) -> &Config {
         &self.cfg
     }
@@ -565,7 +549,7 @@ fn own_id(id: &mut String, given: u64, encoded: &str) {
 }
 
 /// A notice about `n` events: `"<n> <what>"`, with the count.
-fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
+pub(crate) fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
     let mut m = String::new();
     num::push_u64(&mut m, n as u64);
     m.push(' ');
@@ -573,18 +557,14 @@ fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
     Error::new(code, m).with_count(n as u32)
 }
 
-/// A `request_failed` notice: `"a batch of <n> event(s) <why> (HTTP status <status>)"`.
+/// A `request_failed` notice: `"<n> event(s) of a batch <why> (HTTP status <status>)"`.
 fn request_failed(n: usize, status: u16, why: &str) -> Error {
-    let mut m = String::from("a batch of ");
-    num::push_u64(&mut m, n as u64);
-    m.push_str(" event(s) ");
-    m.push_str(why);
-    m.push_str(" (HTTP status ");
-    num::push_u64(&mut m, u64::from(status));
-    m.push(')');
-    Error::new(ErrorCode::RequestFailed, m)
-        .with_status(status)
-        .with_count(n as u32)
+    let mut e = counted(ErrorCode::RequestFailed, n, "event(s) of a batch ");
+    e.message.push_str(why);
+    e.message.push_str(" (HTTP status ");
+    num::push_u64(&mut e.message, u64::from(status));
+    e.message.push(')');
+    e.with_status(status)
 }
 
 #[cfg(test)]

@@ -22,9 +22,8 @@ impl Tracker {
         mut put_context: impl FnMut(u64, &str) -> bool,
         mut remove: impl FnMut(u64),
     ) -> bool {
-        for &(seq, bytes) in &self.unstore {
+        for &seq in &self.unstore {
             remove(seq);
-            self.q.stored_bytes = self.q.stored_bytes.saturating_sub(bytes as usize);
         }
         self.unstore.clear();
         if self.q.unstored_since == u64::MAX {
@@ -135,7 +134,9 @@ impl Tracker {
     }
 
     /// What this tracker's stored events take in storage, as counted
-    /// against the budget (stored text plus [`store::KEY_BYTES`] an event).
+    /// against the budget (stored text plus [`store::KEY_BYTES`] an event);
+    /// an event that left the queue no longer counts (the next persist
+    /// removes its key before it writes anything).
     pub fn stored_bytes(&self) -> usize {
         self.q.stored_bytes
     }

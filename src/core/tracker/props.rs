@@ -9,16 +9,10 @@ use crate::core::entries::{self, Entries, Entry};
 use crate::core::error::Error;
 use crate::core::event::{self, RawValue, ValidateOptions};
 
-/// Yields the properties (`Entry::Prop`) of entries, keeping the first
-/// malformed entry. With a context ([`Props::spliced`]), the empty-named
-/// marker of a stored event is replaced by the context's properties (see
-/// [`crate::core::store`]).
+/// Yields the properties (`Entry::Prop`) of entries, up to the first
+/// malformed one, which it keeps.
 pub(crate) struct Props<'a> {
     it: Entries<'a>,
-    /// The context to put in at the marker, while splicing.
-    ctx: Option<Entries<'a>>,
-    /// Reading the context now.
-    in_ctx: bool,
     /// The first problem found in the entries.
     pub(crate) err: Option<Error>,
 }
@@ -28,19 +22,13 @@ impl<'a> Props<'a> {
     pub(crate) fn new(encoded: &'a str) -> Self {
         Props {
             it: entries::parse(encoded),
-            ctx: None,
-            in_ctx: false,
             err: None,
         }
     }
 
-    /// The properties of a stored event, its marker replaced by those of
-    /// `ctx`. A marker inside the context is an error.
-    pub(crate) fn spliced(encoded: &'a str, ctx: &'a str) -> Self {
-        Props {
-            ctx: Some(entries::parse(ctx)),
-            ..Props::new(encoded)
-        }
+    /// What is left to read.
+    pub(crate) fn remainder(&self) -> &'a str {
+        self.it.remainder()
     }
 
     /// Validates the event these properties make (see
@@ -66,28 +54,14 @@ impl<'a> Iterator for Props<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let e = match (self.in_ctx, self.ctx.as_mut()) {
-                (true, Some(ctx)) => match ctx.next() {
-                    Some(e) => e,
-                    None => {
-                        self.in_ctx = false;
-                        continue;
-                    }
-                },
-                _ => self.it.next()?,
-            };
-            match e {
-                Ok(Entry::Prop("", _)) if self.ctx.is_some() => {
-                    if self.in_ctx {
-                        self.err
-                            .get_or_insert(crate::core::store::problem("nested shared properties"));
-                    }
-                    self.in_ctx = true;
-                }
+            match self.it.next()? {
                 Ok(Entry::Prop(k, v)) => return Some((k, v)),
                 Ok(Entry::Default(..)) => {}
+                // An error ends the entries (see `Entries::next`): it is
+                // the only one.
                 Err(e) => {
-                    self.err.get_or_insert(e);
+                    self.err = Some(e);
+                    return None;
                 }
             }
         }

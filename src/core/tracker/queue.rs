@@ -49,12 +49,15 @@ impl Slot {
     }
 
     /// Takes the event out of the queue; its storage key, if it has one, is
-    /// to be removed. The caller counts it out of `live`.
-    fn retire(&mut self, unstore: &mut Vec<(u64, u32)>) {
+    /// to be removed, and what it counted against the storage budget is
+    /// taken off `stored_bytes` now (the next persist removes the key before
+    /// it writes anything). The caller counts it out of `live`.
+    fn retire(&mut self, unstore: &mut Vec<u64>, stored_bytes: &mut usize) {
         self.flight = DONE;
         self.json = String::new();
         if self.stored > 0 {
-            unstore.push((self.seq, self.stored));
+            unstore.push(self.seq);
+            *stored_bytes = stored_bytes.saturating_sub(self.stored as usize);
         }
     }
 }
@@ -71,10 +74,10 @@ pub(super) struct Flight {
     unload: bool,
 }
 
-const GAVE_UP: &str = "was given up after maxRetries";
-const STATUS_FALSE: &str = "was refused (\"status\": false)";
-const REFUSED: &str = "was refused for good";
-const BAD_KEY: &str = "was refused (403: bad appKey): sending stops, events are kept";
+const GAVE_UP: &str = "given up after maxRetries";
+const STATUS_FALSE: &str = "refused (\"status\": false)";
+const REFUSED: &str = "refused for good";
+const BAD_KEY: &str = "refused (403: bad appKey): sending stops, events are kept";
 
 impl Tracker {
     /// Queues one already validated event JSON (used for events restored
@@ -131,7 +134,7 @@ impl Tracker {
             return false;
         };
         self.drop_from = s.seq + 1;
-        s.retire(&mut self.unstore);
+        s.retire(&mut self.unstore, &mut self.q.stored_bytes);
         self.q.overflowed += 1;
         self.stats.dropped += 1;
         self.gone(1);
@@ -434,7 +437,7 @@ impl Tracker {
             if hit {
                 s.flight = 0;
                 if done {
-                    s.retire(&mut self.unstore);
+                    s.retire(&mut self.unstore, &mut self.q.stored_bytes);
                 }
                 n += 1;
             }
@@ -451,10 +454,32 @@ impl Tracker {
     /// The JSON of every event still queued, oldest first (for persistence
     /// and inspection).
     pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
-        self.q
-            .queue
-            .iter()
-            .filter(|s| !s.done())
-            .map(|s| (s.seq, s.json.as_str()))
+        Queued(self.q.queue.iter())
+    }
+}
+
+/// The events still queued (see [`Tracker::queued`]); `last` reads from
+/// the end (the shell's debug output shows the event just queued).
+struct Queued<'a>(core::slice::Iter<'a, Slot>);
+
+impl<'a> Iterator for Queued<'a> {
+    type Item = (u64, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let s = self.0.next()?;
+            if !s.done() {
+                return Some((s.seq, &s.json));
+            }
+        }
+    }
+
+    fn last(mut self) -> Option<Self::Item> {
+        loop {
+            let s = self.0.next_back()?;
+            if !s.done() {
+                return Some((s.seq, &s.json));
+            }
+        }
     }
 }

@@ -546,7 +546,9 @@ fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
     );
     assert!(stored[4].1.ends_with(r#","":2}"#));
     assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"session_dua""#));
-    let ctx = |n: u64| contexts.get(&n).map(|c| stored_entries(c));
+    let ctx_entries: std::collections::BTreeMap<u64, String> =
+        contexts.iter().map(|(n, c)| (*n, stored_entries(c))).collect();
+    let ctx = |n: u64| ctx_entries.get(&n).map(String::as_str);
     for ((_, text), (_, json)) in stored.iter().zip(&queued) {
         let (back, time) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
         assert_eq!(time, T0);
@@ -709,6 +711,23 @@ fn event_ids_are_version_4_uuids() {
 }
 
 #[test]
+fn queued_skips_the_events_that_left_the_queue_from_either_end() {
+    let mut t = tracker(&[]);
+    for i in 0..4 {
+        track(&mut t, T0, i);
+    }
+    // The first and the last left the queue (their slots not swept yet).
+    for i in [0, 3] {
+        t.q.queue[i].flight = u64::MAX;
+        t.q.queue[i].json.clear();
+    }
+    let all: Vec<(u64, String)> = t.queued().map(|(s, j)| (s, j.to_string())).collect();
+    assert_eq!(all.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3]);
+    let last = t.queued().last().map(|(s, j)| (s, j.to_string()));
+    assert_eq!(last.as_ref(), all.last());
+}
+
+#[test]
 fn index_of_finds_the_first_slot_at_or_after_a_sequence_number() {
     let mut t = tracker(&[("maxQueueSize", num(50.0))]);
     for i in 0..80 {
@@ -767,5 +786,8 @@ fn with_env_reads_the_environment_text_as_new_reads_its_pairs() {
         assert_eq!(a.ctx_tail, b.ctx_tail);
         assert_eq!(a.user_id, b.user_id);
         assert!(!b.env_defaults.is_empty());
+        // The options stay in the configuration as given.
+        assert_eq!(b.config().session_dua.as_deref(), dua);
+        assert_eq!(b.config().session_ip.as_deref(), ip);
     }
 }
