@@ -113,7 +113,9 @@ struct Model {
     keepalive_budget: usize,
 }
 
-/// What `Tracker::new` takes: config, seed, anonymous id, environment defaults.
+/// What `Tracker::new` takes: config, seed, anonymous id, environment defaults
+/// (half the inputs, by the seed's low bit, go through `Tracker::with_env`
+/// instead, as the shell does).
 type Setup = (Config, [u32; 4], Option<String>, Vec<(String, String)>);
 
 fn decode_config(inp: &mut Input) -> Setup {
@@ -165,6 +167,18 @@ fn decode_config(inp: &mut Input) -> Setup {
     (cfg, seed, anon, env)
 }
 
+/// The environment's pairs as the shell's `environment()` writes them (the
+/// entries form): a number as `n`, any other text as `p`. `tracker_type` is
+/// left out: the shell never writes it, `with_env` adds its own.
+fn env_text(env: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (k, v) in env.iter().filter(|(k, _)| k != "tracker_type") {
+        let number = k == "event_timezone_offset" && v.parse::<f64>().is_ok_and(f64::is_finite);
+        super::wire::write_entry(&mut out, if number { 'n' } else { 'p' }, k, v);
+    }
+    out
+}
+
 fn is_uuid_v4(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 36
@@ -198,7 +212,13 @@ impl Model {
             max_queue: cfg.max_queue_size,
             max_tries: cfg.max_tries,
             server_ts: cfg.server_timestamp,
-            t: Tracker::new(cfg, seed, anon, env),
+            t: if seed[0] & 1 == 0 {
+                Tracker::new(cfg, seed, anon, env)
+            } else {
+                // The shell's constructor: the same properties as the text
+                // `environment()` gives (numbers tagged `n`, texts `p`).
+                Tracker::with_env(cfg, seed, anon, &env_text(&env), true)
+            },
             now: START_MS + i64::from(inp.u32()) * 1000,
             evs: BTreeMap::new(),
             ids: HashMap::new(),
