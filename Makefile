@@ -79,12 +79,18 @@ browser:
 # feature `edge`, so pages never carry it), each optimised with wasm-opt from
 # the npm package binaryen, assembled in pkg/. The edge build goes first: the
 # cargo artifact left last is the browser one, which `wasm-named` measures.
+# Around wasm-opt, tools/wasm-names.mjs drops the exports no JS reads (so
+# wasm-opt can drop what they held), names the snippet's two `_` and `$`, and
+# takes out of the glue the imports wasm-opt removed; pkg-template/shorten.mjs
+# (in assemble) then gives the imports, modules and other exports short names.
 build: tools
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-edge --no-pack -- $(SLIM) --features edge
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack -- $(SLIM)
 	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack -- $(SLIM)
 	for d in target/pkg-web target/pkg-node target/pkg-edge; do \
+	  node tools/wasm-names.mjs exports $$d; \
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
+	  node tools/wasm-names.mjs imports $$d; \
 	done
 	node pkg-template/assemble.mjs
 
