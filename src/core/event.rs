@@ -271,6 +271,16 @@ const STRING: &str = "is required and must be a non-empty string";
 /// ...and why `event_timestamp_epoch` is.
 const TIME: &str = "is required (13-digit epoch ms) unless serverTimestamp is true";
 
+/// The properties [`write_prop`] has rules of its own for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Name,
+    User,
+    Id,
+    Time,
+    No,
+}
+
 fn write_prop(
     out: &mut String,
     key: &str,
@@ -295,7 +305,16 @@ fn write_prop(
     if matches!(value, RawValue::Absent) {
         return Ok(());
     }
-    if key == TIMESTAMP {
+    // Which of the four fields with rules of their own `key` is: one
+    // switch on its length instead of six string comparisons.
+    let special = match key {
+        EVENT_NAME => Special::Name,
+        USER_ID => Special::User,
+        EVENT_ID => Special::Id,
+        TIMESTAMP => Special::Time,
+        _ => Special::No,
+    };
+    if special == Special::Time {
         if matches!(value, RawValue::Str("")) {
             // Empty is as good as absent: optional under server timestamps,
             // otherwise the mandatory field is missing.
@@ -315,8 +334,8 @@ fn write_prop(
         seen.time = Some(ms);
         return Ok(());
     }
-    let mandatory = key == EVENT_NAME || key == USER_ID;
-    if key == EVENT_ID && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
+    let mandatory = matches!(special, Special::Name | Special::User);
+    if special == Special::Id && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
         return Err(Error::field(
             ErrorCode::InvalidValue,
             key,
@@ -367,10 +386,10 @@ fn write_prop(
         RawValue::Absent => {}
     }
     out.push(',');
-    if key == EVENT_NAME {
-        seen.name = true;
-    } else if key == USER_ID {
-        seen.user = true;
+    match special {
+        Special::Name => seen.name = true,
+        Special::User => seen.user = true,
+        _ => {}
     }
     Ok(())
 }
