@@ -344,12 +344,17 @@ impl Config {
         };
         let kind = field.kind();
         let text = s.filter(|s| !s.is_empty());
-        let body_format = BodyFormat::parse(s.unwrap_or_default());
         let ok = match kind {
             Kind::Text(_) => text.is_some() || (field == Field::SessionDua && matches!(b, Some(false))),
             Kind::Flag => b.is_some(),
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
-            Kind::Choice(_) if field == Field::BodyFormat => body_format.is_some(),
+            Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s.unwrap_or_default()) {
+                Some(f) => {
+                    self.body_format = f;
+                    return Ok(());
+                }
+                None => false,
+            },
             Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
             // A number comes as its text to `parse` (the entries form's `n`)
             // and is read by `set` itself: any other value is refused.
@@ -358,30 +363,24 @@ impl Config {
         if !ok {
             return Err(bad(name, &kind.message()));
         }
-        let string = text.unwrap_or_default().to_string();
         let flag = matches!(b, Some(true));
         // Checked whole and in range above.
         let whole = n as u64;
-        // Grouped by the type of the field, so that each type's store (and
-        // the drop of the value it replaces) is written once.
+        // Grouped by the type of the field, so that each type's store is
+        // written once; a text option's string is copied into the field's
+        // own buffer (one copy for the six of them).
         let text_slot = match field {
             Field::AppKey => Some(&mut self.app_key),
             Field::Endpoint => Some(&mut self.endpoint),
             Field::StorageKey => Some(&mut self.storage_key),
+            Field::UserId => Some(self.user_id.get_or_insert_with(String::new)),
+            Field::SessionDua => Some(self.session_dua.get_or_insert_with(String::new)),
+            Field::SessionIp => Some(self.session_ip.get_or_insert_with(String::new)),
             _ => None,
         };
         if let Some(slot) = text_slot {
-            *slot = string;
-            return Ok(());
-        }
-        let optional_text = match field {
-            Field::UserId => Some(&mut self.user_id),
-            Field::SessionDua => Some(&mut self.session_dua),
-            Field::SessionIp => Some(&mut self.session_ip),
-            _ => None,
-        };
-        if let Some(slot) = optional_text {
-            *slot = Some(string);
+            slot.clear();
+            slot.push_str(text.unwrap_or_default());
             return Ok(());
         }
         let flag_slot = match field {
@@ -397,7 +396,6 @@ impl Config {
             return Ok(());
         }
         match field {
-            Field::BodyFormat => self.body_format = body_format.unwrap_or(BodyFormat::Form),
             Field::BatchSize => self.batch_size = whole as usize,
             Field::FlushIntervalMs => self.flush_interval_ms = whole as u32,
             Field::MaxQueueSize => self.max_queue_size = whole as usize,

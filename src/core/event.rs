@@ -196,7 +196,13 @@ fn validate_dyn<'a>(
         Err(Error::new(ErrorCode::EventTooLarge, m))
     });
     if result.is_err() {
-        out.truncate(start);
+        // Not `String::truncate`: its char-boundary assertion (a panic path
+        // and its message, which the trapping panic handler never prints)
+        // stays in the wasm even though `start` is always a boundary.
+        debug_assert!(out.is_char_boundary(start));
+        // SAFETY: `start` was `out.len()` before `write_event`, which only
+        // appends, so `out[..start]` is the valid UTF-8 it was.
+        unsafe { out.as_mut_vec().truncate(start) };
     }
     result
 }
@@ -265,6 +271,26 @@ const STRING: &str = "is required and must be a non-empty string";
 /// ...and why `event_timestamp_epoch` is.
 const TIME: &str = "is required (13-digit epoch ms) unless serverTimestamp is true";
 
+/// The properties [`write_prop`] has rules of its own for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    Name,
+    User,
+    Id,
+    Time,
+    No,
+}
+
+/// Why [`write_value`] refused a property: a rule's code and message, a
+/// value of a type events cannot hold (see [`invalid`]), or the timestamp
+/// rules' error. The [`Error`] about `key` is built in one place
+/// ([`write_prop`]), not at each of a dozen returns.
+enum Fail {
+    Rule(ErrorCode, &'static str),
+    Invalid(&'static str),
+    Time(Error),
+}
+
 fn write_prop(
     out: &mut String,
     key: &str,
@@ -272,35 +298,57 @@ fn write_prop(
     opts: &ValidateOptions,
     seen: &mut Seen,
 ) -> Result<(), Error> {
+    match write_value(out, key, value, opts, seen) {
+        Ok(()) => Ok(()),
+        Err(Fail::Rule(code, why)) => Err(Error::field(code, key, why)),
+        Err(Fail::Invalid(what)) => Err(invalid(key, what)),
+        Err(Fail::Time(e)) => Err(with_field(e, TIMESTAMP)),
+    }
+}
+
+fn write_value(
+    out: &mut String,
+    key: &str,
+    value: RawValue<'_>,
+    opts: &ValidateOptions,
+    seen: &mut Seen,
+) -> Result<(), Fail> {
     if key.is_empty() {
-        return Err(Error::field(
+        return Err(Fail::Rule(
             ErrorCode::InvalidPropertyName,
-            key,
             "is an empty property name: name every property",
         ));
     }
     if is_reserved(key) {
-        return Err(Error::field(
+        return Err(Fail::Rule(
             ErrorCode::ReservedProperty,
-            key,
             "is reserved by CoolaData: rename the property",
         ));
     }
     if matches!(value, RawValue::Absent) {
         return Ok(());
     }
-    if key == TIMESTAMP {
+    // Which of the four fields with rules of their own `key` is: one
+    // switch on its length instead of six string comparisons.
+    let special = match key {
+        EVENT_NAME => Special::Name,
+        USER_ID => Special::User,
+        EVENT_ID => Special::Id,
+        TIMESTAMP => Special::Time,
+        _ => Special::No,
+    };
+    if special == Special::Time {
         if matches!(value, RawValue::Str("")) {
             // Empty is as good as absent: optional under server timestamps,
             // otherwise the mandatory field is missing.
             if opts.server_timestamp {
                 return Ok(());
             }
-            return Err(Error::field(ErrorCode::MissingField, key, TIME));
+            return Err(Fail::Rule(ErrorCode::MissingField, TIME));
         }
-        let ms = timestamp_of(value).map_err(|e| with_field(e, TIMESTAMP))?;
+        let ms = timestamp_of(value).map_err(Fail::Time)?;
         if let (Some(now), false) = (opts.now_ms, opts.server_timestamp) {
-            timestamp::check_window(ms, now).map_err(|e| with_field(e, TIMESTAMP))?;
+            timestamp::check_window(ms, now).map_err(Fail::Time)?;
         }
         json::push_str(out, key);
         out.push(':');
@@ -309,11 +357,10 @@ fn write_prop(
         seen.time = Some(ms);
         return Ok(());
     }
-    let mandatory = key == EVENT_NAME || key == USER_ID;
-    if key == EVENT_ID && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
-        return Err(Error::field(
+    let mandatory = matches!(special, Special::Name | Special::User);
+    if special == Special::Id && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
+        return Err(Fail::Rule(
             ErrorCode::InvalidValue,
-            key,
             "must be a non-empty string unique per event, or left out",
         ));
     }
@@ -322,33 +369,31 @@ fn write_prop(
     match value {
         RawValue::Str(s) => {
             if mandatory && s.is_empty() {
-                return Err(Error::field(ErrorCode::MissingField, key, STRING));
+                return Err(Fail::Rule(ErrorCode::MissingField, STRING));
             }
             json::push_str(out, s);
         }
         _ if mandatory => {
-            return Err(Error::field(
+            return Err(Fail::Rule(
                 ErrorCode::InvalidValue,
-                key,
                 "must be a string (use String(value))",
             ))
         }
         RawValue::Num(n) => {
             if !num::push_json_number(out, n) {
-                return Err(invalid(key, "a number that JSON cannot hold"));
+                return Err(Fail::Invalid("a number that JSON cannot hold"));
             }
         }
         RawValue::NumText(t) => {
             if !num::is_json_number(t) {
-                return Err(invalid(key, "a number that JSON cannot hold"));
+                return Err(Fail::Invalid("a number that JSON cannot hold"));
             }
             out.push_str(t);
         }
         RawValue::Bool(b) => out.push_str(if b { "\"true\"" } else { "\"false\"" }),
         RawValue::Object | RawValue::Array => {
-            return Err(Error::field(
+            return Err(Fail::Rule(
                 ErrorCode::NestedProperty,
-                key,
                 if matches!(value, RawValue::Array) {
                     "is an array, but events are flat: join its items into a string"
                 } else {
@@ -356,15 +401,15 @@ fn write_prop(
                 },
             ))
         }
-        RawValue::Date(_) => return Err(invalid(key, "a Date (send date.getTime())")),
-        RawValue::Other(kind) => return Err(invalid(key, kind)),
+        RawValue::Date(_) => return Err(Fail::Invalid("a Date (send date.getTime())")),
+        RawValue::Other(kind) => return Err(Fail::Invalid(kind)),
         RawValue::Absent => {}
     }
     out.push(',');
-    if key == EVENT_NAME {
-        seen.name = true;
-    } else if key == USER_ID {
-        seen.user = true;
+    match special {
+        Special::Name => seen.name = true,
+        Special::User => seen.user = true,
+        _ => {}
     }
     Ok(())
 }

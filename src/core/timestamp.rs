@@ -107,10 +107,7 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
         return Ok(());
     };
     let mut m = String::from("timestamp ");
-    if ts < 0 {
-        m.push('-');
-    }
-    push_num(&mut m, ts.unsigned_abs());
+    num::push_i64(&mut m, ts);
     m.push_str(" is");
     push_duration(&mut m, dist.unsigned_abs());
     m.push_str(dir);
@@ -153,21 +150,18 @@ fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
 fn push_duration(out: &mut String, ms: u64) {
     // A static table: read from the data section, not built on the stack.
-    static PARTS: [(u64, u64, &str); 5] = [
-        (86_400_000, u64::MAX, " d"),
-        (3_600_000, 24, " h"),
-        (60_000, 60, " min"),
-        (1000, 60, " s"),
-        (1, 1000, " ms"),
-    ];
-    for &(unit, modulo, name) in &PARTS {
+    static UNITS: [u64; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
+    let mut rest = ms;
+    for (k, &unit) in UNITS.iter().enumerate() {
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
-        let n = ms.checked_div(unit).and_then(|q| q.checked_rem(modulo)).unwrap_or(0);
+        let n = rest.checked_div(unit).unwrap_or(0);
+        rest = rest.checked_rem(unit).unwrap_or(0);
         if n > 0 {
             out.push(' ');
             push_num(out, n);
-            out.push_str(name);
+            out.push(' ');
+            push_name(out, b"d,h,min,s,ms", k);
         }
     }
 }

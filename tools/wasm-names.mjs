@@ -1,0 +1,199 @@
+// The names between a wasm-pack build's .wasm and its JS, in `make build`,
+// for one build directory (target/pkg-web, -node, -edge). Two steps:
+//
+//   node tools/wasm-names.mjs exports DIR   (before wasm-opt)
+//     Drops every export that no JS of the build names (wasm-bindgen exports
+//     `start`, `__wbindgen_free`, `__abort_handler`, `__instance_terminated`,
+//     which this glue never reads; without the export wasm-opt can drop or
+//     inline what it held alive), and gives the two exports that only the
+//     snippet reaches (shell.js: `X.coola_op`, `exports.coola_callback`) the
+//     names `_` and `$` in the .wasm, the snippet and the .d.ts files.
+//     `memory` always stays (callers of init() read it). The exports the glue
+//     reaches as `wasm.<name>` stay for pkg-template/shorten.mjs, which names
+//     them a, b, c... (never `_` or `$`).
+//
+//   node tools/wasm-names.mjs imports DIR   (after wasm-opt)
+//     Removes from the glue's imports object the functions the optimised
+//     .wasm no longer imports (wasm-opt drops imports nothing calls; the glue
+//     still carries them under their `__wbg_<name>_<hash>` names).
+//
+// Every rewrite is exact: a name found a number of times other than the one
+// expected, an old name left afterwards, or a glue not in the form handled
+// here fails the build, so a new wasm-bindgen cannot ship a .wasm and JS that
+// disagree.
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The snippet-only exports and their short names. */
+const SNIPPET_EXPORTS = new Map([
+  ["coola_op", "_"],
+  ["coola_callback", "$"],
+]);
+
+function fail(msg) {
+  throw new Error(`wasm-names: ${msg}`);
+}
+
+function readU32(b, pos) {
+  let v = 0;
+  for (let shift = 0; ; shift += 7) {
+    const byte = b[pos++];
+    v += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return [v, pos];
+  }
+}
+
+function u32(n) {
+  const out = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return Buffer.from(out);
+}
+
+const nameBytes = (s) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
+
+/** Rewrites the export section: `rename(name)` gives the new name, or null to drop it. */
+function rewriteExports(b, rename) {
+  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) fail("not a version 1 wasm module");
+  const parts = [b.subarray(0, 8)];
+  for (let pos = 8; pos < b.length; ) {
+    const id = b[pos];
+    const [size, start] = readU32(b, pos + 1);
+    const end = start + size;
+    if (id === 7) {
+      let [count, p] = readU32(b, start);
+      const kept = [];
+      for (let k = 0; k < count; k++) {
+        const [len, q] = readU32(b, p);
+        const name = b.subarray(q, q + len).toString("utf8");
+        const after = readU32(b, q + len + 1)[1];
+        const to = rename(name);
+        if (to !== null) kept.push(nameBytes(to), b.subarray(q + len, after));
+        p = after;
+      }
+      if (p !== end) fail("the export section was not read to its end");
+      const body = Buffer.concat([u32(kept.length / 2), ...kept]);
+      parts.push(Buffer.from([7]), u32(body.length), body);
+    } else {
+      parts.push(b.subarray(pos, end));
+    }
+    pos = end;
+  }
+  return Buffer.concat(parts);
+}
+
+/** The export names, and the import names per module, of a module. */
+function names(b) {
+  const m = new WebAssembly.Module(b);
+  return {
+    exports: WebAssembly.Module.exports(m).map((e) => e.name),
+    imports: WebAssembly.Module.imports(m),
+  };
+}
+
+function* jsFiles(dir) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) yield* jsFiles(p);
+    else if (p.endsWith(".js")) yield p;
+  }
+}
+
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** `.name` or a quoted "name": how JS reaches a property by name. */
+const reachedRe = (name) => new RegExp(`\\.${escape(name)}(?![\\w$])|["'\`]${escape(name)}["'\`]`);
+/** Whether code (not a comment on lines of its own) in `src` reaches `name`. */
+const reached = (name, src) => reachedRe(name).test(src.replace(/^\s*\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, ""));
+
+function exportsStep(dir) {
+  const wasmFile = join(dir, "coola_tracker_bg.wasm");
+  const glueFile = join(dir, "coola_tracker.js");
+  const wasm = readFileSync(wasmFile);
+  const glue = readFileSync(glueFile, "utf8");
+  const snippets = [...jsFiles(join(dir, "snippets"))].map((f) => ({ f, src: readFileSync(f, "utf8") }));
+  if (snippets.length === 0) fail(`${dir}: no snippet`);
+  const { exports } = names(wasm);
+  for (const n of SNIPPET_EXPORTS.values()) if (exports.includes(n)) fail(`${dir}: the .wasm already exports ${n}`);
+
+  const dropped = [];
+  const out = rewriteExports(wasm, (name) => {
+    if (name === "memory") return name;
+    if (SNIPPET_EXPORTS.has(name)) {
+      if (!snippets.some((s) => reached(name, s.src))) fail(`${dir}: no snippet reaches ${name}`);
+      if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) fail(`${dir}: the glue reaches ${name}`);
+      return SNIPPET_EXPORTS.get(name);
+    }
+    if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) return name;
+    if (reached(name, glue) || snippets.some((s) => reached(name, s.src))) {
+      fail(`${dir}: the JS names the export ${name} in a form not handled here`);
+    }
+    dropped.push(name);
+    return null;
+  });
+  for (const name of SNIPPET_EXPORTS.keys()) if (!exports.includes(name)) fail(`${dir}: the .wasm exports no ${name}`);
+
+  // The snippet reaches the two as `<object>.<name>(`: each becomes `<object>.<short>(`.
+  for (const s of snippets) {
+    let src = s.src;
+    for (const [from, to] of SNIPPET_EXPORTS) {
+      src = src.replace(new RegExp(`\\.${escape(from)}\\(`, "g"), `.${to}(`);
+      if (reached(from, src)) fail(`${s.f}: ${from} is still reached after the rename`);
+    }
+    if (src !== s.src) writeFileSync(s.f, src);
+  }
+
+  // The types of init()'s result (the web builds' coola_tracker.d.ts, and
+  // every build's coola_tracker_bg.wasm.d.ts).
+  const declared = new Set();
+  for (const f of ["coola_tracker.d.ts", "coola_tracker_bg.wasm.d.ts"]) {
+    const file = join(dir, f);
+    let src;
+    try {
+      src = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    const decl = (name) => new RegExp(`^(\\s*(?:readonly|export const) )${escape(name)}(:[^\\n]*\\n)`, "m");
+    for (const name of dropped) src = src.replace(decl(name), "");
+    for (const [from, to] of SNIPPET_EXPORTS) {
+      if (decl(from).test(src)) declared.add(from);
+      src = src.replace(decl(from), (_m, head, rest) => head + to + rest);
+    }
+    writeFileSync(file, src);
+  }
+  for (const name of SNIPPET_EXPORTS.keys()) if (!declared.has(name)) fail(`${dir}: no .d.ts declares ${name}`);
+  writeFileSync(wasmFile, out);
+  console.log(`${dir}: exports dropped (${dropped.join(", ")}), renamed (${[...SNIPPET_EXPORTS].map(([a, b]) => `${a} -> ${b}`).join(", ")})`);
+}
+
+function importsStep(dir) {
+  const wasmFile = join(dir, "coola_tracker_bg.wasm");
+  const glueFile = join(dir, "coola_tracker.js");
+  const glue = readFileSync(glueFile, "utf8");
+  const own = new Set(names(readFileSync(wasmFile)).imports.filter((i) => i.module === "./coola_tracker_bg.js").map((i) => i.name));
+  const obj = /^( {4}const import0 = \{\n {8}__proto__: null,\n)([\s\S]*?)(^ {4}\};\n)/m.exec(glue);
+  if (!obj) fail(`${glueFile}: no imports object in the form handled here`);
+  // Each entry: `        name: function(args) {` ... `        },` (8 spaces), or
+  // `        name: function() { return handleError(function (args) {` ...
+  // `        }, arguments); },` for an import that catches.
+  const entry =
+    /^ {8}([\w$]+): function(?:\([^)\n]*\) \{| ?\(\) \{ return handleError\(function ?\([^)\n]*\) \{)\n(?: {12}[^\n]*\n|\n)*? {8}\}(?:, arguments\); \})?,\n/gm;
+  const entries = [...obj[2].matchAll(entry)];
+  if (entries.map((m) => m[0]).join("") !== obj[2]) fail(`${glueFile}: the imports object holds more than functions in the form handled here`);
+  const keys = entries.map((m) => m[1]);
+  for (const n of own) if (!keys.includes(n)) fail(`${glueFile}: the .wasm imports ${n}, which the glue does not give`);
+  const dropped = keys.filter((k) => !own.has(k));
+  const body = entries.filter((m) => own.has(m[1])).map((m) => m[0]).join("");
+  let out = glue.slice(0, obj.index) + obj[1] + body + obj[3] + glue.slice(obj.index + obj[0].length);
+  for (const n of dropped) if (new RegExp(`(?<![\\w$])${escape(n)}(?![\\w$])`).test(out)) fail(`${glueFile}: ${n} is still named`);
+  writeFileSync(glueFile, out);
+  console.log(`${dir}: imports the .wasm does not take dropped from the glue (${dropped.join(", ") || "none"})`);
+}
+
+const [step, dir] = process.argv.slice(2);
+if (!dir || !{ exports: 1, imports: 1 }[step]) fail("usage: node tools/wasm-names.mjs exports|imports DIR");
+(step === "exports" ? exportsStep : importsStep)(dir);
