@@ -169,6 +169,7 @@ bench: build browser wasm-named
 wasm-named: build
 	rm -rf target/size && mkdir -p target/size
 	wasm-bindgen --keep-debug --target web --out-dir target/size target/wasm32-unknown-unknown/release/coola_tracker.wasm
+	node tools/wasm-names.mjs exports target/size
 	wasm-opt $(WASM_OPT_FLAGS) -g target/size/coola_tracker_bg.wasm -o target/size/named.wasm
 
 # coola-tracker/edge in Miniflare: events/s and CoolaData requests per 1,000
