@@ -2,7 +2,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use js_sys::{Array, JsString};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use super::{bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor};
@@ -93,31 +93,30 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
         now_ms: None,
     };
     let listed = flatten_list(&events, MAX_EVENTS as u32);
-    if let Some(flat) = listed.as_string() {
-        threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
-    }
     if let Some(n) = listed.as_f64() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
         return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
-    // What is left is null (not an array) or an array this module made:
-    // reading it cannot throw.
-    if !listed.is_object() {
+    // What is left is null (not an array) or the events as one string.
+    let Some(flat) = listed.as_string() else {
         return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
         ));
-    }
-    let list: &Array = listed.unchecked_ref();
-    let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
-    for i in 0..list.length() {
+    };
+    threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
+    let mut jsons: Vec<String> = Vec::new();
+    for (i, e) in entries::parse(&flat).enumerate() {
         let mut out = String::new();
-        let encoded = list.get(i).as_string().unwrap_or_default();
-        let r = event::validate_entries(&mut out, &encoded, &[], &opts);
+        let encoded = match e {
+            Ok(Entry::Default(_, v)) => v,
+            _ => "",
+        };
+        let r = event::validate_entries(&mut out, encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
-            num::push_u64(&mut m, u64::from(i));
+            num::push_u64(&mut m, i as u64);
             m.push_str("]: ");
             m.push_str(&e.message);
             e.message = m;

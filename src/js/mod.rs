@@ -43,6 +43,9 @@ extern "C" {
     fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
+    /// `encodeBatch`'s events as one string of `p` entries (each an
+    /// event's properties in the entries form), null for what is not an
+    /// array, its length beyond `max`.
     #[wasm_bindgen(js_name = flattenList)]
     fn flatten_list(list: &JsValue, max: u32) -> JsValue;
     #[wasm_bindgen(js_name = flattenEvent)]

@@ -265,22 +265,23 @@ export function flattenValue(v) {
   }
 }
 
-// A list of events, each as its properties' entries, or "X" entries for what
-// is not an object; null when `list` is not an array, its length when it is
-// longer than `max`. Every read of the caller's data happens here; what it
-// throws comes back as a "!" entry.
+// A list of events as one string: one "p" entry per event, holding its
+// properties' entries, or an "X" entry for what is not an object; null when
+// `list` is not an array, its length when it is longer than `max`. Every
+// read of the caller's data happens here; what it throws comes back as a
+// "!" entry.
 export function flattenList(list, max) {
   try {
     if (!Array.isArray(list)) return null;
     const n = list.length;
     if (n > max) return n;
-    const out = [];
+    let s = "";
     for (let i = 0; i < n; i++) {
       const e = list[i];
       const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-      out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+      s += T("p", "", obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
     }
-    return out;
+    return s;
   } catch (e) {
     return threw(e);
   }
