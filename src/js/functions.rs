@@ -5,7 +5,10 @@ use crate::prelude::*;
 use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
-use super::{bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor};
+use super::{
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, threw, visitor,
+    KIND_NULL, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::ErrorCode;
@@ -20,18 +23,20 @@ extern "C" {
 
 fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     let v = get(options, "nowMs");
-    if v.is_undefined() {
+    if kind(&v) == KIND_UNDEFINED {
         return Ok(None);
     }
-    match v.as_f64() {
-        Some(n) if num::is_whole(n) => Ok(Some(n as i64)),
-        _ => Err(bad_option("nowMs", "must be a whole number of epoch milliseconds")),
+    let n = number(&v);
+    if num::is_whole(n) {
+        Ok(Some(n as i64))
+    } else {
+        Err(bad_option("nowMs", "must be a whole number of epoch milliseconds"))
     }
 }
 
 fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
     Ok(ValidateOptions {
-        server_timestamp: get(options, "serverTimestamp").as_bool().unwrap_or(false),
+        server_timestamp: kind(&get(options, "serverTimestamp")) == KIND_TRUE,
         now_ms: now_option(options)?,
     })
 }
@@ -64,7 +69,7 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
 /// Validates an event and returns it as it will be sent (`validateEvent`).
 pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let opts = validate_options(&options)?;
-    if !event.is_object() {
+    if kind(&event) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
@@ -80,7 +85,7 @@ pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsVal
 /// Validates every event and returns the exact request body (`encodeBatch`).
 pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsValue> {
     let fmt_value = get(&options, "bodyFormat");
-    let fmt = if fmt_value.is_undefined() {
+    let fmt = if kind(&fmt_value) == KIND_UNDEFINED {
         BodyFormat::Form
     } else {
         fmt_value
@@ -89,11 +94,12 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
     let opts = ValidateOptions {
-        server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
+        server_timestamp: kind(&get(&options, "serverTimestamp")) == KIND_TRUE,
         now_ms: None,
     };
     let listed = flatten_list(&events, MAX_EVENTS as u32);
-    if let Some(n) = listed.as_f64() {
+    let n = number(&listed);
+    if !n.is_nan() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
         return Err(fail(ErrorCode::BatchTooLarge, &m));
@@ -137,7 +143,7 @@ pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
     // Built in JavaScript (the headers stay JavaScript strings), or null
     // when the request has no headers to read.
     let v = visitor(&request);
-    if v.is_null() {
+    if kind(&v) == KIND_NULL {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",

@@ -36,6 +36,13 @@ extern "C" {
     ) -> JsValue;
     #[wasm_bindgen(js_name = get)]
     fn js_get(obj: &JsValue, name: &str) -> JsValue;
+    /// What a value is (see the `KIND_*` codes): one import instead of
+    /// wasm-bindgen's `is_undefined`, `is_null`, `is_object`,
+    /// `is_function` and `as_bool`, each an import and a glue function.
+    fn kind(v: &JsValue) -> u32;
+    /// A number as it is, NaN for anything else (instead of wasm-bindgen's
+    /// `as_f64`, whose glue writes an option to memory).
+    fn num(v: &JsValue) -> f64;
     /// Calls `f(value)` (with `this` null), ignoring what it throws.
     fn invoke(f: &js_sys::Function, value: &JsValue);
     /// `visitorProperties`' object for an incoming Request, or null when
@@ -78,6 +85,14 @@ const STORAGE_SET: u32 = 1;
 const STORAGE_REMOVE: u32 = 2;
 const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
+
+/// [`kind`]'s codes: undefined, null, an object (not a function, not
+/// null), a function, `true`; anything else is another code.
+const KIND_UNDEFINED: u32 = 0;
+const KIND_NULL: u32 = 1;
+const KIND_OBJECT: u32 = 2;
+const KIND_FUNCTION: u32 = 3;
+const KIND_TRUE: u32 = 5;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
 fn storage_set(key: &str, value: &str) -> bool {

@@ -159,6 +159,18 @@ export function visitor(r) {
   return o;
 }
 
+// What a value is, for the Rust shell (KIND_* in src/js/mod.rs): 0
+// undefined, 1 null, 2 an object (not a function), 3 a function, 4 false,
+// 5 true, 6 a number, 7 a string, 8 anything else.
+export function kind(v) {
+  const t = typeof v;
+  if (v == null) return v === null ? 1 : 0;
+  return t === "object" ? 2 : t === "function" ? 3 : t === "boolean" ? 4 + v : t === "number" ? 6 : t === "string" ? 7 : 8;
+}
+
+// A number as it is, NaN for anything else.
+export const num = (v) => (typeof v === "number" ? v : NaN);
+
 // obj[k] of an object; undefined for what is not one, or when reading throws.
 export function get(o, k) {
   try {
@@ -601,8 +613,8 @@ function watchPage(key, nav, cb, what) {
 }
 
 // beforeSend: calls `hook` with the event (its JSON, parsed) and says what
-// came of it: 0 when the hook dropped it (null or false), 1 when the event
-// is unchanged, else the changed event in the entries form (an "X" entry
+// came of it: null when the hook dropped it (null or false), undefined when
+// the event is unchanged, else the changed event in the entries form (an "X" entry
 // when it is not an object), for Rust to validate again. What the hook (or
 // reading what it returned) throws comes back as a "!" entry, and is kept
 // for `caused`.
@@ -611,12 +623,12 @@ export function beforeSend(hook, json) {
   try {
     const event = JSON.parse(json);
     const r = hook(event);
-    if (r === null || r === false) return 0;
+    if (r === null || r === false) return null;
     const out = r === undefined ? event : r;
     if (out === null || typeof out !== "object" || Array.isArray(out)) {
       return T("X", "", Array.isArray(out) ? "an array" : typeof out);
     }
-    return JSON.stringify(out) === json ? 1 : props("", out);
+    return JSON.stringify(out) === json ? undefined : props("", out);
   } catch (e) {
     thrown = e;
     return threw(e);

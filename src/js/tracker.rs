@@ -10,9 +10,9 @@ use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
+    bad_option, environment, fail, flatten_event, get, invoke, js_error, kind, listed, now_ms, offline,
     options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
-    storage_set, threw,
+    storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -515,19 +515,16 @@ pub struct CoolaTracker {
 impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
     pub fn new(options: JsValue) -> Result<CoolaTracker, JsValue> {
-        if !options.is_object() {
+        if kind(&options) != KIND_OBJECT {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
-        let on_error = if on_error.is_undefined() {
-            None
-        } else {
-            if !on_error.is_function() {
-                return Err(bad_option("onError", "must be a function (error) => void"));
-            }
-            Some(on_error.unchecked_into::<Function>())
+        let on_error = match kind(&on_error) {
+            KIND_UNDEFINED => None,
+            KIND_FUNCTION => Some(on_error.unchecked_into::<Function>()),
+            _ => return Err(bad_option("onError", "must be a function (error) => void")),
         };
 
         let env = environment();

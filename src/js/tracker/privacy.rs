@@ -13,8 +13,8 @@ use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
-    storage_set, text, threw, thrown_message,
+    bad_option, fail, flatten, get, invoke, js_error, kind, listed, now_ms, storage_get, storage_list, storage_remove,
+    storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
 use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
@@ -32,7 +32,7 @@ extern "C" {
     /// properties threw).
     #[wasm_bindgen(js_name = pageEvent)]
     fn page_event_js(props: &JsValue, referrer: &str) -> JsValue;
-    /// What `beforeSend` made of the event: 0 dropped, 1 unchanged, the
+    /// What `beforeSend` made of the event: null dropped, undefined unchanged, the
     /// changed event in the entries form, or a `!` entry when it threw
     /// (what it threw becomes the `cause` of the next `caused` error).
     #[wasm_bindgen(js_name = beforeSend)]
@@ -81,18 +81,18 @@ pub(super) struct Given {
 /// touches storage: a bad option leaves nothing behind).
 pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let hook = get(options, "beforeSend");
-    let before_send = if hook.is_undefined() {
-        None
-    } else if hook.is_function() {
-        Some(hook.unchecked_into::<Function>())
-    } else {
-        return Err(bad_option(
-            "beforeSend",
-            "must be a function (event) => event | null | false | undefined",
-        ));
+    let before_send = match kind(&hook) {
+        KIND_UNDEFINED => None,
+        KIND_FUNCTION => Some(hook.unchecked_into::<Function>()),
+        _ => {
+            return Err(bad_option(
+                "beforeSend",
+                "must be a function (event) => event | null | false | undefined",
+            ))
+        }
     };
     let props = get(options, "properties");
-    let properties = if props.is_undefined() {
+    let properties = if kind(&props) == KIND_UNDEFINED {
         String::new()
     } else {
         let encoded = flatten(&props);
@@ -230,7 +230,7 @@ impl Inner {
             caused(&e);
             return Err(e);
         }
-        if answer.as_f64() == Some(0.0) {
+        if kind(&answer) == KIND_NULL {
             core.drop_held();
             return Ok(String::new());
         }
