@@ -60,8 +60,10 @@ extern "C" {
     /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     /// What the environment fills once per tracker, in the entries form,
-    /// after "1" in a page (a document with a location), else "0".
-    fn environment() -> String;
+    /// after "1" in a page (a document with a location), else "0" (a
+    /// string, read with [`text`]: no `String` return glue of its own).
+    #[wasm_bindgen(js_name = environment)]
+    fn environment_js() -> JsValue;
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
     fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
@@ -135,6 +137,11 @@ pub(crate) fn text(v: JsValue) -> String {
 /// An object's own properties in the entries form.
 fn flatten(props: &JsValue) -> String {
     text(flatten_js(props))
+}
+
+/// What the environment fills once per tracker (see [`environment_js`]).
+fn environment() -> String {
+    text(environment_js())
 }
 
 /// The tracker's options bag in the entries form.
