@@ -539,10 +539,12 @@ export function privacySignal() {
   }
 }
 
-// The page's URL now.
+// The page's URL now: document.URL, the text of location.href read in a
+// tenth of the time in Chromium (page views, and every in-page navigation
+// with autoPageViews "history").
 export function pageUrl() {
   try {
-    return "" + location.href;
+    return "" + document.URL;
   } catch (_) {
     return "";
   }
@@ -553,7 +555,7 @@ export function pageUrl() {
 // caller's properties; what reading them throws, as a "!" entry.
 export function pageEvent(p, ref) {
   try {
-    let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    let s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
     if (ref) s += T("p", "referring_url", ref);
     return props(s + one("event_name", "page_view"), p);
   } catch (e) {
