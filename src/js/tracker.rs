@@ -507,7 +507,9 @@ fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
 /// Queues analytics events and sends them to CoolaData in batches.
 ///
 /// JavaScript sees it through the `CoolaTracker` class of shell.js, whose
-/// methods come here through [`ops`]'s one export (`coola_op`).
+/// methods come here through [`ops`]'s one export (`coola_op`), the handle
+/// being the `Rc<Inner>` itself. Dropped (with every other reference to
+/// its state), its timers and listeners go.
 pub struct CoolaTracker {
     inner: Rc<Inner>,
 }
@@ -661,11 +663,5 @@ impl Drop for Inner {
         // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
         // (the address of this value), given back once, here.
         drop(unsafe { Weak::from_raw(self as *const Inner) });
-    }
-}
-
-impl Drop for CoolaTracker {
-    fn drop(&mut self) {
-        self.inner.stop_hooks();
     }
 }

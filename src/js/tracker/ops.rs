@@ -13,7 +13,7 @@ use core::mem::ManuallyDrop;
 
 use wasm_bindgen::prelude::*;
 
-use super::CoolaTracker;
+use super::{CoolaTracker, Inner};
 use crate::js::functions;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
@@ -75,10 +75,10 @@ extern "C" {
     fn wrap(handle: f64) -> JsValue;
 }
 
-/// The handle JavaScript keeps: a counted reference to the tracker, given
-/// back by [`FREE`].
+/// The handle JavaScript keeps: a counted reference to the tracker's state
+/// (no allocation of its own), given back by [`FREE`].
 fn handle(t: CoolaTracker) -> f64 {
-    Rc::into_raw(Rc::new(t)) as usize as f64
+    Rc::into_raw(t.inner) as usize as f64
 }
 
 /// Carries out method `op` of the tracker `handle` (see the method numbers
@@ -110,12 +110,17 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     // holds one count; this call takes its own (ManuallyDrop leaves the
     // handle's count alone), so a `free()` from inside a callback of this
     // very call drops the tracker only when the call is over.
-    let held = ManuallyDrop::new(unsafe { Rc::from_raw(handle_in as usize as *const CoolaTracker) });
+    let held = ManuallyDrop::new(unsafe { Rc::from_raw(handle_in as usize as *const Inner) });
     if op == FREE {
+        // Timers and listeners go now, even while a call of this tracker
+        // (from whose callback `free()` came) still holds its state.
+        held.stop_hooks();
         drop(ManuallyDrop::into_inner(held));
         return 0.0;
     }
-    let t: Rc<CoolaTracker> = Rc::clone(&held);
+    let t = CoolaTracker {
+        inner: Rc::clone(&held),
+    };
     match op {
         TRACK => {
             let (name, props) = (arg(0), arg(1));
