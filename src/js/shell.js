@@ -19,9 +19,9 @@ export function give(v) {
 }
 
 // Calls method n (the numbers of src/js/tracker/ops.rs) of the tracker
-// with handle h (0: a function, or the constructor): what Rust gave back
-// (the handle coola_op returns, for the constructor); an Error given back
-// is thrown.
+// with handle h (0: a function, or the constructor): what Rust gave back,
+// else what coola_op returns (the constructor's handle; pending; closed and
+// optedOut as 1 or 0); an Error given back is thrown.
 function call(h, n, a, b) {
   A = a;
   B = b;
@@ -30,7 +30,7 @@ function call(h, n, a, b) {
   const r = R;
   A = B = R = undefined;
   if (r instanceof Error) throw r;
-  return n === 11 ? v : r;
+  return r === undefined ? v : r;
 }
 
 function op(t, n, a, b) {
@@ -95,10 +95,10 @@ export class CoolaTracker {
     return op(this, 12);
   }
   get closed() {
-    return op(this, 13);
+    return !!op(this, 13);
   }
   get optedOut() {
-    return op(this, 14);
+    return !!op(this, 14);
   }
   // Releases the tracker at once (timers, listeners); a second call does nothing.
   free() {

@@ -34,7 +34,9 @@ fn start() {
 }
 
 /// The methods, numbered as shell.js's class calls them: each `give`s what
-/// it returns, but [`NEW`], whose handle `coola_op` returns.
+/// it returns, but [`NEW`], whose handle `coola_op` returns, and the
+/// getters of a number or a boolean ([`PENDING`], [`CLOSED`],
+/// [`OPTED_OUT`]), whose value it returns (1 for true).
 const TRACK: u32 = 1;
 const SET_USER_ID: u32 = 2;
 const FLUSH: u32 = 3;
@@ -135,9 +137,9 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         SET_PROPERTIES => give_result(t.set_properties(arg(0)).map(|_| JsValue::UNDEFINED)),
         USER_ID => give(&t.user_id()),
         SESSION_ID => give(&t.session_id()),
-        PENDING => give(&JsValue::from_f64(t.pending() as f64)),
-        CLOSED => give(&JsValue::from_bool(t.closed())),
-        OPTED_OUT => give(&JsValue::from_bool(t.opted_out())),
+        PENDING => return t.pending() as f64,
+        CLOSED => return f64::from(u8::from(t.closed())),
+        OPTED_OUT => return f64::from(u8::from(t.opted_out())),
         _ => {}
     }
     0.0
