@@ -43,8 +43,6 @@ extern "C" {
     /// A number as it is, NaN for anything else (instead of wasm-bindgen's
     /// `as_f64`, whose glue writes an option to memory).
     fn num(v: &JsValue) -> f64;
-    /// Calls `f(value)` (with `this` null), ignoring what it throws.
-    fn invoke(f: &js_sys::Function, value: &JsValue);
     /// `visitorProperties`' object for an incoming Request, or null when
     /// it has no headers to read.
     fn visitor(request: &JsValue) -> JsValue;

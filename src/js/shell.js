@@ -178,10 +178,11 @@ export function get(o, k) {
   } catch (_) {}
 }
 
-// f(v) with `this` null (onError, a flush's resolve); what it throws is ignored.
-export function invoke(f, v) {
+// onError (kept on the tracker's callback by `bind`) called with error e,
+// `this` null; what it throws is ignored.
+export function report(cb, e) {
   try {
-    f.call(null, v);
+    cb.e.call(null, e);
   } catch (_) {}
 }
 
@@ -377,7 +378,9 @@ export function encode(json, form) {
 // tracker's handle `h` (given by hook's slot -3, right after `bind`) and
 // numbers, and leaves `text` on itself as `t` for the tracker to read; once
 // the tracker is gone it sets `h` to 0, and the callback does nothing more.
-export function bind(exports) {
+// It keeps the tracker's onError (`e`) and beforeSend (`b`): see `report`
+// and `beforeSend`.
+export function bind(exports, onError, beforeSend) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -386,6 +389,8 @@ export function bind(exports) {
     }
   };
   cb.w = [];
+  cb.e = onError;
+  cb.b = beforeSend;
   return cb;
 }
 
@@ -614,17 +619,18 @@ function watchPage(key, nav, cb, what) {
   };
 }
 
-// beforeSend: calls `hook` with the event (its JSON, parsed) and says what
+// beforeSend: calls the hook kept on the tracker's callback `cb` with the event (its JSON, parsed) and says what
 // came of it: null when the hook dropped it (null or false), undefined when
 // the event is unchanged, else the changed event in the entries form (an "X" entry
 // when it is not an object), for Rust to validate again. What the hook (or
 // reading what it returned) throws comes back as a "!" entry, and is kept
 // for `caused`.
 let thrown;
-export function beforeSend(hook, json) {
+export function beforeSend(cb, json) {
   try {
     const event = JSON.parse(json);
-    const r = hook(event);
+    const f = cb.b;
+    const r = f(event);
     if (r === null || r === false) return null;
     const out = r === undefined ? event : r;
     if (out === null || typeof out !== "object" || Array.isArray(out)) {

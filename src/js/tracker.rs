@@ -6,11 +6,11 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, environment, fail, flatten_event, get, invoke, js_error, kind, listed, now_ms, offline,
+    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
     options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
     storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
@@ -72,7 +72,8 @@ struct Inner {
     /// The form body format (`data=` before the encoded JSON).
     form: bool,
     page: bool,
-    on_error: Option<Function>,
+    /// An `onError` was given (the callback keeps it, see `bind`).
+    on_error: bool,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: Cell<Vec<Waiter>>,
@@ -90,8 +91,11 @@ extern "C" {
     /// The tracker's callback: a function that JavaScript calls as
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
     /// with the function's `h` (the handle `hook` gives it in `SLOT_ARM`)
-    /// while that is not 0.
-    fn bind(exports: &JsValue) -> JsValue;
+    /// while that is not 0. It keeps `onError` and `beforeSend` (each a
+    /// function or undefined, checked) for [`report`] and `beforeSend`.
+    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue) -> JsValue;
+    /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
+    pub(super) fn report(cb: &JsValue, error: &JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
@@ -208,8 +212,8 @@ impl Inner {
     }
 
     fn report_one(&self, e: &Error) {
-        if let Some(f) = &self.on_error {
-            invoke(f, &js_error(e));
+        if self.on_error {
+            report(&self.callback, &js_error(e));
         }
     }
 
@@ -523,11 +527,9 @@ impl CoolaTracker {
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
-        let on_error = match kind(&on_error) {
-            KIND_UNDEFINED => None,
-            KIND_FUNCTION => Some(on_error.unchecked_into::<Function>()),
-            _ => return Err(bad_option("onError", "must be a function (error) => void")),
-        };
+        if !matches!(kind(&on_error), KIND_UNDEFINED | KIND_FUNCTION) {
+            return Err(bad_option("onError", "must be a function (error) => void"));
+        }
 
         let env = environment();
         let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
@@ -546,18 +548,19 @@ impl CoolaTracker {
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
+        let exports = wasm_bindgen::exports();
+        let callback = bind(&exports, &on_error, &given.before_send);
         let extra = privacy::configure(&mut core, given);
         if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
-        let exports = wasm_bindgen::exports();
         let inner = Rc::new(Inner {
-            callback: bind(&exports),
+            callback,
             core: RefCell::new(core),
             url: JsValue::from_str(&url),
             form,
             page,
-            on_error,
+            on_error: !on_error.is_undefined(),
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
