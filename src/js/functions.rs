@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, threw, visitor,
-    KIND_NULL, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+    KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -19,6 +19,11 @@ use crate::core::{num, timestamp};
 extern "C" {
     #[wasm_bindgen(js_name = parseJson)]
     fn parse_json(json: &str) -> JsValue;
+    /// `{ session_ip, session_dua }` as `visitor_properties` decided them:
+    /// `session_ip` the header [`visitor`] kept, or `ip` unless `header_ip`;
+    /// `session_dua` the kept User-Agent, left out unless `ua`.
+    #[wasm_bindgen(js_name = visitorObject)]
+    fn visitor_object(header_ip: bool, ip: &str, ua: bool) -> JsValue;
 }
 
 fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
@@ -140,14 +145,15 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
 /// not put the Worker's own IP in its place) and `session_dua` from
 /// `User-Agent` (left out when absent) (`visitorProperties`).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // Built in JavaScript (the headers stay JavaScript strings), or null
-    // when the request has no headers to read.
-    let v = visitor(&request);
-    if kind(&v) == KIND_NULL {
+    // Which of the two headers shell.js found (and kept) not empty: bit 0
+    // CF-Connecting-IP, bit 1 User-Agent; below 0 when the request has no
+    // headers to read.
+    let found = visitor(&request);
+    if found < 0 {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
-    Ok(v)
+    Ok(visitor_object(found & 1 != 0, "0", found & 2 != 0))
 }
