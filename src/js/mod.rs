@@ -66,7 +66,9 @@ extern "C" {
     fn environment_js() -> JsValue;
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
-    fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    /// POSTs the body for `json` to the URL kept on the tracker's callback
+    /// `cb`, in its body format; `cb` is called with the answer.
+    fn send(cb: &JsValue, json: &str, keepalive: bool, id: f64);
     fn encode(json: &str, form: bool) -> JsString;
     fn soon(callback: &JsValue, what: u32);
     fn offline() -> bool;

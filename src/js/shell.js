@@ -387,9 +387,11 @@ export function encode(json, form) {
 // tracker's handle `h` (given by hook's slot -3, right after `bind`) and
 // numbers, and leaves `text` on itself as `t` for the tracker to read; once
 // the tracker is gone it sets `h` to 0, and the callback does nothing more.
-// It keeps the tracker's onError (`e`) and beforeSend (`b`): see `report`
-// and `beforeSend`.
-export function bind(exports, onError, beforeSend) {
+// It keeps what stays the same for the tracker's life: its onError (`e`) and
+// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
+// body format (`f`), see `send`; the storage key of the saved choice (`k`),
+// see `hook`.
+export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -400,13 +402,17 @@ export function bind(exports, onError, beforeSend) {
   cb.w = [];
   cb.e = onError;
   cb.b = beforeSend;
+  cb.u = url;
+  cb.f = form;
+  cb.k = key;
   return cb;
 }
 
-// POST the body for `json`, then call cb(0, id, status, Retry-After, body
-// said "status": false), status 0 for a network error. Never throws; `cb` is
-// always called later, never from inside `send`.
-export function send(url, json, form, keepalive, id, cb) {
+// POST the body for `json` to the tracker's URL (cb.u) in its body format
+// (cb.f), then call cb(0, id, status, Retry-After, body said "status":
+// false), status 0 for a network error. Never throws; `cb` is always called
+// later, never from inside `send`.
+export function send(cb, json, keepalive, id) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -419,8 +425,8 @@ export function send(url, json, form, keepalive, id, cb) {
   };
   let p;
   try {
-    init.body = encode(json, form);
-    p = fetch(url, init);
+    init.body = encode(json, cb.f);
+    p = fetch(cb.u, init);
   } catch (_) {
     p = Promise.reject();
   }
@@ -441,15 +447,15 @@ export function send(url, json, form, keepalive, id, cb) {
 // `bind`) by slot (SLOT_* in src/js/tracker.rs); registering in slot n
 // first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
 // timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
-// watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
+// watchPage(cb.k, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
 // removes every one, -2 also stops the callback for good (h = 0); slot -3
 // gives the callback its handle (h = ms) and nothing else.
-export function hook(cb, n, ms, what, key) {
+export function hook(cb, n, ms, what) {
   if (n < -2) return void (cb.h = ms);
   const c = (cb.c = cb.c || []);
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
-  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(key, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
+  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
 }
 
 // A timer that does not keep Node alive, calling cb(what) every `ms` (or

@@ -67,10 +67,6 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 
 struct Inner {
     core: RefCell<Tracker>,
-    /// The request URL, kept as a JavaScript string (it only goes to `send`).
-    url: JsValue,
-    /// The form body format (`data=` before the encoded JSON).
-    form: bool,
     page: bool,
     /// An `onError` was given (the callback keeps it, see `bind`).
     on_error: bool,
@@ -91,17 +87,19 @@ extern "C" {
     /// The tracker's callback: a function that JavaScript calls as
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
     /// with the function's `h` (the handle `hook` gives it in `SLOT_ARM`)
-    /// while that is not 0. It keeps `onError` and `beforeSend` (each a
-    /// function or undefined, checked) for [`report`] and `beforeSend`.
-    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue) -> JsValue;
+    /// while that is not 0. It keeps what stays the same for the tracker's
+    /// life: `onError` and `beforeSend` (each a function or undefined,
+    /// checked) for [`report`] and `beforeSend`, the request URL and body
+    /// format for [`send`], the storage key of the saved choice for [`hook`].
+    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: bool, key: &str) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
     pub(super) fn report(cb: &JsValue, error: &JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
-    /// page watch of the saved choice under `key` (with in-page navigation
-    /// when `ms` is 1); `ms` below 0 only removes.
-    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
+    /// page watch of the saved choice under the callback's consent key
+    /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
+    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32);
     /// The text a request's answer left on the callback (Retry-After),
     /// undefined for none or an empty one.
     #[wasm_bindgen(js_name = callbackText)]
@@ -226,7 +224,7 @@ impl Inner {
         let ms = at.map_or(-1.0, |t| {
             t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
         });
-        hook(&self.callback, SLOT_WAKE, ms, PUMP, "");
+        hook(&self.callback, SLOT_WAKE, ms, PUMP);
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -259,14 +257,7 @@ impl Inner {
 
     fn launch(&self, req: &Request) {
         self.debug_request(req);
-        send(
-            &self.url,
-            &req.json,
-            self.form,
-            req.keepalive,
-            req.id as f64,
-            &self.callback,
-        );
+        send(&self.callback, &req.json, req.keepalive, req.id as f64);
     }
 
     /// A request settled: tell the core, then go on or settle the flushes.
@@ -465,7 +456,7 @@ impl Inner {
     }
 
     fn stop_hooks(&self) {
-        hook(&self.callback, SLOT_ALL, -1.0, 0, "");
+        hook(&self.callback, SLOT_ALL, -1.0, 0);
     }
 }
 
@@ -548,17 +539,15 @@ impl CoolaTracker {
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
+        let extra = privacy::configure(&mut core, &given);
         let exports = wasm_bindgen::exports();
-        let callback = bind(&exports, &on_error, &given.before_send);
-        let extra = privacy::configure(&mut core, given);
+        let callback = bind(&exports, &on_error, &given.before_send, &url, form, &extra.consent_key);
         if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
         let inner = Rc::new(Inner {
             callback,
             core: RefCell::new(core),
-            url: JsValue::from_str(&url),
-            form,
             page,
             on_error: !on_error.is_undefined(),
             waiters: Cell::new(Vec::new()),
@@ -574,7 +563,7 @@ impl CoolaTracker {
         // The callback's handle: a weak reference as a pointer (the address
         // of the `Inner`), given back by `Inner`'s drop.
         let handle = Weak::into_raw(Rc::downgrade(&inner)) as usize;
-        hook(&inner.callback, SLOT_ARM, handle as f64, 0, "");
+        hook(&inner.callback, SLOT_ARM, handle as f64, 0);
         inner.heartbeat(false);
         if full {
             inner.report_one(&Error::new(
@@ -591,9 +580,9 @@ impl CoolaTracker {
             inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
         if let Some((ms, what)) = timer {
-            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what, "");
+            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what);
         }
-        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0, "");
+        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0);
         // What the claim found is reported now (an overflow at the end of
         // this task); claimed events go out without waiting.
         inner.report();
@@ -662,7 +651,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Timers and listeners go, the callback calls no more, then the weak
         // reference it stood for goes.
-        hook(&self.callback, SLOT_GONE, -1.0, 0, "");
+        hook(&self.callback, SLOT_GONE, -1.0, 0);
         // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
         // (the address of this value), given back once, here.
         drop(unsafe { Weak::from_raw(self as *const Inner) });

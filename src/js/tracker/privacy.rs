@@ -52,7 +52,7 @@ pub(super) struct Extra {
     auto: AutoPageViews,
     /// The request URL with the app key hidden, for `debug`.
     shown_url: String,
-    consent_key: String,
+    pub(super) consent_key: String,
     session_key: String,
     /// A page view was queued by this tracker.
     viewed: Cell<bool>,
@@ -106,7 +106,7 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 }
 
 /// Hands what [`read`] found to the core.
-pub(super) fn configure(core: &mut Tracker, given: Given) -> Extra {
+pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     let before_send = !given.before_send.is_undefined();
     core.set_hold(before_send);
     // Checked by `read`: it cannot fail here.
@@ -145,13 +145,7 @@ pub(super) fn start(inner: &Rc<Inner>) {
     // The tracker's one callback, for both: another tab's choice, and
     // in-page navigation (see `on_page_change`).
     let nav = inner.extra.auto == AutoPageViews::History;
-    hook(
-        &inner.callback,
-        SLOT_PAGE,
-        f64::from(u8::from(nav)),
-        PAGE,
-        &inner.extra.consent_key,
-    );
+    hook(&inner.callback, SLOT_PAGE, f64::from(u8::from(nav)), PAGE);
 }
 
 /// Another tab changed the saved choice, or the page navigated in place.
