@@ -6,8 +6,8 @@ use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, threw, visitor,
-    KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, text, threw,
+    visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -47,10 +47,16 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 }
 
 /// Parses a timestamp in any supported format into epoch milliseconds
-/// (`parseTimestamp`: shell.js calls it through `coola_op`, as it does the
+/// (`parseTimestamp`, for Rust callers: shell.js's own flattens the value
+/// and calls [`parse_timestamp_entry`] through `coola_op`, as it calls the
 /// other functions here).
 pub fn parse_timestamp(value: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    let entry = flatten_value(&value);
+    parse_timestamp_entry(flatten_value(&value).into(), options)
+}
+
+/// [`parse_timestamp`] of the value as shell.js's `flattenValue` gave it.
+pub(crate) fn parse_timestamp_entry(entry: JsValue, options: JsValue) -> Result<f64, JsValue> {
+    let entry = text(entry);
     threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
@@ -71,8 +77,15 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
     Ok(flat)
 }
 
-/// Validates an event and returns it as it will be sent (`validateEvent`).
+/// Validates an event and returns it as it will be sent (`validateEvent`,
+/// for Rust callers: shell.js's own parses [`validate_event_json`]'s JSON).
 pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
+    validate_event_json(event, options).map(|json| parse_json(&text(json)))
+}
+
+/// The JSON of the event as it will be sent (a string), or the error to throw.
+pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let opts = validate_options(&options)?;
     if kind(&event) != KIND_OBJECT {
         return Err(fail(
@@ -83,8 +96,7 @@ pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsVal
     let encoded = flat(&event)?;
     let mut out = String::new();
     event::validate_entries(&mut out, &encoded, &[], &opts).map_err(|e| js_error(&e))?;
-    // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
-    Ok(parse_json(&out))
+    Ok(JsValue::from_str(&out))
 }
 
 /// Validates every event and returns the exact request body (`encodeBatch`).

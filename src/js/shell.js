@@ -38,12 +38,14 @@ function op(t, n, a, b) {
   return call(t.h, n, a, b);
 }
 
-// The functions (their types are in src/js/mod.rs).
+// The functions (their types are in src/js/mod.rs). parseTimestamp hands
+// Rust the value flattened; validateEvent parses the JSON Rust gives back
+// (JSON the core wrote: parsing it cannot throw).
 export function parseTimestamp(value, options) {
-  return call(0, 16, value, options);
+  return call(0, 16, flattenValue(value), options);
 }
 export function validateEvent(event, options) {
-  return call(0, 17, event, options);
+  return JSON.parse(call(0, 17, event, options));
 }
 export function encodeBatch(events, options) {
   return call(0, 18, events, options);
@@ -273,12 +275,14 @@ export function flatten(p) {
   }
 }
 
-// validateEvent's result: the JSON of the event as it will be sent.
+// validate_event's result for Rust callers (tests): the JSON of the event
+// as it will be sent.
 export function parseJson(json) {
   return JSON.parse(json);
 }
 
-// One value (a timestamp given to parseTimestamp) as one entry.
+// One value (a timestamp given to parseTimestamp) as one entry (also for
+// Rust callers of parse_timestamp).
 export function flattenValue(v) {
   try {
     return one("value", v);

@@ -91,8 +91,10 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     if op >= PARSE_TIMESTAMP {
         let (a, b) = (arg(0), arg(1));
         give_result(match op {
-            PARSE_TIMESTAMP => functions::parse_timestamp(a, b).map(JsValue::from_f64),
-            VALIDATE_EVENT => functions::validate_event(a, b),
+            // The value as shell.js flattened it; the event's JSON, which
+            // shell.js parses.
+            PARSE_TIMESTAMP => functions::parse_timestamp_entry(a, b).map(JsValue::from_f64),
+            VALIDATE_EVENT => functions::validate_event_json(a, b),
             ENCODE_BATCH => functions::encode_batch(a, b).map(JsValue::from),
             _ => functions::visitor_properties(a),
         });
