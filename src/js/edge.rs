@@ -15,6 +15,7 @@ use crate::core::batch::MAX_EVENTS;
 use crate::core::collector::{self, Options, OPTION_NAMES};
 use crate::core::config::OptValue;
 use crate::core::edge::{self, Batch, Outcome, RetryDelay};
+use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 
@@ -59,18 +60,25 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
         JsValue::UNDEFINED
     };
     let listed = flatten_list(&list, MAX_EVENTS as u32);
-    if listed.is_string() {
-        // What reading them threw (parsed JSON holds plain data only).
-        return body_error("the events cannot be read");
-    }
     if listed.as_f64().is_some() {
         let e = Error::new(ErrorCode::BatchTooLarge, "at most 300 events a request");
         return errors(&[(None, e)]);
     }
-    let Some(items) = listed.dyn_ref::<Array>() else {
+    let Some(flat) = listed.as_string() else {
         return body_error("the JSON must be {\"events\":[...]}");
     };
-    if items.length() == 0 {
+    if entries::thrown(&flat).is_some() {
+        // What reading them threw (parsed JSON holds plain data only).
+        return body_error("the events cannot be read");
+    }
+    // One `p` entry per event (see shell.js's flattenList).
+    let items: Vec<&str> = entries::parse(&flat)
+        .map(|e| match e {
+            Ok(Entry::Default(_, v)) => v,
+            _ => "",
+        })
+        .collect();
+    if items.is_empty() {
         return body_error("the request holds no event");
     }
     let opts = ValidateOptions {
@@ -79,10 +87,10 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     };
     let defaults = [("session_ip", RawValue::Str(ip)), ("session_dua", RawValue::Str(ua))];
     let mut bad = Vec::new();
-    let mut jsons: Vec<String> = Vec::with_capacity(items.length() as usize);
+    let mut jsons: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let mut out = String::new();
-        match event::validate_entries(&mut out, &item.as_string().unwrap_or_default(), &defaults, &opts) {
+        match event::validate_entries(&mut out, item, &defaults, &opts) {
             Ok(()) => jsons.push(out),
             Err(e) => bad.push((Some(i), e)),
         }

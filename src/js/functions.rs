@@ -2,10 +2,13 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use js_sys::{Array, JsString};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
-use super::{bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, threw, visitor};
+use super::{
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, text, threw,
+    visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+};
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
 use crate::core::error::ErrorCode;
@@ -16,31 +19,44 @@ use crate::core::{num, timestamp};
 extern "C" {
     #[wasm_bindgen(js_name = parseJson)]
     fn parse_json(json: &str) -> JsValue;
+    /// `{ session_ip, session_dua }` as `visitor_properties` decided them:
+    /// `session_ip` the header [`visitor`] kept, or `ip` unless `header_ip`;
+    /// `session_dua` the kept User-Agent, left out unless `ua`.
+    #[wasm_bindgen(js_name = visitorObject)]
+    fn visitor_object(header_ip: bool, ip: &str, ua: bool) -> JsValue;
 }
 
 fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     let v = get(options, "nowMs");
-    if v.is_undefined() {
+    if kind(&v) == KIND_UNDEFINED {
         return Ok(None);
     }
-    match v.as_f64() {
-        Some(n) if num::is_whole(n) => Ok(Some(n as i64)),
-        _ => Err(bad_option("nowMs", "must be a whole number of epoch milliseconds")),
+    let n = number(&v);
+    if num::is_whole(n) {
+        Ok(Some(n as i64))
+    } else {
+        Err(bad_option("nowMs", "must be a whole number of epoch milliseconds"))
     }
 }
 
 fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
     Ok(ValidateOptions {
-        server_timestamp: get(options, "serverTimestamp").as_bool().unwrap_or(false),
+        server_timestamp: kind(&get(options, "serverTimestamp")) == KIND_TRUE,
         now_ms: now_option(options)?,
     })
 }
 
 /// Parses a timestamp in any supported format into epoch milliseconds
-/// (`parseTimestamp`: shell.js calls it through `coola_op`, as it does the
+/// (`parseTimestamp`, for Rust callers: shell.js's own flattens the value
+/// and calls [`parse_timestamp_entry`] through `coola_op`, as it calls the
 /// other functions here).
 pub fn parse_timestamp(value: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    let entry = flatten_value(&value);
+    parse_timestamp_entry(flatten_value(&value).into(), options)
+}
+
+/// [`parse_timestamp`] of the value as shell.js's `flattenValue` gave it.
+pub(crate) fn parse_timestamp_entry(entry: JsValue, options: JsValue) -> Result<f64, JsValue> {
+    let entry = text(entry);
     threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
     let raw = match entries::parse(&entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
@@ -61,10 +77,17 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
     Ok(flat)
 }
 
-/// Validates an event and returns it as it will be sent (`validateEvent`).
+/// Validates an event and returns it as it will be sent (`validateEvent`,
+/// for Rust callers: shell.js's own parses [`validate_event_json`]'s JSON).
 pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
+    validate_event_json(event, options).map(|json| parse_json(&text(json)))
+}
+
+/// The JSON of the event as it will be sent (a string), or the error to throw.
+pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     let opts = validate_options(&options)?;
-    if !event.is_object() {
+    if kind(&event) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
@@ -73,14 +96,13 @@ pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsVal
     let encoded = flat(&event)?;
     let mut out = String::new();
     event::validate_entries(&mut out, &encoded, &[], &opts).map_err(|e| js_error(&e))?;
-    // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
-    Ok(parse_json(&out))
+    Ok(JsValue::from_str(&out))
 }
 
 /// Validates every event and returns the exact request body (`encodeBatch`).
 pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsValue> {
     let fmt_value = get(&options, "bodyFormat");
-    let fmt = if fmt_value.is_undefined() {
+    let fmt = if kind(&fmt_value) == KIND_UNDEFINED {
         BodyFormat::Form
     } else {
         fmt_value
@@ -89,35 +111,35 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
     let opts = ValidateOptions {
-        server_timestamp: get(&options, "serverTimestamp").as_bool().unwrap_or(false),
+        server_timestamp: kind(&get(&options, "serverTimestamp")) == KIND_TRUE,
         now_ms: None,
     };
     let listed = flatten_list(&events, MAX_EVENTS as u32);
-    if let Some(flat) = listed.as_string() {
-        threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
-    }
-    if let Some(n) = listed.as_f64() {
+    let n = number(&listed);
+    if !n.is_nan() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
         num::push_u64(&mut m, n as u64);
         return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
-    // What is left is null (not an array) or an array this module made:
-    // reading it cannot throw.
-    if !listed.is_object() {
+    // What is left is null (not an array) or the events as one string.
+    let Some(flat) = listed.as_string() else {
         return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
         ));
-    }
-    let list: &Array = listed.unchecked_ref();
-    let mut jsons: Vec<String> = Vec::with_capacity(list.length() as usize);
-    for i in 0..list.length() {
+    };
+    threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
+    let mut jsons: Vec<String> = Vec::new();
+    for (i, e) in entries::parse(&flat).enumerate() {
         let mut out = String::new();
-        let encoded = list.get(i).as_string().unwrap_or_default();
-        let r = event::validate_entries(&mut out, &encoded, &[], &opts);
+        let encoded = match e {
+            Ok(Entry::Default(_, v)) => v,
+            _ => "",
+        };
+        let r = event::validate_entries(&mut out, encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
-            num::push_u64(&mut m, u64::from(i));
+            num::push_u64(&mut m, i as u64);
             m.push_str("]: ");
             m.push_str(&e.message);
             e.message = m;
@@ -135,14 +157,15 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
 /// not put the Worker's own IP in its place) and `session_dua` from
 /// `User-Agent` (left out when absent) (`visitorProperties`).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // Built in JavaScript (the headers stay JavaScript strings), or null
-    // when the request has no headers to read.
-    let v = visitor(&request);
-    if v.is_null() {
+    // Which of the two headers shell.js found (and kept) not empty: bit 0
+    // CF-Connecting-IP, bit 1 User-Agent; below 0 when the request has no
+    // headers to read.
+    let found = visitor(&request);
+    if found < 0 {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
-    Ok(v)
+    Ok(visitor_object(found & 1 != 0, "0", found & 2 != 0))
 }

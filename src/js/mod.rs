@@ -36,13 +36,23 @@ extern "C" {
     ) -> JsValue;
     #[wasm_bindgen(js_name = get)]
     fn js_get(obj: &JsValue, name: &str) -> JsValue;
-    /// Calls `f(value)` (with `this` null), ignoring what it throws.
-    fn invoke(f: &js_sys::Function, value: &JsValue);
-    /// `visitorProperties`' object for an incoming Request, or null when
-    /// it has no headers to read.
-    fn visitor(request: &JsValue) -> JsValue;
+    /// What a value is (see the `KIND_*` codes): one import instead of
+    /// wasm-bindgen's `is_undefined`, `is_null`, `is_object`,
+    /// `is_function` and `as_bool`, each an import and a glue function.
+    fn kind(v: &JsValue) -> u32;
+    /// A number as it is, NaN for anything else (instead of wasm-bindgen's
+    /// `as_f64`, whose glue writes an option to memory).
+    fn num(v: &JsValue) -> f64;
+    /// Reads and keeps `CF-Connecting-IP` and `User-Agent` of an incoming
+    /// Request ("" when absent or unreadable) for `visitorObject`; says
+    /// which are not empty (bit 0, bit 1), -1 when it has no headers to
+    /// read (`visitorProperties`).
+    fn visitor(request: &JsValue) -> i32;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
+    /// `encodeBatch`'s events as one string of `p` entries (each an
+    /// event's properties in the entries form), null for what is not an
+    /// array, its length beyond `max`.
     #[wasm_bindgen(js_name = flattenList)]
     fn flatten_list(list: &JsValue, max: u32) -> JsValue;
     #[wasm_bindgen(js_name = flattenEvent)]
@@ -50,11 +60,15 @@ extern "C" {
     /// page). A `String` return: `track()`'s own path, one crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     /// What the environment fills once per tracker, in the entries form,
-    /// after "1" in a page (a document with a location), else "0".
-    fn environment() -> String;
+    /// after "1" in a page (a document with a location), else "0" (a
+    /// string, read with [`text`]: no `String` return glue of its own).
+    #[wasm_bindgen(js_name = environment)]
+    fn environment_js() -> JsValue;
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
-    fn send(url: &JsValue, json: &str, form: bool, keepalive: bool, id: f64, done: &JsValue);
+    /// POSTs the body for `json` to the URL kept on the tracker's callback
+    /// `cb`, in its body format; `cb` is called with the answer.
+    fn send(cb: &JsValue, json: &str, keepalive: bool, id: f64);
     fn encode(json: &str, form: bool) -> JsString;
     fn soon(callback: &JsValue, what: u32);
     fn offline() -> bool;
@@ -75,6 +89,14 @@ const STORAGE_SET: u32 = 1;
 const STORAGE_REMOVE: u32 = 2;
 const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
+
+/// [`kind`]'s codes: undefined, null, an object (not a function, not
+/// null), a function, `true`; anything else is another code.
+const KIND_UNDEFINED: u32 = 0;
+const KIND_NULL: u32 = 1;
+const KIND_OBJECT: u32 = 2;
+const KIND_FUNCTION: u32 = 3;
+const KIND_TRUE: u32 = 5;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
 fn storage_set(key: &str, value: &str) -> bool {
@@ -117,6 +139,11 @@ pub(crate) fn text(v: JsValue) -> String {
 /// An object's own properties in the entries form.
 fn flatten(props: &JsValue) -> String {
     text(flatten_js(props))
+}
+
+/// What the environment fills once per tracker (see [`environment_js`]).
+fn environment() -> String {
+    text(environment_js())
 }
 
 /// The tracker's options bag in the entries form.

@@ -19,9 +19,9 @@ export function give(v) {
 }
 
 // Calls method n (the numbers of src/js/tracker/ops.rs) of the tracker
-// with handle h (0: a function, or the constructor): what Rust gave back
-// (the handle coola_op returns, for the constructor); an Error given back
-// is thrown.
+// with handle h (0: a function, or the constructor): what Rust gave back,
+// else what coola_op returns (the constructor's handle; pending; closed and
+// optedOut as 1 or 0); an Error given back is thrown.
 function call(h, n, a, b) {
   A = a;
   B = b;
@@ -30,7 +30,7 @@ function call(h, n, a, b) {
   const r = R;
   A = B = R = undefined;
   if (r instanceof Error) throw r;
-  return n === 11 ? v : r;
+  return r === undefined ? v : r;
 }
 
 function op(t, n, a, b) {
@@ -38,12 +38,14 @@ function op(t, n, a, b) {
   return call(t.h, n, a, b);
 }
 
-// The functions (their types are in src/js/mod.rs).
+// The functions (their types are in src/js/mod.rs). parseTimestamp hands
+// Rust the value flattened; validateEvent parses the JSON Rust gives back
+// (JSON the core wrote: parsing it cannot throw).
 export function parseTimestamp(value, options) {
-  return call(0, 16, value, options);
+  return call(0, 16, flattenValue(value), options);
 }
 export function validateEvent(event, options) {
-  return call(0, 17, event, options);
+  return JSON.parse(call(0, 17, event, options));
 }
 export function encodeBatch(events, options) {
   return call(0, 18, events, options);
@@ -95,10 +97,10 @@ export class CoolaTracker {
     return op(this, 12);
   }
   get closed() {
-    return op(this, 13);
+    return !!op(this, 13);
   }
   get optedOut() {
-    return op(this, 14);
+    return !!op(this, 14);
   }
   // Releases the tracker at once (timers, listeners); a second call does nothing.
   free() {
@@ -136,15 +138,18 @@ export function settled(cb, sent, failed, pending, requests) {
   cb.w.shift()({ sent, failed, pending, requests });
 }
 
-// visitorProperties' object for an incoming Request: session_ip from
-// CF-Connecting-IP ("0" when absent or unreadable), session_dua from
-// User-Agent (left out then); null when there are no headers to read.
+// visitorProperties: reads CF-Connecting-IP and User-Agent of an incoming
+// Request ("" for a header absent or unreadable) and keeps them for
+// visitorObject; returns which are not empty (bit 0 the IP, bit 1 the
+// User-Agent), -1 when there are no headers to read. What the object holds
+// is decided in Rust.
+let seen;
 export function visitor(r) {
   let h;
   try {
     h = r !== null && typeof r === "object" ? r.headers : undefined;
   } catch (_) {}
-  if (h === null || typeof h !== "object") return null;
+  if (h === null || typeof h !== "object") return -1;
   const get = (name) => {
     try {
       const v = typeof h.get === "function" ? h.get(name) : null;
@@ -153,11 +158,29 @@ export function visitor(r) {
       return "";
     }
   };
-  const o = { session_ip: get("CF-Connecting-IP") || "0" };
-  const ua = get("User-Agent");
-  if (ua) o.session_dua = ua;
+  seen = [get("CF-Connecting-IP"), get("User-Agent")];
+  return (seen[0] ? 1 : 0) + (seen[1] ? 2 : 0);
+}
+
+// visitorProperties' object as Rust decided it: session_ip the kept header,
+// or `ip` unless `headerIp`; session_dua the kept User-Agent, only with `ua`.
+export function visitorObject(headerIp, ip, ua) {
+  const o = { session_ip: headerIp ? seen[0] : ip };
+  if (ua) o.session_dua = seen[1];
   return o;
 }
+
+// What a value is, for the Rust shell (KIND_* in src/js/mod.rs): 0
+// undefined, 1 null, 2 an object (not a function), 3 a function, 4 false,
+// 5 true, 6 a number, 7 a string, 8 anything else.
+export function kind(v) {
+  const t = typeof v;
+  if (v == null) return v === null ? 1 : 0;
+  return t === "object" ? 2 : t === "function" ? 3 : t === "boolean" ? 4 + v : t === "number" ? 6 : t === "string" ? 7 : 8;
+}
+
+// A number as it is, NaN for anything else.
+export const num = (v) => (typeof v === "number" ? v : NaN);
 
 // obj[k] of an object; undefined for what is not one, or when reading throws.
 export function get(o, k) {
@@ -166,10 +189,11 @@ export function get(o, k) {
   } catch (_) {}
 }
 
-// f(v) with `this` null (onError, a flush's resolve); what it throws is ignored.
-export function invoke(f, v) {
+// onError (kept on the tracker's callback by `bind`) called with error e,
+// `this` null; what it throws is ignored.
+export function report(cb, e) {
   try {
-    f.call(null, v);
+    cb.e.call(null, e);
   } catch (_) {}
 }
 
@@ -251,12 +275,14 @@ export function flatten(p) {
   }
 }
 
-// validateEvent's result: the JSON of the event as it will be sent.
+// validate_event's result for Rust callers (tests): the JSON of the event
+// as it will be sent.
 export function parseJson(json) {
   return JSON.parse(json);
 }
 
-// One value (a timestamp given to parseTimestamp) as one entry.
+// One value (a timestamp given to parseTimestamp) as one entry (also for
+// Rust callers of parse_timestamp).
 export function flattenValue(v) {
   try {
     return one("value", v);
@@ -265,22 +291,23 @@ export function flattenValue(v) {
   }
 }
 
-// A list of events, each as its properties' entries, or "X" entries for what
-// is not an object; null when `list` is not an array, its length when it is
-// longer than `max`. Every read of the caller's data happens here; what it
-// throws comes back as a "!" entry.
+// A list of events as one string: one "p" entry per event, holding its
+// properties' entries, or an "X" entry for what is not an object; null when
+// `list` is not an array, its length when it is longer than `max`. Every
+// read of the caller's data happens here; what it throws comes back as a
+// "!" entry.
 export function flattenList(list, max) {
   try {
     if (!Array.isArray(list)) return null;
     const n = list.length;
     if (n > max) return n;
-    const out = [];
+    let s = "";
     for (let i = 0; i < n; i++) {
       const e = list[i];
       const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-      out.push(obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+      s += T("p", "", obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
     }
-    return out;
+    return s;
   } catch (e) {
     return threw(e);
   }
@@ -364,7 +391,11 @@ export function encode(json, form) {
 // tracker's handle `h` (given by hook's slot -3, right after `bind`) and
 // numbers, and leaves `text` on itself as `t` for the tracker to read; once
 // the tracker is gone it sets `h` to 0, and the callback does nothing more.
-export function bind(exports) {
+// It keeps what stays the same for the tracker's life: its onError (`e`) and
+// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
+// body format (`f`), see `send`; the storage key of the saved choice (`k`),
+// see `hook`.
+export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -373,13 +404,19 @@ export function bind(exports) {
     }
   };
   cb.w = [];
+  cb.e = onError;
+  cb.b = beforeSend;
+  cb.u = url;
+  cb.f = form;
+  cb.k = key;
   return cb;
 }
 
-// POST the body for `json`, then call cb(0, id, status, Retry-After, body
-// said "status": false), status 0 for a network error. Never throws; `cb` is
-// always called later, never from inside `send`.
-export function send(url, json, form, keepalive, id, cb) {
+// POST the body for `json` to the tracker's URL (cb.u) in its body format
+// (cb.f), then call cb(0, id, status, Retry-After, body said "status":
+// false), status 0 for a network error. Never throws; `cb` is always called
+// later, never from inside `send`.
+export function send(cb, json, keepalive, id) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
@@ -392,8 +429,8 @@ export function send(url, json, form, keepalive, id, cb) {
   };
   let p;
   try {
-    init.body = encode(json, form);
-    p = fetch(url, init);
+    init.body = encode(json, cb.f);
+    p = fetch(cb.u, init);
   } catch (_) {
     p = Promise.reject();
   }
@@ -414,15 +451,15 @@ export function send(url, json, form, keepalive, id, cb) {
 // `bind`) by slot (SLOT_* in src/js/tracker.rs); registering in slot n
 // first removes what n held: 0 a timer calling cb(what) every `ms`, 1 a
 // timer calling it once after `ms`, 2 the page lifecycle (see `listen`), 3
-// watchPage(key, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
+// watchPage(cb.k, ms === 1, cb, what); `ms` below 0 only removes. Slot -1
 // removes every one, -2 also stops the callback for good (h = 0); slot -3
 // gives the callback its handle (h = ms) and nothing else.
-export function hook(cb, n, ms, what, key) {
+export function hook(cb, n, ms, what) {
   if (n < -2) return void (cb.h = ms);
   const c = (cb.c = cb.c || []);
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
-  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(key, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
+  if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
 }
 
 // A timer that does not keep Node alive, calling cb(what) every `ms` (or
@@ -526,10 +563,12 @@ export function privacySignal() {
   }
 }
 
-// The page's URL now.
+// The page's URL now: document.URL, the text of location.href read in a
+// tenth of the time in Chromium (page views, and every in-page navigation
+// with autoPageViews "history").
 export function pageUrl() {
   try {
-    return "" + location.href;
+    return "" + document.URL;
   } catch (_) {
     return "";
   }
@@ -540,7 +579,7 @@ export function pageUrl() {
 // caller's properties; what reading them throws, as a "!" entry.
 export function pageEvent(p, ref) {
   try {
-    let s = T("p", "page_url", "" + location.href) + T("p", "page_title", "" + document.title);
+    let s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
     if (ref) s += T("p", "referring_url", ref);
     return props(s + one("event_name", "page_view"), p);
   } catch (e) {
@@ -599,23 +638,24 @@ function watchPage(key, nav, cb, what) {
   };
 }
 
-// beforeSend: calls `hook` with the event (its JSON, parsed) and says what
-// came of it: 0 when the hook dropped it (null or false), 1 when the event
-// is unchanged, else the changed event in the entries form (an "X" entry
+// beforeSend: calls the hook kept on the tracker's callback `cb` with the event (its JSON, parsed) and says what
+// came of it: null when the hook dropped it (null or false), undefined when
+// the event is unchanged, else the changed event in the entries form (an "X" entry
 // when it is not an object), for Rust to validate again. What the hook (or
 // reading what it returned) throws comes back as a "!" entry, and is kept
 // for `caused`.
 let thrown;
-export function beforeSend(hook, json) {
+export function beforeSend(cb, json) {
   try {
     const event = JSON.parse(json);
-    const r = hook(event);
-    if (r === null || r === false) return 0;
+    const f = cb.b;
+    const r = f(event);
+    if (r === null || r === false) return null;
     const out = r === undefined ? event : r;
     if (out === null || typeof out !== "object" || Array.isArray(out)) {
       return T("X", "", Array.isArray(out) ? "an array" : typeof out);
     }
-    return JSON.stringify(out) === json ? 1 : props("", out);
+    return JSON.stringify(out) === json ? undefined : props("", out);
   } catch (e) {
     thrown = e;
     return threw(e);

@@ -6,13 +6,13 @@ use alloc::rc::{Rc, Weak};
 use core::cell::{Cell, RefCell};
 use core::mem::ManuallyDrop;
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, environment, fail, flatten_event, get, invoke, js_error, listed, now_ms, offline,
+    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
     options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
-    storage_set, threw,
+    storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -67,12 +67,9 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 
 struct Inner {
     core: RefCell<Tracker>,
-    /// The request URL, kept as a JavaScript string (it only goes to `send`).
-    url: JsValue,
-    /// The form body format (`data=` before the encoded JSON).
-    form: bool,
     page: bool,
-    on_error: Option<Function>,
+    /// An `onError` was given (the callback keeps it, see `bind`).
+    on_error: bool,
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: Cell<Vec<Waiter>>,
@@ -90,14 +87,19 @@ extern "C" {
     /// The tracker's callback: a function that JavaScript calls as
     /// `cb(what, id, status, text, flag)` and that calls [`coola_callback`]
     /// with the function's `h` (the handle `hook` gives it in `SLOT_ARM`)
-    /// while that is not 0.
-    fn bind(exports: &JsValue) -> JsValue;
+    /// while that is not 0. It keeps what stays the same for the tracker's
+    /// life: `onError` and `beforeSend` (each a function or undefined,
+    /// checked) for [`report`] and `beforeSend`, the request URL and body
+    /// format for [`send`], the storage key of the saved choice for [`hook`].
+    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: bool, key: &str) -> JsValue;
+    /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
+    pub(super) fn report(cb: &JsValue, error: &JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
-    /// page watch of the saved choice under `key` (with in-page navigation
-    /// when `ms` is 1); `ms` below 0 only removes.
-    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32, key: &str);
+    /// page watch of the saved choice under the callback's consent key
+    /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
+    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32);
     /// The text a request's answer left on the callback (Retry-After),
     /// undefined for none or an empty one.
     #[wasm_bindgen(js_name = callbackText)]
@@ -208,8 +210,8 @@ impl Inner {
     }
 
     fn report_one(&self, e: &Error) {
-        if let Some(f) = &self.on_error {
-            invoke(f, &js_error(e));
+        if self.on_error {
+            report(&self.callback, &js_error(e));
         }
     }
 
@@ -222,7 +224,7 @@ impl Inner {
         let ms = at.map_or(-1.0, |t| {
             t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
         });
-        hook(&self.callback, SLOT_WAKE, ms, PUMP, "");
+        hook(&self.callback, SLOT_WAKE, ms, PUMP);
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -255,14 +257,7 @@ impl Inner {
 
     fn launch(&self, req: &Request) {
         self.debug_request(req);
-        send(
-            &self.url,
-            &req.json,
-            self.form,
-            req.keepalive,
-            req.id as f64,
-            &self.callback,
-        );
+        send(&self.callback, &req.json, req.keepalive, req.id as f64);
     }
 
     /// A request settled: tell the core, then go on or settle the flushes.
@@ -461,7 +456,7 @@ impl Inner {
     }
 
     fn stop_hooks(&self) {
-        hook(&self.callback, SLOT_ALL, -1.0, 0, "");
+        hook(&self.callback, SLOT_ALL, -1.0, 0);
     }
 }
 
@@ -507,7 +502,9 @@ fn resolved_url(cfg: &Config, page: bool) -> Result<String, JsValue> {
 /// Queues analytics events and sends them to CoolaData in batches.
 ///
 /// JavaScript sees it through the `CoolaTracker` class of shell.js, whose
-/// methods come here through [`ops`]'s one export (`coola_op`).
+/// methods come here through [`ops`]'s one export (`coola_op`), the handle
+/// being the `Rc<Inner>` itself. Dropped (with every other reference to
+/// its state), its timers and listeners go.
 pub struct CoolaTracker {
     inner: Rc<Inner>,
 }
@@ -515,20 +512,15 @@ pub struct CoolaTracker {
 impl CoolaTracker {
     /// Creates a tracker. Throws `invalid_option` (with `field`) for a bad option.
     pub fn new(options: JsValue) -> Result<CoolaTracker, JsValue> {
-        if !options.is_object() {
+        if kind(&options) != KIND_OBJECT {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
-        let on_error = if on_error.is_undefined() {
-            None
-        } else {
-            if !on_error.is_function() {
-                return Err(bad_option("onError", "must be a function (error) => void"));
-            }
-            Some(on_error.unchecked_into::<Function>())
-        };
+        if !matches!(kind(&on_error), KIND_UNDEFINED | KIND_FUNCTION) {
+            return Err(bad_option("onError", "must be a function (error) => void"));
+        }
 
         let env = environment();
         let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
@@ -547,18 +539,17 @@ impl CoolaTracker {
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
-        let extra = privacy::configure(&mut core, given);
+        let extra = privacy::configure(&mut core, &given);
+        let exports = wasm_bindgen::exports();
+        let callback = bind(&exports, &on_error, &given.before_send, &url, form, &extra.consent_key);
         if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
-        let exports = wasm_bindgen::exports();
         let inner = Rc::new(Inner {
-            callback: bind(&exports),
+            callback,
             core: RefCell::new(core),
-            url: JsValue::from_str(&url),
-            form,
             page,
-            on_error,
+            on_error: !on_error.is_undefined(),
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
@@ -572,7 +563,7 @@ impl CoolaTracker {
         // The callback's handle: a weak reference as a pointer (the address
         // of the `Inner`), given back by `Inner`'s drop.
         let handle = Weak::into_raw(Rc::downgrade(&inner)) as usize;
-        hook(&inner.callback, SLOT_ARM, handle as f64, 0, "");
+        hook(&inner.callback, SLOT_ARM, handle as f64, 0);
         inner.heartbeat(false);
         if full {
             inner.report_one(&Error::new(
@@ -589,9 +580,9 @@ impl CoolaTracker {
             inner.durable.as_ref().map(|_| (HEARTBEAT_EVERY_MS, BEAT))
         };
         if let Some((ms, what)) = timer {
-            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what, "");
+            hook(&inner.callback, SLOT_TIMER, f64::from(ms), what);
         }
-        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0, "");
+        hook(&inner.callback, SLOT_LIFECYCLE, 0.0, 0);
         // What the claim found is reported now (an overflow at the end of
         // this task); claimed events go out without waiting.
         inner.report();
@@ -660,15 +651,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         // Timers and listeners go, the callback calls no more, then the weak
         // reference it stood for goes.
-        hook(&self.callback, SLOT_GONE, -1.0, 0, "");
+        hook(&self.callback, SLOT_GONE, -1.0, 0);
         // SAFETY: the pointer `CoolaTracker::new` made of a `Weak<Inner>`
         // (the address of this value), given back once, here.
         drop(unsafe { Weak::from_raw(self as *const Inner) });
-    }
-}
-
-impl Drop for CoolaTracker {
-    fn drop(&mut self) {
-        self.inner.stop_hooks();
     }
 }

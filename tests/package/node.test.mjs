@@ -24,7 +24,9 @@ const ids = [
 ];
 let thrown = null;
 try { tracker.track("bad", { nested: { no: 1 } }); } catch (e) { thrown = { code: e.code, field: e.field, type: e.constructor.name }; }
+const states = [tracker.closed, tracker.optedOut, tracker.pending];
 const report = await tracker.shutdown();
+states.push(tracker.closed, tracker.pending);
 let closed = null;
 try { tracker.track("late"); } catch (e) { closed = e.code; }
 const required = createRequire(import.meta.url).resolve("coola-tracker");
@@ -32,7 +34,7 @@ const visitors = [
   visitorProperties(new Request("http://worker.example/")),
   visitorProperties(new Request("http://worker.example/", { headers: { "CF-Connecting-IP": "198.51.100.4", "User-Agent": "UA/1" } })),
 ];
-console.log(JSON.stringify({ ids, report, thrown, closed, errors, pending: tracker.pending, required, dated: dated.getTime(), visitors }));
+console.log(JSON.stringify({ ids, report, states, thrown, closed, errors, pending: tracker.pending, required, dated: dated.getTime(), visitors }));
 `;
 
 const CJS = `
@@ -120,6 +122,8 @@ test("ESM script: import, track, shutdown; events reach the collector and the pr
   assert.deepEqual(out.report, { sent: 3, failed: 0, pending: 0, requests: 1 });
   assert.deepEqual(out.thrown, { code: "nested_property", field: "nested", type: "TypeError" });
   assert.equal(out.closed, "tracker_closed");
+  // The getters' types: booleans and a number (coola_op returns them as numbers).
+  assert.deepEqual(out.states, [false, false, 3, true, 0]);
   assert.deepEqual(out.visitors, [{ session_ip: "0" }, { session_ip: "198.51.100.4", session_dua: "UA/1" }]);
   assert.deepEqual(out.errors, []);
   const events = collector.events({ app: "node-esm" });

@@ -13,7 +13,7 @@ use core::mem::ManuallyDrop;
 
 use wasm_bindgen::prelude::*;
 
-use super::CoolaTracker;
+use super::{CoolaTracker, Inner};
 use crate::js::functions;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
@@ -34,7 +34,9 @@ fn start() {
 }
 
 /// The methods, numbered as shell.js's class calls them: each `give`s what
-/// it returns, but [`NEW`], whose handle `coola_op` returns.
+/// it returns, but [`NEW`], whose handle `coola_op` returns, and the
+/// getters of a number or a boolean ([`PENDING`], [`CLOSED`],
+/// [`OPTED_OUT`]), whose value it returns (1 for true).
 const TRACK: u32 = 1;
 const SET_USER_ID: u32 = 2;
 const FLUSH: u32 = 3;
@@ -75,10 +77,10 @@ extern "C" {
     fn wrap(handle: f64) -> JsValue;
 }
 
-/// The handle JavaScript keeps: a counted reference to the tracker, given
-/// back by [`FREE`].
+/// The handle JavaScript keeps: a counted reference to the tracker's state
+/// (no allocation of its own), given back by [`FREE`].
 fn handle(t: CoolaTracker) -> f64 {
-    Rc::into_raw(Rc::new(t)) as usize as f64
+    Rc::into_raw(t.inner) as usize as f64
 }
 
 /// Carries out method `op` of the tracker `handle` (see the method numbers
@@ -89,8 +91,10 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     if op >= PARSE_TIMESTAMP {
         let (a, b) = (arg(0), arg(1));
         give_result(match op {
-            PARSE_TIMESTAMP => functions::parse_timestamp(a, b).map(JsValue::from_f64),
-            VALIDATE_EVENT => functions::validate_event(a, b),
+            // The value as shell.js flattened it; the event's JSON, which
+            // shell.js parses.
+            PARSE_TIMESTAMP => functions::parse_timestamp_entry(a, b).map(JsValue::from_f64),
+            VALIDATE_EVENT => functions::validate_event_json(a, b),
             ENCODE_BATCH => functions::encode_batch(a, b).map(JsValue::from),
             _ => functions::visitor_properties(a),
         });
@@ -110,12 +114,17 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     // holds one count; this call takes its own (ManuallyDrop leaves the
     // handle's count alone), so a `free()` from inside a callback of this
     // very call drops the tracker only when the call is over.
-    let held = ManuallyDrop::new(unsafe { Rc::from_raw(handle_in as usize as *const CoolaTracker) });
+    let held = ManuallyDrop::new(unsafe { Rc::from_raw(handle_in as usize as *const Inner) });
     if op == FREE {
+        // Timers and listeners go now, even while a call of this tracker
+        // (from whose callback `free()` came) still holds its state.
+        held.stop_hooks();
         drop(ManuallyDrop::into_inner(held));
         return 0.0;
     }
-    let t: Rc<CoolaTracker> = Rc::clone(&held);
+    let t = CoolaTracker {
+        inner: Rc::clone(&held),
+    };
     match op {
         TRACK => {
             let (name, props) = (arg(0), arg(1));
@@ -130,9 +139,9 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         SET_PROPERTIES => give_result(t.set_properties(arg(0)).map(|_| JsValue::UNDEFINED)),
         USER_ID => give(&t.user_id()),
         SESSION_ID => give(&t.session_id()),
-        PENDING => give(&JsValue::from_f64(t.pending() as f64)),
-        CLOSED => give(&JsValue::from_bool(t.closed())),
-        OPTED_OUT => give(&JsValue::from_bool(t.opted_out())),
+        PENDING => return t.pending() as f64,
+        CLOSED => return f64::from(u8::from(t.closed())),
+        OPTED_OUT => return f64::from(u8::from(t.opted_out())),
         _ => {}
     }
     0.0

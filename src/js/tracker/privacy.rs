@@ -9,14 +9,13 @@ use crate::prelude::*;
 use alloc::rc::Rc;
 use core::cell::Cell;
 
-use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, invoke, js_error, listed, now_ms, storage_get, storage_list, storage_remove,
-    storage_set, text, threw, thrown_message,
+    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, storage_get, storage_list, storage_remove,
+    storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
-use super::{busy, hook, CoolaTracker, Inner, PAGE, SLOT_PAGE};
+use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::privacy::{self, Choice};
@@ -32,11 +31,11 @@ extern "C" {
     /// properties threw).
     #[wasm_bindgen(js_name = pageEvent)]
     fn page_event_js(props: &JsValue, referrer: &str) -> JsValue;
-    /// What `beforeSend` made of the event: 0 dropped, 1 unchanged, the
+    /// What `beforeSend` made of the event: null dropped, undefined unchanged, the
     /// changed event in the entries form, or a `!` entry when it threw
     /// (what it threw becomes the `cause` of the next `caused` error).
     #[wasm_bindgen(js_name = beforeSend)]
-    fn before_send(hook: &Function, json: &str) -> JsValue;
+    fn before_send(cb: &JsValue, json: &str) -> JsValue;
     /// Sets what `beforeSend` last threw as the `cause` of `error`.
     fn caused(error: &JsValue);
     /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
@@ -47,12 +46,13 @@ extern "C" {
 
 /// What the shell keeps for these features.
 pub(super) struct Extra {
-    before_send: Option<Function>,
+    /// A `beforeSend` was given (the callback keeps it, see `bind`).
+    before_send: bool,
     debug: bool,
     auto: AutoPageViews,
     /// The request URL with the app key hidden, for `debug`.
     shown_url: String,
-    consent_key: String,
+    pub(super) consent_key: String,
     session_key: String,
     /// A page view was queued by this tracker.
     viewed: Cell<bool>,
@@ -73,7 +73,8 @@ pub(super) fn prepare(cfg: &mut Config, page: bool) {
 
 /// `beforeSend` and `properties` as the options bag gives them, checked.
 pub(super) struct Given {
-    before_send: Option<Function>,
+    /// The function, or undefined.
+    pub(super) before_send: JsValue,
     properties: String,
 }
 
@@ -81,18 +82,14 @@ pub(super) struct Given {
 /// touches storage: a bad option leaves nothing behind).
 pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let hook = get(options, "beforeSend");
-    let before_send = if hook.is_undefined() {
-        None
-    } else if hook.is_function() {
-        Some(hook.unchecked_into::<Function>())
-    } else {
+    if !matches!(kind(&hook), KIND_UNDEFINED | KIND_FUNCTION) {
         return Err(bad_option(
             "beforeSend",
             "must be a function (event) => event | null | false | undefined",
         ));
-    };
+    }
     let props = get(options, "properties");
-    let properties = if props.is_undefined() {
+    let properties = if kind(&props) == KIND_UNDEFINED {
         String::new()
     } else {
         let encoded = flatten(&props);
@@ -103,19 +100,20 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
         encoded
     };
     Ok(Given {
-        before_send,
+        before_send: hook,
         properties,
     })
 }
 
 /// Hands what [`read`] found to the core.
-pub(super) fn configure(core: &mut Tracker, given: Given) -> Extra {
-    core.set_hold(given.before_send.is_some());
+pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
+    let before_send = !given.before_send.is_undefined();
+    core.set_hold(before_send);
     // Checked by `read`: it cannot fail here.
     let _ = core.set_properties(&given.properties);
     let cfg = core.config();
     Extra {
-        before_send: given.before_send,
+        before_send,
         debug: cfg.debug,
         auto: cfg.auto_page_views,
         shown_url: privacy::hide_key(&cfg.endpoint, &cfg.app_key),
@@ -147,13 +145,7 @@ pub(super) fn start(inner: &Rc<Inner>) {
     // The tracker's one callback, for both: another tab's choice, and
     // in-page navigation (see `on_page_change`).
     let nav = inner.extra.auto == AutoPageViews::History;
-    hook(
-        &inner.callback,
-        SLOT_PAGE,
-        f64::from(u8::from(nav)),
-        PAGE,
-        &inner.extra.consent_key,
-    );
+    hook(&inner.callback, SLOT_PAGE, f64::from(u8::from(nav)), PAGE);
 }
 
 /// Another tab changed the saved choice, or the page navigated in place.
@@ -184,7 +176,7 @@ impl Inner {
             core.track_encoded(now, encoded)
         };
         let r = match r {
-            Ok(id) if !id.is_empty() && self.extra.before_send.is_some() => self.run_before_send(now),
+            Ok(id) if !id.is_empty() && self.extra.before_send => self.run_before_send(now),
             other => other.map_err(|e| js_error(&e)),
         };
         let ready = match self.core.try_borrow() {
@@ -210,16 +202,15 @@ impl Inner {
 
     /// Hands the held event to `beforeSend`, with no borrow held.
     fn run_before_send(&self, now: i64) -> Result<String, JsValue> {
-        let (Some(hook), Some(json)) = (
-            &self.extra.before_send,
-            self.core
-                .try_borrow()
-                .ok()
-                .and_then(|c| c.held_json().map(String::from)),
-        ) else {
+        let Some(json) = self
+            .core
+            .try_borrow()
+            .ok()
+            .and_then(|c| c.held_json().map(String::from))
+        else {
             return Ok(String::new());
         };
-        let answer = before_send(hook, &json);
+        let answer = before_send(&self.callback, &json);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
         let changed = answer.as_string();
         if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
@@ -230,7 +221,7 @@ impl Inner {
             caused(&e);
             return Err(e);
         }
-        if answer.as_f64() == Some(0.0) {
+        if kind(&answer) == KIND_NULL {
             core.drop_held();
             return Ok(String::new());
         }
@@ -427,8 +418,8 @@ impl Inner {
     /// A page view now, whatever the last one's URL (after `optIn()`).
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
-            if let Some(f) = &self.on_error {
-                invoke(f, &e);
+            if self.on_error {
+                report(&self.callback, &e);
             }
         }
     }
