@@ -18,8 +18,10 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &b in buf.get(i..).unwrap_or(&[]) {
-        out.push(b as char);
+    // One append, not a capacity check per digit.
+    if let Some(digits) = buf.get(i..) {
+        // SAFETY: every byte written above is an ASCII digit.
+        out.push_str(unsafe { core::str::from_utf8_unchecked(digits) });
     }
 }
 
