@@ -12,7 +12,7 @@
 // the same code, with names. Prints the top functions by self and by
 // inclusive time, in % of the samples where the page was busy (idle left out).
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { outDir, root } from "./lib/common.mjs";
@@ -33,7 +33,13 @@ const env = { ...process.env, PATH: `${join(homedir(), ".cargo", "bin")}:${join(
 execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", prof, wasmIn], { env, stdio: "inherit" });
 exportApi(prof, false);
 const wasm = join(prof, "coola_tracker_bg.wasm");
-const flags = ["-Oz", "-g", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext", "--enable-mutable-globals"];
+// The Makefile's WASM_OPT_FLAGS, read from it (with -Oz alone, wasm-opt
+// folds identical functions under one name, and the profile names the
+// wrong one), plus -g.
+const makefile = readFileSync(join(root, "Makefile"), "utf8");
+const line = makefile.match(/^WASM_OPT_FLAGS :=(.*)$/m);
+if (!line) throw new Error("no WASM_OPT_FLAGS line in the Makefile");
+const flags = [...line[1].trim().split(/\s+/), "-g"];
 execFileSync("wasm-opt", [...flags, wasm, "-o", wasm], { env, stdio: "inherit" });
 
 const chromium = await Chromium.start();
