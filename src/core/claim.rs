@@ -5,7 +5,8 @@
 //! listing to [`claim`], restores [`Claim::events`], persists them under its
 //! own keys and removes the keys [`Claim`] names in the order it names them:
 //! a gone tab's old event keys go only once this tab's persist succeeded
-//! (sent twice rather than lost).
+//! (sent twice rather than lost). `optOut()` removes, from the same
+//! listing, the keys [`forgotten`] picks.
 
 use crate::core::store::{self, Keys};
 use crate::core::{Error, ErrorCode};
@@ -103,6 +104,20 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     out
 }
 
+/// Whether `optOut()` removes `key` (of the listing [`claim`] reads)
+/// besides this tab's own keys: every event and context key of a tab of the
+/// same app, live or gone, goes, so nothing of this visitor is sent later;
+/// other apps' keys and heartbeats stay. The shell asks for each key it
+/// lists (a predicate: a form that returns the list weighed 76 to 102 B
+/// of gzip more).
+pub fn forgotten(keys: &Keys, key: &str) -> bool {
+    let tab = keys
+        .parse_event(key)
+        .map(|(tab, _)| tab)
+        .or_else(|| keys.parse_context(key));
+    tab.is_some_and(|tab| keys.same_app(tab))
+}
+
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
 /// else from its heartbeat in `all` (the claim's listing), then noted there.
 fn tab_gone<'a>(
@@ -129,6 +144,7 @@ fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::privacy;
     use crate::core::store::tests::entries;
 
     const NOW: i64 = 10_000_000;
@@ -266,5 +282,31 @@ mod tests {
                 (listing[4].0.as_str(), false),
             ]
         );
+    }
+
+    #[test]
+    fn opting_out_forgets_every_event_and_context_of_this_app_only() {
+        let (me, gone, live) = setup();
+        let other = Keys::new("coola", "https://x/v3/OTHER/track", "o");
+        let listing = [
+            (me.event(1), event("mine", 1, None), true),
+            (key(&me, &gone, 4), event("gone", 1, Some(1)), true),
+            (me.context_of(&gone, 1), entries(r#"{"page_url":"https://x/"}"#), true),
+            (key(&me, &live, 2), event("live", 1, None), true),
+            (me.context(3), entries(r#"{"page_url":"https://me/"}"#), true),
+            (me.heartbeat_of(&live), (NOW - 5).to_string(), false),
+            (me.heartbeat(), "0".to_string(), false),
+            (other.event(1), event("o", 1, None), true),
+            (other.context(1), entries(r#"{"page_url":"https://o/"}"#), true),
+            (me.user_id(), "anon".to_string(), false),
+            (privacy::consent_key(me.prefix()), "out".to_string(), false),
+        ];
+        let got: Vec<&str> = listing
+            .iter()
+            .map(|(k, _, _)| k.as_str())
+            .filter(|k| forgotten(&me, k))
+            .collect();
+        let want: Vec<&str> = listing[..5].iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(got, want);
     }
 }
