@@ -24,5 +24,6 @@ pub mod session;
 pub mod store;
 pub mod timestamp;
 pub mod tracker;
+pub mod visitor;
 
 pub use error::{Error, ErrorCode};

@@ -19,11 +19,10 @@ use crate::core::{num, timestamp};
 extern "C" {
     #[wasm_bindgen(js_name = parseJson)]
     fn parse_json(json: &str) -> JsValue;
-    /// `{ session_ip, session_dua }` as `visitor_properties` decided them:
-    /// `session_ip` the header [`visitor`] kept, or `ip` unless `header_ip`;
-    /// `session_dua` the kept User-Agent, left out unless `ua`.
+    /// `{ session_ip, session_dua }` as [`crate::core::visitor::properties`] decided
+    /// them (`session_dua` left out for `None`).
     #[wasm_bindgen(js_name = visitorObject)]
-    fn visitor_object(header_ip: bool, ip: &str, ua: bool) -> JsValue;
+    fn visitor_object(ip: &str, ua: Option<&str>) -> JsValue;
 }
 
 fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
@@ -157,15 +156,16 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
 /// not put the Worker's own IP in its place) and `session_dua` from
 /// `User-Agent` (left out when absent) (`visitorProperties`).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // Which of the two headers shell.js found (and kept) not empty: bit 0
-    // CF-Connecting-IP, bit 1 User-Agent; below 0 when the request has no
-    // headers to read.
-    let found = visitor(&request);
-    if found < 0 {
+    // The two headers as shell.js read them (`""` when absent or
+    // unreadable), or null when the request has no headers to read.
+    let headers = visitor(&request);
+    if kind(&headers) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
-    Ok(visitor_object(found & 1 != 0, "0", found & 2 != 0))
+    let (ip, ua) = (text(get(&headers, "0")), text(get(&headers, "1")));
+    let (ip, ua) = crate::core::visitor::properties(&ip, &ua);
+    Ok(visitor_object(ip, ua))
 }

@@ -43,11 +43,10 @@ extern "C" {
     /// A number as it is, NaN for anything else (instead of wasm-bindgen's
     /// `as_f64`, whose glue writes an option to memory).
     fn num(v: &JsValue) -> f64;
-    /// Reads and keeps `CF-Connecting-IP` and `User-Agent` of an incoming
-    /// Request ("" when absent or unreadable) for `visitorObject`; says
-    /// which are not empty (bit 0, bit 1), -1 when it has no headers to
-    /// read (`visitorProperties`).
-    fn visitor(request: &JsValue) -> i32;
+    /// `[CF-Connecting-IP, User-Agent]` of an incoming Request ("" when
+    /// absent or unreadable), null when it has no headers to read
+    /// (`visitorProperties`).
+    fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
     /// `encodeBatch`'s events as one string of `p` entries (each an

@@ -138,18 +138,15 @@ export function settled(cb, sent, failed, pending, requests) {
   cb.w.shift()({ sent, failed, pending, requests });
 }
 
-// visitorProperties: reads CF-Connecting-IP and User-Agent of an incoming
-// Request ("" for a header absent or unreadable) and keeps them for
-// visitorObject; returns which are not empty (bit 0 the IP, bit 1 the
-// User-Agent), -1 when there are no headers to read. What the object holds
-// is decided in Rust.
-let seen;
+// visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request
+// ("" for a header absent or unreadable), null when there are no headers to
+// read. What the object holds is decided in Rust (src/core/visitor.rs).
 export function visitor(r) {
   let h;
   try {
     h = r !== null && typeof r === "object" ? r.headers : undefined;
   } catch (_) {}
-  if (h === null || typeof h !== "object") return -1;
+  if (h === null || typeof h !== "object") return null;
   const get = (name) => {
     try {
       const v = typeof h.get === "function" ? h.get(name) : null;
@@ -158,15 +155,13 @@ export function visitor(r) {
       return "";
     }
   };
-  seen = [get("CF-Connecting-IP"), get("User-Agent")];
-  return (seen[0] ? 1 : 0) + (seen[1] ? 2 : 0);
+  return [get("CF-Connecting-IP"), get("User-Agent")];
 }
 
-// visitorProperties' object as Rust decided it: session_ip the kept header,
-// or `ip` unless `headerIp`; session_dua the kept User-Agent, only with `ua`.
-export function visitorObject(headerIp, ip, ua) {
-  const o = { session_ip: headerIp ? seen[0] : ip };
-  if (ua) o.session_dua = seen[1];
+// visitorProperties' object as Rust decided it: session_dua only when given.
+export function visitorObject(ip, ua) {
+  const o = { session_ip: ip };
+  if (ua !== undefined) o.session_dua = ua;
   return o;
 }
 

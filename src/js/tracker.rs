@@ -418,23 +418,16 @@ impl Inner {
         let listing = storage_list(d.keys.prefix());
         let all = listed(&listing);
         let claim = claim::claim(&all, &d.keys, now, server_ts);
-        for key in &claim.remove_now {
-            storage_remove(key);
-        }
-        let notice = claim.notice();
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            for (time, _, json) in claim.events {
-                c.restore(json, time);
-            }
-            if let Some(e) = notice {
-                c.notice(e);
-            }
-        }
+        let remove_after = match self.core.try_borrow_mut() {
+            Ok(mut c) => claim.restore_into(&mut c),
+            // Not restored: the old keys stay for a later claim.
+            Err(_) => return,
+        };
         // The old keys go only once the events are written under this tab's;
         // if that failed (quota), they stay for a later claim: sent twice
         // rather than lost.
         let persisted = self.persist();
-        for &(key, if_persisted) in &claim.remove_after {
+        for &(key, if_persisted) in &remove_after {
             if persisted || !if_persisted {
                 storage_remove(key);
             }

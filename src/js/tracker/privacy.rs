@@ -16,6 +16,7 @@ use super::super::{
     storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
 use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
+use crate::core::claim;
 use crate::core::config::{AutoPageViews, Config};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::privacy::{self, Choice};
@@ -265,11 +266,7 @@ impl Inner {
                 // Gone tabs' events and contexts too (one pass over the
                 // tracker's keys): nothing of this visitor is sent later.
                 for &(k, _, _) in &listed(&storage_list(&prefix)) {
-                    let event = d.keys.parse_event(k).map(|(tab, _)| tab);
-                    if event
-                        .or_else(|| d.keys.parse_context(k))
-                        .is_some_and(|tab| d.keys.same_app(tab))
-                    {
+                    if claim::forgotten(&d.keys, k) {
                         storage_remove(k);
                     }
                 }
