@@ -1,8 +1,8 @@
 //! Timestamps: every format CoolaData documents, turned into 13-digit epoch
 //! milliseconds, and CoolaData's window of accepted times.
 //!
-//! Strings go through a small byte scanner ([`Cur`]) that reads the fields
-//! (date, optional time, optional zone) without judging them; [`Fields::to_ms`]
+//! Strings go through a small byte scanner (`Cur`) that reads the fields
+//! (date, optional time, optional zone) without judging them; `Fields::to_ms`
 //! then checks that they name a real instant and says why when they do not.
 //! Nothing here panics on any input, and messages are built with `push_str`
 //! so that `core::fmt` stays out of the wasm.
