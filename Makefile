@@ -116,6 +116,7 @@ test-lint:
 	cargo clippy --lib --target wasm32-unknown-unknown --features edge -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features slim -- -D warnings
 	cargo clippy --tests --target wasm32-unknown-unknown -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
 test-host:
 	cargo test
