@@ -12,108 +12,13 @@
 // module whose names and glue disagree.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escape, listNames, renameWasm } from "./wasm-module.mjs";
 
 /** One or two letters for the n-th name: a..z, A..Z, then aa, ab... */
 function shortName(n) {
   const abc = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   return n < abc.length ? abc[n] : abc[Math.floor(n / abc.length) - 1] + abc[n % abc.length];
 }
-
-function readU32(b, pos) {
-  let v = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = b[pos++];
-    v += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) return [v, pos];
-    shift += 7;
-  }
-}
-
-function u32(n) {
-  const out = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return Buffer.from(out);
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const nameBytes = (s) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
-
-function readName(b, pos) {
-  const [n, p] = readU32(b, pos);
-  return [utf8.decode(b.subarray(p, p + n)), p + n];
-}
-
-/** The bytes of an import's or export's descriptor, from `pos`. */
-function descEnd(b, pos, isImport) {
-  const kind = b[pos++];
-  if (!isImport) return readU32(b, pos)[1];
-  const limits = (p) => {
-    const flags = b[p++];
-    p = readU32(b, p)[1];
-    return flags & 1 ? readU32(b, p)[1] : p;
-  };
-  switch (kind) {
-    case 0: // function: type index
-      return readU32(b, pos)[1];
-    case 1: // table: element type, limits
-      return limits(pos + 1);
-    case 2: // memory: limits
-      return limits(pos);
-    case 3: // global: value type, mutability
-      return pos + 2;
-    case 4: // tag: attribute, type index
-      return readU32(b, pos + 1)[1];
-    default:
-      throw new Error(`wasm: import of unknown kind ${kind}`);
-  }
-}
-
-/**
- * Renames in the module: `modules` maps import module names, `imports`
- * (module name → Map old → new) import names, `exports` export names.
- * Returns the new bytes.
- */
-function renameWasm(b, rename) {
-  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) throw new Error("wasm: not a version 1 module");
-  const parts = [b.subarray(0, 8)];
-  let pos = 8;
-  while (pos < b.length) {
-    const id = b[pos];
-    const [size, start] = readU32(b, pos + 1);
-    const end = start + size;
-    if (id === 2 || id === 7) {
-      const isImport = id === 2;
-      let [count, p] = readU32(b, start);
-      const body = [u32(count)];
-      for (let k = 0; k < count; k++) {
-        let module;
-        if (isImport) [module, p] = readName(b, p);
-        let name;
-        [name, p] = readName(b, p);
-        const dEnd = descEnd(b, p, isImport);
-        if (isImport) body.push(nameBytes(rename.module(module)), nameBytes(rename.import(module, name)));
-        else body.push(nameBytes(rename.export(name, b[p])));
-        body.push(b.subarray(p, dEnd));
-        p = dEnd;
-      }
-      if (p !== end) throw new Error(`wasm: section ${id} was not read to its end`);
-      const content = Buffer.concat(body);
-      parts.push(Buffer.from([id]), u32(content.length), content);
-    } else {
-      parts.push(b.subarray(pos, end));
-    }
-    pos = end;
-  }
-  return Buffer.concat(parts);
-}
-
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Replaces `re` in `src` exactly `count` times (or at least once: count 0). */
 function replaceCounted(src, re, to, what, count) {
@@ -203,30 +108,6 @@ export function shorten(dir) {
     writeFileSync(file, src);
   }
   return { before: wasm.length, after: out.length };
-}
-
-/** The import and export names of a module, in order. */
-function listNames(b) {
-  const imports = [];
-  const exports = [];
-  let pos = 8;
-  while (pos < b.length) {
-    const id = b[pos];
-    const [size, start] = readU32(b, pos + 1);
-    if (id === 2 || id === 7) {
-      let [count, p] = readU32(b, start);
-      for (let k = 0; k < count; k++) {
-        let module;
-        if (id === 2) [module, p] = readName(b, p);
-        let name;
-        [name, p] = readName(b, p);
-        p = descEnd(b, p, id === 2);
-        (id === 2 ? imports : exports).push({ module, name });
-      }
-    }
-    pos = start + size;
-  }
-  return { imports, exports };
 }
 
 /**

@@ -23,6 +23,7 @@
 // disagree.
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { escape, listNames, renameWasm } from "../pkg-template/wasm-module.mjs";
 
 /** The snippet-only exports and their short names. */
 const SNIPPET_EXPORTS = new Map([
@@ -34,67 +35,6 @@ function fail(msg) {
   throw new Error(`wasm-names: ${msg}`);
 }
 
-function readU32(b, pos) {
-  let v = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = b[pos++];
-    v += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) return [v, pos];
-  }
-}
-
-function u32(n) {
-  const out = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return Buffer.from(out);
-}
-
-const nameBytes = (s) => Buffer.concat([u32(Buffer.byteLength(s)), Buffer.from(s)]);
-
-/** Rewrites the export section: `rename(name)` gives the new name, or null to drop it. */
-function rewriteExports(b, rename) {
-  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) fail("not a version 1 wasm module");
-  const parts = [b.subarray(0, 8)];
-  for (let pos = 8; pos < b.length; ) {
-    const id = b[pos];
-    const [size, start] = readU32(b, pos + 1);
-    const end = start + size;
-    if (id === 7) {
-      let [count, p] = readU32(b, start);
-      const kept = [];
-      for (let k = 0; k < count; k++) {
-        const [len, q] = readU32(b, p);
-        const name = b.subarray(q, q + len).toString("utf8");
-        const after = readU32(b, q + len + 1)[1];
-        const to = rename(name);
-        if (to !== null) kept.push(nameBytes(to), b.subarray(q + len, after));
-        p = after;
-      }
-      if (p !== end) fail("the export section was not read to its end");
-      const body = Buffer.concat([u32(kept.length / 2), ...kept]);
-      parts.push(Buffer.from([7]), u32(body.length), body);
-    } else {
-      parts.push(b.subarray(pos, end));
-    }
-    pos = end;
-  }
-  return Buffer.concat(parts);
-}
-
-/** The export names, and the import names per module, of a module. */
-function names(b) {
-  const m = new WebAssembly.Module(b);
-  return {
-    exports: WebAssembly.Module.exports(m).map((e) => e.name),
-    imports: WebAssembly.Module.imports(m),
-  };
-}
-
 function* jsFiles(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
@@ -103,7 +43,6 @@ function* jsFiles(dir) {
   }
 }
 
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** `.name` or a quoted "name": how JS reaches a property by name. */
 const reachedRe = (name) => new RegExp(`\\.${escape(name)}(?![\\w$])|["'\`]${escape(name)}["'\`]`);
 /** Whether code (not a comment on lines of its own) in `src` reaches `name`. */
@@ -116,23 +55,27 @@ function exportsStep(dir) {
   const glue = readFileSync(glueFile, "utf8");
   const snippets = [...jsFiles(join(dir, "snippets"))].map((f) => ({ f, src: readFileSync(f, "utf8") }));
   if (snippets.length === 0) fail(`${dir}: no snippet`);
-  const { exports } = names(wasm);
+  const exports = listNames(wasm).exports.map((e) => e.name);
   for (const n of SNIPPET_EXPORTS.values()) if (exports.includes(n)) fail(`${dir}: the .wasm already exports ${n}`);
 
   const dropped = [];
-  const out = rewriteExports(wasm, (name) => {
-    if (name === "memory") return name;
-    if (SNIPPET_EXPORTS.has(name)) {
-      if (!snippets.some((s) => reached(name, s.src))) fail(`${dir}: no snippet reaches ${name}`);
-      if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) fail(`${dir}: the glue reaches ${name}`);
-      return SNIPPET_EXPORTS.get(name);
-    }
-    if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) return name;
-    if (reached(name, glue) || snippets.some((s) => reached(name, s.src))) {
-      fail(`${dir}: the JS names the export ${name} in a form not handled here`);
-    }
-    dropped.push(name);
-    return null;
+  const out = renameWasm(wasm, {
+    module: (m) => m,
+    import: (_m, n) => n,
+    export: (name) => {
+      if (name === "memory") return name;
+      if (SNIPPET_EXPORTS.has(name)) {
+        if (!snippets.some((s) => reached(name, s.src))) fail(`${dir}: no snippet reaches ${name}`);
+        if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) fail(`${dir}: the glue reaches ${name}`);
+        return SNIPPET_EXPORTS.get(name);
+      }
+      if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) return name;
+      if (reached(name, glue) || snippets.some((s) => reached(name, s.src))) {
+        fail(`${dir}: the JS names the export ${name} in a form not handled here`);
+      }
+      dropped.push(name);
+      return null;
+    },
   });
   for (const name of SNIPPET_EXPORTS.keys()) if (!exports.includes(name)) fail(`${dir}: the .wasm exports no ${name}`);
 
@@ -174,7 +117,7 @@ function importsStep(dir) {
   const wasmFile = join(dir, "coola_tracker_bg.wasm");
   const glueFile = join(dir, "coola_tracker.js");
   const glue = readFileSync(glueFile, "utf8");
-  const own = new Set(names(readFileSync(wasmFile)).imports.filter((i) => i.module === "./coola_tracker_bg.js").map((i) => i.name));
+  const own = new Set(listNames(readFileSync(wasmFile)).imports.filter((i) => i.module === "./coola_tracker_bg.js").map((i) => i.name));
   const obj = /^( {4}const import0 = \{\n {8}__proto__: null,\n)([\s\S]*?)(^ {4}\};\n)/m.exec(glue);
   if (!obj) fail(`${glueFile}: no imports object in the form handled here`);
   // Each entry: `        name: function(args) {` ... `        },` (8 spaces), or
