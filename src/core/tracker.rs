@@ -309,7 +309,9 @@ impl Tracker {
     /// text the shell's `environment()` gives, in the [`entries`] form: its
     /// defaults (and numbers) when `page_props` (a page, and
     /// `autoPageProperties`), else only `session_dua`; then the tracker's
-    /// type and version. The shell builds no list of pairs for it.
+    /// type and version (so `env` carries neither: the shell's text never
+    /// does, and a check here would cost the browser build bytes for an
+    /// input it cannot get). The shell builds no list of pairs for it.
     pub fn with_env(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: &str, page_props: bool) -> Self {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
