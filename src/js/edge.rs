@@ -10,12 +10,12 @@ use crate::prelude::*;
 use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
 
-use super::{flatten_list, get, js_error};
+use super::{flatten_list, get, js_error, list_items};
 use crate::core::batch::MAX_EVENTS;
 use crate::core::collector::{self, Options, OPTION_NAMES};
 use crate::core::config::OptValue;
 use crate::core::edge::{self, Batch, Outcome, RetryDelay};
-use crate::core::entries::{self, Entry};
+use crate::core::entries;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 
@@ -71,13 +71,7 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
         // What reading them threw (parsed JSON holds plain data only).
         return body_error("the events cannot be read");
     }
-    // One `p` entry per event (see shell.js's flattenList).
-    let items: Vec<&str> = entries::parse(&flat)
-        .map(|e| match e {
-            Ok(Entry::Default(_, v)) => v,
-            _ => "",
-        })
-        .collect();
+    let items: Vec<&str> = list_items(&flat).collect();
     if items.is_empty() {
         return body_error("the request holds no event");
     }

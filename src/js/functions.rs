@@ -6,8 +6,8 @@ use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, num as number, text, threw,
-    visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+    bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
+    text, threw, visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -129,12 +129,8 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
     };
     threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
     let mut jsons: Vec<String> = Vec::new();
-    for (i, e) in entries::parse(&flat).enumerate() {
+    for (i, encoded) in list_items(&flat).enumerate() {
         let mut out = String::new();
-        let encoded = match e {
-            Ok(Entry::Default(_, v)) => v,
-            _ => "",
-        };
         let r = event::validate_entries(&mut out, encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");

@@ -155,6 +155,15 @@ fn flatten_value(value: &JsValue) -> String {
     text(flatten_value_js(value))
 }
 
+/// The events of a [`flatten_list`] string, each its properties in the
+/// entries form (`""` for what is not one: validation then says why).
+fn list_items(flat: &str) -> impl Iterator<Item = &str> {
+    crate::core::entries::parse(flat).map(|e| match e {
+        Ok(Entry::Default(_, v)) => v,
+        _ => "",
+    })
+}
+
 /// The keys and values of a [`storage_list`]: (key, value, whether the
 /// value is a JSON object's properties in the entries form).
 fn listed(list: &str) -> Vec<(&str, &str, bool)> {
