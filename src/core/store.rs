@@ -99,7 +99,8 @@ pub fn context_json(shared: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Keys {
     prefix: String,
-    /// `<app>.<random>`: its first 9 bytes are the app's hash and the dot.
+    /// `<app>.<random>`: the app's hash in [`HASH_LEN`] hex digits, a dot,
+    /// then the tab's random id.
     tab: String,
 }
 
@@ -120,12 +121,15 @@ impl Keys {
     /// (`<8 hex digits>.<id>`); anything else under the prefix is foreign.
     pub fn is_tab_id(tab: &str) -> bool {
         let b = tab.as_bytes();
-        b.len() > 9 && b.get(8) == Some(&b'.') && b.get(..8).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        b.len() > HASH_LEN + 1
+            && b.get(HASH_LEN) == Some(&b'.')
+            && b.get(..HASH_LEN).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
     }
 
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
-        after(tab, self.tab.as_bytes().get(..9).unwrap_or_default()).is_some()
+        // This tab's app hash and its dot.
+        after(tab, self.tab.as_bytes().get(..=HASH_LEN).unwrap_or_default()).is_some()
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -274,12 +278,15 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
 
 /// 32-bit FNV-1a of `s`, as 8 hex digits. Not a secret: it only tells
 /// apart the queues of different URLs, and keeps the app key out of storage.
+/// The length of [`hash_hex`]'s text: the app part of a tab id.
+const HASH_LEN: usize = 8;
+
 fn hash_hex(s: &str) -> String {
     let mut h = 0x811c_9dc5u32;
     for b in s.bytes() {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
-    let mut out = String::with_capacity(8);
+    let mut out = String::with_capacity(HASH_LEN);
     push_hex(&mut out, h, false);
     out
 }
