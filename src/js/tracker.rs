@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
-    options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
+    options as options_text, seed, send, short_text, soon, storage_get, storage_list, storage_readable, storage_remove,
     storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
@@ -594,7 +594,7 @@ impl CoolaTracker {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
-        self.inner.enqueue(&encoded).map(|id| JsValue::from_str(&id))
+        self.inner.enqueue(&encoded).map(|id| short_text(&id))
     }
 
     /// Sets the user id for events that carry none.
