@@ -542,7 +542,7 @@ impl CoolaTracker {
             callback,
             core: RefCell::new(core),
             page,
-            on_error: !on_error.is_undefined(),
+            on_error: kind(&on_error) != KIND_UNDEFINED,
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
