@@ -418,17 +418,21 @@ async fn flush_resolves_with_a_true_report() {
 
 #[wasm_bindgen_test]
 async fn track_returns_the_callers_own_event_id_as_given() {
-    // The returned id is read from the module's memory by shell.js's `text`
-    // (ASCII built there, anything else decoded as UTF-8): each kind of
-    // character comes back unchanged, and is what was sent.
+    // A short returned id is read from the module's memory by shell.js's
+    // `text` (ASCII built there, anything else decoded as UTF-8), a long one
+    // by the glue: each kind of character comes back unchanged, and is what
+    // was sent.
     let app = unique_key("ownid");
     let t = tracker(&options(&app, "{}"));
+    let (edge, long) = ("x".repeat(256), "é-".repeat(20_000));
     let given = [
         "order-4711",
         "é-ü-日本",
         "😀 and \u{2028}",
         "\u{feff}leading BOM",
         "a\"b\\c%41",
+        &edge,
+        &long,
     ];
     let mut ids = Vec::new();
     for id in given {
@@ -438,7 +442,7 @@ async fn track_returns_the_callers_own_event_id_as_given() {
         ids.push(got.as_string().expect("a string"));
     }
     assert_eq!(ids, given);
-    assert_eq!(flush(&t).await, (5.0, 0.0, 0.0, 1.0));
+    assert_eq!(flush(&t).await, (7.0, 0.0, 0.0, 1.0));
     let sent: Vec<String> = events(&app)
         .await
         .iter()

@@ -141,9 +141,15 @@ pub(crate) fn text(v: JsValue) -> String {
     v.as_string().unwrap_or_default()
 }
 
-/// A short string (an event id) as a JavaScript string (see [`text_at`]).
+/// An event id as a JavaScript string: built by [`text_at`] when short
+/// (fromCharCode takes the bytes as arguments: a caller's own id can be
+/// as long as an event), else by wasm-bindgen's decoder.
 fn short_text(s: &str) -> JsValue {
-    text_at(s.as_ptr(), s.len())
+    if s.len() <= 256 {
+        text_at(s.as_ptr(), s.len())
+    } else {
+        JsValue::from_str(s)
+    }
 }
 
 /// An object's own properties in the entries form.
