@@ -417,6 +417,41 @@ async fn flush_resolves_with_a_true_report() {
 }
 
 #[wasm_bindgen_test]
+async fn track_returns_the_callers_own_event_id_as_given() {
+    // A short returned id is read from the module's memory by shell.js's
+    // `text` (ASCII built there, anything else decoded as UTF-8), a long one
+    // by the glue: each kind of character comes back unchanged, and is what
+    // was sent.
+    let app = unique_key("ownid");
+    let t = tracker(&options(&app, "{}"));
+    let (edge, long) = ("x".repeat(256), "é-".repeat(20_000));
+    let given = [
+        "order-4711",
+        "é-ü-日本",
+        "😀 and \u{2028}",
+        "\u{feff}leading BOM",
+        "a\"b\\c%41",
+        &edge,
+        &long,
+    ];
+    let mut ids = Vec::new();
+    for id in given {
+        let p: JsValue = Object::new().into();
+        set(&p, "event_id", &id.into());
+        let got = t.track("own".into(), p).expect("track() with its own event_id");
+        ids.push(got.as_string().expect("a string"));
+    }
+    assert_eq!(ids, given);
+    assert_eq!(flush(&t).await, (7.0, 0.0, 0.0, 1.0));
+    let sent: Vec<String> = events(&app)
+        .await
+        .iter()
+        .map(|e| str_prop(e, "event_id").unwrap_or_default())
+        .collect();
+    assert_eq!(sent, given);
+}
+
+#[wasm_bindgen_test]
 async fn flush_report_counts_every_request_of_a_multi_batch_flush() {
     let app = unique_key("report3");
     let t = tracker(&options(&app, r#"{"batchSize":2}"#));

@@ -65,6 +65,12 @@ extern "C" {
     fn environment_js() -> JsValue;
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
+    /// The string of the `len` bytes of UTF-8 at `ptr` in the module's
+    /// memory, for the event id `track()` returns: an ASCII one is built in
+    /// JavaScript, cheaper than wasm-bindgen's `TextDecoder` call for a
+    /// short string (see [`short_text`]).
+    #[wasm_bindgen(js_name = text)]
+    fn text_at(ptr: *const u8, len: usize) -> JsValue;
     /// POSTs the body for `json` to the URL kept on the tracker's callback
     /// `cb`, in its body format; `cb` is called with the answer.
     fn send(cb: &JsValue, json: &str, keepalive: bool, id: f64);
@@ -133,6 +139,17 @@ fn storage_list(prefix: &str) -> String {
 #[inline(never)]
 pub(crate) fn text(v: JsValue) -> String {
     v.as_string().unwrap_or_default()
+}
+
+/// An event id as a JavaScript string: built by [`text_at`] when short
+/// (fromCharCode takes the bytes as arguments: a caller's own id can be
+/// as long as an event), else by wasm-bindgen's decoder.
+fn short_text(s: &str) -> JsValue {
+    if s.len() <= 256 {
+        text_at(s.as_ptr(), s.len())
+    } else {
+        JsValue::from_str(s)
+    }
 }
 
 /// An object's own properties in the entries form.

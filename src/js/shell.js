@@ -362,6 +362,15 @@ function env() {
   return (page ? "1" : "0") + s;
 }
 
+// The string of the n bytes of UTF-8 at p in the module's memory (the
+// event id track() returns), read as Latin-1 then, only when a byte is not
+// ASCII, decoded as UTF-8: for a short ASCII string, cheaper than the
+// glue's TextDecoder call.
+export function text(p, n) {
+  const s = String.fromCharCode.apply(null, new Uint8Array(X.memory.buffer, p, n));
+  return /[^\0-\x7f]/.test(s) ? decodeURIComponent(escape(s)) : s;
+}
+
 // 32 random bits (four calls seed the event ids and the tab id).
 export function seed() {
   try {

@@ -11,7 +11,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
-    options as options_text, seed, send, soon, storage_get, storage_list, storage_readable, storage_remove,
+    options as options_text, seed, send, short_text, soon, storage_get, storage_list, storage_readable, storage_remove,
     storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
@@ -322,12 +322,12 @@ impl Inner {
 
     /// The page is going away: everything queued goes out now with keepalive.
     fn unload(&self) {
-        let reqs = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
-            Err(_) => return,
-        };
-        for req in &reqs {
-            self.launch(req);
+        // Each request is sent as the core makes it, the core borrowed
+        // meanwhile (as during persist's storage writes): `send` answers in a
+        // later task, never from inside; a page's own wrapper of `fetch` that
+        // called this tracker would find it busy.
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            c.unload_each(now_ms(), KEEPALIVE_BUDGET, |req| self.launch(&req));
         }
     }
 
@@ -542,7 +542,7 @@ impl CoolaTracker {
             callback,
             core: RefCell::new(core),
             page,
-            on_error: !on_error.is_undefined(),
+            on_error: kind(&on_error) != KIND_UNDEFINED,
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
@@ -594,7 +594,7 @@ impl CoolaTracker {
         let encoded = flatten_event(&event_name, &properties, self.inner.page);
         threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
-        self.inner.enqueue(&encoded).map(|id| JsValue::from_str(&id))
+        self.inner.enqueue(&encoded).map(|id| short_text(&id))
     }
 
     /// Sets the user id for events that carry none.

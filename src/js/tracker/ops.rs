@@ -36,7 +36,8 @@ fn start() {
 /// The methods, numbered as shell.js's class calls them: each `give`s what
 /// it returns, but [`NEW`], whose handle `coola_op` returns, and the
 /// getters of a number or a boolean ([`PENDING`], [`CLOSED`],
-/// [`OPTED_OUT`]), whose value it returns (1 for true).
+/// [`OPTED_OUT`]) and [`PARSE_TIMESTAMP`]'s milliseconds, whose value it
+/// returns (1 for true).
 const TRACK: u32 = 1;
 const SET_USER_ID: u32 = 2;
 const FLUSH: u32 = 3;
@@ -91,9 +92,13 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     if op >= PARSE_TIMESTAMP {
         let (a, b) = (arg(0), arg(1));
         give_result(match op {
-            // The value as shell.js flattened it; the event's JSON, which
-            // shell.js parses.
-            PARSE_TIMESTAMP => functions::parse_timestamp_entry(a, b).map(JsValue::from_f64),
+            // The value as shell.js flattened it; the milliseconds are what
+            // `coola_op` returns (no JsValue made of a number).
+            PARSE_TIMESTAMP => match functions::parse_timestamp_entry(a, b) {
+                Ok(ms) => return ms,
+                Err(e) => Err(e),
+            },
+            // The event's JSON, which shell.js parses.
             VALIDATE_EVENT => functions::validate_event_json(a, b),
             ENCODE_BATCH => functions::encode_batch(a, b).map(JsValue::from),
             _ => functions::visitor_properties(a),

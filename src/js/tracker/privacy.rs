@@ -108,7 +108,7 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 
 /// Hands what [`read`] found to the core.
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
-    let before_send = !given.before_send.is_undefined();
+    let before_send = kind(&given.before_send) != KIND_UNDEFINED;
     core.set_hold(before_send);
     // Checked by `read`: it cannot fail here.
     let _ = core.set_properties(&given.properties);
