@@ -322,12 +322,12 @@ impl Inner {
 
     /// The page is going away: everything queued goes out now with keepalive.
     fn unload(&self) {
-        // Each request is sent as the core makes it, the core borrowed
-        // meanwhile (as during persist's storage writes): `send` answers in a
-        // later task, never from inside; a page's own wrapper of `fetch` that
-        // called this tracker would find it busy.
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            c.unload_each(now_ms(), KEEPALIVE_BUDGET, |req| self.launch(&req));
+        let reqs = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
+            Err(_) => return,
+        };
+        for req in &reqs {
+            self.launch(req);
         }
     }
 

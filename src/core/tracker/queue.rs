@@ -271,15 +271,8 @@ impl Tracker {
     /// here (its answer, should it still come, is ignored).
     pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
         let mut out = Vec::new();
-        self.unload_each(now_ms, budget, |req| out.push(req));
-        out
-    }
-
-    /// [`Tracker::unload_requests`], each request handed to `launch` as it
-    /// is made (the shell sends them so, with no list in between).
-    pub fn unload_each(&mut self, now_ms: i64, budget: usize, mut launch: impl FnMut(Request)) {
         if self.stopped {
-            return;
+            return out;
         }
         let mut i = 0;
         while let Some(f) = self.q.flights.get(i).copied() {
@@ -294,8 +287,9 @@ impl Tracker {
         let mut left = budget.saturating_sub(self.keepalive_bytes());
         while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
-            launch(req);
+            out.push(req);
         }
+        out
     }
 
     /// Drops events that fell out of CoolaData's 30-day window while queued.
