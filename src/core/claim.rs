@@ -16,9 +16,10 @@ use crate::prelude::*;
 /// What [`claim`] decided.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Claim<'a> {
-    /// The gone tabs' events `(time, seq, json)` as they will be sent, in the
-    /// order they were tracked.
-    pub events: Vec<(i64, u64, String)>,
+    /// The gone tabs' events `(time, seq, json, shared)` as they will be
+    /// sent, in the order they were tracked; `shared`: how many keys end
+    /// the event that its stored context gave (see [`store::restore`]).
+    pub events: Vec<(i64, u64, String, u8)>,
     /// How many stored entries were no valid events (reported, never sent).
     pub bad: u32,
     /// Keys to remove after the persist, in this order, each with whether it
@@ -37,8 +38,8 @@ impl<'a> Claim<'a> {
     #[inline]
     pub fn restore_into(self, tracker: &mut Tracker) -> Vec<(&'a str, bool)> {
         let notice = self.notice();
-        for (time, _, json) in self.events {
-            tracker.restore(json, time);
+        for (time, _, json, shared) in self.events {
+            tracker.restore_shared(json, time, shared);
         }
         if let Some(e) = notice {
             tracker.notice(e);
@@ -96,7 +97,7 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
         };
         // A value that is not a JSON object is no event.
         match store::restore(if obj { stored } else { "" }, context, server_timestamp) {
-            Ok((json, time)) => out.events.push((time, seq, json)),
+            Ok((json, time, shared)) => out.events.push((time, seq, json, shared)),
             Err(_) => out.bad = out.bad.saturating_add(1),
         }
         out.remove_after.push((key, true));
@@ -196,7 +197,7 @@ mod tests {
     fn names(c: &Claim) -> Vec<String> {
         c.events
             .iter()
-            .map(|(_, _, j)| serde_json::from_str::<serde_json::Value>(j).unwrap()["event_name"].to_string())
+            .map(|(_, _, j, _)| serde_json::from_str::<serde_json::Value>(j).unwrap()["event_name"].to_string())
             .collect()
     }
 
@@ -281,7 +282,7 @@ mod tests {
         ];
         let c = claim(&view(&listing), &me, NOW, false);
         assert_eq!(names(&c), [r#""a""#, r#""b""#]);
-        for (_, _, j) in &c.events {
+        for (_, _, j, _) in &c.events {
             let v: serde_json::Value = serde_json::from_str(j).unwrap();
             assert_eq!(v["page_url"], "https://x/");
         }

@@ -12,12 +12,13 @@
 //! of every gone tab of its app, so the keys left are those of live tabs
 //! (and of tabs that died without a page hide, until the next claim).
 //!
-//! The properties the tracker adds to every event of a page (page URL and
-//! title, user agent, screen, referrer, UTM parameters...) are most of an
-//! event's text and the same for every event of the page: they are stored
-//! once, as a context `<prefix>:ctx:<tab>:<n>`, and an event that ends with
-//! them is stored without them, marked by an empty property name whose value
-//! is `n` (no real event can have that name; see [`split_shared`]).
+//! The properties the tracker adds to every event of a page (user id,
+//! session, shared properties, page URL and title, user agent, screen,
+//! referrer, UTM parameters...) are most of an event's text and the same for
+//! every event of the page: they are stored once, as a context
+//! `<prefix>:ctx:<tab>:<n>`, and an event that ends with them is stored
+//! without them, marked by an empty property name whose value is `n` (no
+//! real event can have that name; see [`split_shared`]).
 //! [`restore`] puts them back, so a stored event restores to exactly what
 //! would have been sent.
 
@@ -36,42 +37,66 @@ pub const STALE_MS: i64 = 180_000;
 /// (`<prefix>:q:<8 hex>.<16 hex>:<seq>` and some margin).
 pub const KEY_BYTES: usize = 48;
 
-/// Where the shared part of an event's JSON starts, when it has one: at its
-/// `page_url` default (the defaults are written last, in a fixed order), or
-/// else at the environment defaults, `env_tail` (`"k":v,...`, as every
-/// event of the tracker ends with them unless it overrides one).
+/// Splits an event's JSON before its last `n` keys, the part stored once
+/// per page (see [`crate::core::tracker::Tracker::persist`]): the tracker
+/// counts, as it queues an event, how many of the defaults that end it are
+/// the same for every event of the page (shared properties, session, user
+/// id, the page's and the environment's properties).
 ///
 /// Returns `(head, shared)`: `head` is the event's own part, and `shared`
 /// starts with the `,` before the first shared key and ends with the
-/// closing `}`, so that `head + shared` is the event. A `,"` cannot occur
-/// inside a JSON string (its quote would be escaped), so counting them counts
-/// keys.
-pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a str)> {
-    if env_tail.is_empty() {
-        return None;
-    }
-    let head = before(json, b"}")
-        .and_then(|j| before(j, env_tail.as_bytes()))
-        .and_then(|j| before(j, b","))?;
-    // The page's own defaults (URL, title, at most 4 of them) join the
-    // shared part; a page_url the caller gave among more properties does not.
-    // Bytes, not str patterns: no string searcher in the wasm.
-    const KEY: &[u8] = b",\"page_url\":";
-    let b = head.as_bytes();
-    let mut at = b.len();
-    let mut keys = 0;
-    let mut i = b.len();
-    while i > 0 && keys <= 4 {
-        i -= 1;
-        if b.get(i..i + 2).is_some_and(|s| s == b",\"") {
-            keys += 1;
-            if b.get(i..i + KEY.len()).is_some_and(|s| s == KEY) {
-                at = i;
-                break;
+/// closing `}`, so that `head + shared` is the event; `None` when `n` is 0
+/// or the event has no more than `n` keys. `json` is a flat object as the
+/// validator writes it; its strings are walked with their escapes (a `,"`
+/// can end a string value, so it does not tell where a key starts).
+pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
+    let skip = key_count(json).checked_sub(n).filter(|&s| s > 0 && n > 0)?;
+    let at = keys(json, skip).0?;
+    Some((json.get(..at)?, json.get(at..)?))
+}
+
+/// How many keys the flat JSON object `json` has (see [`split_shared`]).
+pub fn key_count(json: &str) -> usize {
+    keys(json, usize::MAX).1
+}
+
+/// Walks the keys of the flat JSON object `json`: where key number `stop`
+/// (from 0) starts (the index of the `,` before it), and how many keys
+/// were walked.
+fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
+    let b = json.as_bytes();
+    let (mut i, mut n) = (1, 0);
+    while b.get(i) == Some(&b'"') {
+        if n == stop {
+            return (Some(i - 1), n);
+        }
+        n += 1;
+        // Past the key and its colon.
+        i = string_end(b, i) + 1;
+        if b.get(i) == Some(&b'"') {
+            i = string_end(b, i);
+        } else {
+            while !matches!(b.get(i), None | Some(b',' | b'}')) {
+                i += 1;
             }
         }
+        // Past the comma.
+        i += 1;
     }
-    Some((head.get(..at)?, json.get(at..)?))
+    (None, n)
+}
+
+/// The index after the string that opens at `b[i]`.
+fn string_end(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    loop {
+        match b.get(i) {
+            None => return i,
+            Some(b'"') => return i + 1,
+            Some(b'\\') => i += 2,
+            _ => i += 1,
+        }
+    }
 }
 
 /// Appends the stored text of an event whose `shared` part is context `n`.
@@ -253,16 +278,6 @@ fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
     }
 }
 
-/// `s` without `suffix`, if it ends with it (see [`after`]).
-fn before<'a>(s: &'a str, suffix: &[u8]) -> Option<&'a str> {
-    let n = s.len().checked_sub(suffix.len())?;
-    if s.as_bytes().get(n..).is_some_and(|s| s == suffix) {
-        s.get(..n)
-    } else {
-        None
-    }
-}
-
 /// Where the last `:` of `s` is (a plain loop: no iterator adapter copy).
 pub(crate) fn last_colon(s: &str) -> Option<usize> {
     let b = s.as_bytes();
@@ -340,14 +355,18 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// part (the empty-named marker of [`push_compacted`], whose value is the
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
-/// will be sent, and its time (`i64::MAX` when the server sets it).
+/// will be sent, its time (`i64::MAX` when the server sets it), and how
+/// many keys end it that came from the context (0 unless the marker ended
+/// the stored event, as [`push_compacted`] puts it): what
+/// [`split_shared`] takes off again when this tab stores it.
 pub fn restore<'c>(
     stored: &str,
     mut context: impl FnMut(u64) -> Option<&'c str>,
     server_timestamp: bool,
-) -> Result<(String, i64), Error> {
+) -> Result<(String, i64, u8), Error> {
     // The marker, and the number of the context it names.
-    let (marks, n, at) = marker(stored);
+    let (marks, n, at, _) = marker(stored);
+    let mut shared = 0;
     let ctx = match n {
         Some(n) if marks == 1 => context(n),
         _ => None,
@@ -358,6 +377,9 @@ pub fn restore<'c>(
         (0, _) => None,
         (1, Some(c)) if marker(c).0 > 0 => Some("nested shared properties"),
         (1, Some(c)) => {
+            if at.end == stored.len() {
+                shared = u8::try_from(marker(c).3).unwrap_or(0);
+            }
             spliced.push_str(stored.get(..at.start).unwrap_or(""));
             spliced.push_str(c);
             spliced.push_str(stored.get(at.end..).unwrap_or(""));
@@ -379,7 +401,7 @@ pub fn restore<'c>(
                 now_ms: None,
             };
             match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
-                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX))),
+                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX), shared)),
                 Ok(_) => "no event_id",
                 Err(e) => return Err(not_ours(&e.message)),
             }
@@ -396,12 +418,12 @@ fn not_ours(why: &str) -> Error {
 }
 
 /// The markers among `entries` (properties with an empty name, see
-/// [`push_compacted`]): how many, and the last one's context number and
-/// place in the text (with the `p` entries right before it, which no
-/// property check reads).
-fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
+/// [`push_compacted`]): how many, the last one's context number and place
+/// in the text (with the `p` entries right before it, which no property
+/// check reads), and how many properties there are.
+fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>, usize) {
     let mut props = Props::new(entries);
-    let mut out = (0, None, 0..0);
+    let mut out = (0, None, 0..0, 0);
     let mut start = 0;
     while let Some((k, v)) = props.next() {
         let end = entries.len() - props.remainder().len();
@@ -410,18 +432,19 @@ fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
                 RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
                 _ => None,
             };
-            out = (out.0 + 1, n, start..end);
+            (out.0, out.1, out.2) = (out.0 + 1, n, start..end);
         }
+        out.3 += 1;
         start = end;
     }
     out
 }
 
-/// Sorts claimed events `(time, seq, json)` into the order they were
+/// Sorts claimed events `(time, seq, json, shared)` into the order they were
 /// tracked: by time, then sequence number. A Shell sort: a few hundred bytes
 /// of wasm where the standard library's sorts take kilobytes; claims are rare
 /// and at most `maxQueueSize` long.
-pub fn sort_claimed(v: &mut [(i64, u64, String)]) {
+pub fn sort_claimed(v: &mut [(i64, u64, String, u8)]) {
     let mut gap = v.len() / 2;
     while gap > 0 {
         for i in gap..v.len() {
@@ -501,11 +524,11 @@ pub(crate) mod tests {
     proptest::proptest! {
         #[test]
         fn claimed_events_sort_like_std(v in proptest::collection::vec((0i64..50, 0u64..50), 0..200)) {
-            let mut ours: Vec<(i64, u64, String)> = v.iter().map(|&(t, s)| (t, s, format!("{t}/{s}"))).collect();
+            let mut ours: Vec<(i64, u64, String, u8)> = v.iter().map(|&(t, s)| (t, s, format!("{t}/{s}"), 0)).collect();
             let mut want = ours.clone();
             want.sort();
             sort_claimed(&mut ours);
-            let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
+            let keys = |x: &[(i64, u64, String, u8)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
         }
     }
@@ -539,13 +562,28 @@ pub(crate) mod tests {
         assert!(!is_dead(Some(&now.to_string()), now));
     }
 
-    /// What the shell hands over for a stored JSON text, for tests.
+    /// What the shell hands over for a stored JSON text, for tests: its
+    /// properties in the text's order, as `JSON.parse` keeps them (a flat
+    /// object's keys read one at a time; serde_json's map sorts them).
     pub(crate) fn entries(json: &str) -> String {
         let v: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(json) {
             Ok(v) => v,
             Err(_) => return crate::core::entries::tests::write('X', "", "string"),
         };
-        v.iter()
+        let n = keys(json, usize::MAX).1;
+        let one = |i: usize| {
+            let from = keys(json, i).0? + 1;
+            let to = keys(json, i + 1).0.unwrap_or(json.len() - 1);
+            let m: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&format!("{{{}}}", json.get(from..to)?)).ok()?;
+            m.into_iter().next()
+        };
+        let in_order: Option<Vec<_>> = (0..n).map(one).collect();
+        let pairs = in_order
+            .filter(|p| p.len() == v.len())
+            .unwrap_or_else(|| v.into_iter().collect());
+        pairs
+            .iter()
             .map(|(k, v)| match v {
                 serde_json::Value::String(s) => crate::core::entries::tests::write('s', k, s),
                 serde_json::Value::Number(n) => crate::core::entries::tests::write('n', k, &n.to_string()),
@@ -556,11 +594,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_shared_part_is_the_last_keys_whatever_the_strings_hold() {
+        // Values and keys ending in a comma, escaped quotes and backslashes,
+        // braces: none of them starts a key.
+        let json = r#"{"event_name":"a,","k,":",\",\"x\\","n":-1.5e3,",\"":"}{","b":true,"z":"\\"}"#;
+        // In the text's order (serde_json's map sorts its keys).
+        let keys = ["event_name", "k,", "n", ",\"", "b", "z"];
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed.len(), keys.len());
+        for n in 1..keys.len() {
+            let (head, shared) = split_shared(json, n).unwrap();
+            assert_eq!(format!("{head}{shared}"), json);
+            let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&context_json(shared)).unwrap();
+            let mut want = keys[keys.len() - n..].to_vec();
+            want.sort_unstable();
+            assert_eq!(back.keys().collect::<Vec<_>>(), want, "{n}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&format!("{head}}}")).is_ok(),
+                "{head}"
+            );
+        }
+        // Nothing to split off, or no own part left.
+        for n in [0, 6, 7, 200] {
+            assert_eq!(split_shared(json, n), None, "{n}");
+        }
+        assert_eq!(split_shared("{}", 1), None);
+    }
+
+    #[test]
     fn a_stored_event_gets_its_one_context_back_at_its_marker() {
         let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
         let one = entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#);
         let ctx = |n: u64| (n == 1).then_some(one.as_str());
-        let (json, _) = restore(&entries(head), ctx, false).unwrap();
+        let (json, _, _) = restore(&entries(head), ctx, false).unwrap();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
         want["page_url"] = "https://x/".into();
