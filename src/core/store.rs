@@ -367,47 +367,35 @@ pub fn restore<'c>(
     // The marker, and the number of the context it names.
     let (marks, n, at, _) = marker(stored);
     let mut shared = 0;
-    let ctx = match n {
-        Some(n) if marks == 1 => context(n),
-        _ => None,
-    };
-    // The event with its context put in at the marker's place.
+    // The event with its context put in at the marker's place. A second
+    // marker, or one in the context, is left as it is: an empty property
+    // name, which validation refuses.
     let mut spliced = String::new();
-    let problem = match (marks, &ctx) {
-        (0, _) => None,
-        (1, Some(c)) if marker(c).0 > 0 => Some("nested shared properties"),
-        (1, Some(c)) => {
-            if at.end == stored.len() {
-                shared = u8::try_from(marker(c).3).unwrap_or(0);
-            }
-            spliced.push_str(stored.get(..at.start).unwrap_or(""));
-            spliced.push_str(c);
-            spliced.push_str(stored.get(at.end..).unwrap_or(""));
-            None
+    let mut text = stored;
+    if marks == 1 {
+        let Some(c) = n.and_then(&mut context) else {
+            return Err(not_ours("its shared properties are gone"));
+        };
+        if at.end == stored.len() {
+            shared = u8::try_from(marker(c).3).unwrap_or(0);
         }
-        (1, None) => Some("its shared properties are gone"),
-        _ => Some("shared properties named twice"),
+        spliced.push_str(stored.get(..at.start).unwrap_or(""));
+        spliced.push_str(c);
+        spliced.push_str(stored.get(at.end..).unwrap_or(""));
+        text = &spliced;
+    }
+    // An absent default is never written: it only tells (bit 0 of `given`)
+    // whether the event has its own event_id (validated, a non-empty string).
+    let mut out = String::new();
+    let opts = ValidateOptions {
+        server_timestamp,
+        now_ms: None,
     };
-    let text = if marks == 0 { stored } else { &spliced };
-    // Validated only when the marker is right. An absent default is never
-    // written: it only tells (bit 0 of `given`) whether the event has its
-    // own event_id (validated, a non-empty string).
-    let why = match problem {
-        Some(p) => p,
-        None => {
-            let mut out = String::new();
-            let opts = ValidateOptions {
-                server_timestamp,
-                now_ms: None,
-            };
-            match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
-                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX), shared)),
-                Ok(_) => "no event_id",
-                Err(e) => return Err(not_ours(&e.message)),
-            }
-        }
-    };
-    Err(not_ours(why))
+    match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
+        Ok((time, given)) if given & 1 != 0 => Ok((out, time.unwrap_or(i64::MAX), shared)),
+        Ok(_) => Err(not_ours("no event_id")),
+        Err(e) => Err(not_ours(&e.message)),
+    }
 }
 
 /// The error of a stored entry that is no event of this library.
@@ -635,14 +623,20 @@ pub(crate) mod tests {
         let inner = entries(r#"{"page_url":"https://x/","":2}"#);
         let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
-        for e in [
-            restore(&entries(head), nested, false),
-            restore(&twice, ctx, false),
-            restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+        // A context that is gone; a marker in the context or a second one
+        // stays an empty property name, which validation refuses.
+        for (e, why) in [
+            (
+                restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+                "its shared properties are gone",
+            ),
+            (restore(&entries(head), nested, false), "is an empty property name"),
+            (restore(&twice, ctx, false), "is an empty property name"),
         ] {
             let e = e.unwrap_err();
             assert_eq!(e.code, ErrorCode::StorageError);
-            assert!(e.message.contains("shared properties"), "{}", e.message);
+            assert!(e.message.starts_with("not an event of this library: "), "{}", e.message);
+            assert!(e.message.contains(why), "{}", e.message);
         }
     }
 
