@@ -458,7 +458,7 @@ impl Tracker {
         };
         self.scratch.clear();
         let (time, given) = Props::new(rest).validate(&mut self.scratch, Some(event_name), &defaults, &opts)?;
-        let shared = shared_keys(&defaults, given);
+        let shared = shared_keys(&defaults, given, page_at);
         own_id(&mut id, given, rest);
         Ok(self.admit(rest, given & 4 != 0, id, time.unwrap_or(i64::MAX), shared))
     }
@@ -523,15 +523,21 @@ pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
 /// list: after `event_id` and the timestamp.
 const SHARED_AT: usize = 2;
 
-/// How many of `defaults` from [`SHARED_AT`] on end the event's JSON (none
-/// of them is empty or absent, which the validator would leave out), the
-/// part stored once per page; 0, stored whole, when the caller gave one of
-/// them itself (its events then share no one context) or validation's
-/// `given` cannot tell.
-fn shared_keys(defaults: &[(&str, RawValue)], given: u64) -> u8 {
+/// How many of `defaults` end the event's JSON as the part stored once per
+/// page: those from [`SHARED_AT`] on (none of them is empty or absent,
+/// which the validator would leave out) that follow the last one the
+/// caller gave itself (which is not written: the caller's comes earlier,
+/// among its own properties), so that a site that passes its own user_id
+/// to every event shares the rest. 0, stored whole, when the caller gave
+/// one of the page's or environment's defaults (from `page_at` on: a rare
+/// override, whose few keys after it are not worth a context of their own)
+/// or validation's `given` cannot tell.
+fn shared_keys(defaults: &[(&str, RawValue)], given: u64, page_at: usize) -> u8 {
     let n = defaults.len();
-    if n <= 64 && given >> SHARED_AT == 0 {
-        n.saturating_sub(SHARED_AT) as u8
+    // Just after the last default the caller gave.
+    let from = SHARED_AT.max(64 - given.leading_zeros() as usize);
+    if n <= 64 && from <= page_at {
+        n.saturating_sub(from) as u8
     } else {
         0
     }
