@@ -293,8 +293,14 @@ impl Tracker {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
             if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
-                if page_props || k == "session_dua" {
-                    e.add_unless_given(&cfg, k, v);
+                // Its session_dua only when the `sessionDua` option is not given.
+                let keep = if k == "session_dua" {
+                    cfg.session_dua.is_none()
+                } else {
+                    page_props
+                };
+                if keep {
+                    e.add(k, v);
                 }
             }
         }
