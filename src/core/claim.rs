@@ -109,7 +109,7 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
         let (tab, if_persisted) = match keys.other_tab_of_heartbeat(key) {
             Some(tab) => (tab, false),
             None => match keys.parse_context(key) {
-                Some(tab) if Keys::is_tab_id(tab) && keys.same_app(tab) && tab != keys.tab() => (tab, true),
+                Some(tab) if keys.other_tab(tab) => (tab, true),
                 _ => continue,
             },
         };

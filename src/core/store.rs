@@ -244,8 +244,12 @@ impl Keys {
     /// The tab of a heartbeat key of another tab of this app; `None` for
     /// this tab's own key, another app's, or a key of another form.
     pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let tab = self.after(key, "tab")?;
-        (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
+        self.after(key, "tab").filter(|tab| self.other_tab(tab))
+    }
+
+    /// Whether `tab` is the id of another tab of this app (not this one).
+    pub fn other_tab(&self, tab: &str) -> bool {
+        Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab
     }
 
     /// The key of the anonymous user id.
@@ -475,6 +479,10 @@ pub(crate) mod tests {
         assert!(k.heartbeat().starts_with(&k.heartbeat_prefix()));
         let other = format!("{app}.t2");
         assert_eq!(k.other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.as_str()));
+        assert!(k.other_tab(&other));
+        for not_other in [k.tab(), "00000000.t2", "deadtab", ""] {
+            assert!(!k.other_tab(not_other), "{not_other}");
+        }
         for not_other in [
             k.heartbeat(),
             k.heartbeat_of("00000000.t2"),
