@@ -314,7 +314,11 @@ impl Tracker {
     #[inline(always)]
     fn start(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: Env) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
-        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
+        let user_id = match (&cfg.user_id, anonymous_id) {
+            (Some(given), _) => given.clone(),
+            (None, Some(anonymous)) => anonymous,
+            (None, None) => rng.uuid(),
+        };
         Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
