@@ -76,8 +76,12 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     let mut tabs: Vec<(&str, bool)> = Vec::new();
     // The contexts of gone tabs read so far: tab, number, entries.
     let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
-    for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
-        let Some((tab, seq)) = keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
+    for &(key, stored, obj) in all {
+        // Under the queue's prefix: an event key of this library, or a bad entry.
+        let Some(rest) = store::after(key, queue.as_bytes()) else {
+            continue;
+        };
+        let Some((tab, seq)) = store::tab_and_number(rest).filter(|(t, _)| Keys::is_tab_id(t)) else {
             out.bad = out.bad.saturating_add(1);
             out.remove_after.push((key, false));
             continue;

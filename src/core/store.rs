@@ -229,11 +229,7 @@ impl Keys {
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
     fn parse<'a>(&self, key: &'a str, kind: &str) -> Option<(&'a str, u64)> {
-        let rest = self.after(key, kind)?;
-        let colon = last_colon(rest)?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some((tab, n))
+        tab_and_number(self.after(key, kind)?)
     }
 
     /// The tab of a context key; `None` for a key that is not one.
@@ -272,9 +268,18 @@ pub fn site_key(prefix: &str, name: &str) -> String {
     k
 }
 
+/// Splits `<tab>:<n>` (what follows `<prefix>:<kind>:` in a key) into its
+/// tab and number.
+pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
+    let colon = last_colon(rest)?;
+    let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+    let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+    Some((tab, n))
+}
+
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
-fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
+pub(crate) fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
     if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
         s.get(prefix.len()..)
     } else {
