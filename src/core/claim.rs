@@ -109,15 +109,16 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     store::sort_claimed(&mut out.events);
     // A gone tab's contexts go with its events, and so do those of a gone
     // tab that left no events; gone tabs' heartbeats go in any case.
+    let (heartbeats, context_keys) = (keys.heartbeat_prefix(), keys.context_prefix());
     for &(key, _, _) in all {
-        let (tab, if_persisted) = match keys.other_tab_of_heartbeat(key) {
+        let (tab, if_persisted) = match store::after(key, heartbeats.as_bytes()) {
             Some(tab) => (tab, false),
-            None => match keys.parse_context(key) {
-                Some(tab) if keys.other_tab(tab) => (tab, true),
-                _ => continue,
+            None => match store::after(key, context_keys.as_bytes()).and_then(store::tab_and_number) {
+                Some((tab, _)) => (tab, true),
+                None => continue,
             },
         };
-        if tab_gone(keys, all, tab, &mut tabs, now) {
+        if keys.other_tab(tab) && tab_gone(keys, all, tab, &mut tabs, now) {
             out.remove_after.push((key, if_persisted));
         }
     }
