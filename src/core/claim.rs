@@ -132,11 +132,9 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
 /// lists (a predicate: a form that returns the list weighed 76 to 102 B
 /// of gzip more).
 pub fn forgotten(keys: &Keys, key: &str) -> bool {
-    let tab = keys
-        .parse_event(key)
-        .map(|(tab, _)| tab)
-        .or_else(|| keys.parse_context(key));
-    tab.is_some_and(|tab| keys.same_app(tab))
+    keys.parse_event(key)
+        .or_else(|| keys.parse_context(key))
+        .is_some_and(|(tab, _)| keys.same_app(tab))
 }
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),

@@ -232,9 +232,10 @@ impl Keys {
         tab_and_number(self.after(key, kind)?)
     }
 
-    /// The tab of a context key; `None` for a key that is not one.
-    pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
-        self.parse(key, "ctx").map(|(tab, _)| tab)
+    /// Splits a context key into its tab and number; `None` for a key that
+    /// is not one.
+    pub fn parse_context<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
+        self.parse(key, "ctx")
     }
 
     /// The tab of a heartbeat key of another tab of this app; `None` for
@@ -499,7 +500,7 @@ pub(crate) mod tests {
         }
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         assert_eq!(k.context(3), format!("coola:ctx:{app}.t1:3"));
-        assert_eq!(k.parse_context(&k.context(3)), Some(format!("{app}.t1").as_str()));
+        assert_eq!(k.parse_context(&k.context(3)), Some((format!("{app}.t1").as_str(), 3)));
         assert!(k.context(3).starts_with(&k.context_prefix()));
         for bad in [
             "coola:ctx:t9:",
