@@ -16,9 +16,10 @@ use crate::prelude::*;
 /// What [`claim`] decided.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Claim<'a> {
-    /// The gone tabs' events `(time, seq, json)` as they will be sent, in the
-    /// order they were tracked.
-    pub events: Vec<(i64, u64, String)>,
+    /// The gone tabs' events `(time, seq, json, shared)` as they will be
+    /// sent, in the order they were tracked; `shared`: how many keys end
+    /// the event that its stored context gave (see [`store::restore`]).
+    pub events: Vec<(i64, u64, String, u8)>,
     /// How many stored entries were no valid events (reported, never sent).
     pub bad: u32,
     /// Keys to remove after the persist, in this order, each with whether it
@@ -37,8 +38,8 @@ impl<'a> Claim<'a> {
     #[inline]
     pub fn restore_into(self, tracker: &mut Tracker) -> Vec<(&'a str, bool)> {
         let notice = self.notice();
-        for (time, _, json) in self.events {
-            tracker.restore(json, time);
+        for (time, _, json, shared) in self.events {
+            tracker.restore_shared(json, time, shared);
         }
         if let Some(e) = notice {
             tracker.notice(e);
@@ -75,8 +76,12 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     let mut tabs: Vec<(&str, bool)> = Vec::new();
     // The contexts of gone tabs read so far: tab, number, entries.
     let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
-    for &(key, stored, obj) in all.iter().filter(|(k, _, _)| k.starts_with(queue.as_str())) {
-        let Some((tab, seq)) = keys.parse_event(key).filter(|(t, _)| Keys::is_tab_id(t)) else {
+    for &(key, stored, obj) in all {
+        // Under the queue's prefix: an event key of this library, or a bad entry.
+        let Some(rest) = store::after(key, queue.as_bytes()) else {
+            continue;
+        };
+        let Some((tab, seq)) = store::tab_and_number(rest).filter(|(t, _)| Keys::is_tab_id(t)) else {
             out.bad = out.bad.saturating_add(1);
             out.remove_after.push((key, false));
             continue;
@@ -96,7 +101,7 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
         };
         // A value that is not a JSON object is no event.
         match store::restore(if obj { stored } else { "" }, context, server_timestamp) {
-            Ok((json, time)) => out.events.push((time, seq, json)),
+            Ok((json, time, shared)) => out.events.push((time, seq, json, shared)),
             Err(_) => out.bad = out.bad.saturating_add(1),
         }
         out.remove_after.push((key, true));
@@ -104,15 +109,16 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     store::sort_claimed(&mut out.events);
     // A gone tab's contexts go with its events, and so do those of a gone
     // tab that left no events; gone tabs' heartbeats go in any case.
+    let (heartbeats, context_keys) = (keys.heartbeat_prefix(), keys.context_prefix());
     for &(key, _, _) in all {
-        let (tab, if_persisted) = match keys.other_tab_of_heartbeat(key) {
+        let (tab, if_persisted) = match store::after(key, heartbeats.as_bytes()) {
             Some(tab) => (tab, false),
-            None => match keys.parse_context(key) {
-                Some(tab) if Keys::is_tab_id(tab) && keys.same_app(tab) && tab != keys.tab() => (tab, true),
-                _ => continue,
+            None => match store::after(key, context_keys.as_bytes()).and_then(store::tab_and_number) {
+                Some((tab, _)) => (tab, true),
+                None => continue,
             },
         };
-        if tab_gone(keys, all, tab, &mut tabs, now) {
+        if keys.other_tab(tab) && tab_gone(keys, all, tab, &mut tabs, now) {
             out.remove_after.push((key, if_persisted));
         }
     }
@@ -126,11 +132,9 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
 /// lists (a predicate: a form that returns the list weighed 76 to 102 B
 /// of gzip more).
 pub fn forgotten(keys: &Keys, key: &str) -> bool {
-    let tab = keys
-        .parse_event(key)
-        .map(|(tab, _)| tab)
-        .or_else(|| keys.parse_context(key));
-    tab.is_some_and(|tab| keys.same_app(tab))
+    keys.parse_event(key)
+        .or_else(|| keys.parse_context(key))
+        .is_some_and(|(tab, _)| keys.same_app(tab))
 }
 
 /// Whether the tab `tab` is gone: as noted in `tabs` (the tabs seen so far),
@@ -196,7 +200,7 @@ mod tests {
     fn names(c: &Claim) -> Vec<String> {
         c.events
             .iter()
-            .map(|(_, _, j)| serde_json::from_str::<serde_json::Value>(j).unwrap()["event_name"].to_string())
+            .map(|(_, _, j, _)| serde_json::from_str::<serde_json::Value>(j).unwrap()["event_name"].to_string())
             .collect()
     }
 
@@ -281,7 +285,7 @@ mod tests {
         ];
         let c = claim(&view(&listing), &me, NOW, false);
         assert_eq!(names(&c), [r#""a""#, r#""b""#]);
-        for (_, _, j) in &c.events {
+        for (_, _, j, _) in &c.events {
             let v: serde_json::Value = serde_json::from_str(j).unwrap();
             assert_eq!(v["page_url"], "https://x/");
         }

@@ -297,12 +297,15 @@ impl Config {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
             if let Entry::Prop(k, v) = e? {
+                let Some(field) = field_of(k) else {
+                    continue;
+                };
                 let (s, n, b) = match v {
                     RawValue::Absent => continue,
                     RawValue::Str(s) => (Some(s), f64::NAN, None),
                     RawValue::Num(n) => (None, n, None),
                     // A fraction, which num::int_text (whole numbers) cannot read.
-                    RawValue::NumText(t) if k == "sampleRate" => {
+                    RawValue::NumText(t) if field == Field::SampleRate => {
                         c.sample_rate = Some(privacy::parse_rate(t)?);
                         continue;
                     }
@@ -310,7 +313,7 @@ impl Config {
                     RawValue::Bool(b) => (None, f64::NAN, Some(b)),
                     _ => (None, f64::NAN, None),
                 };
-                c.apply(k, s, n, b)?;
+                c.apply(k, field, s, n, b)?;
             }
         }
         c.check()?;
@@ -326,7 +329,10 @@ impl Config {
             OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
             OptValue::Other(_) => (None, f64::NAN, None),
         };
-        if name == "sampleRate" && !n.is_nan() {
+        let Some(field) = field_of(name) else {
+            return Ok(());
+        };
+        if field == Field::SampleRate && !n.is_nan() {
             let mut t = String::new();
             if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
                 return Err(privacy::bad_rate());
@@ -334,14 +340,12 @@ impl Config {
             self.sample_rate = Some((n, t));
             return Ok(());
         }
-        self.apply(name, s, n, b)
+        self.apply(name, field, s, n, b)
     }
 
-    /// Applies one option given as its string, number (NaN if not one) or boolean.
-    fn apply(&mut self, name: &str, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
-        let Some(field) = field_of(name) else {
-            return Ok(());
-        };
+    /// Applies option `name` (of `field`) given as its string, number (NaN
+    /// if not one) or boolean.
+    fn apply(&mut self, name: &str, field: Field, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
         let kind = field.kind();
         let text = s.filter(|s| !s.is_empty());
         let ok = match kind {

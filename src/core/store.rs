@@ -12,12 +12,13 @@
 //! of every gone tab of its app, so the keys left are those of live tabs
 //! (and of tabs that died without a page hide, until the next claim).
 //!
-//! The properties the tracker adds to every event of a page (page URL and
-//! title, user agent, screen, referrer, UTM parameters...) are most of an
-//! event's text and the same for every event of the page: they are stored
-//! once, as a context `<prefix>:ctx:<tab>:<n>`, and an event that ends with
-//! them is stored without them, marked by an empty property name whose value
-//! is `n` (no real event can have that name; see [`split_shared`]).
+//! The properties the tracker adds to every event of a page (user id,
+//! session, shared properties, page URL and title, user agent, screen,
+//! referrer, UTM parameters...) are most of an event's text and the same for
+//! every event of the page: they are stored once, as a context
+//! `<prefix>:ctx:<tab>:<n>`, and an event that ends with them is stored
+//! without them, marked by an empty property name whose value is `n` (no
+//! real event can have that name; see [`split_shared`]).
 //! [`restore`] puts them back, so a stored event restores to exactly what
 //! would have been sent.
 
@@ -36,42 +37,66 @@ pub const STALE_MS: i64 = 180_000;
 /// (`<prefix>:q:<8 hex>.<16 hex>:<seq>` and some margin).
 pub const KEY_BYTES: usize = 48;
 
-/// Where the shared part of an event's JSON starts, when it has one: at its
-/// `page_url` default (the defaults are written last, in a fixed order), or
-/// else at the environment defaults, `env_tail` (`"k":v,...`, as every
-/// event of the tracker ends with them unless it overrides one).
+/// Splits an event's JSON before its last `n` keys, the part stored once
+/// per page (see [`crate::core::tracker::Tracker::persist`]): the tracker
+/// counts, as it queues an event, how many of the defaults that end it are
+/// the same for every event of the page (shared properties, session, user
+/// id, the page's and the environment's properties).
 ///
 /// Returns `(head, shared)`: `head` is the event's own part, and `shared`
 /// starts with the `,` before the first shared key and ends with the
-/// closing `}`, so that `head + shared` is the event. A `,"` cannot occur
-/// inside a JSON string (its quote would be escaped), so counting them counts
-/// keys.
-pub fn split_shared<'a>(json: &'a str, env_tail: &str) -> Option<(&'a str, &'a str)> {
-    if env_tail.is_empty() {
-        return None;
-    }
-    let head = before(json, b"}")
-        .and_then(|j| before(j, env_tail.as_bytes()))
-        .and_then(|j| before(j, b","))?;
-    // The page's own defaults (URL, title, at most 4 of them) join the
-    // shared part; a page_url the caller gave among more properties does not.
-    // Bytes, not str patterns: no string searcher in the wasm.
-    const KEY: &[u8] = b",\"page_url\":";
-    let b = head.as_bytes();
-    let mut at = b.len();
-    let mut keys = 0;
-    let mut i = b.len();
-    while i > 0 && keys <= 4 {
-        i -= 1;
-        if b.get(i..i + 2).is_some_and(|s| s == b",\"") {
-            keys += 1;
-            if b.get(i..i + KEY.len()).is_some_and(|s| s == KEY) {
-                at = i;
-                break;
+/// closing `}`, so that `head + shared` is the event; `None` when `n` is 0
+/// or the event has no more than `n` keys. `json` is a flat object as the
+/// validator writes it; its strings are walked with their escapes (a `,"`
+/// can end a string value, so it does not tell where a key starts).
+pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
+    let skip = key_count(json).checked_sub(n).filter(|&s| s > 0 && n > 0)?;
+    let at = keys(json, skip).0?;
+    Some((json.get(..at)?, json.get(at..)?))
+}
+
+/// How many keys the flat JSON object `json` has (see [`split_shared`]).
+pub fn key_count(json: &str) -> usize {
+    keys(json, usize::MAX).1
+}
+
+/// Walks the keys of the flat JSON object `json`: where key number `stop`
+/// (from 0) starts (the index of the `,` before it), and how many keys
+/// were walked.
+fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
+    let b = json.as_bytes();
+    let (mut i, mut n) = (1, 0);
+    while b.get(i) == Some(&b'"') {
+        if n == stop {
+            return (Some(i - 1), n);
+        }
+        n += 1;
+        // Past the key and its colon.
+        i = string_end(b, i) + 1;
+        if b.get(i) == Some(&b'"') {
+            i = string_end(b, i);
+        } else {
+            while !matches!(b.get(i), None | Some(b',' | b'}')) {
+                i += 1;
             }
         }
+        // Past the comma.
+        i += 1;
     }
-    Some((head.get(..at)?, json.get(at..)?))
+    (None, n)
+}
+
+/// The index after the string that opens at `b[i]`.
+fn string_end(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    loop {
+        match b.get(i) {
+            None => return i,
+            Some(b'"') => return i + 1,
+            Some(b'\\') => i += 2,
+            _ => i += 1,
+        }
+    }
 }
 
 /// Appends the stored text of an event whose `shared` part is context `n`.
@@ -204,23 +229,24 @@ impl Keys {
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
     fn parse<'a>(&self, key: &'a str, kind: &str) -> Option<(&'a str, u64)> {
-        let rest = self.after(key, kind)?;
-        let colon = last_colon(rest)?;
-        let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
-        let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
-        Some((tab, n))
+        tab_and_number(self.after(key, kind)?)
     }
 
-    /// The tab of a context key; `None` for a key that is not one.
-    pub fn parse_context<'a>(&self, key: &'a str) -> Option<&'a str> {
-        self.parse(key, "ctx").map(|(tab, _)| tab)
+    /// Splits a context key into its tab and number; `None` for a key that
+    /// is not one.
+    pub fn parse_context<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
+        self.parse(key, "ctx")
     }
 
     /// The tab of a heartbeat key of another tab of this app; `None` for
     /// this tab's own key, another app's, or a key of another form.
     pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
-        let tab = self.after(key, "tab")?;
-        (Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab).then_some(tab)
+        self.after(key, "tab").filter(|tab| self.other_tab(tab))
+    }
+
+    /// Whether `tab` is the id of another tab of this app (not this one).
+    pub fn other_tab(&self, tab: &str) -> bool {
+        Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab
     }
 
     /// The key of the anonymous user id.
@@ -243,21 +269,20 @@ pub fn site_key(prefix: &str, name: &str) -> String {
     k
 }
 
-/// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
-/// no pattern code in the wasm.
-fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
-    if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
-    }
+/// Splits `<tab>:<n>` (what follows `<prefix>:<kind>:` in a key) into its
+/// tab and number.
+pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
+    let colon = last_colon(rest)?;
+    let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+    let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
+    Some((tab, n))
 }
 
-/// `s` without `suffix`, if it ends with it (see [`after`]).
-fn before<'a>(s: &'a str, suffix: &[u8]) -> Option<&'a str> {
-    let n = s.len().checked_sub(suffix.len())?;
-    if s.as_bytes().get(n..).is_some_and(|s| s == suffix) {
-        s.get(..n)
+/// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
+/// no pattern code in the wasm.
+pub(crate) fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
+    if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
+        s.get(prefix.len()..)
     } else {
         None
     }
@@ -340,52 +365,47 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// part (the empty-named marker of [`push_compacted`], whose value is the
 /// context's number) gets it back from `context(n)`, the tab's context `n`
 /// in the same form, at the marker's place. Returns the event's JSON as it
-/// will be sent, and its time (`i64::MAX` when the server sets it).
+/// will be sent, its time (`i64::MAX` when the server sets it), and how
+/// many keys end it that came from the context (0 unless the marker ended
+/// the stored event, as [`push_compacted`] puts it): what
+/// [`split_shared`] takes off again when this tab stores it.
 pub fn restore<'c>(
     stored: &str,
     mut context: impl FnMut(u64) -> Option<&'c str>,
     server_timestamp: bool,
-) -> Result<(String, i64), Error> {
+) -> Result<(String, i64, u8), Error> {
     // The marker, and the number of the context it names.
-    let (marks, n, at) = marker(stored);
-    let ctx = match n {
-        Some(n) if marks == 1 => context(n),
-        _ => None,
-    };
-    // The event with its context put in at the marker's place.
+    let (marks, n, at, _) = marker(stored);
+    let mut shared = 0;
+    // The event with its context put in at the marker's place. A second
+    // marker, or one in the context, is left as it is: an empty property
+    // name, which validation refuses.
     let mut spliced = String::new();
-    let problem = match (marks, &ctx) {
-        (0, _) => None,
-        (1, Some(c)) if marker(c).0 > 0 => Some("nested shared properties"),
-        (1, Some(c)) => {
-            spliced.push_str(stored.get(..at.start).unwrap_or(""));
-            spliced.push_str(c);
-            spliced.push_str(stored.get(at.end..).unwrap_or(""));
-            None
+    let mut text = stored;
+    if marks == 1 {
+        let Some(c) = n.and_then(&mut context) else {
+            return Err(not_ours("its shared properties are gone"));
+        };
+        if at.end == stored.len() {
+            shared = u8::try_from(marker(c).3).unwrap_or(0);
         }
-        (1, None) => Some("its shared properties are gone"),
-        _ => Some("shared properties named twice"),
+        spliced.push_str(stored.get(..at.start).unwrap_or(""));
+        spliced.push_str(c);
+        spliced.push_str(stored.get(at.end..).unwrap_or(""));
+        text = &spliced;
+    }
+    // An absent default is never written: it only tells (bit 0 of `given`)
+    // whether the event has its own event_id (validated, a non-empty string).
+    let mut out = String::new();
+    let opts = ValidateOptions {
+        server_timestamp,
+        now_ms: None,
     };
-    let text = if marks == 0 { stored } else { &spliced };
-    // Validated only when the marker is right. An absent default is never
-    // written: it only tells (bit 0 of `given`) whether the event has its
-    // own event_id (validated, a non-empty string).
-    let why = match problem {
-        Some(p) => p,
-        None => {
-            let mut out = String::new();
-            let opts = ValidateOptions {
-                server_timestamp,
-                now_ms: None,
-            };
-            match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
-                Ok((time, given)) if given & 1 != 0 => return Ok((out, time.unwrap_or(i64::MAX))),
-                Ok(_) => "no event_id",
-                Err(e) => return Err(not_ours(&e.message)),
-            }
-        }
-    };
-    Err(not_ours(why))
+    match Props::new(text).validate(&mut out, None, &[(event::EVENT_ID, RawValue::Absent)], &opts) {
+        Ok((time, given)) if given & 1 != 0 => Ok((out, time.unwrap_or(i64::MAX), shared)),
+        Ok(_) => Err(not_ours("no event_id")),
+        Err(e) => Err(not_ours(&e.message)),
+    }
 }
 
 /// The error of a stored entry that is no event of this library.
@@ -396,12 +416,12 @@ fn not_ours(why: &str) -> Error {
 }
 
 /// The markers among `entries` (properties with an empty name, see
-/// [`push_compacted`]): how many, and the last one's context number and
-/// place in the text (with the `p` entries right before it, which no
-/// property check reads).
-fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
+/// [`push_compacted`]): how many, the last one's context number and place
+/// in the text (with the `p` entries right before it, which no property
+/// check reads), and how many properties there are.
+fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>, usize) {
     let mut props = Props::new(entries);
-    let mut out = (0, None, 0..0);
+    let mut out = (0, None, 0..0, 0);
     let mut start = 0;
     while let Some((k, v)) = props.next() {
         let end = entries.len() - props.remainder().len();
@@ -410,18 +430,19 @@ fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>) {
                 RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
                 _ => None,
             };
-            out = (out.0 + 1, n, start..end);
+            (out.0, out.1, out.2) = (out.0 + 1, n, start..end);
         }
+        out.3 += 1;
         start = end;
     }
     out
 }
 
-/// Sorts claimed events `(time, seq, json)` into the order they were
+/// Sorts claimed events `(time, seq, json, shared)` into the order they were
 /// tracked: by time, then sequence number. A Shell sort: a few hundred bytes
 /// of wasm where the standard library's sorts take kilobytes; claims are rare
 /// and at most `maxQueueSize` long.
-pub fn sort_claimed(v: &mut [(i64, u64, String)]) {
+pub fn sort_claimed(v: &mut [(i64, u64, String, u8)]) {
     let mut gap = v.len() / 2;
     while gap > 0 {
         for i in gap..v.len() {
@@ -464,6 +485,10 @@ pub(crate) mod tests {
         assert!(k.heartbeat().starts_with(&k.heartbeat_prefix()));
         let other = format!("{app}.t2");
         assert_eq!(k.other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.as_str()));
+        assert!(k.other_tab(&other));
+        for not_other in [k.tab(), "00000000.t2", "deadtab", ""] {
+            assert!(!k.other_tab(not_other), "{not_other}");
+        }
         for not_other in [
             k.heartbeat(),
             k.heartbeat_of("00000000.t2"),
@@ -475,7 +500,7 @@ pub(crate) mod tests {
         }
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         assert_eq!(k.context(3), format!("coola:ctx:{app}.t1:3"));
-        assert_eq!(k.parse_context(&k.context(3)), Some(format!("{app}.t1").as_str()));
+        assert_eq!(k.parse_context(&k.context(3)), Some((format!("{app}.t1").as_str(), 3)));
         assert!(k.context(3).starts_with(&k.context_prefix()));
         for bad in [
             "coola:ctx:t9:",
@@ -501,11 +526,11 @@ pub(crate) mod tests {
     proptest::proptest! {
         #[test]
         fn claimed_events_sort_like_std(v in proptest::collection::vec((0i64..50, 0u64..50), 0..200)) {
-            let mut ours: Vec<(i64, u64, String)> = v.iter().map(|&(t, s)| (t, s, format!("{t}/{s}"))).collect();
+            let mut ours: Vec<(i64, u64, String, u8)> = v.iter().map(|&(t, s)| (t, s, format!("{t}/{s}"), 0)).collect();
             let mut want = ours.clone();
             want.sort();
             sort_claimed(&mut ours);
-            let keys = |x: &[(i64, u64, String)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
+            let keys = |x: &[(i64, u64, String, u8)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
         }
     }
@@ -539,13 +564,28 @@ pub(crate) mod tests {
         assert!(!is_dead(Some(&now.to_string()), now));
     }
 
-    /// What the shell hands over for a stored JSON text, for tests.
+    /// What the shell hands over for a stored JSON text, for tests: its
+    /// properties in the text's order, as `JSON.parse` keeps them (a flat
+    /// object's keys read one at a time; serde_json's map sorts them).
     pub(crate) fn entries(json: &str) -> String {
         let v: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(json) {
             Ok(v) => v,
             Err(_) => return crate::core::entries::tests::write('X', "", "string"),
         };
-        v.iter()
+        let n = keys(json, usize::MAX).1;
+        let one = |i: usize| {
+            let from = keys(json, i).0? + 1;
+            let to = keys(json, i + 1).0.unwrap_or(json.len() - 1);
+            let m: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&format!("{{{}}}", json.get(from..to)?)).ok()?;
+            m.into_iter().next()
+        };
+        let in_order: Option<Vec<_>> = (0..n).map(one).collect();
+        let pairs = in_order
+            .filter(|p| p.len() == v.len())
+            .unwrap_or_else(|| v.into_iter().collect());
+        pairs
+            .iter()
             .map(|(k, v)| match v {
                 serde_json::Value::String(s) => crate::core::entries::tests::write('s', k, s),
                 serde_json::Value::Number(n) => crate::core::entries::tests::write('n', k, &n.to_string()),
@@ -556,11 +596,39 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_shared_part_is_the_last_keys_whatever_the_strings_hold() {
+        // Values and keys ending in a comma, escaped quotes and backslashes,
+        // braces: none of them starts a key.
+        let json = r#"{"event_name":"a,","k,":",\",\"x\\","n":-1.5e3,",\"":"}{","b":true,"z":"\\"}"#;
+        // In the text's order (serde_json's map sorts its keys).
+        let keys = ["event_name", "k,", "n", ",\"", "b", "z"];
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed.len(), keys.len());
+        for n in 1..keys.len() {
+            let (head, shared) = split_shared(json, n).unwrap();
+            assert_eq!(format!("{head}{shared}"), json);
+            let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&context_json(shared)).unwrap();
+            let mut want = keys[keys.len() - n..].to_vec();
+            want.sort_unstable();
+            assert_eq!(back.keys().collect::<Vec<_>>(), want, "{n}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(&format!("{head}}}")).is_ok(),
+                "{head}"
+            );
+        }
+        // Nothing to split off, or no own part left.
+        for n in [0, 6, 7, 200] {
+            assert_eq!(split_shared(json, n), None, "{n}");
+        }
+        assert_eq!(split_shared("{}", 1), None);
+    }
+
+    #[test]
     fn a_stored_event_gets_its_one_context_back_at_its_marker() {
         let head = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"x","":1}"#;
         let one = entries(r#"{"page_url":"https://x/","session_dua":"UA"}"#);
         let ctx = |n: u64| (n == 1).then_some(one.as_str());
-        let (json, _) = restore(&entries(head), ctx, false).unwrap();
+        let (json, _, _) = restore(&entries(head), ctx, false).unwrap();
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         let mut want: serde_json::Value = serde_json::from_str(&head.replace(r#","":1"#, "")).unwrap();
         want["page_url"] = "https://x/".into();
@@ -569,14 +637,20 @@ pub(crate) mod tests {
         let inner = entries(r#"{"page_url":"https://x/","":2}"#);
         let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
-        for e in [
-            restore(&entries(head), nested, false),
-            restore(&twice, ctx, false),
-            restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+        // A context that is gone; a marker in the context or a second one
+        // stays an empty property name, which validation refuses.
+        for (e, why) in [
+            (
+                restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
+                "its shared properties are gone",
+            ),
+            (restore(&entries(head), nested, false), "is an empty property name"),
+            (restore(&twice, ctx, false), "is an empty property name"),
         ] {
             let e = e.unwrap_err();
             assert_eq!(e.code, ErrorCode::StorageError);
-            assert!(e.message.contains("shared properties"), "{}", e.message);
+            assert!(e.message.starts_with("not an event of this library: "), "{}", e.message);
+            assert!(e.message.contains(why), "{}", e.message);
         }
     }
 

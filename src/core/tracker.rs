@@ -27,7 +27,6 @@ use crate::core::config::Config;
 use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
-use crate::core::json;
 use crate::core::num;
 use crate::core::store;
 
@@ -138,17 +137,12 @@ impl Rng {
 struct Env {
     /// See `Tracker::env_defaults`.
     defaults: Vec<privacy::Prop>,
-    /// See `Tracker::ctx_tail`.
-    tail: String,
 }
 
 impl Env {
     /// The `sessionIp` and `sessionDua` options, when given, first.
     fn start(cfg: &Config) -> Self {
-        let mut env = Env {
-            defaults: Vec::new(),
-            tail: String::new(),
-        };
+        let mut env = Env { defaults: Vec::new() };
         if let Some(ip) = &cfg.session_ip {
             env.add("session_ip", ip);
         }
@@ -166,8 +160,8 @@ impl Env {
         }
     }
 
-    /// Adds a property the environment fills to every event, and to the
-    /// tail; an empty value is never sent.
+    /// Adds a property the environment fills to every event; an empty
+    /// value is never sent.
     fn add(&mut self, k: &str, v: &str) {
         if v.is_empty() {
             return;
@@ -181,17 +175,6 @@ impl Env {
             plain &= b | 0x20 != b'e';
         }
         let numeric = plain && num::is_json_number(v);
-        let tail = &mut self.tail;
-        if !tail.is_empty() {
-            tail.push(',');
-        }
-        json::push_str(tail, k);
-        tail.push(':');
-        if numeric {
-            tail.push_str(v);
-        } else {
-            json::push_str(tail, v);
-        }
         self.defaults.push((k.to_string(), v.to_string(), numeric));
     }
 }
@@ -215,12 +198,6 @@ pub struct Tracker {
     stats: Stats,
     /// Stored events that left the queue: their keys are to be removed.
     unstore: Vec<u64>,
-    /// The environment defaults as they end every event's JSON that did not
-    /// override one of them (`"k":v,...`, no braces); with the page's own
-    /// defaults before them, the part of an event stored once per page as a
-    /// context (see [`crate::core::store::split_shared`]) instead of once
-    /// per event.
-    ctx_tail: String,
     /// How many contexts were stored (numbers never repeat).
     ctx_count: u64,
     storage_budget: usize,
@@ -316,8 +293,14 @@ impl Tracker {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
             if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
-                if page_props || k == "session_dua" {
-                    e.add_unless_given(&cfg, k, v);
+                // Its session_dua only when the `sessionDua` option is not given.
+                let keep = if k == "session_dua" {
+                    cfg.session_dua.is_none()
+                } else {
+                    page_props
+                };
+                if keep {
+                    e.add(k, v);
                 }
             }
         }
@@ -331,7 +314,11 @@ impl Tracker {
     #[inline(always)]
     fn start(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: Env) -> Self {
         let mut rng = Rng(if seed == [0; 4] { [1, 2, 3, 4] } else { seed });
-        let user_id = cfg.user_id.clone().or(anonymous_id).unwrap_or_else(|| rng.uuid());
+        let user_id = match (&cfg.user_id, anonymous_id) {
+            (Some(given), _) => given.clone(),
+            (None, Some(anonymous)) => anonymous,
+            (None, None) => rng.uuid(),
+        };
         Tracker {
             x: privacy::Extras::new(&cfg),
             cfg,
@@ -347,7 +334,6 @@ impl Tracker {
             scratch: String::new(),
             stats: Stats::default(),
             unstore: Vec::new(),
-            ctx_tail: env.tail,
             ctx_count: 0,
             storage_budget: STORAGE_BUDGET,
             keepalive_budget: 0,
@@ -425,23 +411,27 @@ impl Tracker {
         let mut id = self.rng.uuid();
         let with_session = self.touch_session(now_ms);
 
-        // The defaults, in the order they end the event's JSON: shared
-        // properties, session and sample rate, event_id, user_id,
-        // timestamp, then the part stored once per page (see
-        // `store::split_shared`): the page's, then the environment's.
+        // The defaults, in the order they end the event's JSON: event_id
+        // and timestamp, then from [`SHARED_AT`] on what is the same for
+        // every event of a page, stored once per page (see
+        // `store::split_shared`): user_id, shared properties, session and
+        // sample rate, the page's, then the environment's.
         let mut defaults: Vec<(&str, RawValue)> = Vec::with_capacity(12 + self.env_defaults.len());
-        self.x.lead_defaults(&self.cfg, with_session, &mut defaults);
-        // The caller's own event_id and user_id (defaults[id_at], [id_at + 1]) win.
-        // (Never shared: `add` pushes them.)
+        // The caller's own event_id (defaults[0]) and user_id (defaults[2])
+        // win. (None of the three can be a shared property.)
+        defaults.push((event::EVENT_ID, RawValue::Str(&id)));
+        // A number (exact: epoch ms are below 2^53), not text: nothing to
+        // write or parse per event; absent (never written) when the server
+        // sets the time.
+        let time = if self.cfg.server_timestamp {
+            RawValue::Absent
+        } else {
+            RawValue::Num(now_ms as f64)
+        };
+        defaults.push((event::TIMESTAMP, time));
+        defaults.push((event::USER_ID, RawValue::Str(&self.user_id)));
         let x = &self.x;
-        let id_at = defaults.len();
-        x.add(&mut defaults, event::EVENT_ID, RawValue::Str(&id));
-        x.add(&mut defaults, event::USER_ID, RawValue::Str(&self.user_id));
-        if !self.cfg.server_timestamp {
-            // A number (exact: epoch ms are below 2^53), not text: nothing
-            // to write or parse per event.
-            x.add(&mut defaults, event::TIMESTAMP, RawValue::Num(now_ms as f64));
-        }
+        x.lead_defaults(&self.cfg, with_session, &mut defaults);
         // The page's defaults (at most 4: URL, title, a page view's
         // referrer) come first in `encoded`, then the event name.
         let page_at = defaults.len();
@@ -449,7 +439,8 @@ impl Tracker {
         let event_name = loop {
             match it.next() {
                 Some(Ok(Entry::Default(k, v))) => {
-                    if defaults.len() < page_at + 4 {
+                    // An empty one is not sent: not counted among the shared.
+                    if defaults.len() < page_at + 4 && !v.is_empty() {
                         x.add(&mut defaults, k, RawValue::Str(v));
                     }
                 }
@@ -477,9 +468,9 @@ impl Tracker {
         };
         self.scratch.clear();
         let (time, given) = Props::new(rest).validate(&mut self.scratch, Some(event_name), &defaults, &opts)?;
-        let given = given.checked_shr(id_at as u32).unwrap_or(0);
+        let shared = shared_keys(&defaults, given, page_at);
         own_id(&mut id, given, rest);
-        Ok(self.admit(rest, given & 2 != 0, id, time.unwrap_or(i64::MAX)))
+        Ok(self.admit(rest, given & 4 != 0, id, time.unwrap_or(i64::MAX), shared))
     }
 
     /// The problems found since the last call: dropped, expired or refused
@@ -536,6 +527,30 @@ pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
         }
     }
     None
+}
+
+/// Where the defaults stored once per page start in `track_encoded`'s
+/// list: after `event_id` and the timestamp.
+const SHARED_AT: usize = 2;
+
+/// How many of `defaults` end the event's JSON as the part stored once per
+/// page: those from [`SHARED_AT`] on (none of them is empty or absent,
+/// which the validator would leave out) that follow the last one the
+/// caller gave itself (which is not written: the caller's comes earlier,
+/// among its own properties), so that a site that passes its own user_id
+/// to every event shares the rest. 0, stored whole, when the caller gave
+/// one of the page's or environment's defaults (from `page_at` on: a rare
+/// override, whose few keys after it are not worth a context of their own)
+/// or validation's `given` cannot tell.
+fn shared_keys(defaults: &[(&str, RawValue)], given: u64, page_at: usize) -> u8 {
+    let n = defaults.len();
+    // Just after the last default the caller gave.
+    let from = SHARED_AT.max(64 - given.leading_zeros() as usize);
+    if n <= 64 && from <= page_at {
+        n.saturating_sub(from) as u8
+    } else {
+        0
+    }
 }
 
 /// Makes `id` the caller's own `event_id` when validation's `given` says

@@ -49,7 +49,7 @@ impl Tracker {
             if let Some((head, shared)) = self
                 .q
                 .compact
-                .then(|| store::split_shared(&s.json, &self.ctx_tail))
+                .then(|| store::split_shared(&s.json, s.shared.into()))
                 .flatten()
             {
                 let n = match &self.q.ctx {

@@ -13,6 +13,7 @@ use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
 use crate::core::privacy::{self, PageViews};
 use crate::core::session::Session;
+use crate::core::store;
 
 /// Most shared properties (`properties`, `setProperties`): with the
 /// tracker's own defaults they stay within what one event's check handles.
@@ -45,8 +46,8 @@ pub(super) struct Extras {
     /// `beforeSend` runs between validating and queueing.
     hold: bool,
     /// The validated event waiting for `beforeSend` (its JSON is the
-    /// tracker's scratch): its id and time.
-    held: Option<(String, i64)>,
+    /// tracker's scratch): its id, time and shared keys (see `Slot::shared`).
+    held: Option<(String, i64, u8)>,
 }
 
 impl Extras {
@@ -69,10 +70,11 @@ impl Extras {
         find(&self.shared, key).is_some()
     }
 
-    /// The defaults that come before `event_id` in an event: the shared
-    /// properties, `session_id` and `sample_rate`. They vary between events
-    /// of a page, so they stay out of the part stored once per page (see
-    /// `store::split_shared`), which ends the event.
+    /// The defaults that follow `event_id` and the timestamp in an event:
+    /// the shared properties, `session_id` and `sample_rate`. With the user
+    /// id, the page's and the environment's properties after them, they are
+    /// the same for the events of a page, and stored once per page (see
+    /// `store::split_shared`).
     pub(super) fn lead_defaults<'a>(
         &'a self,
         cfg: &'a Config,
@@ -80,7 +82,10 @@ impl Extras {
         out: &mut Vec<(&'a str, RawValue<'a>)>,
     ) {
         for (k, v, numeric) in &self.shared {
-            out.push((k, raw(v, *numeric)));
+            // An empty one is not sent (and still wins over a default of its name).
+            if !v.is_empty() {
+                out.push((k, raw(v, *numeric)));
+            }
         }
         if let Some(s) = self.session.as_ref().filter(|_| with_session) {
             self.add(out, "session_id", RawValue::Str(s.id()));
@@ -339,16 +344,20 @@ impl Tracker {
     /// removed `event_id` is put back). Returns its `event_id`; on error
     /// nothing is queued.
     pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
-        let Some((mut id, time)) = self.x.held.take() else {
+        let Some((mut id, mut time, mut shared)) = self.x.held.take() else {
             return Ok(String::new());
         };
-        let mut time = time;
         if let Some(encoded) = changed {
+            // The keys of the event as the tracker built it: a change that
+            // adds or removes one (an added one ends the object) stores the
+            // event whole; one that changes values in place keeps its part
+            // stored once per page (a new context when that part changed).
+            let built = store::key_count(&self.scratch);
+            self.scratch.clear();
             let opts = ValidateOptions {
                 server_timestamp: self.cfg.server_timestamp,
                 now_ms: Some(now_ms),
             };
-            self.scratch.clear();
             let (t, given) = Props::new(encoded).validate(
                 &mut self.scratch,
                 None,
@@ -357,31 +366,35 @@ impl Tracker {
             )?;
             time = t.unwrap_or(if self.cfg.server_timestamp { i64::MAX } else { time });
             super::own_id(&mut id, given, encoded);
+            if store::key_count(&self.scratch) != built {
+                shared = 0;
+            }
         }
-        self.queue_scratch(time);
+        self.queue_scratch(time, shared);
         Ok(id)
     }
 
     /// What becomes of an event that passed validation (its JSON in the
     /// scratch): nothing while opted out or sampled out (`""`), held for
     /// `beforeSend`, or queued. `rest` is the caller's part of the entries,
-    /// `own_user` whether it gives a `user_id`.
-    pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64) -> String {
+    /// `own_user` whether it gives a `user_id`; `shared` how many keys end
+    /// it that are the same for the events of the page.
+    pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64, shared: u8) -> String {
         if self.x.opted_out || !self.sampled_in(rest, own_user) {
             return String::new();
         }
         if self.x.hold {
-            self.x.held = Some((id.clone(), time));
+            self.x.held = Some((id.clone(), time, shared));
             return id;
         }
-        self.queue_scratch(time);
+        self.queue_scratch(time, shared);
         id
     }
 
     /// Queues the event validated last (its JSON in the scratch).
-    fn queue_scratch(&mut self, time: i64) {
+    fn queue_scratch(&mut self, time: i64, shared: u8) {
         let json = self.scratch.clone();
-        self.push(json, time);
+        self.push_shared(json, time, shared);
     }
 
     /// Refuses a `track` from inside `beforeSend`.
@@ -436,7 +449,7 @@ mod tests {
         let session = t.session_id().to_string();
         assert!(!session.is_empty());
         let contexts = t.opt_out();
-        assert_eq!(contexts, 0, "no page context in this tracker");
+        assert_eq!(contexts, 1, "one context: the session and the user id");
         assert!(t.opted_out());
         assert_eq!(t.pending(), 0);
         assert!(!t.in_flight());
@@ -591,11 +604,11 @@ mod tests {
         assert_eq!(e[1]["beta"], "true");
         assert!(e[1].get("tier").is_none(), "null removes one");
         assert!(e[1].get("ok").is_none(), "a failed call changes nothing");
-        // Shared properties come before event_id, so the environment
-        // defaults still end the event.
+        // Shared properties come after event_id and the timestamp, among
+        // the defaults stored once per page.
         let json = t.queued().nth(1).unwrap().1.to_string();
         assert!(
-            json.find("\"plan\"").unwrap() < json.find("\"event_id\"").unwrap(),
+            json.find("\"plan\"").unwrap() > json.find("\"event_timestamp_epoch\"").unwrap(),
             "{json}"
         );
         // No more than MAX_SHARED.

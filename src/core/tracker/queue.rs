@@ -32,6 +32,9 @@ pub(super) struct Slot {
     /// What writing it to durable storage counted against the budget (its
     /// stored text and key); 0 while it is not stored.
     pub(super) stored: u32,
+    /// How many keys end its JSON that are stored once per page as a
+    /// context (see [`crate::core::store::split_shared`]); 0: stored whole.
+    pub(super) shared: u8,
 }
 
 /// [`Slot::flight`] of an event that left the queue (no request has this id).
@@ -83,6 +86,12 @@ impl Tracker {
     /// Queues one already validated event JSON (used for events restored
     /// from storage). `time` is its event time in epoch ms.
     pub fn push(&mut self, json: String, time: i64) {
+        self.push_shared(json, time, 0);
+    }
+
+    /// [`Tracker::push`], with how many keys end the event that a stored
+    /// context holds (see [`Slot::shared`]).
+    pub(super) fn push_shared(&mut self, json: String, time: i64, shared: u8) {
         let cost = self.cfg.body_format.event_cost(&json);
         let seq = self.next_seq;
         self.q.queue.push(Slot {
@@ -92,6 +101,7 @@ impl Tracker {
             time,
             flight: 0,
             stored: 0,
+            shared,
         });
         self.q.unstored_since = self.q.unstored_since.min(seq);
         self.next_seq += 1;
@@ -102,7 +112,14 @@ impl Tracker {
 
     /// Queues an event read back from storage (see [`crate::core::store::restore`]).
     pub fn restore(&mut self, json: String, time: i64) {
-        self.push(json, time);
+        self.restore_shared(json, time, 0);
+    }
+
+    /// [`Tracker::restore`], with how many keys end the event that its
+    /// stored context gave ([`crate::core::store::restore`] tells): this
+    /// tab stores them as a context of its own.
+    pub fn restore_shared(&mut self, json: String, time: i64, shared: u8) {
+        self.push_shared(json, time, shared);
         self.stats.tracked -= 1;
     }
 

@@ -455,7 +455,7 @@ fn persistence_writes_each_event_once_and_removes_acknowledged() {
     t.persist(put, |_, _| true, remove);
     assert!(store.borrow().is_empty());
     // Restored events are queued again, not counted as newly tracked.
-    let (json, time) = crate::core::store::restore(
+    let (json, time, _) = crate::core::store::restore(
         &crate::core::store::tests::entries(&events_json(&r.body(BodyFormat::Form), 0)),
         |_| None,
         false,
@@ -545,12 +545,12 @@ fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
         "an event that overrides the context is stored as it is"
     );
     assert!(stored[4].1.ends_with(r#","":2}"#));
-    assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"session_dua""#));
+    assert!(stored[5].1.ends_with(r#","":3}"#) && contexts[&3].starts_with(r#"{"user_id":"anon","session_dua""#));
     let ctx_entries: std::collections::BTreeMap<u64, String> =
         contexts.iter().map(|(n, c)| (*n, stored_entries(c))).collect();
     let ctx = |n: u64| ctx_entries.get(&n).map(String::as_str);
     for ((_, text), (_, json)) in stored.iter().zip(&queued) {
-        let (back, time) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
+        let (back, time, _) = crate::core::store::restore(&stored_entries(text), ctx, false).unwrap();
         assert_eq!(time, T0);
         assert_eq!(back.len(), json.len(), "{back} vs {json}");
         let (a, b): (serde_json::Value, serde_json::Value) = (
@@ -610,13 +610,15 @@ fn storage_budget_keeps_the_rest_in_memory_and_reports_once() {
     let remove = |seq: u64| {
         store.borrow_mut().remove(&seq);
     };
+    // No context can be stored: every event is stored whole, one's size.
+    let no_context = |_: u64, _: &str| false;
     track(&mut t, T0, 0);
     let one = t.queued().next().unwrap().1.len() + crate::core::store::KEY_BYTES;
     t.set_storage_budget(3 * one);
     for i in 1..6 {
         track(&mut t, T0, i);
     }
-    assert!(!t.persist(put, |_, _| true, remove), "not everything is stored");
+    assert!(!t.persist(put, no_context, remove), "not everything is stored");
     assert_eq!(store.borrow().len(), 3);
     assert!(t.stored_bytes() <= 3 * one);
     assert!(t.over_budget());
@@ -627,16 +629,16 @@ fn storage_budget_keeps_the_rest_in_memory_and_reports_once() {
     assert_eq!(t.pending(), 6, "nothing is dropped");
     // Still over: no second report.
     track(&mut t, T0, 6);
-    assert!(!t.persist(put, |_, _| true, remove));
+    assert!(!t.persist(put, no_context, remove));
     assert!(t.take_notices().is_empty());
     // Sent events make room: the rest is stored, oldest first.
     for _ in 0..3 {
         let r = t.next_request(T0, false, None).unwrap();
         t.on_response(r.id, T0, 200, None, false);
-        t.persist(put, |_, _| true, remove);
+        t.persist(put, no_context, remove);
     }
     assert_eq!(t.pending(), 1);
-    assert!(t.persist(put, |_, _| true, remove));
+    assert!(t.persist(put, no_context, remove));
     assert!(!t.over_budget());
     let stored: Vec<u64> = store.borrow().keys().copied().collect();
     let queued: Vec<u64> = t.queued().map(|(s, _)| s).collect();
@@ -783,11 +785,122 @@ fn with_env_reads_the_environment_text_as_new_reads_its_pairs() {
         let a = Tracker::new(cfg.clone(), [7, 7, 7, 7], Some("anon".into()), pairs);
         let b = Tracker::with_env(cfg, [7, 7, 7, 7], Some("anon".into()), &env, page_props);
         assert_eq!(a.env_defaults, b.env_defaults, "{dua:?} {ip:?} {page_props}");
-        assert_eq!(a.ctx_tail, b.ctx_tail);
         assert_eq!(a.user_id, b.user_id);
         assert!(!b.env_defaults.is_empty());
         // The options stay in the configuration as given.
         assert_eq!(b.config().session_dua.as_deref(), dua);
         assert_eq!(b.config().session_ip.as_deref(), ip);
     }
+}
+
+/// Persists `t`: the stored events in order, and the contexts written.
+fn persisted(t: &mut Tracker) -> (Vec<String>, std::collections::BTreeMap<u64, String>) {
+    let mut stored = Vec::new();
+    let mut contexts = std::collections::BTreeMap::new();
+    assert!(t.persist(
+        |_, text| {
+            stored.push(text.to_string());
+            true
+        },
+        |n, json| contexts.insert(n, json.to_string()).is_none(),
+        |_| {}
+    ));
+    (stored, contexts)
+}
+
+#[test]
+fn the_user_id_session_and_shared_properties_are_stored_once_per_page() {
+    let mut t = with_env();
+    let mut cfg = t.cfg.clone();
+    cfg.session_timeout_ms = Some(1_800_000);
+    t.x = privacy::Extras::new(&cfg);
+    // Empty values are not sent: they are not counted among the shared keys.
+    t.set_properties(&(write('s', "plan", "pro") + &write('s', "none", "")))
+        .unwrap();
+    let page = write('p', "page_url", "https://x/a")
+        + &write('p', "page_title", "A, \"the\" page,")
+        + &write('p', "referring_url", "");
+    for i in 0..3 {
+        let enc = page.clone() + &write('s', "event_name", "e,") + &write('s', "i", &format!("{i},"));
+        t.track_encoded(T0 + i, &enc).unwrap();
+    }
+    let session = t.session_id().to_string();
+    let (stored, contexts) = persisted(&mut t);
+    assert_eq!(contexts.len(), 1, "{contexts:?}");
+    for text in &stored {
+        for per_page in ["anon", session.as_str(), "pro", "https://x/a", "1920x1080"] {
+            assert!(!text.contains(per_page), "{per_page} in {text}");
+            assert!(contexts[&1].contains(per_page), "{per_page}");
+        }
+        assert!(
+            text.contains("event_id") && text.contains("event_timestamp_epoch"),
+            "{text}"
+        );
+    }
+    // Each restores to the event as queued, and to the same count of
+    // shared keys, so the next tab stores it as compactly.
+    let queued: Vec<String> = t.queued().map(|(_, j)| j.to_string()).collect();
+    let ctx = crate::core::store::tests::entries(&contexts[&1]);
+    let shared = t.q.queue[0].shared;
+    assert_eq!(
+        usize::from(shared),
+        serde_json::from_str::<serde_json::Map<_, _>>(&contexts[&1])
+            .unwrap()
+            .len()
+    );
+    let mut next = with_env();
+    for (text, json) in stored.iter().zip(&queued) {
+        let back = crate::core::store::restore(&stored_entries(text), |_| Some(&ctx), false).unwrap();
+        assert_eq!((&back.0, back.2), (json, shared));
+        next.restore_shared(back.0, back.1, back.2);
+    }
+    let (again, contexts_again) = persisted(&mut next);
+    assert_eq!(contexts_again[&1], contexts[&1]);
+    assert_eq!(again, stored);
+    // A new user id or session makes a new context; events with their own
+    // user id (a site that passes it to every event) share what follows it.
+    t.set_user_id("me").unwrap();
+    t.track_encoded(T0, &(page.clone() + &write('s', "event_name", "e")))
+        .unwrap();
+    for i in 0..2 {
+        let own = page.clone() + &write('s', "event_name", "e") + &write('s', "user_id", &format!("own{i}"));
+        t.track_encoded(T0, &own).unwrap();
+    }
+    let (stored, contexts) = persisted(&mut t);
+    assert_eq!(contexts.len(), 2);
+    assert!(contexts[&2].contains("\"me\"") && stored[0].ends_with(r#","":2}"#));
+    assert!(!contexts[&3].contains("user_id") && contexts[&3].contains(session.as_str()));
+    for (i, text) in stored[1..].iter().enumerate() {
+        assert!(
+            text.contains(&format!("own{i}")) && text.ends_with(r#","":3}"#),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn an_event_before_send_changed_in_place_keeps_its_shared_part_and_one_with_a_key_added_is_stored_whole() {
+    let mut t = with_env();
+    t.set_hold(true);
+    let page = write('p', "page_url", "https://x/a");
+    let name = write('s', "event_name", "e");
+    // The hook's object as JSON.parse gives it: unchanged, its page_url
+    // changed in place, or a key added (at the end, as in JavaScript).
+    for change in [0, 1, 2] {
+        t.track_encoded(T0, &(page.clone() + &name)).unwrap();
+        let own = crate::core::store::tests::entries(t.held_json().unwrap());
+        let changed = match change {
+            1 => Some(own.replace("https://x/a", "https://x/b")),
+            2 => Some(own + &write('s', "p", "1")),
+            _ => None,
+        };
+        t.release_held(T0, changed.as_deref()).unwrap();
+    }
+    let queued: Vec<String> = t.queued().map(|(_, j)| j.to_string()).collect();
+    assert!(queued[1].contains("https://x/b"), "{}", queued[1]);
+    let (stored, contexts) = persisted(&mut t);
+    assert_eq!(contexts.len(), 2);
+    assert!(stored[0].ends_with(r#","":1}"#), "{}", stored[0]);
+    assert!(stored[1].ends_with(r#","":2}"#) && contexts[&2].contains("https://x/b"));
+    assert_eq!(stored[2], queued[2], "a key added: stored whole");
 }
