@@ -23,8 +23,8 @@ pub const MAX_FUTURE_MS: i64 = 3600 * 1000;
 
 /// What a timestamp must be: every format, as messages list them.
 pub const FORMATS: &str = "expected a 13-digit epoch-ms number, yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy \
-(then optionally hh:mm[:ss[.sss]] and Z or +hh:mm), or a date such as Mon, 05 Jan 2015 10:00:00 GMT";
-const RANGE: &str = "it must be a whole 13-digit count of epoch ms (2001-09-09 to 2286-11-20)";
+[hh:mm[:ss[.sss]]][Z|+hh:mm], or e.g. Mon, 05 Jan 2015 10:00:00 GMT";
+const RANGE: &str = "it must be whole 13-digit epoch ms (2001-09-09 to 2286-11-20)";
 const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
 /// Names, comma-separated (one string: no table of pointers in the wasm).
