@@ -42,32 +42,33 @@ pub const RESERVED: [&str; 15] = [
     "sid",
 ];
 
-/// Whether CoolaData reserves `key` (one of [`RESERVED`]). A `match` on the
-/// name compiles to a switch on its length: cheaper than 15 comparisons on
-/// every property of every event.
+/// [`RESERVED`] as one text, each name after a byte that is its length: a
+/// scan of it is smaller in the wasm than a `match` on 15 names, and steps
+/// from name to name without reading them.
+const RESERVED_LIST: &[u8] = b"\x10internal_user_id\x13internal_session_id\x0auser_alias\x12session_clean_path\
+\x10session_duration\x13session_end_time_ts\x16session_events_counter\
+\x1asession_full_category_path\x20session_full_clean_category_path\
+\x17session_full_clean_path\x11session_full_path\x13session_funnel_path\
+\x1csession_serial_event_counter\x03uid\x03sid";
+
+/// Whether CoolaData reserves `key` (one of [`RESERVED`]).
 pub fn is_reserved(key: &str) -> bool {
     // Each starts with i, s or u (`all_reserved_names_refused` checks every
-    // one of RESERVED): most names are told apart by their first byte, with
-    // none of the 15 comparisons.
-    matches!(key.as_bytes().first(), Some(b'i' | b's' | b'u'))
-        && matches!(
-            key,
-            "internal_user_id"
-                | "internal_session_id"
-                | "user_alias"
-                | "session_clean_path"
-                | "session_duration"
-                | "session_end_time_ts"
-                | "session_events_counter"
-                | "session_full_category_path"
-                | "session_full_clean_category_path"
-                | "session_full_clean_path"
-                | "session_full_path"
-                | "session_funnel_path"
-                | "session_serial_event_counter"
-                | "uid"
-                | "sid"
-        )
+    // one of RESERVED): most names are told apart by their first byte,
+    // without the scan.
+    let k = key.as_bytes();
+    if !matches!(k.first(), Some(b'i' | b's' | b'u')) {
+        return false;
+    }
+    let mut rest = RESERVED_LIST;
+    while let Some((&len, names)) = rest.split_first() {
+        let len = usize::from(len);
+        if len == k.len() && names.starts_with(k) {
+            return true;
+        }
+        rest = names.get(len..).unwrap_or_default();
+    }
+    false
 }
 
 /// A property value as it arrives from the caller, before validation.
@@ -606,6 +607,23 @@ mod tests {
     #[test]
     fn all_reserved_names_refused() {
         assert!(!is_reserved("user_id") && !is_reserved("Uid"));
+        for k in [
+            "",
+            "u",
+            "uid,",
+            ",sid",
+            "sid,uid",
+            "session_id",
+            "session_full",
+            "internal_user_i",
+        ] {
+            assert!(!is_reserved(k), "{k}");
+        }
+        let listed: Vec<u8> = RESERVED
+            .iter()
+            .flat_map(|r| [&[r.len() as u8][..], r.as_bytes()].concat())
+            .collect();
+        assert_eq!(listed, RESERVED_LIST);
         for r in RESERVED {
             assert!(is_reserved(r));
             assert_eq!(code(with(&[(r, Str("x"))])).0, ErrorCode::ReservedProperty);
