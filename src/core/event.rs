@@ -193,7 +193,7 @@ fn validate_dyn<'a>(
         }
         let mut m = String::from("the event is ");
         num::push_u64(&mut m, size as u64);
-        m.push_str(" bytes of JSON, over CoolaData's 100 KB (102400 B): send less text");
+        m.push_str(" B of JSON, over CoolaData's 102400 B: send less text");
         Err(Error::new(ErrorCode::EventTooLarge, m))
     });
     if result.is_err() {
@@ -317,13 +317,13 @@ fn write_value(
     if key.is_empty() {
         return Err(Fail::Rule(
             ErrorCode::InvalidPropertyName,
-            "is an empty property name: name every property",
+            "is an empty name: name every property",
         ));
     }
     if is_reserved(key) {
         return Err(Fail::Rule(
             ErrorCode::ReservedProperty,
-            "is reserved by CoolaData: rename the property",
+            "is reserved by CoolaData: rename it",
         ));
     }
     if matches!(value, RawValue::Absent) {
@@ -362,7 +362,7 @@ fn write_value(
     if special == Special::Id && !matches!(value, RawValue::Str(s) if !s.is_empty()) {
         return Err(Fail::Rule(
             ErrorCode::InvalidValue,
-            "must be a non-empty string unique per event, or left out",
+            "must be a unique non-empty string, or left out",
         ));
     }
     json::push_str(out, key);
@@ -396,9 +396,9 @@ fn write_value(
             return Err(Fail::Rule(
                 ErrorCode::NestedProperty,
                 if matches!(value, RawValue::Array) {
-                    "is an array, but events are flat: join its items into a string"
+                    "is an array; events are flat: join it into a string"
                 } else {
-                    "is an object, but events are flat: flatten it (e.g. cart_total, cart_items)"
+                    "is an object; events are flat: flatten it (e.g. cart_total)"
                 },
             ))
         }
