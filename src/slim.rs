@@ -77,8 +77,13 @@ unsafe impl GlobalAlloc for Pow2 {
         // New blocks are aligned to 16 bytes or their size if smaller (what
         // any block of the class may be asked for again), or more if asked.
         let align = size.min(16).max(layout.align());
-        let mut start = (s.next + align - 1) & !(align - 1);
-        if start.saturating_add(size) > s.end {
+        loop {
+            let start = (s.next + align - 1) & !(align - 1);
+            if start.saturating_add(size) <= s.end {
+                s.next = start + size;
+                return start as *mut u8;
+            }
+            // Then again, from the new pages (which hold the block).
             let pages = size.div_ceil(PAGE).max(16);
             let old = core::arch::wasm32::memory_grow(0, pages);
             if old == usize::MAX {
@@ -90,13 +95,7 @@ unsafe impl GlobalAlloc for Pow2 {
                 s.next = base;
             }
             s.end = base + pages * PAGE;
-            start = (s.next + align - 1) & !(align - 1);
-            if start.saturating_add(size) > s.end {
-                return core::ptr::null_mut();
-            }
         }
-        s.next = start + size;
-        start as *mut u8
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
