@@ -147,13 +147,18 @@ pub fn validate_entries(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(), Error> {
+    use crate::core::entries::Entry;
     let mut err = None;
-    let props = crate::core::entries::parse(encoded).filter_map(|e| match e {
-        Ok(crate::core::entries::Entry::Prop(k, v)) => Some((k, v)),
-        Ok(crate::core::entries::Entry::Default(..)) => None,
-        Err(e) => {
-            err.get_or_insert(e);
-            None
+    let mut entries = crate::core::entries::parse(encoded);
+    // The properties up to the first malformed entry, which ends them.
+    let props = core::iter::from_fn(|| loop {
+        match entries.next()? {
+            Ok(Entry::Prop(k, v)) => return Some((k, v)),
+            Ok(Entry::Default(..)) => {}
+            Err(e) => {
+                err = Some(e);
+                return None;
+            }
         }
     });
     let r = validate_into(out, None, props, defaults, opts);
@@ -465,6 +470,15 @@ mod tests {
         let e = validate_entries(&mut out, "s10:event_name1:ez1:a1:b", &[], &opts).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
         assert_eq!(out, "");
+        // A malformed entry after a valid event, or before a property that
+        // breaks a rule, is the error all the same.
+        for bad in [
+            "s10:event_name1:es7:user_id1:uz1:a1:b",
+            "s10:event_name1:es7:user_id1:uz1:a1:bs3:uid1:x",
+        ] {
+            let e = validate_entries(&mut String::new(), bad, &defaults, &opts).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidValue, "{bad}");
+        }
     }
 
     fn base() -> Vec<(&'static str, RawValue<'static>)> {
