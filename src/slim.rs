@@ -13,6 +13,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 /// Size classes: 2^k and 3·2^(k-1) bytes, from 16 up.
 const CLASSES: usize = 64;
 const PAGE: usize = 65_536;
+/// The alignment of every block.
+const ALIGN: usize = 16;
 
 struct State {
     /// Head of each class's free list (0: empty); a free block's first word
@@ -40,7 +42,7 @@ unsafe impl Sync for Pow2 {}
 
 /// The class of a layout: `2k` for blocks of 2^k bytes, `2k - 1` for 3·2^(k-2).
 fn class_of(layout: &Layout) -> usize {
-    let size = layout.size().max(layout.align()).max(16);
+    let size = layout.size().max(16);
     let k = size.next_power_of_two().trailing_zeros() as usize;
     if size <= 3 << (k - 2) {
         2 * k - 1
@@ -60,13 +62,18 @@ fn size_of(class: usize) -> usize {
 
 unsafe impl GlobalAlloc for Pow2 {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Every block is aligned to 16 bytes; no type here asks for more
+        // (one that did would get no memory: a trap, never a misaligned block).
+        if layout.align() > ALIGN {
+            return core::ptr::null_mut();
+        }
         let class = class_of(&layout);
         // SAFETY: single-threaded, and no reference to the state outlives this call.
         let s = unsafe { &mut *self.0.get() };
         let Some(head) = s.free.get_mut(class) else {
             return core::ptr::null_mut();
         };
-        if *head != 0 && layout.align() <= 16 {
+        if *head != 0 {
             let block = *head as *mut usize;
             // SAFETY: a block on a free list was handed out by this allocator,
             // is at least 8 bytes and aligned to 8; its first word is the link.
@@ -74,11 +81,8 @@ unsafe impl GlobalAlloc for Pow2 {
             return block as *mut u8;
         }
         let size = size_of(class);
-        // New blocks are aligned to 16 bytes or their size if smaller (what
-        // any block of the class may be asked for again), or more if asked.
-        let align = size.min(16).max(layout.align());
         loop {
-            let start = (s.next + align - 1) & !(align - 1);
+            let start = (s.next + ALIGN - 1) & !(ALIGN - 1);
             if start.saturating_add(size) <= s.end {
                 s.next = start + size;
                 return start as *mut u8;
