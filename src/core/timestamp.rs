@@ -170,11 +170,13 @@ fn is_leap(y: u32) -> bool {
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
+/// The days of month `m` (1-12) of year `y`.
 fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 => 28 + u32::from(is_leap(y)),
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+    if m == 2 {
+        28 + u32::from(is_leap(y))
+    } else {
+        // Bit m set: month m has 31 days (1, 3, 5, 7, 8, 10, 12).
+        30 + (0b1_0101_1010_1010u32.wrapping_shr(m) & 1)
     }
 }
 
@@ -213,15 +215,19 @@ fn push_name(out: &mut String, list: &'static [u8], i: usize) {
 /// The index of `w` in the comma-separated `list`, matched
 /// case-insensitively on the full name or its first three letters.
 fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
-    (0..12).position(|i| {
-        let n = name(list, i);
-        !n.is_empty()
+    let mut rest = list;
+    let mut i = 0;
+    loop {
+        let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        let n = rest.get(..end)?;
+        if !w.is_empty()
             && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
-    })
-}
-
-fn month(w: &[u8]) -> Option<u32> {
-    find(w, MONTHS).map(|i| i as u32 + 1)
+        {
+            return Some(i);
+        }
+        rest = rest.get(end + 1..)?;
+        i += 1;
+    }
 }
 
 /// A cursor over the bytes of the input.
@@ -331,7 +337,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
             need(c.spaces())?;
             w = c.word();
         }
-        f.mo = month(w)?;
+        f.mo = find(w, MONTHS)? as u32 + 1;
         if !day_first {
             // Jan 05[,] 2015
             need(c.spaces())?;
