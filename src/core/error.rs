@@ -161,6 +161,10 @@ impl Error {
     }
 }
 
+/// What ends a cut text, appended as text (`String::push` of a char
+/// outside ASCII brings the UTF-8 encoder).
+const ELLIPSIS: &str = "…";
+
 /// Appends at most `max` characters of `s` to `out`, with an ellipsis when cut,
 /// so that a 10 MB value never ends up in an error message.
 pub fn push_truncated(out: &mut String, s: &str, max: usize) {
@@ -171,8 +175,10 @@ pub fn push_truncated(out: &mut String, s: &str, max: usize) {
         if (b as i8) >= -0x40 {
             chars += 1;
             if chars > max {
-                out.push_str(s.get(..i).unwrap_or(""));
-                out.push('…');
+                debug_assert!(s.is_char_boundary(i));
+                // SAFETY: `i` is where a character starts: a char boundary.
+                out.push_str(unsafe { s.get_unchecked(..i) });
+                out.push_str(ELLIPSIS);
                 return;
             }
         }
