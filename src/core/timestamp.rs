@@ -99,17 +99,19 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
 /// `now_ms` and at most [`MAX_FUTURE_MS`] after it, both limits included.
 /// Otherwise an [`ErrorCode::TimestampOutOfWindow`] says how far off it is.
 pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
-    let (dist, limit, dir) = if ts < now_ms.saturating_sub(MAX_PAST_MS) {
-        (now_ms.saturating_sub(ts), "30 days", " in the past")
-    } else if ts > now_ms.saturating_add(MAX_FUTURE_MS) {
-        (ts.saturating_sub(now_ms), "1 hour", " in the future")
+    // How far ahead of now (saturated: hostile values do not wrap).
+    let ahead = ts.saturating_sub(now_ms);
+    let (limit, dir) = if ahead < -MAX_PAST_MS {
+        ("30 days", " in the past")
+    } else if ahead > MAX_FUTURE_MS {
+        ("1 hour", " in the future")
     } else {
         return Ok(());
     };
     let mut m = String::from("timestamp ");
     num::push_i64(&mut m, ts);
     m.push_str(" is");
-    push_duration(&mut m, dist.unsigned_abs());
+    push_duration(&mut m, ahead.unsigned_abs());
     m.push_str(dir);
     m.push_str(": CoolaData's limit is ");
     m.push_str(limit);
