@@ -150,18 +150,21 @@ pub fn validate_entries(
     use crate::core::entries::Entry;
     let mut err = None;
     let mut entries = crate::core::entries::parse(encoded);
-    // The properties up to the first malformed entry, which ends them.
-    let props = core::iter::from_fn(|| loop {
-        match entries.next()? {
-            Ok(Entry::Prop(k, v)) => return Some((k, v)),
-            Ok(Entry::Default(..)) => {}
-            Err(e) => {
-                err = Some(e);
-                return None;
+    // The properties up to the first malformed entry, which ends them;
+    // straight to the one copy of the validator (no generic layer).
+    let r = {
+        let mut props = core::iter::from_fn(|| loop {
+            match entries.next()? {
+                Ok(Entry::Prop(k, v)) => return Some((k, v)),
+                Ok(Entry::Default(..)) => {}
+                Err(e) => {
+                    err = Some(e);
+                    return None;
+                }
             }
-        }
-    });
-    let r = validate_into(out, None, props, defaults, opts);
+        });
+        validate_dyn(out, None, &mut props, defaults, opts)
+    };
     match err {
         Some(e) => Err(e),
         None => r.map(|_| ()),
