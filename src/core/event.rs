@@ -174,16 +174,18 @@ pub fn validate_entries(
 /// [`validate_into`], also returning which of the first 64 `defaults` the
 /// caller gave itself (bit `i` for `defaults[i]`), so a tracker knows
 /// without another pass whether the caller chose, say, its own `event_id`.
+///
+/// The properties come as a `dyn Iterator`: one copy of the validator for
+/// every kind of iterator (it is large; the dynamic call per property costs
+/// far less than a copy, or a generic layer, per caller).
 pub fn validate_with_defaults<'a>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
-    props: impl IntoIterator<Item = (&'a str, RawValue<'a>)>,
+    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {
-    // One copy of the validator for every kind of iterator (it is large; the
-    // dynamic call per property costs far less than a copy per caller).
-    validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts)
+    validate_dyn(out, event_name, props, defaults, opts)
 }
 
 fn validate_dyn<'a>(
