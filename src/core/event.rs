@@ -245,13 +245,15 @@ fn write_event<'a>(
         write_prop(out, EVENT_NAME, v, opts, &mut seen)?;
     }
     for (key, value) in props {
-        if key == EVENT_NAME && event_name.is_some() {
+        // `str == str`, not `&str == &str`: the reference impl compiled to a
+        // call of its own in front of the comparison.
+        if event_name.is_some() && *key == *EVENT_NAME {
             continue;
         }
         // A null/undefined property is left out: the default still applies.
         if !matches!(value, RawValue::Absent) {
             for (i, (d, _)) in defaults.iter().enumerate().take(64) {
-                if *d == key {
+                if **d == *key {
                     given |= 1 << i;
                 }
             }
