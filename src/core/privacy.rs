@@ -183,7 +183,7 @@ impl PageViews {
     /// when the URL changed since the last page view (a `replaceState` to
     /// the same URL, or a `popstate` back to it, is none).
     pub fn changed(&self, url: &str) -> bool {
-        !self.last.as_deref().is_some_and(|l| l == url)
+        !self.last.as_deref().is_some_and(|l| *l == *url)
     }
 
     /// Whether a page view was tracked yet.
