@@ -44,44 +44,56 @@ pub enum ErrorCode {
     BeforeSendFailed,
 }
 
+/// Every code's text, one after the other in the order of [`ErrorCode`]...
+const CODES: &str = "missing_fieldinvalid_timestamptimestamp_out_of_windownested_property\
+invalid_valuereserved_propertyinvalid_property_nameevent_too_large\
+batch_too_largeinvalid_optiontracker_closedqueue_fullrequest_failed\
+event_expiredstorage_errorbefore_send_failed";
+/// ...and where each starts in it (the last entry: where the last ends).
+/// Two small tables, where a `match` would compile to tables of pointers
+/// and lengths.
+const CODE_AT: [u8; 17] = [
+    0, 13, 30, 53, 68, 81, 98, 119, 134, 149, 163, 177, 187, 201, 214, 227, 245,
+];
+
 impl ErrorCode {
     /// The code as JavaScript sees it, e.g. `"missing_field"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MissingField => "missing_field",
-            ErrorCode::InvalidTimestamp => "invalid_timestamp",
-            ErrorCode::TimestampOutOfWindow => "timestamp_out_of_window",
-            ErrorCode::NestedProperty => "nested_property",
-            ErrorCode::InvalidValue => "invalid_value",
-            ErrorCode::ReservedProperty => "reserved_property",
-            ErrorCode::InvalidPropertyName => "invalid_property_name",
-            ErrorCode::EventTooLarge => "event_too_large",
-            ErrorCode::BatchTooLarge => "batch_too_large",
-            ErrorCode::InvalidOption => "invalid_option",
-            ErrorCode::TrackerClosed => "tracker_closed",
-            ErrorCode::QueueFull => "queue_full",
-            ErrorCode::RequestFailed => "request_failed",
-            ErrorCode::EventExpired => "event_expired",
-            ErrorCode::StorageError => "storage_error",
-            ErrorCode::BeforeSendFailed => "before_send_failed",
-        }
+        let i = self as usize;
+        let at = |i: usize| usize::from(CODE_AT.get(i).copied().unwrap_or(0));
+        let (start, end) = (at(i), at(i + 1));
+        debug_assert!(start <= end && CODES.is_char_boundary(start) && CODES.is_char_boundary(end));
+        // SAFETY: CODE_AT holds increasing offsets into the ASCII text CODES,
+        // the last its length (`every_code_has_its_text_and_kind` checks them).
+        unsafe { CODES.get_unchecked(start..end) }
     }
 
     /// Whether the JavaScript error should be a `RangeError` (a value of the
     /// right type but out of range) rather than a `TypeError` or plain `Error`.
     pub fn js_kind(self) -> ErrorKind {
-        match self {
-            ErrorCode::TimestampOutOfWindow
-            | ErrorCode::InvalidTimestamp
-            | ErrorCode::EventTooLarge
-            | ErrorCode::BatchTooLarge => ErrorKind::Range,
-            ErrorCode::MissingField
-            | ErrorCode::NestedProperty
-            | ErrorCode::InvalidValue
-            | ErrorCode::InvalidPropertyName => ErrorKind::Type,
-            _ => ErrorKind::Plain,
+        // One bit per code, by its place in [`ErrorCode`]: no table.
+        const RANGE: u32 = bit(ErrorCode::TimestampOutOfWindow)
+            | bit(ErrorCode::InvalidTimestamp)
+            | bit(ErrorCode::EventTooLarge)
+            | bit(ErrorCode::BatchTooLarge);
+        const TYPE: u32 = bit(ErrorCode::MissingField)
+            | bit(ErrorCode::NestedProperty)
+            | bit(ErrorCode::InvalidValue)
+            | bit(ErrorCode::InvalidPropertyName);
+        let me = bit(self);
+        if RANGE & me != 0 {
+            ErrorKind::Range
+        } else if TYPE & me != 0 {
+            ErrorKind::Type
+        } else {
+            ErrorKind::Plain
         }
     }
+}
+
+/// The bit of a code in [`ErrorCode::js_kind`]'s masks.
+const fn bit(code: ErrorCode) -> u32 {
+    1 << code as u32
 }
 
 /// Which JavaScript constructor an error maps to.
@@ -153,6 +165,10 @@ impl Error {
     }
 }
 
+/// What ends a cut text, appended as text (`String::push` of a char
+/// outside ASCII brings the UTF-8 encoder).
+const ELLIPSIS: &str = "…";
+
 /// Appends at most `max` characters of `s` to `out`, with an ellipsis when cut,
 /// so that a 10 MB value never ends up in an error message.
 pub fn push_truncated(out: &mut String, s: &str, max: usize) {
@@ -163,8 +179,10 @@ pub fn push_truncated(out: &mut String, s: &str, max: usize) {
         if (b as i8) >= -0x40 {
             chars += 1;
             if chars > max {
-                out.push_str(s.get(..i).unwrap_or(""));
-                out.push('…');
+                debug_assert!(s.is_char_boundary(i));
+                // SAFETY: `i` is where a character starts: a char boundary.
+                out.push_str(unsafe { s.get_unchecked(..i) });
+                out.push_str(ELLIPSIS);
                 return;
             }
         }
@@ -182,6 +200,38 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("cart"));
         assert_eq!(e.message, "\"cart\": objects are not allowed");
         assert_eq!(e.code.as_str(), "nested_property");
+    }
+
+    #[test]
+    fn every_code_has_its_text_and_kind() {
+        use ErrorCode::*;
+        let all = [
+            (MissingField, "missing_field", ErrorKind::Type),
+            (InvalidTimestamp, "invalid_timestamp", ErrorKind::Range),
+            (TimestampOutOfWindow, "timestamp_out_of_window", ErrorKind::Range),
+            (NestedProperty, "nested_property", ErrorKind::Type),
+            (InvalidValue, "invalid_value", ErrorKind::Type),
+            (ReservedProperty, "reserved_property", ErrorKind::Plain),
+            (InvalidPropertyName, "invalid_property_name", ErrorKind::Type),
+            (EventTooLarge, "event_too_large", ErrorKind::Range),
+            (BatchTooLarge, "batch_too_large", ErrorKind::Range),
+            (InvalidOption, "invalid_option", ErrorKind::Plain),
+            (TrackerClosed, "tracker_closed", ErrorKind::Plain),
+            (QueueFull, "queue_full", ErrorKind::Plain),
+            (RequestFailed, "request_failed", ErrorKind::Plain),
+            (EventExpired, "event_expired", ErrorKind::Plain),
+            (StorageError, "storage_error", ErrorKind::Plain),
+            (BeforeSendFailed, "before_send_failed", ErrorKind::Plain),
+        ];
+        for (code, text, kind) in all {
+            assert_eq!(code.as_str(), text);
+            assert_eq!(code.js_kind(), kind, "{text}");
+        }
+        // Every code is in the list once: the last one ends the text.
+        assert_eq!(all.len(), BeforeSendFailed as usize + 1);
+        assert_eq!(usize::from(CODE_AT[16]), CODES.len());
+        // as_str slices CODES unchecked: offsets increase, the text is ASCII.
+        assert!(CODE_AT.windows(2).all(|w| w[0] < w[1]) && CODES.is_ascii());
     }
 
     #[test]

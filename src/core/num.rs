@@ -110,42 +110,41 @@ pub fn push_json_number(out: &mut String, n: f64) -> bool {
 /// a finite `n`) writes it: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
 pub fn is_json_number(s: &str) -> bool {
     let b = s.as_bytes();
-    let mut i = 0;
     let at = |i: usize| b.get(i).copied().unwrap_or(0);
-    if at(i) == b'-' {
-        i += 1;
-    }
-    let digits = |mut i: usize| {
-        let start = i;
-        while at(i).is_ascii_digit() {
-            i += 1;
-        }
-        (i, i - start)
-    };
-    let (j, n) = digits(i);
-    if n == 0 || (n > 1 && at(i) == b'0') {
+    let mut i = usize::from(at(0) == b'-');
+    // The integer part: 0, or digits that do not start with 0.
+    let int = i;
+    i = skip_digits(b, i);
+    if i == int || (i > int + 1 && at(int) == b'0') {
         return false;
     }
-    i = j;
     if at(i) == b'.' {
-        let (j, n) = digits(i + 1);
-        if n == 0 {
+        let frac = i + 1;
+        i = skip_digits(b, frac);
+        if i == frac {
             return false;
         }
-        i = j;
     }
-    if at(i) == b'e' || at(i) == b'E' {
+    if at(i) | 0x20 == b'e' {
         i += 1;
         if at(i) == b'+' || at(i) == b'-' {
             i += 1;
         }
-        let (j, n) = digits(i);
-        if n == 0 {
+        let exp = i;
+        i = skip_digits(b, exp);
+        if i == exp {
             return false;
         }
-        i = j;
     }
     i == b.len()
+}
+
+/// Where the run of ASCII digits from `i` ends.
+fn skip_digits(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]
@@ -194,7 +193,8 @@ mod tests {
             assert!(is_json_number(ok), "{ok}");
         }
         for bad in [
-            "", "-", "01", "1.", ".5", "1e", "NaN", "Infinity", "1_000", " 1", "0x10", "+1",
+            "", "-", "01", "1.", ".5", "1e", "NaN", "Infinity", "1_000", " 1", "0x10", "+1", "1e+", "-01", "00",
+            "1.5.5", "1e5e5", "--1", "1-", "1ee5", "1E", "1.e5", "1x", "1 ", "é", "-.5",
         ] {
             assert!(!is_json_number(bad), "{bad}");
         }
@@ -207,6 +207,19 @@ mod tests {
             prop_assert!(is_json_number(&s));
             let back: f64 = s.parse().unwrap();
             prop_assert!(back == n);
+        }
+
+        #[test]
+        fn json_number_syntax_matches_serde(s in prop_oneof![
+            "-?[0-9]{0,3}(\\.[0-9]{0,2})?([eE][-+]?[0-9]{0,2})?",
+            "[-+0-9.eE]{0,8}",
+        ]) {
+            match serde_json::from_str::<serde_json::Number>(&s) {
+                Ok(_) => prop_assert!(is_json_number(&s), "{}", s),
+                // 1e999: the syntax is right, the value beyond an f64.
+                Err(e) if e.to_string().contains("out of range") => prop_assert!(is_json_number(&s), "{}", s),
+                Err(_) => prop_assert!(!is_json_number(&s), "{}", s),
+            }
         }
 
         #[test]

@@ -57,7 +57,7 @@ pub fn starts_opted_out(option: Option<bool>, saved: Option<Choice>, signal: boo
     match option {
         Some(true) => true,
         Some(false) => by_signal,
-        None => saved == Some(Choice::Out) || by_signal,
+        None => matches!(saved, Some(Choice::Out)) || by_signal,
     }
 }
 
@@ -96,7 +96,7 @@ pub fn bad_rate() -> Error {
 /// `1e-7`): the rate and the JSON text to send as `sample_rate`.
 pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     let b = text.as_bytes();
-    if !num::is_json_number(text) || b.first() == Some(&b'-') {
+    if !num::is_json_number(text) || matches!(b.first(), Some(b'-')) {
         return Err(bad_rate());
     }
     // One pass over the bytes (the form is checked above): the mantissa's
@@ -183,7 +183,7 @@ impl PageViews {
     /// when the URL changed since the last page view (a `replaceState` to
     /// the same URL, or a `popstate` back to it, is none).
     pub fn changed(&self, url: &str) -> bool {
-        !self.last.as_deref().is_some_and(|l| l == url)
+        !self.last.as_deref().is_some_and(|l| *l == *url)
     }
 
     /// Whether a page view was tracked yet.

@@ -48,7 +48,10 @@ impl Session {
             i += 1;
         }
         let last = b.get(i + 1..).filter(|l| i > 0 && i <= 64 && l.len() <= 16)?;
-        Some((stored.get(..i)?, crate::core::num::parse_digits(last)? as i64))
+        let digits = crate::core::num::parse_digits(last)? as i64;
+        debug_assert!(stored.is_char_boundary(i));
+        // SAFETY: the bytes before `i` are ASCII (checked above): a boundary.
+        Some((unsafe { stored.get_unchecked(..i) }, digits))
     }
 
     /// Takes a stored session (read at start) as this tracker's own, if it

@@ -23,8 +23,8 @@ pub const MAX_FUTURE_MS: i64 = 3600 * 1000;
 
 /// What a timestamp must be: every format, as messages list them.
 pub const FORMATS: &str = "expected a 13-digit epoch-ms number, yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy \
-(then optionally hh:mm[:ss[.sss]] and Z or +hh:mm), or a date such as Mon, 05 Jan 2015 10:00:00 GMT";
-const RANGE: &str = "it must be a whole 13-digit count of epoch ms (2001-09-09 to 2286-11-20)";
+[hh:mm[:ss[.sss]]][Z|+hh:mm], or e.g. Mon, 05 Jan 2015 10:00:00 GMT";
+const RANGE: &str = "it must be whole 13-digit epoch ms (2001-09-09 to 2286-11-20)";
 const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
 /// Names, comma-separated (one string: no table of pointers in the wasm).
@@ -99,17 +99,19 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
 /// `now_ms` and at most [`MAX_FUTURE_MS`] after it, both limits included.
 /// Otherwise an [`ErrorCode::TimestampOutOfWindow`] says how far off it is.
 pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
-    let (dist, limit, dir) = if ts < now_ms.saturating_sub(MAX_PAST_MS) {
-        (now_ms.saturating_sub(ts), "30 days", " in the past")
-    } else if ts > now_ms.saturating_add(MAX_FUTURE_MS) {
-        (ts.saturating_sub(now_ms), "1 hour", " in the future")
+    // How far ahead of now (saturated: hostile values do not wrap).
+    let ahead = ts.saturating_sub(now_ms);
+    let (limit, dir) = if ahead < -MAX_PAST_MS {
+        ("30 days", " in the past")
+    } else if ahead > MAX_FUTURE_MS {
+        ("1 hour", " in the future")
     } else {
         return Ok(());
     };
     let mut m = String::from("timestamp ");
     num::push_i64(&mut m, ts);
     m.push_str(" is");
-    push_duration(&mut m, dist.unsigned_abs());
+    push_duration(&mut m, ahead.unsigned_abs());
     m.push_str(dir);
     m.push_str(": CoolaData's limit is ");
     m.push_str(limit);
@@ -170,11 +172,13 @@ fn is_leap(y: u32) -> bool {
     y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
+/// The days of month `m` (1-12) of year `y`.
 fn days_in_month(y: u32, m: u32) -> u32 {
-    match m {
-        2 => 28 + u32::from(is_leap(y)),
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+    if m == 2 {
+        28 + u32::from(is_leap(y))
+    } else {
+        // Bit m set: month m has 31 days (1, 3, 5, 7, 8, 10, 12).
+        30 + (0b1_0101_1010_1010u32.wrapping_shr(m) & 1)
     }
 }
 
@@ -202,25 +206,30 @@ fn name(list: &'static [u8], mut i: usize) -> &'static [u8] {
     }
 }
 
-/// Appends the `i`-th name of `list` (ASCII).
+/// Appends the `i`-th name of `list` (every list here is ASCII).
 fn push_name(out: &mut String, list: &'static [u8], i: usize) {
-    for &c in name(list, i) {
-        out.push(char::from(c));
-    }
+    let n = name(list, i);
+    debug_assert!(n.is_ascii());
+    // SAFETY: the lists are ASCII constants, and a run of ASCII bytes is UTF-8.
+    out.push_str(unsafe { core::str::from_utf8_unchecked(n) });
 }
 
 /// The index of `w` in the comma-separated `list`, matched
 /// case-insensitively on the full name or its first three letters.
 fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
-    (0..12).position(|i| {
-        let n = name(list, i);
-        !n.is_empty()
+    let mut rest = list;
+    let mut i = 0;
+    loop {
+        let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+        let n = rest.get(..end)?;
+        if !w.is_empty()
             && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
-    })
-}
-
-fn month(w: &[u8]) -> Option<u32> {
-    find(w, MONTHS).map(|i| i as u32 + 1)
+        {
+            return Some(i);
+        }
+        rest = rest.get(end + 1..)?;
+        i += 1;
+    }
 }
 
 /// A cursor over the bytes of the input.
@@ -330,7 +339,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
             need(c.spaces())?;
             w = c.word();
         }
-        f.mo = month(w)?;
+        f.mo = find(w, MONTHS)? as u32 + 1;
         if !day_first {
             // Jan 05[,] 2015
             need(c.spaces())?;
@@ -766,6 +775,14 @@ mod tests {
             .message
             .starts_with("timestamp -5 is"));
         assert_eq!(check_window(i64::MIN, i64::MIN), Ok(()));
+    }
+
+    #[test]
+    fn name_lists_are_ascii() {
+        // push_name appends their bytes as text unchecked.
+        for list in [MONTHS, DAYS, ZONES, FIELD_NAMES] {
+            assert!(list.is_ascii());
+        }
     }
 
     #[test]
