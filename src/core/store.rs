@@ -638,14 +638,14 @@ pub(crate) mod tests {
         let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
         // A context that is gone; a marker in the context or a second one
-        // stays an empty property name, which validation refuses.
+        // stays an empty name, which validation refuses.
         for (e, why) in [
             (
                 restore(&entries(&head.replace(":1}", ":2}")), ctx, false),
                 "its shared properties are gone",
             ),
-            (restore(&entries(head), nested, false), "is an empty property name"),
-            (restore(&twice, ctx, false), "is an empty property name"),
+            (restore(&entries(head), nested, false), "is an empty name"),
+            (restore(&twice, ctx, false), "is an empty name"),
         ] {
             let e = e.unwrap_err();
             assert_eq!(e.code, ErrorCode::StorageError);
