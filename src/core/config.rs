@@ -74,7 +74,7 @@ fn field_of(name: &str) -> Option<Field> {
     let (mut i, mut start) = (0, 0);
     for (at, &c) in NAMES.iter().enumerate() {
         if c == b' ' {
-            if NAMES.get(start..at).is_some_and(|w| w == n) {
+            if NAMES.get(start..at).is_some_and(|w| *w == *n) {
                 return FIELDS.get(i).copied();
             }
             i += 1;
@@ -463,7 +463,7 @@ pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> 
     // What is copied already, and where the next match may start.
     let (mut done, mut i) = (0, 0);
     while !n.is_empty() && i + n.len() <= b.len() {
-        if b.get(i..i + n.len()).is_some_and(|s| s == n) {
+        if b.get(i..i + n.len()).is_some_and(|s| *s == *n) {
             out.push_str(hay.get(done..i).unwrap_or(""));
             if encode {
                 form::push_component(&mut out, with);

@@ -281,7 +281,7 @@ pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
 pub(crate) fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
-    if s.as_bytes().get(..prefix.len()).is_some_and(|s| s == prefix) {
+    if s.as_bytes().get(..prefix.len()).is_some_and(|s| *s == *prefix) {
         s.get(prefix.len()..)
     } else {
         None

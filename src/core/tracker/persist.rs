@@ -57,7 +57,7 @@ impl Tracker {
                     Some((n, c))
                         if c.as_bytes()
                             .get(1..)
-                            .is_some_and(|c| shared.as_bytes().get(1..).is_some_and(|s| c == s)) =>
+                            .is_some_and(|c| shared.as_bytes().get(1..).is_some_and(|s| *c == *s)) =>
                     {
                         *n
                     }
