@@ -146,7 +146,7 @@ fn tab_gone<'a>(
     tabs: &mut Vec<(&'a str, bool)>,
     now: i64,
 ) -> bool {
-    if let Some(&(_, dead)) = tabs.iter().find(|(t, _)| *t == tab) {
+    if let Some(&(_, dead)) = tabs.iter().find(|(t, _)| **t == *tab) {
         return dead;
     }
     let dead = store::is_dead(find(all, &keys.heartbeat_of(tab)).map(|(v, _)| v), now);
@@ -157,7 +157,7 @@ fn tab_gone<'a>(
 /// The value under `key` in a claim's listing, and whether it is a JSON
 /// object's properties.
 fn find<'a>(all: &[(&str, &'a str, bool)], key: &str) -> Option<(&'a str, bool)> {
-    all.iter().find(|(k, _, _)| *k == key).map(|&(_, v, obj)| (v, obj))
+    all.iter().find(|(k, _, _)| **k == *key).map(|&(_, v, obj)| (v, obj))
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ impl<'a> Iterator for Entries<'a> {
         let value = match tag {
             b's' => RawValue::Str(val),
             b'n' => RawValue::NumText(val),
-            b'b' => RawValue::Bool(val == "true"),
+            b'b' => RawValue::Bool(*val == *"true"),
             b'u' => RawValue::Absent,
             // An invalid date is NaN: the timestamp rules then say what is wrong.
             b'd' => RawValue::Date(crate::core::num::int_text(val)),

@@ -66,14 +66,14 @@ pub fn key_count(json: &str) -> usize {
 fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
     let b = json.as_bytes();
     let (mut i, mut n) = (1, 0);
-    while b.get(i) == Some(&b'"') {
+    while matches!(b.get(i), Some(b'"')) {
         if n == stop {
             return (Some(i - 1), n);
         }
         n += 1;
         // Past the key and its colon.
         i = string_end(b, i) + 1;
-        if b.get(i) == Some(&b'"') {
+        if matches!(b.get(i), Some(b'"')) {
             i = string_end(b, i);
         } else {
             while !matches!(b.get(i), None | Some(b',' | b'}')) {
@@ -147,7 +147,7 @@ impl Keys {
     pub fn is_tab_id(tab: &str) -> bool {
         let b = tab.as_bytes();
         b.len() > HASH_LEN + 1
-            && b.get(HASH_LEN) == Some(&b'.')
+            && matches!(b.get(HASH_LEN), Some(b'.'))
             && b.get(..HASH_LEN).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
     }
 
@@ -294,7 +294,7 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
     let mut i = b.len();
     while i > 0 {
         i -= 1;
-        if b.get(i) == Some(&b':') {
+        if matches!(b.get(i), Some(b':')) {
             return Some(i);
         }
     }

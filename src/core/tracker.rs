@@ -155,7 +155,7 @@ impl Env {
     /// One of the environment's own properties: its `session_dua` only when
     /// the `sessionDua` option is not given.
     fn add_unless_given(&mut self, cfg: &Config, k: &str, v: &str) {
-        if k != "session_dua" || cfg.session_dua.is_none() {
+        if *k != *"session_dua" || cfg.session_dua.is_none() {
             self.add(k, v);
         }
     }
@@ -170,7 +170,7 @@ impl Env {
         // sends it: short plain decimals only ("-5.5"), so that no text that
         // JSON's grammar allows but a parser cannot hold ("3e888") is sent
         // as a number.
-        let mut plain = k == "event_timezone_offset" && v.len() <= 8;
+        let mut plain = *k == *"event_timezone_offset" && v.len() <= 8;
         for b in v.bytes() {
             plain &= b | 0x20 != b'e';
         }
@@ -294,7 +294,7 @@ impl Tracker {
         for item in entries::parse(env) {
             if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
                 // Its session_dua only when the `sessionDua` option is not given.
-                let keep = if k == "session_dua" {
+                let keep = if *k == *"session_dua" {
                     cfg.session_dua.is_none()
                 } else {
                     page_props
@@ -521,7 +521,7 @@ impl Tracker {
 pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
     for (k, v) in Props::new(encoded) {
         if let RawValue::Str(v) = v {
-            if k == key {
+            if *k == *key {
                 return Some(v);
             }
         }
