@@ -483,7 +483,8 @@ pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> 
 /// Whether an endpoint is a path on the page's own origin (`"/collect"`),
 /// as opposed to a URL; `"//host/..."` is a URL without a scheme, not a path.
 pub fn is_path_endpoint(endpoint: &str) -> bool {
-    endpoint.starts_with('/') && !endpoint.starts_with("//")
+    let b = endpoint.as_bytes();
+    matches!(b.first(), Some(b'/')) && !matches!(b.get(1), Some(b'/'))
 }
 
 fn check_path(path: &str) -> Result<(), Error> {
@@ -829,6 +830,9 @@ mod tests {
             "a URL without a scheme still needs the app key"
         );
         assert!(!is_path_endpoint("https://x/collect"));
+        assert!(is_path_endpoint("/"));
+        assert!(!is_path_endpoint("//x"));
+        assert!(!is_path_endpoint(""));
     }
 
     #[test]

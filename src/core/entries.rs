@@ -153,7 +153,7 @@ impl<'a> Iterator for Entries<'a> {
 /// The message of a `!` entry, when `s` starts with one: the shell caught
 /// an exception while reading the caller's data.
 pub fn thrown(s: &str) -> Option<&str> {
-    if !s.starts_with('!') {
+    if !matches!(s.as_bytes().first(), Some(b'!')) {
         return None;
     }
     field(s.get(1..)?).and_then(|(_, r)| field(r)).map(|(m, _)| m)

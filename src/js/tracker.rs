@@ -516,7 +516,7 @@ impl CoolaTracker {
         }
 
         let env = environment();
-        let (page, env) = (env.starts_with('1'), env.get(1..).unwrap_or(""));
+        let (page, env) = (matches!(env.as_bytes().first(), Some(b'1')), env.get(1..).unwrap_or(""));
         privacy::prepare(&mut cfg, page);
         let page_props = page && cfg.auto_page_properties;
 
