@@ -17,15 +17,19 @@ pub fn push_str(out: &mut String, s: &str) {
     // Bytes, not chars: everything to escape starts with an ASCII byte, or
     // with 0xE2 for U+2028 / U+2029 (E2 80 A8 / E2 80 A9).
     while let Some(&b) = bytes.get(i) {
-        // Eight bytes at a time while they are plain ASCII (most text):
-        // a run of them is copied in one piece below.
-        if bytes
-            .get(i..i + 8)
-            .and_then(|w| w.try_into().ok())
-            .is_some_and(|w| plain(u64::from_le_bytes(w)))
-        {
-            i += 8;
-            continue;
+        // Eight bytes at a time from an ASCII byte (most text): the plain
+        // ones before the first byte to look at are passed at once (all
+        // eight when there is none), and copied in one piece below. A
+        // non-ASCII byte tries no window, so text that is mostly multi-byte
+        // pays nothing for it.
+        if b < 0x80 {
+            if let Some(w) = bytes.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+                let plain = (flags(u64::from_le_bytes(w)).trailing_zeros() / 8) as usize;
+                if plain > 0 {
+                    i += plain;
+                    continue;
+                }
+            }
         }
         let line_sep =
             b == 0xE2 && matches!(bytes.get(i + 1), Some(0x80)) && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9));
@@ -67,16 +71,19 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Whether the eight bytes of `w` are ASCII that JSON writes as it is: no
-/// control character, `"` or `\`. Bit tricks on bytes below 0x80: the high
-/// bit of a byte of `(x - 0x0101..) & !x` is set for a byte of `x` that is 0
-/// (of `x - 0x2020..`, below 0x20), and no byte is missed.
-fn plain(w: u64) -> bool {
+/// The high bit of each byte of `w` (little-endian: the first byte is the
+/// lowest) that JSON may not write as it is: non-ASCII, a control
+/// character, `"` or `\`. Bit tricks: the high bit of a byte of
+/// `(x - 0x0101..) & !x` is set for a byte of `x` that is 0 (of
+/// `x - 0x2020..`, below 0x20), and no byte is missed. A borrow can also
+/// flag a byte above a real one, never below it: the lowest flag is a real
+/// byte to look at, and the bytes before it are plain.
+fn flags(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x;
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
-    (w.wrapping_sub(ONES * 0x20) & !w | zero(quote) | zero(backslash) | w) & (ONES * 0x80) == 0
+    (w.wrapping_sub(ONES * 0x20) & !w | zero(quote) | zero(backslash) | w) & (ONES * 0x80)
 }
 
 fn push_unicode_escape(out: &mut String, code: u32) {
