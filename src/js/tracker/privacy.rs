@@ -12,8 +12,8 @@ use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, storage_get, storage_list, storage_remove,
-    storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
+    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, short_text, storage_get, storage_list,
+    storage_remove, storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
 use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::claim;
@@ -398,7 +398,7 @@ impl CoolaTracker {
     /// an in-page navigation, `referring_url`. Throws `invalid_value`
     /// outside a page.
     pub fn track_page_view(&self, properties: JsValue) -> Result<JsValue, JsValue> {
-        self.inner.page_view(&properties).map(|id| JsValue::from_str(&id))
+        self.inner.page_view(&properties).map(|id| short_text(&id))
     }
 
     /// Merges properties into those added to every later event; `null` or
