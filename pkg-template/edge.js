@@ -90,8 +90,10 @@ async function collect(o, request, env) {
   if (route === 405) return answer(405, { status: false, error: "POST events here" }, { ...cors, Allow: "POST, OPTIONS" });
   const body = await readBody(request, o.maxBodyBytes);
   if (body === null) return answer(413, { status: false, error: `the body is over ${o.maxBodyBytes} bytes` }, cors);
-  const ip = request.headers.get("CF-Connecting-IP") || "0";
-  const ua = request.headers.get("User-Agent") || "";
+  // The headers as given ("" when absent): edgeAccept decides, by the rule
+  // of visitorProperties.
+  const ip = request.headers.get("CF-Connecting-IP") ?? "";
+  const ua = request.headers.get("User-Agent") ?? "";
   const accepted = edgeAccept(body, Date.now(), ip, ua);
   if (accepted.errors) return answer(400, { status: false, errors: accepted.errors }, cors);
   const queue = env[o.queue];

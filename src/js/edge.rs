@@ -18,6 +18,7 @@ use crate::core::edge::{self, Batch, Outcome, RetryDelay};
 use crate::core::entries;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
+use crate::core::visitor;
 
 fn set(o: &Object, k: &str, v: &JsValue) {
     let _ = Reflect::set(o, &k.into(), v);
@@ -79,7 +80,12 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
         server_timestamp: false,
         now_ms: Some(now_ms as i64),
     };
-    let defaults = [("session_ip", RawValue::Str(ip)), ("session_dua", RawValue::Str(ua))];
+    // The visitor's properties by the same rule as `visitorProperties`.
+    let (ip, ua) = visitor::properties(ip, ua);
+    let defaults = [
+        ("session_ip", RawValue::Str(ip)),
+        ("session_dua", ua.map_or(RawValue::Absent, RawValue::Str)),
+    ];
     let mut bad = Vec::new();
     let mut jsons: Vec<String> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
