@@ -151,28 +151,10 @@ pub fn validate_entries(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(), Error> {
-    use crate::core::entries::Entry;
-    let mut err = None;
-    let mut entries = crate::core::entries::parse(encoded);
-    // The properties up to the first malformed entry, which ends them;
-    // straight to the one copy of the validator (no generic layer).
-    let r = {
-        let mut props = core::iter::from_fn(|| loop {
-            match entries.next()? {
-                Ok(Entry::Prop(k, v)) => return Some((k, v)),
-                Ok(Entry::Default(..)) => {}
-                Err(e) => {
-                    err = Some(e);
-                    return None;
-                }
-            }
-        });
-        validate_dyn(out, None, &mut props, defaults, opts)
-    };
-    match err {
-        Some(e) => Err(e),
-        None => r.map(|_| ()),
-    }
+    // The tracker's adapter: one copy of the entries-to-properties loop.
+    crate::core::tracker::Props::new(encoded)
+        .validate(out, None, defaults, opts)
+        .map(|_| ())
 }
 
 /// [`validate_into`], also returning which of the first 64 `defaults` the
