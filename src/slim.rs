@@ -34,7 +34,8 @@ struct State {
 /// 800-byte one 1 KiB). `realloc` is `GlobalAlloc`'s own (a new block,
 /// a copy, the old one freed): growth by doubling changes class anyway, and
 /// a realloc of its own that kept a block within its class measured 37 B
-/// gzip more and no faster `track()`.
+/// gzip more and no faster `track()`. Out of memory traps here, as
+/// `handle_alloc_error` would after a null: no null return is ever checked.
 struct Pow2(UnsafeCell<State>);
 
 // SAFETY: the wasm32 target here is single-threaded.
@@ -65,33 +66,33 @@ unsafe impl GlobalAlloc for Pow2 {
         // Every block is aligned to 16 bytes; no type here asks for more
         // (one that did would get no memory: a trap, never a misaligned block).
         if layout.align() > ALIGN {
-            return core::ptr::null_mut();
+            core::arch::wasm32::unreachable()
         }
         let class = class_of(&layout);
         // SAFETY: single-threaded, and no reference to the state outlives this call.
         let s = unsafe { &mut *self.0.get() };
         let Some(head) = s.free.get_mut(class) else {
-            return core::ptr::null_mut();
+            core::arch::wasm32::unreachable()
         };
         if *head != 0 {
             let block = *head as *mut usize;
             // SAFETY: a block on a free list was handed out by this allocator,
             // is at least 8 bytes and aligned to 8; its first word is the link.
             *head = unsafe { block.read() };
-            return block as *mut u8;
+            return nonnull(block as usize);
         }
         let size = size_of(class);
         loop {
             let start = (s.next + ALIGN - 1) & !(ALIGN - 1);
             if start.saturating_add(size) <= s.end {
                 s.next = start + size;
-                return start as *mut u8;
+                return nonnull(start);
             }
             // Then again, from the new pages (which hold the block).
             let pages = size.div_ceil(PAGE).max(16);
             let old = core::arch::wasm32::memory_grow(0, pages);
             if old == usize::MAX {
-                return core::ptr::null_mut();
+                core::arch::wasm32::unreachable()
             }
             let base = old * PAGE;
             if base != s.end {
@@ -119,3 +120,11 @@ static ALLOCATOR: Pow2 = Pow2(UnsafeCell::new(State {
     next: 0,
     end: 0,
 }));
+
+/// `p` as a pointer the compiler knows is not null (0 traps).
+fn nonnull(p: usize) -> *mut u8 {
+    match core::ptr::NonNull::new(p as *mut u8) {
+        Some(p) => p.as_ptr(),
+        None => core::arch::wasm32::unreachable(),
+    }
+}

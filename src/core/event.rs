@@ -24,33 +24,64 @@ pub const EVENT_ID: &str = "event_id";
 pub const TIMESTAMP: &str = "event_timestamp_epoch";
 
 /// Property names CoolaData reserves for itself; events must not send them.
+/// Shortest first: [`is_reserved`] stops at the first name longer than the key.
 pub const RESERVED: [&str; 15] = [
-    "internal_user_id",
-    "internal_session_id",
-    "user_alias",
-    "session_clean_path",
-    "session_duration",
-    "session_end_time_ts",
-    "session_events_counter",
-    "session_full_category_path",
-    "session_full_clean_category_path",
-    "session_full_clean_path",
-    "session_full_path",
-    "session_funnel_path",
-    "session_serial_event_counter",
     "uid",
     "sid",
+    "user_alias",
+    "internal_user_id",
+    "session_duration",
+    "session_full_path",
+    "session_clean_path",
+    "internal_session_id",
+    "session_end_time_ts",
+    "session_funnel_path",
+    "session_events_counter",
+    "session_full_clean_path",
+    "session_full_category_path",
+    "session_serial_event_counter",
+    "session_full_clean_category_path",
 ];
 
-/// [`RESERVED`] as one text, shortest first, each name after a byte that
-/// is its length: a scan of it is smaller in the wasm than a `match` on 15
-/// names, steps from name to name without reading them, and stops at the
-/// first name longer than the key.
-const RESERVED_LIST: &[u8] = b"\x03uid\x03sid\x0auser_alias\x10internal_user_id\x10session_duration\
-\x11session_full_path\x12session_clean_path\x13internal_session_id\
-\x13session_end_time_ts\x13session_funnel_path\x16session_events_counter\
-\x17session_full_clean_path\x1asession_full_category_path\
-\x1csession_serial_event_counter\x20session_full_clean_category_path";
+/// [`RESERVED`] as one text, each name after a byte that is its length,
+/// built from it at compile time: a scan of it is smaller in the wasm than a
+/// `match` on 15 names (or a table of 15 slices), steps from name to name
+/// without reading them, and stops at the first name longer than the key.
+const RESERVED_LIST: &[u8] = &length_prefixed::<{ total_len(&RESERVED) + RESERVED.len() }>(&RESERVED);
+
+/// The bytes of all of `names`. Run at compile time only (an index out of
+/// bounds would fail the build, never the wasm).
+#[allow(clippy::indexing_slicing)]
+const fn total_len(names: &[&str]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < names.len() {
+        n += names[i].len();
+        i += 1;
+    }
+    n
+}
+
+/// `names`, each after a byte that is its length (shortest first: checked
+/// here, at compile time). Run at compile time only, as [`total_len`].
+#[allow(clippy::indexing_slicing)]
+const fn length_prefixed<const N: usize>(names: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut at, mut i) = (0, 0);
+    while i < names.len() {
+        let name = names[i].as_bytes();
+        assert!(name.len() < 256 && (i == 0 || names[i - 1].len() <= name.len()));
+        out[at] = name.len() as u8;
+        let mut k = 0;
+        while k < name.len() {
+            out[at + 1 + k] = name[k];
+            k += 1;
+        }
+        at += 1 + name.len();
+        i += 1;
+    }
+    assert!(at == N);
+    out
+}
 
 /// Whether CoolaData reserves `key` (one of [`RESERVED`]).
 pub fn is_reserved(key: &str) -> bool {
@@ -151,28 +182,10 @@ pub fn validate_entries(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<(), Error> {
-    use crate::core::entries::Entry;
-    let mut err = None;
-    let mut entries = crate::core::entries::parse(encoded);
-    // The properties up to the first malformed entry, which ends them;
-    // straight to the one copy of the validator (no generic layer).
-    let r = {
-        let mut props = core::iter::from_fn(|| loop {
-            match entries.next()? {
-                Ok(Entry::Prop(k, v)) => return Some((k, v)),
-                Ok(Entry::Default(..)) => {}
-                Err(e) => {
-                    err = Some(e);
-                    return None;
-                }
-            }
-        });
-        validate_dyn(out, None, &mut props, defaults, opts)
-    };
-    match err {
-        Some(e) => Err(e),
-        None => r.map(|_| ()),
-    }
+    // The tracker's adapter: one copy of the entries-to-properties loop.
+    crate::core::tracker::Props::new(encoded)
+        .validate(out, None, defaults, opts)
+        .map(|_| ())
 }
 
 /// [`validate_into`], also returning which of the first 64 `defaults` the
@@ -644,13 +657,8 @@ mod tests {
         ] {
             assert!(!is_reserved(k), "{k}");
         }
-        let mut by_length = RESERVED.to_vec();
-        by_length.sort_by_key(|r| r.len());
-        let listed: Vec<u8> = by_length
-            .iter()
-            .flat_map(|r| [&[r.len() as u8][..], r.as_bytes()].concat())
-            .collect();
-        assert_eq!(listed, RESERVED_LIST);
+        assert!(RESERVED_LIST.starts_with(b"\x03uid\x03sid\x0auser_alias\x10internal_user_id"));
+        assert!(RESERVED_LIST.ends_with(b"\x20session_full_clean_category_path"));
         for r in RESERVED {
             assert!(is_reserved(r));
             assert_eq!(code(with(&[(r, Str("x"))])).0, ErrorCode::ReservedProperty);

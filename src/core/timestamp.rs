@@ -255,27 +255,38 @@ impl<'a> Cur<'a> {
         hit
     }
 
-    /// Consumes and returns the longest run of bytes matching `f`.
-    fn run(&mut self, f: fn(&u8) -> bool) -> &'a [u8] {
+    /// Consumes and returns the longest run of bytes of one class: `b'0'`
+    /// digits, `b'a'` ASCII letters, `b' '` spaces (a byte, not a function
+    /// pointer: no indirect call per byte).
+    fn run(&mut self, class: u8) -> &'a [u8] {
         let start = self.i;
-        while f(&self.peek()) {
+        loop {
+            let c = self.peek();
+            let hit = match class {
+                b'0' => c.is_ascii_digit(),
+                b'a' => c.is_ascii_alphabetic(),
+                _ => c == b' ',
+            };
+            if !hit {
+                break;
+            }
             self.i += 1;
         }
         self.b.get(start..self.i).unwrap_or_default()
     }
 
     fn word(&mut self) -> &'a [u8] {
-        self.run(u8::is_ascii_alphabetic)
+        self.run(b'a')
     }
 
     /// One or more spaces.
     fn spaces(&mut self) -> bool {
-        !self.run(|c| *c == b' ').is_empty()
+        !self.run(b' ').is_empty()
     }
 
     /// A run of `min..=max` digits.
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
-        let d = self.run(u8::is_ascii_digit);
+        let d = self.run(b'0');
         need(d.len() >= min && d.len() <= max)?;
         Some(val(d))
     }
@@ -316,7 +327,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
     let day_first = w.is_empty();
     'date: {
         if day_first {
-            let a = c.run(u8::is_ascii_digit);
+            let a = c.run(b'0');
             let sep = c.peek();
             if sep == b'-' || sep == b'/' {
                 // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
@@ -357,7 +368,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
         if c.eat(b':') {
             f.s = c.num(2, 2)?;
             if c.eat(b'.') {
-                let fr = c.run(u8::is_ascii_digit);
+                let fr = c.run(b'0');
                 need(!fr.is_empty() && fr.len() <= 9)?;
                 // The first three digits, padded with zeros: .5 is 500 ms.
                 f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
@@ -395,7 +406,7 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     if sign == b'+' || sign == b'-' {
         c.i += 1;
         f.west = sign == b'-';
-        let d = c.run(u8::is_ascii_digit);
+        let d = c.run(b'0');
         match d.len() {
             2 => {
                 f.oh = val(d);
