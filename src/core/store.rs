@@ -222,9 +222,11 @@ impl Keys {
         self.key("tab", "", None)
     }
 
-    /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
-    fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        after(key, self.key(kind, "", None).as_bytes())
+    /// What follows `<prefix>:<kind>:` in `key`, if it starts so: read in
+    /// place, no key built to compare with.
+    pub(crate) fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
+        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
+        after(after(rest, kind.as_bytes())?, b":")
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
