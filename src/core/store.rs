@@ -46,29 +46,36 @@ pub const KEY_BYTES: usize = 48;
 /// Returns `(head, shared)`: `head` is the event's own part, and `shared`
 /// starts with the `,` before the first shared key and ends with the
 /// closing `}`, so that `head + shared` is the event; `None` when `n` is 0
-/// or the event has no more than `n` keys. `json` is a flat object as the
-/// validator writes it; its strings are walked with their escapes (a `,"`
-/// can end a string value, so it does not tell where a key starts).
+/// or over [`MAX_SPLIT`], or the event has no more than `n` keys. `json` is
+/// a flat object as the validator writes it; its strings are walked with
+/// their escapes (a `,"` can end a string value, so it does not tell where
+/// a key starts). One walk over the text.
 pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
-    let skip = key_count(json).checked_sub(n).filter(|&s| s > 0 && n > 0)?;
-    let at = keys(json, skip).0?;
+    let mut starts = [0; MAX_SPLIT];
+    let skip = keys(json, &mut starts)
+        .checked_sub(n)
+        .filter(|&s| s > 0 && n > 0 && n <= MAX_SPLIT)?;
+    let at = *starts.get(skip % MAX_SPLIT)? as usize;
     Some((json.get(..at)?, json.get(at..)?))
 }
 
+/// Most keys [`split_shared`] splits off: an event's defaults are fewer.
+pub const MAX_SPLIT: usize = 64;
+
 /// How many keys the flat JSON object `json` has (see [`split_shared`]).
 pub fn key_count(json: &str) -> usize {
-    keys(json, usize::MAX).1
+    keys(json, &mut [0; MAX_SPLIT])
 }
 
-/// Walks the keys of the flat JSON object `json`: where key number `stop`
-/// (from 0) starts (the index of the `,` before it), and how many keys
-/// were walked.
-fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
+/// Walks the keys of the flat JSON object `json`: how many there are, with
+/// where each of the last [`MAX_SPLIT`] starts (the index of the `,`
+/// before it) in `starts`, at its number modulo [`MAX_SPLIT`].
+fn keys(json: &str, starts: &mut [u32; MAX_SPLIT]) -> usize {
     let b = json.as_bytes();
     let (mut i, mut n) = (1, 0);
     while matches!(b.get(i), Some(b'"')) {
-        if n == stop {
-            return (Some(i - 1), n);
+        if let Some(s) = starts.get_mut(n % MAX_SPLIT) {
+            *s = (i - 1) as u32;
         }
         n += 1;
         // Past the key and its colon.
@@ -83,7 +90,7 @@ fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
         // Past the comma.
         i += 1;
     }
-    (None, n)
+    n
 }
 
 /// The index after the string that opens at `b[i]`.
@@ -574,10 +581,14 @@ pub(crate) mod tests {
             Ok(v) => v,
             Err(_) => return crate::core::entries::tests::write('X', "", "string"),
         };
-        let n = keys(json, usize::MAX).1;
+        let mut starts = [0; MAX_SPLIT];
+        let n = keys(json, &mut starts).min(MAX_SPLIT);
         let one = |i: usize| {
-            let from = keys(json, i).0? + 1;
-            let to = keys(json, i + 1).0.unwrap_or(json.len() - 1);
+            let from = *starts.get(i)? as usize + 1;
+            let to = starts
+                .get(i + 1)
+                .filter(|_| i + 1 < n)
+                .map_or(json.len() - 1, |&t| t as usize);
             let m: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&format!("{{{}}}", json.get(from..to)?)).ok()?;
             m.into_iter().next()
@@ -623,6 +634,26 @@ pub(crate) mod tests {
             assert_eq!(split_shared(json, n), None, "{n}");
         }
         assert_eq!(split_shared("{}", 1), None);
+    }
+
+    #[test]
+    fn one_walk_splits_off_up_to_max_split_keys_of_a_long_event() {
+        let json = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|i| format!(r#""k{i}":"v,\"{i}""#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert_eq!(key_count(&json), 100);
+        for n in [1, 37, MAX_SPLIT] {
+            let (head, shared) = split_shared(&json, n).unwrap();
+            assert_eq!(format!("{head}{shared}"), json);
+            let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&context_json(shared)).unwrap();
+            assert_eq!(back.len(), n);
+            assert!(back.contains_key(&format!("k{}", 100 - n)), "{n}");
+        }
+        assert_eq!(split_shared(&json, MAX_SPLIT + 1), None);
     }
 
     #[test]
