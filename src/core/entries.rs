@@ -92,7 +92,11 @@ fn field(s: &str) -> Option<(&str, &str)> {
     if units != len {
         return None;
     }
-    Some((s.get(i..end)?, s.get(end..)?))
+    debug_assert!(s.is_char_boundary(i) && s.is_char_boundary(end));
+    // SAFETY: `i` follows an ASCII `:`; `end` only ever steps past a byte
+    // that `get` found (so it is at most the length), and past every
+    // continuation byte after the counted units: both are char boundaries.
+    unsafe { Some((s.get_unchecked(i..end), s.get_unchecked(end..))) }
 }
 
 impl<'a> Iterator for Entries<'a> {
