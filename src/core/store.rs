@@ -161,7 +161,8 @@ impl Keys {
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
         // This tab's app hash and its dot.
-        after(tab, self.tab.as_bytes().get(..=HASH_LEN).unwrap_or_default()).is_some()
+        let n = HASH_LEN + 1;
+        tab.len() >= n && tab.as_bytes().get(..n) == self.tab.as_bytes().get(..n)
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -232,8 +233,8 @@ impl Keys {
     /// What follows `<prefix>:<kind>:` in `key`, if it starts so: read in
     /// place, no key built to compare with.
     pub(crate) fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        let rest = after(after(key, self.prefix.as_bytes())?, b":")?;
-        after(after(rest, kind.as_bytes())?, b":")
+        let rest = after(after(key, &self.prefix)?, ":")?;
+        after(after(rest, kind)?, ":")
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
@@ -282,16 +283,22 @@ pub fn site_key(prefix: &str, name: &str) -> String {
 /// tab and number.
 pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
     let colon = last_colon(rest)?;
-    let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+    debug_assert!(rest.is_char_boundary(colon));
+    // SAFETY: `colon` is the index of an ASCII `:`: a char boundary.
+    let tab = Some(unsafe { rest.get_unchecked(..colon) }).filter(|t| !t.is_empty())?;
     let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
     Some((tab, n))
 }
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
-pub(crate) fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
-    if s.as_bytes().get(..prefix.len()).is_some_and(|s| *s == *prefix) {
-        s.get(prefix.len()..)
+pub(crate) fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let n = prefix.len();
+    if s.as_bytes().get(..n).is_some_and(|h| *h == *prefix.as_bytes()) {
+        debug_assert!(s.is_char_boundary(n));
+        // SAFETY: `s` starts with the whole of `prefix`, a `str`: its
+        // length is a char boundary of `s`.
+        Some(unsafe { s.get_unchecked(n..) })
     } else {
         None
     }
@@ -398,9 +405,15 @@ pub fn restore<'c>(
         if at.end == stored.len() {
             shared = u8::try_from(marker(c).3).unwrap_or(0);
         }
-        spliced.push_str(stored.get(..at.start).unwrap_or(""));
-        spliced.push_str(c);
-        spliced.push_str(stored.get(at.end..).unwrap_or(""));
+        debug_assert!(stored.is_char_boundary(at.start) && stored.is_char_boundary(at.end));
+        // SAFETY: `marker` takes both ends from where the entries' reader
+        // stopped (the length of a `str` remainder of `stored`): char
+        // boundaries, at most the length.
+        unsafe {
+            spliced.push_str(stored.get_unchecked(..at.start));
+            spliced.push_str(c);
+            spliced.push_str(stored.get_unchecked(at.end..));
+        }
         text = &spliced;
     }
     // An absent default is never written: it only tells (bit 0 of `given`)
