@@ -55,8 +55,12 @@ pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
     let skip = keys(json, &mut starts)
         .checked_sub(n)
         .filter(|&s| s > 0 && n > 0 && n <= MAX_SPLIT)?;
-    let at = *starts.get(skip % MAX_SPLIT)? as usize;
-    Some((json.get(..at)?, json.get(at..)?))
+    let at = (*starts.get(skip % MAX_SPLIT)? as usize).min(json.len());
+    debug_assert!(json.is_char_boundary(at));
+    // SAFETY: `keys` notes a key's start only where a `"` follows it, at
+    // the byte after a `"` or at a `,` or `}`: it follows an ASCII byte or
+    // is one, a char boundary (and at most the length).
+    unsafe { Some((json.get_unchecked(..at), json.get_unchecked(at..))) }
 }
 
 /// Most keys [`split_shared`] splits off: an event's defaults are fewer.
@@ -554,6 +558,18 @@ pub(crate) mod tests {
             sort_claimed(&mut ours);
             let keys = |x: &[(i64, u64, String, u8)]| x.iter().map(|e| (e.0, e.1)).collect::<Vec<_>>();
             proptest::prop_assert_eq!(keys(&ours), keys(&want));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_splits_at_a_char_boundary(s in "\\{(\"[a,é\"\\\\]{0,3}\"?[:,}é1\\\\]?){0,12}", n in 0usize..8) {
+            // Text of a flat object's shape, with multi-byte characters,
+            // escapes and stray bytes where a key or a value ends.
+            if let Some((head, shared)) = split_shared(&s, n) {
+                proptest::prop_assert_eq!(format!("{head}{shared}"), s.clone());
+            }
+            let _ = context_json(&s);
         }
     }
 
