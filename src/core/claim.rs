@@ -70,7 +70,6 @@ impl<'a> Claim<'a> {
 // across a call (5 B of wasm gzip).
 #[inline]
 pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server_timestamp: bool) -> Claim<'a> {
-    let queue = keys.queue_prefix();
     let mut out = Claim::default();
     // Each tab seen: its id, and whether it is gone.
     let mut tabs: Vec<(&str, bool)> = Vec::new();
@@ -78,7 +77,7 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     let mut contexts: Vec<(&str, u64, Option<&str>)> = Vec::new();
     for &(key, stored, obj) in all {
         // Under the queue's prefix: an event key of this library, or a bad entry.
-        let Some(rest) = store::after(key, queue.as_bytes()) else {
+        let Some(rest) = keys.after(key, "q") else {
             continue;
         };
         let Some((tab, seq)) = store::tab_and_number(rest).filter(|(t, _)| Keys::is_tab_id(t)) else {
@@ -109,11 +108,10 @@ pub fn claim<'a>(all: &[(&'a str, &'a str, bool)], keys: &Keys, now: i64, server
     store::sort_claimed(&mut out.events);
     // A gone tab's contexts go with its events, and so do those of a gone
     // tab that left no events; gone tabs' heartbeats go in any case.
-    let (heartbeats, context_keys) = (keys.heartbeat_prefix(), keys.context_prefix());
     for &(key, _, _) in all {
-        let (tab, if_persisted) = match store::after(key, heartbeats.as_bytes()) {
+        let (tab, if_persisted) = match keys.after(key, "tab") {
             Some(tab) => (tab, false),
-            None => match store::after(key, context_keys.as_bytes()).and_then(store::tab_and_number) {
+            None => match keys.parse_context(key) {
                 Some((tab, _)) => (tab, true),
                 None => continue,
             },

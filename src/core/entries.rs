@@ -92,7 +92,11 @@ fn field(s: &str) -> Option<(&str, &str)> {
     if units != len {
         return None;
     }
-    Some((s.get(i..end)?, s.get(end..)?))
+    debug_assert!(s.is_char_boundary(i) && s.is_char_boundary(end));
+    // SAFETY: `i` follows an ASCII `:`; `end` only ever steps past a byte
+    // that `get` found (so it is at most the length), and past every
+    // continuation byte after the counted units: both are char boundaries.
+    unsafe { Some((s.get_unchecked(i..end), s.get_unchecked(end..))) }
 }
 
 impl<'a> Iterator for Entries<'a> {
@@ -100,10 +104,11 @@ impl<'a> Iterator for Entries<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let tag = *self.rest.as_bytes().first()?;
-        let parsed = self
-            .rest
-            .get(1..)
-            .and_then(field)
+        // SAFETY: after an ASCII tag, 1 is a char boundary (any other tag
+        // is malformed: not read on).
+        let parsed = Some(self.rest)
+            .filter(|_| tag.is_ascii())
+            .and_then(|r| field(unsafe { r.get_unchecked(1..) }))
             .and_then(|(k, r)| field(r).map(|(v, r)| (k, v, r)));
         let Some((key, val, rest)) = parsed else {
             self.rest = "";
@@ -156,7 +161,10 @@ pub fn thrown(s: &str) -> Option<&str> {
     if !matches!(s.as_bytes().first(), Some(b'!')) {
         return None;
     }
-    field(s.get(1..)?).and_then(|(_, r)| field(r)).map(|(m, _)| m)
+    // SAFETY: after the ASCII `!`, 1 is a char boundary.
+    field(unsafe { s.get_unchecked(1..) })
+        .and_then(|(_, r)| field(r))
+        .map(|(m, _)| m)
 }
 
 #[cfg(test)]

@@ -46,29 +46,40 @@ pub const KEY_BYTES: usize = 48;
 /// Returns `(head, shared)`: `head` is the event's own part, and `shared`
 /// starts with the `,` before the first shared key and ends with the
 /// closing `}`, so that `head + shared` is the event; `None` when `n` is 0
-/// or the event has no more than `n` keys. `json` is a flat object as the
-/// validator writes it; its strings are walked with their escapes (a `,"`
-/// can end a string value, so it does not tell where a key starts).
+/// or over [`MAX_SPLIT`], or the event has no more than `n` keys. `json` is
+/// a flat object as the validator writes it; its strings are walked with
+/// their escapes (a `,"` can end a string value, so it does not tell where
+/// a key starts). One walk over the text.
 pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
-    let skip = key_count(json).checked_sub(n).filter(|&s| s > 0 && n > 0)?;
-    let at = keys(json, skip).0?;
-    Some((json.get(..at)?, json.get(at..)?))
+    let mut starts = [0; MAX_SPLIT];
+    let skip = keys(json, &mut starts)
+        .checked_sub(n)
+        .filter(|&s| s > 0 && n > 0 && n <= MAX_SPLIT)?;
+    let at = (*starts.get(skip % MAX_SPLIT)? as usize).min(json.len());
+    debug_assert!(json.is_char_boundary(at));
+    // SAFETY: `keys` notes a key's start only where a `"` follows it, at
+    // the byte after a `"` or at a `,` or `}`: it follows an ASCII byte or
+    // is one, a char boundary (and at most the length).
+    unsafe { Some((json.get_unchecked(..at), json.get_unchecked(at..))) }
 }
+
+/// Most keys [`split_shared`] splits off: an event's defaults are fewer.
+pub const MAX_SPLIT: usize = 64;
 
 /// How many keys the flat JSON object `json` has (see [`split_shared`]).
 pub fn key_count(json: &str) -> usize {
-    keys(json, usize::MAX).1
+    keys(json, &mut [0; MAX_SPLIT])
 }
 
-/// Walks the keys of the flat JSON object `json`: where key number `stop`
-/// (from 0) starts (the index of the `,` before it), and how many keys
-/// were walked.
-fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
+/// Walks the keys of the flat JSON object `json`: how many there are, with
+/// where each of the last [`MAX_SPLIT`] starts (the index of the `,`
+/// before it) in `starts`, at its number modulo [`MAX_SPLIT`].
+fn keys(json: &str, starts: &mut [u32; MAX_SPLIT]) -> usize {
     let b = json.as_bytes();
     let (mut i, mut n) = (1, 0);
     while matches!(b.get(i), Some(b'"')) {
-        if n == stop {
-            return (Some(i - 1), n);
+        if let Some(s) = starts.get_mut(n % MAX_SPLIT) {
+            *s = (i - 1) as u32;
         }
         n += 1;
         // Past the key and its colon.
@@ -83,7 +94,7 @@ fn keys(json: &str, stop: usize) -> (Option<usize>, usize) {
         // Past the comma.
         i += 1;
     }
-    (None, n)
+    n
 }
 
 /// The index after the string that opens at `b[i]`.
@@ -154,7 +165,8 @@ impl Keys {
     /// Whether `tab` belongs to a tracker of the same app (URL) as this one.
     pub fn same_app(&self, tab: &str) -> bool {
         // This tab's app hash and its dot.
-        after(tab, self.tab.as_bytes().get(..=HASH_LEN).unwrap_or_default()).is_some()
+        let n = HASH_LEN + 1;
+        tab.len() >= n && tab.as_bytes().get(..n) == self.tab.as_bytes().get(..n)
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -222,9 +234,11 @@ impl Keys {
         self.key("tab", "", None)
     }
 
-    /// What follows `<prefix>:<kind>:` in `key`, if it starts so.
-    fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
-        after(key, self.key(kind, "", None).as_bytes())
+    /// What follows `<prefix>:<kind>:` in `key`, if it starts so: read in
+    /// place, no key built to compare with.
+    pub(crate) fn after<'a>(&self, key: &'a str, kind: &str) -> Option<&'a str> {
+        let rest = after(after(key, &self.prefix)?, ":")?;
+        after(after(rest, kind)?, ":")
     }
 
     /// Splits `<prefix>:<kind>:<tab>:<n>` into its tab and number.
@@ -273,16 +287,22 @@ pub fn site_key(prefix: &str, name: &str) -> String {
 /// tab and number.
 pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
     let colon = last_colon(rest)?;
-    let tab = rest.get(..colon).filter(|t| !t.is_empty())?;
+    debug_assert!(rest.is_char_boundary(colon));
+    // SAFETY: `colon` is the index of an ASCII `:`: a char boundary.
+    let tab = Some(unsafe { rest.get_unchecked(..colon) }).filter(|t| !t.is_empty())?;
     let n = num::parse_digits(rest.as_bytes().get(colon + 1..)?)?;
     Some((tab, n))
 }
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
-pub(crate) fn after<'a>(s: &'a str, prefix: &[u8]) -> Option<&'a str> {
-    if s.as_bytes().get(..prefix.len()).is_some_and(|s| *s == *prefix) {
-        s.get(prefix.len()..)
+pub(crate) fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let n = prefix.len();
+    if s.as_bytes().get(..n).is_some_and(|h| *h == *prefix.as_bytes()) {
+        debug_assert!(s.is_char_boundary(n));
+        // SAFETY: `s` starts with the whole of `prefix`, a `str`: its
+        // length is a char boundary of `s`.
+        Some(unsafe { s.get_unchecked(n..) })
     } else {
         None
     }
@@ -389,9 +409,15 @@ pub fn restore<'c>(
         if at.end == stored.len() {
             shared = u8::try_from(marker(c).3).unwrap_or(0);
         }
-        spliced.push_str(stored.get(..at.start).unwrap_or(""));
-        spliced.push_str(c);
-        spliced.push_str(stored.get(at.end..).unwrap_or(""));
+        debug_assert!(stored.is_char_boundary(at.start) && stored.is_char_boundary(at.end));
+        // SAFETY: `marker` takes both ends from where the entries' reader
+        // stopped (the length of a `str` remainder of `stored`): char
+        // boundaries, at most the length.
+        unsafe {
+            spliced.push_str(stored.get_unchecked(..at.start));
+            spliced.push_str(c);
+            spliced.push_str(stored.get_unchecked(at.end..));
+        }
         text = &spliced;
     }
     // An absent default is never written: it only tells (bit 0 of `given`)
@@ -537,6 +563,18 @@ pub(crate) mod tests {
 
     proptest::proptest! {
         #[test]
+        fn any_text_splits_at_a_char_boundary(s in "\\{(\"[a,é\"\\\\]{0,3}\"?[:,}é1\\\\]?){0,12}", n in 0usize..8) {
+            // Text of a flat object's shape, with multi-byte characters,
+            // escapes and stray bytes where a key or a value ends.
+            if let Some((head, shared)) = split_shared(&s, n) {
+                proptest::prop_assert_eq!(format!("{head}{shared}"), s.clone());
+            }
+            let _ = context_json(&s);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
         fn plausible_ids_as_chars_would_tell(v in "\\PC{0,130}|[\u{0}-\u{a0}]{0,4}|\u{80}\u{9f}\u{a0}\u{7ff}") {
             let want = !v.chars().any(char::is_control) && (1..=128).contains(&v.chars().count());
             proptest::prop_assert_eq!(is_plausible_id(&v), want);
@@ -572,10 +610,14 @@ pub(crate) mod tests {
             Ok(v) => v,
             Err(_) => return crate::core::entries::tests::write('X', "", "string"),
         };
-        let n = keys(json, usize::MAX).1;
+        let mut starts = [0; MAX_SPLIT];
+        let n = keys(json, &mut starts).min(MAX_SPLIT);
         let one = |i: usize| {
-            let from = keys(json, i).0? + 1;
-            let to = keys(json, i + 1).0.unwrap_or(json.len() - 1);
+            let from = *starts.get(i)? as usize + 1;
+            let to = starts
+                .get(i + 1)
+                .filter(|_| i + 1 < n)
+                .map_or(json.len() - 1, |&t| t as usize);
             let m: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&format!("{{{}}}", json.get(from..to)?)).ok()?;
             m.into_iter().next()
@@ -621,6 +663,26 @@ pub(crate) mod tests {
             assert_eq!(split_shared(json, n), None, "{n}");
         }
         assert_eq!(split_shared("{}", 1), None);
+    }
+
+    #[test]
+    fn one_walk_splits_off_up_to_max_split_keys_of_a_long_event() {
+        let json = format!(
+            "{{{}}}",
+            (0..100)
+                .map(|i| format!(r#""k{i}":"v,\"{i}""#))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert_eq!(key_count(&json), 100);
+        for n in [1, 37, MAX_SPLIT] {
+            let (head, shared) = split_shared(&json, n).unwrap();
+            assert_eq!(format!("{head}{shared}"), json);
+            let back: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&context_json(shared)).unwrap();
+            assert_eq!(back.len(), n);
+            assert!(back.contains_key(&format!("k{}", 100 - n)), "{n}");
+        }
+        assert_eq!(split_shared(&json, MAX_SPLIT + 1), None);
     }
 
     #[test]

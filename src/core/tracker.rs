@@ -153,9 +153,14 @@ impl Env {
     }
 
     /// One of the environment's own properties: its `session_dua` only when
-    /// the `sessionDua` option is not given.
-    fn add_unless_given(&mut self, cfg: &Config, k: &str, v: &str) {
-        if *k != *"session_dua" || cfg.session_dua.is_none() {
+    /// the `sessionDua` option is not given, any other when `others`.
+    fn add_own(&mut self, cfg: &Config, k: &str, v: &str, others: bool) {
+        let keep = if *k == *"session_dua" {
+            cfg.session_dua.is_none()
+        } else {
+            others
+        };
+        if keep {
             self.add(k, v);
         }
     }
@@ -277,7 +282,7 @@ impl Tracker {
     pub fn new(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env_defaults: Vec<(String, String)>) -> Self {
         let mut env = Env::start(&cfg);
         for (k, v) in &env_defaults {
-            env.add_unless_given(&cfg, k, v);
+            env.add_own(&cfg, k, v, true);
         }
         Self::start(cfg, seed, anonymous_id, env)
     }
@@ -293,15 +298,7 @@ impl Tracker {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
             if let Ok(Entry::Default(k, v) | Entry::Prop(k, RawValue::NumText(v))) = item {
-                // Its session_dua only when the `sessionDua` option is not given.
-                let keep = if *k == *"session_dua" {
-                    cfg.session_dua.is_none()
-                } else {
-                    page_props
-                };
-                if keep {
-                    e.add(k, v);
-                }
+                e.add_own(&cfg, k, v, page_props);
             }
         }
         e.add("tracker_type", TRACKER_TYPE);

@@ -469,34 +469,13 @@ impl Tracker {
     }
 
     /// The JSON of every event still queued, oldest first (for persistence
-    /// and inspection).
-    pub fn queued(&self) -> impl Iterator<Item = (u64, &str)> {
-        Queued(self.q.queue.iter())
-    }
-}
-
-/// The events still queued (see [`Tracker::queued`]); `last` reads from
-/// the end (the shell's debug output shows the event just queued).
-struct Queued<'a>(core::slice::Iter<'a, Slot>);
-
-impl<'a> Iterator for Queued<'a> {
-    type Item = (u64, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let s = self.0.next()?;
-            if !s.done() {
-                return Some((s.seq, &s.json));
-            }
-        }
-    }
-
-    fn last(mut self) -> Option<Self::Item> {
-        loop {
-            let s = self.0.next_back()?;
-            if !s.done() {
-                return Some((s.seq, &s.json));
-            }
-        }
+    /// and inspection); `next_back` reads from the end (the shell's debug
+    /// output shows the event just queued).
+    pub fn queued(&self) -> impl DoubleEndedIterator<Item = (u64, &str)> {
+        self.q
+            .queue
+            .iter()
+            .filter(|s| !s.done())
+            .map(|s| (s.seq, s.json.as_str()))
     }
 }

@@ -594,7 +594,7 @@ fn stored_events_leave_out_the_page_context_and_restore_to_the_same_event() {
         |_, _| false,
         |_| {},
     );
-    assert_eq!(last, t.queued().last().unwrap().1);
+    assert_eq!(last, t.queued().next_back().unwrap().1);
 }
 
 #[test]
@@ -725,7 +725,7 @@ fn queued_skips_the_events_that_left_the_queue_from_either_end() {
     }
     let all: Vec<(u64, String)> = t.queued().map(|(s, j)| (s, j.to_string())).collect();
     assert_eq!(all.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3]);
-    let last = t.queued().last().map(|(s, j)| (s, j.to_string()));
+    let last = t.queued().next_back().map(|(s, j)| (s, j.to_string()));
     assert_eq!(last.as_ref(), all.last());
 }
 

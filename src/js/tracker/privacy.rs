@@ -183,7 +183,7 @@ impl Inner {
         let ready = match self.core.try_borrow() {
             Ok(c) => {
                 if self.extra.debug {
-                    if let (Ok(id), Some((_, json))) = (&r, c.queued().last()) {
+                    if let (Ok(id), Some((_, json))) = (&r, c.queued().next_back()) {
                         if !id.is_empty() {
                             debug_line(0, 0.0, 0.0, json);
                         }
