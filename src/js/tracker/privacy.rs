@@ -259,12 +259,17 @@ impl Inner {
         };
         self.persist();
         if let Some(d) = &self.durable {
-            for k in privacy::opt_out_keys(&d.keys, &prefix, contexts) {
+            // With `save`, the pass over the tracker's keys below removes
+            // this tab's contexts with every other tab's, each once and only
+            // where it is still stored (by number, an earlier optOut() or
+            // page hide's removals would be made again).
+            for k in privacy::opt_out_keys(&d.keys, &prefix, if save { 0 } else { contexts }) {
                 storage_remove(&k);
             }
             if save {
-                // Gone tabs' events and contexts too (one pass over the
-                // tracker's keys): nothing of this visitor is sent later.
+                // Every tab's events and contexts, this one's and gone
+                // tabs' (one pass over the tracker's keys): nothing of this
+                // visitor is sent later.
                 for &(k, _, _) in &listed(&storage_list(&prefix)) {
                     if claim::forgotten(&d.keys, k) {
                         storage_remove(k);
