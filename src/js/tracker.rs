@@ -511,7 +511,8 @@ impl CoolaTracker {
         let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
         let on_error = get(&options, "onError");
-        if !matches!(kind(&on_error), KIND_UNDEFINED | KIND_FUNCTION) {
+        let on_error_kind = kind(&on_error);
+        if !matches!(on_error_kind, KIND_UNDEFINED | KIND_FUNCTION) {
             return Err(bad_option("onError", "must be a function (error) => void"));
         }
 
@@ -542,7 +543,7 @@ impl CoolaTracker {
             callback,
             core: RefCell::new(core),
             page,
-            on_error: kind(&on_error) != KIND_UNDEFINED,
+            on_error: on_error_kind == KIND_FUNCTION,
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {

@@ -76,6 +76,8 @@ pub(super) fn prepare(cfg: &mut Config, page: bool) {
 pub(super) struct Given {
     /// The function, or undefined.
     pub(super) before_send: JsValue,
+    /// It is a function (the kind `read` checked).
+    given: bool,
     properties: String,
 }
 
@@ -83,7 +85,8 @@ pub(super) struct Given {
 /// touches storage: a bad option leaves nothing behind).
 pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let hook = get(options, "beforeSend");
-    if !matches!(kind(&hook), KIND_UNDEFINED | KIND_FUNCTION) {
+    let hook_kind = kind(&hook);
+    if !matches!(hook_kind, KIND_UNDEFINED | KIND_FUNCTION) {
         return Err(bad_option(
             "beforeSend",
             "must be a function (event) => event | null | false | undefined",
@@ -102,13 +105,14 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     };
     Ok(Given {
         before_send: hook,
+        given: hook_kind == KIND_FUNCTION,
         properties,
     })
 }
 
 /// Hands what [`read`] found to the core.
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
-    let before_send = kind(&given.before_send) != KIND_UNDEFINED;
+    let before_send = given.given;
     core.set_hold(before_send);
     // Checked by `read`: it cannot fail here.
     let _ = core.set_properties(&given.properties);
