@@ -50,19 +50,23 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 /// and calls [`parse_timestamp_entry`] through `coola_op`, as it calls the
 /// other functions here).
 pub fn parse_timestamp(value: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    parse_timestamp_entry(flatten_value(&value).into(), options)
+    parse_timestamp_str(&flatten_value(&value), &options)
 }
 
 /// [`parse_timestamp`] of the value as shell.js's `flattenValue` gave it.
 pub(crate) fn parse_timestamp_entry(entry: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    let entry = text(entry);
-    threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
-    let raw = match entries::parse(&entry).next() {
+    parse_timestamp_str(&text(entry), &options)
+}
+
+/// [`parse_timestamp`] of the value as one entry (what `flattenValue` makes).
+fn parse_timestamp_str(entry: &str, options: &JsValue) -> Result<f64, JsValue> {
+    threw(entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
+    let raw = match entries::parse(entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
         _ => RawValue::Absent,
     };
     let ms = event::timestamp_of(raw).map_err(|e| js_error(&e))?;
-    if let Some(now) = now_option(&options)? {
+    if let Some(now) = now_option(options)? {
         timestamp::check_window(ms, now).map_err(|e| js_error(&e))?;
     }
     Ok(ms as f64)
@@ -80,22 +84,27 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
 /// for Rust callers: shell.js's own parses [`validate_event_json`]'s JSON).
 pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
-    validate_event_json(event, options).map(|json| parse_json(&text(json)))
+    validated_json(&event, &options).map(|json| parse_json(&json))
 }
 
 /// The JSON of the event as it will be sent (a string), or the error to throw.
 pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-    let opts = validate_options(&options)?;
-    if kind(&event) != KIND_OBJECT {
+    validated_json(&event, &options).map(|json| JsValue::from_str(&json))
+}
+
+/// The JSON of the event as it will be sent.
+fn validated_json(event: &JsValue, options: &JsValue) -> Result<String, JsValue> {
+    let opts = validate_options(options)?;
+    if kind(event) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
         ));
     }
-    let encoded = flat(&event)?;
+    let encoded = flat(event)?;
     let mut out = String::new();
     event::validate_entries(&mut out, &encoded, &[], &opts).map_err(|e| js_error(&e))?;
-    Ok(JsValue::from_str(&out))
+    Ok(out)
 }
 
 /// Validates every event and returns the exact request body (`encodeBatch`).
@@ -150,18 +159,24 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
 /// Properties that describe the visitor of an incoming request at the edge:
 /// `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
 /// not put the Worker's own IP in its place) and `session_dua` from
-/// `User-Agent` (left out when absent) (`visitorProperties`).
+/// `User-Agent` (left out when absent) (`visitorProperties`, for Rust
+/// callers: shell.js's own reads the headers itself and hands them to
+/// [`visitor_of`]).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // The two headers as shell.js read them (`""` when absent or
-    // unreadable), or null when the request has no headers to read.
     let headers = visitor(&request);
-    if kind(&headers) != KIND_OBJECT {
+    visitor_of(get(&headers, "0"), get(&headers, "1"))
+}
+
+/// [`visitor_properties`] of the two headers as shell.js's `visitor` read
+/// them (`""` when absent or unreadable), neither a string when the request
+/// has no headers to read.
+pub(crate) fn visitor_of(ip: JsValue, user_agent: JsValue) -> Result<JsValue, JsValue> {
+    let (Some(ip), Some(ua)) = (ip.as_string(), user_agent.as_string()) else {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
-    }
-    let (ip, ua) = (text(get(&headers, "0")), text(get(&headers, "1")));
+    };
     let (ip, ua) = crate::core::visitor::properties(&ip, &ua);
     Ok(visitor_object(ip, ua))
 }

@@ -44,8 +44,8 @@ extern "C" {
     /// `as_f64`, whose glue writes an option to memory).
     fn num(v: &JsValue) -> f64;
     /// `[CF-Connecting-IP, User-Agent]` of an incoming Request ("" when
-    /// absent or unreadable), null when it has no headers to read
-    /// (`visitorProperties`).
+    /// absent or unreadable), `[]` when it has no headers to read
+    /// (`visitorProperties` for Rust callers).
     fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;

@@ -101,7 +101,8 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
             // The event's JSON, which shell.js parses.
             VALIDATE_EVENT => functions::validate_event_json(a, b),
             ENCODE_BATCH => functions::encode_batch(a, b).map(JsValue::from),
-            _ => functions::visitor_properties(a),
+            // The two headers shell.js read.
+            _ => functions::visitor_of(a, b),
         });
         return 0.0;
     }
