@@ -358,14 +358,22 @@ impl Inner {
         let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
         if over_budget {
             self.report();
-        } else if !ok && !d.warned.replace(true) {
+        } else if !ok {
+            self.storage_refused();
+        }
+        self.heartbeat(false);
+        ok
+    }
+
+    /// `localStorage` refused a write (at start or since): reported once
+    /// per tracker.
+    fn storage_refused(&self) {
+        if self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
             self.report_one(&Error::new(
                 ErrorCode::StorageError,
                 "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
             ));
         }
-        self.heartbeat(false);
-        ok
     }
 
     /// Queues [`Inner::end_of_task`] when the core asks for it: `track`
@@ -548,7 +556,7 @@ impl CoolaTracker {
             extra,
             durable: durable.then(|| Durable {
                 keys,
-                warned: Cell::new(full),
+                warned: Cell::new(false),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
             }),
@@ -560,10 +568,7 @@ impl CoolaTracker {
         hook(&inner.callback, SLOT_ARM, handle as f64, 0);
         inner.heartbeat(false);
         if full {
-            inner.report_one(&Error::new(
-                ErrorCode::StorageError,
-                "localStorage is full: queued events are kept in memory only until it has room",
-            ));
+            inner.storage_refused();
         }
         inner.claim();
         privacy::start(&inner);
