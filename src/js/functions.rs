@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
-    text, threw, visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+    text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -171,12 +171,14 @@ pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
 /// them (`""` when absent or unreadable), neither a string when the request
 /// has no headers to read.
 pub(crate) fn visitor_of(ip: JsValue, user_agent: JsValue) -> Result<JsValue, JsValue> {
-    let (Some(ip), Some(ua)) = (ip.as_string(), user_agent.as_string()) else {
+    // Both are strings, or neither (`visitor` read no headers).
+    if kind(&ip) != KIND_STRING {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
-    };
+    }
+    let (ip, ua) = (text(ip), text(user_agent));
     let (ip, ua) = crate::core::visitor::properties(&ip, &ua);
     Ok(visitor_object(ip, ua))
 }

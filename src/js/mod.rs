@@ -96,12 +96,13 @@ const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not
-/// null), a function, `true`; anything else is another code.
+/// null), a function, `true`, a string; anything else is another code.
 const KIND_UNDEFINED: u32 = 0;
 const KIND_NULL: u32 = 1;
 const KIND_OBJECT: u32 = 2;
 const KIND_FUNCTION: u32 = 3;
 const KIND_TRUE: u32 = 5;
+const KIND_STRING: u32 = 7;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
 fn storage_set(key: &str, value: &str) -> bool {
