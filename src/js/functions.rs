@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
-    text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
+    opt_text, text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -113,8 +113,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
     let fmt = if kind(&fmt_value) == KIND_UNDEFINED {
         BodyFormat::Form
     } else {
-        fmt_value
-            .as_string()
+        opt_text(fmt_value)
             .and_then(|s| BodyFormat::parse(&s))
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
@@ -130,7 +129,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
         return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
     // What is left is null (not an array) or the events as one string.
-    let Some(flat) = listed.as_string() else {
+    let Some(flat) = opt_text(listed) else {
         return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",

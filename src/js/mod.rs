@@ -122,7 +122,7 @@ fn storage_readable() -> bool {
 /// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
 /// is larger code than `as_string`.
 fn storage_get(key: &str) -> Option<String> {
-    storage_read(STORAGE_GET, key).as_string()
+    opt_text(storage_read(STORAGE_GET, key))
 }
 
 /// Every `localStorage` key that starts with `prefix` and its value, read
@@ -137,9 +137,16 @@ fn storage_list(prefix: &str) -> String {
 /// A string JavaScript handed back (`""` for anything else). Strings come
 /// back as `JsValue`s read here: a `String` return is a larger shim in the
 /// glue for every import.
-#[inline(never)]
 pub(crate) fn text(v: JsValue) -> String {
-    v.as_string().unwrap_or_default()
+    opt_text(v).unwrap_or_default()
+}
+
+/// A string JavaScript handed back, `None` for anything else: the one copy
+/// of wasm-bindgen's `as_string` (inlined, it weighed some 35 B of gzip at
+/// each caller).
+#[inline(never)]
+pub(crate) fn opt_text(v: JsValue) -> Option<String> {
+    v.as_string()
 }
 
 /// An event id as a JavaScript string: built by [`text_at`] when short

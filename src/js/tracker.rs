@@ -10,9 +10,9 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
+    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_list, storage_readable, storage_remove,
-    storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
+    storage_set, text, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -142,7 +142,7 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = callback_text(&i.callback).as_string();
+            let text = opt_text(callback_text(&i.callback));
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
@@ -605,7 +605,7 @@ impl CoolaTracker {
 
     /// Sets the user id for events that carry none.
     pub fn set_user_id(&self, user_id: JsValue) -> Result<(), JsValue> {
-        let id = user_id.as_string().unwrap_or_default();
+        let id = text(user_id);
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
     }

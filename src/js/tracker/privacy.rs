@@ -12,7 +12,7 @@ use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, short_text, storage_get, storage_list,
+    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, opt_text, short_text, storage_get, storage_list,
     storage_remove, storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
 use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
@@ -217,7 +217,8 @@ impl Inner {
         };
         let answer = before_send(&self.callback, &json);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let changed = answer.as_string();
+        let null = kind(&answer) == KIND_NULL;
+        let changed = opt_text(answer);
         if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
             core.drop_held();
             let mut why = String::from("beforeSend threw (nothing was queued): ");
@@ -226,7 +227,7 @@ impl Inner {
             caused(&e);
             return Err(e);
         }
-        if kind(&answer) == KIND_NULL {
+        if null {
             core.drop_held();
             return Ok(String::new());
         }
