@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
-    opt_text, text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
+    opt_text, short_text, text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -89,7 +89,7 @@ pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsVal
 
 /// The JSON of the event as it will be sent (a string), or the error to throw.
 pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-    validated_json(&event, &options).map(|json| JsValue::from_str(&json))
+    validated_json(&event, &options).map(|json| short_text(&json))
 }
 
 /// The JSON of the event as it will be sent.

@@ -149,9 +149,11 @@ pub(crate) fn opt_text(v: JsValue) -> Option<String> {
     v.as_string()
 }
 
-/// An event id as a JavaScript string: built by [`text_at`] when short
-/// (fromCharCode takes the bytes as arguments: a caller's own id can be
-/// as long as an event), else by wasm-bindgen's decoder.
+/// A string handed to JavaScript (an event id, the user and session ids,
+/// `validateEvent`'s JSON): built by [`text_at`] when short (fromCharCode
+/// takes the bytes as arguments: a caller's own id can be as long as an
+/// event), else by wasm-bindgen's decoder, whose inlined call is then in
+/// this one function only.
 fn short_text(s: &str) -> JsValue {
     if s.len() <= 256 {
         text_at(s.as_ptr(), s.len())

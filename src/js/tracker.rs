@@ -642,7 +642,7 @@ impl CoolaTracker {
 
     /// The user id given to events that carry none.
     pub fn user_id(&self) -> JsValue {
-        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
+        short_text(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
     }
 }
 

@@ -398,10 +398,10 @@ impl CoolaTracker {
     /// The current session id, `""` when sessions are off.
     pub fn session_id(&self) -> JsValue {
         let Ok(mut c) = self.inner.core.try_borrow_mut() else {
-            return JsValue::from_str("");
+            return short_text("");
         };
         self.inner.sync_session(&mut c, now_ms());
-        JsValue::from_str(c.session_id())
+        short_text(c.session_id())
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
