@@ -136,10 +136,14 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
         ));
     };
     threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
-    let mut jsons: Vec<String> = Vec::new();
+    // The events' JSON objects, comma-separated, validated straight into
+    // one buffer (no string per event).
+    let mut events = String::new();
     for (i, encoded) in list_items(&flat).enumerate() {
-        let mut out = String::new();
-        let r = event::validate_entries(&mut out, encoded, &[], &opts);
+        if i > 0 {
+            events.push(',');
+        }
+        let r = event::validate_entries(&mut events, encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
             num::push_u64(&mut m, i as u64);
@@ -148,10 +152,9 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             e.message = m;
             js_error(&e)
         })?;
-        jsons.push(out);
     }
     let mut json = String::new();
-    batch::write_json(&mut json, jsons.iter().map(String::as_str));
+    batch::write_json(&mut json, [events.as_str()]);
     Ok(encode(&json, fmt == BodyFormat::Form))
 }
 
