@@ -516,13 +516,14 @@ impl CoolaTracker {
         if kind(&options) != KIND_OBJECT {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
-        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
-        let given = privacy::read(&options)?;
+        // onError first: while it is checked, nothing else is held.
         let on_error = get(&options, "onError");
         let on_error_kind = kind(&on_error);
         if !matches!(on_error_kind, KIND_UNDEFINED | KIND_FUNCTION) {
             return Err(bad_option("onError", "must be a function (error) => void"));
         }
+        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        let given = privacy::read(&options)?;
 
         let env = environment();
         let (page, env) = (matches!(env.as_bytes().first(), Some(b'1')), env.get(1..).unwrap_or(""));
