@@ -93,7 +93,7 @@ extern "C" {
     /// format for [`send`], the storage key of the saved choice for [`hook`].
     fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: bool, key: &str) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
-    pub(super) fn report(cb: &JsValue, error: &JsValue);
+    pub(super) fn report(cb: &JsValue, error: JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
@@ -211,7 +211,7 @@ impl Inner {
 
     fn report_one(&self, e: &Error) {
         if self.on_error {
-            report(&self.callback, &js_error(e));
+            report(&self.callback, js_error(e));
         }
     }
 

@@ -426,7 +426,7 @@ impl Inner {
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
             if self.on_error {
-                report(&self.callback, &e);
+                report(&self.callback, e);
             }
         }
     }
