@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
-    text, threw, visitor, KIND_OBJECT, KIND_TRUE, KIND_UNDEFINED,
+    opt_text, short_text, text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -50,19 +50,23 @@ fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
 /// and calls [`parse_timestamp_entry`] through `coola_op`, as it calls the
 /// other functions here).
 pub fn parse_timestamp(value: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    parse_timestamp_entry(flatten_value(&value).into(), options)
+    parse_timestamp_str(&flatten_value(&value), &options)
 }
 
 /// [`parse_timestamp`] of the value as shell.js's `flattenValue` gave it.
 pub(crate) fn parse_timestamp_entry(entry: JsValue, options: JsValue) -> Result<f64, JsValue> {
-    let entry = text(entry);
-    threw(&entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
-    let raw = match entries::parse(&entry).next() {
+    parse_timestamp_str(&text(entry), &options)
+}
+
+/// [`parse_timestamp`] of the value as one entry (what `flattenValue` makes).
+fn parse_timestamp_str(entry: &str, options: &JsValue) -> Result<f64, JsValue> {
+    threw(entry, ErrorCode::InvalidTimestamp, "reading the timestamp")?;
+    let raw = match entries::parse(entry).next() {
         Some(Ok(Entry::Prop(_, v))) => v,
         _ => RawValue::Absent,
     };
     let ms = event::timestamp_of(raw).map_err(|e| js_error(&e))?;
-    if let Some(now) = now_option(&options)? {
+    if let Some(now) = now_option(options)? {
         timestamp::check_window(ms, now).map_err(|e| js_error(&e))?;
     }
     Ok(ms as f64)
@@ -80,22 +84,27 @@ fn flat(obj: &JsValue) -> Result<String, JsValue> {
 /// for Rust callers: shell.js's own parses [`validate_event_json`]'s JSON).
 pub fn validate_event(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
     // JSON the core wrote: parsing it cannot throw (no `catch` glue needed).
-    validate_event_json(event, options).map(|json| parse_json(&text(json)))
+    validated_json(&event, &options).map(|json| parse_json(&json))
 }
 
 /// The JSON of the event as it will be sent (a string), or the error to throw.
 pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
-    let opts = validate_options(&options)?;
-    if kind(&event) != KIND_OBJECT {
+    validated_json(&event, &options).map(|json| short_text(&json))
+}
+
+/// The JSON of the event as it will be sent.
+fn validated_json(event: &JsValue, options: &JsValue) -> Result<String, JsValue> {
+    let opts = validate_options(options)?;
+    if kind(event) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
             "the event must be an object of name/value pairs",
         ));
     }
-    let encoded = flat(&event)?;
+    let encoded = flat(event)?;
     let mut out = String::new();
     event::validate_entries(&mut out, &encoded, &[], &opts).map_err(|e| js_error(&e))?;
-    Ok(JsValue::from_str(&out))
+    Ok(out)
 }
 
 /// Validates every event and returns the exact request body (`encodeBatch`).
@@ -104,8 +113,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
     let fmt = if kind(&fmt_value) == KIND_UNDEFINED {
         BodyFormat::Form
     } else {
-        fmt_value
-            .as_string()
+        opt_text(fmt_value)
             .and_then(|s| BodyFormat::parse(&s))
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
@@ -121,17 +129,21 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
         return Err(fail(ErrorCode::BatchTooLarge, &m));
     }
     // What is left is null (not an array) or the events as one string.
-    let Some(flat) = listed.as_string() else {
+    let Some(flat) = opt_text(listed) else {
         return Err(fail(
             ErrorCode::InvalidValue,
             "events must be an array of event objects",
         ));
     };
     threw(&flat, ErrorCode::InvalidValue, "reading the events")?;
-    let mut jsons: Vec<String> = Vec::new();
+    // The events' JSON objects, comma-separated, validated straight into
+    // one buffer (no string per event).
+    let mut events = String::new();
     for (i, encoded) in list_items(&flat).enumerate() {
-        let mut out = String::new();
-        let r = event::validate_entries(&mut out, encoded, &[], &opts);
+        if i > 0 {
+            events.push(',');
+        }
+        let r = event::validate_entries(&mut events, encoded, &[], &opts);
         r.map_err(|mut e| {
             let mut m = String::from("events[");
             num::push_u64(&mut m, i as u64);
@@ -140,28 +152,35 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             e.message = m;
             js_error(&e)
         })?;
-        jsons.push(out);
     }
     let mut json = String::new();
-    batch::write_json(&mut json, jsons.iter().map(String::as_str));
+    batch::write_json(&mut json, [events.as_str()]);
     Ok(encode(&json, fmt == BodyFormat::Form))
 }
 
 /// Properties that describe the visitor of an incoming request at the edge:
 /// `session_ip` from `CF-Connecting-IP` (`"0"` when absent, so CoolaData does
 /// not put the Worker's own IP in its place) and `session_dua` from
-/// `User-Agent` (left out when absent) (`visitorProperties`).
+/// `User-Agent` (left out when absent) (`visitorProperties`, for Rust
+/// callers: shell.js's own reads the headers itself and hands them to
+/// [`visitor_of`]).
 pub fn visitor_properties(request: JsValue) -> Result<JsValue, JsValue> {
-    // The two headers as shell.js read them (`""` when absent or
-    // unreadable), or null when the request has no headers to read.
     let headers = visitor(&request);
-    if kind(&headers) != KIND_OBJECT {
+    visitor_of(get(&headers, "0"), get(&headers, "1"))
+}
+
+/// [`visitor_properties`] of the two headers as shell.js's `visitor` read
+/// them (`""` when absent or unreadable), neither a string when the request
+/// has no headers to read.
+pub(crate) fn visitor_of(ip: JsValue, user_agent: JsValue) -> Result<JsValue, JsValue> {
+    // Both are strings, or neither (`visitor` read no headers).
+    if kind(&ip) != KIND_STRING {
         return Err(fail(
             ErrorCode::InvalidValue,
             "visitorProperties needs the incoming Request (an object with headers)",
         ));
     }
-    let (ip, ua) = (text(get(&headers, "0")), text(get(&headers, "1")));
+    let (ip, ua) = (text(ip), text(user_agent));
     let (ip, ua) = crate::core::visitor::properties(&ip, &ua);
     Ok(visitor_object(ip, ua))
 }

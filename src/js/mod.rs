@@ -44,8 +44,8 @@ extern "C" {
     /// `as_f64`, whose glue writes an option to memory).
     fn num(v: &JsValue) -> f64;
     /// `[CF-Connecting-IP, User-Agent]` of an incoming Request ("" when
-    /// absent or unreadable), null when it has no headers to read
-    /// (`visitorProperties`).
+    /// absent or unreadable), `[]` when it has no headers to read
+    /// (`visitorProperties` for Rust callers).
     fn visitor(request: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = flattenValue)]
     fn flatten_value_js(value: &JsValue) -> JsValue;
@@ -96,12 +96,13 @@ const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not
-/// null), a function, `true`; anything else is another code.
+/// null), a function, `true`, a string; anything else is another code.
 const KIND_UNDEFINED: u32 = 0;
 const KIND_NULL: u32 = 1;
 const KIND_OBJECT: u32 = 2;
 const KIND_FUNCTION: u32 = 3;
 const KIND_TRUE: u32 = 5;
+const KIND_STRING: u32 = 7;
 
 /// Writes `value` under `key`; false when `localStorage` refused it.
 fn storage_set(key: &str, value: &str) -> bool {
@@ -121,7 +122,7 @@ fn storage_readable() -> bool {
 /// Strings come back as `JsValue`s: wasm-bindgen's `Option<String>` return
 /// is larger code than `as_string`.
 fn storage_get(key: &str) -> Option<String> {
-    storage_read(STORAGE_GET, key).as_string()
+    opt_text(storage_read(STORAGE_GET, key))
 }
 
 /// Every `localStorage` key that starts with `prefix` and its value, read
@@ -136,14 +137,23 @@ fn storage_list(prefix: &str) -> String {
 /// A string JavaScript handed back (`""` for anything else). Strings come
 /// back as `JsValue`s read here: a `String` return is a larger shim in the
 /// glue for every import.
-#[inline(never)]
 pub(crate) fn text(v: JsValue) -> String {
-    v.as_string().unwrap_or_default()
+    opt_text(v).unwrap_or_default()
 }
 
-/// An event id as a JavaScript string: built by [`text_at`] when short
-/// (fromCharCode takes the bytes as arguments: a caller's own id can be
-/// as long as an event), else by wasm-bindgen's decoder.
+/// A string JavaScript handed back, `None` for anything else: the one copy
+/// of wasm-bindgen's `as_string` (inlined, it weighed some 35 B of gzip at
+/// each caller).
+#[inline(never)]
+pub(crate) fn opt_text(v: JsValue) -> Option<String> {
+    v.as_string()
+}
+
+/// A string handed to JavaScript (an event id, the user and session ids,
+/// `validateEvent`'s JSON): built by [`text_at`] when short (fromCharCode
+/// takes the bytes as arguments: a caller's own id can be as long as an
+/// event), else by wasm-bindgen's decoder, whose inlined call is then in
+/// this one function only.
 fn short_text(s: &str) -> JsValue {
     if s.len() <= 256 {
         text_at(s.as_ptr(), s.len())

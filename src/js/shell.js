@@ -51,7 +51,8 @@ export function encodeBatch(events, options) {
   return call(0, 18, events, options);
 }
 export function visitorProperties(request) {
-  return call(0, 19, request);
+  const [ip, ua] = visitor(request);
+  return call(0, 19, ip, ua);
 }
 
 // Queues analytics events and sends them to CoolaData in batches (the
@@ -139,14 +140,14 @@ export function settled(cb, sent, failed, pending, requests) {
 }
 
 // visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request
-// ("" for a header absent or unreadable), null when there are no headers to
+// ("" for a header absent or unreadable), [] when there are no headers to
 // read. What the object holds is decided in Rust (src/core/visitor.rs).
 export function visitor(r) {
   let h;
   try {
     h = r !== null && typeof r === "object" ? r.headers : undefined;
   } catch (_) {}
-  if (h === null || typeof h !== "object") return null;
+  if (h === null || typeof h !== "object") return [];
   const get = (name) => {
     try {
       const v = typeof h.get === "function" ? h.get(name) : null;

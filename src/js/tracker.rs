@@ -10,9 +10,9 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline,
+    bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_list, storage_readable, storage_remove,
-    storage_set, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
+    storage_set, text, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -93,7 +93,7 @@ extern "C" {
     /// format for [`send`], the storage key of the saved choice for [`hook`].
     fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: bool, key: &str) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
-    pub(super) fn report(cb: &JsValue, error: &JsValue);
+    pub(super) fn report(cb: &JsValue, error: JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
     /// first) a timer that calls `cb(what)` every `ms` (the flush timer) or
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
@@ -142,7 +142,7 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = callback_text(&i.callback).as_string();
+            let text = opt_text(callback_text(&i.callback));
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
@@ -211,7 +211,7 @@ impl Inner {
 
     fn report_one(&self, e: &Error) {
         if self.on_error {
-            report(&self.callback, &js_error(e));
+            report(&self.callback, js_error(e));
         }
     }
 
@@ -358,14 +358,22 @@ impl Inner {
         let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
         if over_budget {
             self.report();
-        } else if !ok && !d.warned.replace(true) {
+        } else if !ok {
+            self.storage_refused();
+        }
+        self.heartbeat(false);
+        ok
+    }
+
+    /// `localStorage` refused a write (at start or since): reported once
+    /// per tracker.
+    fn storage_refused(&self) {
+        if self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
             self.report_one(&Error::new(
                 ErrorCode::StorageError,
                 "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
             ));
         }
-        self.heartbeat(false);
-        ok
     }
 
     /// Queues [`Inner::end_of_task`] when the core asks for it: `track`
@@ -508,12 +516,14 @@ impl CoolaTracker {
         if kind(&options) != KIND_OBJECT {
             return Err(bad_option("options", "must be an object with at least appKey"));
         }
-        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
-        let given = privacy::read(&options)?;
+        // onError first: while it is checked, nothing else is held.
         let on_error = get(&options, "onError");
-        if !matches!(kind(&on_error), KIND_UNDEFINED | KIND_FUNCTION) {
+        let on_error_kind = kind(&on_error);
+        if !matches!(on_error_kind, KIND_UNDEFINED | KIND_FUNCTION) {
             return Err(bad_option("onError", "must be a function (error) => void"));
         }
+        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        let given = privacy::read(&options)?;
 
         let env = environment();
         let (page, env) = (matches!(env.as_bytes().first(), Some(b'1')), env.get(1..).unwrap_or(""));
@@ -542,12 +552,12 @@ impl CoolaTracker {
             callback,
             core: RefCell::new(core),
             page,
-            on_error: kind(&on_error) != KIND_UNDEFINED,
+            on_error: on_error_kind == KIND_FUNCTION,
             waiters: Cell::new(Vec::new()),
             extra,
             durable: durable.then(|| Durable {
                 keys,
-                warned: Cell::new(full),
+                warned: Cell::new(false),
                 beat_at: Cell::new(0),
                 gone: Cell::new(false),
             }),
@@ -559,10 +569,7 @@ impl CoolaTracker {
         hook(&inner.callback, SLOT_ARM, handle as f64, 0);
         inner.heartbeat(false);
         if full {
-            inner.report_one(&Error::new(
-                ErrorCode::StorageError,
-                "localStorage is full: queued events are kept in memory only until it has room",
-            ));
+            inner.storage_refused();
         }
         inner.claim();
         privacy::start(&inner);
@@ -599,7 +606,7 @@ impl CoolaTracker {
 
     /// Sets the user id for events that carry none.
     pub fn set_user_id(&self, user_id: JsValue) -> Result<(), JsValue> {
-        let id = user_id.as_string().unwrap_or_default();
+        let id = text(user_id);
         let mut core = self.inner.core.try_borrow_mut().map_err(|_| busy())?;
         core.set_user_id(&id).map_err(|e| js_error(&e))
     }
@@ -636,7 +643,7 @@ impl CoolaTracker {
 
     /// The user id given to events that carry none.
     pub fn user_id(&self) -> JsValue {
-        JsValue::from_str(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
+        short_text(self.inner.core.try_borrow().as_deref().map_or("", |c| c.user_id()))
     }
 }
 

@@ -240,7 +240,7 @@ for (const q of [100, 10_000, 100_000]) {
     ]);
     const stored = on.storedKeys;
     const total = on.pending;
-    const quota = on.notices?.storage_error ? `localStorage refused writes (storage_error reported ${on.notices.storage_error}×)` : "every event stored";
+    const quota = on.notices?.storage_error ? `the storage budget was reached (storage_error reported ${on.notices.storage_error}× by the last tracker filled)` : "every event stored";
     notes.push(
       `Scaling, ${q.toLocaleString("en")} queued with persistence: ${total.toLocaleString("en")} events queued, ${stored.toLocaleString("en")} localStorage keys ` +
         `(${(on.storedChars / 1e6).toFixed(2)} M chars) at the end; ${quota}; filling took ${(on.fillMs / 1000).toFixed(1)} s.`,

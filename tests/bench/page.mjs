@@ -187,6 +187,8 @@ window.bench = {
     return true;
   },
   async scalingFill({ queued, persist }) {
+    // What scalingEnd reports is this tracker's (each rep fills a fresh one).
+    for (const k in notices) delete notices[k];
     const t = await fresh("coola-tracker", { persist, maxQueueSize: 200_000 });
     const f0 = now();
     for (let i = 0; i < queued; i += 1000) {

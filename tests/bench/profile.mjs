@@ -8,8 +8,10 @@
 // The release wasm has no names once wasm-opt has run, so this rebuilds the
 // web glue from the last release build's wasm (target/wasm32-unknown-unknown/
 // release/coola_tracker.wasm, what `make build` compiled) with wasm-bindgen,
-// then wasm-opt with the Makefile's flags plus -g (keeps the name section):
-// the same code, with names. Prints the top functions by self and by
+// then takes `make build`'s steps around wasm-opt: tools/wasm-names.mjs
+// exports (the exports no JS reads dropped, so wasm-opt can drop what they
+// held), wasm-opt with the Makefile's flags plus -g (keeps the name
+// section), tools/wasm-names.mjs imports: the same code, with names. Prints the top functions by self and by
 // inclusive time, in % of the samples where the page was busy (idle left out).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
@@ -31,7 +33,8 @@ rmSync(prof, { recursive: true, force: true });
 mkdirSync(prof, { recursive: true });
 const env = { ...process.env, PATH: `${join(homedir(), ".cargo", "bin")}:${join(root, "tools", "node_modules", ".bin")}:${process.env.PATH}` };
 execFileSync("wasm-bindgen", ["--target", "web", "--out-dir", prof, wasmIn], { env, stdio: "inherit" });
-exportApi(prof, false);
+const names = (step) => execFileSync(process.execPath, [join(root, "tools", "wasm-names.mjs"), step, prof], { env, stdio: "inherit" });
+names("exports");
 const wasm = join(prof, "coola_tracker_bg.wasm");
 // The Makefile's WASM_OPT_FLAGS, read from it (with -Oz alone, wasm-opt
 // folds identical functions under one name, and the profile names the
@@ -41,6 +44,8 @@ const line = makefile.match(/^WASM_OPT_FLAGS :=(.*)$/m);
 if (!line) throw new Error("no WASM_OPT_FLAGS line in the Makefile");
 const flags = [...line[1].trim().split(/\s+/), "-g"];
 execFileSync("wasm-opt", [...flags, wasm, "-o", wasm], { env, stdio: "inherit" });
+names("imports");
+exportApi(prof, false);
 
 const chromium = await Chromium.start();
 try {

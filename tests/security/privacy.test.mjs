@@ -104,6 +104,48 @@ test("optOut() drops what is queued, stored and in flight, and nothing is sent o
   }
 });
 
+test("optOut() removes each stored event and context once, and only where it is still stored", async () => {
+  const app = uniqueApp("optout-once");
+  const storageKey = storageKeyOf("optout-once");
+  const page = await open();
+  try {
+    const r = await page.evaluate(
+      async ({ app, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        window.fetch = () => new Promise(() => {}); // nothing is acknowledged: everything stays stored
+        const endpoint = `${location.origin}/v3/{appKey}/track`;
+        const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, storageKey });
+        for (let i = 0; i < 3; i++) t.track("before", { i });
+        await new Promise((r) => setTimeout(r, 0));
+        const mine = (k) => k.startsWith(storageKey + ":") && (k.includes(":q:") || k.includes(":ctx:"));
+        const stored = Object.keys(localStorage).filter(mine);
+        const removed = [];
+        const absent = [];
+        const rm = Storage.prototype.removeItem;
+        Storage.prototype.removeItem = function (k) {
+          if (mine(k)) (this.getItem(k) === null ? absent : removed).push(k);
+          return rm.call(this, k);
+        };
+        try {
+          t.optOut();
+          t.optOut(); // a second call finds nothing of this tab left to remove
+        } finally {
+          Storage.prototype.removeItem = rm;
+        }
+        t.free();
+        return { stored, removed, absent, left: Object.keys(localStorage).filter(mine) };
+      },
+      { app, storageKey },
+    );
+    assert.equal(r.stored.filter((k) => k.includes(":ctx:")).length, 1, `one context stored: ${r.stored}`);
+    assert.deepEqual([...r.removed].sort(), [...r.stored].sort(), "each stored event and context removed once");
+    assert.deepEqual(r.absent, [], "no removal of a key that is no longer stored");
+    assert.deepEqual(r.left, []);
+  } finally {
+    await page.context().close();
+  }
+});
+
 test("the choice is kept across a reload, and reaches another tab at once", async () => {
   const app = uniqueApp("choice");
   const storageKey = storageKeyOf("choice");

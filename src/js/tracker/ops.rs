@@ -20,8 +20,9 @@ use crate::js::functions;
 extern "C" {
     /// The current method call's argument `i` (0 or 1).
     fn arg(i: u32) -> JsValue;
-    /// What the current method call returns, or the `Error` it throws.
-    fn give(value: &JsValue);
+    /// What the current method call returns, or the `Error` it throws
+    /// (taken: no drop of it at each caller).
+    fn give(value: JsValue);
     /// Hands the class the module's exports (it calls `coola_op` there).
     #[wasm_bindgen(js_name = start)]
     fn start_shell(exports: &JsValue);
@@ -61,7 +62,7 @@ const ENCODE_BATCH: u32 = 18;
 
 /// Hands back what a method returned, or the error it throws.
 fn give_result(r: Result<JsValue, JsValue>) {
-    give(&r.unwrap_or_else(|e| e));
+    give(r.unwrap_or_else(|e| e));
 }
 
 /// A tracker made in Rust, as the JavaScript class's object that owns it
@@ -101,7 +102,8 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
             // The event's JSON, which shell.js parses.
             VALIDATE_EVENT => functions::validate_event_json(a, b),
             ENCODE_BATCH => functions::encode_batch(a, b).map(JsValue::from),
-            _ => functions::visitor_properties(a),
+            // The two headers shell.js read.
+            _ => functions::visitor_of(a, b),
         });
         return 0.0;
     }
@@ -109,7 +111,7 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         return match CoolaTracker::new(arg(0)) {
             Ok(t) => handle(t),
             Err(e) => {
-                give(&e);
+                give(e);
                 0.0
             }
         };
@@ -136,14 +138,14 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
             give_result(t.track(name, props));
         }
         SET_USER_ID => give_result(t.set_user_id(arg(0)).map(|_| JsValue::UNDEFINED)),
-        FLUSH => give(&t.flush()),
-        SHUTDOWN => give(&t.shutdown()),
+        FLUSH => give(t.flush().into()),
+        SHUTDOWN => give(t.shutdown().into()),
         OPT_OUT => t.opt_out(),
         OPT_IN => t.opt_in(),
         TRACK_PAGE_VIEW => give_result(t.track_page_view(arg(0))),
         SET_PROPERTIES => give_result(t.set_properties(arg(0)).map(|_| JsValue::UNDEFINED)),
-        USER_ID => give(&t.user_id()),
-        SESSION_ID => give(&t.session_id()),
+        USER_ID => give(t.user_id()),
+        SESSION_ID => give(t.session_id()),
         PENDING => return t.pending() as f64,
         CLOSED => return f64::from(u8::from(t.closed())),
         OPTED_OUT => return f64::from(u8::from(t.opted_out())),

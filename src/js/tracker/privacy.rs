@@ -12,7 +12,7 @@ use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, short_text, storage_get, storage_list,
+    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, opt_text, short_text, storage_get, storage_list,
     storage_remove, storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
 };
 use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
@@ -76,6 +76,8 @@ pub(super) fn prepare(cfg: &mut Config, page: bool) {
 pub(super) struct Given {
     /// The function, or undefined.
     pub(super) before_send: JsValue,
+    /// It is a function (the kind `read` checked).
+    given: bool,
     properties: String,
 }
 
@@ -83,7 +85,8 @@ pub(super) struct Given {
 /// touches storage: a bad option leaves nothing behind).
 pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     let hook = get(options, "beforeSend");
-    if !matches!(kind(&hook), KIND_UNDEFINED | KIND_FUNCTION) {
+    let hook_kind = kind(&hook);
+    if !matches!(hook_kind, KIND_UNDEFINED | KIND_FUNCTION) {
         return Err(bad_option(
             "beforeSend",
             "must be a function (event) => event | null | false | undefined",
@@ -102,13 +105,14 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
     };
     Ok(Given {
         before_send: hook,
+        given: hook_kind == KIND_FUNCTION,
         properties,
     })
 }
 
 /// Hands what [`read`] found to the core.
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
-    let before_send = kind(&given.before_send) != KIND_UNDEFINED;
+    let before_send = given.given;
     core.set_hold(before_send);
     // Checked by `read`: it cannot fail here.
     let _ = core.set_properties(&given.properties);
@@ -213,7 +217,8 @@ impl Inner {
         };
         let answer = before_send(&self.callback, &json);
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-        let changed = answer.as_string();
+        let null = kind(&answer) == KIND_NULL;
+        let changed = opt_text(answer);
         if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
             core.drop_held();
             let mut why = String::from("beforeSend threw (nothing was queued): ");
@@ -222,7 +227,7 @@ impl Inner {
             caused(&e);
             return Err(e);
         }
-        if kind(&answer) == KIND_NULL {
+        if null {
             core.drop_held();
             return Ok(String::new());
         }
@@ -259,12 +264,17 @@ impl Inner {
         };
         self.persist();
         if let Some(d) = &self.durable {
-            for k in privacy::opt_out_keys(&d.keys, &prefix, contexts) {
+            // With `save`, the pass over the tracker's keys below removes
+            // this tab's contexts with every other tab's, each once and only
+            // where it is still stored (by number, an earlier optOut() or
+            // page hide's removals would be made again).
+            for k in privacy::opt_out_keys(&d.keys, &prefix, if save { 0 } else { contexts }) {
                 storage_remove(&k);
             }
             if save {
-                // Gone tabs' events and contexts too (one pass over the
-                // tracker's keys): nothing of this visitor is sent later.
+                // Every tab's events and contexts, this one's and gone
+                // tabs' (one pass over the tracker's keys): nothing of this
+                // visitor is sent later.
                 for &(k, _, _) in &listed(&storage_list(&prefix)) {
                     if claim::forgotten(&d.keys, k) {
                         storage_remove(k);
@@ -388,10 +398,10 @@ impl CoolaTracker {
     /// The current session id, `""` when sessions are off.
     pub fn session_id(&self) -> JsValue {
         let Ok(mut c) = self.inner.core.try_borrow_mut() else {
-            return JsValue::from_str("");
+            return short_text("");
         };
         self.inner.sync_session(&mut c, now_ms());
-        JsValue::from_str(c.session_id())
+        short_text(c.session_id())
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
@@ -416,7 +426,7 @@ impl Inner {
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
             if self.on_error {
-                report(&self.callback, &e);
+                report(&self.callback, e);
             }
         }
     }
