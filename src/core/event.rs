@@ -500,8 +500,10 @@ mod tests {
             "s10:event_name1:es7:user_id1:uz1:a1:b",
             "s10:event_name1:es7:user_id1:uz1:a1:bs3:uid1:x",
         ] {
-            let e = validate_entries(&mut String::new(), bad, &defaults, &opts).unwrap_err();
+            let mut out = String::from("kept");
+            let e = validate_entries(&mut out, bad, &defaults, &opts).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidValue, "{bad}");
+            assert_eq!(out, "kept", "nothing of the valid event stays appended: {bad}");
         }
     }
 

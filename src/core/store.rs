@@ -567,6 +567,7 @@ pub(crate) mod tests {
             // Text of a flat object's shape, with multi-byte characters,
             // escapes and stray bytes where a key or a value ends.
             if let Some((head, shared)) = split_shared(&s, n) {
+                proptest::prop_assert!(s.is_char_boundary(head.len()));
                 proptest::prop_assert_eq!(format!("{head}{shared}"), s.clone());
             }
             let _ = context_json(&s);

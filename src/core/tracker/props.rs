@@ -41,9 +41,17 @@ impl<'a> Props<'a> {
         defaults: &[(&str, RawValue<'_>)],
         opts: &ValidateOptions,
     ) -> Result<(Option<i64>, u64), Error> {
+        let start = out.len();
         let r = event::validate_with_defaults(out, event_name, &mut self, defaults, opts);
         match self.err {
-            Some(e) => Err(e),
+            // The properties before a malformed entry may have made a valid
+            // event: nothing of it stays appended (as on validation's errors).
+            Some(e) => {
+                // SAFETY: `start` was the length before validation, which
+                // only appends: at most the length now, and a char boundary.
+                unsafe { out.as_mut_vec().set_len(start) };
+                Err(e)
+            }
             None => r,
         }
     }
