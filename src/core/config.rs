@@ -464,7 +464,12 @@ pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> 
     let (mut done, mut i) = (0, 0);
     while !n.is_empty() && i + n.len() <= b.len() {
         if b.get(i..i + n.len()).is_some_and(|s| *s == *n) {
-            out.push_str(hay.get(done..i).unwrap_or(""));
+            debug_assert!(hay.is_char_boundary(done) && hay.is_char_boundary(i));
+            // SAFETY: `i` starts a match of `needle`, a non-empty `str`,
+            // so its byte is no continuation byte; `done` is 0 or the end
+            // of such a match, whose last character is whole (its length is
+            // its lead byte's): both char boundaries, `done <= i < len`.
+            out.push_str(unsafe { hay.get_unchecked(done..i) });
             if encode {
                 form::push_component(&mut out, with);
             } else {
@@ -476,7 +481,9 @@ pub(crate) fn replace_all(hay: &str, needle: &str, with: &str, encode: bool) -> 
             i += 1;
         }
     }
-    out.push_str(hay.get(done..).unwrap_or(""));
+    debug_assert!(hay.is_char_boundary(done));
+    // SAFETY: `done` is 0 or the end of a match within `hay` (see above).
+    out.push_str(unsafe { hay.get_unchecked(done..) });
     out
 }
 
@@ -589,6 +596,20 @@ fn is_loopback(host: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_all_cuts_at_whole_characters() {
+        // Multi-byte characters next to, and inside, the needle; overlapping
+        // and adjacent matches; an empty needle replaces nothing.
+        assert_eq!(replace_all("é{k}ü{k}{k}€", "{k}", "😀", false), "é😀ü😀😀€");
+        assert_eq!(replace_all("aéé€éb", "é€", "-", false), "aé-éb");
+        assert_eq!(replace_all("ééé", "éé", "x", false), "xé");
+        assert_eq!(
+            replace_all("/v1/{appKey}", "{appKey}", "a b/é", true),
+            "/v1/a%20b%2F%C3%A9"
+        );
+        assert_eq!(replace_all("é", "", "x", false), "é");
+    }
 
     fn build(opts: &[(&str, OptValue)]) -> Result<Config, Error> {
         let mut c = Config::default();

@@ -37,7 +37,11 @@ pub fn push_str(out: &mut String, s: &str) {
         if b >= 0x20 && b != b'"' && b != b'\\' && !line_sep {
             continue;
         }
-        out.push_str(s.get(start..i - 1).unwrap_or(""));
+        debug_assert!(s.is_char_boundary(start) && s.is_char_boundary(i - 1));
+        // SAFETY: `i - 1` is the index of the byte to escape, ASCII or the
+        // lead byte E2, and `start` is 0 or just past an escaped ASCII byte
+        // or a whole E2 80 A8/A9: char boundaries, `start <= i - 1 < len`.
+        out.push_str(unsafe { s.get_unchecked(start..i - 1) });
         start = i;
         let short = match b {
             b'"' => '"',
@@ -67,7 +71,10 @@ pub fn push_str(out: &mut String, s: &str) {
             push_unicode_escape(out, u32::from(b));
         }
     }
-    out.push_str(s.get(start..).unwrap_or(""));
+    debug_assert!(s.is_char_boundary(start));
+    // SAFETY: `start` is 0 or just past an escaped character (see above),
+    // whose bytes `get` found: a char boundary, at most the length.
+    out.push_str(unsafe { s.get_unchecked(start..) });
     out.push('"');
 }
 
