@@ -51,10 +51,12 @@ pub const KEY_BYTES: usize = 48;
 /// their escapes (a `,"` can end a string value, so it does not tell where
 /// a key starts). One walk over the text.
 pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
+    // Nothing to split off: no walk (every event stored whole comes here).
+    if n == 0 || n > MAX_SPLIT {
+        return None;
+    }
     let mut starts = [0; MAX_SPLIT];
-    let skip = keys(json, &mut starts)
-        .checked_sub(n)
-        .filter(|&s| s > 0 && n > 0 && n <= MAX_SPLIT)?;
+    let skip = keys(json, &mut starts).checked_sub(n).filter(|&s| s > 0)?;
     let at = (*starts.get(skip % MAX_SPLIT)? as usize).min(json.len());
     debug_assert!(json.is_char_boundary(at));
     // SAFETY: `keys` notes a key's start only where a `"` follows it, at
@@ -166,7 +168,8 @@ impl Keys {
     pub fn same_app(&self, tab: &str) -> bool {
         // This tab's app hash and its dot.
         let n = HASH_LEN + 1;
-        tab.len() >= n && tab.as_bytes().get(..n) == self.tab.as_bytes().get(..n)
+        // `self.tab` is longer than `n`: a shorter `tab` gives `None`.
+        tab.as_bytes().get(..n) == self.tab.as_bytes().get(..n)
     }
 
     /// `<prefix>:<kind>:<tab>`, then `:<n>` when given.
@@ -250,12 +253,6 @@ impl Keys {
     /// is not one.
     pub fn parse_context<'a>(&self, key: &'a str) -> Option<(&'a str, u64)> {
         self.parse(key, "ctx")
-    }
-
-    /// The tab of a heartbeat key of another tab of this app; `None` for
-    /// this tab's own key, another app's, or a key of another form.
-    pub fn other_tab_of_heartbeat<'a>(&self, key: &'a str) -> Option<&'a str> {
-        self.after(key, "tab").filter(|tab| self.other_tab(tab))
     }
 
     /// Whether `tab` is the id of another tab of this app (not this one).
@@ -510,7 +507,9 @@ pub(crate) mod tests {
         assert_eq!(k.heartbeat_prefix(), "coola:tab:");
         assert!(k.heartbeat().starts_with(&k.heartbeat_prefix()));
         let other = format!("{app}.t2");
-        assert_eq!(k.other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.as_str()));
+        // How the claim finds another tab of this app by its heartbeat key.
+        let other_tab_of_heartbeat = |key: &str| k.after(key, "tab").filter(|t| k.other_tab(t)).map(String::from);
+        assert_eq!(other_tab_of_heartbeat(&k.heartbeat_of(&other)), Some(other.clone()));
         assert!(k.other_tab(&other));
         for not_other in [k.tab(), "00000000.t2", "deadtab", ""] {
             assert!(!k.other_tab(not_other), "{not_other}");
@@ -522,7 +521,7 @@ pub(crate) mod tests {
             format!("other:tab:{app}.t2"),
             k.event(1),
         ] {
-            assert_eq!(k.other_tab_of_heartbeat(&not_other), None, "{not_other}");
+            assert_eq!(other_tab_of_heartbeat(&not_other), None, "{not_other}");
         }
         assert_eq!(k.parse_event("coola:q:t9:7"), Some(("t9", 7)));
         assert_eq!(k.context(3), format!("coola:ctx:{app}.t1:3"));
