@@ -1,0 +1,423 @@
+// Reorders the functions of a .wasm so that it gzips smaller.
+//
+//   node tools/reorder.mjs <file.wasm> [--iterations N]
+//
+// DEFLATE finds repeats only within a 32 KB window, and the order in which
+// the linker and wasm-opt leave the functions puts alike bodies far apart.
+// This tool changes nothing but that order: every body stays byte for byte
+// as it was, except the indices of the functions it calls (`call`,
+// `ref.func`), which follow the new order, as do the function section's
+// types, the element segments, the exports and the start function. Imported functions keep their indices.
+//
+// The order is searched for with the real measure, gzip -9 of the whole
+// module: a greedy chain of bodies that compress well after one another,
+// then moves of short runs of functions kept only when the module gets
+// smaller. The search is seeded, so the same input always gives the same
+// output. The result must pass `WebAssembly.validate` and be smaller, else
+// the file is left as it was.
+//
+// A search takes some seconds, so results are cached under
+// target/reorder-cache/ by the SHA-256 of the input: a build whose wasm did
+// not change pays nothing.
+
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+
+const VERSION = 1;
+
+/** Reads an unsigned LEB128 at `at`: [value, next offset]. */
+function uleb(b, at) {
+  let v = 0;
+  let shift = 0;
+  for (;;) {
+    const x = b[at++];
+    v += (x & 0x7f) * 2 ** shift;
+    shift += 7;
+    if (x < 0x80) return [v, at];
+  }
+}
+
+/** Skips a signed LEB128 at `at`. */
+function skipLeb(b, at) {
+  while (b[at++] & 0x80);
+  return at;
+}
+
+/** An unsigned LEB128 as bytes. */
+function encodeUleb(v) {
+  const out = [];
+  do {
+    let x = v % 128;
+    v = Math.floor(v / 128);
+    if (v) x |= 0x80;
+    out.push(x);
+  } while (v);
+  return out;
+}
+
+/** The module's sections: [{ id, start, end }] over the payloads. */
+function sections(b) {
+  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) throw new Error("not a wasm module");
+  const out = [];
+  let at = 8;
+  while (at < b.length) {
+    const id = b[at];
+    const [size, start] = uleb(b, at + 1);
+    out.push({ id, start, end: start + size });
+    at = start + size;
+  }
+  return out;
+}
+
+/** How many functions the import section brings in. */
+function importedFunctions(b, s) {
+  if (!s) return 0;
+  let [n, at] = uleb(b, s.start);
+  let funcs = 0;
+  for (let i = 0; i < n; i++) {
+    let len;
+    [len, at] = uleb(b, at);
+    at += len;
+    [len, at] = uleb(b, at);
+    at += len;
+    const kind = b[at++];
+    if (kind === 0) {
+      funcs++;
+      at = skipLeb(b, at);
+    } else if (kind === 1) {
+      at++; // reftype
+      at = limits(b, at);
+    } else if (kind === 2) {
+      at = limits(b, at);
+    } else if (kind === 3) {
+      at += 2; // valtype, mutability
+    } else {
+      throw new Error(`import kind ${kind}`);
+    }
+  }
+  return funcs;
+}
+
+function limits(b, at) {
+  const flag = b[at++];
+  at = skipLeb(b, at);
+  if (flag & 1) at = skipLeb(b, at);
+  return at;
+}
+
+/**
+ * Splits a function body into the bytes between the function indices it
+ * names: { parts: [Buffer...], targets: [index...] }, parts.length ==
+ * targets.length + 1. Throws on an opcode it does not know, so an input it
+ * cannot read is left alone rather than miswritten.
+ */
+function splitBody(b, start, end) {
+  const parts = [];
+  const targets = [];
+  let from = start;
+  let [groups, at] = uleb(b, start);
+  for (let g = 0; g < groups; g++) {
+    at = skipLeb(b, at); // count
+    at++; // valtype
+  }
+  const cut = (idxStart, idxEnd, idx) => {
+    parts.push(b.subarray(from, idxStart));
+    targets.push(idx);
+    from = idxEnd;
+  };
+  while (at < end) {
+    const op = b[at++];
+    if (op === 0x02 || op === 0x03 || op === 0x04) {
+      // blocktype: 0x40, a value type, or a type index (s33)
+      const t = b[at];
+      if (t === 0x40 || (t >= 0x6f && t <= 0x7f) || t === 0x70 || t === 0x7b) at++;
+      else at = skipLeb(b, at);
+    } else if (op === 0x0c || op === 0x0d) {
+      at = skipLeb(b, at);
+    } else if (op === 0x0e) {
+      let n;
+      [n, at] = uleb(b, at);
+      for (let i = 0; i <= n; i++) at = skipLeb(b, at);
+    } else if (op === 0x10 || op === 0xd2) {
+      const s = at;
+      const [idx, e] = uleb(b, at);
+      cut(s, e, idx);
+      at = e;
+    } else if (op === 0x11) {
+      at = skipLeb(b, skipLeb(b, at));
+    } else if (op >= 0x20 && op <= 0x26) {
+      at = skipLeb(b, at);
+    } else if (op >= 0x28 && op <= 0x3e) {
+      at = skipLeb(b, skipLeb(b, at));
+    } else if (op === 0x3f || op === 0x40) {
+      at++;
+    } else if (op === 0x41 || op === 0x42) {
+      at = skipLeb(b, at);
+    } else if (op === 0x43) {
+      at += 4;
+    } else if (op === 0x44) {
+      at += 8;
+    } else if (op === 0xd0) {
+      at++;
+    } else if (op === 0x1c) {
+      let n;
+      [n, at] = uleb(b, at);
+      at += n;
+    } else if (op === 0xfc) {
+      let sub;
+      [sub, at] = uleb(b, at);
+      if (sub <= 7) {
+        // saturating truncations: no immediate
+      } else if (sub === 8 || sub === 12 || sub === 14) {
+        at = skipLeb(b, skipLeb(b, at));
+      } else if (sub === 10) {
+        at += 2;
+      } else if (sub === 9 || sub === 11 || sub === 13 || (sub >= 15 && sub <= 17)) {
+        at = skipLeb(b, at);
+      } else {
+        throw new Error(`opcode 0xfc ${sub}`);
+      }
+    } else if (
+      op === 0x00 ||
+      op === 0x01 ||
+      op === 0x05 ||
+      op === 0x0b ||
+      op === 0x0f ||
+      op === 0x1a ||
+      op === 0x1b ||
+      op === 0xd1 ||
+      (op >= 0x45 && op <= 0xc4)
+    ) {
+      // no immediate
+    } else {
+      throw new Error(`opcode 0x${op.toString(16)}`);
+    }
+  }
+  if (at !== end) throw new Error("a body ran past its end");
+  parts.push(b.subarray(from, end));
+  return { parts, targets };
+}
+
+/** Reads what the tool rewrites, or throws. */
+function read(b) {
+  const secs = sections(b);
+  const code = secs.find((s) => s.id === 10);
+  if (!code) throw new Error("no code section");
+  const imported = importedFunctions(b, secs.find((s) => s.id === 2));
+  let [n, at] = uleb(b, code.start);
+  const bodies = [];
+  for (let i = 0; i < n; i++) {
+    const [size, start] = uleb(b, at);
+    bodies.push(splitBody(b, start, start + size));
+    at = start + size;
+  }
+  // The function section: each defined function's type, in the same order.
+  const types = [];
+  const fsec = secs.find((s) => s.id === 3);
+  let [count, p] = uleb(b, fsec.start);
+  for (let i = 0; i < count; i++) {
+    let t;
+    [t, p] = uleb(b, p);
+    types.push(t);
+  }
+  if (count !== n) throw new Error("function and code sections disagree");
+  return { secs, imported, bodies, types };
+}
+
+/** Rewrites a function index through `map` (defined functions only). */
+function remap(idx, imported, map) {
+  return idx < imported ? idx : imported + map[idx - imported];
+}
+
+/** The export section with function indices remapped. */
+function exportSection(b, s, imported, map) {
+  const out = [];
+  let [n, at] = uleb(b, s.start);
+  out.push(...encodeUleb(n));
+  for (let i = 0; i < n; i++) {
+    const [len, p] = uleb(b, at);
+    const kind = b[p + len];
+    out.push(...b.subarray(at, p + len + 1));
+    let idx;
+    [idx, at] = uleb(b, p + len + 1);
+    out.push(...encodeUleb(kind === 0 ? remap(idx, imported, map) : idx));
+  }
+  return Buffer.from(out);
+}
+
+/** The element section (active segments of function indices only). */
+function elementSection(b, s, imported, map) {
+  const out = [];
+  let [n, at] = uleb(b, s.start);
+  out.push(...encodeUleb(n));
+  for (let i = 0; i < n; i++) {
+    let flags;
+    [flags, at] = uleb(b, at);
+    if (flags !== 0) throw new Error(`element segment flags ${flags}`);
+    out.push(...encodeUleb(flags));
+    const exprStart = at;
+    while (b[at] !== 0x0b) at++;
+    at++;
+    out.push(...b.subarray(exprStart, at));
+    let count;
+    [count, at] = uleb(b, at);
+    out.push(...encodeUleb(count));
+    for (let k = 0; k < count; k++) {
+      let idx;
+      [idx, at] = uleb(b, at);
+      out.push(...encodeUleb(remap(idx, imported, map)));
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The module with the defined functions in `order` (old positions). */
+function write(b, m, order) {
+  const map = new Array(order.length);
+  order.forEach((old, pos) => (map[old] = pos));
+  const chunks = [b.subarray(0, 8)];
+  const section = (id, payload) => chunks.push(Buffer.from([id, ...encodeUleb(payload.length)]), payload);
+  for (const s of m.secs) {
+    if (s.id === 10) {
+      const parts = [Buffer.from(encodeUleb(order.length))];
+      for (const old of order) {
+        const { parts: p, targets } = m.bodies[old];
+        const body = [];
+        for (let i = 0; i < targets.length; i++) {
+          body.push(p[i], Buffer.from(encodeUleb(remap(targets[i], m.imported, map))));
+        }
+        body.push(p[targets.length]);
+        const bytes = Buffer.concat(body);
+        parts.push(Buffer.from(encodeUleb(bytes.length)), bytes);
+      }
+      section(10, Buffer.concat(parts));
+    } else if (s.id === 3) {
+      section(3, Buffer.from([...encodeUleb(order.length), ...order.flatMap((old) => encodeUleb(m.types[old]))]));
+    } else if (s.id === 7) {
+      section(7, exportSection(b, s, m.imported, map));
+    } else if (s.id === 9) {
+      section(9, elementSection(b, s, m.imported, map));
+    } else if (s.id === 8) {
+      const [idx] = uleb(b, s.start);
+      section(8, Buffer.from(encodeUleb(remap(idx, m.imported, map))));
+    } else if (s.id === 0) {
+      // custom sections (names) would name the old order: leave them out
+      throw new Error("custom section present: strip it first");
+    } else {
+      section(s.id, b.subarray(s.start, s.end));
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+
+/** A small seeded generator (mulberry32), so a search is repeatable. */
+function random(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A greedy chain: start with the largest body, then each time take the
+ * body that adds the least to the compressed size of the last few KB, per
+ * byte it weighs alone.
+ */
+function greedy(m) {
+  const flat = m.bodies.map((x) => Buffer.concat(x.parts));
+  const alone = flat.map(gz);
+  const n = flat.length;
+  const left = new Set(flat.keys());
+  let first = 0;
+  for (const k of left) if (flat[k].length > flat[first].length) first = k;
+  const order = [first];
+  left.delete(first);
+  let ctx = flat[first];
+  const WINDOW = 4096;
+  while (left.size) {
+    const tail = ctx.subarray(Math.max(0, ctx.length - WINDOW));
+    const base = gz(tail);
+    let best = -1;
+    let bestCost = Infinity;
+    for (const k of left) {
+      const cost = (gz(Buffer.concat([tail, flat[k]])) - base) / (alone[k] + 1);
+      if (cost < bestCost) [best, bestCost] = [k, cost];
+    }
+    order.push(best);
+    left.delete(best);
+    ctx = Buffer.concat([tail, flat[best]]);
+  }
+  if (order.length !== n) throw new Error("greedy lost a function");
+  return order;
+}
+
+/** Moves of short runs of functions, each kept only if the module shrinks. */
+function improve(b, m, order, iterations) {
+  const next = random(0x5eed);
+  let best = gz(write(b, m, order));
+  const runs = [1, 1, 1, 2, 3, 5, 8];
+  for (let t = 0; t < iterations; t++) {
+    const o = order.slice();
+    const i = Math.floor(next() * o.length);
+    const run = o.splice(i, runs[Math.floor(next() * runs.length)]);
+    const j = Math.floor(next() * (o.length + 1));
+    o.splice(j, 0, ...run);
+    const size = gz(write(b, m, o));
+    if (size <= best) [best, order] = [size, o];
+  }
+  return order;
+}
+
+/** The reordered module, or null when no order found is smaller. */
+export function reorder(input, iterations) {
+  const m = read(input);
+  const identity = m.bodies.map((_, i) => i);
+  // The writer must give the input back unchanged in its own order.
+  if (!write(input, m, identity).equals(input)) throw new Error("the module does not round-trip");
+  const order = improve(input, m, greedy(m), iterations);
+  const out = write(input, m, order);
+  if (!WebAssembly.validate(out)) throw new Error("the reordered module does not validate");
+  return gz(out) < gz(input) ? out : null;
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  const file = args.find((a) => !a.startsWith("--"));
+  const it = args.indexOf("--iterations");
+  const iterations = it >= 0 ? Number(args[it + 1]) : 3000;
+  if (!file) {
+    console.error("usage: node tools/reorder.mjs <file.wasm> [--iterations N]");
+    process.exit(2);
+  }
+  const input = readFileSync(file);
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const cacheDir = join(root, "target", "reorder-cache");
+  const key = createHash("sha256").update(`v${VERSION} ${iterations} `).update(input).digest("hex");
+  const cached = join(cacheDir, `${key}.wasm`);
+  if (existsSync(cached)) {
+    copyFileSync(cached, file);
+    console.log(`${file}: functions reordered (cached)`);
+    return;
+  }
+  const started = Date.now();
+  const out = reorder(input, iterations);
+  mkdirSync(cacheDir, { recursive: true });
+  if (out) {
+    writeFileSync(cached, out);
+    writeFileSync(file, out);
+    const s = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(`${file}: functions reordered, gzip -9 ${gz(input)} -> ${gz(out)} B (${s} s)`);
+  } else {
+    writeFileSync(cached, input);
+    console.log(`${file}: no smaller order found, left as it was`);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) main();
