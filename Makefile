@@ -37,7 +37,7 @@ WASM_NODE_PORT ?= 18787
 WASM_CHROME_PORT ?= 18788
 CHROMEDRIVER ?= /usr/bin/chromedriver
 
-.PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector \
+.PHONY: help tools rust-tools node-tools browser build package test test-host test-lint test-collector test-tools \
         test-wasm-node test-wasm-chrome test-package test-demo demo bench size clean test-edge bench-edge
 
 help:
@@ -108,7 +108,7 @@ package: build
 ## ---- tests ---------------------------------------------------------------
 
 test: tools browser
-	$(MAKE) --no-print-directory test-lint test-host test-collector test-wasm-node test-wasm-chrome \
+	$(MAKE) --no-print-directory test-lint test-host test-collector test-tools test-wasm-node test-wasm-chrome \
 	  test-package test-demo test-security test-soak test-edge
 	@echo "make test: every tier passed"
 
@@ -126,6 +126,10 @@ test-host:
 
 test-collector:
 	node --test www/collector/
+
+# The build's own tools (tools/reorder.mjs).
+test-tools: tools
+	node --test tests/tools/
 
 test-wasm-node:
 	tests/with-collector.sh $(WASM_NODE_PORT) $(WASM_PACK) test --mode no-install --node

@@ -202,7 +202,7 @@ function splitBody(b, start, end) {
 }
 
 /** Reads what the tool rewrites, or throws. */
-function read(b) {
+export function read(b) {
   const secs = sections(b);
   const code = secs.find((s) => s.id === 10);
   if (!code) throw new Error("no code section");
@@ -275,7 +275,7 @@ function elementSection(b, s, imported, map) {
 }
 
 /** The module with the defined functions in `order` (old positions). */
-function write(b, m, order) {
+export function write(b, m, order) {
   const map = new Array(order.length);
   order.forEach((old, pos) => (map[old] = pos));
   const chunks = [b.subarray(0, 8)];
