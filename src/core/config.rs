@@ -297,23 +297,9 @@ impl Config {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
             if let Entry::Prop(k, v) = e? {
-                let Some(field) = field_of(k) else {
-                    continue;
-                };
-                let (s, n, b) = match v {
-                    RawValue::Absent => continue,
-                    RawValue::Str(s) => (Some(s), f64::NAN, None),
-                    RawValue::Num(n) => (None, n, None),
-                    // A fraction, which num::int_text (whole numbers) cannot read.
-                    RawValue::NumText(t) if field == Field::SampleRate => {
-                        c.sample_rate = Some(privacy::parse_rate(t)?);
-                        continue;
-                    }
-                    RawValue::NumText(t) => (None, num::int_text(t), None),
-                    RawValue::Bool(b) => (None, f64::NAN, Some(b)),
-                    _ => (None, f64::NAN, None),
-                };
-                c.apply(k, field, s, n, b)?;
+                if let Some(field) = field_of(k) {
+                    c.apply(k, field, v)?;
+                }
             }
         }
         c.check()?;
@@ -322,30 +308,44 @@ impl Config {
 
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        let (s, n, b) = match v {
-            OptValue::Absent => return Ok(()),
-            OptValue::Str(s) => (Some(s.as_str()), f64::NAN, None),
-            OptValue::Num(n) => (None, *n, None),
-            OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
-            OptValue::Other(_) => (None, f64::NAN, None),
-        };
         let Some(field) = field_of(name) else {
             return Ok(());
         };
-        if field == Field::SampleRate && !n.is_nan() {
-            let mut t = String::new();
-            if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
-                return Err(privacy::bad_rate());
+        let raw = match v {
+            OptValue::Absent => RawValue::Absent,
+            OptValue::Str(s) => RawValue::Str(s),
+            OptValue::Num(n) if field == Field::SampleRate => {
+                let mut t = String::new();
+                if !(0.0..=1.0).contains(n) || !num::push_json_number(&mut t, *n) {
+                    return Err(privacy::bad_rate());
+                }
+                self.sample_rate = Some((*n, t));
+                return Ok(());
             }
-            self.sample_rate = Some((n, t));
-            return Ok(());
-        }
-        self.apply(name, field, s, n, b)
+            OptValue::Num(n) => RawValue::Num(*n),
+            OptValue::Bool(b) => RawValue::Bool(*b),
+            OptValue::Other(k) => RawValue::Other(k),
+        };
+        self.apply(name, field, raw)
     }
 
-    /// Applies option `name` (of `field`) given as its string, number (NaN
-    /// if not one) or boolean.
-    fn apply(&mut self, name: &str, field: Field, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
+    /// Applies option `name` (of `field`) as it arrived. An absent option
+    /// keeps its default. Options are whole numbers, so a number's text is
+    /// read as an integer (other text becomes NaN, which every numeric
+    /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`].
+    fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
+        let (s, n, b) = match v {
+            RawValue::Absent => return Ok(()),
+            RawValue::Str(s) => (Some(s), f64::NAN, None),
+            RawValue::Num(n) => (None, n, None),
+            RawValue::NumText(t) if field == Field::SampleRate => {
+                self.sample_rate = Some(privacy::parse_rate(t)?);
+                return Ok(());
+            }
+            RawValue::NumText(t) => (None, num::int_text(t), None),
+            RawValue::Bool(b) => (None, f64::NAN, Some(b)),
+            _ => (None, f64::NAN, None),
+        };
         let kind = field.kind();
         let text = s.filter(|s| !s.is_empty());
         let ok = match kind {
