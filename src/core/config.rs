@@ -540,7 +540,8 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     if has_hidden(b) {
         return Err(hidden());
     }
-    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    // No control character is left (has_hidden): num::eq_fold is exact.
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| num::eq_fold(h, p));
     let (skip, secure) = if starts(b"https://") {
         (8, true)
     } else if starts(b"http://") {
@@ -577,9 +578,9 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
 const HTTPS: &str = "must be an https:// URL (http only for localhost, 127.0.0.0/8, [::1])";
 
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
-/// most 3 digits).
+/// most 3 digits). `host` holds no control character (see `check_endpoint`).
 fn is_loopback(host: &[u8]) -> bool {
-    if host.eq_ignore_ascii_case(b"localhost") || host == b"::1" {
+    if num::eq_fold(host, b"localhost") || host == b"::1" {
         return true;
     }
     let mut parts = 0;

@@ -215,16 +215,16 @@ fn push_name(out: &mut String, list: &'static [u8], i: usize) {
 }
 
 /// The index of `w` in the comma-separated `list`, matched
-/// case-insensitively on the full name or its first three letters.
+/// case-insensitively on the full name or its first three letters. `w` is
+/// a word of ASCII letters ([`Cur::word`]) and the names are letters:
+/// [`num::eq_fold`] is exact on them.
 fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
     let mut rest = list;
     let mut i = 0;
     loop {
         let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
         let n = rest.get(..end)?;
-        if !w.is_empty()
-            && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
-        {
+        if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p)))) {
             return Some(i);
         }
         rest = rest.get(end + 1..)?;
