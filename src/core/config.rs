@@ -75,7 +75,11 @@ fn field_of(name: &str) -> Option<Field> {
     for (at, &c) in NAMES.iter().enumerate() {
         if c == b' ' {
             if NAMES.get(start..at).is_some_and(|w| *w == *n) {
-                return FIELDS.get(i).copied();
+                debug_assert!(i < FIELDS.len() && FIELDS.get(i).is_some_and(|&f| f as usize == i));
+                // SAFETY: NAMES holds as many names as Field has variants
+                // (`names_text_is_option_names_in_order`), so `i` is below
+                // their count, and the variants are 0, 1, 2... in NAMES' order.
+                return Some(unsafe { core::mem::transmute::<u8, Field>(i as u8) });
             }
             i += 1;
             start = at + 1;
