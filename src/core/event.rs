@@ -275,7 +275,13 @@ fn write_event<'a>(
     }
     for (i, (key, value)) in defaults.iter().enumerate() {
         let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
-            || matches!(value, RawValue::Str("") | RawValue::Absent);
+            || match value {
+                // `s.is_empty()`, not a `""` pattern: that one compiled to a
+                // call of the string comparison.
+                RawValue::Str(s) => s.is_empty(),
+                RawValue::Absent => true,
+                _ => false,
+            };
         if !skip {
             write_prop(out, key, *value, opts, &mut seen)?;
         }
@@ -368,7 +374,7 @@ fn write_value(
         _ => Special::No,
     };
     if special == Special::Time {
-        if matches!(value, RawValue::Str("")) {
+        if matches!(value, RawValue::Str(s) if s.is_empty()) {
             // Empty is as good as absent: optional under server timestamps,
             // otherwise the mandatory field is missing.
             if opts.server_timestamp {
