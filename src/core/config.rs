@@ -19,7 +19,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track"
 
 /// What each option is, and so how [`Config::set`] checks it and what its
 /// message says. One table instead of a message per option: the messages are
-/// built from shared parts ([`Kind::message`]).
+/// built from shared parts ([`Kind::push_message`]).
 #[derive(Clone, Copy)]
 enum Kind {
     /// A non-empty string; the text completes "must be a non-empty string".
@@ -137,10 +137,9 @@ impl Field {
 }
 
 impl Kind {
-    /// What the option must be, e.g. "must be a whole number of milliseconds
-    /// from 0 (no timer) to 86400000".
-    fn message(self) -> String {
-        let mut m = String::from("must be ");
+    /// Appends what the option must be after "must be ", e.g. "a whole
+    /// number of milliseconds from 0 (no timer) to 86400000".
+    fn push_message(self, m: &mut String) {
         match self {
             Kind::Text(more) => {
                 m.push_str("a non-empty string");
@@ -153,16 +152,15 @@ impl Kind {
                     m.push_str(" of milliseconds");
                 }
                 m.push_str(" from ");
-                num::push_u64(&mut m, min.into());
+                num::push_u64(m, min.into());
                 m.push_str(note);
                 m.push_str(" to ");
-                num::push_u64(&mut m, max.into());
+                num::push_u64(m, max.into());
             }
             Kind::Choice(which) => m.push_str(which),
             // Refused by `apply` with `privacy::bad_rate` itself.
             Kind::Rate => {}
         }
-        m
     }
 }
 
@@ -369,7 +367,11 @@ impl Config {
             Kind::Rate => return Err(privacy::bad_rate()),
         };
         if !ok {
-            return Err(bad(name, &kind.message()));
+            // Written straight after the error's `"name": ` (no message
+            // built apart and copied).
+            let mut e = bad(name, "must be ");
+            kind.push_message(&mut e.message);
+            return Err(e);
         }
         let flag = matches!(b, Some(true));
         // Checked whole and in range above.

@@ -152,9 +152,11 @@ fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
 fn push_duration(out: &mut String, ms: u64) {
     // A static table: read from the data section, not built on the stack.
-    static UNITS: [u64; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
+    // u32: a day's milliseconds fit, and the table is half the bytes.
+    static UNITS: [u32; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
     let mut rest = ms;
     for (k, &unit) in UNITS.iter().enumerate() {
+        let unit = u64::from(unit);
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
         let n = rest.checked_div(unit).unwrap_or(0);
