@@ -517,21 +517,19 @@ fn hidden() -> Error {
 /// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
 /// decoder and no Unicode tables in the wasm.
 fn has_hidden(b: &[u8]) -> bool {
-    // One pass with the two bytes before: a sequence is found at its last byte.
-    let (mut p2, mut p1) = (0u8, 0u8);
+    // The last three bytes as one number: a sequence is found at its last byte.
+    let mut w = 0u32;
     for &c in b {
-        let hit = match (p2, p1) {
-            _ if matches!(c, 0..=0x20 | 0x7f | b'\\') => true,
-            (_, 0xC2) => matches!(c, 0x80..=0xA0),
-            (0xE1, 0x9A) | (0xE3, 0x80) => c == 0x80,
-            (0xE2, 0x80) => matches!(c, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
-            (0xE2, 0x81) => c == 0x9F,
-            _ => false,
-        };
+        w = (w << 8 | u32::from(c)) & 0xFF_FFFF;
+        let hit = matches!(c, 0..=0x20 | 0x7f | b'\\')
+            || matches!(w & 0xFFFF, 0xC280..=0xC2A0)
+            || matches!(
+                w,
+                0xE2_8080..=0xE2_808A | 0xE2_80A8 | 0xE2_80A9 | 0xE2_80AF | 0xE1_9A80 | 0xE3_8080 | 0xE2_819F
+            );
         if hit {
             return true;
         }
-        (p2, p1) = (p1, c);
     }
     false
 }
