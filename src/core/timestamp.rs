@@ -257,10 +257,12 @@ impl<'a> Cur<'a> {
         hit
     }
 
-    /// Consumes and returns the longest run of bytes of one class: `b'0'`
-    /// digits, `b'a'` ASCII letters, `b' '` spaces (a byte, not a function
-    /// pointer: no indirect call per byte).
-    fn run(&mut self, class: u8) -> &'a [u8] {
+    /// Consumes the longest run of bytes of one class: `b'0'` digits,
+    /// `b'a'` ASCII letters, `b' '` spaces (a byte, not a function pointer:
+    /// no indirect call per byte). Returns where it starts: the run is
+    /// [`Cur::since`] that (an index comes back in a register, a slice
+    /// through memory).
+    fn run(&mut self, class: u8) -> usize {
         let start = self.i;
         loop {
             let c = self.peek();
@@ -270,25 +272,37 @@ impl<'a> Cur<'a> {
                 _ => c == b' ',
             };
             if !hit {
-                break;
+                return start;
             }
             self.i += 1;
         }
+    }
+
+    /// The bytes from `start` to the cursor.
+    #[inline(always)]
+    fn since(&self, start: usize) -> &'a [u8] {
         self.b.get(start..self.i).unwrap_or_default()
     }
 
+    /// A run of digits.
+    fn digits(&mut self) -> &'a [u8] {
+        let start = self.run(b'0');
+        self.since(start)
+    }
+
     fn word(&mut self) -> &'a [u8] {
-        self.run(b'a')
+        let start = self.run(b'a');
+        self.since(start)
     }
 
     /// One or more spaces.
     fn spaces(&mut self) -> bool {
-        !self.run(b' ').is_empty()
+        self.run(b' ') < self.i
     }
 
     /// A run of `min..=max` digits.
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
-        let d = self.run(b'0');
+        let d = self.digits();
         need(d.len() >= min && d.len() <= max)?;
         Some(val(d))
     }
@@ -329,7 +343,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
     let day_first = w.is_empty();
     'date: {
         if day_first {
-            let a = c.run(b'0');
+            let a = c.digits();
             let sep = c.peek();
             if sep == b'-' || sep == b'/' {
                 // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
@@ -370,7 +384,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
         if c.eat(b':') {
             f.s = c.num(2, 2)?;
             if c.eat(b'.') {
-                let fr = c.run(b'0');
+                let fr = c.digits();
                 need(!fr.is_empty() && fr.len() <= 9)?;
                 // The first three digits, padded with zeros: .5 is 500 ms.
                 f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
@@ -408,7 +422,7 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     if sign == b'+' || sign == b'-' {
         c.i += 1;
         f.west = sign == b'-';
-        let d = c.run(b'0');
+        let d = c.digits();
         match d.len() {
             2 => {
                 f.oh = val(d);
