@@ -220,16 +220,29 @@ fn push_name(out: &mut String, list: &'static [u8], i: usize) {
 /// case-insensitively on the full name or its first three letters. `w` is
 /// a word of ASCII letters ([`Cur::word`]) and the names are letters:
 /// [`num::eq_fold`] is exact on them.
+#[inline(always)]
 fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
+    let i = index_in(w, list);
+    (i != usize::MAX).then_some(i)
+}
+
+/// [`find`]'s index, `usize::MAX` for none: an index comes back from a
+/// call in a register, an `Option` through memory.
+fn index_in(w: &[u8], list: &'static [u8]) -> usize {
     let mut rest = list;
     let mut i = 0;
     loop {
         let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
-        let n = rest.get(..end)?;
+        let Some(n) = rest.get(..end) else {
+            return usize::MAX;
+        };
         if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p)))) {
-            return Some(i);
+            return i;
         }
-        rest = rest.get(end + 1..)?;
+        let Some(next) = rest.get(end + 1..) else {
+            return usize::MAX;
+        };
+        rest = next;
         i += 1;
     }
 }
@@ -301,10 +314,22 @@ impl<'a> Cur<'a> {
     }
 
     /// A run of `min..=max` digits.
+    #[inline(always)]
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
+        let v = self.num_or_max(min, max);
+        (v != u32::MAX).then_some(v)
+    }
+
+    /// [`Cur::num`]'s value, `u32::MAX` for none (at most 4 digits are
+    /// read: no value reaches it): a `u32` comes back from a call in a
+    /// register, an `Option` through memory.
+    fn num_or_max(&mut self, min: usize, max: usize) -> u32 {
         let d = self.digits();
-        need(d.len() >= min && d.len() <= max)?;
-        Some(val(d))
+        if d.len() >= min && d.len() <= max {
+            val(d)
+        } else {
+            u32::MAX
+        }
     }
 }
 
