@@ -589,7 +589,8 @@ fn is_loopback(host: &[u8]) -> bool {
     }
     let mut parts = 0;
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        let ok = part.len() <= 3 && num::parse_digits(part).is_some_and(|v| v < 256);
+        // At most 3 digits: never num::NOT_DIGITS.
+        let ok = part.len() <= 3 && num::digits_value(part) < 256;
         if !ok || (i == 0 && part != b"127") {
             return false;
         }

@@ -53,10 +53,21 @@ pub fn all_digits(b: &[u8]) -> bool {
 /// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
 /// `str::parse`, whose error paths are larger than this).
 pub fn parse_digits(s: &[u8]) -> Option<u64> {
+    let v = digits_value(s);
+    (v != NOT_DIGITS).then_some(v)
+}
+
+/// What [`digits_value`] returns for anything but 1 to 19 digits (no 19
+/// digits reach it).
+pub(crate) const NOT_DIGITS: u64 = u64::MAX;
+
+/// [`parse_digits`]'s value, [`NOT_DIGITS`] for `None`: a `u64` comes
+/// back from a call in a register, an `Option<u64>` through memory.
+pub(crate) fn digits_value(s: &[u8]) -> u64 {
     if s.is_empty() || s.len() > 19 || !all_digits(s) {
-        return None;
+        return NOT_DIGITS;
     }
-    Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
+    s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'))
 }
 
 /// Reads `-?[0-9]{1,15}` (an integer as JavaScript's `String(n)` writes
@@ -71,10 +82,10 @@ pub fn int_text(t: &str) -> f64 {
     if digits.len() > 15 {
         return f64::NAN;
     }
-    match parse_digits(digits) {
-        Some(v) if neg => -(v as f64),
-        Some(v) => v as f64,
-        None => f64::NAN,
+    match digits_value(digits) {
+        NOT_DIGITS => f64::NAN,
+        v if neg => -(v as f64),
+        v => v as f64,
     }
 }
 

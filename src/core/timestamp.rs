@@ -54,8 +54,9 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
     // A fixed reason is returned; a built one is written here (and "" returned).
     let mut why = String::new();
     let r = if !b.is_empty() && num::all_digits(b) {
-        // More than 19 digits, or more than i64 holds: None, out of range.
-        int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
+        // More than 19 digits (num::NOT_DIGITS), or more than i64 holds:
+        // None, out of range.
+        int_ms(i64::try_from(num::digits_value(b)).ok())
     } else {
         match scan(b) {
             Some(f) => f.to_ms(&mut why),
