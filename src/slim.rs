@@ -41,24 +41,21 @@ struct Pow2(UnsafeCell<State>);
 // SAFETY: the wasm32 target here is single-threaded.
 unsafe impl Sync for Pow2 {}
 
-/// The class of a layout: `2k` for blocks of 2^k bytes, `2k - 1` for 3·2^(k-2).
-fn class_of(layout: &Layout) -> usize {
-    let size = layout.size().max(16);
-    let k = size.next_power_of_two().trailing_zeros() as usize;
-    if size <= 3 << (k - 2) {
-        2 * k - 1
-    } else {
-        2 * k
-    }
+/// The class of `size` bytes (the size, not the `Layout`: a reference to
+/// one put it in memory, a stack frame per call). With `h` the highest bit
+/// of `size - 1`, the block of `2^(h+1)` bytes is class `2h`, and of
+/// `3·2^(h-1)` bytes (when the size fits in it: bit `h - 1` of `size - 1`
+/// is clear) class `2h - 1`. No branch, and no division in [`size_of`].
+fn class_of(size: usize) -> usize {
+    let n = size.max(16) - 1;
+    let h = (usize::BITS - 1 - n.leading_zeros()) as usize;
+    2 * h - 1 + ((n >> (h - 1)) & 1)
 }
 
-/// The block size of a class.
+/// The block size of a class: `3·2^(c/2)` bytes for an odd class `c`,
+/// `2·2^(c/2)` for an even one.
 fn size_of(class: usize) -> usize {
-    if class % 2 == 0 {
-        1 << (class / 2)
-    } else {
-        3 << (class.div_ceil(2) - 2)
-    }
+    (2 + (class & 1)) << (class / 2)
 }
 
 unsafe impl GlobalAlloc for Pow2 {
@@ -68,7 +65,7 @@ unsafe impl GlobalAlloc for Pow2 {
         if layout.align() > ALIGN {
             core::arch::wasm32::unreachable()
         }
-        let class = class_of(&layout);
+        let class = class_of(layout.size());
         // SAFETY: single-threaded, and no reference to the state outlives this call.
         let s = unsafe { &mut *self.0.get() };
         let Some(head) = s.free.get_mut(class) else {
@@ -106,7 +103,7 @@ unsafe impl GlobalAlloc for Pow2 {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as in `alloc`.
         let s = unsafe { &mut *self.0.get() };
-        if let Some(head) = s.free.get_mut(class_of(&layout)) {
+        if let Some(head) = s.free.get_mut(class_of(layout.size())) {
             // SAFETY: `ptr` is a block of this class, at least 8 bytes, aligned to 8.
             unsafe { (ptr as *mut usize).write(*head) };
             *head = ptr as usize;

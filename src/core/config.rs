@@ -19,7 +19,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.cooladata.com/v3/{appKey}/track"
 
 /// What each option is, and so how [`Config::set`] checks it and what its
 /// message says. One table instead of a message per option: the messages are
-/// built from shared parts ([`Kind::message`]).
+/// built from shared parts ([`Kind::push_message`]).
 #[derive(Clone, Copy)]
 enum Kind {
     /// A non-empty string; the text completes "must be a non-empty string".
@@ -75,7 +75,11 @@ fn field_of(name: &str) -> Option<Field> {
     for (at, &c) in NAMES.iter().enumerate() {
         if c == b' ' {
             if NAMES.get(start..at).is_some_and(|w| *w == *n) {
-                return FIELDS.get(i).copied();
+                debug_assert!(i < FIELDS.len() && FIELDS.get(i).is_some_and(|&f| f as usize == i));
+                // SAFETY: NAMES holds as many names as Field has variants
+                // (`names_text_is_option_names_in_order`), so `i` is below
+                // their count, and the variants are 0, 1, 2... in NAMES' order.
+                return Some(unsafe { core::mem::transmute::<u8, Field>(i as u8) });
             }
             i += 1;
             start = at + 1;
@@ -133,10 +137,9 @@ impl Field {
 }
 
 impl Kind {
-    /// What the option must be, e.g. "must be a whole number of milliseconds
-    /// from 0 (no timer) to 86400000".
-    fn message(self) -> String {
-        let mut m = String::from("must be ");
+    /// Appends what the option must be after "must be ", e.g. "a whole
+    /// number of milliseconds from 0 (no timer) to 86400000".
+    fn push_message(self, m: &mut String) {
         match self {
             Kind::Text(more) => {
                 m.push_str("a non-empty string");
@@ -149,16 +152,15 @@ impl Kind {
                     m.push_str(" of milliseconds");
                 }
                 m.push_str(" from ");
-                num::push_u64(&mut m, min.into());
+                num::push_u64(m, min.into());
                 m.push_str(note);
                 m.push_str(" to ");
-                num::push_u64(&mut m, max.into());
+                num::push_u64(m, max.into());
             }
             Kind::Choice(which) => m.push_str(which),
             // Refused by `apply` with `privacy::bad_rate` itself.
             Kind::Rate => {}
         }
-        m
     }
 }
 
@@ -297,23 +299,9 @@ impl Config {
         let mut c = Config::default();
         for e in entries::parse(encoded) {
             if let Entry::Prop(k, v) = e? {
-                let Some(field) = field_of(k) else {
-                    continue;
-                };
-                let (s, n, b) = match v {
-                    RawValue::Absent => continue,
-                    RawValue::Str(s) => (Some(s), f64::NAN, None),
-                    RawValue::Num(n) => (None, n, None),
-                    // A fraction, which num::int_text (whole numbers) cannot read.
-                    RawValue::NumText(t) if field == Field::SampleRate => {
-                        c.sample_rate = Some(privacy::parse_rate(t)?);
-                        continue;
-                    }
-                    RawValue::NumText(t) => (None, num::int_text(t), None),
-                    RawValue::Bool(b) => (None, f64::NAN, Some(b)),
-                    _ => (None, f64::NAN, None),
-                };
-                c.apply(k, field, s, n, b)?;
+                if let Some(field) = field_of(k) {
+                    c.apply(k, field, v)?;
+                }
             }
         }
         c.check()?;
@@ -322,30 +310,44 @@ impl Config {
 
     /// Applies one option. Absent options keep their default.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        let (s, n, b) = match v {
-            OptValue::Absent => return Ok(()),
-            OptValue::Str(s) => (Some(s.as_str()), f64::NAN, None),
-            OptValue::Num(n) => (None, *n, None),
-            OptValue::Bool(b) => (None, f64::NAN, Some(*b)),
-            OptValue::Other(_) => (None, f64::NAN, None),
-        };
         let Some(field) = field_of(name) else {
             return Ok(());
         };
-        if field == Field::SampleRate && !n.is_nan() {
-            let mut t = String::new();
-            if !(0.0..=1.0).contains(&n) || !num::push_json_number(&mut t, n) {
-                return Err(privacy::bad_rate());
+        let raw = match v {
+            OptValue::Absent => RawValue::Absent,
+            OptValue::Str(s) => RawValue::Str(s),
+            OptValue::Num(n) if field == Field::SampleRate => {
+                let mut t = String::new();
+                if !(0.0..=1.0).contains(n) || !num::push_json_number(&mut t, *n) {
+                    return Err(privacy::bad_rate());
+                }
+                self.sample_rate = Some((*n, t));
+                return Ok(());
             }
-            self.sample_rate = Some((n, t));
-            return Ok(());
-        }
-        self.apply(name, field, s, n, b)
+            OptValue::Num(n) => RawValue::Num(*n),
+            OptValue::Bool(b) => RawValue::Bool(*b),
+            OptValue::Other(k) => RawValue::Other(k),
+        };
+        self.apply(name, field, raw)
     }
 
-    /// Applies option `name` (of `field`) given as its string, number (NaN
-    /// if not one) or boolean.
-    fn apply(&mut self, name: &str, field: Field, s: Option<&str>, n: f64, b: Option<bool>) -> Result<(), Error> {
+    /// Applies option `name` (of `field`) as it arrived. An absent option
+    /// keeps its default. Options are whole numbers, so a number's text is
+    /// read as an integer (other text becomes NaN, which every numeric
+    /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`].
+    fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
+        let (s, n, b) = match v {
+            RawValue::Absent => return Ok(()),
+            RawValue::Str(s) => (Some(s), f64::NAN, None),
+            RawValue::Num(n) => (None, n, None),
+            RawValue::NumText(t) if field == Field::SampleRate => {
+                self.sample_rate = Some(privacy::parse_rate(t)?);
+                return Ok(());
+            }
+            RawValue::NumText(t) => (None, num::int_text(t), None),
+            RawValue::Bool(b) => (None, f64::NAN, Some(b)),
+            _ => (None, f64::NAN, None),
+        };
         let kind = field.kind();
         let text = s.filter(|s| !s.is_empty());
         let ok = match kind {
@@ -365,7 +367,11 @@ impl Config {
             Kind::Rate => return Err(privacy::bad_rate()),
         };
         if !ok {
-            return Err(bad(name, &kind.message()));
+            // Written straight after the error's `"name": ` (no message
+            // built apart and copied).
+            let mut e = bad(name, "must be ");
+            kind.push_message(&mut e.message);
+            return Err(e);
         }
         let flag = matches!(b, Some(true));
         // Checked whole and in range above.
@@ -511,21 +517,19 @@ fn hidden() -> Error {
 /// U+2028, U+2029, U+202F, U+205F, U+3000). Bytes, not chars: no UTF-8
 /// decoder and no Unicode tables in the wasm.
 fn has_hidden(b: &[u8]) -> bool {
-    // One pass with the two bytes before: a sequence is found at its last byte.
-    let (mut p2, mut p1) = (0u8, 0u8);
+    // The last three bytes as one number: a sequence is found at its last byte.
+    let mut w = 0u32;
     for &c in b {
-        let hit = match (p2, p1) {
-            _ if matches!(c, 0..=0x20 | 0x7f | b'\\') => true,
-            (_, 0xC2) => matches!(c, 0x80..=0xA0),
-            (0xE1, 0x9A) | (0xE3, 0x80) => c == 0x80,
-            (0xE2, 0x80) => matches!(c, 0x80..=0x8A | 0xA8 | 0xA9 | 0xAF),
-            (0xE2, 0x81) => c == 0x9F,
-            _ => false,
-        };
+        w = (w << 8 | u32::from(c)) & 0xFF_FFFF;
+        let hit = matches!(c, 0..=0x20 | 0x7f | b'\\')
+            || matches!(w & 0xFFFF, 0xC280..=0xC2A0)
+            || matches!(
+                w,
+                0xE2_8080..=0xE2_808A | 0xE2_80A8 | 0xE2_80A9 | 0xE2_80AF | 0xE1_9A80 | 0xE3_8080 | 0xE2_819F
+            );
         if hit {
             return true;
         }
-        (p2, p1) = (p1, c);
     }
     false
 }
@@ -540,7 +544,8 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     if has_hidden(b) {
         return Err(hidden());
     }
-    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    // No control character is left (has_hidden): num::eq_fold is exact.
+    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| num::eq_fold(h, p));
     let (skip, secure) = if starts(b"https://") {
         (8, true)
     } else if starts(b"http://") {
@@ -577,14 +582,15 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
 const HTTPS: &str = "must be an https:// URL (http only for localhost, 127.0.0.0/8, [::1])";
 
 /// `localhost`, `::1`, or a dotted quad `127.x.y.z` (each part 0-255, at
-/// most 3 digits).
+/// most 3 digits). `host` holds no control character (see `check_endpoint`).
 fn is_loopback(host: &[u8]) -> bool {
-    if host.eq_ignore_ascii_case(b"localhost") || host == b"::1" {
+    if num::eq_fold(host, b"localhost") || host == b"::1" {
         return true;
     }
     let mut parts = 0;
     for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        let ok = part.len() <= 3 && num::parse_digits(part).is_some_and(|v| v < 256);
+        // At most 3 digits: never num::NOT_DIGITS.
+        let ok = part.len() <= 3 && num::digits_value(part) < 256;
         if !ok || (i == 0 && part != b"127") {
             return false;
         }

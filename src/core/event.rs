@@ -213,49 +213,58 @@ fn validate_dyn<'a>(
     opts: &ValidateOptions,
 ) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
-    let result = write_event(out, event_name, props, defaults, opts).and_then(|r| {
-        let size = out.len() - start;
-        if size <= MAX_EVENT_BYTES {
-            return Ok(r);
+    let mut seen = Seen::default();
+    let given = write_event(out, event_name, props, defaults, opts, &mut seen);
+    let size = out.len() - start;
+    let result = match seen.err {
+        Some(e) => Err(e),
+        None if size <= MAX_EVENT_BYTES => return Ok((seen.time, given)),
+        None => {
+            let mut m = String::from("the event is ");
+            num::push_u64(&mut m, size as u64);
+            m.push_str(" B of JSON, over CoolaData's 102400 B: send less text");
+            Err(Error::new(ErrorCode::EventTooLarge, m))
         }
-        let mut m = String::from("the event is ");
-        num::push_u64(&mut m, size as u64);
-        m.push_str(" B of JSON, over CoolaData's 102400 B: send less text");
-        Err(Error::new(ErrorCode::EventTooLarge, m))
-    });
-    if result.is_err() {
-        // Not `String::truncate`: its char-boundary assertion (a panic path
-        // and its message, which the trapping panic handler never prints)
-        // stays in the wasm even though `start` is always a boundary.
-        debug_assert!(out.is_char_boundary(start));
-        // SAFETY: `start` was `out.len()` before `write_event`, which only
-        // appends, so `out[..start]` is the valid UTF-8 it was.
-        unsafe { out.as_mut_vec().truncate(start) };
-    }
+    };
+    // Not `String::truncate`: its char-boundary assertion (a panic path
+    // and its message, which the trapping panic handler never prints)
+    // stays in the wasm even though `start` is always a boundary.
+    debug_assert!(out.is_char_boundary(start));
+    // SAFETY: `start` was `out.len()` before `write_event`, which only
+    // appends, so `out[..start]` is the valid UTF-8 it was.
+    unsafe { out.as_mut_vec().truncate(start) };
     result
 }
 
-/// Which of the mandatory fields were written.
+/// Which of the mandatory fields were written, and the first problem found.
 #[derive(Default)]
 struct Seen {
     name: bool,
     user: bool,
     time: Option<i64>,
+    /// Kept here, not returned: the writers return whether they went on (a
+    /// `bool` comes back in a register, a `Result` with an [`Error`] in it
+    /// through memory, copied again at each `?`).
+    err: Option<Error>,
 }
 
+/// Writes the event; returns which of `defaults` the caller gave (see
+/// [`validate_with_defaults`]). A problem is left in `seen.err`.
 fn write_event<'a>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
     props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
-) -> Result<(Option<i64>, u64), Error> {
-    let mut seen = Seen::default();
+    seen: &mut Seen,
+) -> u64 {
     // Bit i set: the caller gave defaults[i]'s property (at most 64 defaults).
     let mut given: u64 = 0;
     out.push('{');
     if let Some(v) = event_name {
-        write_prop(out, EVENT_NAME, v, opts, &mut seen)?;
+        if !write_prop(out, EVENT_NAME, v, opts, seen) {
+            return given;
+        }
     }
     for (key, value) in props {
         // `str == str`, not `&str == &str`: the reference impl compiled to a
@@ -271,13 +280,21 @@ fn write_event<'a>(
                 }
             }
         }
-        write_prop(out, key, value, opts, &mut seen)?;
+        if !write_prop(out, key, value, opts, seen) {
+            return given;
+        }
     }
     for (i, (key, value)) in defaults.iter().enumerate() {
         let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
-            || matches!(value, RawValue::Str("") | RawValue::Absent);
-        if !skip {
-            write_prop(out, key, *value, opts, &mut seen)?;
+            || match value {
+                // `s.is_empty()`, not a `""` pattern: that one compiled to a
+                // call of the string comparison.
+                RawValue::Str(s) => s.is_empty(),
+                RawValue::Absent => true,
+                _ => false,
+            };
+        if !skip && !write_prop(out, key, *value, opts, seen) {
+            return given;
         }
     }
     if matches!(out.as_bytes().last(), Some(b',')) {
@@ -291,9 +308,10 @@ fn write_event<'a>(
     } else if seen.time.is_none() && !opts.server_timestamp {
         (TIMESTAMP, TIME)
     } else {
-        return Ok((seen.time, given));
+        return given;
     };
-    Err(Error::field(ErrorCode::MissingField, missing, why))
+    seen.err = Some(Error::field(ErrorCode::MissingField, missing, why));
+    given
 }
 
 /// Why `event_name` or `user_id` is missing or empty...
@@ -321,19 +339,17 @@ enum Fail {
     Time(Error),
 }
 
-fn write_prop(
-    out: &mut String,
-    key: &str,
-    value: RawValue<'_>,
-    opts: &ValidateOptions,
-    seen: &mut Seen,
-) -> Result<(), Error> {
-    match write_value(out, key, value, opts, seen) {
-        Ok(()) => Ok(()),
-        Err(Fail::Rule(code, why)) => Err(Error::field(code, key, why)),
-        Err(Fail::Invalid(what)) => Err(invalid(key, what)),
-        Err(Fail::Time(e)) => Err(with_field(e, TIMESTAMP)),
-    }
+/// Writes one property; `false`, with the problem in `seen.err`, if it
+/// breaks a rule.
+fn write_prop(out: &mut String, key: &str, value: RawValue<'_>, opts: &ValidateOptions, seen: &mut Seen) -> bool {
+    let e = match write_value(out, key, value, opts, seen) {
+        Ok(()) => return true,
+        Err(Fail::Rule(code, why)) => Error::field(code, key, why),
+        Err(Fail::Invalid(what)) => invalid(key, what),
+        Err(Fail::Time(e)) => with_field(e, TIMESTAMP),
+    };
+    seen.err = Some(e);
+    false
 }
 
 fn write_value(
@@ -368,7 +384,7 @@ fn write_value(
         _ => Special::No,
     };
     if special == Special::Time {
-        if matches!(value, RawValue::Str("")) {
+        if matches!(value, RawValue::Str(s) if s.is_empty()) {
             // Empty is as good as absent: optional under server timestamps,
             // otherwise the mandatory field is missing.
             if opts.server_timestamp {

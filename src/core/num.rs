@@ -25,6 +25,21 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// Whether `a` is `pattern` with any of its letters in either case: the
+/// same length, and each byte equal to the pattern's once the 0x20 bit is
+/// set in both. `pattern` is ASCII letters, digits and the punctuation
+/// 0x20-0x3F. Exact for such a pattern when `a` holds no control character
+/// (the only other bytes that setting the bit maps onto one of it, e.g.
+/// 0x1A onto `:`): the callers compare words of letters, or a URL in which
+/// control characters were refused before. A loop of its own, smaller in
+/// the wasm than `eq_ignore_ascii_case`'s.
+pub(crate) fn eq_fold(a: &[u8], pattern: &[u8]) -> bool {
+    debug_assert!(pattern
+        .iter()
+        .all(|&c| c.is_ascii_alphabetic() || (0x20..0x40).contains(&c)));
+    a.len() == pattern.len() && a.iter().zip(pattern).all(|(&c, &p)| c | 0x20 == p | 0x20)
+}
+
 /// Whether every byte of `b` is an ASCII digit (true for none).
 pub fn all_digits(b: &[u8]) -> bool {
     for c in b {
@@ -38,10 +53,21 @@ pub fn all_digits(b: &[u8]) -> bool {
 /// Reads 1 to 19 ASCII digits as a number; `None` for anything else (no
 /// `str::parse`, whose error paths are larger than this).
 pub fn parse_digits(s: &[u8]) -> Option<u64> {
+    let v = digits_value(s);
+    (v != NOT_DIGITS).then_some(v)
+}
+
+/// What [`digits_value`] returns for anything but 1 to 19 digits (no 19
+/// digits reach it).
+pub(crate) const NOT_DIGITS: u64 = u64::MAX;
+
+/// [`parse_digits`]'s value, [`NOT_DIGITS`] for `None`: a `u64` comes
+/// back from a call in a register, an `Option<u64>` through memory.
+pub(crate) fn digits_value(s: &[u8]) -> u64 {
     if s.is_empty() || s.len() > 19 || !all_digits(s) {
-        return None;
+        return NOT_DIGITS;
     }
-    Some(s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0')))
+    s.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'))
 }
 
 /// Reads `-?[0-9]{1,15}` (an integer as JavaScript's `String(n)` writes
@@ -56,10 +82,10 @@ pub fn int_text(t: &str) -> f64 {
     if digits.len() > 15 {
         return f64::NAN;
     }
-    match parse_digits(digits) {
-        Some(v) if neg => -(v as f64),
-        Some(v) => v as f64,
-        None => f64::NAN,
+    match digits_value(digits) {
+        NOT_DIGITS => f64::NAN,
+        v if neg => -(v as f64),
+        v => v as f64,
     }
 }
 
@@ -184,6 +210,29 @@ mod tests {
         assert_eq!(int_text("999999999999999"), 999_999_999_999_999.0);
         for bad in ["", "-", "1.5", "1e3", "+1", " 1", "1000000000000000", "NaN"] {
             assert!(int_text(bad).is_nan(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn folded_comparison_is_ascii_case_insensitive_without_controls() {
+        for (a, p, want) in [
+            (&b"HTTPS://"[..], &b"https://"[..], true),
+            (b"LocalHost", b"localhost", true),
+            (b"jan", b"jan", true),
+            (b"JANUARY", b"jan", false),
+            (b"ja", b"jan", false),
+            (b"JaN", b"Jan", true),
+            (b"j`n", b"jan", false),
+            (b"", b"", true),
+        ] {
+            assert_eq!(eq_fold(a, p), want, "{a:?}");
+        }
+        // Every byte but the controls below 0x20 agrees with std on every
+        // byte of a pattern.
+        for c in (0x20u8..=0xff).chain([0x7f]) {
+            for p in (b'a'..=b'z').chain(b'A'..=b'Z').chain(0x20..0x40) {
+                assert_eq!(eq_fold(&[c], &[p]), [c].eq_ignore_ascii_case(&[p]), "{c:#x} {p:#x}");
+            }
         }
     }
 

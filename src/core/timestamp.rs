@@ -54,8 +54,9 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
     // A fixed reason is returned; a built one is written here (and "" returned).
     let mut why = String::new();
     let r = if !b.is_empty() && num::all_digits(b) {
-        // More than 19 digits, or more than i64 holds: None, out of range.
-        int_ms(num::parse_digits(b).and_then(|v| i64::try_from(v).ok()))
+        // More than 19 digits (num::NOT_DIGITS), or more than i64 holds:
+        // None, out of range.
+        int_ms(i64::try_from(num::digits_value(b)).ok())
     } else {
         match scan(b) {
             Some(f) => f.to_ms(&mut why),
@@ -152,9 +153,11 @@ fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
 /// Appends a duration as its non-zero parts, e.g. ` 30 d 1 ms`.
 fn push_duration(out: &mut String, ms: u64) {
     // A static table: read from the data section, not built on the stack.
-    static UNITS: [u64; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
+    // u32: a day's milliseconds fit, and the table is half the bytes.
+    static UNITS: [u32; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
     let mut rest = ms;
     for (k, &unit) in UNITS.iter().enumerate() {
+        let unit = u64::from(unit);
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
         let n = rest.checked_div(unit).unwrap_or(0);
@@ -215,19 +218,32 @@ fn push_name(out: &mut String, list: &'static [u8], i: usize) {
 }
 
 /// The index of `w` in the comma-separated `list`, matched
-/// case-insensitively on the full name or its first three letters.
+/// case-insensitively on the full name or its first three letters. `w` is
+/// a word of ASCII letters ([`Cur::word`]) and the names are letters:
+/// [`num::eq_fold`] is exact on them.
+#[inline(always)]
 fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
+    let i = index_in(w, list);
+    (i != usize::MAX).then_some(i)
+}
+
+/// [`find`]'s index, `usize::MAX` for none: an index comes back from a
+/// call in a register, an `Option` through memory.
+fn index_in(w: &[u8], list: &'static [u8]) -> usize {
     let mut rest = list;
     let mut i = 0;
     loop {
         let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
-        let n = rest.get(..end)?;
-        if !w.is_empty()
-            && (n.eq_ignore_ascii_case(w) || (w.len() == 3 && n.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(w))))
-        {
-            return Some(i);
+        let Some(n) = rest.get(..end) else {
+            return usize::MAX;
+        };
+        if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p)))) {
+            return i;
         }
-        rest = rest.get(end + 1..)?;
+        let Some(next) = rest.get(end + 1..) else {
+            return usize::MAX;
+        };
+        rest = next;
         i += 1;
     }
 }
@@ -255,10 +271,12 @@ impl<'a> Cur<'a> {
         hit
     }
 
-    /// Consumes and returns the longest run of bytes of one class: `b'0'`
-    /// digits, `b'a'` ASCII letters, `b' '` spaces (a byte, not a function
-    /// pointer: no indirect call per byte).
-    fn run(&mut self, class: u8) -> &'a [u8] {
+    /// Consumes the longest run of bytes of one class: `b'0'` digits,
+    /// `b'a'` ASCII letters, `b' '` spaces (a byte, not a function pointer:
+    /// no indirect call per byte). Returns where it starts: the run is
+    /// [`Cur::since`] that (an index comes back in a register, a slice
+    /// through memory).
+    fn run(&mut self, class: u8) -> usize {
         let start = self.i;
         loop {
             let c = self.peek();
@@ -268,27 +286,51 @@ impl<'a> Cur<'a> {
                 _ => c == b' ',
             };
             if !hit {
-                break;
+                return start;
             }
             self.i += 1;
         }
+    }
+
+    /// The bytes from `start` to the cursor.
+    #[inline(always)]
+    fn since(&self, start: usize) -> &'a [u8] {
         self.b.get(start..self.i).unwrap_or_default()
     }
 
+    /// A run of digits.
+    fn digits(&mut self) -> &'a [u8] {
+        let start = self.run(b'0');
+        self.since(start)
+    }
+
     fn word(&mut self) -> &'a [u8] {
-        self.run(b'a')
+        let start = self.run(b'a');
+        self.since(start)
     }
 
     /// One or more spaces.
     fn spaces(&mut self) -> bool {
-        !self.run(b' ').is_empty()
+        self.run(b' ') < self.i
     }
 
     /// A run of `min..=max` digits.
+    #[inline(always)]
     fn num(&mut self, min: usize, max: usize) -> Option<u32> {
-        let d = self.run(b'0');
-        need(d.len() >= min && d.len() <= max)?;
-        Some(val(d))
+        let v = self.num_or_max(min, max);
+        (v != u32::MAX).then_some(v)
+    }
+
+    /// [`Cur::num`]'s value, `u32::MAX` for none (at most 4 digits are
+    /// read: no value reaches it): a `u32` comes back from a call in a
+    /// register, an `Option` through memory.
+    fn num_or_max(&mut self, min: usize, max: usize) -> u32 {
+        let d = self.digits();
+        if d.len() >= min && d.len() <= max {
+            val(d)
+        } else {
+            u32::MAX
+        }
     }
 }
 
@@ -327,7 +369,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
     let day_first = w.is_empty();
     'date: {
         if day_first {
-            let a = c.run(b'0');
+            let a = c.digits();
             let sep = c.peek();
             if sep == b'-' || sep == b'/' {
                 // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
@@ -368,7 +410,7 @@ fn scan(b: &[u8]) -> Option<Fields> {
         if c.eat(b':') {
             f.s = c.num(2, 2)?;
             if c.eat(b'.') {
-                let fr = c.run(b'0');
+                let fr = c.digits();
                 need(!fr.is_empty() && fr.len() <= 9)?;
                 // The first three digits, padded with zeros: .5 is 500 ms.
                 f.ms = (0..3).fold(0, |v, k| v * 10 + fr.get(k).map_or(0, |&d| u32::from(d - b'0')));
@@ -406,7 +448,7 @@ fn zone(c: &mut Cur, f: &mut Fields) -> Option<()> {
     if sign == b'+' || sign == b'-' {
         c.i += 1;
         f.west = sign == b'-';
-        let d = c.run(b'0');
+        let d = c.digits();
         match d.len() {
             2 => {
                 f.oh = val(d);

@@ -47,6 +47,7 @@ impl<'a> Props<'a> {
             // The properties before a malformed entry may have made a valid
             // event: nothing of it stays appended (as on validation's errors).
             Some(e) => {
+                debug_assert!(start <= out.len() && out.is_char_boundary(start));
                 // SAFETY: `start` was the length before validation, which
                 // only appends: at most the length now, and a char boundary.
                 unsafe { out.as_mut_vec().set_len(start) };
