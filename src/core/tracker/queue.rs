@@ -286,10 +286,12 @@ impl Tracker {
     /// A request in flight with `keepalive` survives the page and is left
     /// alone; one without it dies with the page, so its events are sent again
     /// here (its answer, should it still come, is ignored).
-    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
-        let mut out = Vec::new();
+    ///
+    /// Each request is handed to `send` as it is made: no list of requests
+    /// (a `Vec<Request>` is one more copy of the vector code in the wasm).
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize, mut send: impl FnMut(&Request)) {
         if self.stopped {
-            return out;
+            return;
         }
         let mut i = 0;
         while let Some(f) = self.q.flights.get(i).copied() {
@@ -304,9 +306,8 @@ impl Tracker {
         let mut left = budget.saturating_sub(self.keepalive_bytes());
         while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
-            out.push(req);
+            send(&req);
         }
-        out
     }
 
     /// Drops events that fell out of CoolaData's 30-day window while queued.
