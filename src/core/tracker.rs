@@ -141,6 +141,7 @@ struct Env {
 
 impl Env {
     /// The `sessionIp` and `sessionDua` options, when given, first.
+    #[inline(always)]
     fn start(cfg: &Config) -> Self {
         let mut env = Env { defaults: Vec::new() };
         if let Some(ip) = &cfg.session_ip {
@@ -401,10 +402,20 @@ impl Tracker {
     /// and counts them for one `queue_full` notice at the end of the task
     /// (see [`Tracker::needs_end_of_task`]).
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
-        if self.state == Lifecycle::Closed {
-            return Err(Error::new(ErrorCode::TrackerClosed, "the tracker was shut down"));
+        // One error built for the two refusals (one call, one copy).
+        let refused = if self.state == Lifecycle::Closed {
+            Some((ErrorCode::TrackerClosed, "the tracker was shut down"))
+        } else if self.holding() {
+            Some((
+                ErrorCode::InvalidValue,
+                "track() inside beforeSend: return the event instead",
+            ))
+        } else {
+            None
+        };
+        if let Some((code, why)) = refused {
+            return Err(Error::new(code, why));
         }
-        self.check_not_held()?;
         let mut id = self.rng.uuid();
         let with_session = self.touch_session(now_ms);
 

@@ -166,13 +166,6 @@ fn too_many() -> Error {
     )
 }
 
-fn busy() -> Error {
-    Error::new(
-        ErrorCode::InvalidValue,
-        "track() inside beforeSend: return the event instead",
-    )
-}
-
 impl Tracker {
     /// Whether the visitor is opted out.
     pub fn opted_out(&self) -> bool {
@@ -397,12 +390,10 @@ impl Tracker {
         self.push_shared(json, time, shared);
     }
 
-    /// Refuses a `track` from inside `beforeSend`.
-    pub(super) fn check_not_held(&self) -> Result<(), Error> {
-        if self.x.held.is_some() {
-            return Err(busy());
-        }
-        Ok(())
+    /// Whether an event waits for `beforeSend` (a `track` from inside it
+    /// is refused).
+    pub(super) fn holding(&self) -> bool {
+        self.x.held.is_some()
     }
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
