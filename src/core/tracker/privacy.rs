@@ -250,7 +250,7 @@ impl Tracker {
         let Some(s) = self.x.session.as_mut() else {
             return false;
         };
-        s.touch(now_ms, || None, || rng.uuid());
+        s.touch(now_ms, || rng.uuid());
         true
     }
 
