@@ -120,9 +120,8 @@ fn find(shared: &[Prop], key: &str) -> Option<usize> {
 fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
-    // A malformed entry ends the properties: it is the error, found first.
-    let mut props = Props::new(encoded);
-    for (k, v) in &mut props {
+    // A malformed entry ends the properties: validation below reports it.
+    for (k, v) in Props::new(encoded) {
         if matches!(
             k,
             event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
@@ -137,9 +136,6 @@ fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
             given += 1;
             added += usize::from(find(shared, k).is_none());
         }
-    }
-    if let Some(e) = props.err {
-        return Err(e);
     }
     if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
         return Err(too_many());
