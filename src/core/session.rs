@@ -33,6 +33,7 @@ impl Session {
 
     /// The session as storage holds it: `<id>:<last activity ms>`; `None`
     /// for text this library did not write.
+    #[inline(always)]
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
         // The id: 1 to 64 of [A-Za-z0-9-], so its end is the first `:`;
         // then at most 16 digits.
@@ -56,6 +57,7 @@ impl Session {
 
     /// Takes a stored session (read at start) as this tracker's own, if it
     /// is still running at `now_ms`.
+    #[inline(always)]
     pub fn resume(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some((id, last)) = stored.and_then(Session::parse_stored) {
             if self.running(last, now_ms) && last > self.last_ms {
@@ -82,6 +84,7 @@ impl Session {
     /// out (and the stored session, which another tab may have kept alive,
     /// was handed to [`Session::resume`] first, when there is one), `new_id`
     /// makes a new one.
+    #[inline(always)]
     pub fn touch(&mut self, now_ms: i64, new_id: impl FnOnce() -> String) -> &str {
         if self.expired(now_ms) {
             self.id = new_id();
@@ -100,6 +103,7 @@ impl Session {
 
     /// The text to store, once per change (`None` when nothing changed since
     /// the last call).
+    #[inline(always)]
     pub fn take_stored(&mut self) -> Option<String> {
         if !self.dirty || self.id.is_empty() {
             return None;

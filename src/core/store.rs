@@ -50,6 +50,7 @@ pub const KEY_BYTES: usize = 48;
 /// a flat object as the validator writes it; its strings are walked with
 /// their escapes (a `,"` can end a string value, so it does not tell where
 /// a key starts). One walk over the text.
+#[inline(always)]
 pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
     // Nothing to split off: no walk (every event stored whole comes here).
     if n == 0 || n > MAX_SPLIT {
@@ -122,6 +123,7 @@ pub fn push_compacted(out: &mut String, head: &str, n: u64) {
 
 /// The context to store for a `shared` part (see [`split_shared`]): the
 /// shared properties as a JSON object.
+#[inline(always)]
 pub fn context_json(shared: &str) -> String {
     let mut j = String::with_capacity(shared.len());
     j.push('{');
@@ -145,6 +147,7 @@ pub struct Keys {
 impl Keys {
     /// Keys under `prefix` (the `storageKey` option) for the tracker sending
     /// to `url`, in the tab with random id `random`.
+    #[inline(always)]
     pub fn new(prefix: &str, url: &str, random: &str) -> Self {
         let mut tab = hash_hex(url);
         tab.push('.');
@@ -256,6 +259,7 @@ impl Keys {
     }
 
     /// Whether `tab` is the id of another tab of this app (not this one).
+    #[inline(always)]
     pub fn other_tab(&self, tab: &str) -> bool {
         Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab
     }
@@ -349,6 +353,7 @@ pub fn push_hex(out: &mut String, w: u32, dashed: bool) {
 /// Whether a stored anonymous user id can be used as one: 1 to 128
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
+#[inline(always)]
 pub fn is_plausible_id(v: &str) -> bool {
     // Bytes, not chars: no UTF-8 decoder. The control characters are
     // U+0000..U+001F, U+007F (one byte each) and U+0080..U+009F (C2 80..C2 9F);
@@ -366,6 +371,7 @@ pub fn is_plausible_id(v: &str) -> bool {
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.
+#[inline(always)]
 pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     let Some(h) = heartbeat else { return true };
     let parsed = (h.len() <= 16).then(|| num::parse_digits(h.as_bytes())).flatten();
@@ -385,6 +391,7 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// event's JSON as it will be sent, its time (`i64::MAX` when the server
 /// sets it), and how many keys end it that came from the context: what
 /// [`split_shared`] takes off again when this tab stores it.
+#[inline(always)]
 pub fn restore<'c>(
     stored: &str,
     mut context: impl FnMut(u64) -> Option<&'c str>,
@@ -456,6 +463,7 @@ fn last_prop(entries: &str) -> (Option<u64>, usize, usize) {
 /// tracked: by time, then sequence number. A Shell sort: a few hundred bytes
 /// of wasm where the standard library's sorts take kilobytes; claims are rare
 /// and at most `maxQueueSize` long.
+#[inline(always)]
 pub fn sort_claimed(v: &mut [(i64, u64, String, u8)]) {
     let mut gap = v.len() / 2;
     while gap > 0 {

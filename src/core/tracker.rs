@@ -295,6 +295,7 @@ impl Tracker {
     /// type and version (so `env` carries neither: the shell's text never
     /// does, and a check here would cost the browser build bytes for an
     /// input it cannot get). The shell builds no list of pairs for it.
+    #[inline(always)]
     pub fn with_env(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: &str, page_props: bool) -> Self {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
@@ -351,6 +352,7 @@ impl Tracker {
     }
 
     /// Sets the user id given to events that carry none.
+    #[inline(always)]
     pub fn set_user_id(&mut self, id: &str) -> Result<(), Error> {
         if id.is_empty() {
             return Err(Error::field(
@@ -401,6 +403,7 @@ impl Tracker {
     /// Throws nothing for queue problems: an overflow drops the oldest events
     /// and counts them for one `queue_full` notice at the end of the task
     /// (see [`Tracker::needs_end_of_task`]).
+    #[inline(always)]
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
         // One error built for the two refusals (one call, one copy).
         let refused = if self.state == Lifecycle::Closed {
@@ -515,6 +518,7 @@ impl Tracker {
     /// Whether the shell is to call back at the end of the current task:
     /// an overflow to report, or (when it keeps a `durable` queue) events to
     /// write to storage.
+    #[inline(always)]
     pub fn needs_end_of_task(&self, durable: bool) -> bool {
         self.q.overflowed > 0 || (durable && self.needs_persist())
     }

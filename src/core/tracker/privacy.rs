@@ -175,6 +175,7 @@ impl Tracker {
     /// forgotten. Returns how many contexts this tab stored: with the
     /// anonymous id and the session, their keys are to be removed (see
     /// [`privacy::opt_out_keys`]).
+    #[inline(always)]
     pub fn opt_out(&mut self) -> u64 {
         self.x.opted_out = true;
         self.x.held = None;
@@ -323,6 +324,7 @@ impl Tracker {
     }
 
     /// Forgets the held event (`beforeSend` dropped it, or threw).
+    #[inline(always)]
     pub fn drop_held(&mut self) {
         self.x.held = None;
     }
@@ -332,6 +334,7 @@ impl Tracker {
     /// [`entries`](crate::core::entries) form), which is validated again as `track` validates (a
     /// removed `event_id` is put back). Returns its `event_id`; on error
     /// nothing is queued.
+    #[inline(always)]
     pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
         let Some((mut id, mut time, mut shared)) = self.x.held.take() else {
             return Ok(String::new());

@@ -169,6 +169,7 @@ impl Tracker {
 
     /// Whether a full batch is waiting and nothing is in flight: the shell
     /// should send now rather than wait for the timer.
+    #[inline(always)]
     pub fn batch_ready(&self, now_ms: i64) -> bool {
         self.q.flights.is_empty() && !self.stopped && now_ms >= self.q.retry_at && self.q.live >= self.cfg.batch_size
     }
@@ -204,6 +205,7 @@ impl Tracker {
     /// a request is in flight, sending is stopped (403), or (unless `force`)
     /// a backoff is running. Only events with a sequence number below
     /// `before_seq` are taken, when given.
+    #[inline(always)]
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
         if !self.q.flights.is_empty() || self.stopped || (!force && now_ms < self.q.retry_at) {
             return None;
@@ -289,6 +291,7 @@ impl Tracker {
     ///
     /// Each request is handed to `send` as it is made: no list of requests
     /// (a `Vec<Request>` is one more copy of the vector code in the wasm).
+    #[inline(always)]
     pub fn unload_requests(&mut self, now_ms: i64, budget: usize, mut send: impl FnMut(&Request)) {
         if self.stopped {
             return;
@@ -341,6 +344,7 @@ impl Tracker {
     /// page hide, and a keepalive request goes on): its events stay with it
     /// until the next try, so that the page-hide flush does not send them a
     /// second time. If the page lives on, the next try sends them as usual.
+    #[inline(always)]
     pub fn on_response(
         &mut self,
         id: u64,
