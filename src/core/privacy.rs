@@ -177,6 +177,7 @@ impl PageViews {
     /// A page view at `url`: its `referring_url` when it follows an in-page
     /// navigation (the previous page view's URL), `None` for the first one,
     /// or when the URL did not change.
+    #[inline(always)]
     pub fn view(&mut self, url: &str) -> Option<String> {
         let changed = self.changed(url);
         let before = self.last.replace(url.to_string());

@@ -327,6 +327,7 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
 /// The length of [`hash_hex`]'s text: the app part of a tab id.
 const HASH_LEN: usize = 8;
 
+#[inline(always)]
 fn hash_hex(s: &str) -> String {
     let mut h = 0x811c_9dc5u32;
     for b in s.bytes() {

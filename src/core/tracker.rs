@@ -587,6 +587,7 @@ pub(crate) fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
 }
 
 /// A `request_failed` notice: `"<n> event(s) of a batch <why> (HTTP status <status>)"`.
+#[inline(always)]
 fn request_failed(n: usize, status: u16, why: &str) -> Error {
     let mut e = counted(ErrorCode::RequestFailed, n, "event(s) of a batch ");
     e.message.push_str(why);

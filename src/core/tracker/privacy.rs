@@ -75,6 +75,7 @@ impl Extras {
     /// id, the page's and the environment's properties after them, they are
     /// the same for the events of a page, and stored once per page (see
     /// `store::split_shared`).
+    #[inline(always)]
     pub(super) fn lead_defaults<'a>(
         &'a self,
         cfg: &'a Config,
@@ -219,6 +220,7 @@ impl Tracker {
     }
 
     /// Takes the stored session, if it is still running at `now_ms`.
+    #[inline(always)]
     pub fn resume_session(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some(s) = &mut self.x.session {
             s.resume(stored, now_ms);
@@ -231,6 +233,7 @@ impl Tracker {
     }
 
     /// The session to store, once per change (with the end-of-task persist).
+    #[inline(always)]
     pub fn take_session(&mut self) -> Option<String> {
         self.x.session.as_mut().and_then(Session::take_stored)
     }
@@ -239,6 +242,7 @@ impl Tracker {
     /// session over after a gap); whether the event gets a `session_id`
     /// (false when sessions are off or the visitor is opted out). The id is
     /// read where the defaults are built, without a copy per event.
+    #[inline(always)]
     pub(super) fn touch_session(&mut self, now_ms: i64) -> bool {
         if self.x.opted_out {
             return false;
@@ -295,6 +299,7 @@ impl Tracker {
 
     /// A page view at `url` is tracked: its `referring_url` when it follows
     /// an in-page navigation (the previous page view's URL).
+    #[inline(always)]
     pub fn page_view(&mut self, url: &str) -> Option<String> {
         self.x.pages.view(url)
     }
@@ -371,6 +376,7 @@ impl Tracker {
     /// `beforeSend`, or queued. `rest` is the caller's part of the entries,
     /// `own_user` whether it gives a `user_id`; `shared` how many keys end
     /// it that are the same for the events of the page.
+    #[inline(always)]
     pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64, shared: u8) -> String {
         if self.x.opted_out || !self.sampled_in(rest, own_user) {
             return String::new();
@@ -397,6 +403,7 @@ impl Tracker {
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
     /// kept by `sampleRate`.
+    #[inline(always)]
     fn sampled_in(&self, rest: &str, own_user: bool) -> bool {
         let Some((rate, _)) = self.cfg.sample_rate else {
             return true;
