@@ -70,6 +70,7 @@ pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
 pub const MAX_SPLIT: usize = 64;
 
 /// How many keys the flat JSON object `json` has (see [`split_shared`]).
+#[inline(always)]
 pub fn key_count(json: &str) -> usize {
     keys(json, &mut [0; MAX_SPLIT])
 }
@@ -444,6 +445,7 @@ fn not_ours(why: &str) -> Error {
 /// [`push_compacted`]), where it starts in the text (with the `p` entries
 /// right before it, which no property check reads), and how many
 /// properties there are.
+#[inline(always)]
 fn last_prop(entries: &str) -> (Option<u64>, usize, usize) {
     let mut props = Props::new(entries);
     let mut out = (None, 0, 0);

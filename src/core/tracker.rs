@@ -530,6 +530,7 @@ impl Tracker {
 }
 
 /// The caller's first string property named `key` among entries.
+#[inline(always)]
 pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
     for (k, v) in Props::new(encoded) {
         if let RawValue::Str(v) = v {
@@ -568,6 +569,7 @@ fn shared_keys(defaults: &[(&str, RawValue)], given: u64, page_at: usize) -> u8 
 /// Makes `id` the caller's own `event_id` when validation's `given` says
 /// there is one (bit 0; it was checked to be a non-empty string): the id to
 /// return.
+#[inline(always)]
 fn own_id(id: &mut String, given: u64, encoded: &str) {
     if given & 1 != 0 {
         if let Some(theirs) = caller_str(encoded, event::EVENT_ID) {
