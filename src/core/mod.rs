@@ -11,8 +11,8 @@
 //! Measured as a whole: 454 B gzip less by `make size` (two rounds: each
 //! inlined function can leave its own callees with one caller). Of those
 //! with two callers, only the ones measured one by one to pay have it
-//! (`caller_str`, `own_id`, `store::key_count`, `store::last_prop`,
-//! `entries::thrown`); most cost more (`launch`, `take_flight`,
+//! (`caller_str`, `own_id`, `queue_scratch`, `store::key_count`,
+//! `store::last_prop`, `store::after`, `entries::thrown`); most cost more (`launch`, `take_flight`,
 //! `push_shared`, `check_shared`, `set_properties`: 50 to 280 B).
 
 pub mod batch;

@@ -298,6 +298,7 @@ pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
+#[inline(always)]
 pub(crate) fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let n = prefix.len();
     if s.as_bytes().get(..n).is_some_and(|h| *h == *prefix.as_bytes()) {

@@ -390,6 +390,7 @@ impl Tracker {
     }
 
     /// Queues the event validated last (its JSON in the scratch).
+    #[inline(always)]
     fn queue_scratch(&mut self, time: i64, shared: u8) {
         let json = self.scratch.clone();
         self.push_shared(json, time, shared);
