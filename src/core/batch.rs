@@ -70,6 +70,7 @@ impl BodyFormat {
 
 /// Appends the JSON a request carries, `{"events":[...]}`, for `events`
 /// (each one event's JSON object).
+#[inline(always)]
 pub fn write_json<'a>(out: &mut String, events: impl IntoIterator<Item = &'a str>) {
     out.push_str(OPEN);
     for (i, e) in events.into_iter().enumerate() {

@@ -108,18 +108,15 @@ impl<'a> Iterator for Entries<'a> {
         // is malformed: not read on).
         let parsed = Some(self.rest)
             .filter(|_| tag.is_ascii())
-            .and_then(|r| field(unsafe { r.get_unchecked(1..) }))
+            .and_then(|r| {
+                debug_assert!(r.is_char_boundary(1));
+                field(unsafe { r.get_unchecked(1..) })
+            })
             .and_then(|(k, r)| field(r).map(|(v, r)| (k, v, r)));
-        let Some((key, val, rest)) = parsed else {
-            self.rest = "";
-            return Some(Err(malformed()));
-        };
         // Every error ends the iteration: `rest` is cleared in one place.
         self.rest = "";
-        let fail = |prefix: &str, max: usize| {
-            let mut m = String::from(prefix);
-            push_truncated(&mut m, val, max);
-            Err(Error::new(ErrorCode::InvalidValue, m))
+        let Some((key, val, rest)) = parsed else {
+            return Some(Err(malformed()));
         };
         let value = match tag {
             b's' => RawValue::Str(val),
@@ -138,9 +135,17 @@ impl<'a> Iterator for Entries<'a> {
                 self.rest = rest;
                 return Some(Ok(Entry::Default(key, val)));
             }
-            // The shell writes a short type name here (`a number`, `null`...).
-            b'X' => return Some(fail("the properties must be an object, not ", 200)),
-            b'!' => return Some(fail("reading the properties threw: ", 200)),
+            // The shell writes a short type name after `X` (`a number`,
+            // `null`...), the message after `!`: one error built for both.
+            b'X' | b'!' => {
+                let mut m = String::from(if tag == b'X' {
+                    "the properties must be an object, not "
+                } else {
+                    "reading the properties threw: "
+                });
+                push_truncated(&mut m, val, 200);
+                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
+            }
             b'K' => {
                 return Some(Err(Error::field(
                     ErrorCode::InvalidPropertyName,
@@ -157,6 +162,7 @@ impl<'a> Iterator for Entries<'a> {
 
 /// The message of a `!` entry, when `s` starts with one: the shell caught
 /// an exception while reading the caller's data.
+#[inline(always)]
 pub fn thrown(s: &str) -> Option<&str> {
     if !matches!(s.as_bytes().first(), Some(b'!')) {
         return None;

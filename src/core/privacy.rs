@@ -52,6 +52,7 @@ impl Choice {
 /// Opted out when `optOut: true` is given; or when it is not given and the
 /// saved choice is opted out; or when a signal is present and the saved
 /// choice is not an explicit `optIn()`. Otherwise opted in.
+#[inline(always)]
 pub fn starts_opted_out(option: Option<bool>, saved: Option<Choice>, signal: bool) -> bool {
     let by_signal = signal && saved != Some(Choice::In);
     match option {
@@ -65,6 +66,7 @@ pub fn starts_opted_out(option: Option<bool>, saved: Option<Choice>, signal: boo
 /// a 64-bit FNV-1a hash of the id, read as a fraction of 2^64, below `rate`.
 /// The same id gives the same answer everywhere, and a rate kept for one
 /// user keeps them at every higher rate.
+#[inline(always)]
 pub fn keeps_user(user_id: &str, rate: f64) -> bool {
     if rate >= 1.0 {
         return true;
@@ -94,6 +96,7 @@ pub fn bad_rate() -> Error {
 
 /// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
 /// `1e-7`): the rate and the JSON text to send as `sample_rate`.
+#[inline(always)]
 pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     let b = text.as_bytes();
     if !num::is_json_number(text) || matches!(b.first(), Some(b'-')) {
@@ -147,6 +150,7 @@ pub fn session_key(prefix: &str) -> String {
 /// The stored keys an opt-out removes, besides the events' own (which
 /// [`crate::core::tracker::Tracker::opt_out`] unstores): the anonymous id,
 /// the session, and this tab's contexts 1 to `contexts`.
+#[inline(always)]
 pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
     let mut out = Vec::with_capacity(contexts as usize + 2);
     out.push(keys.user_id());
@@ -173,6 +177,7 @@ impl PageViews {
     /// A page view at `url`: its `referring_url` when it follows an in-page
     /// navigation (the previous page view's URL), `None` for the first one,
     /// or when the URL did not change.
+    #[inline(always)]
     pub fn view(&mut self, url: &str) -> Option<String> {
         let changed = self.changed(url);
         let before = self.last.replace(url.to_string());

@@ -65,6 +65,7 @@ pub fn classify(status: u16, status_false: bool) -> Verdict {
 /// The wait before try number `tries + 1`, after `tries` failed tries (1 or
 /// more): full jitter, a uniform share `random / 2^32` of
 /// `min(cap, base * 2^(tries - 1))`.
+#[inline(always)]
 pub fn backoff_ms(b: &Backoff, tries: u32, random: u32) -> u64 {
     // 64-bit arithmetic only: an overflow-checked multiply would bring in
     // a 128-bit one (`__multi3`) for this alone.
@@ -83,6 +84,7 @@ pub fn backoff_ms(b: &Backoff, tries: u32, random: u32) -> u64 {
 /// Reads a `Retry-After` header, delay-seconds or an HTTP-date, into a wait
 /// in milliseconds from `now_ms`, capped at `max_retry_after_ms`. `None` when
 /// the header cannot be read.
+#[inline(always)]
 pub fn retry_after_ms(b: &Backoff, header: &str, now_ms: i64) -> Option<u64> {
     let h = header.trim_ascii();
     if h.is_empty() {

@@ -33,6 +33,7 @@ impl Session {
 
     /// The session as storage holds it: `<id>:<last activity ms>`; `None`
     /// for text this library did not write.
+    #[inline(always)]
     pub fn parse_stored(stored: &str) -> Option<(&str, i64)> {
         // The id: 1 to 64 of [A-Za-z0-9-], so its end is the first `:`;
         // then at most 16 digits.
@@ -56,6 +57,7 @@ impl Session {
 
     /// Takes a stored session (read at start) as this tracker's own, if it
     /// is still running at `now_ms`.
+    #[inline(always)]
     pub fn resume(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some((id, last)) = stored.and_then(Session::parse_stored) {
             if self.running(last, now_ms) && last > self.last_ms {
@@ -72,27 +74,20 @@ impl Session {
     }
 
     /// Whether this tab's own view of the session has run out at `now_ms`:
-    /// the shell should then hand [`Session::touch`] the stored session.
+    /// the shell should then hand [`Session::resume`] the stored session
+    /// before the next [`Session::touch`].
     pub fn expired(&self, now_ms: i64) -> bool {
         self.id.is_empty() || !self.running(self.last_ms, now_ms)
     }
 
-    /// The session of an event at `now_ms`. When this tab's view has run out,
-    /// `stored` (called only then) gives the stored session, which another
-    /// tab may have kept alive; if it too has run out, `new_id` makes a new
-    /// one.
-    pub fn touch(
-        &mut self,
-        now_ms: i64,
-        stored: impl FnOnce() -> Option<String>,
-        new_id: impl FnOnce() -> String,
-    ) -> &str {
+    /// The session of an event at `now_ms`. When this tab's view has run
+    /// out (and the stored session, which another tab may have kept alive,
+    /// was handed to [`Session::resume`] first, when there is one), `new_id`
+    /// makes a new one.
+    #[inline(always)]
+    pub fn touch(&mut self, now_ms: i64, new_id: impl FnOnce() -> String) -> &str {
         if self.expired(now_ms) {
-            let other = stored();
-            self.resume(other.as_deref(), now_ms);
-            if self.expired(now_ms) {
-                self.id = new_id();
-            }
+            self.id = new_id();
         }
         if now_ms > self.last_ms {
             self.last_ms = now_ms;
@@ -108,6 +103,7 @@ impl Session {
 
     /// The text to store, once per change (`None` when nothing changed since
     /// the last call).
+    #[inline(always)]
     pub fn take_stored(&mut self) -> Option<String> {
         if !self.dirty || self.id.is_empty() {
             return None;
@@ -147,15 +143,15 @@ mod tests {
         let mut s = Session::new(30 * MIN as u64);
         let mut new = ids();
         assert_eq!(s.id(), "");
-        assert_eq!(s.touch(T0, || None, &mut new), "s1");
-        assert_eq!(s.touch(T0 + 29 * MIN, || None, &mut new), "s1");
+        assert_eq!(s.touch(T0, &mut new), "s1");
+        assert_eq!(s.touch(T0 + 29 * MIN, &mut new), "s1");
         // The gap is counted from the last event, not the first.
-        assert_eq!(s.touch(T0 + 58 * MIN, || None, &mut new), "s1");
-        assert_eq!(s.touch(T0 + 88 * MIN + 1, || None, &mut new), "s2");
+        assert_eq!(s.touch(T0 + 58 * MIN, &mut new), "s1");
+        assert_eq!(s.touch(T0 + 88 * MIN + 1, &mut new), "s2");
         // Exactly the timeout is still the same session.
-        assert_eq!(s.touch(T0 + 118 * MIN + 1, || None, &mut new), "s2");
+        assert_eq!(s.touch(T0 + 118 * MIN + 1, &mut new), "s2");
         // A clock that went back is not a gap.
-        assert_eq!(s.touch(T0, || None, &mut new), "s2");
+        assert_eq!(s.touch(T0, &mut new), "s2");
     }
 
     #[test]
@@ -163,22 +159,25 @@ mod tests {
         let mut a = Session::new(30 * MIN as u64);
         let mut b = Session::new(30 * MIN as u64);
         let mut new = ids();
-        let id = a.touch(T0, || None, &mut new).to_string();
+        let id = a.touch(T0, &mut new).to_string();
         let stored = a.take_stored().unwrap();
         assert_eq!(stored, format!("{id}:{T0}"));
         assert_eq!(a.take_stored(), None, "written once per change");
         // Tab b starts (or the page reloads) and finds it.
         b.resume(Some(&stored), T0 + MIN);
-        assert_eq!(b.touch(T0 + MIN, || panic!("not read while running"), &mut new), id);
+        assert_eq!(b.touch(T0 + MIN, &mut new), id);
         // Tab b is active for 40 minutes; tab a, idle, would have expired,
         // but reads what b stored and stays in the same session.
-        b.touch(T0 + 20 * MIN, || None, &mut new);
-        assert_eq!(b.touch(T0 + 40 * MIN, || None, &mut new), id);
+        b.touch(T0 + 20 * MIN, &mut new);
+        assert_eq!(b.touch(T0 + 40 * MIN, &mut new), id);
         let from_b = b.take_stored();
-        assert_eq!(a.touch(T0 + 41 * MIN, || from_b, &mut new), id);
+        assert!(a.expired(T0 + 41 * MIN));
+        a.resume(from_b.as_deref(), T0 + 41 * MIN);
+        assert_eq!(a.touch(T0 + 41 * MIN, &mut new), id);
         // Both idle past the timeout: a new session, whatever is stored.
         let stale = a.take_stored();
-        assert_eq!(a.touch(T0 + 80 * MIN, || stale, &mut new), "s2");
+        a.resume(stale.as_deref(), T0 + 80 * MIN);
+        assert_eq!(a.touch(T0 + 80 * MIN, &mut new), "s2");
         assert_ne!(id, "s2");
     }
 
@@ -187,11 +186,11 @@ mod tests {
         let mut new = ids();
         let mut s = Session::new(30 * MIN as u64);
         s.resume(Some("abc-1:1799999000000"), T0);
-        assert_eq!(s.touch(T0, || None, &mut new), "abc-1");
+        assert_eq!(s.touch(T0, &mut new), "abc-1");
         let mut late = Session::new(30 * MIN as u64);
         late.resume(Some("abc-1:1700000000000"), T0);
         assert!(late.expired(T0));
-        assert_eq!(late.touch(T0, || Some("abc-1:1700000000000".into()), &mut new), "s1");
+        assert_eq!(late.touch(T0, &mut new), "s1");
     }
 
     #[test]
@@ -223,9 +222,9 @@ mod tests {
     fn forget_starts_a_new_session() {
         let mut new = ids();
         let mut s = Session::new(30 * MIN as u64);
-        s.touch(T0, || None, &mut new);
+        s.touch(T0, &mut new);
         s.forget();
         assert_eq!(s.take_stored(), None);
-        assert_eq!(s.touch(T0 + 1, || None, &mut new), "s2");
+        assert_eq!(s.touch(T0 + 1, &mut new), "s2");
     }
 }

@@ -50,6 +50,7 @@ pub const KEY_BYTES: usize = 48;
 /// a flat object as the validator writes it; its strings are walked with
 /// their escapes (a `,"` can end a string value, so it does not tell where
 /// a key starts). One walk over the text.
+#[inline(always)]
 pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
     // Nothing to split off: no walk (every event stored whole comes here).
     if n == 0 || n > MAX_SPLIT {
@@ -69,6 +70,7 @@ pub fn split_shared(json: &str, n: usize) -> Option<(&str, &str)> {
 pub const MAX_SPLIT: usize = 64;
 
 /// How many keys the flat JSON object `json` has (see [`split_shared`]).
+#[inline(always)]
 pub fn key_count(json: &str) -> usize {
     keys(json, &mut [0; MAX_SPLIT])
 }
@@ -122,6 +124,7 @@ pub fn push_compacted(out: &mut String, head: &str, n: u64) {
 
 /// The context to store for a `shared` part (see [`split_shared`]): the
 /// shared properties as a JSON object.
+#[inline(always)]
 pub fn context_json(shared: &str) -> String {
     let mut j = String::with_capacity(shared.len());
     j.push('{');
@@ -145,6 +148,7 @@ pub struct Keys {
 impl Keys {
     /// Keys under `prefix` (the `storageKey` option) for the tracker sending
     /// to `url`, in the tab with random id `random`.
+    #[inline(always)]
     pub fn new(prefix: &str, url: &str, random: &str) -> Self {
         let mut tab = hash_hex(url);
         tab.push('.');
@@ -256,6 +260,7 @@ impl Keys {
     }
 
     /// Whether `tab` is the id of another tab of this app (not this one).
+    #[inline(always)]
     pub fn other_tab(&self, tab: &str) -> bool {
         Self::is_tab_id(tab) && self.same_app(tab) && tab != self.tab
     }
@@ -293,6 +298,7 @@ pub(crate) fn tab_and_number(rest: &str) -> Option<(&str, u64)> {
 
 /// `s` without `prefix`, if it starts with it. Bytes, not `str` patterns:
 /// no pattern code in the wasm.
+#[inline(always)]
 pub(crate) fn after<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let n = prefix.len();
     if s.as_bytes().get(..n).is_some_and(|h| *h == *prefix.as_bytes()) {
@@ -323,6 +329,7 @@ pub(crate) fn last_colon(s: &str) -> Option<usize> {
 /// The length of [`hash_hex`]'s text: the app part of a tab id.
 const HASH_LEN: usize = 8;
 
+#[inline(always)]
 fn hash_hex(s: &str) -> String {
     let mut h = 0x811c_9dc5u32;
     for b in s.bytes() {
@@ -349,6 +356,7 @@ pub fn push_hex(out: &mut String, w: u32, dashed: bool) {
 /// Whether a stored anonymous user id can be used as one: 1 to 128
 /// characters, none of them control characters. Anything else was not
 /// written by this library and is replaced.
+#[inline(always)]
 pub fn is_plausible_id(v: &str) -> bool {
     // Bytes, not chars: no UTF-8 decoder. The control characters are
     // U+0000..U+001F, U+007F (one byte each) and U+0080..U+009F (C2 80..C2 9F);
@@ -366,6 +374,7 @@ pub fn is_plausible_id(v: &str) -> bool {
 }
 
 /// Whether the tab with this heartbeat value is gone at `now_ms`.
+#[inline(always)]
 pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
     let Some(h) = heartbeat else { return true };
     let parsed = (h.len() <= 16).then(|| num::parse_digits(h.as_bytes())).flatten();
@@ -379,42 +388,36 @@ pub fn is_dead(heartbeat: Option<&str>, now_ms: i64) -> bool {
 /// shell parses the stored JSON with `JSON.parse` and flattens it as it does
 /// a tracked event's properties): it must be a flat object that passes every
 /// rule again and carries an `event_id`. An event stored without its shared
-/// part (the empty-named marker of [`push_compacted`], whose value is the
-/// context's number) gets it back from `context(n)`, the tab's context `n`
-/// in the same form, at the marker's place. Returns the event's JSON as it
-/// will be sent, its time (`i64::MAX` when the server sets it), and how
-/// many keys end it that came from the context (0 unless the marker ended
-/// the stored event, as [`push_compacted`] puts it): what
+/// part ends with the empty-named marker of [`push_compacted`], whose value
+/// is the context's number: it gets that part back from `context(n)`, the
+/// tab's context `n` in the same form, in the marker's place. Returns the
+/// event's JSON as it will be sent, its time (`i64::MAX` when the server
+/// sets it), and how many keys end it that came from the context: what
 /// [`split_shared`] takes off again when this tab stores it.
+#[inline(always)]
 pub fn restore<'c>(
     stored: &str,
     mut context: impl FnMut(u64) -> Option<&'c str>,
     server_timestamp: bool,
 ) -> Result<(String, i64, u8), Error> {
-    // The marker, and the number of the context it names.
-    let (marks, n, at, _) = marker(stored);
+    // The marker, the last property (as `push_compacted` puts it), names
+    // a context. An empty name anywhere else (a marker in the middle or in
+    // the context) is left as it is: validation refuses it.
+    let (n, at, _) = last_prop(stored);
     let mut shared = 0;
-    // The event with its context put in at the marker's place. A second
-    // marker, or one in the context, is left as it is: an empty property
-    // name, which validation refuses.
     let mut spliced = String::new();
     let mut text = stored;
-    if marks == 1 {
-        let Some(c) = n.and_then(&mut context) else {
+    if let Some(n) = n {
+        let Some(c) = context(n) else {
             return Err(not_ours("its shared properties are gone"));
         };
-        if at.end == stored.len() {
-            shared = u8::try_from(marker(c).3).unwrap_or(0);
-        }
-        debug_assert!(stored.is_char_boundary(at.start) && stored.is_char_boundary(at.end));
-        // SAFETY: `marker` takes both ends from where the entries' reader
-        // stopped (the length of a `str` remainder of `stored`): char
-        // boundaries, at most the length.
-        unsafe {
-            spliced.push_str(stored.get_unchecked(..at.start));
-            spliced.push_str(c);
-            spliced.push_str(stored.get_unchecked(at.end..));
-        }
+        shared = u8::try_from(last_prop(c).2).unwrap_or(0);
+        debug_assert!(stored.is_char_boundary(at));
+        // SAFETY: `last_prop` takes `at` from where the entries' reader
+        // stopped (the length of a `str` remainder of `stored`): a char
+        // boundary, at most the length.
+        spliced.push_str(unsafe { stored.get_unchecked(..at) });
+        spliced.push_str(c);
         text = &spliced;
     }
     // An absent default is never written: it only tells (bit 0 of `given`)
@@ -438,25 +441,24 @@ fn not_ours(why: &str) -> Error {
     Error::new(ErrorCode::StorageError, m)
 }
 
-/// The markers among `entries` (properties with an empty name, see
-/// [`push_compacted`]): how many, the last one's context number and place
-/// in the text (with the `p` entries right before it, which no property
-/// check reads), and how many properties there are.
-fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>, usize) {
+/// The last of the properties among `entries`: the context number it
+/// names when it is a marker (an empty name with a number, see
+/// [`push_compacted`]), where it starts in the text (with the `p` entries
+/// right before it, which no property check reads), and how many
+/// properties there are.
+#[inline(always)]
+fn last_prop(entries: &str) -> (Option<u64>, usize, usize) {
     let mut props = Props::new(entries);
-    let mut out = (0, None, 0..0, 0);
+    let mut out = (None, 0, 0);
     let mut start = 0;
     while let Some((k, v)) = props.next() {
-        let end = entries.len() - props.remainder().len();
-        if k.is_empty() {
-            let n = match v {
-                RawValue::NumText(t) => num::parse_digits(t.as_bytes()),
-                _ => None,
-            };
-            (out.0, out.1, out.2) = (out.0 + 1, n, start..end);
-        }
-        out.3 += 1;
-        start = end;
+        out.0 = match v {
+            RawValue::NumText(t) if k.is_empty() => num::parse_digits(t.as_bytes()),
+            _ => None,
+        };
+        out.1 = start;
+        out.2 += 1;
+        start = entries.len() - props.remainder().len();
     }
     out
 }
@@ -465,6 +467,7 @@ fn marker(entries: &str) -> (u32, Option<u64>, core::ops::Range<usize>, usize) {
 /// tracked: by time, then sequence number. A Shell sort: a few hundred bytes
 /// of wasm where the standard library's sorts take kilobytes; claims are rare
 /// and at most `maxQueueSize` long.
+#[inline(always)]
 pub fn sort_claimed(v: &mut [(i64, u64, String, u8)]) {
     let mut gap = v.len() / 2;
     while gap > 0 {
@@ -699,7 +702,9 @@ pub(crate) mod tests {
         let inner = entries(r#"{"page_url":"https://x/","":2}"#);
         let nested = |_| Some(inner.as_str());
         let twice = entries(head) + &crate::core::entries::tests::write('n', "", "1");
-        // A context that is gone; a marker in the context or a second one
+        let inside = entries(head) + &crate::core::entries::tests::write('s', "after", "x");
+        // A context that is gone; a marker in the context, a second one or
+        // one that does not end the event (this library puts it last)
         // stays an empty name, which validation refuses.
         for (e, why) in [
             (
@@ -708,6 +713,7 @@ pub(crate) mod tests {
             ),
             (restore(&entries(head), nested, false), "is an empty name"),
             (restore(&twice, ctx, false), "is an empty name"),
+            (restore(&inside, ctx, false), "is an empty name"),
         ] {
             let e = e.unwrap_err();
             assert_eq!(e.code, ErrorCode::StorageError);

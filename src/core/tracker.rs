@@ -141,6 +141,7 @@ struct Env {
 
 impl Env {
     /// The `sessionIp` and `sessionDua` options, when given, first.
+    #[inline(always)]
     fn start(cfg: &Config) -> Self {
         let mut env = Env { defaults: Vec::new() };
         if let Some(ip) = &cfg.session_ip {
@@ -294,6 +295,7 @@ impl Tracker {
     /// type and version (so `env` carries neither: the shell's text never
     /// does, and a check here would cost the browser build bytes for an
     /// input it cannot get). The shell builds no list of pairs for it.
+    #[inline(always)]
     pub fn with_env(cfg: Config, seed: [u32; 4], anonymous_id: Option<String>, env: &str, page_props: bool) -> Self {
         let mut e = Env::start(&cfg);
         for item in entries::parse(env) {
@@ -350,6 +352,7 @@ impl Tracker {
     }
 
     /// Sets the user id given to events that carry none.
+    #[inline(always)]
     pub fn set_user_id(&mut self, id: &str) -> Result<(), Error> {
         if id.is_empty() {
             return Err(Error::field(
@@ -400,11 +403,22 @@ impl Tracker {
     /// Throws nothing for queue problems: an overflow drops the oldest events
     /// and counts them for one `queue_full` notice at the end of the task
     /// (see [`Tracker::needs_end_of_task`]).
+    #[inline(always)]
     pub fn track_encoded(&mut self, now_ms: i64, encoded: &str) -> Result<String, Error> {
-        if self.state == Lifecycle::Closed {
-            return Err(Error::new(ErrorCode::TrackerClosed, "the tracker was shut down"));
+        // One error built for the two refusals (one call, one copy).
+        let refused = if self.state == Lifecycle::Closed {
+            Some((ErrorCode::TrackerClosed, "the tracker was shut down"))
+        } else if self.holding() {
+            Some((
+                ErrorCode::InvalidValue,
+                "track() inside beforeSend: return the event instead",
+            ))
+        } else {
+            None
+        };
+        if let Some((code, why)) = refused {
+            return Err(Error::new(code, why));
         }
-        self.check_not_held()?;
         let mut id = self.rng.uuid();
         let with_session = self.touch_session(now_ms);
 
@@ -504,6 +518,7 @@ impl Tracker {
     /// Whether the shell is to call back at the end of the current task:
     /// an overflow to report, or (when it keeps a `durable` queue) events to
     /// write to storage.
+    #[inline(always)]
     pub fn needs_end_of_task(&self, durable: bool) -> bool {
         self.q.overflowed > 0 || (durable && self.needs_persist())
     }
@@ -515,6 +530,7 @@ impl Tracker {
 }
 
 /// The caller's first string property named `key` among entries.
+#[inline(always)]
 pub(crate) fn caller_str<'a>(encoded: &'a str, key: &str) -> Option<&'a str> {
     for (k, v) in Props::new(encoded) {
         if let RawValue::Str(v) = v {
@@ -553,6 +569,7 @@ fn shared_keys(defaults: &[(&str, RawValue)], given: u64, page_at: usize) -> u8 
 /// Makes `id` the caller's own `event_id` when validation's `given` says
 /// there is one (bit 0; it was checked to be a non-empty string): the id to
 /// return.
+#[inline(always)]
 fn own_id(id: &mut String, given: u64, encoded: &str) {
     if given & 1 != 0 {
         if let Some(theirs) = caller_str(encoded, event::EVENT_ID) {
@@ -572,6 +589,7 @@ pub(crate) fn counted(code: ErrorCode, n: usize, what: &str) -> Error {
 }
 
 /// A `request_failed` notice: `"<n> event(s) of a batch <why> (HTTP status <status>)"`.
+#[inline(always)]
 fn request_failed(n: usize, status: u16, why: &str) -> Error {
     let mut e = counted(ErrorCode::RequestFailed, n, "event(s) of a batch ");
     e.message.push_str(why);

@@ -16,6 +16,7 @@ impl Tracker {
     /// tried again next time), `put_context(n, json)` for each new context,
     /// and `remove(seq)` for each written event that left the queue. Cost is
     /// proportional to what changed, not to the queue.
+    #[inline(always)]
     pub fn persist(
         &mut self,
         mut put: impl FnMut(u64, &str) -> bool,
@@ -118,6 +119,7 @@ impl Tracker {
     /// The stored contexts may be gone (the page was hidden, and another
     /// tab may have claimed its events and removed them): the next event
     /// stored writes its context again, under a new number.
+    #[inline(always)]
     pub fn context_lost(&mut self) {
         self.q.ctx = None;
     }

@@ -75,6 +75,7 @@ impl Extras {
     /// id, the page's and the environment's properties after them, they are
     /// the same for the events of a page, and stored once per page (see
     /// `store::split_shared`).
+    #[inline(always)]
     pub(super) fn lead_defaults<'a>(
         &'a self,
         cfg: &'a Config,
@@ -120,9 +121,8 @@ fn find(shared: &[Prop], key: &str) -> Option<usize> {
 fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
-    // A malformed entry ends the properties: it is the error, found first.
-    let mut props = Props::new(encoded);
-    for (k, v) in &mut props {
+    // A malformed entry ends the properties: validation below reports it.
+    for (k, v) in Props::new(encoded) {
         if matches!(
             k,
             event::EVENT_NAME | event::EVENT_ID | event::USER_ID | event::TIMESTAMP
@@ -137,9 +137,6 @@ fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
             given += 1;
             added += usize::from(find(shared, k).is_none());
         }
-    }
-    if let Some(e) = props.err {
-        return Err(e);
     }
     if given > MAX_SHARED || shared.len() + added > MAX_SHARED {
         return Err(too_many());
@@ -166,13 +163,6 @@ fn too_many() -> Error {
     )
 }
 
-fn busy() -> Error {
-    Error::new(
-        ErrorCode::InvalidValue,
-        "track() inside beforeSend: return the event instead",
-    )
-}
-
 impl Tracker {
     /// Whether the visitor is opted out.
     pub fn opted_out(&self) -> bool {
@@ -186,6 +176,7 @@ impl Tracker {
     /// forgotten. Returns how many contexts this tab stored: with the
     /// anonymous id and the session, their keys are to be removed (see
     /// [`privacy::opt_out_keys`]).
+    #[inline(always)]
     pub fn opt_out(&mut self) -> u64 {
         self.x.opted_out = true;
         self.x.held = None;
@@ -229,6 +220,7 @@ impl Tracker {
     }
 
     /// Takes the stored session, if it is still running at `now_ms`.
+    #[inline(always)]
     pub fn resume_session(&mut self, stored: Option<&str>, now_ms: i64) {
         if let Some(s) = &mut self.x.session {
             s.resume(stored, now_ms);
@@ -241,6 +233,7 @@ impl Tracker {
     }
 
     /// The session to store, once per change (with the end-of-task persist).
+    #[inline(always)]
     pub fn take_session(&mut self) -> Option<String> {
         self.x.session.as_mut().and_then(Session::take_stored)
     }
@@ -249,6 +242,7 @@ impl Tracker {
     /// session over after a gap); whether the event gets a `session_id`
     /// (false when sessions are off or the visitor is opted out). The id is
     /// read where the defaults are built, without a copy per event.
+    #[inline(always)]
     pub(super) fn touch_session(&mut self, now_ms: i64) -> bool {
         if self.x.opted_out {
             return false;
@@ -257,7 +251,7 @@ impl Tracker {
         let Some(s) = self.x.session.as_mut() else {
             return false;
         };
-        s.touch(now_ms, || None, || rng.uuid());
+        s.touch(now_ms, || rng.uuid());
         true
     }
 
@@ -305,6 +299,7 @@ impl Tracker {
 
     /// A page view at `url` is tracked: its `referring_url` when it follows
     /// an in-page navigation (the previous page view's URL).
+    #[inline(always)]
     pub fn page_view(&mut self, url: &str) -> Option<String> {
         self.x.pages.view(url)
     }
@@ -334,6 +329,7 @@ impl Tracker {
     }
 
     /// Forgets the held event (`beforeSend` dropped it, or threw).
+    #[inline(always)]
     pub fn drop_held(&mut self) {
         self.x.held = None;
     }
@@ -343,6 +339,7 @@ impl Tracker {
     /// [`entries`](crate::core::entries) form), which is validated again as `track` validates (a
     /// removed `event_id` is put back). Returns its `event_id`; on error
     /// nothing is queued.
+    #[inline(always)]
     pub fn release_held(&mut self, now_ms: i64, changed: Option<&str>) -> Result<String, Error> {
         let Some((mut id, mut time, mut shared)) = self.x.held.take() else {
             return Ok(String::new());
@@ -379,6 +376,7 @@ impl Tracker {
     /// `beforeSend`, or queued. `rest` is the caller's part of the entries,
     /// `own_user` whether it gives a `user_id`; `shared` how many keys end
     /// it that are the same for the events of the page.
+    #[inline(always)]
     pub(super) fn admit(&mut self, rest: &str, own_user: bool, id: String, time: i64, shared: u8) -> String {
         if self.x.opted_out || !self.sampled_in(rest, own_user) {
             return String::new();
@@ -392,21 +390,21 @@ impl Tracker {
     }
 
     /// Queues the event validated last (its JSON in the scratch).
+    #[inline(always)]
     fn queue_scratch(&mut self, time: i64, shared: u8) {
         let json = self.scratch.clone();
         self.push_shared(json, time, shared);
     }
 
-    /// Refuses a `track` from inside `beforeSend`.
-    pub(super) fn check_not_held(&self) -> Result<(), Error> {
-        if self.x.held.is_some() {
-            return Err(busy());
-        }
-        Ok(())
+    /// Whether an event waits for `beforeSend` (a `track` from inside it
+    /// is refused).
+    pub(super) fn holding(&self) -> bool {
+        self.x.held.is_some()
     }
 
     /// Whether the event's user (its own `user_id`, else the tracker's) is
     /// kept by `sampleRate`.
+    #[inline(always)]
     fn sampled_in(&self, rest: &str, own_user: bool) -> bool {
         let Some((rate, _)) = self.cfg.sample_rate else {
             return true;

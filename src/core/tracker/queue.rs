@@ -169,6 +169,7 @@ impl Tracker {
 
     /// Whether a full batch is waiting and nothing is in flight: the shell
     /// should send now rather than wait for the timer.
+    #[inline(always)]
     pub fn batch_ready(&self, now_ms: i64) -> bool {
         self.q.flights.is_empty() && !self.stopped && now_ms >= self.q.retry_at && self.q.live >= self.cfg.batch_size
     }
@@ -204,6 +205,7 @@ impl Tracker {
     /// a request is in flight, sending is stopped (403), or (unless `force`)
     /// a backoff is running. Only events with a sequence number below
     /// `before_seq` are taken, when given.
+    #[inline(always)]
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
         if !self.q.flights.is_empty() || self.stopped || (!force && now_ms < self.q.retry_at) {
             return None;
@@ -286,10 +288,13 @@ impl Tracker {
     /// A request in flight with `keepalive` survives the page and is left
     /// alone; one without it dies with the page, so its events are sent again
     /// here (its answer, should it still come, is ignored).
-    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
-        let mut out = Vec::new();
+    ///
+    /// Each request is handed to `send` as it is made: no list of requests
+    /// (a `Vec<Request>` is one more copy of the vector code in the wasm).
+    #[inline(always)]
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize, mut send: impl FnMut(&Request)) {
         if self.stopped {
-            return out;
+            return;
         }
         let mut i = 0;
         while let Some(f) = self.q.flights.get(i).copied() {
@@ -304,9 +309,8 @@ impl Tracker {
         let mut left = budget.saturating_sub(self.keepalive_bytes());
         while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
-            out.push(req);
+            send(&req);
         }
-        out
     }
 
     /// Drops events that fell out of CoolaData's 30-day window while queued.
@@ -340,6 +344,7 @@ impl Tracker {
     /// page hide, and a keepalive request goes on): its events stay with it
     /// until the next try, so that the page-hide flush does not send them a
     /// second time. If the page lives on, the next try sends them as usual.
+    #[inline(always)]
     pub fn on_response(
         &mut self,
         id: u64,
