@@ -322,10 +322,12 @@ impl Inner {
 
     /// The page is going away: everything queued goes out now with keepalive.
     fn unload(&self) {
-        // `send` hands each body to `fetch` and returns: nothing calls back
-        // into the tracker while it is borrowed.
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            c.unload_requests(now_ms(), KEEPALIVE_BUDGET, |req| self.launch(req));
+        let reqs = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
+            Err(_) => return,
+        };
+        for req in &reqs {
+            self.launch(req);
         }
     }
 

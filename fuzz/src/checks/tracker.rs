@@ -643,8 +643,7 @@ impl Model {
             self.flights.retain(|f| f.keepalive);
         }
         let keepalive_bytes: usize = self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
-        let mut reqs = Vec::new();
-        self.t.unload_requests(self.now, budget, |r| reqs.push(r.clone()));
+        let reqs = self.t.unload_requests(self.now, budget);
         if self.stopped {
             assert!(reqs.is_empty(), "unload requests after a 403");
             assert!(self.sync().is_empty());

@@ -289,12 +289,14 @@ impl Tracker {
     /// alone; one without it dies with the page, so its events are sent again
     /// here (its answer, should it still come, is ignored).
     ///
-    /// Each request is handed to `send` as it is made: no list of requests
-    /// (a `Vec<Request>` is one more copy of the vector code in the wasm).
+    /// The requests come back as a list, not one by one through a callback:
+    /// the shell must hand them to `fetch` with no borrow of the tracker held,
+    /// since a page's own `fetch` wrapper may call the tracker again.
     #[inline(always)]
-    pub fn unload_requests(&mut self, now_ms: i64, budget: usize, mut send: impl FnMut(&Request)) {
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
+        let mut out = Vec::new();
         if self.stopped {
-            return;
+            return out;
         }
         let mut i = 0;
         while let Some(f) = self.q.flights.get(i).copied() {
@@ -309,8 +311,9 @@ impl Tracker {
         let mut left = budget.saturating_sub(self.keepalive_bytes());
         while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
             left = left.saturating_sub(req.bytes);
-            send(&req);
+            out.push(req);
         }
+        out
     }
 
     /// Drops events that fell out of CoolaData's 30-day window while queued.

@@ -26,13 +26,6 @@ pub(super) fn track(t: &mut Tracker, now: i64, i: usize) -> String {
     t.track_encoded(now, &enc).unwrap()
 }
 
-/// [`Tracker::unload_requests`]'s requests, collected.
-pub(super) fn unload_all(t: &mut Tracker, now: i64, budget: usize) -> Vec<Request> {
-    let mut out = Vec::new();
-    t.unload_requests(now, budget, |r| out.push(r.clone()));
-    out
-}
-
 pub(super) fn events(body: &str) -> Vec<serde_json::Value> {
     let json = decode(body.strip_prefix("data=").unwrap(), true);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -249,7 +242,7 @@ fn stops_on_403_keeps_events_reports_once() {
     t.on_response(r.id, T0, 403, None, false);
     assert_eq!(t.pending(), 2);
     assert!(t.next_request(T0 + 1_000_000, true, None).is_none());
-    assert!(unload_all(&mut t, T0, 60_000).is_empty());
+    assert!(t.unload_requests(T0, 60_000).is_empty());
     track(&mut t, T0, 2);
     assert_eq!(t.pending(), 3);
     let n = t.take_notices();
@@ -296,7 +289,7 @@ fn unload_sends_everything_within_the_keepalive_budget() {
     for i in 0..100 {
         track(&mut t, T0, i);
     }
-    let reqs = unload_all(&mut t, T0, 4000);
+    let reqs = t.unload_requests(T0, 4000);
     assert!(!reqs.is_empty());
     let total: usize = reqs.iter().map(|r| r.bytes).sum();
     for r in &reqs {
@@ -312,7 +305,7 @@ fn unload_sends_everything_within_the_keepalive_budget() {
         t.on_response(r.id, T0, 200, None, false);
     }
     assert_eq!(t.pending(), 100 - sent);
-    let all = unload_all(&mut t, T0, 1 << 20);
+    let all = t.unload_requests(T0, 1 << 20);
     assert_eq!(all.iter().map(|r| r.events).sum::<usize>(), 100 - sent);
 }
 
@@ -355,7 +348,7 @@ fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
     let r = t.next_request(T0, false, None).unwrap();
     assert!(r.keepalive);
     track(&mut t, T0, 5);
-    let unload = unload_all(&mut t, T0, 60 * 1024);
+    let unload = t.unload_requests(T0, 60 * 1024);
     let ids: Vec<_> = unload
         .iter()
         .flat_map(|u| events(&u.body(BodyFormat::Form)))
@@ -363,7 +356,7 @@ fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
         .collect();
     assert_eq!(ids, vec![serde_json::json!(5)], "only the event not yet on its way");
     // A second page-hide signal (visibilitychange, then pagehide) sends nothing more.
-    assert!(unload_all(&mut t, T0, 60 * 1024).is_empty());
+    assert!(t.unload_requests(T0, 60 * 1024).is_empty());
     t.on_response(r.id, T0, 200, None, false);
     t.on_response(unload[0].id, T0, 200, None, false);
     assert_eq!((t.pending(), t.stats().delivered), (0, 6));
@@ -379,7 +372,7 @@ fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
     let r = t.next_request(T0, false, None).unwrap();
     assert_eq!(t.on_response(r.id, T0, 0, None, false), Outcome { sent: 0, failed: 3 });
     track(&mut t, T0, 3);
-    let unload = unload_all(&mut t, T0, 60 * 1024);
+    let unload = t.unload_requests(T0, 60 * 1024);
     assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 1);
     t.on_response(unload[0].id, T0, 200, None, false);
     let at = t.retry_at(T0).unwrap();
@@ -391,7 +384,7 @@ fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
     track(&mut t, T0, 4);
     let r = t.next_request(at, false, None).unwrap();
     t.on_response(r.id, at, 503, None, false);
-    assert_eq!(unload_all(&mut t, at, 60 * 1024).len(), 1);
+    assert_eq!(t.unload_requests(at, 60 * 1024).len(), 1);
 
     // In flight without keepalive (too big for it): the browser cancels it with the page,
     // so its events go out again, within the budget; its late answer is ignored.
@@ -402,7 +395,7 @@ fn page_hide_resends_only_what_was_in_flight_without_keepalive() {
     }
     let big = t.next_request(T0, false, None).unwrap();
     assert!(!big.keepalive);
-    let unload = unload_all(&mut t, T0, 1 << 20);
+    let unload = t.unload_requests(T0, 1 << 20);
     assert_eq!(unload.iter().map(|u| u.events).sum::<usize>(), 10);
     assert!(unload.iter().all(|u| u.keepalive));
     assert_eq!(t.on_response(big.id, T0, 0, None, false), Outcome::default());
@@ -673,7 +666,7 @@ proptest::proptest! {
         let costs: Vec<usize> = t.queued().map(|(_, j)| fmt.event_cost(j)).collect();
         // Page hide: batches within what is left of the budget; a lone
         // event over it stays queued.
-        let reqs = unload_all(&mut t, T0, budget);
+        let reqs = t.unload_requests(T0, budget);
         let (mut at, mut left) = (0, budget);
         for r in &reqs {
             let n = batch::take(costs[at..].iter().copied(), batch_size, Some(left), fmt);
