@@ -309,14 +309,18 @@ export function flattenList(list, max) {
   }
 }
 
-// A tracked event: page URL and title (in a page), the name, the properties.
-// document.URL is location.href (the document's URL, serialized), read in a
-// tenth of the time in Chromium: this runs on every track().
-export function flattenEvent(name, p, page) {
+// A tracked event (track(), and page views): page URL and title (in a
+// page), the referrer after an in-page navigation (`ref`, a page view's: ""
+// or undefined for none: the document's own then applies), the name, the
+// properties; what reading them throws, as a "!" entry. document.URL is
+// location.href (the document's URL, serialized), read in a tenth of the
+// time in Chromium: this runs on every track().
+export function flattenEvent(name, p, page, ref) {
   try {
     let s = "";
     if (page) {
       s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
+      if (ref) s += T("p", "referring_url", ref);
     }
     return props(s + one("event_name", name), p);
   } catch (e) {
@@ -579,18 +583,9 @@ export function pageUrl() {
   }
 }
 
-// A page_view event: page URL and title, the referrer after an in-page
-// navigation (`ref`, "" for none: the document's own then applies), the
-// caller's properties; what reading them throws, as a "!" entry.
-export function pageEvent(p, ref) {
-  try {
-    let s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
-    if (ref) s += T("p", "referring_url", ref);
-    return props(s + one("event_name", "page_view"), p);
-  } catch (e) {
-    return threw(e);
-  }
-}
+// A page_view event (a tracked event in a page, see flattenEvent), with the
+// referrer after an in-page navigation (`ref`, "" for none).
+export const pageEvent = (p, ref) => flattenEvent("page_view", p, true, ref);
 
 // The keys watchPage watches in this document, with their callbacks. The
 // browser's `storage` event reaches other documents only, so a write by one
