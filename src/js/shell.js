@@ -193,10 +193,6 @@ export function report(cb, e) {
   } catch (_) {}
 }
 
-// The text a request's answer left on the tracker's callback (see `bind`),
-// undefined for none or "".
-export const callbackText = (cb) => cb.t || undefined;
-
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
 // value's message may throw too.
@@ -400,8 +396,9 @@ export function encode(json, form) {
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
 // 6 page changed). It calls the module's raw export coola_callback with the
 // tracker's handle `h` (given by hook's slot -3, right after `bind`) and
-// numbers, and leaves `text` on itself as `t` for the tracker to read; once
-// the tracker is gone it sets `h` to 0, and the callback does nothing more.
+// numbers, and leaves `text` (undefined for "") as the current call's
+// argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
+// sets `h` to 0, and the callback does nothing more.
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
 // beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
 // body format (`f`), see `send`; the storage key of the saved choice (`k`),
@@ -410,8 +407,9 @@ export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
-      cb.t = text;
+      A = text || undefined;
       exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+      A = undefined;
     }
   };
   cb.w = [];

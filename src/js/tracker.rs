@@ -100,10 +100,6 @@ extern "C" {
     /// page watch of the saved choice under the callback's consent key
     /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32);
-    /// The text a request's answer left on the callback (Retry-After),
-    /// undefined for none or an empty one.
-    #[wasm_bindgen(js_name = callbackText)]
-    fn callback_text(cb: &JsValue) -> JsValue;
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
     fn waiting(cb: &JsValue) -> Promise;
     /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
@@ -127,7 +123,7 @@ const END: u32 = 5;
 pub(super) const PAGE: u32 = 6;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
-/// with numbers only, `text` is left on the callback as `t`): carries out
+/// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
 /// (what, id, status, text, flag) on the tracker, if it still exists. One
 /// entry point for every timer, listener and request, instead of
 /// wasm-bindgen's `Closure` machinery.
@@ -142,7 +138,9 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = opt_text(callback_text(&i.callback));
+            // The answer's Retry-After, left by the callback as the
+            // current call's argument 0 (undefined for none or "").
+            let text = opt_text(ops::arg(0));
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
