@@ -20,7 +20,7 @@ use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
 use crate::core::store::{self, Keys};
-use crate::core::tracker::{Lifecycle, Request, Stats, Tracker};
+use crate::core::tracker::{Lifecycle, Request, Tracker};
 
 pub mod ops;
 mod privacy;
@@ -179,7 +179,8 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
 struct Waiter {
     /// Only events tracked before this sequence number are its business.
     bound: u64,
-    start: Stats,
+    /// The [`Inner::counts`] when it began.
+    start: [u64; 3],
     /// `shutdown()`: remove timers and listeners once settled.
     stop: bool,
 }
@@ -284,27 +285,28 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let end = self.stats();
+        let end = self.counts();
         let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
         for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
+            let ([sent, failed, requests], [sent0, failed0, requests0]) = (end, w.start);
             settled(
                 &self.callback,
-                end.delivered.saturating_sub(w.start.delivered) as f64,
-                end.failed.saturating_sub(w.start.failed) as f64,
+                sent.saturating_sub(sent0) as f64,
+                failed.saturating_sub(failed0) as f64,
                 pending,
-                end.requests.saturating_sub(w.start.requests) as f64,
+                requests.saturating_sub(requests0) as f64,
             );
         }
     }
 
     fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
-        let mut start = self.stats();
+        let mut start = self.counts();
         // A request already in flight is waited for, so it counts here.
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
-            start.requests = start.requests.saturating_sub(1);
+            start[2] = start[2].saturating_sub(1);
         }
         let mut w = self.waiters.take();
         w.push(Waiter { bound, start, stop });
@@ -314,8 +316,11 @@ impl Inner {
         promise
     }
 
-    fn stats(&self) -> Stats {
-        self.core.try_borrow().map(|c| c.stats()).unwrap_or_default()
+    /// What a flush reports the difference of: events acknowledged, events
+    /// in failed requests, requests made.
+    fn counts(&self) -> [u64; 3] {
+        let s = self.core.try_borrow().map(|c| c.stats()).unwrap_or_default();
+        [s.delivered, s.failed, s.requests]
     }
 
     /// The page is going away: everything queued goes out now with keepalive.
