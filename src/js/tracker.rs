@@ -418,6 +418,7 @@ impl Inner {
 
     /// Takes over the stored events of tabs that are gone: they are queued
     /// here, written under this tab's keys, and only then removed from theirs.
+    #[inline(never)]
     fn claim(&self) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
