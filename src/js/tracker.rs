@@ -234,7 +234,7 @@ impl Inner {
     fn pump(self: &Rc<Self>) {
         let w = self.waiters.take();
         let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
-        self.waiters.set(w);
+        self.put_waiters(w);
         let req = if offline() {
             None
         } else {
@@ -310,7 +310,7 @@ impl Inner {
         }
         let mut w = self.waiters.take();
         w.push(Waiter { bound, start, stop });
-        self.waiters.set(w);
+        self.put_waiters(w);
         let promise = waiting(&self.callback);
         self.pump();
         promise
@@ -458,6 +458,15 @@ impl Inner {
             storage_remove(&d.keys.context(n));
         }
         c.context_lost();
+    }
+
+    /// Puts back the waiters taken out of their cell (which holds an
+    /// empty list meanwhile: nothing runs in between that adds one).
+    fn put_waiters(&self, w: Vec<Waiter>) {
+        let empty = self.waiters.replace(w);
+        debug_assert!(empty.capacity() == 0);
+        // The list `take` left (empty, unallocated): nothing to free.
+        core::mem::forget(empty);
     }
 
     fn stop_hooks(&self) {
