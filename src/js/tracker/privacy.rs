@@ -115,8 +115,10 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     let before_send = given.given;
     core.set_hold(before_send);
-    // Checked by `read`: it cannot fail here.
-    let _ = core.set_properties(&given.properties);
+    // Checked by `read`: it cannot fail here (no error to drop: forgotten).
+    let r = core.set_properties(&given.properties);
+    debug_assert!(r.is_ok());
+    core::mem::forget(r);
     let cfg = core.config();
     Extra {
         before_send,
