@@ -366,10 +366,11 @@ function env() {
 // The string of the n bytes of UTF-8 at p in the module's memory: a short
 // one (the event id track() returns) read as Latin-1 then, only when a byte
 // is not ASCII, decoded as UTF-8, cheaper than a TextDecoder call; a long
-// one (fromCharCode takes the bytes as arguments) by a TextDecoder.
+// one (fromCharCode takes the bytes as arguments) by a TextDecoder that, as
+// the glue's, keeps a leading U+FEFF.
 export function text(p, n) {
   const b = new Uint8Array(X.memory.buffer, p, n);
-  if (n > 256) return new TextDecoder().decode(b);
+  if (n > 256) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(b);
   const s = String.fromCharCode.apply(null, b);
   return /[^\0-\x7f]/.test(s) ? decodeURIComponent(escape(s)) : s;
 }
