@@ -261,24 +261,26 @@ impl Inner {
     /// keys, and with `save` every stored event of this app), the
     /// anonymous id and the session removed; with `save` the choice is saved.
     fn opt_out_now(self: &Rc<Self>, save: bool) {
-        let (contexts, prefix) = match self.core.try_borrow_mut() {
-            Ok(mut c) => (c.opt_out(), c.config().storage_key.clone()),
+        let contexts = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.opt_out(),
             Err(_) => return,
         };
         self.persist();
         if let Some(d) = &self.durable {
+            // The keys' prefix is the storageKey option.
+            let prefix = d.keys.prefix();
             // With `save`, the pass over the tracker's keys below removes
             // this tab's contexts with every other tab's, each once and only
             // where it is still stored (by number, an earlier optOut() or
             // page hide's removals would be made again).
-            for k in privacy::opt_out_keys(&d.keys, &prefix, if save { 0 } else { contexts }) {
+            for k in privacy::opt_out_keys(&d.keys, prefix, if save { 0 } else { contexts }) {
                 storage_remove(&k);
             }
             if save {
                 // Every tab's events and contexts, this one's and gone
                 // tabs' (one pass over the tracker's keys): nothing of this
                 // visitor is sent later.
-                for &(k, _, _) in &listed(&storage_list(&prefix)) {
+                for &(k, _, _) in &listed(&storage_list(prefix)) {
                     if claim::forgotten(&d.keys, k) {
                         storage_remove(k);
                     }
