@@ -296,16 +296,14 @@ impl Inner {
     }
 
     fn opt_in_now(&self, save: bool) {
-        let anonymous = match self.core.try_borrow_mut() {
-            Ok(mut c) => {
-                c.opt_in();
-                c.anonymous().then(|| c.user_id().to_string())
-            }
-            Err(_) => return,
-        };
-        if let (Some(d), Some(id)) = (&self.durable, anonymous) {
-            storage_set(&d.keys.user_id(), &id);
+        let Ok(mut c) = self.core.try_borrow_mut() else { return };
+        c.opt_in();
+        // The anonymous id is written from the core's own copy (a storage
+        // write, as persist's, runs no page code that could call back).
+        if let (Some(d), true) = (&self.durable, c.anonymous()) {
+            storage_set(&d.keys.user_id(), c.user_id());
         }
+        drop(c);
         if save {
             storage_set(&self.extra.consent_key, Choice::In.stored());
             self.extra.seen.set(Some(Choice::In));
