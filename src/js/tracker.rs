@@ -349,16 +349,22 @@ impl Inner {
     /// Writes new events to storage and removes the ones that left the queue.
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
-        let ok = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.persist(
-                |seq, json| storage_set(&d.keys.event(seq), json),
-                |n, json| storage_set(&d.keys.context(n), json),
-                |seq| storage_remove(&d.keys.event(seq)),
-            ),
+        // One borrow for the events, the session (when it changed) and
+        // the budget's answer: storage writes run no page code.
+        let (ok, over_budget) = match self.core.try_borrow_mut() {
+            Ok(mut c) => {
+                let ok = c.persist(
+                    |seq, json| storage_set(&d.keys.event(seq), json),
+                    |n, json| storage_set(&d.keys.context(n), json),
+                    |seq| storage_remove(&d.keys.event(seq)),
+                );
+                if let Some(s) = c.take_session() {
+                    storage_set(&self.extra.session_key, &s);
+                }
+                (ok, c.over_budget())
+            }
             Err(_) => return false,
         };
-        self.save_session();
-        let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
         if over_budget {
             self.report();
         } else if !ok {

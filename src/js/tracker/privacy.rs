@@ -54,7 +54,7 @@ pub(super) struct Extra {
     /// The request URL with the app key hidden, for `debug`.
     shown_url: String,
     pub(super) consent_key: String,
-    session_key: String,
+    pub(super) session_key: String,
     /// A page view was queued by this tracker.
     viewed: Cell<bool>,
     /// The saved choice as this tracker last saw or wrote it: another tab's
@@ -243,17 +243,6 @@ impl Inner {
         if self.durable.is_some() && core.session_expired(now) {
             let stored = storage_get(&self.extra.session_key);
             core.resume_session(stored.as_deref(), now);
-        }
-    }
-
-    /// Writes the session when it changed (with the end-of-task persist).
-    pub(super) fn save_session(&self) {
-        if self.durable.is_none() {
-            return;
-        }
-        let stored = self.core.try_borrow_mut().ok().and_then(|mut c| c.take_session());
-        if let Some(s) = stored {
-            storage_set(&self.extra.session_key, &s);
         }
     }
 
