@@ -235,22 +235,26 @@ impl Inner {
         let w = self.waiters.take();
         let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
         self.put_waiters(w);
-        let req = if offline() {
-            None
-        } else {
-            match self.core.try_borrow_mut() {
-                Ok(mut c) => c.next_request(now_ms(), force, bound),
-                Err(_) => return,
+        let off = offline();
+        // The request, or whether one is still in flight (one borrow).
+        let (req, in_flight) = match self.core.try_borrow_mut() {
+            Ok(mut c) => {
+                let req = if off {
+                    None
+                } else {
+                    c.next_request(now_ms(), force, bound)
+                };
+                (req, c.in_flight())
             }
+            Err(_) => return,
         };
         match req {
             Some(req) => self.launch(&req),
-            None => {
-                if !self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(true) {
-                    self.schedule_wake();
-                    self.settle();
-                }
+            None if !in_flight => {
+                self.schedule_wake();
+                self.settle();
             }
+            None => {}
         }
     }
 
