@@ -284,8 +284,13 @@ impl Inner {
         self.pump();
     }
 
-    fn opt_in_now(&self, save: bool) {
-        let Ok(mut c) = self.core.try_borrow_mut() else { return };
+    /// Opts in now (with `save`, the choice saved); whether the visitor was
+    /// opted out (and the tracker not closed).
+    fn opt_in_now(&self, save: bool) -> bool {
+        let Ok(mut c) = self.core.try_borrow_mut() else {
+            return false;
+        };
+        let was_out = c.opted_out() && c.state() != crate::core::tracker::Lifecycle::Closed;
         c.opt_in();
         // The anonymous id is written from the core's own copy (a storage
         // write, as persist's, runs no page code that could call back).
@@ -297,6 +302,7 @@ impl Inner {
             storage_set(&self.extra.consent_key, Choice::In.stored());
             self.extra.seen.set(Some(Choice::In));
         }
+        was_out
     }
 
     /// Another tab saved a choice (or cleared the storage): followed when
@@ -309,7 +315,9 @@ impl Inner {
         let out = self.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
         match now {
             Some(Choice::Out) if !out => self.opt_out_now(false),
-            Some(Choice::In) if out => self.opt_in_now(false),
+            Some(Choice::In) if out => {
+                self.opt_in_now(false);
+            }
             _ => {}
         }
     }
@@ -374,10 +382,9 @@ impl CoolaTracker {
     /// Resumes tracking and saves that choice. Events tracked while opted
     /// out are not recovered.
     pub fn opt_in(&self) {
-        let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
-        self.inner.opt_in_now(true);
+        let was_out = self.inner.opt_in_now(true);
         // The page view the opted-out start could not send.
-        if was_out && !self.closed() && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
+        if was_out && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
             self.inner.auto_page_view_now();
         }
     }
