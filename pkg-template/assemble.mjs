@@ -4,6 +4,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statS
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportApi } from "./export-api.mjs";
+import { compactLoader } from "./loader.mjs";
 import { dropUnusedStringBranch, namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -77,6 +78,9 @@ for (const build of ["web", "edge"]) {
   });
   writeFileSync(file, fixed);
 }
+
+// The ES module builds' loader (init, initSync) in a shorter form (see loader.mjs).
+for (const build of ["web", "edge"]) compactLoader(join(out, build));
 
 // Short names between each .wasm and its glue, and named imports of the
 // snippet in the ES module builds (see shorten.mjs).

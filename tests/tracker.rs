@@ -550,6 +550,19 @@ async fn the_anonymous_user_id_is_kept_across_trackers() {
     assert_eq!(str_prop(&got[2], "user_id").as_deref(), Some("known-user"));
 }
 
+/// Strings handed back to JavaScript come out as they went in, short or
+/// long (shell.js's `text`: `fromCharCode` up to 256 bytes, a `TextDecoder`
+/// beyond), ASCII or not, a leading U+FEFF kept.
+#[wasm_bindgen_test]
+fn user_ids_short_and_long_come_back_unchanged() {
+    let t = tracker(&options(&unique_key("textback"), "{}"));
+    let long = format!("\u{feff}é-{}", "x".repeat(300));
+    for id in ["u-1", "\u{feff}é-1", "\u{feff}", long.as_str(), &long[3..]] {
+        t.set_user_id(id.into()).unwrap();
+        assert_eq!(user_id(&t), id);
+    }
+}
+
 #[wasm_bindgen_test]
 async fn set_user_id_applies_to_later_events() {
     let app = unique_key("setuser");

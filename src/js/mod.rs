@@ -66,9 +66,9 @@ extern "C" {
     /// One random 32-bit word (event ids, the tab id).
     fn seed() -> u32;
     /// The string of the `len` bytes of UTF-8 at `ptr` in the module's
-    /// memory, for the event id `track()` returns: an ASCII one is built in
-    /// JavaScript, cheaper than wasm-bindgen's `TextDecoder` call for a
-    /// short string (see [`short_text`]).
+    /// memory (see [`short_text`]): a short ASCII one (the event id
+    /// `track()` returns) is built in JavaScript, cheaper than a
+    /// `TextDecoder` call.
     #[wasm_bindgen(js_name = text)]
     fn text_at(ptr: *const u8, len: usize) -> JsValue;
     /// POSTs the body for `json` to the URL kept on the tracker's callback
@@ -150,16 +150,11 @@ pub(crate) fn opt_text(v: JsValue) -> Option<String> {
 }
 
 /// A string handed to JavaScript (an event id, the user and session ids,
-/// `validateEvent`'s JSON): built by [`text_at`] when short (fromCharCode
-/// takes the bytes as arguments: a caller's own id can be as long as an
-/// event), else by wasm-bindgen's decoder, whose inlined call is then in
-/// this one function only.
+/// `validateEvent`'s JSON): built by [`text_at`] (by `fromCharCode` when
+/// short, else by a `TextDecoder`), one import instead of wasm-bindgen's
+/// string cast besides it.
 fn short_text(s: &str) -> JsValue {
-    if s.len() <= 256 {
-        text_at(s.as_ptr(), s.len())
-    } else {
-        JsValue::from_str(s)
-    }
+    text_at(s.as_ptr(), s.len())
 }
 
 /// An object's own properties in the entries form.

@@ -193,10 +193,6 @@ export function report(cb, e) {
   } catch (_) {}
 }
 
-// The text a request's answer left on the tracker's callback (see `bind`),
-// undefined for none or "".
-export const callbackText = (cb) => cb.t || undefined;
-
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
 // value's message may throw too.
@@ -309,14 +305,18 @@ export function flattenList(list, max) {
   }
 }
 
-// A tracked event: page URL and title (in a page), the name, the properties.
-// document.URL is location.href (the document's URL, serialized), read in a
-// tenth of the time in Chromium: this runs on every track().
-export function flattenEvent(name, p, page) {
+// A tracked event (track(), and page views): page URL and title (in a
+// page), the referrer after an in-page navigation (`ref`, a page view's: ""
+// or undefined for none: the document's own then applies), the name, the
+// properties; what reading them throws, as a "!" entry. document.URL is
+// location.href (the document's URL, serialized), read in a tenth of the
+// time in Chromium: this runs on every track().
+export function flattenEvent(name, p, page, ref) {
   try {
     let s = "";
     if (page) {
       s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
+      if (ref) s += T("p", "referring_url", ref);
     }
     return props(s + one("event_name", name), p);
   } catch (e) {
@@ -363,12 +363,15 @@ function env() {
   return (page ? "1" : "0") + s;
 }
 
-// The string of the n bytes of UTF-8 at p in the module's memory (the
-// event id track() returns), read as Latin-1 then, only when a byte is not
-// ASCII, decoded as UTF-8: for a short ASCII string, cheaper than the
-// glue's TextDecoder call.
+// The string of the n bytes of UTF-8 at p in the module's memory: a short
+// one (the event id track() returns) read as Latin-1 then, only when a byte
+// is not ASCII, decoded as UTF-8, cheaper than a TextDecoder call; a long
+// one (fromCharCode takes the bytes as arguments) by a TextDecoder that, as
+// the glue's, keeps a leading U+FEFF.
 export function text(p, n) {
-  const s = String.fromCharCode.apply(null, new Uint8Array(X.memory.buffer, p, n));
+  const b = new Uint8Array(X.memory.buffer, p, n);
+  if (n > 256) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(b);
+  const s = String.fromCharCode.apply(null, b);
   return /[^\0-\x7f]/.test(s) ? decodeURIComponent(escape(s)) : s;
 }
 
@@ -394,8 +397,9 @@ export function encode(json, form) {
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
 // 6 page changed). It calls the module's raw export coola_callback with the
 // tracker's handle `h` (given by hook's slot -3, right after `bind`) and
-// numbers, and leaves `text` on itself as `t` for the tracker to read; once
-// the tracker is gone it sets `h` to 0, and the callback does nothing more.
+// numbers, and leaves `text` (undefined for "") as the current call's
+// argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
+// sets `h` to 0, and the callback does nothing more.
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
 // beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
 // body format (`f`), see `send`; the storage key of the saved choice (`k`),
@@ -404,8 +408,9 @@ export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
-      cb.t = text;
+      A = text || undefined;
       exports.coola_callback(cb.h, what, id, status, flag ? 1 : 0);
+      A = undefined;
     }
   };
   cb.w = [];
@@ -579,18 +584,9 @@ export function pageUrl() {
   }
 }
 
-// A page_view event: page URL and title, the referrer after an in-page
-// navigation (`ref`, "" for none: the document's own then applies), the
-// caller's properties; what reading them throws, as a "!" entry.
-export function pageEvent(p, ref) {
-  try {
-    let s = T("p", "page_url", "" + document.URL) + T("p", "page_title", "" + document.title);
-    if (ref) s += T("p", "referring_url", ref);
-    return props(s + one("event_name", "page_view"), p);
-  } catch (e) {
-    return threw(e);
-  }
-}
+// A page_view event (a tracked event in a page, see flattenEvent), with the
+// referrer after an in-page navigation (`ref`, "" for none).
+export const pageEvent = (p, ref) => flattenEvent("page_view", p, true, ref);
 
 // The keys watchPage watches in this document, with their callbacks. The
 // browser's `storage` event reaches other documents only, so a write by one

@@ -20,7 +20,7 @@ use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::num;
 use crate::core::store::{self, Keys};
-use crate::core::tracker::{Lifecycle, Request, Stats, Tracker};
+use crate::core::tracker::{Lifecycle, Request, Tracker};
 
 pub mod ops;
 mod privacy;
@@ -100,10 +100,6 @@ extern "C" {
     /// page watch of the saved choice under the callback's consent key
     /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32);
-    /// The text a request's answer left on the callback (Retry-After),
-    /// undefined for none or an empty one.
-    #[wasm_bindgen(js_name = callbackText)]
-    fn callback_text(cb: &JsValue) -> JsValue;
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
     fn waiting(cb: &JsValue) -> Promise;
     /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
@@ -127,7 +123,7 @@ const END: u32 = 5;
 pub(super) const PAGE: u32 = 6;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
-/// with numbers only, `text` is left on the callback as `t`): carries out
+/// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
 /// (what, id, status, text, flag) on the tracker, if it still exists. One
 /// entry point for every timer, listener and request, instead of
 /// wasm-bindgen's `Closure` machinery.
@@ -142,7 +138,9 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
     let flag = flag != 0;
     match what {
         DONE => {
-            let text = opt_text(callback_text(&i.callback));
+            // The answer's Retry-After, left by the callback as the
+            // current call's argument 0 (undefined for none or "").
+            let text = opt_text(ops::arg(0));
             i.on_done(id, status as u16, text, flag)
         }
         BEAT => i.heartbeat(false),
@@ -181,7 +179,8 @@ pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, f
 struct Waiter {
     /// Only events tracked before this sequence number are its business.
     bound: u64,
-    start: Stats,
+    /// The [`Inner::counts`] when it began.
+    start: [u64; 3],
     /// `shutdown()`: remove timers and listeners once settled.
     stop: bool,
 }
@@ -235,23 +234,27 @@ impl Inner {
     fn pump(self: &Rc<Self>) {
         let w = self.waiters.take();
         let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
-        self.waiters.set(w);
-        let req = if offline() {
-            None
-        } else {
-            match self.core.try_borrow_mut() {
-                Ok(mut c) => c.next_request(now_ms(), force, bound),
-                Err(_) => return,
+        self.put_waiters(w);
+        let off = offline();
+        // The request, or whether one is still in flight (one borrow).
+        let (req, in_flight) = match self.core.try_borrow_mut() {
+            Ok(mut c) => {
+                let req = if off {
+                    None
+                } else {
+                    c.next_request(now_ms(), force, bound)
+                };
+                (req, c.in_flight())
             }
+            Err(_) => return,
         };
         match req {
             Some(req) => self.launch(&req),
-            None => {
-                if !self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(true) {
-                    self.schedule_wake();
-                    self.settle();
-                }
+            None if !in_flight => {
+                self.schedule_wake();
+                self.settle();
             }
+            None => {}
         }
     }
 
@@ -286,38 +289,42 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let end = self.stats();
+        let end = self.counts();
         let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
         for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
             }
+            let ([sent, failed, requests], [sent0, failed0, requests0]) = (end, w.start);
             settled(
                 &self.callback,
-                end.delivered.saturating_sub(w.start.delivered) as f64,
-                end.failed.saturating_sub(w.start.failed) as f64,
+                sent.saturating_sub(sent0) as f64,
+                failed.saturating_sub(failed0) as f64,
                 pending,
-                end.requests.saturating_sub(w.start.requests) as f64,
+                requests.saturating_sub(requests0) as f64,
             );
         }
     }
 
     fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
-        let mut start = self.stats();
+        let mut start = self.counts();
         // A request already in flight is waited for, so it counts here.
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
-            start.requests = start.requests.saturating_sub(1);
+            start[2] = start[2].saturating_sub(1);
         }
         let mut w = self.waiters.take();
         w.push(Waiter { bound, start, stop });
-        self.waiters.set(w);
+        self.put_waiters(w);
         let promise = waiting(&self.callback);
         self.pump();
         promise
     }
 
-    fn stats(&self) -> Stats {
-        self.core.try_borrow().map(|c| c.stats()).unwrap_or_default()
+    /// What a flush reports the difference of: events acknowledged, events
+    /// in failed requests, requests made.
+    fn counts(&self) -> [u64; 3] {
+        let s = self.core.try_borrow().map(|c| c.stats()).unwrap_or_default();
+        [s.delivered, s.failed, s.requests]
     }
 
     /// The page is going away: everything queued goes out now with keepalive.
@@ -346,16 +353,22 @@ impl Inner {
     /// Writes new events to storage and removes the ones that left the queue.
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
-        let ok = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.persist(
-                |seq, json| storage_set(&d.keys.event(seq), json),
-                |n, json| storage_set(&d.keys.context(n), json),
-                |seq| storage_remove(&d.keys.event(seq)),
-            ),
+        // One borrow for the events, the session (when it changed) and
+        // the budget's answer: storage writes run no page code.
+        let (ok, over_budget) = match self.core.try_borrow_mut() {
+            Ok(mut c) => {
+                let ok = c.persist(
+                    |seq, json| storage_set(&d.keys.event(seq), json),
+                    |n, json| storage_set(&d.keys.context(n), json),
+                    |seq| storage_remove(&d.keys.event(seq)),
+                );
+                if let Some(s) = c.take_session() {
+                    storage_set(&self.extra.session_key, &s);
+                }
+                (ok, c.over_budget())
+            }
             Err(_) => return false,
         };
-        self.save_session();
-        let over_budget = self.core.try_borrow().map(|c| c.over_budget()).unwrap_or(false);
         if over_budget {
             self.report();
         } else if !ok {
@@ -415,6 +428,7 @@ impl Inner {
 
     /// Takes over the stored events of tabs that are gone: they are queued
     /// here, written under this tab's keys, and only then removed from theirs.
+    #[inline(never)]
     fn claim(&self) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
@@ -454,6 +468,15 @@ impl Inner {
             storage_remove(&d.keys.context(n));
         }
         c.context_lost();
+    }
+
+    /// Puts back the waiters taken out of their cell (which holds an
+    /// empty list meanwhile: nothing runs in between that adds one).
+    fn put_waiters(&self, w: Vec<Waiter>) {
+        let empty = self.waiters.replace(w);
+        debug_assert!(empty.capacity() == 0);
+        // The list `take` left (empty, unallocated): nothing to free.
+        core::mem::forget(empty);
     }
 
     fn stop_hooks(&self) {

@@ -18,8 +18,9 @@ use crate::js::functions;
 
 #[wasm_bindgen(module = "/src/js/shell.js")]
 extern "C" {
-    /// The current method call's argument `i` (0 or 1).
-    fn arg(i: u32) -> JsValue;
+    /// The current method call's argument `i` (0 or 1), or what the
+    /// tracker's callback passes (its `text`, as 0).
+    pub(super) fn arg(i: u32) -> JsValue;
     /// What the current method call returns, or the `Error` it throws
     /// (taken: no drop of it at each caller).
     fn give(value: JsValue);

@@ -54,7 +54,7 @@ pub(super) struct Extra {
     /// The request URL with the app key hidden, for `debug`.
     shown_url: String,
     pub(super) consent_key: String,
-    session_key: String,
+    pub(super) session_key: String,
     /// A page view was queued by this tracker.
     viewed: Cell<bool>,
     /// The saved choice as this tracker last saw or wrote it: another tab's
@@ -111,11 +111,14 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 }
 
 /// Hands what [`read`] found to the core.
+#[inline(never)]
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     let before_send = given.given;
     core.set_hold(before_send);
-    // Checked by `read`: it cannot fail here.
-    let _ = core.set_properties(&given.properties);
+    // Checked by `read`: it cannot fail here (no error to drop: forgotten).
+    let r = core.set_properties(&given.properties);
+    debug_assert!(r.is_ok());
+    core::mem::forget(r);
     let cfg = core.config();
     Extra {
         before_send,
@@ -243,39 +246,30 @@ impl Inner {
         }
     }
 
-    /// Writes the session when it changed (with the end-of-task persist).
-    pub(super) fn save_session(&self) {
-        if self.durable.is_none() {
-            return;
-        }
-        let stored = self.core.try_borrow_mut().ok().and_then(|mut c| c.take_session());
-        if let Some(s) = stored {
-            storage_set(&self.extra.session_key, &s);
-        }
-    }
-
     /// Opts out now: the queue purged in memory and in storage (this tab's
     /// keys, and with `save` every stored event of this app), the
     /// anonymous id and the session removed; with `save` the choice is saved.
     fn opt_out_now(self: &Rc<Self>, save: bool) {
-        let (contexts, prefix) = match self.core.try_borrow_mut() {
-            Ok(mut c) => (c.opt_out(), c.config().storage_key.clone()),
+        let contexts = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.opt_out(),
             Err(_) => return,
         };
         self.persist();
         if let Some(d) = &self.durable {
+            // The keys' prefix is the storageKey option.
+            let prefix = d.keys.prefix();
             // With `save`, the pass over the tracker's keys below removes
             // this tab's contexts with every other tab's, each once and only
             // where it is still stored (by number, an earlier optOut() or
             // page hide's removals would be made again).
-            for k in privacy::opt_out_keys(&d.keys, &prefix, if save { 0 } else { contexts }) {
+            for k in privacy::opt_out_keys(&d.keys, prefix, if save { 0 } else { contexts }) {
                 storage_remove(&k);
             }
             if save {
                 // Every tab's events and contexts, this one's and gone
                 // tabs' (one pass over the tracker's keys): nothing of this
                 // visitor is sent later.
-                for &(k, _, _) in &listed(&storage_list(&prefix)) {
+                for &(k, _, _) in &listed(&storage_list(prefix)) {
                     if claim::forgotten(&d.keys, k) {
                         storage_remove(k);
                     }
@@ -290,21 +284,25 @@ impl Inner {
         self.pump();
     }
 
-    fn opt_in_now(&self, save: bool) {
-        let anonymous = match self.core.try_borrow_mut() {
-            Ok(mut c) => {
-                c.opt_in();
-                c.anonymous().then(|| c.user_id().to_string())
-            }
-            Err(_) => return,
+    /// Opts in now (with `save`, the choice saved); whether the visitor was
+    /// opted out (and the tracker not closed).
+    fn opt_in_now(&self, save: bool) -> bool {
+        let Ok(mut c) = self.core.try_borrow_mut() else {
+            return false;
         };
-        if let (Some(d), Some(id)) = (&self.durable, anonymous) {
-            storage_set(&d.keys.user_id(), &id);
+        let was_out = c.opted_out() && c.state() != crate::core::tracker::Lifecycle::Closed;
+        c.opt_in();
+        // The anonymous id is written from the core's own copy (a storage
+        // write, as persist's, runs no page code that could call back).
+        if let (Some(d), true) = (&self.durable, c.anonymous()) {
+            storage_set(&d.keys.user_id(), c.user_id());
         }
+        drop(c);
         if save {
             storage_set(&self.extra.consent_key, Choice::In.stored());
             self.extra.seen.set(Some(Choice::In));
         }
+        was_out
     }
 
     /// Another tab saved a choice (or cleared the storage): followed when
@@ -317,7 +315,9 @@ impl Inner {
         let out = self.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
         match now {
             Some(Choice::Out) if !out => self.opt_out_now(false),
-            Some(Choice::In) if out => self.opt_in_now(false),
+            Some(Choice::In) if out => {
+                self.opt_in_now(false);
+            }
             _ => {}
         }
     }
@@ -382,10 +382,9 @@ impl CoolaTracker {
     /// Resumes tracking and saves that choice. Events tracked while opted
     /// out are not recovered.
     pub fn opt_in(&self) {
-        let was_out = self.inner.core.try_borrow().map(|c| c.opted_out()).unwrap_or(false);
-        self.inner.opt_in_now(true);
+        let was_out = self.inner.opt_in_now(true);
         // The page view the opted-out start could not send.
-        if was_out && !self.closed() && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
+        if was_out && self.inner.extra.auto != AutoPageViews::Off && !self.inner.extra.viewed.get() {
             self.inner.auto_page_view_now();
         }
     }
