@@ -107,3 +107,31 @@ test("a tracker the page keeps no reference to still sends when the page goes aw
     await gcBrowser.close();
   }
 });
+
+test("a page's fetch wrapper that tracks finds the tracker free during the page-hide send", async () => {
+  // Monitoring scripts wrap fetch and report each request. The page-hide
+  // send must call fetch with no borrow of the tracker held, or the
+  // wrapper's track() throws "the tracker was called from inside itself".
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/wrapped-fetch.html?app=unload-wrapped&n=6`);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const seen = await page.evaluate(() => {
+      window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false }));
+      return { ...window.seen, pending: window.tracker.pending };
+    });
+    assert.ok(seen.requests >= 1, "the page-hide send went through the page's fetch");
+    assert.deepEqual(seen.errors, [], "track() inside the wrapper did not throw");
+    assert.ok(seen.pending >= 6 + seen.requests, "the wrapper's events are queued, the sent ones not yet acknowledged");
+    const steps = await waitFor(
+      () => {
+        const e = collector.events({ app: "unload-wrapped" }).filter((x) => x.event_name === "step");
+        return e.length >= 6 && e;
+      },
+      { timeout: 10_000, what: "the 6 events sent on page hide" },
+    );
+    assert.deepEqual(steps.map((e) => e.i).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5]);
+  } finally {
+    await page.context().close();
+  }
+});
