@@ -74,7 +74,7 @@ unsafe impl GlobalAlloc for Pow2 {
         if *head != 0 {
             let block = *head as *mut usize;
             // SAFETY: a block on a free list was handed out by this allocator,
-            // is at least 8 bytes and aligned to 8; its first word is the link.
+            // is at least 8 bytes and aligned to 16; its first word is the link.
             *head = unsafe { block.read() };
             return nonnull(block as usize);
         }
@@ -104,7 +104,7 @@ unsafe impl GlobalAlloc for Pow2 {
         // SAFETY: as in `alloc`.
         let s = unsafe { &mut *self.0.get() };
         if let Some(head) = s.free.get_mut(class_of(layout.size())) {
-            // SAFETY: `ptr` is a block of this class, at least 8 bytes, aligned to 8.
+            // SAFETY: `ptr` is a block of this class, at least 8 bytes, aligned to 16.
             unsafe { (ptr as *mut usize).write(*head) };
             *head = ptr as usize;
         }

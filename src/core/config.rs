@@ -88,6 +88,20 @@ fn field_of(name: &str) -> Option<Field> {
     None
 }
 
+/// How many names a text of names, each followed by a space, holds.
+const fn count_names(mut t: &[u8]) -> usize {
+    let mut n = 0;
+    while let [c, rest @ ..] = t {
+        n += (*c == b' ') as usize;
+        t = rest;
+    }
+    n
+}
+
+// `field_of`'s transmute is sound only while NAMES has one name per Field
+// variant and the last variant is the last name: checked when compiling.
+const _: () = assert!(count_names(NAMES) == FIELDS.len() && Field::Debug as usize == FIELDS.len() - 1);
+
 /// The fields of [`NAMES`], in its order.
 const FIELDS: [Field; 22] = [
     Field::AppKey,

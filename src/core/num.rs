@@ -229,7 +229,7 @@ mod tests {
         }
         // Every byte but the controls below 0x20 agrees with std on every
         // byte of a pattern.
-        for c in (0x20u8..=0xff).chain([0x7f]) {
+        for c in 0x20u8..=0xff {
             for p in (b'a'..=b'z').chain(b'A'..=b'Z').chain(0x20..0x40) {
                 assert_eq!(eq_fold(&[c], &[p]), [c].eq_ignore_ascii_case(&[p]), "{c:#x} {p:#x}");
             }
@@ -238,12 +238,23 @@ mod tests {
 
     #[test]
     fn json_number_syntax() {
-        for ok in ["0", "-0", "1", "1.5", "1e+21", "1.5e-7", "-12.25E3", "1420452000000"] {
+        for ok in [
+            "0",
+            "-0",
+            "1",
+            "1.5",
+            "1e+21",
+            "1.5e-7",
+            "-12.25E3",
+            "1420452000000",
+            "9e999",
+            "1e3101",
+        ] {
             assert!(is_json_number(ok), "{ok}");
         }
         for bad in [
             "", "-", "01", "1.", ".5", "1e", "NaN", "Infinity", "1_000", " 1", "0x10", "+1", "1e+", "-01", "00",
-            "1.5.5", "1e5e5", "--1", "1-", "1ee5", "1E", "1.e5", "1x", "1 ", "é", "-.5",
+            "1.5.5", "1e5e5", "--1", "1-", "1ee5", "1E", "1.e5", "1x", "1 ", "é", "-.5", "1e310-", "1e310.",
         ] {
             assert!(!is_json_number(bad), "{bad}");
         }
@@ -265,8 +276,16 @@ mod tests {
         ]) {
             match serde_json::from_str::<serde_json::Number>(&s) {
                 Ok(_) => prop_assert!(is_json_number(&s), "{}", s),
-                // 1e999: the syntax is right, the value beyond an f64.
-                Err(e) if e.to_string().contains("out of range") => prop_assert!(is_json_number(&s), "{}", s),
+                // 1e999: the value is beyond an f64, and serde stops there,
+                // before it has read the rest ("1e310-"): ask it again with
+                // the exponent's digits made 0, which is the same syntax.
+                Err(e) if e.to_string().contains("out of range") => {
+                    let at = s.find(['e', 'E']).unwrap_or(s.len());
+                    let (head, exp) = s.split_at(at);
+                    let same: String = head.chars().chain(exp.chars().map(|c| if c.is_ascii_digit() { '0' } else { c })).collect();
+                    let valid = serde_json::from_str::<serde_json::Number>(&same).is_ok();
+                    prop_assert_eq!(is_json_number(&s), valid, "{}", s);
+                }
                 Err(_) => prop_assert!(!is_json_number(&s), "{}", s),
             }
         }

@@ -460,6 +460,11 @@ fn last_prop(entries: &str) -> (Option<u64>, usize, usize) {
         out.2 += 1;
         start = entries.len() - props.remainder().len();
     }
+    // A malformed part after the last property: no marker, so nothing is
+    // spliced off and validation refuses the whole entry.
+    if props.err.is_some() {
+        out.0 = None;
+    }
     out
 }
 
@@ -719,6 +724,12 @@ pub(crate) mod tests {
             assert_eq!(e.code, ErrorCode::StorageError);
             assert!(e.message.starts_with("not an event of this library: "), "{}", e.message);
             assert!(e.message.contains(why), "{}", e.message);
+        }
+        // A marker followed by something that is no entry: refused whole,
+        // not cut off at the marker.
+        for tail in ["garbage", "K3:bad1:x", "X0:8:a number"] {
+            let e = restore(&(entries(head) + tail), ctx, false).unwrap_err();
+            assert_eq!(e.code, ErrorCode::StorageError, "{tail}");
         }
     }
 

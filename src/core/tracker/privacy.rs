@@ -121,7 +121,8 @@ fn find(shared: &[Prop], key: &str) -> Option<usize> {
 fn check_shared(encoded: &str, shared: &[Prop]) -> Result<(), Error> {
     let mut given = 0;
     let mut added = 0;
-    // A malformed entry ends the properties: validation below reports it.
+    // A malformed entry ends the properties: validation below reports it
+    // (unless more than MAX_SHARED came before it: then too_many does).
     for (k, v) in Props::new(encoded) {
         if matches!(
             k,
