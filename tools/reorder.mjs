@@ -14,25 +14,26 @@
 // then moves of short runs of functions kept only when the module gets
 // smaller. The search is seeded, so the same input always gives the same
 // output. The result must pass `WebAssembly.validate` and be smaller, else
-// the file is left as it was.
+// the file is left as it was. A module it cannot read whole (an opcode,
+// section or segment form it does not know, a ref.func in a constant
+// expression) fails the build rather than be written with an index missed.
 //
 // A search takes some seconds, so results are cached under
 // target/reorder-cache/ by the SHA-256 of the input: a build whose wasm did
 // not change pays nothing.
 
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-
-const VERSION = 1;
 
 /** Reads an unsigned LEB128 at `at`: [value, next offset]. */
 function uleb(b, at) {
   let v = 0;
   let shift = 0;
   for (;;) {
+    if (at >= b.length) throw new Error("a number runs past the end");
     const x = b[at++];
     v += (x & 0x7f) * 2 ** shift;
     shift += 7;
@@ -42,8 +43,52 @@ function uleb(b, at) {
 
 /** Skips a signed LEB128 at `at`. */
 function skipLeb(b, at) {
-  while (b[at++] & 0x80);
+  while (b[at++] & 0x80) if (at >= b.length) throw new Error("a number runs past the end");
   return at;
+}
+
+/**
+ * Skips a constant expression (a global's value, a segment's offset) and
+ * its `end`. Only numbers and global.get: a `ref.func` there would name a
+ * function that this tool does not remap, so it throws, as on anything
+ * else it does not know.
+ */
+function skipConst(b, at) {
+  for (;;) {
+    const op = b[at++];
+    if (op === 0x0b) return at;
+    if (op === 0x41 || op === 0x42) at = skipLeb(b, at);
+    else if (op === 0x43) at += 4;
+    else if (op === 0x44) at += 8;
+    else if (op === 0x23) at = skipLeb(b, at);
+    else if (op === 0xd0) at++;
+    else throw new Error(`constant expression opcode 0x${(op ?? 0).toString(16)}`);
+  }
+}
+
+/** Checks the global and table sections hold no expression it would not remap. */
+function checkConsts(b, secs) {
+  const globals = secs.find((s) => s.id === 6);
+  if (globals) {
+    let [n, at] = uleb(b, globals.start);
+    for (let i = 0; i < n; i++) {
+      const t = b[at];
+      if (t !== 0x7f && t !== 0x7e && t !== 0x7d && t !== 0x7c && t !== 0x70 && t !== 0x6f) {
+        throw new Error(`global type 0x${t.toString(16)}`);
+      }
+      at = skipConst(b, at + 2);
+    }
+    if (at !== globals.end) throw new Error("the global section does not end where it says");
+  }
+  const tables = secs.find((s) => s.id === 4);
+  if (tables) {
+    let [n, at] = uleb(b, tables.start);
+    for (let i = 0; i < n; i++) {
+      if (b[at] === 0x40) throw new Error("a table with an initial expression");
+      at = limits(b, at + 1);
+    }
+    if (at !== tables.end) throw new Error("the table section does not end where it says");
+  }
 }
 
 /** An unsigned LEB128 as bytes. */
@@ -133,7 +178,8 @@ function splitBody(b, start, end) {
     if (op === 0x02 || op === 0x03 || op === 0x04) {
       // blocktype: 0x40, a value type, or a type index (s33)
       const t = b[at];
-      if (t === 0x40 || (t >= 0x6f && t <= 0x7f) || t === 0x70 || t === 0x7b) at++;
+      if (t === 0x63 || t === 0x64) throw new Error("a reference-typed block (GC)");
+      if (t === 0x40 || (t >= 0x6f && t <= 0x7f)) at++;
       else at = skipLeb(b, at);
     } else if (op === 0x0c || op === 0x0d) {
       at = skipLeb(b, at);
@@ -207,6 +253,7 @@ export function read(b) {
   const code = secs.find((s) => s.id === 10);
   if (!code) throw new Error("no code section");
   const imported = importedFunctions(b, secs.find((s) => s.id === 2));
+  checkConsts(b, secs);
   let [n, at] = uleb(b, code.start);
   const bodies = [];
   for (let i = 0; i < n; i++) {
@@ -214,6 +261,7 @@ export function read(b) {
     bodies.push(splitBody(b, start, start + size));
     at = start + size;
   }
+  if (at !== code.end) throw new Error("the code section does not end where it says");
   // The function section: each defined function's type, in the same order.
   const types = [];
   const fsec = secs.find((s) => s.id === 3);
@@ -245,6 +293,7 @@ function exportSection(b, s, imported, map) {
     [idx, at] = uleb(b, p + len + 1);
     out.push(...encodeUleb(kind === 0 ? remap(idx, imported, map) : idx));
   }
+  if (at !== s.end) throw new Error("the export section does not end where it says");
   return Buffer.from(out);
 }
 
@@ -256,11 +305,12 @@ function elementSection(b, s, imported, map) {
   for (let i = 0; i < n; i++) {
     let flags;
     [flags, at] = uleb(b, at);
+    // Only the form the linker writes (active, table 0, function indices):
+    // every other form throws rather than be copied unmapped.
     if (flags !== 0) throw new Error(`element segment flags ${flags}`);
     out.push(...encodeUleb(flags));
     const exprStart = at;
-    while (b[at] !== 0x0b) at++;
-    at++;
+    at = skipConst(b, at);
     out.push(...b.subarray(exprStart, at));
     let count;
     [count, at] = uleb(b, at);
@@ -271,6 +321,7 @@ function elementSection(b, s, imported, map) {
       out.push(...encodeUleb(remap(idx, imported, map)));
     }
   }
+  if (at !== s.end) throw new Error("the element section does not end where it says");
   return Buffer.from(out);
 }
 
@@ -303,11 +354,14 @@ export function write(b, m, order) {
     } else if (s.id === 8) {
       const [idx] = uleb(b, s.start);
       section(8, Buffer.from(encodeUleb(remap(idx, m.imported, map))));
-    } else if (s.id === 0) {
-      // custom sections (names) would name the old order: leave them out
-      throw new Error("custom section present: strip it first");
-    } else {
+    } else if ([1, 2, 4, 5, 6, 11, 12].includes(s.id)) {
+      // types, imports, tables, memory, globals (checked by checkConsts),
+      // data, data count: no function index in them
       section(s.id, b.subarray(s.start, s.end));
+    } else {
+      // custom sections (names) would name the old order; any other id is
+      // one this tool does not know
+      throw new Error(`section ${s.id}: not one this tool rewrites (strip custom sections first)`);
     }
   }
   return Buffer.concat(chunks);
@@ -399,23 +453,34 @@ function main() {
   const input = readFileSync(file);
   const root = join(dirname(fileURLToPath(import.meta.url)), "..");
   const cacheDir = join(root, "target", "reorder-cache");
-  const key = createHash("sha256").update(`v${VERSION} ${iterations} `).update(input).digest("hex");
+  // The key covers the tool's own text: a fix here is never answered from
+  // a cache the old code wrote.
+  const self = readFileSync(fileURLToPath(import.meta.url));
+  const key = createHash("sha256").update(`${iterations} `).update(self).update(input).digest("hex");
   const cached = join(cacheDir, `${key}.wasm`);
   if (existsSync(cached)) {
-    copyFileSync(cached, file);
-    console.log(`${file}: functions reordered (cached)`);
-    return;
+    const out = readFileSync(cached);
+    if (WebAssembly.validate(out)) {
+      writeFileSync(file, out);
+      console.log(`${file}: functions reordered (cached)`);
+      return;
+    }
   }
   const started = Date.now();
   const out = reorder(input, iterations);
   mkdirSync(cacheDir, { recursive: true });
+  // Written whole, then renamed: an interrupted build leaves no half file.
+  const keep = (bytes) => {
+    writeFileSync(`${cached}.tmp`, bytes);
+    renameSync(`${cached}.tmp`, cached);
+  };
   if (out) {
-    writeFileSync(cached, out);
+    keep(out);
     writeFileSync(file, out);
     const s = ((Date.now() - started) / 1000).toFixed(1);
     console.log(`${file}: functions reordered, gzip -9 ${gz(input)} -> ${gz(out)} B (${s} s)`);
   } else {
-    writeFileSync(cached, input);
+    keep(input);
     console.log(`${file}: no smaller order found, left as it was`);
   }
 }

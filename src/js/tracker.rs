@@ -354,7 +354,9 @@ impl Inner {
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
         // One borrow for the events, the session (when it changed) and
-        // the budget's answer: storage writes run no page code.
+        // the budget's answer. localStorage runs no page code unless the
+        // page wrapped Storage.prototype.setItem; a wrapper that calls the
+        // tracker back finds it busy, and that write counts as refused.
         let (ok, over_budget) = match self.core.try_borrow_mut() {
             Ok(mut c) => {
                 let ok = c.persist(
