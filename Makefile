@@ -89,8 +89,9 @@ browser:
 # wasm-opt can drop what they held), names the snippet's two `_` and `$`, and
 # takes out of the glue the imports wasm-opt removed; pkg-template/shorten.mjs
 # (in assemble) then gives the imports, modules and other exports short names.
-# tools/reorder.mjs orders the browser build's functions so that alike bodies
-# sit close together and gzip finds them (cached by the input's hash).
+# Last, tools/reorder.mjs orders the shipped browser wasm's functions so that
+# alike bodies sit close together and gzip finds them (cached by the input's
+# hash).
 build: tools
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-edge --no-pack -- $(SLIM) --features edge
 	$(WASM_PACK) build --mode no-install --release --target web --out-dir target/pkg-web --no-pack -- $(SLIM)
@@ -100,8 +101,8 @@ build: tools
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
 	  node tools/wasm-names.mjs imports $$d; \
 	done
-	node tools/reorder.mjs target/pkg-web/coola_tracker_bg.wasm
 	node pkg-template/assemble.mjs
+	node tools/reorder.mjs pkg/web/coola_tracker_bg.wasm
 
 package: build
 

@@ -7,20 +7,22 @@
 // This tool changes nothing but that order: every body stays byte for byte
 // as it was, except the indices of the functions it calls (`call`,
 // `ref.func`), which follow the new order, as do the function section's
-// types, the element segments, the exports and the start function. Imported functions keep their indices.
+// types, the element segments, the exports and the start function.
+// Imported functions keep their indices.
 //
 // The order is searched for with the real measure, gzip -9 of the whole
 // module: a greedy chain of bodies that compress well after one another,
-// then moves of short runs of functions kept only when the module gets
-// smaller. The search is seeded, so the same input always gives the same
-// output. The result must pass `WebAssembly.validate` and be smaller, else
-// the file is left as it was. A module it cannot read whole (an opcode,
+// then 6,000 moves of short runs of functions (by default), each kept only
+// when the module gets smaller. The search is seeded, so the same input
+// always gives the same output. The result must pass
+// `WebAssembly.validate` and be smaller, else the file is left as it was.
+// A module it cannot read whole (an opcode,
 // section or segment form it does not know, a ref.func in a constant
 // expression) fails the build rather than be written with an index missed.
 //
-// A search takes some seconds, so results are cached under
-// target/reorder-cache/ by the SHA-256 of the input: a build whose wasm did
-// not change pays nothing.
+// A search takes 10-30 s, so results are cached under
+// target/reorder-cache/ by the SHA-256 of the input and of this file: a
+// build whose wasm did not change pays nothing.
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -445,7 +447,7 @@ function main() {
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith("--"));
   const it = args.indexOf("--iterations");
-  const iterations = it >= 0 ? Number(args[it + 1]) : 3000;
+  const iterations = it >= 0 ? Number(args[it + 1]) : 6000;
   if (!file) {
     console.error("usage: node tools/reorder.mjs <file.wasm> [--iterations N]");
     process.exit(2);
