@@ -1,12 +1,15 @@
 // Reading and rewriting the names of a .wasm's import and export sections,
 // for the build steps that rename what the module and its glue call each
 // other (pkg-template/shorten.mjs, tools/wasm-names.mjs). Every other section
-// is copied byte for byte.
+// is copied byte for byte. The readers below are shared with
+// tools/reorder.mjs.
 
-function readU32(b, pos) {
+/** An unsigned LEB128 at `pos`: [value, next position]; throws past the end. */
+export function readU32(b, pos) {
   let v = 0;
   let shift = 0;
   for (;;) {
+    if (pos >= b.length) throw new Error("wasm: a number runs past the end");
     const byte = b[pos++];
     v += (byte & 0x7f) * 2 ** shift;
     if (byte < 0x80) return [v, pos];
@@ -14,7 +17,8 @@ function readU32(b, pos) {
   }
 }
 
-function u32(n) {
+/** `n` as an unsigned LEB128. */
+export function u32(n) {
   const out = [];
   do {
     let byte = n & 0x7f;
@@ -33,15 +37,32 @@ function readName(b, pos) {
   return [utf8.decode(b.subarray(p, p + n)), p + n];
 }
 
+/** Where a table's or memory's limits that start at `p` end. */
+export function limitsEnd(b, p) {
+  const flags = b[p++];
+  p = readU32(b, p)[1];
+  return flags & 1 ? readU32(b, p)[1] : p;
+}
+
+/** The module's sections, each as { id, start, end } of its payload. */
+export function sections(b) {
+  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) throw new Error("wasm: not a version 1 module");
+  const out = [];
+  let pos = 8;
+  while (pos < b.length) {
+    const id = b[pos];
+    const [size, start] = readU32(b, pos + 1);
+    out.push({ id, start, end: start + size });
+    pos = start + size;
+  }
+  return out;
+}
+
 /** The bytes of an import's or export's descriptor, from `pos`. */
 function descEnd(b, pos, isImport) {
   const kind = b[pos++];
   if (!isImport) return readU32(b, pos)[1];
-  const limits = (p) => {
-    const flags = b[p++];
-    p = readU32(b, p)[1];
-    return flags & 1 ? readU32(b, p)[1] : p;
-  };
+  const limits = (p) => limitsEnd(b, p);
   switch (kind) {
     case 0: // function: type index
       return readU32(b, pos)[1];
@@ -102,14 +123,14 @@ export function renameWasm(b, rename) {
   return Buffer.concat(parts);
 }
 
-/** The import and export names of a module, in order. */
+/**
+ * The import and export names of a module, in order, each with its kind
+ * (0 function, 1 table, 2 memory, 3 global, 4 tag).
+ */
 export function listNames(b) {
   const imports = [];
   const exports = [];
-  let pos = 8;
-  while (pos < b.length) {
-    const id = b[pos];
-    const [size, start] = readU32(b, pos + 1);
+  for (const { id, start } of sections(b)) {
     if (id === 2 || id === 7) {
       let [count, p] = readU32(b, start);
       for (let k = 0; k < count; k++) {
@@ -117,11 +138,11 @@ export function listNames(b) {
         if (id === 2) [module, p] = readName(b, p);
         let name;
         [name, p] = readName(b, p);
+        const kind = b[p];
         p = descEnd(b, p, id === 2);
-        (id === 2 ? imports : exports).push({ module, name });
+        (id === 2 ? imports : exports).push({ module, name, kind });
       }
     }
-    pos = start + size;
   }
   return { imports, exports };
 }

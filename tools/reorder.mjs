@@ -30,24 +30,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-/** Reads an unsigned LEB128 at `at`: [value, next offset]. */
-function uleb(b, at) {
-  let v = 0;
-  let shift = 0;
-  for (;;) {
-    if (at >= b.length) throw new Error("a number runs past the end");
-    const x = b[at++];
-    v += (x & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (x < 0x80) return [v, at];
-  }
-}
+import { limitsEnd, listNames, readU32, sections, u32 } from "../pkg-template/wasm-module.mjs";
 
-/** Skips a signed LEB128 at `at`. */
-function skipLeb(b, at) {
-  while (b[at++] & 0x80) if (at >= b.length) throw new Error("a number runs past the end");
-  return at;
-}
+/** Skips a LEB128, signed or not, at `at`. */
+const skipLeb = (b, at) => readU32(b, at)[1];
 
 /**
  * Skips a constant expression (a global's value, a segment's offset) and
@@ -72,7 +58,7 @@ function skipConst(b, at) {
 function checkConsts(b, secs) {
   const globals = secs.find((s) => s.id === 6);
   if (globals) {
-    let [n, at] = uleb(b, globals.start);
+    let [n, at] = readU32(b, globals.start);
     for (let i = 0; i < n; i++) {
       const t = b[at];
       if (t !== 0x7f && t !== 0x7e && t !== 0x7d && t !== 0x7c && t !== 0x70 && t !== 0x6f) {
@@ -84,75 +70,13 @@ function checkConsts(b, secs) {
   }
   const tables = secs.find((s) => s.id === 4);
   if (tables) {
-    let [n, at] = uleb(b, tables.start);
+    let [n, at] = readU32(b, tables.start);
     for (let i = 0; i < n; i++) {
       if (b[at] === 0x40) throw new Error("a table with an initial expression");
-      at = limits(b, at + 1);
+      at = limitsEnd(b, at + 1);
     }
     if (at !== tables.end) throw new Error("the table section does not end where it says");
   }
-}
-
-/** An unsigned LEB128 as bytes. */
-function encodeUleb(v) {
-  const out = [];
-  do {
-    let x = v % 128;
-    v = Math.floor(v / 128);
-    if (v) x |= 0x80;
-    out.push(x);
-  } while (v);
-  return out;
-}
-
-/** The module's sections: [{ id, start, end }] over the payloads. */
-function sections(b) {
-  if (b.readUInt32LE(0) !== 0x6d736100 || b.readUInt32LE(4) !== 1) throw new Error("not a wasm module");
-  const out = [];
-  let at = 8;
-  while (at < b.length) {
-    const id = b[at];
-    const [size, start] = uleb(b, at + 1);
-    out.push({ id, start, end: start + size });
-    at = start + size;
-  }
-  return out;
-}
-
-/** How many functions the import section brings in. */
-function importedFunctions(b, s) {
-  if (!s) return 0;
-  let [n, at] = uleb(b, s.start);
-  let funcs = 0;
-  for (let i = 0; i < n; i++) {
-    let len;
-    [len, at] = uleb(b, at);
-    at += len;
-    [len, at] = uleb(b, at);
-    at += len;
-    const kind = b[at++];
-    if (kind === 0) {
-      funcs++;
-      at = skipLeb(b, at);
-    } else if (kind === 1) {
-      at++; // reftype
-      at = limits(b, at);
-    } else if (kind === 2) {
-      at = limits(b, at);
-    } else if (kind === 3) {
-      at += 2; // valtype, mutability
-    } else {
-      throw new Error(`import kind ${kind}`);
-    }
-  }
-  return funcs;
-}
-
-function limits(b, at) {
-  const flag = b[at++];
-  at = skipLeb(b, at);
-  if (flag & 1) at = skipLeb(b, at);
-  return at;
 }
 
 /**
@@ -165,7 +89,7 @@ function splitBody(b, start, end) {
   const parts = [];
   const targets = [];
   let from = start;
-  let [groups, at] = uleb(b, start);
+  let [groups, at] = readU32(b, start);
   for (let g = 0; g < groups; g++) {
     at = skipLeb(b, at); // count
     at++; // valtype
@@ -187,11 +111,11 @@ function splitBody(b, start, end) {
       at = skipLeb(b, at);
     } else if (op === 0x0e) {
       let n;
-      [n, at] = uleb(b, at);
+      [n, at] = readU32(b, at);
       for (let i = 0; i <= n; i++) at = skipLeb(b, at);
     } else if (op === 0x10 || op === 0xd2) {
       const s = at;
-      const [idx, e] = uleb(b, at);
+      const [idx, e] = readU32(b, at);
       cut(s, e, idx);
       at = e;
     } else if (op === 0x11) {
@@ -212,11 +136,11 @@ function splitBody(b, start, end) {
       at++;
     } else if (op === 0x1c) {
       let n;
-      [n, at] = uleb(b, at);
+      [n, at] = readU32(b, at);
       at += n;
     } else if (op === 0xfc) {
       let sub;
-      [sub, at] = uleb(b, at);
+      [sub, at] = readU32(b, at);
       if (sub <= 7) {
         // saturating truncations: no immediate
       } else if (sub === 8 || sub === 12 || sub === 14) {
@@ -254,12 +178,12 @@ export function read(b) {
   const secs = sections(b);
   const code = secs.find((s) => s.id === 10);
   if (!code) throw new Error("no code section");
-  const imported = importedFunctions(b, secs.find((s) => s.id === 2));
+  const imported = listNames(b).imports.filter((i) => i.kind === 0).length;
   checkConsts(b, secs);
-  let [n, at] = uleb(b, code.start);
+  let [n, at] = readU32(b, code.start);
   const bodies = [];
   for (let i = 0; i < n; i++) {
-    const [size, start] = uleb(b, at);
+    const [size, start] = readU32(b, at);
     bodies.push(splitBody(b, start, start + size));
     at = start + size;
   }
@@ -267,10 +191,10 @@ export function read(b) {
   // The function section: each defined function's type, in the same order.
   const types = [];
   const fsec = secs.find((s) => s.id === 3);
-  let [count, p] = uleb(b, fsec.start);
+  let [count, p] = readU32(b, fsec.start);
   for (let i = 0; i < count; i++) {
     let t;
-    [t, p] = uleb(b, p);
+    [t, p] = readU32(b, p);
     types.push(t);
   }
   if (count !== n) throw new Error("function and code sections disagree");
@@ -285,15 +209,15 @@ function remap(idx, imported, map) {
 /** The export section with function indices remapped. */
 function exportSection(b, s, imported, map) {
   const out = [];
-  let [n, at] = uleb(b, s.start);
-  out.push(...encodeUleb(n));
+  let [n, at] = readU32(b, s.start);
+  out.push(...u32(n));
   for (let i = 0; i < n; i++) {
-    const [len, p] = uleb(b, at);
+    const [len, p] = readU32(b, at);
     const kind = b[p + len];
     out.push(...b.subarray(at, p + len + 1));
     let idx;
-    [idx, at] = uleb(b, p + len + 1);
-    out.push(...encodeUleb(kind === 0 ? remap(idx, imported, map) : idx));
+    [idx, at] = readU32(b, p + len + 1);
+    out.push(...u32(kind === 0 ? remap(idx, imported, map) : idx));
   }
   if (at !== s.end) throw new Error("the export section does not end where it says");
   return Buffer.from(out);
@@ -302,25 +226,25 @@ function exportSection(b, s, imported, map) {
 /** The element section (active segments of function indices only). */
 function elementSection(b, s, imported, map) {
   const out = [];
-  let [n, at] = uleb(b, s.start);
-  out.push(...encodeUleb(n));
+  let [n, at] = readU32(b, s.start);
+  out.push(...u32(n));
   for (let i = 0; i < n; i++) {
     let flags;
-    [flags, at] = uleb(b, at);
+    [flags, at] = readU32(b, at);
     // Only the form the linker writes (active, table 0, function indices):
     // every other form throws rather than be copied unmapped.
     if (flags !== 0) throw new Error(`element segment flags ${flags}`);
-    out.push(...encodeUleb(flags));
+    out.push(...u32(flags));
     const exprStart = at;
     at = skipConst(b, at);
     out.push(...b.subarray(exprStart, at));
     let count;
-    [count, at] = uleb(b, at);
-    out.push(...encodeUleb(count));
+    [count, at] = readU32(b, at);
+    out.push(...u32(count));
     for (let k = 0; k < count; k++) {
       let idx;
-      [idx, at] = uleb(b, at);
-      out.push(...encodeUleb(remap(idx, imported, map)));
+      [idx, at] = readU32(b, at);
+      out.push(...u32(remap(idx, imported, map)));
     }
   }
   if (at !== s.end) throw new Error("the element section does not end where it says");
@@ -332,30 +256,30 @@ export function write(b, m, order) {
   const map = new Array(order.length);
   order.forEach((old, pos) => (map[old] = pos));
   const chunks = [b.subarray(0, 8)];
-  const section = (id, payload) => chunks.push(Buffer.from([id, ...encodeUleb(payload.length)]), payload);
+  const section = (id, payload) => chunks.push(Buffer.from([id, ...u32(payload.length)]), payload);
   for (const s of m.secs) {
     if (s.id === 10) {
-      const parts = [Buffer.from(encodeUleb(order.length))];
+      const parts = [Buffer.from(u32(order.length))];
       for (const old of order) {
         const { parts: p, targets } = m.bodies[old];
         const body = [];
         for (let i = 0; i < targets.length; i++) {
-          body.push(p[i], Buffer.from(encodeUleb(remap(targets[i], m.imported, map))));
+          body.push(p[i], Buffer.from(u32(remap(targets[i], m.imported, map))));
         }
         body.push(p[targets.length]);
         const bytes = Buffer.concat(body);
-        parts.push(Buffer.from(encodeUleb(bytes.length)), bytes);
+        parts.push(Buffer.from(u32(bytes.length)), bytes);
       }
       section(10, Buffer.concat(parts));
     } else if (s.id === 3) {
-      section(3, Buffer.from([...encodeUleb(order.length), ...order.flatMap((old) => encodeUleb(m.types[old]))]));
+      section(3, Buffer.from([...u32(order.length), ...order.flatMap((old) => [...u32(m.types[old])])]));
     } else if (s.id === 7) {
       section(7, exportSection(b, s, m.imported, map));
     } else if (s.id === 9) {
       section(9, elementSection(b, s, m.imported, map));
     } else if (s.id === 8) {
-      const [idx] = uleb(b, s.start);
-      section(8, Buffer.from(encodeUleb(remap(idx, m.imported, map))));
+      const [idx] = readU32(b, s.start);
+      section(8, Buffer.from(u32(remap(idx, m.imported, map))));
     } else if ([1, 2, 4, 5, 6, 11, 12].includes(s.id)) {
       // types, imports, tables, memory, globals (checked by checkConsts),
       // data, data count: no function index in them
