@@ -114,7 +114,7 @@ test("a page's fetch wrapper that tracks finds the tracker free during the page-
   // wrapper's track() throws "the tracker was called from inside itself".
   const page = await newPage(browser);
   try {
-    await page.goto(`${collector.url}/wrapped-fetch.html?app=unload-wrapped&n=6`);
+    await page.goto(`${collector.url}/unload.html?app=unload-wrapped&n=6&then=stay&wrap=1`);
     await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
     const seen = await page.evaluate(() => {
       window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: false }));
