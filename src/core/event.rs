@@ -461,10 +461,13 @@ fn write_value(
 }
 
 fn invalid(key: &str, what: &str) -> Error {
-    let mut m = String::from("is ");
-    m.push_str(what);
-    m.push_str("; send a string, finite number, boolean, null or undefined");
-    Error::field(ErrorCode::InvalidValue, key, &m)
+    // Written straight after the error's `"key": ` (no message built apart
+    // and copied).
+    let mut e = Error::field(ErrorCode::InvalidValue, key, "is ");
+    e.message.push_str(what);
+    e.message
+        .push_str("; send a string, finite number, boolean, null or undefined");
+    e
 }
 
 /// The timestamp rules' error, about the timestamp field (they set no
