@@ -542,7 +542,7 @@ mod tests {
 
     fn code(r: Result<String, Error>) -> (ErrorCode, Option<String>) {
         let e = r.unwrap_err();
-        (e.code, e.field)
+        (e.code, e.field.clone())
     }
 
     #[test]
