@@ -155,11 +155,18 @@ impl core::fmt::Debug for Error {
 
 impl Error {
     /// An error with a code and a message, concerning no particular field.
+    #[inline]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::build(code, None, message.into())
+    }
+
+    /// The one constructor every other calls (one copy of the boxing in
+    /// the wasm, not one per type of message).
+    fn build(code: ErrorCode, field: Option<String>, message: String) -> Self {
         Error(Box::new(ErrorInfo {
             code,
-            field: None,
-            message: message.into(),
+            field,
+            message,
             status: None,
             count: None,
         }))
@@ -173,13 +180,7 @@ impl Error {
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);
-        Error(Box::new(ErrorInfo {
-            code,
-            field: Some(field.to_string()),
-            message: m,
-            status: None,
-            count: None,
-        }))
+        Self::build(code, Some(field.to_string()), m)
     }
 
     /// The same error with a status attached.
