@@ -155,18 +155,11 @@ impl core::fmt::Debug for Error {
 
 impl Error {
     /// An error with a code and a message, concerning no particular field.
-    #[inline]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::build(code, None, message.into())
-    }
-
-    /// The one constructor every other calls (one copy of the boxing in
-    /// the wasm, not one per type of message).
-    fn build(code: ErrorCode, field: Option<String>, message: String) -> Self {
         Error(Box::new(ErrorInfo {
             code,
-            field,
-            message,
+            field: None,
+            message: message.into(),
             status: None,
             count: None,
         }))
@@ -180,7 +173,13 @@ impl Error {
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);
-        Self::build(code, Some(field.to_string()), m)
+        Error(Box::new(ErrorInfo {
+            code,
+            field: Some(field.to_string()),
+            message: m,
+            status: None,
+            count: None,
+        }))
     }
 
     /// The same error with a status attached.
