@@ -6,6 +6,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use alloc::boxed::Box;
 /// The stable codes of every error the library reports. The JavaScript
 /// `Error` objects carry [`ErrorCode::as_str`] as their `code` property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,9 +109,19 @@ pub enum ErrorKind {
 }
 
 /// An error of the library: a code, the property or option it concerns, and
-/// a message for a person.
+/// a message for a person. Its parts ([`ErrorInfo`]) are read and written
+/// through it (`e.code`, `e.message`...).
+///
+/// Boxed: an `Error` is one pointer, so a `Result<(), Error>` or an
+/// `Option<Error>` comes back from a call in a register, and every `?` moves
+/// a pointer instead of copying five fields through memory. Only a failure
+/// allocates the box.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error(Box<ErrorInfo>);
+
+/// What an [`Error`] holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct ErrorInfo {
     /// The stable machine code.
     pub code: ErrorCode,
     /// The property or option concerned, where there is one.
@@ -123,33 +134,52 @@ pub struct Error {
     pub count: Option<u32>,
 }
 
+impl core::ops::Deref for Error {
+    type Target = ErrorInfo;
+    fn deref(&self) -> &ErrorInfo {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInfo {
+        &mut self.0
+    }
+}
+
+impl core::fmt::Debug for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 impl Error {
     /// An error with a code and a message, concerning no particular field.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorInfo {
             code,
             field: None,
             message: message.into(),
             status: None,
             count: None,
-        }
+        }))
     }
 
     /// An error about one property or option. The message is prefixed with
     /// the field's name, quoted, so a person sees which one.
     pub fn field(code: ErrorCode, field: &str, message: &str) -> Self {
-        let mut m = String::with_capacity(field.len() + message.len() + 4);
+        let mut m = String::new();
         m.push('"');
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);
-        Error {
+        Error(Box::new(ErrorInfo {
             code,
             field: Some(field.to_string()),
             message: m,
             status: None,
             count: None,
-        }
+        }))
     }
 
     /// The same error with a status attached.

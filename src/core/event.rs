@@ -214,12 +214,12 @@ fn validate_dyn<'a>(
 ) -> Result<(Option<i64>, u64), Error> {
     let start = out.len();
     let mut seen = Seen::default();
-    let given = write_event(out, event_name, props, defaults, opts, &mut seen);
+    let written = write_event(out, event_name, props, defaults, opts, &mut seen);
     let size = out.len() - start;
-    let result = match seen.err {
-        Some(e) => Err(e),
-        None if size <= MAX_EVENT_BYTES => return Ok((seen.time, given)),
-        None => {
+    let result = match written {
+        Err(e) => Err(e),
+        Ok(given) if size <= MAX_EVENT_BYTES => return Ok((seen.time, given)),
+        Ok(_) => {
             let mut m = String::from("the event is ");
             num::push_u64(&mut m, size as u64);
             m.push_str(" B of JSON, over CoolaData's 102400 B: send less text");
@@ -242,14 +242,10 @@ struct Seen {
     name: bool,
     user: bool,
     time: Option<i64>,
-    /// Kept here, not returned: the writers return whether they went on (a
-    /// `bool` comes back in a register, a `Result` with an [`Error`] in it
-    /// through memory, copied again at each `?`).
-    err: Option<Error>,
 }
 
 /// Writes the event; returns which of `defaults` the caller gave (see
-/// [`validate_with_defaults`]). A problem is left in `seen.err`.
+/// [`validate_with_defaults`]), or the first problem found.
 fn write_event<'a>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
@@ -257,14 +253,12 @@ fn write_event<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
     seen: &mut Seen,
-) -> u64 {
+) -> Result<u64, Error> {
     // Bit i set: the caller gave defaults[i]'s property (at most 64 defaults).
     let mut given: u64 = 0;
     out.push('{');
     if let Some(v) = event_name {
-        if !write_prop(out, EVENT_NAME, v, opts, seen) {
-            return given;
-        }
+        write_prop(out, EVENT_NAME, v, opts, seen)?;
     }
     for (key, value) in props {
         // `str == str`, not `&str == &str`: the reference impl compiled to a
@@ -280,9 +274,7 @@ fn write_event<'a>(
                 }
             }
         }
-        if !write_prop(out, key, value, opts, seen) {
-            return given;
-        }
+        write_prop(out, key, value, opts, seen)?;
     }
     for (i, (key, value)) in defaults.iter().enumerate() {
         let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
@@ -293,8 +285,8 @@ fn write_event<'a>(
                 RawValue::Absent => true,
                 _ => false,
             };
-        if !skip && !write_prop(out, key, *value, opts, seen) {
-            return given;
+        if !skip {
+            write_prop(out, key, *value, opts, seen)?;
         }
     }
     if matches!(out.as_bytes().last(), Some(b',')) {
@@ -308,10 +300,9 @@ fn write_event<'a>(
     } else if seen.time.is_none() && !opts.server_timestamp {
         (TIMESTAMP, TIME)
     } else {
-        return given;
+        return Ok(given);
     };
-    seen.err = Some(Error::field(ErrorCode::MissingField, missing, why));
-    given
+    Err(Error::field(ErrorCode::MissingField, missing, why))
 }
 
 /// Why `event_name` or `user_id` is missing or empty...
@@ -339,17 +330,22 @@ enum Fail {
     Time(Error),
 }
 
-/// Writes one property; `false`, with the problem in `seen.err`, if it
-/// breaks a rule.
-fn write_prop(out: &mut String, key: &str, value: RawValue<'_>, opts: &ValidateOptions, seen: &mut Seen) -> bool {
+/// Writes one property, or says which rule it breaks (an [`Error`] is one
+/// pointer: the `Result` comes back in a register).
+fn write_prop(
+    out: &mut String,
+    key: &str,
+    value: RawValue<'_>,
+    opts: &ValidateOptions,
+    seen: &mut Seen,
+) -> Result<(), Error> {
     let e = match write_value(out, key, value, opts, seen) {
-        Ok(()) => return true,
+        Ok(()) => return Ok(()),
         Err(Fail::Rule(code, why)) => Error::field(code, key, why),
         Err(Fail::Invalid(what)) => invalid(key, what),
         Err(Fail::Time(e)) => with_field(e, TIMESTAMP),
     };
-    seen.err = Some(e);
-    false
+    Err(e)
 }
 
 fn write_value(
@@ -461,10 +457,13 @@ fn write_value(
 }
 
 fn invalid(key: &str, what: &str) -> Error {
-    let mut m = String::from("is ");
-    m.push_str(what);
-    m.push_str("; send a string, finite number, boolean, null or undefined");
-    Error::field(ErrorCode::InvalidValue, key, &m)
+    // Written straight after the error's `"key": ` (no message built apart
+    // and copied).
+    let mut e = Error::field(ErrorCode::InvalidValue, key, "is ");
+    e.message.push_str(what);
+    e.message
+        .push_str("; send a string, finite number, boolean, null or undefined");
+    e
 }
 
 /// The timestamp rules' error, about the timestamp field (they set no
@@ -539,7 +538,7 @@ mod tests {
 
     fn code(r: Result<String, Error>) -> (ErrorCode, Option<String>) {
         let e = r.unwrap_err();
-        (e.code, e.field)
+        (e.code, e.field.clone())
     }
 
     #[test]

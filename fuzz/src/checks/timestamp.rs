@@ -59,7 +59,7 @@ pub fn check_str(s: &str) {
 pub fn round_trips(ms: i64) {
     let same = |text: String, want: i64| {
         assert_eq!(
-            parse_str(&text).map_err(|e| e.message),
+            parse_str(&text).map_err(|e| e.message.clone()),
             Ok(want),
             "{text:?} (from {ms})"
         );
