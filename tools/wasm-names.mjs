@@ -15,7 +15,9 @@
 //   node tools/wasm-names.mjs imports DIR   (after wasm-opt)
 //     Removes from the glue's imports object the functions the optimised
 //     .wasm no longer imports (wasm-opt drops imports nothing calls; the glue
-//     still carries them under their `__wbg_<name>_<hash>` names).
+//     still carries them under their `__wbg_<name>_<hash>` names), then cuts
+//     out of the .wasm's data the runtime texts that only removed code read
+//     (tools/dead-data.mjs).
 //
 // Every rewrite is exact: a name found a number of times other than the one
 // expected, an old name left afterwards, or a glue not in the form handled
@@ -24,6 +26,7 @@
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { escape, listNames, renameWasm } from "../pkg-template/wasm-module.mjs";
+import { stripDeadData } from "./dead-data.mjs";
 
 /** The snippet-only exports and their short names. */
 const SNIPPET_EXPORTS = new Map([
@@ -135,6 +138,8 @@ function importsStep(dir) {
   for (const n of dropped) if (new RegExp(`(?<![\\w$])${escape(n)}(?![\\w$])`).test(out)) fail(`${glueFile}: ${n} is still named`);
   writeFileSync(glueFile, out);
   console.log(`${dir}: imports the .wasm does not take dropped from the glue (${dropped.join(", ") || "none"})`);
+  const dead = stripDeadData(wasmFile);
+  console.log(`${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B)`);
 }
 
 const [step, dir] = process.argv.slice(2);

@@ -80,7 +80,8 @@ extern "C" {
     /// `localStorage` read: get, or every key and value under a prefix (see the `STORAGE_*` codes).
     #[wasm_bindgen(js_name = storage)]
     fn storage_read(op: u32, key: &str) -> JsValue;
-    /// `localStorage` written (set or remove; false when refused), or whether it is readable.
+    /// `localStorage` written (set or remove; false when refused), whether it
+    /// is readable, or its writes held back and released (see [`storage_hold`]).
     #[wasm_bindgen(js_name = storage)]
     fn storage_write(op: u32, key: &str, value: &str) -> bool;
 }
@@ -94,6 +95,8 @@ const STORAGE_SET: u32 = 1;
 const STORAGE_REMOVE: u32 = 2;
 const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
+const STORAGE_HOLD: u32 = 6;
+const STORAGE_RELEASE: u32 = 7;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not
 /// null), a function, `true`, a string; anything else is another code.
@@ -111,6 +114,21 @@ fn storage_set(key: &str, value: &str) -> bool {
 
 fn storage_remove(key: &str) {
     storage_write(STORAGE_REMOVE, key, "");
+}
+
+/// Holds back every later write and removal (each answers true) until
+/// [`storage_release`]: the tracker decides what to write under its borrow
+/// and the page's code (a wrapped `Storage.prototype.setItem`) runs once it
+/// is dropped.
+fn storage_hold() {
+    storage_write(STORAGE_HOLD, "", "");
+}
+
+/// Makes the writes and removals held back since [`storage_hold`], in
+/// order; a refused write skips the writes after it (not the removals).
+/// False when a write was refused.
+fn storage_release() -> bool {
+    storage_write(STORAGE_RELEASE, "", "")
 }
 
 /// Whether `localStorage` exists and can be read (it may still refuse writes).

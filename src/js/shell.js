@@ -533,9 +533,23 @@ export function soon(cb, what) {
 // an object, flattened; JSON.parse builds plain data only: nothing stored
 // is executed) or "s" (key, any other value as stored), 5 whether
 // localStorage exists and can be read (it may still refuse writes: quota
-// full).
+// full), 6 hold back every later write and removal (each answers true), 7
+// make the held ones, in order, a refused write skipping the writes after it
+// (not the removals): false when one was refused. The tracker decides what
+// to write with its state borrowed, and a page's wrapped
+// Storage.prototype.setItem that calls it runs only once that borrow is
+// dropped (the list is taken first: a nested hold starts its own).
+let held;
 export function storage(op, k, v) {
-  let out = "";
+  let out = "",
+    ok = true;
+  if (op > 5) {
+    const q = held;
+    held = op < 7 ? [] : undefined;
+    if (q && !held) for (const a of q) if (a[0] > 1 || ok) ok = storage(...a) && ok;
+    return ok;
+  }
+  if (held && op && op < 3) return held.push([op, k, v]) > 0;
   try {
     const s = localStorage;
     if (op === 0) return s.getItem(k);

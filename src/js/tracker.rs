@@ -11,8 +11,8 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
-    options as options_text, seed, send, short_text, soon, storage_get, storage_list, storage_readable, storage_remove,
-    storage_set, text, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
+    options as options_text, seed, send, short_text, soon, storage_get, storage_hold, storage_list, storage_readable,
+    storage_release, storage_remove, storage_set, text, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -350,16 +350,21 @@ impl Inner {
         self.report_all(notices);
     }
 
-    /// Writes new events to storage and removes the ones that left the queue.
+    /// Writes new events to storage and removes the ones that left the
+    /// queue; false when a write was refused.
     fn persist(&self) -> bool {
         let Some(d) = &self.durable else { return true };
-        // One borrow for the events, the session (when it changed) and
-        // the budget's answer. localStorage runs no page code unless the
-        // page wrapped Storage.prototype.setItem; a wrapper that calls the
-        // tracker back finds it busy, and that write counts as refused.
-        let (ok, over_budget) = match self.core.try_borrow_mut() {
+        // One borrow for the events, the session (when it changed) and the
+        // budget's answer. The writes are held back by the shell and made
+        // once the borrow is dropped (`storage_release`): a page may wrap
+        // Storage.prototype.setItem / removeItem, and a wrapper that calls
+        // the tracker must find it free. A write refused (quota) stops the
+        // writes after it; those events stay queued in memory and are sent
+        // as usual.
+        let over_budget = match self.core.try_borrow_mut() {
             Ok(mut c) => {
-                let ok = c.persist(
+                storage_hold();
+                c.persist(
                     |seq, json| storage_set(&d.keys.event(seq), json),
                     |n, json| storage_set(&d.keys.context(n), json),
                     |seq| storage_remove(&d.keys.event(seq)),
@@ -367,10 +372,11 @@ impl Inner {
                 if let Some(s) = c.take_session() {
                     storage_set(&self.extra.session_key, &s);
                 }
-                (ok, c.over_budget())
+                c.over_budget()
             }
             Err(_) => return false,
         };
+        let ok = storage_release();
         if over_budget {
             self.report();
         } else if !ok {
@@ -462,14 +468,18 @@ impl Inner {
     /// contexts, so they go too (the next page would otherwise find them).
     fn drop_contexts(&self) {
         let Some(d) = &self.durable else { return };
-        let Ok(mut c) = self.core.try_borrow_mut() else { return };
-        if c.pending() > 0 {
-            return;
-        }
-        for n in c.contexts_stored() {
+        let stored = match self.core.try_borrow_mut() {
+            Ok(mut c) if c.pending() == 0 => {
+                c.context_lost();
+                c.contexts_stored()
+            }
+            _ => return,
+        };
+        // Removed with no borrow held (a page may wrap removeItem); a
+        // context stored meanwhile gets a number after these.
+        for n in stored {
             storage_remove(&d.keys.context(n));
         }
-        c.context_lost();
     }
 
     /// Puts back the waiters taken out of their cell (which holds an

@@ -135,3 +135,49 @@ test("a page's fetch wrapper that tracks finds the tracker free during the page-
     await page.context().close();
   }
 });
+
+test("a page's console.debug and localStorage wrappers that track find the tracker free", async () => {
+  // Monitoring scripts wrap console.debug (written by `debug: true`) and
+  // Storage.prototype.setItem / getItem. The tracker must call them with no
+  // borrow of its state held: the queued line, the session read and the
+  // end-of-task writes, the request and answer lines, optIn()'s id write.
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/unload.html?app=unload-wrapped2&n=5&then=stay&wrap=2`);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const seen = await page.evaluate(async () => {
+      const t = window.tracker;
+      const drain = async () => {
+        // Each round's request and answer lines track more (up to the page's cap).
+        for (let k = 0; k < 200 && t.pending; k++) await t.flush();
+      };
+      await new Promise((r) => setTimeout(r, 0)); // the end-of-task writes
+      await drain();
+      const before = { ...window.seen };
+      t.optOut();
+      t.optIn(); // writes the new anonymous id
+      await drain();
+      return { before, ...window.seen, pending: t.pending };
+    });
+    assert.deepEqual(seen.errors, [], "track() inside the wrappers did not throw");
+    assert.ok(seen.before.debug >= 5, `console.debug wrapped (${seen.before.debug} lines)`);
+    assert.ok(seen.before.getItem >= 1, "localStorage.getItem wrapped");
+    assert.ok(seen.before.setItem >= 1, "localStorage.setItem wrapped");
+    assert.ok(seen.setItem > seen.before.setItem, "optIn() wrote through the wrapper");
+    assert.equal(seen.pending, 0);
+    const got = await waitFor(
+      () => {
+        const e = collector.events({ app: "unload-wrapped2" });
+        return e.length >= 5 + seen.kept.length && e;
+      },
+      { timeout: 10_000, what: `${5 + seen.kept.length} events of unload-wrapped2` },
+    );
+    const ids = (name) => got.filter((e) => e.event_name === name).map((e) => e.i).sort((a, b) => a - b);
+    assert.deepEqual(ids("step"), [0, 1, 2, 3, 4]);
+    assert.ok(seen.kept.length > 5, `the wrappers' events were queued (${seen.kept.length})`);
+    assert.deepEqual(ids("wrapped"), seen.kept);
+    assert.equal(got.length, 5 + seen.kept.length, "no event twice");
+  } finally {
+    await page.context().close();
+  }
+});

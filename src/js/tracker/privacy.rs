@@ -12,8 +12,9 @@ use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 use super::super::{
-    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, opt_text, short_text, storage_get, storage_list,
-    storage_remove, storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL, KIND_UNDEFINED,
+    bad_option, fail, flatten, get, js_error, kind, listed, now_ms, opt_text, short_text, storage_get, storage_hold,
+    storage_list, storage_release, storage_remove, storage_set, text, threw, thrown_message, KIND_FUNCTION, KIND_NULL,
+    KIND_UNDEFINED,
 };
 use super::{busy, hook, report, CoolaTracker, Inner, PAGE, SLOT_PAGE};
 use crate::core::claim;
@@ -178,31 +179,34 @@ impl Inner {
     /// dropped (opted out, sampled out, `beforeSend`).
     pub(super) fn enqueue(self: &Rc<Self>, encoded: &str) -> Result<String, JsValue> {
         let now = now_ms();
-        let r = {
-            let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
-            self.sync_session(&mut core, now);
-            core.track_encoded(now, encoded)
-        };
+        self.sync_session(now);
+        let r = self
+            .core
+            .try_borrow_mut()
+            .map_err(|_| busy())?
+            .track_encoded(now, encoded);
         let r = match r {
             Ok(id) if !id.is_empty() && self.extra.before_send => self.run_before_send(now),
             other => other.map_err(|e| js_error(&e)),
         };
-        let ready = match self.core.try_borrow() {
+        // The `debug` line's event copied out: console.debug is page code
+        // (pages and monitoring scripts wrap it), called with no borrow held.
+        let (ready, line) = match self.core.try_borrow() {
             Ok(c) => {
-                if self.extra.debug {
-                    if let (Ok(id), Some((_, json))) = (&r, c.queued().next_back()) {
-                        if !id.is_empty() {
-                            debug_line(0, 0.0, 0.0, json);
-                        }
-                    }
-                }
-                r.is_ok() && c.batch_ready(now) && !super::offline()
+                let line = match (&r, c.queued().next_back()) {
+                    (Ok(id), Some((_, json))) if self.extra.debug && !id.is_empty() => Some(String::from(json)),
+                    _ => None,
+                };
+                (r.is_ok() && c.batch_ready(now), line)
             }
-            Err(_) => false,
+            Err(_) => (false, None),
         };
+        if let Some(json) = line {
+            debug_line(0, 0.0, 0.0, &json);
+        }
         self.schedule_end_of_task();
         self.report();
-        if ready {
+        if ready && !super::offline() {
             self.pump();
         }
         r
@@ -238,11 +242,16 @@ impl Inner {
     }
 
     /// When this tab's session ran out, takes up the stored one (another
-    /// tab may have kept it alive).
-    fn sync_session(&self, core: &mut Tracker, now: i64) {
-        if self.durable.is_some() && core.session_expired(now) {
-            let stored = storage_get(&self.extra.session_key);
-            core.resume_session(stored.as_deref(), now);
+    /// tab may have kept it alive). The storage is read with no borrow held
+    /// (a page may wrap `Storage.prototype.getItem`); a session the tracker
+    /// started meanwhile is newer, and `resume_session` keeps it.
+    fn sync_session(&self, now: i64) {
+        if self.durable.is_none() || !self.core.try_borrow().is_ok_and(|c| c.session_expired(now)) {
+            return;
+        }
+        let stored = storage_get(&self.extra.session_key);
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            c.resume_session(stored.as_deref(), now);
         }
     }
 
@@ -292,12 +301,15 @@ impl Inner {
         };
         let was_out = c.opted_out() && c.state() != crate::core::tracker::Lifecycle::Closed;
         c.opt_in();
-        // The anonymous id is written from the core's own copy (a storage
-        // write, as persist's, runs no page code that could call back).
+        // The anonymous id is written from the core's own copy, held back
+        // by the shell until the borrow is dropped (a page may wrap
+        // `Storage.prototype.setItem`).
+        storage_hold();
         if let (Some(d), true) = (&self.durable, c.anonymous()) {
             storage_set(&d.keys.user_id(), c.user_id());
         }
         drop(c);
+        storage_release();
         if save {
             storage_set(&self.extra.consent_key, Choice::In.stored());
             self.extra.seen.set(Some(Choice::In));
@@ -347,8 +359,9 @@ impl Inner {
     /// `autoPageViews`: a page view unless the URL is the last one's; a
     /// problem goes to `onError`.
     fn auto_page_view(self: &Rc<Self>) {
+        let url = text(page_url_js());
         let due = match self.core.try_borrow() {
-            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&text(page_url_js())),
+            Ok(c) => c.state() == crate::core::tracker::Lifecycle::Running && c.page_view_due(&url),
             Err(_) => false,
         };
         if due {
@@ -396,11 +409,8 @@ impl CoolaTracker {
 
     /// The current session id, `""` when sessions are off.
     pub fn session_id(&self) -> JsValue {
-        let Ok(mut c) = self.inner.core.try_borrow_mut() else {
-            return short_text("");
-        };
-        self.inner.sync_session(&mut c, now_ms());
-        short_text(c.session_id())
+        self.inner.sync_session(now_ms());
+        short_text(self.inner.core.try_borrow().as_deref().map_or("", |c| c.session_id()))
     }
 
     /// Tracks a `page_view` event with `page_url`, `page_title` and, after
