@@ -240,6 +240,9 @@ struct QueueState {
     over_budget: bool,
     /// Events from this sequence number on may not be written to storage yet.
     unstored_since: u64,
+    /// The storage refused a write since the last one it took: each
+    /// persist tries one event only (see [`Tracker::persisted`]).
+    refused: bool,
 }
 
 impl QueueState {
@@ -257,6 +260,7 @@ impl QueueState {
         stored_bytes: 0,
         over_budget: false,
         unstored_since: u64::MAX,
+        refused: false,
     };
 }
 

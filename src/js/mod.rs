@@ -121,14 +121,16 @@ fn storage_remove(key: &str) {
 /// and the page's code (a wrapped `Storage.prototype.setItem`) runs once it
 /// is dropped.
 fn storage_hold() {
-    storage_write(STORAGE_HOLD, "", "");
+    storage_read(STORAGE_HOLD, "");
 }
 
 /// Makes the writes and removals held back since [`storage_hold`], in
 /// order; a refused write skips the writes after it (not the removals).
-/// False when a write was refused.
-fn storage_release() -> bool {
-    storage_write(STORAGE_RELEASE, "", "")
+/// The place of the refused one among the held writes, `None` when every
+/// write was made.
+fn storage_release() -> Option<usize> {
+    let at = num(&storage_read(STORAGE_RELEASE, ""));
+    (at >= 0.0).then_some(at as usize)
 }
 
 /// Whether `localStorage` exists and can be read (it may still refuse writes).

@@ -535,19 +535,21 @@ export function soon(cb, what) {
 // localStorage exists and can be read (it may still refuse writes: quota
 // full), 6 hold back every later write and removal (each answers true), 7
 // make the held ones, in order, a refused write skipping the writes after it
-// (not the removals): false when one was refused. The tracker decides what
-// to write with its state borrowed, and a page's wrapped
-// Storage.prototype.setItem that calls it runs only once that borrow is
-// dropped (the list is taken first: a nested hold starts its own).
+// (not the removals): the place of the refused one among the held writes,
+// or -1 when every write was made. The tracker decides what to write with
+// its state borrowed, and a page's wrapped Storage.prototype.setItem that
+// calls it runs only once that borrow is dropped (the list is taken first:
+// a nested hold starts its own).
 let held;
 export function storage(op, k, v) {
   let out = "",
-    ok = true;
+    at = -1,
+    n = 0;
   if (op > 5) {
     const q = held;
     held = op < 7 ? [] : undefined;
-    if (q && !held) for (const a of q) if (a[0] > 1 || ok) ok = storage(...a) && ok;
-    return ok;
+    if (q && !held) for (const a of q) a[0] > 1 ? storage(...a) : at < 0 && (storage(...a) ? n++ : (at = n));
+    return at;
   }
   if (held && op && op < 3) return held.push([op, k, v]) > 0;
   try {

@@ -359,14 +359,27 @@ impl Inner {
         // once the borrow is dropped (`storage_release`): a page may wrap
         // Storage.prototype.setItem / removeItem, and a wrapper that calls
         // the tracker must find it free. A write refused (quota) stops the
-        // writes after it; those events stay queued in memory and are sent
-        // as usual.
+        // writes after it; the core is told from which event on (`order`:
+        // the event each held write is for, u64::MAX for a context, which
+        // comes before its event) and writes those again later.
+        let order = Cell::new(Vec::new());
+        let note = |seq| {
+            let mut v = order.take();
+            v.push(seq);
+            order.set(v);
+        };
         let over_budget = match self.core.try_borrow_mut() {
             Ok(mut c) => {
                 storage_hold();
                 c.persist(
-                    |seq, json| storage_set(&d.keys.event(seq), json),
-                    |n, json| storage_set(&d.keys.context(n), json),
+                    |seq, json| {
+                        note(seq);
+                        storage_set(&d.keys.event(seq), json)
+                    },
+                    |n, json| {
+                        note(u64::MAX);
+                        storage_set(&d.keys.context(n), json)
+                    },
                     |seq| storage_remove(&d.keys.event(seq)),
                 );
                 if let Some(s) = c.take_session() {
@@ -376,7 +389,12 @@ impl Inner {
             }
             Err(_) => return false,
         };
-        let ok = storage_release();
+        let refused = storage_release();
+        let ok = refused.is_none();
+        let first = refused.and_then(|k| order.take().get(k..)?.iter().copied().find(|&s| s != u64::MAX));
+        if let Ok(mut c) = self.core.try_borrow_mut() {
+            c.persisted(first);
+        }
         if over_budget {
             self.report();
         } else if !ok {

@@ -202,3 +202,65 @@ test("the budget bounds the tracker's share of localStorage: past it events stay
     await page.context().close();
   }
 });
+
+test("writes the storage refused are made once it has room again, one attempt a task while it has none", async () => {
+  const app = uniqueApp("refused");
+  const storageKey = `refused-${Date.now().toString(36)}`;
+  const page = await open();
+  try {
+    const r = await page.evaluate(
+      async ({ app, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+        // The quota is full for the tracker's event keys until `full` is cleared.
+        const realSet = Storage.prototype.setItem;
+        let full = true;
+        let refusals = 0;
+        Storage.prototype.setItem = function (k, v) {
+          if (full && k.startsWith(`${storageKey}:q:`)) {
+            refusals++;
+            throw new DOMException("the quota is full", "QuotaExceededError");
+          }
+          return realSet.call(this, k, v);
+        };
+        const errors = [];
+        const t = new CoolaTracker({
+          appKey: app,
+          endpoint: `${location.origin}/v3/{appKey}/track`,
+          flushIntervalMs: 0,
+          storageKey,
+          onError: (e) => errors.push(e.code),
+        });
+        const tick = () => new Promise((r) => setTimeout(r, 0));
+        const stored = () => Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:q:`)).length;
+        for (let i = 0; i < 20; i++) t.track("e", { i });
+        await tick();
+        const first = { stored: stored(), refusals };
+        // Still full: three more tasks that track and persist.
+        for (let task = 0; task < 3; task++) {
+          for (let i = 0; i < 20; i++) t.track("e", { i });
+          await tick();
+        }
+        const whileFull = { stored: stored(), refusals };
+        full = false;
+        // Room again: the next tasks write everything queued.
+        for (let task = 0; task < 2; task++) {
+          t.track("e", { task });
+          await tick();
+        }
+        const after = { stored: stored(), pending: t.pending };
+        Storage.prototype.setItem = realSet;
+        t.free();
+        for (const k of Object.keys(localStorage)) if (k.startsWith(`${storageKey}:`)) localStorage.removeItem(k);
+        return { first, whileFull, after, errors };
+      },
+      { app, storageKey },
+    );
+    assert.deepEqual(r.first, { stored: 0, refusals: 1 }, "the first refusal stops the writes after it");
+    assert.deepEqual(r.whileFull, { stored: 0, refusals: 4 }, "one write tried a task while the storage is full, not one an event");
+    assert.deepEqual(r.after, { stored: 82, pending: 82 }, "every queued event stored once the storage takes writes again");
+    assert.deepEqual(r.errors, ["storage_error"], "the refusal reported once");
+  } finally {
+    await page.context().close();
+  }
+});

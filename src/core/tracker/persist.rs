@@ -36,9 +36,16 @@ impl Tracker {
         // Events the budget keeps in memory only.
         let mut kept = 0;
         let mut text = String::new();
+        // After a refusal, one event is written (a probe) until the storage
+        // takes a write again.
+        let mut probed = false;
         for s in self.q.queue.get_mut(from..).unwrap_or_default() {
             if s.done() || s.stored > 0 {
                 continue;
+            }
+            if probed {
+                self.q.unstored_since = s.seq;
+                break;
             }
             if kept > 0 {
                 kept += 1;
@@ -90,6 +97,7 @@ impl Tracker {
             } else if put(s.seq, stored) {
                 s.stored = bytes as u32;
                 self.q.stored_bytes += bytes;
+                probed = self.q.refused;
             } else {
                 self.q.unstored_since = s.seq;
                 ok = false;
@@ -114,6 +122,38 @@ impl Tracker {
             self.q.over_budget = false;
         }
         ok
+    }
+
+    /// What became of the writes of the last [`Tracker::persist`], when the
+    /// shell makes them after it returned (so that page code a write runs,
+    /// a wrapped `Storage.prototype.setItem`, finds the tracker free):
+    /// `refused` is the sequence number of the first event not written (its
+    /// write, or its context's, or one before it was refused: the writes
+    /// after a refusal are not made), `None` when every write was made.
+    /// Events from there on are written again later; until the storage takes
+    /// a write again, each persist tries one event only, so a full storage
+    /// costs one write a persist, not one a queued event.
+    pub fn persisted(&mut self, refused: Option<u64>) {
+        let Some(seq) = refused else {
+            self.q.refused = false;
+            return;
+        };
+        self.q.refused = true;
+        let from = self.index_of(seq);
+        // An event that left the queue meanwhile keeps its count: its key
+        // is removed either way.
+        for s in self.q.queue.get_mut(from..).unwrap_or_default() {
+            if !s.done() {
+                self.q.stored_bytes = self.q.stored_bytes.saturating_sub(s.stored as usize);
+                s.stored = 0;
+            }
+        }
+        self.q.unstored_since = self.q.unstored_since.min(seq);
+        // The context may be the write refused: the next event stored
+        // writes one again, under a new number.
+        if let Some((_, c)) = self.q.ctx.take() {
+            self.q.stored_bytes = self.q.stored_bytes.saturating_sub(c.len() + store::KEY_BYTES);
+        }
     }
 
     /// The stored contexts may be gone (the page was hidden, and another

@@ -466,6 +466,67 @@ fn persistence_writes_each_event_once_and_removes_acknowledged() {
     assert_eq!(t.stats().tracked, 5);
 }
 
+/// The shell makes the writes after `persist` returns (`persisted`): a
+/// refused one and those after it are tried again, one event a persist
+/// until the storage takes a write, then all of them.
+#[test]
+fn writes_refused_after_persist_are_tried_again_one_then_all() {
+    use std::collections::BTreeMap;
+    let mut t = tracker(&[]);
+    for i in 0..4 {
+        track(&mut t, T0, i);
+    }
+    // Every write is held back (each answers true): the shell then finds the
+    // third refused, and the fourth not made.
+    let mut held = Vec::new();
+    let mut sizes = Vec::new();
+    let mut context = 0;
+    assert!(t.persist(
+        |seq, json| {
+            held.push(seq);
+            sizes.push(json.len() + crate::core::store::KEY_BYTES);
+            true
+        },
+        |_, json| {
+            context += json.len() + crate::core::store::KEY_BYTES;
+            true
+        },
+        |_| {}
+    ));
+    assert_eq!(held.len(), 4);
+    assert_eq!(t.stored_bytes(), sizes.iter().sum::<usize>() + context);
+    // The context may be the write refused: it no longer counts, and is
+    // written again with the next event.
+    let bytes_two = sizes[0] + sizes[1];
+    t.persisted(Some(held[2]));
+    assert_eq!(t.stored_bytes(), bytes_two, "only the two written still count");
+    assert!(t.needs_persist());
+    // The storage is still full: one write a persist, not one an event.
+    let mut tried = Vec::new();
+    t.persist(
+        |seq, _| {
+            tried.push(seq);
+            true
+        },
+        |_, _| true,
+        |_| {},
+    );
+    assert_eq!(tried, [held[2]]);
+    t.persisted(Some(held[2]));
+    // It takes a write again: the probe, then the rest.
+    let mut store = BTreeMap::new();
+    t.persist(|seq, j| store.insert(seq, j.to_string()).is_none(), |_, _| true, |_| {});
+    assert_eq!(store.len(), 1);
+    t.persisted(None);
+    assert!(t.needs_persist());
+    t.persist(|seq, j| store.insert(seq, j.to_string()).is_none(), |_, _| true, |_| {});
+    t.persisted(None);
+    assert_eq!(store.keys().copied().collect::<Vec<_>>(), held[2..]);
+    assert!(!t.needs_persist());
+    // Nothing was lost or written twice: every event is stored or sent.
+    assert_eq!(t.pending(), 4);
+}
+
 pub(super) fn with_env() -> Tracker {
     let mut cfg = Config::default();
     cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
