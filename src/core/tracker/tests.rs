@@ -904,3 +904,56 @@ fn an_event_before_send_changed_in_place_keeps_its_shared_part_and_one_with_a_ke
     assert!(stored[1].ends_with(r#","":2}"#) && contexts[&2].contains("https://x/b"));
     assert_eq!(stored[2], queued[2], "a key added: stored whole");
 }
+
+#[test]
+fn an_empty_default_is_not_sent_nor_counted_wherever_it_comes_from() {
+    // Empty values from every source of defaults (the sessionDua option
+    // turned off, the environment, a shared property, the page), against a
+    // tracker given none of them: the same events, stored the same way.
+    let make = |empties: bool| {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        cfg.set("sessionTimeoutMs", &num(1_800_000.0)).unwrap();
+        let mut env = write('p', "utm_source", "news");
+        if empties {
+            cfg.set("sessionDua", &OptValue::Bool(false)).unwrap();
+            env = write('p', "session_dua", "UA") + &write('p', "utm_medium", "") + &env;
+        }
+        let mut t = Tracker::with_env(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), &env, true);
+        let mut shared = write('s', "plan", "pro");
+        let mut page = write('p', "page_url", "https://x/a");
+        if empties {
+            shared += &write('s', "none", "");
+            page += &(write('p', "page_title", "") + &write('p', "referring_url", ""));
+        }
+        t.set_properties(&shared).unwrap();
+        for i in 0..3 {
+            let enc = page.clone() + &write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+            t.track_encoded(T0 + i, &enc).unwrap();
+        }
+        let queued: Vec<String> = t.queued().map(|(_, j)| j.to_string()).collect();
+        let (stored, contexts) = persisted(&mut t);
+        (queued, stored, contexts)
+    };
+    let (with, without) = (make(true), make(false));
+    assert_eq!(with, without);
+    let (queued, stored, contexts) = with;
+    assert!(
+        !queued[0].contains("\"\"") && !queued[0].contains("session_dua"),
+        "{}",
+        queued[0]
+    );
+    assert_eq!(contexts.len(), 1, "{contexts:?}");
+    assert!(stored.iter().all(|s| s.ends_with(r#","":1}"#)), "{stored:?}");
+    // An empty shared property still wins over a default of its name.
+    let mut t = Tracker::with_env(
+        tracker(&[]).cfg.clone(),
+        [7, 7, 7, 7],
+        None,
+        &write('p', "utm_source", "news"),
+        true,
+    );
+    t.set_properties(&write('s', "utm_source", "")).unwrap();
+    track(&mut t, T0, 0);
+    assert!(!t.queued().next().unwrap().1.contains("utm_source"));
+}
