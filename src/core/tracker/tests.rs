@@ -310,6 +310,31 @@ fn unload_sends_everything_within_the_keepalive_budget() {
 }
 
 #[test]
+fn unload_gives_its_requests_one_by_one_and_an_event_tracked_between_them_goes_too() {
+    let mut t = tracker(&[("batchSize", num(2.0))]);
+    for i in 0..3 {
+        track(&mut t, T0, i);
+    }
+    let mut left = t.unload(T0, 60_000);
+    assert_eq!(left, 60_000, "nothing in flight yet");
+    let first = t.unload_request(&mut left).unwrap();
+    assert_eq!((first.events, left), (2, 60_000 - first.bytes));
+    // The page's fetch wrapper tracks an event while the first goes out.
+    track(&mut t, T0, 3);
+    let second = t.unload_request(&mut left).unwrap();
+    assert_eq!(second.events, 2, "the last of before and the one tracked meanwhile");
+    assert!(t.unload_request(&mut left).is_none());
+    assert_eq!(t.pending(), 4, "queued until acknowledged");
+    // Over what is left, nothing more goes; sending stopped (403), nothing at all.
+    track(&mut t, T0, 4);
+    let mut none = 10;
+    assert!(t.unload_request(&mut none).is_none());
+    t.on_response(first.id, T0, 403, None, false);
+    assert_eq!(t.unload(T0, 60_000), 0);
+    assert!(t.unload_request(&mut left).is_none());
+}
+
+#[test]
 fn in_a_page_requests_that_fit_go_with_keepalive_from_the_start() {
     let mut t = tracker(&[]);
     track(&mut t, T0, 0);
