@@ -162,7 +162,6 @@ impl<'a> Iterator for Entries<'a> {
 
 /// The message of a `!` entry, when `s` starts with one: the shell caught
 /// an exception while reading the caller's data.
-#[inline(always)]
 pub fn thrown(s: &str) -> Option<&str> {
     if !matches!(s.as_bytes().first(), Some(b'!')) {
         return None;

@@ -166,12 +166,9 @@ impl Env {
         }
     }
 
-    /// Adds a property the environment fills to every event; an empty
-    /// value is never sent.
+    /// Adds a property the environment fills to every event (an empty
+    /// one is kept here, and never sent: see `Extras::add`).
     fn add(&mut self, k: &str, v: &str) {
-        if v.is_empty() {
-            return;
-        }
         // The time zone offset is a number of hours, as CoolaData's tracker
         // sends it: short plain decimals only ("-5.5"), so that no text that
         // JSON's grammar allows but a parser cannot hold ("3e888") is sent
@@ -454,9 +451,9 @@ impl Tracker {
         let event_name = loop {
             match it.next() {
                 Some(Ok(Entry::Default(k, v))) => {
-                    // An empty one is not sent: not counted among the shared.
-                    if defaults.len() < page_at + 4 && !v.is_empty() {
-                        x.add(&mut defaults, k, RawValue::Str(v));
+                    // An empty one is not sent (`Extras::add`): not counted.
+                    if defaults.len() < page_at + 4 {
+                        x.add(&mut defaults, k, v, false);
                     }
                 }
                 Some(Ok(Entry::Prop(_, v))) => break v,
@@ -474,7 +471,7 @@ impl Tracker {
                     .get(page_at..env_at)
                     .is_some_and(|p| p.iter().any(|(p, _)| p == k));
             if !paged {
-                x.add(&mut defaults, k, privacy::raw(v, *numeric));
+                x.add(&mut defaults, k, v, *numeric);
             }
         }
         let opts = ValidateOptions {

@@ -329,12 +329,19 @@ impl Inner {
 
     /// The page is going away: everything queued goes out now with keepalive.
     fn unload(&self) {
-        let reqs = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.unload_requests(now_ms(), KEEPALIVE_BUDGET),
+        let mut left = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.unload(now_ms(), KEEPALIVE_BUDGET),
             Err(_) => return,
         };
-        for req in &reqs {
-            self.launch(req);
+        // One at a time, each sent with no borrow held (a page's own
+        // `fetch` wrapper may call the tracker again).
+        while let Some(req) = self
+            .core
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut c| c.unload_request(&mut left))
+        {
+            self.launch(&req);
         }
     }
 

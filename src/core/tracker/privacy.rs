@@ -83,24 +83,33 @@ impl Extras {
         out: &mut Vec<(&'a str, RawValue<'a>)>,
     ) {
         for (k, v, numeric) in &self.shared {
-            // An empty one is not sent (and still wins over a default of its name).
-            if !v.is_empty() {
-                out.push((k, raw(v, *numeric)));
-            }
+            // Still wins over a default of its name when empty (`shares`).
+            push_sent(out, k, v, *numeric);
         }
         if let Some(s) = self.session.as_ref().filter(|_| with_session) {
-            self.add(out, "session_id", RawValue::Str(s.id()));
+            self.add(out, "session_id", s.id(), false);
         }
         if let Some((_, text)) = &cfg.sample_rate {
-            self.add(out, "sample_rate", RawValue::NumText(text));
+            self.add(out, "sample_rate", text, true);
         }
     }
 
-    /// Adds a default to `out` unless a shared property of that name wins.
-    pub(super) fn add<'a>(&self, out: &mut Vec<(&'a str, RawValue<'a>)>, k: &'a str, v: RawValue<'a>) {
+    /// Adds a default to `out` (see [`push_sent`]) unless a shared property
+    /// of that name wins.
+    pub(super) fn add<'a>(&self, out: &mut Vec<(&'a str, RawValue<'a>)>, k: &'a str, text: &'a str, numeric: bool) {
         if !self.shares(k) {
-            out.push((k, v));
+            push_sent(out, k, text, numeric);
         }
+    }
+}
+
+/// Adds a default to `out`, as a JSON number when `numeric`, unless it is
+/// empty: the one place of the rule that an empty default is not sent (the
+/// environment's, the page's, the shared properties), so that it is not
+/// counted among the keys stored once per page either (see `shared_keys`).
+fn push_sent<'a>(out: &mut Vec<(&'a str, RawValue<'a>)>, k: &'a str, text: &'a str, numeric: bool) {
+    if !text.is_empty() {
+        out.push((k, raw(text, numeric)));
     }
 }
 

@@ -280,23 +280,20 @@ impl Tracker {
         })
     }
 
-    /// Requests for everything not on its way, for a page that is going away:
-    /// batches of at most `batchSize` events whose bodies, together with the
-    /// keepalive requests already in flight, stay within `budget` bytes (the
-    /// browser's 64 KiB keepalive allowance). What does not fit stays queued.
+    /// The page is going away: everything not on its way is to go out now,
+    /// in batches of at most `batchSize` events whose bodies, together with
+    /// the keepalive requests already in flight, stay within `budget` bytes
+    /// (the browser's 64 KiB keepalive allowance). What does not fit stays
+    /// queued. Returns what of `budget` is left for [`Tracker::unload_request`],
+    /// which gives the requests one by one.
     ///
     /// A request in flight with `keepalive` survives the page and is left
     /// alone; one without it dies with the page, so its events are sent again
-    /// here (its answer, should it still come, is ignored).
-    ///
-    /// The requests come back as a list, not one by one through a callback:
-    /// the shell must hand them to `fetch` with no borrow of the tracker held,
-    /// since a page's own `fetch` wrapper may call the tracker again.
+    /// (its answer, should it still come, is ignored).
     #[inline(always)]
-    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
-        let mut out = Vec::new();
+    pub fn unload(&mut self, now_ms: i64, budget: usize) -> usize {
         if self.stopped {
-            return out;
+            return 0;
         }
         let mut i = 0;
         while let Some(f) = self.q.flights.get(i).copied() {
@@ -308,9 +305,30 @@ impl Tracker {
             }
         }
         self.expire(now_ms);
-        let mut left = budget.saturating_sub(self.keepalive_bytes());
-        while let Some(req) = self.launch(u64::MAX, self.cfg.batch_size, Some(left)) {
-            left = left.saturating_sub(req.bytes);
+        budget.saturating_sub(self.keepalive_bytes())
+    }
+
+    /// The next request at page unload (see [`Tracker::unload`]), within
+    /// `left` bytes, which it takes off. One at a time, not a list: the
+    /// shell hands each to `fetch` with no borrow of the tracker held (a
+    /// page's own `fetch` wrapper may call the tracker again), and no list
+    /// of requests is built.
+    #[inline(always)]
+    pub fn unload_request(&mut self, left: &mut usize) -> Option<Request> {
+        if self.stopped {
+            return None;
+        }
+        let req = self.launch(u64::MAX, self.cfg.batch_size, Some(*left))?;
+        *left = left.saturating_sub(req.bytes);
+        Some(req)
+    }
+
+    /// Every request of [`Tracker::unload`] and [`Tracker::unload_request`]
+    /// at once (host tests, fuzzing).
+    pub fn unload_requests(&mut self, now_ms: i64, budget: usize) -> Vec<Request> {
+        let mut left = self.unload(now_ms, budget);
+        let mut out = Vec::new();
+        while let Some(req) = self.unload_request(&mut left) {
             out.push(req);
         }
         out

@@ -310,6 +310,31 @@ fn unload_sends_everything_within_the_keepalive_budget() {
 }
 
 #[test]
+fn unload_gives_its_requests_one_by_one_and_an_event_tracked_between_them_goes_too() {
+    let mut t = tracker(&[("batchSize", num(2.0))]);
+    for i in 0..3 {
+        track(&mut t, T0, i);
+    }
+    let mut left = t.unload(T0, 60_000);
+    assert_eq!(left, 60_000, "nothing in flight yet");
+    let first = t.unload_request(&mut left).unwrap();
+    assert_eq!((first.events, left), (2, 60_000 - first.bytes));
+    // The page's fetch wrapper tracks an event while the first goes out.
+    track(&mut t, T0, 3);
+    let second = t.unload_request(&mut left).unwrap();
+    assert_eq!(second.events, 2, "the last of before and the one tracked meanwhile");
+    assert!(t.unload_request(&mut left).is_none());
+    assert_eq!(t.pending(), 4, "queued until acknowledged");
+    // Over what is left, nothing more goes; sending stopped (403), nothing at all.
+    track(&mut t, T0, 4);
+    let mut none = 10;
+    assert!(t.unload_request(&mut none).is_none());
+    t.on_response(first.id, T0, 403, None, false);
+    assert_eq!(t.unload(T0, 60_000), 0);
+    assert!(t.unload_request(&mut left).is_none());
+}
+
+#[test]
 fn in_a_page_requests_that_fit_go_with_keepalive_from_the_start() {
     let mut t = tracker(&[]);
     track(&mut t, T0, 0);
@@ -964,4 +989,57 @@ fn an_event_before_send_changed_in_place_keeps_its_shared_part_and_one_with_a_ke
     assert!(stored[0].ends_with(r#","":1}"#), "{}", stored[0]);
     assert!(stored[1].ends_with(r#","":2}"#) && contexts[&2].contains("https://x/b"));
     assert_eq!(stored[2], queued[2], "a key added: stored whole");
+}
+
+#[test]
+fn an_empty_default_is_not_sent_nor_counted_wherever_it_comes_from() {
+    // Empty values from every source of defaults (the sessionDua option
+    // turned off, the environment, a shared property, the page), against a
+    // tracker given none of them: the same events, stored the same way.
+    let make = |empties: bool| {
+        let mut cfg = Config::default();
+        cfg.set("appKey", &OptValue::Str("k".into())).unwrap();
+        cfg.set("sessionTimeoutMs", &num(1_800_000.0)).unwrap();
+        let mut env = write('p', "utm_source", "news");
+        if empties {
+            cfg.set("sessionDua", &OptValue::Bool(false)).unwrap();
+            env = write('p', "session_dua", "UA") + &write('p', "utm_medium", "") + &env;
+        }
+        let mut t = Tracker::with_env(cfg.finish().unwrap(), [7, 7, 7, 7], Some("anon".into()), &env, true);
+        let mut shared = write('s', "plan", "pro");
+        let mut page = write('p', "page_url", "https://x/a");
+        if empties {
+            shared += &write('s', "none", "");
+            page += &(write('p', "page_title", "") + &write('p', "referring_url", ""));
+        }
+        t.set_properties(&shared).unwrap();
+        for i in 0..3 {
+            let enc = page.clone() + &write('s', "event_name", "e") + &write('n', "i", &i.to_string());
+            t.track_encoded(T0 + i, &enc).unwrap();
+        }
+        let queued: Vec<String> = t.queued().map(|(_, j)| j.to_string()).collect();
+        let (stored, contexts) = persisted(&mut t);
+        (queued, stored, contexts)
+    };
+    let (with, without) = (make(true), make(false));
+    assert_eq!(with, without);
+    let (queued, stored, contexts) = with;
+    assert!(
+        !queued[0].contains("\"\"") && !queued[0].contains("session_dua"),
+        "{}",
+        queued[0]
+    );
+    assert_eq!(contexts.len(), 1, "{contexts:?}");
+    assert!(stored.iter().all(|s| s.ends_with(r#","":1}"#)), "{stored:?}");
+    // An empty shared property still wins over a default of its name.
+    let mut t = Tracker::with_env(
+        tracker(&[]).cfg.clone(),
+        [7, 7, 7, 7],
+        None,
+        &write('p', "utm_source", "news"),
+        true,
+    );
+    t.set_properties(&write('s', "utm_source", "")).unwrap();
+    track(&mut t, T0, 0);
+    assert!(!t.queued().next().unwrap().1.contains("utm_source"));
 }
