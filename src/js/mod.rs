@@ -97,6 +97,7 @@ const STORAGE_LIST: u32 = 3;
 const STORAGE_READABLE: u32 = 5;
 const STORAGE_HOLD: u32 = 6;
 const STORAGE_RELEASE: u32 = 7;
+const STORAGE_SET_CONTEXT: u32 = 8;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not
 /// null), a function, `true`, a string; anything else is another code.
@@ -126,11 +127,17 @@ fn storage_hold() {
 
 /// Makes the writes and removals held back since [`storage_hold`], in
 /// order; a refused write skips the writes after it (not the removals).
-/// The place of the refused one among the held writes, `None` when every
-/// write was made.
-fn storage_release() -> Option<usize> {
-    let at = num(&storage_read(STORAGE_RELEASE, ""));
-    (at >= 0.0).then_some(at as usize)
+/// `None` when every write was made, else "1" when the last context
+/// written was made ("0" when not), then the key of the first event not
+/// written (another key or none when no event is left).
+fn storage_release() -> Option<String> {
+    opt_text(storage_read(STORAGE_RELEASE, ""))
+}
+
+/// Writes a context under `key` as [`storage_set`] does; while writes are
+/// held, [`storage_release`] tells it from an event.
+fn storage_set_context(key: &str, value: &str) -> bool {
+    storage_write(STORAGE_SET_CONTEXT, key, value)
 }
 
 /// Whether `localStorage` exists and can be read (it may still refuse writes).

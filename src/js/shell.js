@@ -535,23 +535,41 @@ export function soon(cb, what) {
 // localStorage exists and can be read (it may still refuse writes: quota
 // full), 6 hold back every later write and removal (each answers true), 7
 // make the held ones, in order, a refused write skipping the writes after it
-// (not the removals): the place of the refused one among the held writes,
-// or -1 when every write was made. The tracker decides what to write with
-// its state borrowed, and a page's wrapped Storage.prototype.setItem that
-// calls it runs only once that borrow is dropped (the list is taken first:
-// a nested hold starts its own).
+// (not the removals): null when every write was made, else "1" when the
+// last context write held was made ("0" when not) then the key of the first
+// event not written (the refused write's own, or the event's after a refused
+// context; another key or none when no event is left), 8 write v under k
+// as 1 does, a context (that only 7's answer tells apart). The tracker
+// decides what to write with its state borrowed, and a page's wrapped
+// Storage.prototype.setItem that calls it runs only once that borrow is
+// dropped (the list is taken first: a nested hold starts its own).
 let held;
 export function storage(op, k, v) {
   let out = "",
-    at = -1,
-    n = 0;
-  if (op > 5) {
+    refused = null,
+    ctx = 1;
+  if (op === 6 || op === 7) {
     const q = held;
     held = op < 7 ? [] : undefined;
-    if (q && !held) for (const a of q) a[0] > 1 ? storage(...a) : at < 0 && (storage(...a) ? n++ : (at = n));
-    return at;
+    // Plain loops and indexing: no method a page may have patched runs here.
+    for (let i = 0; q && !held && i < q.length; i++) {
+      const a = q[i];
+      if (a[0] === 2) {
+        storage(2, a[1]);
+        continue;
+      }
+      const made = refused === null && storage(1, a[1], a[2]);
+      if (a[0] === 8) ctx = +made;
+      if (!made && refused === null) {
+        let j = i;
+        while (j < q.length && q[j][0] !== 1) j++;
+        refused = j < q.length ? q[j][1] : "";
+      }
+    }
+    return refused === null ? null : ctx + refused;
   }
-  if (held && op && op < 3) return held.push([op, k, v]) > 0;
+  if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
+  if (op === 8) op = 1;
   try {
     const s = localStorage;
     if (op === 0) return s.getItem(k);

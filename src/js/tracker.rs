@@ -12,7 +12,8 @@ use wasm_bindgen::prelude::*;
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_hold, storage_list, storage_readable,
-    storage_release, storage_remove, storage_set, text, threw, KIND_FUNCTION, KIND_OBJECT, KIND_UNDEFINED,
+    storage_release, storage_remove, storage_set, storage_set_context, text, threw, KIND_FUNCTION, KIND_OBJECT,
+    KIND_UNDEFINED,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -366,49 +367,43 @@ impl Inner {
         // once the borrow is dropped (`storage_release`): a page may wrap
         // Storage.prototype.setItem / removeItem, and a wrapper that calls
         // the tracker must find it free. A write refused (quota) stops the
-        // writes after it; the core is told from which event on (`order`:
-        // the event each held write is for, u64::MAX for a context, which
-        // comes before its event) and writes those again later.
-        let order = Cell::new(Vec::new());
-        let note = |seq| {
-            let mut v = order.take();
-            v.push(seq);
-            order.set(v);
-        };
-        let over_budget = match self.core.try_borrow_mut() {
+        // writes after it; the core is told from which event on, and writes
+        // those again later. The session is written after the events,
+        // whatever became of them.
+        let (wrote, over_budget, session) = match self.core.try_borrow_mut() {
             Ok(mut c) => {
                 storage_hold();
-                c.persist(
-                    |seq, json| {
-                        note(seq);
-                        storage_set(&d.keys.event(seq), json)
-                    },
-                    |n, json| {
-                        note(u64::MAX);
-                        storage_set(&d.keys.context(n), json)
-                    },
+                let wrote = c.persist(
+                    |seq, json| storage_set(&d.keys.event(seq), json),
+                    |n, json| storage_set_context(&d.keys.context(n), json),
                     |seq| storage_remove(&d.keys.event(seq)),
                 );
-                if let Some(s) = c.take_session() {
-                    storage_set(&self.extra.session_key, &s);
-                }
-                c.over_budget()
+                (wrote, c.over_budget(), c.take_session())
             }
             Err(_) => return false,
         };
         let refused = storage_release();
-        let ok = refused.is_none();
-        let first = refused.and_then(|k| order.take().get(k..)?.iter().copied().find(|&s| s != u64::MAX));
-        if let Ok(mut c) = self.core.try_borrow_mut() {
-            c.persisted(first);
+        if let Some(s) = session {
+            storage_set(&self.extra.session_key, &s);
+        }
+        let again = match self.core.try_borrow_mut() {
+            Ok(mut c) => c.persisted(refused.as_deref().map(|r| {
+                let (context, key) = r.split_at_checked(1).unwrap_or_default();
+                (d.keys.parse_event(key).map_or(u64::MAX, |(_, seq)| seq), context == "1")
+            })),
+            Err(_) => false,
+        };
+        if again {
+            // The storage took the one event tried after a refusal: the rest now.
+            return self.persist();
         }
         if over_budget {
             self.report();
-        } else if !ok {
+        } else if refused.is_some() {
             self.storage_refused();
         }
         self.heartbeat(false);
-        ok
+        wrote && refused.is_none()
     }
 
     /// `localStorage` refused a write (at start or since): reported once

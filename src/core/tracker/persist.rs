@@ -15,7 +15,9 @@ impl Tracker {
     /// the quota is full: the event stays queued in memory and the write is
     /// tried again next time), `put_context(n, json)` for each new context,
     /// and `remove(seq)` for each written event that left the queue. Cost is
-    /// proportional to what changed, not to the queue.
+    /// proportional to what changed, not to the queue. False when events are
+    /// left unwritten: a write failed, the budget is reached, or (after a
+    /// refusal, see [`Tracker::persisted`]) only one event was tried.
     #[inline(always)]
     pub fn persist(
         &mut self,
@@ -45,6 +47,7 @@ impl Tracker {
             }
             if probed {
                 self.q.unstored_since = s.seq;
+                ok = false;
                 break;
             }
             if kept > 0 {
@@ -127,33 +130,37 @@ impl Tracker {
     /// What became of the writes of the last [`Tracker::persist`], when the
     /// shell makes them after it returned (so that page code a write runs,
     /// a wrapped `Storage.prototype.setItem`, finds the tracker free):
-    /// `refused` is the sequence number of the first event not written (its
-    /// write, or its context's, or one before it was refused: the writes
-    /// after a refusal are not made), `None` when every write was made.
-    /// Events from there on are written again later; until the storage takes
-    /// a write again, each persist tries one event only, so a full storage
-    /// costs one write a persist, not one a queued event.
-    pub fn persisted(&mut self, refused: Option<u64>) {
-        let Some(seq) = refused else {
-            self.q.refused = false;
-            return;
+    /// `None` when every write was made, else the sequence number of the
+    /// first event not written (its write, or its context's, or one before
+    /// it was refused: the writes after a refusal are not made; `u64::MAX`
+    /// when that was none) and whether the last context it wrote was made.
+    /// Events from there on are written again later (and the context, when
+    /// it was not made, under a new number); until the storage takes a write
+    /// again, each persist tries one event only, so a full storage costs one
+    /// write a persist, not one an event.
+    ///
+    /// True when the one event tried was written and more wait: the shell
+    /// persists again now (the page may be going away).
+    pub fn persisted(&mut self, refused: Option<(u64, bool)>) -> bool {
+        let probing = core::mem::replace(&mut self.q.refused, refused.is_some());
+        let Some((seq, context_made)) = refused else {
+            return probing && self.needs_persist();
         };
-        self.q.refused = true;
-        let from = self.index_of(seq);
         // An event that left the queue meanwhile keeps its count: its key
         // is removed either way.
-        for s in self.q.queue.get_mut(from..).unwrap_or_default() {
-            if !s.done() {
+        for s in &mut self.q.queue {
+            if s.seq >= seq && !s.done() {
                 self.q.stored_bytes = self.q.stored_bytes.saturating_sub(s.stored as usize);
                 s.stored = 0;
             }
         }
         self.q.unstored_since = self.q.unstored_since.min(seq);
-        // The context may be the write refused: the next event stored
-        // writes one again, under a new number.
-        if let Some((_, c)) = self.q.ctx.take() {
-            self.q.stored_bytes = self.q.stored_bytes.saturating_sub(c.len() + store::KEY_BYTES);
+        if !context_made {
+            if let Some((_, c)) = self.q.ctx.take() {
+                self.q.stored_bytes = self.q.stored_bytes.saturating_sub(c.len() + store::KEY_BYTES);
+            }
         }
+        false
     }
 
     /// The stored contexts may be gone (the page was hidden, and another

@@ -520,11 +520,14 @@ fn writes_refused_after_persist_are_tried_again_one_then_all() {
     ));
     assert_eq!(held.len(), 4);
     assert_eq!(t.stored_bytes(), sizes.iter().sum::<usize>() + context);
-    // The context may be the write refused: it no longer counts, and is
-    // written again with the next event.
-    let bytes_two = sizes[0] + sizes[1];
-    t.persisted(Some(held[2]));
-    assert_eq!(t.stored_bytes(), bytes_two, "only the two written still count");
+    // The context was made (it came first): it still counts.
+    let bytes_two = context + sizes[0] + sizes[1];
+    t.persisted(Some((held[2], true)));
+    assert_eq!(
+        t.stored_bytes(),
+        bytes_two,
+        "the context and the two written still count"
+    );
     assert!(t.needs_persist());
     // The storage is still full: one write a persist, not one an event.
     let mut tried = Vec::new();
@@ -537,19 +540,78 @@ fn writes_refused_after_persist_are_tried_again_one_then_all() {
         |_| {},
     );
     assert_eq!(tried, [held[2]]);
-    t.persisted(Some(held[2]));
+    t.persisted(Some((held[2], true)));
     // It takes a write again: the probe, then the rest.
     let mut store = BTreeMap::new();
     t.persist(|seq, j| store.insert(seq, j.to_string()).is_none(), |_, _| true, |_| {});
     assert_eq!(store.len(), 1);
-    t.persisted(None);
+    assert!(t.persisted(None), "the probe was taken: persist again now");
     assert!(t.needs_persist());
     t.persist(|seq, j| store.insert(seq, j.to_string()).is_none(), |_, _| true, |_| {});
-    t.persisted(None);
+    assert!(!t.persisted(None));
     assert_eq!(store.keys().copied().collect::<Vec<_>>(), held[2..]);
     assert!(!t.needs_persist());
     // Nothing was lost or written twice: every event is stored or sent.
     assert_eq!(t.pending(), 4);
+}
+
+/// Persists `t` with every write held (each answers true): the event each
+/// write was for in order (`u64::MAX` for a context, which comes before its
+/// event), the bytes of each event write and of the context writes.
+fn persist_held(t: &mut Tracker) -> (Vec<u64>, Vec<usize>, usize) {
+    let order = std::cell::RefCell::new(Vec::new());
+    let (mut sizes, mut context) = (Vec::new(), 0);
+    t.persist(
+        |seq, j| {
+            order.borrow_mut().push(seq);
+            sizes.push(j.len() + crate::core::store::KEY_BYTES);
+            true
+        },
+        |_, j| {
+            order.borrow_mut().push(u64::MAX);
+            context += j.len() + crate::core::store::KEY_BYTES;
+            true
+        },
+        |_| {},
+    );
+    (order.into_inner(), sizes, context)
+}
+
+/// A context that was made keeps its count and is not written again when
+/// a later event's write is refused; one that was refused, even as the last
+/// write of a persist, is written again before an event names it.
+#[test]
+fn a_refused_write_undoes_the_context_only_when_it_was_not_made() {
+    let mut t = with_env();
+    for i in 0..2 {
+        track(&mut t, T0, i);
+    }
+    let (order, sizes, context) = persist_held(&mut t);
+    assert_eq!(order.len(), 3, "{order:?}");
+    assert_eq!(order[0], u64::MAX, "the context comes first");
+    // The shell made the context and the first event; the second was refused.
+    t.persisted(Some((order[2], true)));
+    assert_eq!(t.stored_bytes(), context + sizes[0]);
+    let (again, _, _) = persist_held(&mut t);
+    assert_eq!(again, [order[2]], "the event again, not its context");
+
+    // The budget keeps the event back: the context is the last write, and it
+    // is refused. No event follows it (u64::MAX), and it was not made.
+    let mut t = with_env();
+    track(&mut t, T0, 0);
+    t.set_storage_budget(context + sizes[0] - 1);
+    let (order, _, _) = persist_held(&mut t);
+    assert_eq!(order, [u64::MAX], "the context written, the event kept by the budget");
+    t.persisted(Some((u64::MAX, false)));
+    assert_eq!(t.stored_bytes(), 0);
+    t.set_storage_budget(1 << 20);
+    let (order, _, _) = persist_held(&mut t);
+    assert_eq!(
+        order.len(),
+        2,
+        "the context written again before the event that names it: {order:?}"
+    );
+    assert_eq!(order[0], u64::MAX);
 }
 
 pub(super) fn with_env() -> Tracker {
