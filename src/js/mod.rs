@@ -127,11 +127,13 @@ fn storage_hold() {
 
 /// Makes the writes and removals held back since [`storage_hold`], in
 /// order; a refused write skips the writes after it (not the removals).
-/// `None` when every write was made, else "1" when the last context
-/// written was made ("0" when not), then the key of the first event not
-/// written (another key or none when no event is left).
-fn storage_release() -> Option<String> {
-    opt_text(storage_read(STORAGE_RELEASE, ""))
+/// `None` when every write was made, else the sequence number of the first
+/// event not written (`u64::MAX` when no event is left) and whether the last
+/// context held was made.
+fn storage_release() -> Option<(u64, bool)> {
+    let r = num(&storage_read(STORAGE_RELEASE, ""));
+    // 2 * (seq + 1) + made, or -1; `as` saturates (NaN is 0).
+    (r >= 0.0).then(|| ((r as u64 >> 1).wrapping_sub(1), r as u64 & 1 == 1))
 }
 
 /// Writes a context under `key` as [`storage_set`] does; while writes are

@@ -535,11 +535,11 @@ export function soon(cb, what) {
 // localStorage exists and can be read (it may still refuse writes: quota
 // full), 6 hold back every later write and removal (each answers true), 7
 // make the held ones, in order, a refused write skipping the writes after it
-// (not the removals): null when every write was made, else "1" when the
-// last context write held was made ("0" when not) then the key of the first
-// event not written (the refused write's own, or the event's after a refused
-// context; another key or none when no event is left), 8 write v under k
-// as 1 does, a context (that only 7's answer tells apart). The tracker
+// (not the removals): -1 when every write was made, else 2 * (n + 1) + c,
+// n the sequence number of the first event not written (the refused
+// write's own, or the event's after a refused context; -1 when no event is
+// left) and c 1 when the last context write held was made, 8 write v under
+// k as 1 does, a context (that only 7's answer tells apart). The tracker
 // decides what to write with its state borrowed, and a page's wrapped
 // Storage.prototype.setItem that calls it runs only once that borrow is
 // dropped (the list is taken first: a nested hold starts its own).
@@ -563,10 +563,11 @@ export function storage(op, k, v) {
       if (!made && refused === null) {
         let j = i;
         while (j < q.length && q[j][0] !== 1) j++;
-        refused = j < q.length ? q[j][1] : "";
+        // An event's key ends with ":" and its sequence number.
+        refused = j < q.length ? +(k = q[j][1]).slice(k.lastIndexOf(":") + 1) + 1 : 0;
       }
     }
-    return refused === null ? null : ctx + refused;
+    return refused === null ? -1 : 2 * refused + ctx;
   }
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
   if (op === 8) op = 1;

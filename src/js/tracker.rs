@@ -387,10 +387,7 @@ impl Inner {
             storage_set(&self.extra.session_key, &s);
         }
         let again = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.persisted(refused.as_deref().map(|r| {
-                let (context, key) = r.split_at_checked(1).unwrap_or_default();
-                (d.keys.parse_event(key).map_or(u64::MAX, |(_, seq)| seq), context == "1")
-            })),
+            Ok(mut c) => c.persisted(refused),
             Err(_) => false,
         };
         if again {

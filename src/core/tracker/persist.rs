@@ -150,14 +150,14 @@ impl Tracker {
         // is removed either way.
         for s in &mut self.q.queue {
             if s.seq >= seq && !s.done() {
-                self.q.stored_bytes = self.q.stored_bytes.saturating_sub(s.stored as usize);
+                self.q.stored_bytes -= s.stored as usize;
                 s.stored = 0;
             }
         }
         self.q.unstored_since = self.q.unstored_since.min(seq);
         if !context_made {
             if let Some((_, c)) = self.q.ctx.take() {
-                self.q.stored_bytes = self.q.stored_bytes.saturating_sub(c.len() + store::KEY_BYTES);
+                self.q.stored_bytes -= c.len() + store::KEY_BYTES;
             }
         }
         false
