@@ -1,12 +1,11 @@
 //! Tracker options: every default and every range check in one place.
 //!
 //! The shell hands the JavaScript options bag over as one string in the
-//! [`entries`] form that events use; [`Config::parse`] reads it, applying
+//! [`entries`](crate::core::entries) form that events use; [`Config::parse`] reads it, applying
 //! each option with [`Config::set`], and [`Config::finish`] checks what
 //! depends on several options and resolves the endpoint.
 
 use crate::core::batch::{BodyFormat, MAX_EVENTS};
-use crate::core::entries::{self, Entry};
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::RawValue;
 use crate::core::privacy;
@@ -290,7 +289,7 @@ fn bad(field: &str, message: &str) -> Error {
 }
 
 impl OptValue {
-    /// An option's value as the [`entries`] form gives it. Options are whole
+    /// An option's value as the [`entries`](crate::core::entries) form gives it. Options are whole
     /// numbers, so a number is read as an integer; any other number text
     /// becomes NaN, which every numeric option refuses.
     pub fn from_raw(v: RawValue<'_>) -> OptValue {
@@ -306,17 +305,20 @@ impl OptValue {
 }
 
 impl Config {
-    /// Reads the options bag given in the [`entries`] form (unknown names and
+    /// Reads the options bag given in the [`entries`](crate::core::entries) form (unknown names and
     /// `onError` are left to the caller), applies every option and checks the
     /// whole with [`Config::finish`].
     pub fn parse(encoded: &str) -> Result<Config, Error> {
         let mut c = Config::default();
-        for e in entries::parse(encoded) {
-            if let Entry::Prop(k, v) = e? {
-                if let Some(field) = field_of(k) {
-                    c.apply(k, field, v)?;
-                }
+        // The entries as events read them (the same iterator: one copy).
+        let mut props = crate::core::tracker::Props::new(encoded);
+        for (k, v) in &mut props {
+            if let Some(field) = field_of(k) {
+                c.apply(k, field, v)?;
             }
+        }
+        if let Some(e) = props.err {
+            return Err(e);
         }
         c.check()?;
         Ok(c)

@@ -168,8 +168,10 @@ pub fn validate_into<'a>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
 ) -> Result<Option<i64>, Error> {
-    // Straight to the one shared copy: no generic middle layer per caller.
-    validate_dyn(out, event_name, &mut props.into_iter(), defaults, opts).map(|(t, _)| t)
+    // Straight to the one shared copy for `dyn Iterator`: no generic
+    // middle layer per caller.
+    let props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)> = &mut props.into_iter();
+    validate_dyn(out, event_name, props, defaults, opts).map(|(t, _)| t)
 }
 
 /// [`validate_into`] on an event in the entries form (see
@@ -192,26 +194,34 @@ pub fn validate_entries(
 /// caller gave itself (bit `i` for `defaults[i]`), so a tracker knows
 /// without another pass whether the caller chose, say, its own `event_id`.
 ///
-/// The properties come as a `dyn Iterator`: one copy of the validator for
-/// every kind of iterator (it is large; the dynamic call per property costs
-/// far less than a copy, or a generic layer, per caller).
-pub fn validate_with_defaults<'a>(
+/// The properties come as any iterator, a `dyn Iterator` included. The
+/// shipped wasm has one: the tracker's `Props` (the entries form), so
+/// the validator is compiled once, for it, with no indirect call per
+/// property (and no function table); [`validate_into`] hands its callers'
+/// iterators over as `dyn Iterator`, one more copy for all of them.
+pub fn validate_with_defaults<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
-    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
+    props: &mut I,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
-) -> Result<(Option<i64>, u64), Error> {
+) -> Result<(Option<i64>, u64), Error>
+where
+    I: Iterator<Item = (&'a str, RawValue<'a>)> + ?Sized,
+{
     validate_dyn(out, event_name, props, defaults, opts)
 }
 
-fn validate_dyn<'a>(
+fn validate_dyn<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
-    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
+    props: &mut I,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
-) -> Result<(Option<i64>, u64), Error> {
+) -> Result<(Option<i64>, u64), Error>
+where
+    I: Iterator<Item = (&'a str, RawValue<'a>)> + ?Sized,
+{
     let start = out.len();
     let mut seen = Seen::default();
     let written = write_event(out, event_name, props, defaults, opts, &mut seen);
@@ -246,14 +256,17 @@ struct Seen {
 
 /// Writes the event; returns which of `defaults` the caller gave (see
 /// [`validate_with_defaults`]), or the first problem found.
-fn write_event<'a>(
+fn write_event<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
-    props: &mut dyn Iterator<Item = (&'a str, RawValue<'a>)>,
+    props: &mut I,
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
     seen: &mut Seen,
-) -> Result<u64, Error> {
+) -> Result<u64, Error>
+where
+    I: Iterator<Item = (&'a str, RawValue<'a>)> + ?Sized,
+{
     // Bit i set: the caller gave defaults[i]'s property (at most 64 defaults).
     let mut given: u64 = 0;
     out.push('{');
