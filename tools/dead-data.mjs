@@ -11,11 +11,17 @@
 // JSPI poll loop (a `#[no_mangle]` export, dropped before wasm-opt) with its
 // source path and RefCell panic texts, and core::fmt's 00..99 digit table
 // (its only reader, `<u32 as Display>::fmt`, is a body of `unreachable` in
-// the table). Each of the texts listed below, and each panic Location that
-// points at one, is zeroed when nothing live can reach it:
+// the table). And, when the panic handler is trivial (src/slim.rs: a panic
+// traps at once), the standard library's panic messages, its source paths
+// and the Locations naming them: code still hands them to `panic_fmt`, which
+// stores them in its frame and traps, and nothing ever reads them. That is
+// checked on the module itself (panicSinks below): a handler that formats or
+// reports leaves them all in. Each of the texts listed below, and each panic
+// Location that points at one, is zeroed when nothing live can reach it:
 //   - no `i32.const` or memory `offset=` in any function (read from
 //     binaryen's wasm-dis) falls in it or in the MARGIN bytes before it (a
-//     struct or template that starts just before the text);
+//     struct or template that starts just before the text), but for the
+//     constants of a panic sink and those passed straight to one;
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
 //     hold an address inside it.
 // Then the zeros are cut out of the segments (memory starts as zeros; the
@@ -35,6 +41,12 @@ export const TEXTS = [
   /RefCell already mutably borrowed/g,
   /RefCell already borrowed/g,
   new RegExp(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""), "g"),
+  // The standard library's panic texts and source paths (the Locations
+  // pointing at those are found below).
+  /\/rustc\/[0-9a-f]{40}\/library\/[ -~]*?\.rs/g,
+  /Tried to shrink to a larger capacity/g,
+  /capacity overflow/g,
+  /memory allocation of [^]{0,4} bytes failed/g,
 ];
 
 /** Code constants this far below a text count as reaching it (a format
@@ -77,16 +89,135 @@ function readI32(b, pos) {
   return [v, pos];
 }
 
-/** Every constant and memory offset in the module's functions. */
+/** The instructions a panic sink may hold (besides `call`s to sinks). */
+const SINK_OPS = new Set([
+  "local.get", "local.set", "local.tee", "global.get", "global.set", "i32.const", "i64.const", "i32.add",
+  "i32.sub", "i32.or", "i32.shl", "i64.or", "i64.shl", "i64.extend_i32_u", "i32.store", "i32.store8",
+  "i32.store16", "i64.store", "i64.store8", "i64.store16", "i64.store32", "unreachable", "nop",
+]);
+
+/**
+ * The functions of `wat` (binaryen's wasm-dis, one node a line, one space of
+ * indent a level): { name, nodes: [{ depth, op, args, parent }] }.
+ */
+export function parseFunctions(wat) {
+  const funcs = [];
+  let f = null;
+  const open = [];
+  for (const line of wat.split("\n")) {
+    const depth = line.length - line.trimStart().length;
+    const t = line.trimStart();
+    if (depth === 1) {
+      const m = /^\(func (\$\S+)/.exec(t);
+      f = m ? { name: m[1], nodes: [] } : null;
+      if (f) funcs.push(f);
+      open.length = 0;
+      continue;
+    }
+    if (!f || !t.startsWith("(") || t.startsWith("(local ")) continue;
+    const m = /^\(([\w.]+)(?: ([^()]*))?/.exec(t);
+    if (!m) continue;
+    open.length = depth - 2;
+    const node = { depth, op: m[1], args: (m[2] ?? "").trim(), parent: open[depth - 3] ?? null };
+    open[depth - 2] = node;
+    f.nodes.push(node);
+  }
+  return funcs;
+}
+
+/**
+ * The panic sinks of the module: functions that store their arguments and
+ * constants into a frame below the stack pointer and trap, and read nothing.
+ * This is what `core::panicking::panic_fmt` and friends compile to when the
+ * `#[panic_handler]` is `unreachable` (src/slim.rs): the message, its
+ * arguments and the Location are handed to a handler that never looks at
+ * them. A function is one when:
+ *   - it holds only SINK_OPS and calls to other sinks (no load, no branch,
+ *     no import: nothing can read memory or leave through JS);
+ *   - its last instruction is `unreachable` or a call to a sink (it never
+ *     returns);
+ *   - every store's address is a local only ever set to
+ *     `global.get $SP - const` (a frame below the stack pointer `$SP`, the
+ *     module's first global), and every `global.set` sets `$SP` to such a
+ *     local: no pointer ends up where later code would read it.
+ * A handler that formats or reports (loads, an import, a branch) leaves no
+ * sink, and then every text stays.
+ */
+export function panicSinks(funcs, sp) {
+  const frameValue = (n, nodes) => {
+    const kids = nodes.filter((k) => k.parent === n);
+    return n.op === "i32.sub" && kids.length === 2 && kids[0].op === "global.get" && kids[0].args === sp && kids[1].op === "i32.const";
+  };
+  const shapeOk = (f) => {
+    const kids = (n) => f.nodes.filter((k) => k.parent === n);
+    const top = f.nodes.filter((n) => n.parent === null);
+    const last = top[top.length - 1];
+    if (!last || (last.op !== "unreachable" && last.op !== "call")) return false;
+    const frames = new Set();
+    const sets = f.nodes.filter((n) => n.op === "local.set" || n.op === "local.tee");
+    for (const n of sets) {
+      const [v] = kids(n);
+      if (v && (frameValue(v, f.nodes) || ((v.op === "local.tee" || v.op === "local.set") && v.args === n.args))) frames.add(n.args);
+    }
+    for (const n of sets) {
+      const [v] = kids(n);
+      const ok = v && (frameValue(v, f.nodes) || (v.op === "local.tee" && v.args === n.args));
+      if (!ok) frames.delete(n.args);
+    }
+    for (const n of f.nodes) {
+      if (n.op !== "call" && !SINK_OPS.has(n.op)) return false;
+      if (n.op === "global.get" && n.args !== sp) return false;
+      if (n.op === "global.set") {
+        const [v] = kids(n);
+        if (n.args !== sp || !v || v.op !== "local.tee" || !frames.has(v.args)) return false;
+      }
+      if (/\.store/.test(n.op)) {
+        const [addr] = kids(n);
+        if (!addr || addr.op !== "local.get" || !frames.has(addr.args)) return false;
+      }
+    }
+    return true;
+  };
+  const sinks = new Set(funcs.filter(shapeOk).map((f) => f.name));
+  const byName = new Map(funcs.map((f) => [f.name, f]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const name of sinks) {
+      const callsOut = byName.get(name).nodes.some((n) => n.op === "call" && !sinks.has(n.args.split(" ")[0]));
+      if (callsOut) {
+        sinks.delete(name);
+        changed = true;
+      }
+    }
+  }
+  return sinks;
+}
+
+/**
+ * Every constant and memory offset in the module's functions that something
+ * may read (from binaryen's wasm-dis), and how many were left out as read by
+ * nothing: those inside a panic sink, and those handed straight to one as a
+ * call's argument (see panicSinks).
+ */
 export function codeNumbers(file) {
   const wasmDis = join(dirname(fileURLToPath(import.meta.url)), "node_modules", ".bin", "wasm-dis");
   const wat = execFileSync(wasmDis, [file], { maxBuffer: 1 << 28, encoding: "utf8" });
+  const sp = /^ \(global (\$\S+) \(mut i32\)/m.exec(wat)?.[1];
+  const funcs = parseFunctions(wat);
+  const sinks = sp ? panicSinks(funcs, sp) : new Set();
   const nums = new Set();
-  for (const line of wat.split("\n")) {
-    if (line.startsWith(" (data ")) continue;
-    for (const m of line.matchAll(/i32\.const (-?\d+)|offset=(\d+)/g)) nums.add(Number(m[1] ?? m[2]) >>> 0);
+  let panicOnly = 0;
+  for (const f of funcs) {
+    const inSink = sinks.has(f.name);
+    for (const n of f.nodes) {
+      const m = n.op === "i32.const" ? /^(-?\d+)$/.exec(n.args) : /(?:^| )offset=(\d+)/.exec(n.args);
+      if (!m) continue;
+      const toSink = n.op === "i32.const" && n.parent?.op === "call" && sinks.has(n.parent.args.split(" ")[0]);
+      if (inSink || toSink) panicOnly++;
+      else nums.add(Number(m[1]) >>> 0);
+    }
   }
-  return [...nums];
+  return Object.assign([...nums], { sinks: sinks.size, panicOnly });
 }
 
 /**
@@ -102,10 +233,11 @@ export function deadRanges(b, numbers) {
       for (const m of text.matchAll(re)) cands.push({ from: s.addr + m.index, to: s.addr + m.index + m[0].length });
     }
   }
-  // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text.
+  // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text
+  // (the last one of a segment may end in the zeros left out of it).
   const texts = [...cands];
   for (const s of segs) {
-    for (let o = (4 - (s.addr % 4)) % 4; o + 16 <= s.end - s.start; o += 4) {
+    for (let o = (4 - (s.addr % 4)) % 4; o + 8 <= s.end - s.start; o += 4) {
       const ptr = b.readUInt32LE(s.start + o);
       const len = b.readUInt32LE(s.start + o + 4);
       if (texts.some((t) => t.from === ptr && t.to - t.from === len)) cands.push({ from: s.addr + o, to: s.addr + o + 16 });
