@@ -24,10 +24,13 @@
 //     constants of a panic sink and those passed straight to one;
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
 //     hold an address inside it.
+// The panic sinks themselves become `unreachable` alone (their stores only
+// wrote a frame that nothing reads before the trap).
 // Then the zeros are cut out of the segments (memory starts as zeros; the
-// rest of the module is copied byte for byte: a wasm-opt round trip would
-// write its code some 100 B larger). A text whose readers are still there
-// stays, so a new wasm-bindgen or Rust can only make this do less.
+// rest of the module, but the sinks' bodies, is copied byte for byte: a
+// wasm-opt round trip would write its code some 100 B larger). A text whose
+// readers are still there stays, so a new wasm-bindgen or Rust can only make
+// this do less.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -46,7 +49,7 @@ export const TEXTS = [
   /\/rustc\/[0-9a-f]{40}\/library\/[ -~]*?\.rs/g,
   /Tried to shrink to a larger capacity/g,
   /capacity overflow/g,
-  /memory allocation of [^]{0,4} bytes failed/g,
+  /\x15memory allocation of [^]{0,4} bytes failed/g, // 21: its first piece's length
 ];
 
 /** Code constants this far below a text count as reaching it (a format
@@ -217,7 +220,11 @@ export function codeNumbers(file) {
       else nums.add(Number(m[1]) >>> 0);
     }
   }
-  return Object.assign([...nums], { sinks: sinks.size, panicOnly });
+  // wasm-dis names a module's own functions $0, $1... by their place in the
+  // code section when the module has no names: only then are sinks stubbed.
+  const numbered = funcs.every((f, i) => f.name === `$${i}`);
+  const stubs = numbered ? [...sinks].map((n) => Number(n.slice(1))) : [];
+  return Object.assign([...nums], { sinks: sinks.size, panicOnly, stubs });
 }
 
 /**
@@ -317,11 +324,49 @@ export function packZeros(b) {
   return Buffer.concat(out);
 }
 
-/** Zeroes the dead ranges of `file` and packs its segments; returns the ranges. */
+/** A body of no locals and `unreachable` alone. */
+const UNREACHABLE = Buffer.from([0, 0x00, 0x0b]);
+
+/**
+ * { module, stubbed }: the module with the bodies of the functions `stubs`
+ * (indices in the code section) replaced by `unreachable` alone, and how many
+ * changed; every other byte as it was. A
+ * panic sink's stores go to a frame nothing reads before it traps: the trap
+ * is all that is left of it (and the stack pointer is not moved down first).
+ */
+export function stubFunctions(b, stubs) {
+  const sec = sections(b).find((s) => s.id === 10);
+  if (!sec) return { module: b, stubbed: 0 };
+  let [n, p] = readU32(b, sec.start);
+  const bodies = [];
+  let stubbed = 0;
+  for (let i = 0; i < n; i++) {
+    let size;
+    [size, p] = readU32(b, p);
+    const body = b.subarray(p, p + size);
+    const stub = stubs.includes(i) && !body.equals(UNREACHABLE);
+    bodies.push(stub ? UNREACHABLE : body);
+    stubbed += stub;
+    p += size;
+  }
+  if (stubbed === 0) return { module: b, stubbed };
+  const code = Buffer.concat([u32(n), ...bodies.flatMap((x) => [u32(x.length), x])]);
+  const header = u32(sec.end - sec.start);
+  const module = Buffer.concat([b.subarray(0, sec.start - 1 - header.length), Buffer.from([10]), u32(code.length), code, b.subarray(sec.end)]);
+  return { module, stubbed };
+}
+
+/**
+ * Zeroes the dead ranges of `file` and packs its segments, and stubs its
+ * panic sinks; returns the ranges (with `stubbed`, the bodies made smaller).
+ */
 export function stripDeadData(file, { dryRun = false } = {}) {
-  const b = readFileSync(file);
-  const dead = deadRanges(b, codeNumbers(file));
-  if (dryRun || dead.length === 0) return dead;
+  const orig = readFileSync(file);
+  const numbers = codeNumbers(file);
+  const dead = deadRanges(orig, numbers);
+  const { module: b, stubbed } = stubFunctions(orig, numbers.stubs);
+  dead.stubbed = stubbed;
+  if (dryRun || (dead.length === 0 && stubbed === 0)) return dead;
   for (const s of dataSegments(b)) {
     for (const d of dead) {
       const from = Math.max(d.from, s.addr);
@@ -338,5 +383,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!file) throw new Error("usage: node tools/dead-data.mjs FILE.wasm [--dry-run]");
   const dead = stripDeadData(file, { dryRun: flag === "--dry-run" });
   const bytes = dead.reduce((n, d) => n + d.to - d.from, 0);
-  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B${flag === "--dry-run" ? " (dry run)" : " zeroed and packed out"}`);
+  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B, ${dead.stubbed} panic sink(s) stubbed${flag === "--dry-run" ? " (dry run)" : ""}`);
 }
