@@ -197,10 +197,11 @@ export function panicSinks(funcs, sp) {
 }
 
 /**
- * Every constant and memory offset in the module's functions that something
- * may read (from binaryen's wasm-dis), and how many were left out as read by
- * nothing: those inside a panic sink, and those handed straight to one as a
- * call's argument (see panicSinks).
+ * Every constant (both halves of an i64) and memory offset of the module
+ * (from binaryen's wasm-dis: its functions, globals and element segments)
+ * that something may read, and how many were left out as read by nothing:
+ * those inside a panic sink, and those handed straight to one as a call's
+ * argument (see panicSinks).
  */
 export function codeNumbers(file) {
   const wasmDis = join(dirname(fileURLToPath(import.meta.url)), "node_modules", ".bin", "wasm-dis");
@@ -209,15 +210,30 @@ export function codeNumbers(file) {
   const funcs = parseFunctions(wat);
   const sinks = sp ? panicSinks(funcs, sp) : new Set();
   const nums = new Set();
+  // An i64.const may be two addresses stored at once: both halves count.
+  const add = (op, v) => {
+    if (op !== "i64.const") return nums.add(Number(v) >>> 0);
+    const x = BigInt.asUintN(64, BigInt(v));
+    nums.add(Number(x & 0xffffffffn)).add(Number(x >> 32n));
+  };
+  // Outside the functions (globals, element segments), every constant counts.
+  let inFunc = false;
+  for (const line of wat.split("\n")) {
+    if (/^ \(/.test(line)) inFunc = line.startsWith(" (func ");
+    if (inFunc || line.startsWith(" (data ")) continue;
+    for (const m of line.matchAll(/(i32\.const|i64\.const) (-?\d+)|offset=(\d+)/g)) add(m[1] ?? "i32.const", m[2] ?? m[3]);
+  }
   let panicOnly = 0;
   for (const f of funcs) {
     const inSink = sinks.has(f.name);
     for (const n of f.nodes) {
-      const m = n.op === "i32.const" ? /^(-?\d+)$/.exec(n.args) : /(?:^| )offset=(\d+)/.exec(n.args);
+      const constant = /^i(32|64)\.const$/.test(n.op);
+      const m = constant ? /^(-?\d+)$/.exec(n.args) : /(?:^| )offset=(\d+)/.exec(n.args);
       if (!m) continue;
-      const toSink = n.op === "i32.const" && n.parent?.op === "call" && sinks.has(n.parent.args.split(" ")[0]);
+      // (A load handed to a sink reads memory itself: its offset counts.)
+      const toSink = constant && n.parent?.op === "call" && sinks.has(n.parent.args.split(" ")[0]);
       if (inSink || toSink) panicOnly++;
-      else nums.add(Number(m[1]) >>> 0);
+      else add(n.op, m[1]);
     }
   }
   // wasm-dis names a module's own functions $0, $1... by their place in the

@@ -167,3 +167,18 @@ for (const [what, body] of [
     assert.deepEqual(readFileSync(file), before);
   });
 }
+
+test("an address held by a global, or in either half of an i64 constant, keeps its text", () => {
+  const mutAt2 = 1024 + CLOSURE.length;
+  const pair = (BigInt(mutAt2) << 32n) | 7n;
+  const file = built(`(module
+  (memory (export "memory") 1)
+  (global $at (export "at") i32 (i32.const 1024))
+  (data (i32.const 1024) "${CLOSURE}${MUT}")
+  (func (export "f") (i64.store (i32.const 4096) (i64.const ${pair})))
+)`);
+  const before = readFileSync(file);
+  const dead = stripDeadData(file);
+  assert.deepEqual([...dead], []);
+  assert.deepEqual(readFileSync(file), before);
+});
