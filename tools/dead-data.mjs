@@ -11,17 +11,26 @@
 // JSPI poll loop (a `#[no_mangle]` export, dropped before wasm-opt) with its
 // source path and RefCell panic texts, and core::fmt's 00..99 digit table
 // (its only reader, `<u32 as Display>::fmt`, is a body of `unreachable` in
-// the table). Each of the texts listed below, and each panic Location that
-// points at one, is zeroed when nothing live can reach it:
+// the table). And, when the panic handler is trivial (src/slim.rs: a panic
+// traps at once), the standard library's panic messages, its source paths
+// and the Locations naming them: code still hands them to `panic_fmt`, which
+// stores them in its frame and traps, and nothing ever reads them. That is
+// checked on the module itself (panicSinks below): a handler that formats or
+// reports leaves them all in. Each of the texts listed below, and each panic
+// Location that points at one, is zeroed when nothing live can reach it:
 //   - no `i32.const` or memory `offset=` in any function (read from
 //     binaryen's wasm-dis) falls in it or in the MARGIN bytes before it (a
-//     struct or template that starts just before the text);
+//     struct or template that starts just before the text), but for the
+//     constants of a panic sink and those passed straight to one;
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
 //     hold an address inside it.
+// The panic sinks themselves become `unreachable` alone (their stores only
+// wrote a frame that nothing reads before the trap).
 // Then the zeros are cut out of the segments (memory starts as zeros; the
-// rest of the module is copied byte for byte: a wasm-opt round trip would
-// write its code some 100 B larger). A text whose readers are still there
-// stays, so a new wasm-bindgen or Rust can only make this do less.
+// rest of the module, but the sinks' bodies, is copied byte for byte: a
+// wasm-opt round trip would write its code some 100 B larger). A text whose
+// readers are still there stays, so a new wasm-bindgen or Rust can only make
+// this do less.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -35,6 +44,12 @@ export const TEXTS = [
   /RefCell already mutably borrowed/g,
   /RefCell already borrowed/g,
   new RegExp(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0")).join(""), "g"),
+  // The standard library's panic texts and source paths (the Locations
+  // pointing at those are found below).
+  /\/rustc\/[0-9a-f]{40}\/library\/[ -~]*?\.rs/g,
+  /Tried to shrink to a larger capacity/g,
+  /capacity overflow/g,
+  /\x15memory allocation of [^]{0,4} bytes failed/g, // 21: its first piece's length
 ];
 
 /** Code constants this far below a text count as reaching it (a format
@@ -77,16 +92,155 @@ function readI32(b, pos) {
   return [v, pos];
 }
 
-/** Every constant and memory offset in the module's functions. */
+/** The instructions a panic sink may hold (besides `call`s to sinks). */
+const SINK_OPS = new Set([
+  "local.get", "local.set", "local.tee", "global.get", "global.set", "i32.const", "i64.const", "i32.add",
+  "i32.sub", "i32.or", "i32.shl", "i64.or", "i64.shl", "i64.extend_i32_u", "i32.store", "i32.store8",
+  "i32.store16", "i64.store", "i64.store8", "i64.store16", "i64.store32", "unreachable", "nop",
+]);
+
+/**
+ * The functions of `wat` (binaryen's wasm-dis, one node a line, one space of
+ * indent a level): { name, nodes: [{ depth, op, args, parent }] }.
+ */
+export function parseFunctions(wat) {
+  const funcs = [];
+  let f = null;
+  const open = [];
+  for (const line of wat.split("\n")) {
+    const depth = line.length - line.trimStart().length;
+    const t = line.trimStart();
+    if (depth === 1) {
+      const m = /^\(func (\$\S+)/.exec(t);
+      f = m ? { name: m[1], nodes: [] } : null;
+      if (f) funcs.push(f);
+      open.length = 0;
+      continue;
+    }
+    if (!f || !t.startsWith("(") || t.startsWith("(local ")) continue;
+    const m = /^\(([\w.]+)(?: ([^()]*))?/.exec(t);
+    if (!m) continue;
+    open.length = depth - 2;
+    const node = { depth, op: m[1], args: (m[2] ?? "").trim(), parent: open[depth - 3] ?? null };
+    open[depth - 2] = node;
+    f.nodes.push(node);
+  }
+  return funcs;
+}
+
+/**
+ * The panic sinks of the module: functions that store their arguments and
+ * constants into a frame below the stack pointer and trap, and read nothing.
+ * This is what `core::panicking::panic_fmt` and friends compile to when the
+ * `#[panic_handler]` is `unreachable` (src/slim.rs): the message, its
+ * arguments and the Location are handed to a handler that never looks at
+ * them. A function is one when:
+ *   - it holds only SINK_OPS and calls to other sinks (no load, no branch,
+ *     no import: nothing can read memory or leave through JS);
+ *   - its last instruction is `unreachable` or a call to a sink (it never
+ *     returns);
+ *   - every store's address is a local only ever set to
+ *     `global.get $SP - const` (a frame below the stack pointer `$SP`, the
+ *     module's first global), and every `global.set` sets `$SP` to such a
+ *     local: no pointer ends up where later code would read it.
+ * A handler that formats or reports (loads, an import, a branch) leaves no
+ * sink, and then every text stays.
+ */
+export function panicSinks(funcs, sp) {
+  const frameValue = (n, nodes) => {
+    const kids = nodes.filter((k) => k.parent === n);
+    return n.op === "i32.sub" && kids.length === 2 && kids[0].op === "global.get" && kids[0].args === sp && kids[1].op === "i32.const";
+  };
+  const shapeOk = (f) => {
+    const kids = (n) => f.nodes.filter((k) => k.parent === n);
+    const top = f.nodes.filter((n) => n.parent === null);
+    const last = top[top.length - 1];
+    if (!last || (last.op !== "unreachable" && last.op !== "call")) return false;
+    const frames = new Set();
+    const sets = f.nodes.filter((n) => n.op === "local.set" || n.op === "local.tee");
+    for (const n of sets) {
+      const [v] = kids(n);
+      if (v && (frameValue(v, f.nodes) || ((v.op === "local.tee" || v.op === "local.set") && v.args === n.args))) frames.add(n.args);
+    }
+    for (const n of sets) {
+      const [v] = kids(n);
+      const ok = v && (frameValue(v, f.nodes) || (v.op === "local.tee" && v.args === n.args));
+      if (!ok) frames.delete(n.args);
+    }
+    for (const n of f.nodes) {
+      if (n.op !== "call" && !SINK_OPS.has(n.op)) return false;
+      if (n.op === "global.get" && n.args !== sp) return false;
+      if (n.op === "global.set") {
+        const [v] = kids(n);
+        if (n.args !== sp || !v || v.op !== "local.tee" || !frames.has(v.args)) return false;
+      }
+      if (/\.store/.test(n.op)) {
+        const [addr] = kids(n);
+        if (!addr || addr.op !== "local.get" || !frames.has(addr.args)) return false;
+      }
+    }
+    return true;
+  };
+  const sinks = new Set(funcs.filter(shapeOk).map((f) => f.name));
+  const byName = new Map(funcs.map((f) => [f.name, f]));
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const name of sinks) {
+      const callsOut = byName.get(name).nodes.some((n) => n.op === "call" && !sinks.has(n.args.split(" ")[0]));
+      if (callsOut) {
+        sinks.delete(name);
+        changed = true;
+      }
+    }
+  }
+  return sinks;
+}
+
+/**
+ * Every constant (both halves of an i64) and memory offset of the module
+ * (from binaryen's wasm-dis: its functions, globals and element segments)
+ * that something may read, and how many were left out as read by nothing:
+ * those inside a panic sink, and those handed straight to one as a call's
+ * argument (see panicSinks).
+ */
 export function codeNumbers(file) {
   const wasmDis = join(dirname(fileURLToPath(import.meta.url)), "node_modules", ".bin", "wasm-dis");
   const wat = execFileSync(wasmDis, [file], { maxBuffer: 1 << 28, encoding: "utf8" });
+  const sp = /^ \(global (\$\S+) \(mut i32\)/m.exec(wat)?.[1];
+  const funcs = parseFunctions(wat);
+  const sinks = sp ? panicSinks(funcs, sp) : new Set();
   const nums = new Set();
+  // An i64.const may be two addresses stored at once: both halves count.
+  const add = (op, v) => {
+    if (op !== "i64.const") return nums.add(Number(v) >>> 0);
+    const x = BigInt.asUintN(64, BigInt(v));
+    nums.add(Number(x & 0xffffffffn)).add(Number(x >> 32n));
+  };
+  // Outside the functions (globals, element segments), every constant counts.
+  let inFunc = false;
   for (const line of wat.split("\n")) {
-    if (line.startsWith(" (data ")) continue;
-    for (const m of line.matchAll(/i32\.const (-?\d+)|offset=(\d+)/g)) nums.add(Number(m[1] ?? m[2]) >>> 0);
+    if (/^ \(/.test(line)) inFunc = line.startsWith(" (func ");
+    if (inFunc || line.startsWith(" (data ")) continue;
+    for (const m of line.matchAll(/(i32\.const|i64\.const) (-?\d+)|offset=(\d+)/g)) add(m[1] ?? "i32.const", m[2] ?? m[3]);
   }
-  return [...nums];
+  let panicOnly = 0;
+  for (const f of funcs) {
+    const inSink = sinks.has(f.name);
+    for (const n of f.nodes) {
+      const constant = /^i(32|64)\.const$/.test(n.op);
+      const m = constant ? /^(-?\d+)$/.exec(n.args) : /(?:^| )offset=(\d+)/.exec(n.args);
+      if (!m) continue;
+      // (A load handed to a sink reads memory itself: its offset counts.)
+      const toSink = constant && n.parent?.op === "call" && sinks.has(n.parent.args.split(" ")[0]);
+      if (inSink || toSink) panicOnly++;
+      else add(n.op, m[1]);
+    }
+  }
+  // wasm-dis names a module's own functions $0, $1... by their place in the
+  // code section when the module has no names: only then are sinks stubbed.
+  const numbered = funcs.every((f, i) => f.name === `$${i}`);
+  const stubs = numbered ? [...sinks].map((n) => Number(n.slice(1))) : [];
+  return Object.assign([...nums], { sinks: sinks.size, panicOnly, stubs });
 }
 
 /**
@@ -102,10 +256,11 @@ export function deadRanges(b, numbers) {
       for (const m of text.matchAll(re)) cands.push({ from: s.addr + m.index, to: s.addr + m.index + m[0].length });
     }
   }
-  // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text.
+  // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text
+  // (the last one of a segment may end in the zeros left out of it).
   const texts = [...cands];
   for (const s of segs) {
-    for (let o = (4 - (s.addr % 4)) % 4; o + 16 <= s.end - s.start; o += 4) {
+    for (let o = (4 - (s.addr % 4)) % 4; o + 8 <= s.end - s.start; o += 4) {
       const ptr = b.readUInt32LE(s.start + o);
       const len = b.readUInt32LE(s.start + o + 4);
       if (texts.some((t) => t.from === ptr && t.to - t.from === len)) cands.push({ from: s.addr + o, to: s.addr + o + 16 });
@@ -185,11 +340,49 @@ export function packZeros(b) {
   return Buffer.concat(out);
 }
 
-/** Zeroes the dead ranges of `file` and packs its segments; returns the ranges. */
+/** A body of no locals and `unreachable` alone. */
+const UNREACHABLE = Buffer.from([0, 0x00, 0x0b]);
+
+/**
+ * { module, stubbed }: the module with the bodies of the functions `stubs`
+ * (indices in the code section) replaced by `unreachable` alone, and how many
+ * changed; every other byte as it was. A
+ * panic sink's stores go to a frame nothing reads before it traps: the trap
+ * is all that is left of it (and the stack pointer is not moved down first).
+ */
+export function stubFunctions(b, stubs) {
+  const sec = sections(b).find((s) => s.id === 10);
+  if (!sec) return { module: b, stubbed: 0 };
+  let [n, p] = readU32(b, sec.start);
+  const bodies = [];
+  let stubbed = 0;
+  for (let i = 0; i < n; i++) {
+    let size;
+    [size, p] = readU32(b, p);
+    const body = b.subarray(p, p + size);
+    const stub = stubs.includes(i) && !body.equals(UNREACHABLE);
+    bodies.push(stub ? UNREACHABLE : body);
+    stubbed += stub;
+    p += size;
+  }
+  if (stubbed === 0) return { module: b, stubbed };
+  const code = Buffer.concat([u32(n), ...bodies.flatMap((x) => [u32(x.length), x])]);
+  const header = u32(sec.end - sec.start);
+  const module = Buffer.concat([b.subarray(0, sec.start - 1 - header.length), Buffer.from([10]), u32(code.length), code, b.subarray(sec.end)]);
+  return { module, stubbed };
+}
+
+/**
+ * Zeroes the dead ranges of `file` and packs its segments, and stubs its
+ * panic sinks; returns the ranges (with `stubbed`, the bodies made smaller).
+ */
 export function stripDeadData(file, { dryRun = false } = {}) {
-  const b = readFileSync(file);
-  const dead = deadRanges(b, codeNumbers(file));
-  if (dryRun || dead.length === 0) return dead;
+  const orig = readFileSync(file);
+  const numbers = codeNumbers(file);
+  const dead = deadRanges(orig, numbers);
+  const { module: b, stubbed } = stubFunctions(orig, numbers.stubs);
+  dead.stubbed = stubbed;
+  if (dryRun || (dead.length === 0 && stubbed === 0)) return dead;
   for (const s of dataSegments(b)) {
     for (const d of dead) {
       const from = Math.max(d.from, s.addr);
@@ -206,5 +399,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (!file) throw new Error("usage: node tools/dead-data.mjs FILE.wasm [--dry-run]");
   const dead = stripDeadData(file, { dryRun: flag === "--dry-run" });
   const bytes = dead.reduce((n, d) => n + d.to - d.from, 0);
-  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B${flag === "--dry-run" ? " (dry run)" : " zeroed and packed out"}`);
+  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B, ${dead.stubbed} panic sink(s) stubbed${flag === "--dry-run" ? " (dry run)" : ""}`);
 }

@@ -139,7 +139,7 @@ function importsStep(dir) {
   writeFileSync(glueFile, out);
   console.log(`${dir}: imports the .wasm does not take dropped from the glue (${dropped.join(", ") || "none"})`);
   const dead = stripDeadData(wasmFile);
-  console.log(`${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B)`);
+  console.log(`${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B), ${dead.stubbed} panic sink(s) made \`unreachable\``);
 }
 
 const [step, dir] = process.argv.slice(2);

@@ -86,6 +86,99 @@ test("a module with none of the texts is left as it is", () => {
   writeFileSync(join(dir, "m.wat"), `(module (memory 1) (data (i32.const 1024) "hello${ZEROS}world"))`);
   execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
   const before = readFileSync(file);
-  assert.deepEqual(stripDeadData(file), []);
+  assert.deepEqual([...stripDeadData(file)], []);
+  assert.deepEqual(readFileSync(file), before);
+});
+
+// A panic path as the slim build compiles it (src/slim.rs: the handler is
+// `unreachable`): `fail` hands a message and a Location (pointing at a
+// library path) to `panic_fmt`, which stores them in a frame below the stack
+// pointer and traps. Neither is read by anything; the live text is.
+const PATH = "/rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/alloc/src/raw_vec/mod.rs";
+const MSG = "capacity overflow";
+const pathAt = 1024;
+const msgAt = pathAt + PATH.length;
+const panicLocAt = Math.ceil((msgAt + MSG.length) / 4) * 4;
+const liveAt = panicLocAt + 16;
+const handler = (body) => `(module
+  (import "env" "report" (func $report (param i32 i32)))
+  (global $sp (mut i32) (i32.const 65536))
+  (memory (export "memory") 2)
+  (data (i32.const ${pathAt}) "${PATH}${MSG}${"\\00".repeat(panicLocAt - msgAt - MSG.length)}${word(pathAt)}${word(PATH.length)}${word(812)}${word(9)}live text")
+  (func $panic_fmt (param i32 i32 i32) (local i32)
+    (global.set $sp (local.tee 3 (i32.sub (global.get $sp) (i32.const 32))))
+    ${body}
+    (unreachable))
+  (func (export "fail") (param i32)
+    (if (local.get 0) (then (call $panic_fmt (i32.const ${msgAt}) (i32.const 35) (i32.const ${panicLocAt})))))
+  (func (export "live") (result i32) (i32.const ${liveAt}))
+)`;
+const FRAME = `(i32.store offset=12 (local.get 3) (local.get 0)) (i32.store offset=16 (local.get 3) (local.get 1))
+    (i32.store offset=24 (local.get 3) (local.get 2)) (i32.store offset=20 (local.get 3) (i32.add (local.get 3) (i32.const 12)))`;
+
+function built(wat) {
+  const dir = mkdtempSync(join(tmpdir(), "dead-data-test-"));
+  const file = join(dir, "m.wasm");
+  writeFileSync(join(dir, "m.wat"), wat);
+  execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
+  return file;
+}
+
+const imports = { env: { report() {} } };
+
+test("texts only a trivial panic handler is given are zeroed: the message, the Location and its path", async () => {
+  const file = built(handler(FRAME));
+  const before = readFileSync(file);
+  const dead = stripDeadData(file);
+  assert.deepEqual(
+    dead.map((d) => [d.from, d.to]).sort((a, b) => a[0] - b[0]),
+    [
+      [pathAt, pathAt + PATH.length],
+      [msgAt, msgAt + MSG.length],
+      [panicLocAt, panicLocAt + 16],
+    ],
+  );
+  assert.equal(dead.stubbed, 1, "panic_fmt is made `unreachable` alone");
+  const wat = execFileSync(join(root, "tools/node_modules/.bin/wasm-dis"), [file], { encoding: "utf8" });
+  assert.doesNotMatch(wat, /\.store|global\.set/, "no frame is written before the trap");
+  const after = readFileSync(file);
+  const { instance } = await WebAssembly.instantiate(after, imports);
+  const mem = Buffer.from(instance.exports.memory.buffer);
+  assert.equal(mem.subarray(pathAt, liveAt).every((x) => x === 0), true, "the panic data reads as zeros");
+  assert.equal(mem.subarray(liveAt, liveAt + 9).toString("latin1"), "live text");
+  assert.equal(instance.exports.live(), liveAt);
+  instance.exports.fail(0);
+  assert.throws(() => instance.exports.fail(1), WebAssembly.RuntimeError, "the panic still traps");
+  assert.ok(after.length < before.length - 100, `${before.length} -> ${after.length} B`);
+});
+
+for (const [what, body] of [
+  ["reads memory", `${FRAME} (drop (i32.load (local.get 0)))`],
+  ["calls into JS", `${FRAME} (call $report (local.get 0) (local.get 1))`],
+  ["branches", `(if (local.get 1) (then ${FRAME}))`],
+  ["stores outside its frame", `${FRAME} (i32.store (i32.const 64) (local.get 2))`],
+]) {
+  test(`a panic handler that ${what} keeps every text it is given`, () => {
+    const file = built(handler(body));
+    const before = readFileSync(file);
+    const dead = stripDeadData(file);
+    assert.deepEqual([...dead], []);
+    assert.equal(dead.stubbed, 0);
+    assert.deepEqual(readFileSync(file), before);
+  });
+}
+
+test("an address held by a global, or in either half of an i64 constant, keeps its text", () => {
+  const mutAt2 = 1024 + CLOSURE.length;
+  const pair = (BigInt(mutAt2) << 32n) | 7n;
+  const file = built(`(module
+  (memory (export "memory") 1)
+  (global $at (export "at") i32 (i32.const 1024))
+  (data (i32.const 1024) "${CLOSURE}${MUT}")
+  (func (export "f") (i64.store (i32.const 4096) (i64.const ${pair})))
+)`);
+  const before = readFileSync(file);
+  const dead = stripDeadData(file);
+  assert.deepEqual([...dead], []);
   assert.deepEqual(readFileSync(file), before);
 });
