@@ -546,28 +546,22 @@ export function soon(cb, what) {
 let held;
 export function storage(op, k, v) {
   let out = "",
-    refused = null,
-    ctx = 1;
+    f = 0,
+    r = 0,
+    c = 1;
   if (op === 6 || op === 7) {
     const q = held;
     held = op < 7 ? [] : undefined;
     // Plain loops and indexing: no method a page may have patched runs here.
-    for (let i = 0; q && !held && i < q.length; i++) {
-      const a = q[i];
-      if (a[0] === 2) {
-        storage(2, a[1]);
-        continue;
+    for (let i = 0, a, m; q && !held && (a = q[i++]); )
+      if (a[0] === 2) storage(2, a[1]);
+      else {
+        m = !f && storage(1, a[1], a[2]);
+        if (a[0] > 2) c = +m;
+        // The first event not written: its key ends with ":" and its number.
+        if (!m) (f = 1), r || a[0] > 1 || (r = 2 * +a[1].slice(a[1].lastIndexOf(":") + 1) + 2);
       }
-      const made = refused === null && storage(1, a[1], a[2]);
-      if (a[0] === 8) ctx = +made;
-      if (!made && refused === null) {
-        let j = i;
-        while (j < q.length && q[j][0] !== 1) j++;
-        // An event's key ends with ":" and its sequence number.
-        refused = j < q.length ? +(k = q[j][1]).slice(k.lastIndexOf(":") + 1) + 1 : 0;
-      }
-    }
-    return refused === null ? -1 : 2 * refused + ctx;
+    return f ? r + c : -1;
   }
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
   if (op === 8) op = 1;

@@ -267,3 +267,57 @@ test("writes the storage refused are made once it has room again, one attempt a 
     await page.context().close();
   }
 });
+
+test("a context the storage refused is written again before an event that names it is stored", async () => {
+  const app = uniqueApp("refused-ctx");
+  const storageKey = `refusedctx-${Date.now().toString(36)}`;
+  const page = await open();
+  try {
+    const r = await page.evaluate(
+      async ({ app, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+        const realSet = Storage.prototype.setItem;
+        let full = true;
+        Storage.prototype.setItem = function (k, v) {
+          if (full && (k.startsWith(`${storageKey}:q:`) || k.startsWith(`${storageKey}:ctx:`))) {
+            throw new DOMException("the quota is full", "QuotaExceededError");
+          }
+          return realSet.call(this, k, v);
+        };
+        const t = new CoolaTracker({
+          appKey: app,
+          endpoint: `${location.origin}/v3/{appKey}/track`,
+          flushIntervalMs: 0,
+          storageKey,
+          onError: () => {},
+        });
+        const tick = () => new Promise((r) => setTimeout(r, 0));
+        for (let i = 0; i < 5; i++) t.track("e", { i });
+        await tick();
+        full = false;
+        t.track("e", { i: 5 });
+        await tick();
+        const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
+        const events = keys.filter((k) => k.includes(":q:")).map((k) => localStorage.getItem(k));
+        const contexts = keys.filter((k) => k.includes(":ctx:"));
+        Storage.prototype.setItem = realSet;
+        t.free();
+        for (const k of keys) localStorage.removeItem(k);
+        return { events, contexts };
+      },
+      { app, storageKey },
+    );
+    assert.equal(r.events.length, 6, "every event stored once there is room");
+    const named = new Set(r.events.map((e) => /,"":(\d+)\}$/.exec(e)?.[1]).filter(Boolean));
+    assert.ok(named.size >= 1, "the stored events name their context");
+    for (const n of named) {
+      assert.ok(
+        r.contexts.some((k) => k.endsWith(`:${n}`)),
+        `context ${n} that stored events name is in storage: ${r.contexts.join(", ")}`,
+      );
+    }
+  } finally {
+    await page.context().close();
+  }
+});
