@@ -543,24 +543,30 @@ export function soon(cb, what) {
 // decides what to write with its state borrowed, and a page's wrapped
 // Storage.prototype.setItem that calls it runs only once that borrow is
 // dropped (the list is taken first: a nested hold starts its own).
-let held;
+// While a release runs, `gone` holds the keys removed meanwhile: a page's
+// setItem wrapper may call optOut() between two held writes, and what it
+// removed is not written back.
+let held, gone;
 export function storage(op, k, v) {
   let out = "",
     f = 0,
     r = 0,
     c = 1;
   if (op === 6 || op === 7) {
-    const q = held;
+    const q = held,
+      first = !gone;
     held = op < 7 ? [] : undefined;
-    // Plain loops and indexing: no method a page may have patched runs here.
+    if (first) gone = {};
+    // Plain loops and indexing: no Array method a page may have patched runs here.
     for (let i = 0, a, m; q && !held && (a = q[i++]); )
       if (a[0] === 2) storage(2, a[1]);
       else {
-        m = !f && storage(1, a[1], a[2]);
+        m = !f && (gone[a[1]] || storage(1, a[1], a[2]));
         if (a[0] > 2) c = +m;
         // The first event not written: its key ends with ":" and its number.
         if (!m) (f = 1), r || a[0] > 1 || (r = 2 * +a[1].slice(a[1].lastIndexOf(":") + 1) + 2);
       }
+    if (first) gone = undefined;
     return f ? r + c : -1;
   }
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
@@ -569,7 +575,7 @@ export function storage(op, k, v) {
     const s = localStorage;
     if (op === 0) return s.getItem(k);
     if (op === 1) return s.setItem(k, v), wrote(k), true;
-    if (op === 2) return s.removeItem(k), wrote(k), true;
+    if (op === 2) return gone && (gone[k] = 1), s.removeItem(k), wrote(k), true;
     if (op === 3) {
       for (let i = 0; i < s.length; i++) {
         const key = s.key(i);

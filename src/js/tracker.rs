@@ -370,7 +370,7 @@ impl Inner {
         // writes after it; the core is told from which event on, and writes
         // those again later. The session is written after the events,
         // whatever became of them.
-        let (wrote, over_budget, session) = match self.core.try_borrow_mut() {
+        let (wrote, over_budget) = match self.core.try_borrow_mut() {
             Ok(mut c) => {
                 storage_hold();
                 let wrote = c.persist(
@@ -378,18 +378,20 @@ impl Inner {
                     |n, json| storage_set_context(&d.keys.context(n), json),
                     |seq| storage_remove(&d.keys.event(seq)),
                 );
-                (wrote, c.over_budget(), c.take_session())
+                (wrote, c.over_budget())
             }
             Err(_) => return false,
         };
         let refused = storage_release();
+        // The session as it is after the release (a page's setItem wrapper
+        // may have opted out meanwhile, which forgets it).
+        let (again, session) = match self.core.try_borrow_mut() {
+            Ok(mut c) => (c.persisted(refused), c.take_session()),
+            Err(_) => (false, None),
+        };
         if let Some(s) = session {
             storage_set(&self.extra.session_key, &s);
         }
-        let again = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.persisted(refused),
-            Err(_) => false,
-        };
         if again {
             // The storage took the one event tried after a refusal: the rest now.
             return self.persist();

@@ -321,3 +321,55 @@ test("a context the storage refused is written again before an event that names 
     await page.context().close();
   }
 });
+
+test("optOut() called from a page's setItem wrapper while the tracker writes leaves nothing of the visitor stored", async () => {
+  const app = uniqueApp("optout-wrap");
+  const storageKey = `optoutwrap-${Date.now().toString(36)}`;
+  const page = await open();
+  try {
+    const left = await page.evaluate(
+      async ({ app, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+        const realSet = Storage.prototype.setItem;
+        let t;
+        let armed = false;
+        // A consent manager's wrapper: the visitor's choice arrives while the
+        // tracker is writing its first events.
+        Storage.prototype.setItem = function (k, v) {
+          const r = realSet.call(this, k, v);
+          if (armed && k.startsWith(storageKey) && /:(q|ctx):/.test(k)) {
+            armed = false;
+            t.optOut();
+          }
+          return r;
+        };
+        t = new CoolaTracker({
+          appKey: app,
+          endpoint: `${location.origin}/v3/{appKey}/track`,
+          flushIntervalMs: 0,
+          storageKey,
+          onError: () => {},
+        });
+        await new Promise((r) => setTimeout(r, 0));
+        armed = true;
+        for (let i = 0; i < 3; i++) t.track("e", { i });
+        await new Promise((r) => setTimeout(r, 0));
+        const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
+        Storage.prototype.setItem = realSet;
+        const out = { keys, optedOut: t.optedOut, pending: t.pending, armed };
+        t.free();
+        for (const k of keys) localStorage.removeItem(k);
+        return out;
+      },
+      { app, storageKey },
+    );
+    assert.equal(left.armed, false, "the wrapper opted out during a write");
+    assert.equal(left.optedOut, true);
+    assert.equal(left.pending, 0);
+    const visitor = left.keys.filter((k) => /:(q|ctx):|:session$|:user_id$/.test(k));
+    assert.deepEqual(visitor, [], `no event, context, session or anonymous id left: ${left.keys.join(", ")}`);
+  } finally {
+    await page.context().close();
+  }
+});
