@@ -180,3 +180,18 @@ export function dropUnusedStringBranch(dir) {
   const branch = /\n {4}if \(realloc === undefined\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}const ptr = malloc\(buf\.length, 1\) >>> 0;\n {8}getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ buf\.length\)\.set\(buf\);\n {8}WASM_VECTOR_LEN = buf\.length;\n {8}return ptr;\n {4}\}\n/;
   writeFileSync(glueFile, replaceCounted(glue, branch, "\n", "passStringToWasm0's branch for a missing realloc", 1));
 }
+
+/**
+ * Removes the glue's fallback for a `TextEncoder` without `encodeInto` in
+ * `dir`. The .wasm needs bulk memory, sign extension and non-trapping
+ * float-to-int (Chrome 75, Firefox 79, Safari 15, Node 12.5), and every one
+ * of those has `encodeInto` (Chrome 74, Firefox 66, Safari 14.1, Node 12.11
+ * with the rest from Node 20, workerd): the fallback never runs. Fails when
+ * the fallback is not in the form handled here.
+ */
+export function dropEncodeIntoFallback(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  const glue = readFileSync(glueFile, "utf8");
+  const fallback = /\nif \(!\('encodeInto' in cachedTextEncoder\)\) \{\n {4}cachedTextEncoder\.encodeInto = function \(arg, view\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}view\.set\(buf\);\n {8}return \{\n {12}read: arg\.length,\n {12}written: buf\.length\n {8}\};\n {4}\};\n\}\n/;
+  writeFileSync(glueFile, replaceCounted(glue, fallback, "\n", "the glue's fallback for a TextEncoder without encodeInto", 1));
+}
