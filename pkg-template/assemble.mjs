@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { exportApi } from "./export-api.mjs";
 import { compactLoader } from "./loader.mjs";
-import { dropUnusedStringBranch, namedSnippetImports, shorten } from "./shorten.mjs";
+import { decodeWithSnippetText, dropEncodeIntoFallback, dropUnusedStringBranch, namedSnippetImports, shorten } from "./shorten.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "pkg");
@@ -86,7 +86,9 @@ for (const build of ["web", "edge"]) compactLoader(join(out, build));
 // snippet in the ES module builds (see shorten.mjs).
 for (const build of ["web", "node", "edge"]) shorten(join(out, build));
 for (const build of ["web", "node", "edge"]) dropUnusedStringBranch(join(out, build));
+for (const build of ["web", "node", "edge"]) dropEncodeIntoFallback(join(out, build));
 for (const build of ["web", "edge"]) namedSnippetImports(join(out, build));
+for (const build of ["web", "edge"]) decodeWithSnippetText(join(out, build));
 
 // wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only
 // type-checks with the esnext.disposable lib: a strict project on

@@ -180,3 +180,41 @@ export function dropUnusedStringBranch(dir) {
   const branch = /\n {4}if \(realloc === undefined\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}const ptr = malloc\(buf\.length, 1\) >>> 0;\n {8}getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ buf\.length\)\.set\(buf\);\n {8}WASM_VECTOR_LEN = buf\.length;\n {8}return ptr;\n {4}\}\n/;
   writeFileSync(glueFile, replaceCounted(glue, branch, "\n", "passStringToWasm0's branch for a missing realloc", 1));
 }
+
+/**
+ * Removes the glue's fallback for a `TextEncoder` without `encodeInto` in
+ * `dir`. The .wasm needs bulk memory, sign extension and non-trapping
+ * float-to-int (Chrome 75, Firefox 79, Safari 15, Node 12.5), and every one
+ * of those has `encodeInto` (Chrome 74, Firefox 66, Safari 14.1, Node 12.11
+ * with the rest from Node 20, workerd): the fallback never runs. Fails when
+ * the fallback is not in the form handled here.
+ */
+export function dropEncodeIntoFallback(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  const glue = readFileSync(glueFile, "utf8");
+  const fallback = /\nif \(!\('encodeInto' in cachedTextEncoder\)\) \{\n {4}cachedTextEncoder\.encodeInto = function \(arg, view\) \{\n {8}const buf = cachedTextEncoder\.encode\(arg\);\n {8}view\.set\(buf\);\n {8}return \{\n {12}read: arg\.length,\n {12}written: buf\.length\n {8}\};\n {4}\};\n\}\n/;
+  writeFileSync(glueFile, replaceCounted(glue, fallback, "\n", "the glue's fallback for a TextEncoder without encodeInto", 1));
+}
+
+/**
+ * ES module glue (web, edge; run after `namedSnippetImports`): the glue's
+ * getStringFromWasm0 decodes through the snippet's `text`, which the glue
+ * already imports, instead of its own TextDecoder (and its counter for
+ * Safari's decoder limit, which `text` does not meet: it makes a decoder per
+ * long string). The start function, run by init() before any call, gives the
+ * snippet the module's memory. Fails when the glue is not in the form handled
+ * here.
+ */
+export function decodeWithSnippetText(dir) {
+  const glueFile = join(dir, "coola_tracker.js");
+  let glue = readFileSync(glueFile, "utf8");
+  if (!/^import \{[^}]*\btext\b[^}]*\} from '\.\/snippets\/[^']+\/shell\.js';$/m.test(glue)) {
+    throw new Error("glue: the snippet's text is not imported");
+  }
+  const body = /(function getStringFromWasm0\(ptr, len\) \{\n) {4}ptr = ptr >>> 0;\n {4}return decodeText\(getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ len\)\);\n\}/;
+  glue = replaceCounted(glue, body, (_m, head) => `${head}    return text(ptr >>> 0, len >>> 0);\n}`, "getStringFromWasm0", 1);
+  const decoder = /\nlet cachedTextDecoder = new TextDecoder\('utf-8', \{ ignoreBOM: true \}\);\ncachedTextDecoder\.decode\(\);\nconst MAX_SAFARI_DECODE_BYTES = 2146435072;\nlet numBytesDecoded = 0;\nfunction decodeText\(bytes\) \{\n(?: {4}[^\n]*\n| {8}[^\n]*\n)+\}\n/;
+  glue = replaceCounted(glue, decoder, "\n", "the glue's TextDecoder", 1);
+  if (/decodeText|cachedTextDecoder/.test(glue)) throw new Error("glue: the TextDecoder is still used");
+  writeFileSync(glueFile, glue);
+}
