@@ -440,21 +440,20 @@ export function send(cb, json, keepalive, id) {
   let p;
   try {
     init.body = encode(json, cb.f);
-    p = fetch(cb.u, init);
+    // A page's fetch wrapper may return what is not a promise, or a
+    // response that throws: the request then failed, it never throws here.
+    p = Promise.resolve(fetch(cb.u, init));
   } catch (_) {
     p = Promise.reject();
   }
-  p.then(
-    async (r) => {
-      let no = false;
-      try {
-        const j = JSON.parse(await r.text());
-        no = j !== null && typeof j === "object" && j.status === false;
-      } catch (_) {}
-      finish(r.status, r.headers.get("Retry-After") || "", no);
-    },
-    () => finish(0, "", false),
-  );
+  p.then(async (r) => {
+    let no = false;
+    try {
+      const j = JSON.parse(await r.text());
+      no = j !== null && typeof j === "object" && j.status === false;
+    } catch (_) {}
+    finish(r.status, r.headers.get("Retry-After") || "", no);
+  }).catch(() => finish(0, "", false));
 }
 
 // The tracker's timers and listeners, kept on its callback `cb` (made by

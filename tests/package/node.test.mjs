@@ -61,6 +61,32 @@ tracker.track("two", { via: "exit" });
 console.log("queued", tracker.pending);
 `;
 
+// A fetch wrapper (as monitoring scripts install) that answers with what is
+// not a promise, then with a response that throws: each request counts as
+// failed, nothing throws out of the tracker, and the event goes out later.
+const ODD_FETCH = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const real = globalThis.fetch;
+let calls = 0;
+globalThis.fetch = (url, init) => {
+  calls++;
+  if (calls === 1) return undefined;
+  if (calls === 2) return Promise.resolve({ get status() { throw new Error("odd response"); } });
+  return real(url, init);
+};
+const errors = [];
+const tracker = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, retryBaseMs: 10, retryMaxMs: 20, onError: (e) => errors.push(e.code) });
+tracker.track("odd", { via: "odd-fetch" });
+const reports = [];
+for (let i = 0; i < 20 && tracker.pending > 0; i++) {
+  reports.push(await tracker.flush());
+  await new Promise((r) => setTimeout(r, 30));
+}
+const report = await tracker.shutdown();
+console.log(JSON.stringify({ calls, reports, report, errors, pending: tracker.pending }));
+`;
+
 // The collector is down: shutdown() settles and the process still exits.
 const UNREACHABLE = `
 import { CoolaTracker } from "coola-tracker";
@@ -97,7 +123,7 @@ let collector;
 
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "free.mjs": FREE }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "free.mjs": FREE, "odd.mjs": ODD_FETCH }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -175,6 +201,19 @@ test("collector unreachable: shutdown() settles, reports the failure, and the pr
   assert.equal(out.report.sent, 0);
   assert.equal(out.report.failed, 1);
   assert.ok(r.ms < 15_000, `exit took ${r.ms} ms`);
+});
+
+test("a fetch wrapper that answers oddly: each request fails, nothing throws, the event goes out later", async () => {
+  const r = await exec(process.execPath, ["odd.mjs", endpoint(), "node-odd"], { cwd: app.dir, timeout: 30_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.ok(out.calls >= 3, `the wrapper was called ${out.calls} times`);
+  assert.equal(out.pending, 0);
+  assert.deepEqual(
+    collector.events({ app: "node-odd" }).map((e) => e.event_name),
+    ["odd"],
+    "delivered once, after the two odd answers",
+  );
 });
 
 test("free(): idempotent, a freed tracker throws, free() inside its own callback waits for the call", async () => {
