@@ -23,7 +23,8 @@
 //     struct or template that starts just before the text), but for the
 //     constants of a panic sink and those passed straight to one;
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
-//     hold an address inside it.
+//     hold an address inside it (read over the memory image, so a word that
+//     starts in the zeros between two segments counts too).
 // The panic sinks themselves become `unreachable` alone (their stores only
 // wrote a frame that nothing reads before the trap).
 // Then the zeros are cut out of the segments (memory starts as zeros; the
@@ -270,18 +271,25 @@ export function deadRanges(b, numbers) {
   for (const c of cands) c.dead = !numbers.some((v) => inRange(v, c, MARGIN));
   // Data words outside the dead ones that point into a candidate make it live;
   // repeated until nothing changes (a Location made live keeps its text).
+  // Read over the memory image the segments make, zeros between them (and 3
+  // around them) included: wasm-opt splits segments at runs of zeros, so a
+  // word may start in a gap and end in a segment.
+  if (!segs.length) return [];
+  const lo = Math.min(...segs.map((s) => s.addr)) - 3;
+  const hi = Math.max(...segs.map((s) => s.addr + s.end - s.start)) + 3;
+  if (hi - lo > 1 << 26) throw new Error("dead-data: the data segments span more than 64 MiB");
+  const image = Buffer.alloc(hi - lo);
+  for (const s of segs) b.copy(image, s.addr - lo, s.start, s.end);
   for (let changed = true; changed; ) {
     changed = false;
-    for (const s of segs) {
-      for (let o = 0; o + 4 <= s.end - s.start; o++) {
-        const at = s.addr + o;
-        if (cands.some((c) => c.dead && at + 4 > c.from && at < c.to)) continue;
-        const v = b.readUInt32LE(s.start + o);
-        for (const c of cands) {
-          if (c.dead && inRange(v, c, 0)) {
-            c.dead = false;
-            changed = true;
-          }
+    for (let o = 0; o + 4 <= image.length; o++) {
+      const at = lo + o;
+      if (cands.some((c) => c.dead && at + 4 > c.from && at < c.to)) continue;
+      const v = image.readUInt32LE(o);
+      for (const c of cands) {
+        if (c.dead && inRange(v, c, 0)) {
+          c.dead = false;
+          changed = true;
         }
       }
     }

@@ -182,3 +182,23 @@ test("an address held by a global, or in either half of an i64 constant, keeps i
   assert.deepEqual([...dead], []);
   assert.deepEqual(readFileSync(file), before);
 });
+
+test("a pointer that starts in the zeros between two segments keeps the text it points at", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dead-data-gap-"));
+  const file = join(dir, "m.wasm");
+  // The word at 212..216 is 00 00 | 01 00 = 65536: its low half is in the gap
+  // before the segment at 214 (wasm-opt cuts zero runs out of segments).
+  writeFileSync(
+    join(dir, "m.wat"),
+    `(module
+  (memory (export "memory") 2)
+  (data (i32.const 214) "\\01\\00")
+  (data (i32.const 65536) "${MUT}")
+  (func (export "f") (result i32) (i32.load (i32.const 212)))
+)`,
+  );
+  execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
+  const before = readFileSync(file);
+  assert.equal(stripDeadData(file).length, 0, "nothing is dead");
+  assert.ok(readFileSync(file).equals(before), "the module is left as it was");
+});
