@@ -203,173 +203,155 @@ test("the budget bounds the tracker's share of localStorage: past it events stay
   }
 });
 
-test("writes the storage refused are made once it has room again, one attempt a task while it has none", async () => {
-  const app = uniqueApp("refused");
-  const storageKey = `refused-${Date.now().toString(36)}`;
+// Runs `fn` in a fresh landing page, given a unique app key and storage key.
+async function inPage(name, fn) {
+  const app = uniqueApp(name);
+  const storageKey = `${name}-${Date.now().toString(36)}`;
   const page = await open();
   try {
-    const r = await page.evaluate(
-      async ({ app, storageKey }) => {
-        const { CoolaTracker } = window.lib;
-        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
-        // The quota is full for the tracker's event keys until `full` is cleared.
-        const realSet = Storage.prototype.setItem;
-        let full = true;
-        let refusals = 0;
-        Storage.prototype.setItem = function (k, v) {
-          if (full && k.startsWith(`${storageKey}:q:`)) {
-            refusals++;
-            throw new DOMException("the quota is full", "QuotaExceededError");
-          }
-          return realSet.call(this, k, v);
-        };
-        const errors = [];
-        const t = new CoolaTracker({
-          appKey: app,
-          endpoint: `${location.origin}/v3/{appKey}/track`,
-          flushIntervalMs: 0,
-          storageKey,
-          onError: (e) => errors.push(e.code),
-        });
-        const tick = () => new Promise((r) => setTimeout(r, 0));
-        const stored = () => Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:q:`)).length;
-        for (let i = 0; i < 20; i++) t.track("e", { i });
-        await tick();
-        const first = { stored: stored(), refusals };
-        // Still full: three more tasks that track and persist.
-        for (let task = 0; task < 3; task++) {
-          for (let i = 0; i < 20; i++) t.track("e", { i });
-          await tick();
-        }
-        const whileFull = { stored: stored(), refusals };
-        full = false;
-        // Room again: the next task writes everything queued.
-        t.track("e", { i: 0 });
-        await tick();
-        const contexts = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:ctx:`)).length;
-        const after = { stored: stored(), pending: t.pending, contexts };
-        Storage.prototype.setItem = realSet;
-        t.free();
-        for (const k of Object.keys(localStorage)) if (k.startsWith(`${storageKey}:`)) localStorage.removeItem(k);
-        return { first, whileFull, after, errors };
-      },
-      { app, storageKey },
-    );
-    assert.deepEqual(r.first, { stored: 0, refusals: 1 }, "the first refusal stops the writes after it");
-    assert.deepEqual(r.whileFull, { stored: 0, refusals: 4 }, "one write tried a task while the storage is full, not one an event");
-    assert.deepEqual(
-      r.after,
-      { stored: 81, pending: 81, contexts: 1 },
-      "every queued event stored by the first task after the storage takes writes again, with the one context that was made",
-    );
-    assert.deepEqual(r.errors, ["storage_error"], "the refusal reported once");
+    return await page.evaluate(fn, { app, storageKey });
   } finally {
     await page.context().close();
   }
+}
+
+test("writes the storage refused are made once it has room again, one attempt a task while it has none", async () => {
+  const r = await inPage("refused", async ({ app, storageKey }) => {
+    const { CoolaTracker } = window.lib;
+    window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+    // The quota is full for the tracker's event keys until `full` is cleared.
+    const realSet = Storage.prototype.setItem;
+    let full = true;
+    let refusals = 0;
+    Storage.prototype.setItem = function (k, v) {
+      if (full && k.startsWith(`${storageKey}:q:`)) {
+        refusals++;
+        throw new DOMException("the quota is full", "QuotaExceededError");
+      }
+      return realSet.call(this, k, v);
+    };
+    const errors = [];
+    const t = new CoolaTracker({
+      appKey: app,
+      endpoint: `${location.origin}/v3/{appKey}/track`,
+      flushIntervalMs: 0,
+      storageKey,
+      onError: (e) => errors.push(e.code),
+    });
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    const stored = () => Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:q:`)).length;
+    for (let i = 0; i < 20; i++) t.track("e", { i });
+    await tick();
+    const first = { stored: stored(), refusals };
+    // Still full: three more tasks that track and persist.
+    for (let task = 0; task < 3; task++) {
+      for (let i = 0; i < 20; i++) t.track("e", { i });
+      await tick();
+    }
+    const whileFull = { stored: stored(), refusals };
+    full = false;
+    // Room again: the next task writes everything queued.
+    t.track("e", { i: 0 });
+    await tick();
+    const contexts = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:ctx:`)).length;
+    const after = { stored: stored(), pending: t.pending, contexts };
+    Storage.prototype.setItem = realSet;
+    t.free();
+    for (const k of Object.keys(localStorage)) if (k.startsWith(`${storageKey}:`)) localStorage.removeItem(k);
+    return { first, whileFull, after, errors };
+  });
+  assert.deepEqual(r.first, { stored: 0, refusals: 1 }, "the first refusal stops the writes after it");
+  assert.deepEqual(r.whileFull, { stored: 0, refusals: 4 }, "one write tried a task while the storage is full, not one an event");
+  assert.deepEqual(
+    r.after,
+    { stored: 81, pending: 81, contexts: 1 },
+    "every queued event stored by the first task after the storage takes writes again, with the one context that was made",
+  );
+  assert.deepEqual(r.errors, ["storage_error"], "the refusal reported once");
 });
 
 test("a context the storage refused is written again before an event that names it is stored", async () => {
-  const app = uniqueApp("refused-ctx");
-  const storageKey = `refusedctx-${Date.now().toString(36)}`;
-  const page = await open();
-  try {
-    const r = await page.evaluate(
-      async ({ app, storageKey }) => {
-        const { CoolaTracker } = window.lib;
-        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
-        const realSet = Storage.prototype.setItem;
-        let full = true;
-        Storage.prototype.setItem = function (k, v) {
-          if (full && (k.startsWith(`${storageKey}:q:`) || k.startsWith(`${storageKey}:ctx:`))) {
-            throw new DOMException("the quota is full", "QuotaExceededError");
-          }
-          return realSet.call(this, k, v);
-        };
-        const t = new CoolaTracker({
-          appKey: app,
-          endpoint: `${location.origin}/v3/{appKey}/track`,
-          flushIntervalMs: 0,
-          storageKey,
-          onError: () => {},
-        });
-        const tick = () => new Promise((r) => setTimeout(r, 0));
-        for (let i = 0; i < 5; i++) t.track("e", { i });
-        await tick();
-        full = false;
-        t.track("e", { i: 5 });
-        await tick();
-        const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
-        const events = keys.filter((k) => k.includes(":q:")).map((k) => localStorage.getItem(k));
-        const contexts = keys.filter((k) => k.includes(":ctx:"));
-        Storage.prototype.setItem = realSet;
-        t.free();
-        for (const k of keys) localStorage.removeItem(k);
-        return { events, contexts };
-      },
-      { app, storageKey },
+  const r = await inPage("refused-ctx", async ({ app, storageKey }) => {
+    const { CoolaTracker } = window.lib;
+    window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+    const realSet = Storage.prototype.setItem;
+    let full = true;
+    Storage.prototype.setItem = function (k, v) {
+      if (full && (k.startsWith(`${storageKey}:q:`) || k.startsWith(`${storageKey}:ctx:`))) {
+        throw new DOMException("the quota is full", "QuotaExceededError");
+      }
+      return realSet.call(this, k, v);
+    };
+    const t = new CoolaTracker({
+      appKey: app,
+      endpoint: `${location.origin}/v3/{appKey}/track`,
+      flushIntervalMs: 0,
+      storageKey,
+      onError: () => {},
+    });
+    const tick = () => new Promise((r) => setTimeout(r, 0));
+    for (let i = 0; i < 5; i++) t.track("e", { i });
+    await tick();
+    full = false;
+    t.track("e", { i: 5 });
+    await tick();
+    const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
+    const events = keys.filter((k) => k.includes(":q:")).map((k) => localStorage.getItem(k));
+    const contexts = keys.filter((k) => k.includes(":ctx:"));
+    Storage.prototype.setItem = realSet;
+    t.free();
+    for (const k of keys) localStorage.removeItem(k);
+    return { events, contexts };
+  });
+  assert.equal(r.events.length, 6, "every event stored once there is room");
+  const named = new Set(r.events.map((e) => /,"":(\d+)\}$/.exec(e)?.[1]).filter(Boolean));
+  assert.ok(named.size >= 1, "the stored events name their context");
+  for (const n of named) {
+    assert.ok(
+      r.contexts.some((k) => k.endsWith(`:${n}`)),
+      `context ${n} that stored events name is in storage: ${r.contexts.join(", ")}`,
     );
-    assert.equal(r.events.length, 6, "every event stored once there is room");
-    const named = new Set(r.events.map((e) => /,"":(\d+)\}$/.exec(e)?.[1]).filter(Boolean));
-    assert.ok(named.size >= 1, "the stored events name their context");
-    for (const n of named) {
-      assert.ok(
-        r.contexts.some((k) => k.endsWith(`:${n}`)),
-        `context ${n} that stored events name is in storage: ${r.contexts.join(", ")}`,
-      );
-    }
-  } finally {
-    await page.context().close();
   }
 });
 
 test("optOut() called from a page's setItem wrapper while the tracker writes leaves nothing of the visitor stored", async () => {
-  const app = uniqueApp("optout-wrap");
-  const storageKey = `optoutwrap-${Date.now().toString(36)}`;
-  const page = await open();
-  try {
-    const left = await page.evaluate(
-      async ({ app, storageKey }) => {
-        const { CoolaTracker } = window.lib;
-        window.fetch = () => new Promise(() => {}); // nothing is acknowledged
-        const realSet = Storage.prototype.setItem;
-        let t;
-        let armed = false;
-        // A consent manager's wrapper: the visitor's choice arrives while the
-        // tracker is writing its first events.
-        Storage.prototype.setItem = function (k, v) {
-          const r = realSet.call(this, k, v);
-          if (armed && k.startsWith(storageKey) && /:(q|ctx):/.test(k)) {
-            armed = false;
-            t.optOut();
-          }
-          return r;
-        };
-        t = new CoolaTracker({
-          appKey: app,
-          endpoint: `${location.origin}/v3/{appKey}/track`,
-          flushIntervalMs: 0,
-          storageKey,
-          onError: () => {},
-        });
-        await new Promise((r) => setTimeout(r, 0));
-        armed = true;
-        for (let i = 0; i < 3; i++) t.track("e", { i });
-        await new Promise((r) => setTimeout(r, 0));
-        const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
-        Storage.prototype.setItem = realSet;
-        const out = { keys, optedOut: t.optedOut, pending: t.pending, armed };
-        t.free();
-        for (const k of keys) localStorage.removeItem(k);
-        return out;
-      },
-      { app, storageKey },
-    );
-    assert.equal(left.armed, false, "the wrapper opted out during a write");
-    assert.equal(left.optedOut, true);
-    assert.equal(left.pending, 0);
-    const visitor = left.keys.filter((k) => /:(q|ctx):|:session$|:user_id$/.test(k));
-    assert.deepEqual(visitor, [], `no event, context, session or anonymous id left: ${left.keys.join(", ")}`);
-  } finally {
-    await page.context().close();
-  }
+  const left = await inPage("optout-wrap", async ({ app, storageKey }) => {
+    const { CoolaTracker } = window.lib;
+    window.fetch = () => new Promise(() => {}); // nothing is acknowledged
+    const realSet = Storage.prototype.setItem;
+    let t;
+    let armed = false;
+    // A consent manager's wrapper: the visitor's choice arrives while the
+    // tracker is writing its first events.
+    Storage.prototype.setItem = function (k, v) {
+      const r = realSet.call(this, k, v);
+      if (armed && k.startsWith(storageKey) && /:(q|ctx):/.test(k)) {
+        armed = false;
+        t.optOut();
+      }
+      return r;
+    };
+    t = new CoolaTracker({
+      appKey: app,
+      endpoint: `${location.origin}/v3/{appKey}/track`,
+      flushIntervalMs: 0,
+      storageKey,
+      onError: () => {},
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    armed = true;
+    for (let i = 0; i < 3; i++) t.track("e", { i });
+    await new Promise((r) => setTimeout(r, 0));
+    const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${storageKey}:`));
+    Storage.prototype.setItem = realSet;
+    const out = { keys, optedOut: t.optedOut, pending: t.pending, armed };
+    t.free();
+    for (const k of keys) localStorage.removeItem(k);
+    return out;
+  });
+  assert.equal(left.armed, false, "the wrapper opted out during a write");
+  assert.equal(left.optedOut, true);
+  assert.equal(left.pending, 0);
+  const visitor = left.keys.filter((k) => /:(q|ctx):|:session$|:user_id$/.test(k));
+  assert.deepEqual(visitor, [], `no event, context, session or anonymous id left: ${left.keys.join(", ")}`);
 });
