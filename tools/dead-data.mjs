@@ -1,7 +1,7 @@
 // Dead runtime data out of an optimised .wasm (`make build`, after wasm-opt,
 // through tools/wasm-names.mjs's imports step).
 //
-//   node tools/dead-data.mjs FILE.wasm [--dry-run]
+//   node tools/dead-data.mjs FILE.wasm BEFORE-WASM-OPT.wasm [--dry-run]
 //
 // The linker lays out the read-only data of everything it links, and
 // wasm-opt removes functions but never bytes of a data segment. So text
@@ -24,7 +24,17 @@
 //     constants of a panic sink and those passed straight to one;
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
 //     hold an address inside it (read over the memory image, so a word that
-//     starts in the zeros between two segments counts too).
+//     starts in the zeros between two segments counts too);
+//   - and the module as it was before wasm-opt (`--before`, the same data at
+//     the same addresses, with the code that read the text still in) shows
+//     that the match is a whole object, not part of a longer text that
+//     something live reads from its start (a pattern could occur inside a
+//     message): something pointed at its first byte (a constant, a memory
+//     offset or a data word), and each of its ends is bounded: by a zero or
+//     the space between segments, by another listed text, by a (pointer,
+//     length) pair (two adjacent constants, or two data words) that ends
+//     there or spans it exactly, or (its end) by something pointing there.
+//     A match without that evidence is kept, and counted (`kept`).
 // The panic sinks themselves become `unreachable` alone (their stores only
 // wrote a frame that nothing reads before the trap).
 // Then the zeros are cut out of the segments (memory starts as zeros; the
@@ -248,15 +258,19 @@ export function codeNumbers(file) {
  * The ranges of addresses [from, to) of the listed texts (and the Locations
  * pointing at them) that nothing live reaches.
  */
-export function deadRanges(b, numbers) {
+export function deadRanges(b, numbers, shown = null) {
   const segs = dataSegments(b);
-  const cands = [];
+  const found = [];
   for (const s of segs) {
     const text = b.subarray(s.start, s.end).toString("latin1");
     for (const re of TEXTS) {
-      for (const m of text.matchAll(re)) cands.push({ from: s.addr + m.index, to: s.addr + m.index + m[0].length });
+      for (const m of text.matchAll(re)) found.push({ from: s.addr + m.index, to: s.addr + m.index + m[0].length });
     }
   }
+  // Only whole objects (see the header): `shown` is what the module before
+  // wasm-opt shows (extents()); without it nothing is shown.
+  const cands = found.filter((c) => shown !== null && isWhole(c, found, shown, b));
+  const kept = found.length - cands.length;
   // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text
   // (the last one of a segment may end in the zeros left out of it).
   const texts = [...cands];
@@ -274,7 +288,7 @@ export function deadRanges(b, numbers) {
   // Read over the memory image the segments make, zeros between them (and 3
   // around them) included: wasm-opt splits segments at runs of zeros, so a
   // word may start in a gap and end in a segment.
-  if (!segs.length) return [];
+  if (!segs.length) return Object.assign([], { kept });
   const lo = Math.min(...segs.map((s) => s.addr)) - 3;
   const hi = Math.max(...segs.map((s) => s.addr + s.end - s.start)) + 3;
   if (hi - lo > 1 << 26) throw new Error("dead-data: the data segments span more than 64 MiB");
@@ -294,7 +308,82 @@ export function deadRanges(b, numbers) {
       }
     }
   }
-  return cands.filter((c) => c.dead).map(({ from, to }) => ({ from, to }));
+  return Object.assign(
+    cands.filter((c) => c.dead).map(({ from, to }) => ({ from, to })),
+    { kept },
+  );
+}
+
+/** The byte at address `a` of module `b` (0 in the space between segments). */
+function byteAt(b, segs, a) {
+  for (const s of segs) if (a >= s.addr && a < s.addr + (s.end - s.start)) return b[s.start + (a - s.addr)];
+  return 0;
+}
+
+/**
+ * What the module `file` (before wasm-opt) shows of its data's objects:
+ * every address something points at (`starts`: constants and memory offsets
+ * of the code, globals and element segments, and every 4 bytes of data at
+ * any alignment), and every (pointer, length) pair (`pairs`, as
+ * "pointer:length", and `ends`, pointer + length): two adjacent constants
+ * of one instruction's operands, or two adjacent data words (a `&str`, a
+ * Location's file). Also the module's bytes and segments, to check that
+ * the data is the same as in the optimised module.
+ */
+export function extents(file) {
+  const wasmDis = join(dirname(fileURLToPath(import.meta.url)), "node_modules", ".bin", "wasm-dis");
+  const wat = execFileSync(wasmDis, [file], { maxBuffer: 1 << 28, encoding: "utf8" });
+  const starts = new Set();
+  const pairs = new Set();
+  const ends = new Set();
+  const pair = (p, l) => {
+    if (l <= 0 || l >= 1 << 20) return;
+    pairs.add(`${p}:${l}`);
+    ends.add(p + l);
+  };
+  for (const line of wat.split("\n")) {
+    if (line.startsWith(" (data ")) continue;
+    for (const m of line.matchAll(/i32\.const (-?\d+)|offset=(\d+)/g)) starts.add(Number(m[1] ?? m[2]) >>> 0);
+  }
+  for (const f of parseFunctions(wat)) {
+    const kids = new Map();
+    for (const n of f.nodes) {
+      if (!kids.has(n.parent)) kids.set(n.parent, []);
+      kids.get(n.parent).push(n);
+    }
+    for (const ks of kids.values()) {
+      for (let i = 0; i + 1 < ks.length; i++) {
+        if (ks[i].op === "i32.const" && ks[i + 1].op === "i32.const") pair(Number(ks[i].args) >>> 0, Number(ks[i + 1].args));
+      }
+    }
+  }
+  const b = readFileSync(file);
+  const segs = dataSegments(b);
+  for (const s of segs) {
+    for (let o = 0; o + 4 <= s.end - s.start; o++) {
+      const p = b.readUInt32LE(s.start + o);
+      starts.add(p);
+      if (o + 8 <= s.end - s.start) pair(p, b.readUInt32LE(s.start + o + 4));
+    }
+  }
+  return { starts, pairs, ends, b, segs };
+}
+
+/**
+ * Whether the module before wasm-opt shows the match `c` (one of `found`,
+ * in the optimised module `b`) to be a whole object: the same bytes there
+ * (one byte either side too), something pointing at its start, and both
+ * ends bounded (see the header).
+ */
+function isWhole(c, found, shown, b) {
+  const segs = dataSegments(b);
+  for (let a = c.from - 1; a <= c.to; a++) if (byteAt(b, segs, a) !== byteAt(shown.b, shown.segs, a)) return false;
+  const zero = (a) => byteAt(b, segs, a) === 0;
+  const start = shown.starts.has(c.from);
+  const left = zero(c.from - 1) || found.some((o) => o.to === c.from) || shown.ends.has(c.from);
+  const right =
+    shown.pairs.has(`${c.from}:${c.to - c.from}`) || zero(c.to) || found.some((o) => o.from === c.to) || shown.starts.has(c.to);
+  return start && left && right;
 }
 
 /** A signed LEB128 of `n` (an i32.const). */
@@ -382,12 +471,15 @@ export function stubFunctions(b, stubs) {
 
 /**
  * Zeroes the dead ranges of `file` and packs its segments, and stubs its
- * panic sinks; returns the ranges (with `stubbed`, the bodies made smaller).
+ * panic sinks; returns the ranges (with `stubbed`, the bodies made smaller,
+ * and `kept`, the matches left in for want of evidence). `before` is the
+ * module before wasm-opt, whose code shows the texts' extents: without it
+ * no text is zeroed.
  */
-export function stripDeadData(file, { dryRun = false } = {}) {
+export function stripDeadData(file, { before = null, dryRun = false } = {}) {
   const orig = readFileSync(file);
   const numbers = codeNumbers(file);
-  const dead = deadRanges(orig, numbers);
+  const dead = deadRanges(orig, numbers, before === null ? null : extents(before));
   const { module: b, stubbed } = stubFunctions(orig, numbers.stubs);
   dead.stubbed = stubbed;
   if (dryRun || (dead.length === 0 && stubbed === 0)) return dead;
@@ -403,9 +495,9 @@ export function stripDeadData(file, { dryRun = false } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [file, flag] = process.argv.slice(2);
-  if (!file) throw new Error("usage: node tools/dead-data.mjs FILE.wasm [--dry-run]");
-  const dead = stripDeadData(file, { dryRun: flag === "--dry-run" });
+  const [file, before, flag] = process.argv.slice(2);
+  if (!file || !before) throw new Error("usage: node tools/dead-data.mjs FILE.wasm BEFORE-WASM-OPT.wasm [--dry-run]");
+  const dead = stripDeadData(file, { before, dryRun: flag === "--dry-run" });
   const bytes = dead.reduce((n, d) => n + d.to - d.from, 0);
-  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B, ${dead.stubbed} panic sink(s) stubbed${flag === "--dry-run" ? " (dry run)" : ""}`);
+  console.log(`${file}: ${dead.length} dead runtime text(s), ${bytes} B, ${dead.kept} kept, ${dead.stubbed} panic sink(s) stubbed${flag === "--dry-run" ? " (dry run)" : ""}`);
 }

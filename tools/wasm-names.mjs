@@ -17,13 +17,14 @@
 //     .wasm no longer imports (wasm-opt drops imports nothing calls; the glue
 //     still carries them under their `__wbg_<name>_<hash>` names), then cuts
 //     out of the .wasm's data the runtime texts that only removed code read
-//     (tools/dead-data.mjs).
+//     (tools/dead-data.mjs), shown whole by DIR.pre-opt.wasm, the module
+//     before wasm-opt (removed afterwards).
 //
 // Every rewrite is exact: a name found a number of times other than the one
 // expected, an old name left afterwards, or a glue not in the form handled
 // here fails the build, so a new wasm-bindgen cannot ship a .wasm and JS that
 // disagree.
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { escape, listNames, renameWasm } from "../pkg-template/wasm-module.mjs";
 import { stripDeadData } from "./dead-data.mjs";
@@ -138,8 +139,15 @@ function importsStep(dir) {
   for (const n of dropped) if (new RegExp(`(?<![\\w$])${escape(n)}(?![\\w$])`).test(out)) fail(`${glueFile}: ${n} is still named`);
   writeFileSync(glueFile, out);
   console.log(`${dir}: imports the .wasm does not take dropped from the glue (${dropped.join(", ") || "none"})`);
-  const dead = stripDeadData(wasmFile);
-  console.log(`${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B), ${dead.stubbed} panic sink(s) made \`unreachable\``);
+  // The module as the exports step left it, before wasm-opt (the Makefile
+  // copies it): its code shows where each text begins and ends.
+  const before = `${dir}.pre-opt.wasm`;
+  if (!existsSync(before)) fail(`${before} is missing: copy the .wasm there after the exports step, before wasm-opt`);
+  const dead = stripDeadData(wasmFile, { before });
+  rmSync(before);
+  console.log(
+    `${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B), ${dead.kept} kept (not shown whole), ${dead.stubbed} panic sink(s) made \`unreachable\``,
+  );
 }
 
 const [step, dir] = process.argv.slice(2);

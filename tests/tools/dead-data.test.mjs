@@ -42,6 +42,13 @@ const WAT = `(module
   (func (export "g") (result i32) (i32.const ${digitsAt - 4}))
 )`;
 
+/** The module `wat` with a function that reads each (pointer, length) of
+ * `refs`: the code wasm-opt removed, as the module before it shows it. */
+function withReaders(wat, refs) {
+  const body = refs.map(([p, l]) => `(drop (i32.add (i32.const ${p}) (i32.const ${l})))`).join(" ");
+  return wat.replace(/\)\s*$/, `  (func $removed ${body})\n)`);
+}
+
 async function memory(bytes) {
   const { instance } = await WebAssembly.instantiate(bytes);
   return Buffer.from(instance.exports.memory.buffer);
@@ -52,8 +59,9 @@ test("only the unreachable listed texts are zeroed, and their bytes cut out of t
   const file = join(dir, "m.wasm");
   writeFileSync(join(dir, "m.wat"), WAT);
   execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
+  const pre = built(withReaders(WAT, [[1024, CLOSURE.length]]));
   const before = readFileSync(file);
-  const dead = stripDeadData(file);
+  const dead = stripDeadData(file, { before: pre });
   const after = readFileSync(file);
 
   assert.deepEqual(
@@ -86,7 +94,7 @@ test("a module with none of the texts is left as it is", () => {
   writeFileSync(join(dir, "m.wat"), `(module (memory 1) (data (i32.const 1024) "hello${ZEROS}world"))`);
   execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
   const before = readFileSync(file);
-  assert.deepEqual([...stripDeadData(file)], []);
+  assert.deepEqual([...stripDeadData(file, { before: file })], []);
   assert.deepEqual(readFileSync(file), before);
 });
 
@@ -129,7 +137,7 @@ const imports = { env: { report() {} } };
 test("texts only a trivial panic handler is given are zeroed: the message, the Location and its path", async () => {
   const file = built(handler(FRAME));
   const before = readFileSync(file);
-  const dead = stripDeadData(file);
+  const dead = stripDeadData(file, { before: file });
   assert.deepEqual(
     dead.map((d) => [d.from, d.to]).sort((a, b) => a[0] - b[0]),
     [
@@ -161,7 +169,7 @@ for (const [what, body] of [
   test(`a panic handler that ${what} keeps every text it is given`, () => {
     const file = built(handler(body));
     const before = readFileSync(file);
-    const dead = stripDeadData(file);
+    const dead = stripDeadData(file, { before: file });
     assert.deepEqual([...dead], []);
     assert.equal(dead.stubbed, 0);
     assert.deepEqual(readFileSync(file), before);
@@ -178,7 +186,7 @@ test("an address held by a global, or in either half of an i64 constant, keeps i
   (func (export "f") (i64.store (i32.const 4096) (i64.const ${pair})))
 )`);
   const before = readFileSync(file);
-  const dead = stripDeadData(file);
+  const dead = stripDeadData(file, { before: file });
   assert.deepEqual([...dead], []);
   assert.deepEqual(readFileSync(file), before);
 });
@@ -199,6 +207,56 @@ test("a pointer that starts in the zeros between two segments keeps the text it 
   );
   execFileSync(wasmAs, [join(dir, "m.wat"), "-o", file]);
   const before = readFileSync(file);
-  assert.equal(stripDeadData(file).length, 0, "nothing is dead");
+  assert.equal(stripDeadData(file, { before: file }).length, 0, "nothing is dead");
   assert.ok(readFileSync(file).equals(before), "the module is left as it was");
+});
+
+test("without the module before wasm-opt, no text is zeroed", () => {
+  const file = built(WAT);
+  const before = readFileSync(file);
+  const dead = stripDeadData(file);
+  assert.deepEqual([...dead], []);
+  assert.ok(dead.kept >= 2, `${dead.kept} kept`);
+  assert.deepEqual(readFileSync(file), before);
+});
+
+// A listed pattern can occur inside a longer text that something live reads
+// from its start: a message quoting "capacity overflow", or a path such as
+// "/collect)" that runs on, with no byte between them, into the JSPI path
+// (the pattern then begins inside the live text). No constant reaches the
+// match or the 8 bytes before it; only evidence of a whole object lets it go.
+const QUOTE = "the queue said capacity overflow: shorten it";
+const RUN = "(a path such as /collect)";
+for (const [what, data, at, len] of [
+  ["a message quoting one", QUOTE, 1024 + QUOTE.indexOf("capacity"), "capacity overflow".length],
+  ["a text that runs on into one", RUN + JSPI, 1024 + RUN.length, JSPI.length],
+]) {
+  test(`a listed text inside ${what} keeps the live text whole`, async () => {
+    const wat = `(module
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "${data}")
+  (func (export "live") (result i32) (i32.const 1024))
+)`;
+    const file = built(wat);
+    const before = readFileSync(file);
+    // The removed code read the pattern as (pointer, length): its start and
+    // extent are shown, but nothing bounds it on the left.
+    const dead = stripDeadData(file, { before: built(withReaders(wat, [[at, len]])) });
+    assert.deepEqual([...dead], []);
+    assert.equal(dead.kept, 1);
+    assert.deepEqual(readFileSync(file), before);
+    const mem = await memory(readFileSync(file));
+    assert.equal(mem.subarray(1024, 1024 + data.length).toString("latin1"), data);
+  });
+}
+
+test("a text whose bytes before wasm-opt differ is kept", () => {
+  const wat = `(module (memory 1) (data (i32.const 1024) "${CLOSURE}"))`;
+  const file = built(wat);
+  const other = built(withReaders(`(module (memory 1) (data (i32.const 1024) "${CLOSURE.toUpperCase()}"))`, [[1024, CLOSURE.length]]));
+  const dead = stripDeadData(file, { before: other });
+  assert.deepEqual([...dead], []);
+  assert.equal(dead.kept, 1);
+  const shown = stripDeadData(file, { before: built(withReaders(wat, [[1024, CLOSURE.length]])) });
+  assert.deepEqual([...shown], [{ from: 1024, to: 1024 + CLOSURE.length }]);
 });
