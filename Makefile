@@ -87,8 +87,9 @@ browser:
 # cargo artifact left last is the browser one, which `wasm-named` measures.
 # Around wasm-opt, tools/wasm-names.mjs drops the exports no JS reads (so
 # wasm-opt can drop what they held), names the snippet's two `_` and `$`, and
-# takes out of the glue the imports wasm-opt removed and the data only removed code
-# read (shown whole by the module before wasm-opt, DIR.pre-opt.wasm); pkg-template/shorten.mjs
+# takes out of the glue the imports wasm-opt removed, and out of the .wasm the data
+# only removed code read (shown whole by the module before wasm-opt, which the
+# exports step leaves in DIR.pre-opt.wasm); pkg-template/shorten.mjs
 # (in assemble) then gives the imports, modules and other exports short names.
 # Last, tools/reorder.mjs orders the shipped browser wasm's functions so that
 # alike bodies sit close together and gzip finds them (cached by the input's
@@ -99,7 +100,6 @@ build: tools
 	$(WASM_PACK) build --mode no-install --release --target nodejs --out-dir target/pkg-node --no-pack -- $(SLIM)
 	for d in target/pkg-web target/pkg-node target/pkg-edge; do \
 	  node tools/wasm-names.mjs exports $$d; \
-	  cp $$d/coola_tracker_bg.wasm $$d.pre-opt.wasm; \
 	  wasm-opt $(WASM_OPT_FLAGS) $$d/coola_tracker_bg.wasm -o $$d/coola_tracker_bg.wasm; \
 	  node tools/wasm-names.mjs imports $$d; \
 	done
@@ -180,7 +180,7 @@ bench: build browser wasm-named
 wasm-named: build
 	rm -rf target/size && mkdir -p target/size
 	wasm-bindgen --keep-debug --target web --out-dir target/size target/wasm32-unknown-unknown/release/coola_tracker.wasm
-	node tools/wasm-names.mjs exports target/size
+	node tools/wasm-names.mjs exports target/size && rm target/size.pre-opt.wasm
 	wasm-opt $(WASM_OPT_FLAGS) -g target/size/coola_tracker_bg.wasm -o target/size/named.wasm
 
 # coola-tracker/edge in Miniflare: events/s and CoolaData requests per 1,000

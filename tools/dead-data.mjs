@@ -25,15 +25,21 @@
 //   - no 4 bytes of data, at any alignment, outside the texts found dead,
 //     hold an address inside it (read over the memory image, so a word that
 //     starts in the zeros between two segments counts too);
-//   - and the module as it was before wasm-opt (`--before`, the same data at
-//     the same addresses, with the code that read the text still in) shows
-//     that the match is a whole object, not part of a longer text that
+//   - and the module as it was before wasm-opt (`before`, the second
+//     argument: the exports step's copy, whose data is at the same
+//     addresses; the match and a byte either side must read the same there)
+//     shows that the match is a whole object, not part of a longer text that
 //     something live reads from its start (a pattern could occur inside a
-//     message): something pointed at its first byte (a constant, a memory
-//     offset or a data word), and each of its ends is bounded: by a zero or
-//     the space between segments, by another listed text, by a (pointer,
-//     length) pair (two adjacent constants, or two data words) that ends
-//     there or spans it exactly, or (its end) by something pointing there.
+//     message): something pointed at its first byte (an i32.const or either
+//     half of an i64.const, a memory offset, or 4 bytes of data), and each
+//     of its ends is bounded: by a zero or the space between segments, by
+//     another listed text itself shown whole, by a (pointer, length) pair
+//     (two adjacent i32.const operands, the halves of an i64.const, or two
+//     data words) that ends there (its start) or spans the match exactly, or
+//     (its end) by something pointing there. This is evidence, not proof: a
+//     removed reader that took a live text apart in slices at the pattern's
+//     edges would pass it; what it rules out is a pattern found inside a
+//     text that nothing but the text's own start pointed into.
 //     A match without that evidence is kept, and counted (`kept`).
 // The panic sinks themselves become `unreachable` alone (their stores only
 // wrote a frame that nothing reads before the trap).
@@ -256,7 +262,11 @@ export function codeNumbers(file) {
 
 /**
  * The ranges of addresses [from, to) of the listed texts (and the Locations
- * pointing at them) that nothing live reaches.
+ * pointing at them) that nothing live reaches, of the optimised module `b`
+ * with its code's `numbers` (codeNumbers); `shown` is what the module
+ * before wasm-opt shows of the texts' extents (extents(); null: nothing is
+ * shown, nothing zeroed). The result's `kept` counts the matches left in
+ * for want of that evidence.
  */
 export function deadRanges(b, numbers, shown = null) {
   const segs = dataSegments(b);
@@ -269,7 +279,19 @@ export function deadRanges(b, numbers, shown = null) {
   }
   // Only whole objects (see the header): `shown` is what the module before
   // wasm-opt shows (extents()); without it nothing is shown.
-  const cands = found.filter((c) => shown !== null && isWhole(c, found, shown, b));
+  // A neighbour bounds a match only once it is shown whole itself: to a
+  // fixed point.
+  const whole = new Set();
+  for (let changed = shown !== null; changed; ) {
+    changed = false;
+    for (const c of found) {
+      if (!whole.has(c) && isWhole(c, [...whole], shown, b)) {
+        whole.add(c);
+        changed = true;
+      }
+    }
+  }
+  const cands = found.filter((c) => whole.has(c));
   const kept = found.length - cands.length;
   // Panic Locations ({ file: &str, line, col }: 16 bytes) that point at a text
   // (the last one of a segment may end in the zeros left out of it).
@@ -325,7 +347,8 @@ function byteAt(b, segs, a) {
  * every address something points at (`starts`: constants and memory offsets
  * of the code, globals and element segments, and every 4 bytes of data at
  * any alignment), and every (pointer, length) pair (`pairs`, as
- * "pointer:length", and `ends`, pointer + length): two adjacent constants
+ * "pointer:length", and `ends`, pointer + length): the halves of an
+ * i64.const (pointer low, length high), two adjacent constants
  * of one instruction's operands, or two adjacent data words (a `&str`, a
  * Location's file). Also the module's bytes and segments, to check that
  * the data is the same as in the optimised module.
@@ -343,7 +366,17 @@ export function extents(file) {
   };
   for (const line of wat.split("\n")) {
     if (line.startsWith(" (data ")) continue;
-    for (const m of line.matchAll(/i32\.const (-?\d+)|offset=(\d+)/g)) starts.add(Number(m[1] ?? m[2]) >>> 0);
+    for (const m of line.matchAll(/i32\.const (-?\d+)|offset=(\d+)|i64\.const (-?\d+)/g)) {
+      if (m[3] === undefined) {
+        starts.add(Number(m[1] ?? m[2]) >>> 0);
+        continue;
+      }
+      // A `&str` stored at once: pointer in the low half, length in the high.
+      const x = BigInt.asUintN(64, BigInt(m[3]));
+      const [lo, hi] = [Number(x & 0xffffffffn), Number(x >> 32n)];
+      starts.add(lo).add(hi);
+      pair(lo, hi);
+    }
   }
   for (const f of parseFunctions(wat)) {
     const kids = new Map();
@@ -370,19 +403,19 @@ export function extents(file) {
 }
 
 /**
- * Whether the module before wasm-opt shows the match `c` (one of `found`,
- * in the optimised module `b`) to be a whole object: the same bytes there
- * (one byte either side too), something pointing at its start, and both
- * ends bounded (see the header).
+ * Whether the module before wasm-opt shows the match `c` (in the optimised
+ * module `b`) to be a whole object: the same bytes there (one byte either
+ * side too), something pointing at its start, and both ends bounded (see
+ * the header), `whole` being the matches shown whole so far.
  */
-function isWhole(c, found, shown, b) {
+function isWhole(c, whole, shown, b) {
   const segs = dataSegments(b);
   for (let a = c.from - 1; a <= c.to; a++) if (byteAt(b, segs, a) !== byteAt(shown.b, shown.segs, a)) return false;
   const zero = (a) => byteAt(b, segs, a) === 0;
   const start = shown.starts.has(c.from);
-  const left = zero(c.from - 1) || found.some((o) => o.to === c.from) || shown.ends.has(c.from);
+  const left = zero(c.from - 1) || whole.some((o) => o.to === c.from) || shown.ends.has(c.from);
   const right =
-    shown.pairs.has(`${c.from}:${c.to - c.from}`) || zero(c.to) || found.some((o) => o.from === c.to) || shown.starts.has(c.to);
+    shown.pairs.has(`${c.from}:${c.to - c.from}`) || zero(c.to) || whole.some((o) => o.from === c.to) || shown.starts.has(c.to);
   return start && left && right;
 }
 

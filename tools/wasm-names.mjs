@@ -10,7 +10,8 @@
 //     names `_` and `$` in the .wasm, the snippet and the .d.ts files.
 //     `memory` always stays (callers of init() read it). The exports the glue
 //     reaches as `wasm.<name>` stay for pkg-template/shorten.mjs, which names
-//     them a, b, c... (never `_` or `$`).
+//     them a, b, c... (never `_` or `$`). Leaves a copy of the .wasm as
+//     DIR.pre-opt.wasm for the imports step.
 //
 //   node tools/wasm-names.mjs imports DIR   (after wasm-opt)
 //     Removes from the glue's imports object the functions the optimised
@@ -18,7 +19,7 @@
 //     still carries them under their `__wbg_<name>_<hash>` names), then cuts
 //     out of the .wasm's data the runtime texts that only removed code read
 //     (tools/dead-data.mjs), shown whole by DIR.pre-opt.wasm, the module
-//     before wasm-opt (removed afterwards).
+//     before wasm-opt that the exports step leaves (removed afterwards).
 //
 // Every rewrite is exact: a name found a number of times other than the one
 // expected, an old name left afterwards, or a glue not in the form handled
@@ -114,6 +115,9 @@ function exportsStep(dir) {
   }
   for (const name of SNIPPET_EXPORTS.keys()) if (!declared.has(name)) fail(`${dir}: no .d.ts declares ${name}`);
   writeFileSync(wasmFile, out);
+  // The module before wasm-opt, for the imports step (its code shows where
+  // each text of tools/dead-data.mjs begins and ends).
+  writeFileSync(`${dir}.pre-opt.wasm`, out);
   console.log(`${dir}: exports dropped (${dropped.join(", ")}), renamed (${[...SNIPPET_EXPORTS].map(([a, b]) => `${a} -> ${b}`).join(", ")})`);
 }
 
@@ -139,15 +143,20 @@ function importsStep(dir) {
   for (const n of dropped) if (new RegExp(`(?<![\\w$])${escape(n)}(?![\\w$])`).test(out)) fail(`${glueFile}: ${n} is still named`);
   writeFileSync(glueFile, out);
   console.log(`${dir}: imports the .wasm does not take dropped from the glue (${dropped.join(", ") || "none"})`);
-  // The module as the exports step left it, before wasm-opt (the Makefile
-  // copies it): its code shows where each text begins and ends.
+  // The module as the exports step left it, before wasm-opt: its code shows
+  // where each text begins and ends.
   const before = `${dir}.pre-opt.wasm`;
-  if (!existsSync(before)) fail(`${before} is missing: copy the .wasm there after the exports step, before wasm-opt`);
+  if (!existsSync(before)) fail(`${before} is missing: run the exports step on ${dir} before wasm-opt`);
   const dead = stripDeadData(wasmFile, { before });
   rmSync(before);
   console.log(
     `${dir}: ${dead.length} dead runtime text(s) cut out of the data (${dead.reduce((n, d) => n + d.to - d.from, 0)} B), ${dead.kept} kept (not shown whole), ${dead.stubbed} panic sink(s) made \`unreachable\``,
   );
+  // A new Rust or wasm-bindgen may lay the data out so that no text is
+  // shown whole any more: they then all ship (correct, some 700 B heavier).
+  if (dead.kept > 0 && dead.length === 0) {
+    console.warn(`wasm-names: WARNING ${dir}: every listed text (${dead.kept}) kept in the .wasm: none is shown whole by the module before wasm-opt (tools/dead-data.mjs)`);
+  }
 }
 
 const [step, dir] = process.argv.slice(2);

@@ -239,8 +239,10 @@ for (const [what, data, at, len] of [
 )`;
     const file = built(wat);
     const before = readFileSync(file);
-    // The removed code read the pattern as (pointer, length): its start and
-    // extent are shown, but nothing bounds it on the left.
+    // The removed code read the listed text as (pointer, length). In the
+    // message, its start and extent are shown but nothing bounds it on the
+    // left; in the text that runs on, the path was read from its own start,
+    // and the match begins earlier (at "/collect)"), where nothing points.
     const dead = stripDeadData(file, { before: built(withReaders(wat, [[at, len]])) });
     assert.deepEqual([...dead], []);
     assert.equal(dead.kept, 1);
@@ -259,4 +261,42 @@ test("a text whose bytes before wasm-opt differ is kept", () => {
   assert.equal(dead.kept, 1);
   const shown = stripDeadData(file, { before: built(withReaders(wat, [[1024, CLOSURE.length]])) });
   assert.deepEqual([...shown], [{ from: 1024, to: 1024 + CLOSURE.length }]);
+});
+
+// Each piece of the evidence is needed: a match with all but one is kept.
+const LIVE = "the queue said ";
+for (const [what, data, readers, kept] of [
+  // Between zeros, but nothing pointed at it.
+  ["nothing pointed at its start", `\\00${CLOSURE}\\00`, [], 1],
+  // A live text read from its start; the removed code read its first part
+  // as a slice ending at the match (the left bound) and pointed at the
+  // match with no length, and the text runs on after it ("overflowing").
+  ["its end is not bounded", `${LIVE}capacity overflowing it`, [[1024, LIVE.length], [1024 + LIVE.length, 0]], 1],
+  // Bounded on the left only by another listed text that is not itself
+  // shown whole (nothing pointed at it).
+  ["its neighbour is not whole", `${LIVE}${SHARED}capacity overflow: shorten it`, [[1024 + LIVE.length + SHARED.length, 17]], 2],
+]) {
+  test(`a listed text is kept when ${what}`, async () => {
+    const wat = `(module
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "${data}")
+  (func (export "live") (result i32) (i32.const 1024))
+)`;
+    const file = built(wat);
+    const before = readFileSync(file);
+    const pre = built(readers.length ? withReaders(wat, readers) : wat);
+    const dead = stripDeadData(file, { before: pre });
+    assert.deepEqual([...dead], []);
+    assert.equal(dead.kept, kept);
+    assert.deepEqual(readFileSync(file), before);
+  });
+}
+
+test("a text stored as one i64 (pointer low, length high) is shown whole", () => {
+  const wat = `(module (memory 1) (data (i32.const 1024) "\\00${CLOSURE}y"))`;
+  const file = built(wat);
+  const pair = (BigInt(CLOSURE.length) << 32n) | 1025n;
+  const pre = built(wat.replace(/\)\s*$/, ` (func $removed (i64.store (i32.const 64) (i64.const ${pair}))))`));
+  const dead = stripDeadData(file, { before: pre });
+  assert.deepEqual([...dead], [{ from: 1025, to: 1025 + CLOSURE.length }]);
 });
