@@ -336,6 +336,7 @@ impl Tracker {
     /// request carry its id until it lands, and none of them leaves the
     /// queue before (only waiting events are dropped or expired); its body's
     /// size is its events' costs again, summed as [`Tracker::launch`] did.
+    #[inline(always)]
     fn take_flight(&mut self, id: u64) -> Option<(bool, usize, bool)> {
         let mut n = 0;
         let mut bytes = self.cfg.body_format.overhead();
