@@ -96,6 +96,7 @@ pub fn bad_rate() -> Error {
 
 /// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
 /// `1e-7`): the rate and the JSON text to send as `sample_rate`.
+#[inline(always)]
 pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     let b = text.as_bytes();
     if !num::is_json_number(text) || matches!(b.first(), Some(b'-')) {
