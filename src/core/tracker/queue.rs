@@ -208,7 +208,8 @@ impl Tracker {
         let id = self.next_id;
         // The encoded size from the events' costs: nothing is encoded here.
         let mut bytes = self.cfg.body_format.overhead();
-        let mut json = String::from(batch::OPEN);
+        // Nothing allocated until an event is taken.
+        let mut json = String::new();
         let mut n = 0;
         for s in self.q.queue.iter_mut() {
             if n == max_events {
@@ -222,9 +223,7 @@ impl Tracker {
             if (n > 0 || unload) && max_bytes.is_some_and(|m| more > m + 3) {
                 break;
             }
-            if n > 0 {
-                json.push(',');
-            }
+            json.push_str(if n > 0 { "," } else { batch::OPEN });
             s.flight = id;
             bytes = more;
             json.push_str(&s.json);
