@@ -225,8 +225,9 @@ struct QueueState {
     regular: u64,
     /// Whether it went with `keepalive`.
     regular_keepalive: bool,
-    /// Requests sent at page hide still in flight (each with `keepalive`).
-    unloads: u32,
+    /// Requests in flight: the regular one and those sent at page hide
+    /// (each with `keepalive`).
+    flying: u32,
     /// The bytes of the keepalive bodies in flight.
     keepalive_bytes: usize,
     tries: u32,
@@ -256,7 +257,7 @@ impl QueueState {
         live: 0,
         regular: 0,
         regular_keepalive: false,
-        unloads: 0,
+        flying: 0,
         keepalive_bytes: 0,
         tries: 0,
         split_limit: None,

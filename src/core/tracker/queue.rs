@@ -169,7 +169,7 @@ impl Tracker {
 
     /// Whether a request is in flight.
     pub fn in_flight(&self) -> bool {
-        self.q.regular != 0 || self.q.unloads > 0
+        self.q.flying > 0
     }
 
     /// In a page: the browser's allowance for keepalive bodies in flight.
@@ -237,9 +237,8 @@ impl Tracker {
         // Every cost counts the comma before its event: the first has none.
         bytes = bytes.saturating_sub(3);
         let keepalive = unload || bytes.saturating_add(self.q.keepalive_bytes) <= self.keepalive_budget;
-        if unload {
-            self.q.unloads += 1;
-        } else {
+        self.q.flying += 1;
+        if !unload {
             self.q.regular = id;
             self.q.regular_keepalive = keepalive;
         }
@@ -278,6 +277,7 @@ impl Tracker {
         // (every page-hide request has it).
         if self.q.regular != 0 && !self.q.regular_keepalive {
             let id = core::mem::take(&mut self.q.regular);
+            self.q.flying -= 1;
             self.land(id, false);
         }
         self.expire(now_ms);
@@ -352,10 +352,9 @@ impl Tracker {
         }
         let regular = id == self.q.regular;
         let keepalive = !regular || self.q.regular_keepalive;
+        self.q.flying -= 1;
         if regular {
             self.q.regular = 0;
-        } else {
-            self.q.unloads -= 1;
         }
         if keepalive {
             self.q.keepalive_bytes = self.q.keepalive_bytes.saturating_sub(bytes.saturating_sub(3));
