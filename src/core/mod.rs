@@ -12,7 +12,7 @@
 //! inlined function can leave its own callees with one caller). Of those
 //! with two callers, only the ones measured one by one to pay have it
 //! (`caller_str`, `own_id`, `queue_scratch`, `store::key_count`,
-//! `store::last_prop`, `store::after`, `entries::thrown`); most cost more (`launch`, `take_flight`,
+//! `store::last_prop`, `store::after`, `entries::thrown`); most cost more (`launch`,
 //! `push_shared`, `check_shared`, `set_properties`: 50 to 280 B).
 
 pub mod batch;

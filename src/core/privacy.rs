@@ -96,6 +96,7 @@ pub fn bad_rate() -> Error {
 
 /// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
 /// `1e-7`): the rate and the JSON text to send as `sample_rate`.
+#[inline(always)]
 pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
     let b = text.as_bytes();
     if !num::is_json_number(text) || matches!(b.first(), Some(b'-')) {
@@ -148,16 +149,15 @@ pub fn session_key(prefix: &str) -> String {
 
 /// The stored keys an opt-out removes, besides the events' own (which
 /// [`crate::core::tracker::Tracker::opt_out`] unstores): the anonymous id,
-/// the session, and this tab's contexts 1 to `contexts`.
+/// the session, and this tab's contexts 1 to `contexts`. Made one by one
+/// as the shell removes them: no list of keys is built.
 #[inline(always)]
-pub fn opt_out_keys(keys: &Keys, prefix: &str, contexts: u64) -> Vec<String> {
-    let mut out = Vec::with_capacity(contexts as usize + 2);
-    out.push(keys.user_id());
-    out.push(session_key(prefix));
-    for n in 1..contexts + 1 {
-        out.push(keys.context(n));
-    }
-    out
+pub fn opt_out_keys<'a>(keys: &'a Keys, prefix: &'a str, contexts: u64) -> impl Iterator<Item = String> + 'a {
+    (0..contexts.saturating_add(2)).map(move |i| match i {
+        0 => keys.user_id(),
+        1 => session_key(prefix),
+        n => keys.context(n - 1),
+    })
 }
 
 /// The endpoint as the `debug` output shows it: the template, `{appKey}`
@@ -280,11 +280,11 @@ mod tests {
     #[test]
     fn opt_out_removes_the_id_the_session_and_the_contexts() {
         let keys = Keys::new("coola", "https://x/v3/k/track", "abc");
-        let got = opt_out_keys(&keys, "coola", 2);
+        let got: Vec<String> = opt_out_keys(&keys, "coola", 2).collect();
         assert_eq!(got[0], "coola:user_id");
         assert_eq!(got[1], "coola:session");
         assert_eq!(got[2..], [keys.context(1), keys.context(2)]);
-        assert_eq!(opt_out_keys(&keys, "coola", 0).len(), 2);
+        assert_eq!(opt_out_keys(&keys, "coola", 0).count(), 2);
         assert_eq!(consent_key("site"), "site:consent");
     }
 

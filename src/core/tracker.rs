@@ -36,7 +36,7 @@ mod props;
 mod queue;
 pub use privacy::MAX_SHARED;
 pub(crate) use props::Props;
-use queue::{Flight, Slot};
+use queue::Slot;
 
 /// A request the shell must send: POST the body to the configured URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,7 +221,15 @@ pub struct Tracker {
 struct QueueState {
     queue: Vec<Slot>,
     live: usize,
-    flights: Vec<Flight>,
+    /// The regular request in flight (not one sent at page hide), 0 when none.
+    regular: u64,
+    /// Whether it went with `keepalive`.
+    regular_keepalive: bool,
+    /// Requests in flight: the regular one and those sent at page hide
+    /// (each with `keepalive`).
+    flying: u32,
+    /// The bytes of the keepalive bodies in flight.
+    keepalive_bytes: usize,
     tries: u32,
     split_limit: Option<usize>,
     retry_at: i64,
@@ -247,7 +255,10 @@ impl QueueState {
     const INITIAL: QueueState = QueueState {
         queue: Vec::new(),
         live: 0,
-        flights: Vec::new(),
+        regular: 0,
+        regular_keepalive: false,
+        flying: 0,
+        keepalive_bytes: 0,
         tries: 0,
         split_limit: None,
         retry_at: i64::MIN,

@@ -23,6 +23,14 @@
 //! - 403 stops all sending; answers are classified as the retry policy says
 //!   (ack, reject, retry with backoff and `Retry-After`, give up after
 //!   `max_tries`, split on 413);
+//! - page hide goes as the shell makes it, `unload` then `unload_request`
+//!   one at a time, an event tracked between two sometimes: the budget left
+//!   is the budget less every keepalive body in flight;
+//! - `persist` mirrors the queue in storage, made at once or held back as
+//!   the shell makes it (every write answers true, made after it returned,
+//!   one refused with the writes after it, then `persisted`): refused
+//!   events are written again, and until a write is taken each persist
+//!   tries one event only (`persisted` then asks for another when more wait);
 //! - at the end, answering 200 to everything and forcing requests empties the
 //!   queue (unless stopped by a 403), every tracked event having been either
 //!   acknowledged or reported.
@@ -111,6 +119,9 @@ struct Model {
     expired: HashSet<u64>,
     /// `set_keepalive_budget` (0: not in a page).
     keepalive_budget: usize,
+    /// `persisted` was told of a refused write, and no write since: each
+    /// persist tries one event only.
+    probing: bool,
 }
 
 /// What `Tracker::new` takes: config, seed, anonymous id, environment defaults
@@ -240,6 +251,7 @@ impl Model {
             contexts: BTreeMap::new(),
             expired: HashSet::new(),
             keepalive_budget: 0,
+            probing: false,
         };
         assert!(!m.t.user_id().is_empty());
         if inp.bool() {
@@ -643,18 +655,33 @@ impl Model {
             self.flights.retain(|f| f.keepalive);
         }
         let keepalive_bytes: usize = self.flights.iter().filter(|f| f.keepalive).map(|f| f.bytes).sum();
-        let reqs = self.t.unload_requests(self.now, budget);
-        if self.stopped {
-            assert!(reqs.is_empty(), "unload requests after a 403");
-            assert!(self.sync().is_empty());
-            return;
-        }
+        // As the shell does it: `unload`, then `unload_request` one at a
+        // time; a page's own `fetch` wrapper may track an event between two.
+        let mut left = self.t.unload(self.now, budget);
+        let expect = if self.stopped {
+            0
+        } else {
+            budget.saturating_sub(keepalive_bytes)
+        };
+        assert_eq!(left, expect, "the budget unload leaves");
+        let mut reqs = Vec::new();
         let mut cands = self.waiting(u64::MAX);
         let mut total = 0;
-        for req in &reqs {
-            let took = self.sent(req, true, self.batch_size, &cands);
-            cands.drain(..took.len());
+        while let Some(req) = self.t.unload_request(&mut left) {
+            assert!(!self.stopped, "unload requests after a 403");
+            let took = self.sent(&req, true, self.batch_size, &cands);
             total += req.bytes;
+            assert_eq!(left, budget.saturating_sub(keepalive_bytes + total), "the budget left");
+            reqs.push(req);
+            self.sync();
+            if !took.is_empty() && inp.u8() % 8 == 0 {
+                self.track(inp);
+            }
+            cands = self.waiting(u64::MAX);
+        }
+        if self.stopped {
+            assert!(self.sync().is_empty());
+            return;
         }
         assert!(
             reqs.is_empty() || keepalive_bytes + total <= budget,
@@ -814,6 +841,102 @@ impl Model {
             },
             |seq| removes.push(seq),
         );
+        let probing = self.probing;
+        if probing {
+            assert!(puts.len() <= 1, "{} events written after a refusal", puts.len());
+        }
+        self.mirror(puts, contexts, removes);
+        // After a refusal, the one event tried was written and more wait:
+        // the shell persists again.
+        let again = self.t.persisted(None);
+        self.probing = false;
+        if fail_after.is_none() {
+            let unwritten = self.t.queued().count() - self.storage.len();
+            assert_eq!(again, probing && unwritten > 0, "persisted() asks again");
+        }
+        if again {
+            self.persist(None);
+            return;
+        }
+        if ok {
+            assert_eq!(
+                self.storage.len(),
+                self.t.queued().count(),
+                "persist() said done with events unwritten"
+            );
+            assert!(!self.t.needs_persist());
+        } else {
+            assert!(fail_after.is_some(), "persist() failed with no failing write");
+            assert!(self.t.needs_persist());
+        }
+    }
+
+    /// `persist` as the shell makes it: every write held back (each answers
+    /// true) and made once it returned, the write `refuse_at` (in order,
+    /// events' and contexts') refused with every one after it; then
+    /// `persisted` told from which event on nothing was written, and
+    /// whether the last context was.
+    fn persist_held(&mut self, refuse_at: Option<usize>) {
+        // (context?, seq or number, JSON), in the order they were asked for.
+        let mut writes: Vec<(bool, u64, String)> = Vec::new();
+        let mut removes = Vec::new();
+        {
+            let w = std::cell::RefCell::new(&mut writes);
+            self.t.persist(
+                |seq, json| {
+                    w.borrow_mut().push((false, seq, json.to_string()));
+                    true
+                },
+                |n, json| {
+                    w.borrow_mut().push((true, n, json.to_string()));
+                    true
+                },
+                |seq| removes.push(seq),
+            );
+        }
+        let events = writes.iter().filter(|w| !w.0).count();
+        if self.probing {
+            assert!(events <= 1, "{events} events written after a refusal");
+        }
+        let k = refuse_at.filter(|&k| k < writes.len()).unwrap_or(writes.len());
+        let refused = (k < writes.len()).then(|| {
+            let first = writes[k..].iter().find(|w| !w.0).map_or(u64::MAX, |w| w.1);
+            let made = writes.iter().rposition(|w| w.0).map_or(true, |i| i < k);
+            (first, made)
+        });
+        let (mut puts, mut contexts) = (Vec::new(), Vec::new());
+        for (ctx, n, json) in writes.drain(..k) {
+            if ctx {
+                contexts.push((n, json));
+            } else {
+                puts.push((n, json));
+            }
+        }
+        self.mirror(puts, contexts, removes);
+        let again = self.t.persisted(refused);
+        let probing = std::mem::replace(&mut self.probing, refused.is_some());
+        if refused.is_some() {
+            assert!(!again, "persisted() asks again after a refusal");
+            if refused.is_some_and(|(first, _)| first != u64::MAX) {
+                assert!(self.t.needs_persist(), "refused events are not written again");
+            }
+        } else {
+            let unwritten = self.t.queued().count() - self.storage.len();
+            assert_eq!(again, probing && unwritten > 0, "persisted() asks again");
+            assert_eq!(
+                self.t.needs_persist(),
+                unwritten > 0,
+                "needs_persist() with {unwritten} unwritten"
+            );
+            if again {
+                self.persist_held(None);
+            }
+        }
+    }
+
+    /// Brings the model's storage up to what `persist` wrote and removed,
+    /// and checks that it mirrors the queue.
+    fn mirror(&mut self, puts: Vec<(u64, String)>, contexts: Vec<(u64, String)>, removes: Vec<u64>) {
         for (n, json) in contexts {
             assert!(self.contexts.insert(n, json).is_none(), "context {n} written twice");
         }
@@ -858,17 +981,6 @@ impl Model {
         }
         let stale: Vec<&u64> = self.storage.keys().filter(|s| !queued.contains_key(s)).collect();
         assert!(stale.is_empty(), "storage keeps events that left the queue: {stale:?}");
-        if ok {
-            assert_eq!(
-                self.storage.len(),
-                queued.len(),
-                "persist() said done with events unwritten"
-            );
-            assert!(!self.t.needs_persist());
-        } else {
-            assert!(fail_after.is_some(), "persist() failed with no failing write");
-            assert!(self.t.needs_persist());
-        }
     }
 
     fn take_notices(&mut self) {
@@ -960,10 +1072,17 @@ impl Model {
                     assert_eq!(self.t.user_id(), id);
                 }
             }
-            15 => {
-                let fail_after = (inp.u8() % 4 == 0).then(|| inp.below(3));
-                self.persist(fail_after);
-            }
+            15 => match inp.u8() % 4 {
+                0 => {
+                    let fail_after = inp.below(3);
+                    self.persist(Some(fail_after));
+                }
+                1 => {
+                    let refuse_at = (inp.u8() % 2 == 0).then(|| inp.below(4));
+                    self.persist_held(refuse_at);
+                }
+                _ => self.persist(None),
+            },
             _ => {}
         }
         self.sync();

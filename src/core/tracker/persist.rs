@@ -141,6 +141,7 @@ impl Tracker {
     ///
     /// True when the one event tried was written and more wait: the shell
     /// persists again now (the page may be going away).
+    #[inline(always)]
     pub fn persisted(&mut self, refused: Option<(u64, bool)>) -> bool {
         let probing = core::mem::replace(&mut self.q.refused, refused.is_some());
         let Some((seq, context_made)) = refused else {

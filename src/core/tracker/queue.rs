@@ -65,18 +65,6 @@ impl Slot {
     }
 }
 
-/// A request in flight.
-#[derive(Clone, Copy)]
-pub(super) struct Flight {
-    pub(super) id: u64,
-    events: usize,
-    bytes: usize,
-    keepalive: bool,
-    /// Sent at page hide, beside the one regular request: its outcome does
-    /// not touch the retry state.
-    unload: bool,
-}
-
 const GAVE_UP: &str = "given up after maxRetries";
 const STATUS_FALSE: &str = "refused (\"status\": false)";
 const REFUSED: &str = "refused for good";
@@ -171,7 +159,7 @@ impl Tracker {
     /// should send now rather than wait for the timer.
     #[inline(always)]
     pub fn batch_ready(&self, now_ms: i64) -> bool {
-        self.q.flights.is_empty() && !self.stopped && now_ms >= self.q.retry_at && self.q.live >= self.cfg.batch_size
+        !self.in_flight() && !self.stopped && now_ms >= self.q.retry_at && self.q.live >= self.cfg.batch_size
     }
 
     /// When the next retry is allowed (after a failure), if later than `now_ms`.
@@ -181,7 +169,7 @@ impl Tracker {
 
     /// Whether a request is in flight.
     pub fn in_flight(&self) -> bool {
-        !self.q.flights.is_empty()
+        self.q.flying > 0
     }
 
     /// In a page: the browser's allowance for keepalive bodies in flight.
@@ -191,23 +179,13 @@ impl Tracker {
         self.keepalive_budget = bytes;
     }
 
-    fn keepalive_bytes(&self) -> usize {
-        let mut b = 0;
-        for f in &self.q.flights {
-            if f.keepalive {
-                b += f.bytes;
-            }
-        }
-        b
-    }
-
     /// The next request to send, or `None` when there is nothing to send,
     /// a request is in flight, sending is stopped (403), or (unless `force`)
     /// a backoff is running. Only events with a sequence number below
     /// `before_seq` are taken, when given.
     #[inline(always)]
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
-        if !self.q.flights.is_empty() || self.stopped || (!force && now_ms < self.q.retry_at) {
+        if self.in_flight() || self.stopped || (!force && now_ms < self.q.retry_at) {
             return None;
         }
         if let Some(id) = self.held.take() {
@@ -230,7 +208,8 @@ impl Tracker {
         let id = self.next_id;
         // The encoded size from the events' costs: nothing is encoded here.
         let mut bytes = self.cfg.body_format.overhead();
-        let mut json = String::from(batch::OPEN);
+        // Nothing allocated until an event is taken.
+        let mut json = String::new();
         let mut n = 0;
         for s in self.q.queue.iter_mut() {
             if n == max_events {
@@ -244,9 +223,7 @@ impl Tracker {
             if (n > 0 || unload) && max_bytes.is_some_and(|m| more > m + 3) {
                 break;
             }
-            if n > 0 {
-                json.push(',');
-            }
+            json.push_str(if n > 0 { "," } else { batch::OPEN });
             s.flight = id;
             bytes = more;
             json.push_str(&s.json);
@@ -259,14 +236,15 @@ impl Tracker {
         json.push_str(batch::CLOSE);
         // Every cost counts the comma before its event: the first has none.
         bytes = bytes.saturating_sub(3);
-        let keepalive = unload || bytes.saturating_add(self.keepalive_bytes()) <= self.keepalive_budget;
-        self.q.flights.push(Flight {
-            id,
-            events: n,
-            bytes,
-            keepalive,
-            unload,
-        });
+        let keepalive = unload || bytes.saturating_add(self.q.keepalive_bytes) <= self.keepalive_budget;
+        self.q.flying += 1;
+        if !unload {
+            self.q.regular = id;
+            self.q.regular_keepalive = keepalive;
+        }
+        if keepalive {
+            self.q.keepalive_bytes += bytes;
+        }
         self.stats.requests += 1;
         if self.q.tries > 0 && !unload {
             self.stats.retries += 1;
@@ -295,17 +273,15 @@ impl Tracker {
         if self.stopped {
             return 0;
         }
-        let mut i = 0;
-        while let Some(f) = self.q.flights.get(i).copied() {
-            if f.keepalive {
-                i += 1;
-            } else {
-                self.take_flight(f.id);
-                self.land(f.id, false);
-            }
+        // Only the regular request can be in flight without keepalive
+        // (every page-hide request has it).
+        if self.q.regular != 0 && !self.q.regular_keepalive {
+            let id = core::mem::take(&mut self.q.regular);
+            self.q.flying -= 1;
+            self.land(id, false);
         }
         self.expire(now_ms);
-        budget.saturating_sub(self.keepalive_bytes())
+        budget.saturating_sub(self.q.keepalive_bytes)
     }
 
     /// The next request at page unload (see [`Tracker::unload`]), within
@@ -350,10 +326,40 @@ impl Tracker {
         }
     }
 
-    /// Removes request `id` from those in flight.
-    fn take_flight(&mut self, id: u64) -> Option<Flight> {
-        let i = self.q.flights.iter().position(|f| f.id == id)?;
-        Some(self.q.flights.swap_remove(i))
+    /// Removes request `id` from those in flight: whether it was the
+    /// regular one (else sent at page hide), its events and whether it had
+    /// `keepalive`; `None` when it is not in flight (a late answer to a
+    /// request whose events were sent again, or dropped by an opt-out).
+    ///
+    /// What is in flight is known from the queue itself: the slots of a
+    /// request carry its id until it lands, and none of them leaves the
+    /// queue before (only waiting events are dropped or expired); its body's
+    /// size is its events' costs again, summed as [`Tracker::launch`] did.
+    #[inline(always)]
+    fn take_flight(&mut self, id: u64) -> Option<(bool, usize, bool)> {
+        let mut n = 0;
+        let mut bytes = self.cfg.body_format.overhead();
+        for s in &self.q.queue {
+            if s.flight == id {
+                n += 1;
+                bytes = bytes.saturating_add(s.cost);
+            }
+        }
+        // No request has id 0 (the waiting events') or DONE, and the held
+        // one was answered already.
+        if n == 0 || id == 0 || id == DONE || self.held == Some(id) {
+            return None;
+        }
+        let regular = id == self.q.regular;
+        let keepalive = !regular || self.q.regular_keepalive;
+        self.q.flying -= 1;
+        if regular {
+            self.q.regular = 0;
+        }
+        if keepalive {
+            self.q.keepalive_bytes = self.q.keepalive_bytes.saturating_sub(bytes.saturating_sub(3));
+        }
+        Some((regular, n, keepalive))
     }
 
     /// Tells the tracker how request `id` ended. `status` is the HTTP status,
@@ -374,11 +380,9 @@ impl Tracker {
         retry_after: Option<&str>,
         status_false: bool,
     ) -> Outcome {
-        let Some(f) = self.take_flight(id) else {
+        let Some((regular, n, keepalive)) = self.take_flight(id) else {
             return Outcome::default();
         };
-        let n = f.events;
-        let regular = !f.unload;
         let mut verdict = retry::classify(status, status_false);
         if verdict == Verdict::Split && n <= 1 {
             verdict = Verdict::Reject;
@@ -405,7 +409,7 @@ impl Tracker {
                     done = true;
                     why = Some(GAVE_UP);
                 } else {
-                    hold = status == 0 && f.keepalive;
+                    hold = status == 0 && keepalive;
                     let backoff = Backoff {
                         base_ms: self.cfg.retry_base_ms,
                         cap_ms: self.cfg.retry_max_ms,
