@@ -424,7 +424,11 @@ impl Tracker {
             }
             Verdict::Split => {
                 self.q.split_limit = Some((n / 2).max(1));
-                self.q.retry_at = i64::MIN;
+                // A page-hide request's 413 leaves the regular request's
+                // backoff (and its Retry-After) as it was.
+                if regular {
+                    self.q.retry_at = i64::MIN;
+                }
             }
             Verdict::Reject => {
                 // The next batch has nothing to do with this one: no backoff.

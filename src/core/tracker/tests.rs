@@ -1105,3 +1105,95 @@ fn an_empty_default_is_not_sent_nor_counted_wherever_it_comes_from() {
     track(&mut t, T0, 0);
     assert!(!t.queued().next().unwrap().1.contains("utm_source"));
 }
+
+#[test]
+fn an_opt_out_with_regular_and_page_hide_requests_in_flight_ignores_their_answers() {
+    let mut t = tracker(&[("batchSize", num(2.0))]);
+    t.set_keepalive_budget(60 * 1024);
+    for i in 0..4 {
+        track(&mut t, T0, i);
+    }
+    let reg = t.next_request(T0, false, None).unwrap();
+    assert!(reg.keepalive);
+    let hide = t.unload_requests(T0, 60 * 1024);
+    assert_eq!(hide.len(), 1);
+    assert!(t.in_flight());
+    t.opt_out();
+    assert!(!t.in_flight(), "nothing in flight after an opt-out");
+    t.opt_in();
+    track(&mut t, T0, 9);
+    let new = t.next_request(T0, false, None).unwrap();
+    assert!(new.id > hide[0].id, "ids never repeat across an opt-out");
+    // Late answers to what was sent before the opt-out change nothing.
+    let before = (t.pending(), t.stats());
+    for (id, st) in [(reg.id, 200), (hide[0].id, 0), (reg.id, 503), (hide[0].id, 413)] {
+        assert_eq!(t.on_response(id, T0, st, Some("120"), false), Outcome::default());
+    }
+    assert_eq!(before, (t.pending(), t.stats()));
+    assert!(t.retry_at(T0).is_none(), "no backoff from a late answer");
+    assert!(t.in_flight());
+    assert_eq!(
+        t.on_response(new.id, T0, 200, None, false),
+        Outcome { sent: 1, failed: 0 }
+    );
+    assert!(!t.in_flight());
+    assert_eq!(t.pending(), 0);
+    // The keepalive bytes restart at 0 (the bodies sent before are no longer counted).
+    assert_eq!(t.unload(T0, 1000), 1000);
+}
+
+#[test]
+fn a_held_requests_late_answers_and_an_opt_out_count_nothing() {
+    let mut t = tracker(&[]);
+    t.set_keepalive_budget(60 * 1024);
+    for i in 0..3 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    assert_eq!(t.on_response(r.id, T0, 0, None, false), Outcome { sent: 0, failed: 3 });
+    assert!(!t.in_flight());
+    // A second answer to the held request (its events still carry its id) is ignored.
+    assert_eq!(t.on_response(r.id, T0, 200, None, false), Outcome::default());
+    assert_eq!((t.pending(), t.stats().delivered), (3, 0));
+    t.opt_out();
+    t.opt_in();
+    track(&mut t, T0, 7);
+    let n = t.next_request(T0, true, None).unwrap();
+    assert_eq!(n.events, 1);
+    assert_eq!(t.on_response(r.id, T0, 200, None, false), Outcome::default());
+    assert_eq!(
+        t.on_response(n.id, T0, 200, None, false),
+        Outcome { sent: 1, failed: 0 }
+    );
+    assert_eq!(
+        t.on_response(n.id, T0, 200, None, false),
+        Outcome::default(),
+        "no double count"
+    );
+    assert_eq!((t.pending(), t.stats().delivered, t.in_flight()), (0, 1, false));
+    assert_eq!(t.on_response(0, T0, 200, None, false), Outcome::default());
+    assert_eq!(t.on_response(u64::MAX, T0, 200, None, false), Outcome::default());
+}
+
+#[test]
+fn a_page_hide_413_leaves_the_regular_requests_backoff() {
+    let mut t = tracker(&[("batchSize", num(4.0))]);
+    t.set_keepalive_budget(60 * 1024);
+    for i in 0..4 {
+        track(&mut t, T0, i);
+    }
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 503, Some("120"), false);
+    let at = t.retry_at(T0).unwrap();
+    assert!(at >= T0 + 120_000);
+    // Page hidden (then shown again): the events go as a page-hide request, refused 413.
+    let u = t.unload_requests(T0, 60 * 1024);
+    assert_eq!(u.len(), 1);
+    t.on_response(u[0].id, T0 + 1, 413, None, false);
+    assert_eq!(
+        t.retry_at(T0 + 1),
+        Some(at),
+        "Retry-After of the regular request still holds"
+    );
+    assert!(t.next_request(T0 + 1, false, None).is_none());
+}
