@@ -155,11 +155,18 @@ impl core::fmt::Debug for Error {
 
 impl Error {
     /// An error with a code and a message, concerning no particular field.
+    #[inline]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::of(code, message.into())
+    }
+
+    /// [`Error::new`] once the message is a `String`: one copy of the
+    /// boxing for every caller, whatever its message's type.
+    fn of(code: ErrorCode, message: String) -> Self {
         Error(Box::new(ErrorInfo {
             code,
             field: None,
-            message: message.into(),
+            message,
             status: None,
             count: None,
         }))
@@ -173,13 +180,9 @@ impl Error {
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);
-        Error(Box::new(ErrorInfo {
-            code,
-            field: Some(field.to_string()),
-            message: m,
-            status: None,
-            count: None,
-        }))
+        let mut e = Error::of(code, m);
+        e.field = Some(field.to_string());
+        e
     }
 
     /// The same error with a status attached.
