@@ -185,11 +185,12 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
-/// The value of a short run of ASCII digits.
+/// The value of a run of 1 to 4 ASCII digits (every caller's: no
+/// [`num::NOT_DIGITS`]), read by the one digit reader of the crate.
+#[inline(always)]
 fn val(d: &[u8]) -> u32 {
-    d.iter().fold(0u32, |v, &c| {
-        v.wrapping_mul(10).wrapping_add(u32::from(c.wrapping_sub(b'0')))
-    })
+    debug_assert!((1..=4).contains(&d.len()) && num::all_digits(d));
+    num::digits_value(d) as u32
 }
 
 fn need(ok: bool) -> Option<()> {
