@@ -55,8 +55,8 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
     let mut why = String::new();
     let r = if !b.is_empty() && num::all_digits(b) {
         // More than 19 digits (num::NOT_DIGITS), or more than i64 holds:
-        // None, out of range.
-        int_ms(i64::try_from(num::digits_value(b)).ok())
+        // negative as an i64, out of range.
+        int_ms(num::digits_value(b) as i64)
     } else {
         match scan(b) {
             Some(f) => f.to_ms(&mut why),
@@ -77,7 +77,7 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
 pub fn parse_number(n: f64) -> Result<i64, Error> {
     let v = n as i64; // saturating; checked against `n` below
     if (0.0..1e18).contains(&n) && v as f64 == n {
-        return int_ms(Some(v)).map_err(|why| {
+        return int_ms(v).map_err(|why| {
             let mut shown = String::new();
             push_num(&mut shown, v.unsigned_abs());
             err(&shown, why)
@@ -141,11 +141,11 @@ fn err(what: &str, why: &str) -> Error {
     Error::new(ErrorCode::InvalidTimestamp, m)
 }
 
-/// The rule shared by numbers and digit strings (`None`: too many digits).
-fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
+/// The rule shared by numbers and digit strings (negative: too many digits).
+fn int_ms(v: i64) -> Result<i64, &'static str> {
     match v {
-        Some(v) if (MIN_MS..=MAX_MS).contains(&v) => Ok(v),
-        Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS),
+        MIN_MS..=MAX_MS => Ok(v),
+        1_000_000_000..10_000_000_000 => Err(SECONDS),
         _ => Err(RANGE),
     }
 }
