@@ -175,8 +175,7 @@ impl Error {
     /// An error about one property or option. The message is prefixed with
     /// the field's name, quoted, so a person sees which one.
     pub fn field(code: ErrorCode, field: &str, message: &str) -> Self {
-        let mut m = String::new();
-        m.push('"');
+        let mut m = String::from("\"");
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);

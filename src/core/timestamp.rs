@@ -134,8 +134,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// `'<input>' is not a valid timestamp: <why>`.
 fn err(what: &str, why: &str) -> Error {
-    let mut m = String::new();
-    m.push_str(what);
+    let mut m = String::from(what);
     m.push_str(" is not a valid timestamp: ");
     m.push_str(why);
     Error::new(ErrorCode::InvalidTimestamp, m)
