@@ -561,10 +561,9 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
         return Err(hidden());
     }
     // No control character is left (has_hidden): num::eq_fold is exact.
-    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| num::eq_fold(h, p));
-    let (skip, secure) = if starts(b"https://") {
+    let (skip, secure) = if b.get(..8).is_some_and(|h| num::eq_fold(h, b"https://")) {
         (8, true)
-    } else if starts(b"http://") {
+    } else if b.get(..7).is_some_and(|h| num::eq_fold(h, b"http://")) {
         (7, false)
     } else {
         return Err(bad("endpoint", HTTPS));
