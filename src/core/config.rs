@@ -602,16 +602,28 @@ fn is_loopback(host: &[u8]) -> bool {
     if num::eq_fold(host, b"localhost") || host == b"::1" {
         return true;
     }
-    let mut parts = 0;
-    for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        // At most 3 digits: never num::NOT_DIGITS.
-        let ok = part.len() <= 3 && num::digits_value(part) < 256;
-        if !ok || (i == 0 && part != b"127") {
+    // One pass over the bytes, the end read as a last `.`: each part 1 to
+    // 3 digits below 256, the first 127, four of them.
+    let (mut parts, mut v, mut len, mut i) = (0, 0u32, 0, 0);
+    loop {
+        let c = host.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            if len == 0 || v > 255 || (parts == 0 && v != 127) {
+                return false;
+            }
+            parts += 1;
+            (v, len) = (0, 0);
+            if i >= host.len() {
+                return parts == 4;
+            }
+        } else if c.is_ascii_digit() && len < 3 {
+            v = v * 10 + u32::from(c - b'0');
+            len += 1;
+        } else {
             return false;
         }
-        parts += 1;
+        i += 1;
     }
-    parts == 4
 }
 
 #[cfg(test)]
@@ -832,6 +844,7 @@ mod tests {
             "HTTPS://EXAMPLE.com",
             "HTTP://LocalHost:1/x",
             "http://u:p@127.0.0.1/x",
+            "http://127.000.0.1/x",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -841,6 +854,13 @@ mod tests {
             "http://localhost.evil.com/",
             "http://10.0.0.1/",
             "http://128.0.0.1/",
+            "http://127.0.0.256/",
+            "http://127.0.0/",
+            "http://127..0.1/",
+            "http://127.0.0.1./",
+            "http://0127.0.0.1/",
+            "http://127.0.0.0001/",
+            "http://127.0.0.1a/",
             "ftp://x",
             "//api.cooladata.com",
             "https://",
@@ -854,6 +874,23 @@ mod tests {
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
+        }
+    }
+
+    /// What `is_loopback` reads a dotted host as, written with `split`.
+    fn loopback_by_split(host: &[u8]) -> bool {
+        let parts: Vec<&[u8]> = host.split(|&c| c == b'.').collect();
+        parts.len() == 4
+            && parts[0] == b"127"
+            && parts
+                .iter()
+                .all(|p| (1..=3).contains(&p.len()) && p.iter().all(u8::is_ascii_digit) && num::digits_value(p) < 256)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn loopback_quads_read_as_split_reads_them(host in "(127|12[0-9]|[0-9]{0,4})(\\.[0-9a]{0,4}){0,5}\\.?") {
+            proptest::prop_assert_eq!(is_loopback(host.as_bytes()), loopback_by_split(host.as_bytes()), "{}", host);
         }
     }
 
