@@ -568,21 +568,26 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
     } else {
         return Err(bad("endpoint", HTTPS));
     };
-    let rest = b.get(skip..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let authority = rest.get(..end).unwrap_or_default();
-    let at = authority.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
-    let host_port = authority.get(at..).unwrap_or_default();
-    let (host, stop) = match host_port.split_first() {
-        Some((b'[', v6)) => (v6, b']'),
-        _ => (host_port, b':'),
+    // One pass over the authority (up to the path, query or fragment): the
+    // host starts after the last `@`, and ends at its first `:` (the port),
+    // or at `]` when it is `[v6]`.
+    let (mut start, mut colon, mut close, mut i) = (skip, usize::MAX, usize::MAX, skip);
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'/' | b'?' | b'#' => break,
+            b'@' => (start, colon, close) = (i + 1, usize::MAX, usize::MAX),
+            b':' => colon = colon.min(i),
+            b']' => close = close.min(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    let (from, to) = if b.get(start) == Some(&b'[') {
+        (start + 1, close)
+    } else {
+        (start, colon)
     };
-    let host = host
-        .get(..host.iter().position(|&c| c == stop).unwrap_or(host.len()))
-        .unwrap_or_default();
+    let host = b.get(from..to.min(i)).unwrap_or_default();
     if host.is_empty() {
         return Err(bad("endpoint", "has no host"));
     }
@@ -845,6 +850,8 @@ mod tests {
             "HTTP://LocalHost:1/x",
             "http://u:p@127.0.0.1/x",
             "http://127.000.0.1/x",
+            "http://u@[::1]:8/x",
+            "https://u:p@h:1?q",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -871,6 +878,9 @@ mod tests {
             "https://api.cooladata.com\u{a0}/x",
             "https://api.cooladata.com/\u{2028}",
             "http://[::2]/x",
+            "http://[::1]@evil.com/",
+            "http://localhost:1@evil.com/",
+            "https://@:1/",
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
