@@ -206,14 +206,15 @@ const ELLIPSIS: &str = "…";
 pub fn push_truncated(out: &mut String, s: &str, max: usize) {
     // Bytes, not chars: a character starts at every byte that is not a
     // UTF-8 continuation byte (10xxxxxx); the cut is where character max + 1 starts.
-    let mut chars = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    let (mut chars, mut i) = (0, 0);
+    while let Some(&b) = s.as_bytes().get(i) {
+        i += 1;
         if (b as i8) >= -0x40 {
             chars += 1;
             if chars > max {
-                debug_assert!(s.is_char_boundary(i));
-                // SAFETY: `i` is where a character starts: a char boundary.
-                out.push_str(unsafe { s.get_unchecked(..i) });
+                debug_assert!(s.is_char_boundary(i - 1));
+                // SAFETY: `i - 1` is where a character starts: a char boundary.
+                out.push_str(unsafe { s.get_unchecked(..i - 1) });
                 out.push_str(ELLIPSIS);
                 return;
             }
