@@ -284,16 +284,22 @@ where
         }
         // A null/undefined property is left out: the default still applies.
         if !matches!(value, RawValue::Absent) {
-            for (i, (d, _)) in defaults.iter().enumerate().take(64) {
+            // A bit that walks up: past the 64th default it is 0.
+            let mut bit = 1u64;
+            for (d, _) in defaults {
                 if **d == *key {
-                    given |= 1 << i;
+                    given |= bit;
                 }
+                bit <<= 1;
             }
         }
         write_prop(out, key, value, opts, seen)?;
     }
-    for (i, (key, value)) in defaults.iter().enumerate() {
-        let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
+    let mut bit = 1u64;
+    for (key, value) in defaults {
+        let mine = given & bit != 0;
+        bit <<= 1;
+        let skip = mine
             || match value {
                 // `s.is_empty()`, not a `""` pattern: that one compiled to a
                 // call of the string comparison.
