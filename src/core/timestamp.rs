@@ -475,7 +475,8 @@ impl Fields {
         // Each field from its least to its greatest value; a day's greatest
         // is the length of its month (checked after the month).
         let values = [self.mo, self.d, self.h, self.mi, self.s, self.oh, self.om];
-        for (k, (&v, &max)) in values.iter().zip(&FIELD_MAX).enumerate() {
+        let mut k = 0;
+        while let (Some(&v), Some(&max)) = (values.get(k), FIELD_MAX.get(k)) {
             let min = u32::from(k < 2);
             let max = if k == 1 {
                 days_in_month(self.y, self.mo)
@@ -493,6 +494,7 @@ impl Fields {
                 why.push(')');
                 return Err("");
             }
+            k += 1;
         }
         let days = days_from_civil(self.y.into(), self.mo, self.d);
         let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
