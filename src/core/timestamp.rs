@@ -154,8 +154,8 @@ fn push_duration(out: &mut String, ms: u64) {
     // A static table: read from the data section, not built on the stack.
     // u32: a day's milliseconds fit, and the table is half the bytes.
     static UNITS: [u32; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
-    let mut rest = ms;
-    for (k, &unit) in UNITS.iter().enumerate() {
+    let (mut rest, mut k) = (ms, 0);
+    while let Some(&unit) = UNITS.get(k) {
         let unit = u64::from(unit);
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
@@ -167,6 +167,7 @@ fn push_duration(out: &mut String, ms: u64) {
             out.push(' ');
             push_name(out, b"d,h,min,s,ms", k);
         }
+        k += 1;
     }
 }
 
