@@ -561,29 +561,33 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
         return Err(hidden());
     }
     // No control character is left (has_hidden): num::eq_fold is exact.
-    let starts = |p: &[u8]| b.get(..p.len()).is_some_and(|h| num::eq_fold(h, p));
-    let (skip, secure) = if starts(b"https://") {
+    let (skip, secure) = if b.get(..8).is_some_and(|h| num::eq_fold(h, b"https://")) {
         (8, true)
-    } else if starts(b"http://") {
+    } else if b.get(..7).is_some_and(|h| num::eq_fold(h, b"http://")) {
         (7, false)
     } else {
         return Err(bad("endpoint", HTTPS));
     };
-    let rest = b.get(skip..).unwrap_or_default();
-    let end = rest
-        .iter()
-        .position(|c| matches!(c, b'/' | b'?' | b'#'))
-        .unwrap_or(rest.len());
-    let authority = rest.get(..end).unwrap_or_default();
-    let at = authority.iter().rposition(|&c| c == b'@').map_or(0, |i| i + 1);
-    let host_port = authority.get(at..).unwrap_or_default();
-    let (host, stop) = match host_port.split_first() {
-        Some((b'[', v6)) => (v6, b']'),
-        _ => (host_port, b':'),
+    // One pass over the authority (up to the path, query or fragment): the
+    // host starts after the last `@`, and ends at its first `:` (the port),
+    // or at `]` when it is `[v6]`.
+    let (mut start, mut colon, mut close, mut i) = (skip, usize::MAX, usize::MAX, skip);
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'/' | b'?' | b'#' => break,
+            b'@' => (start, colon, close) = (i + 1, usize::MAX, usize::MAX),
+            b':' => colon = colon.min(i),
+            b']' => close = close.min(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    let (from, to) = if b.get(start) == Some(&b'[') {
+        (start + 1, close)
+    } else {
+        (start, colon)
     };
-    let host = host
-        .get(..host.iter().position(|&c| c == stop).unwrap_or(host.len()))
-        .unwrap_or_default();
+    let host = b.get(from..to.min(i)).unwrap_or_default();
     if host.is_empty() {
         return Err(bad("endpoint", "has no host"));
     }
@@ -603,16 +607,28 @@ fn is_loopback(host: &[u8]) -> bool {
     if num::eq_fold(host, b"localhost") || host == b"::1" {
         return true;
     }
-    let mut parts = 0;
-    for (i, part) in host.split(|&c| c == b'.').enumerate() {
-        // At most 3 digits: never num::NOT_DIGITS.
-        let ok = part.len() <= 3 && num::digits_value(part) < 256;
-        if !ok || (i == 0 && part != b"127") {
+    // One pass over the bytes, the end read as a last `.`: each part 1 to
+    // 3 digits below 256, the first 127, four of them.
+    let (mut parts, mut v, mut len, mut i) = (0, 0u32, 0, 0);
+    loop {
+        let c = host.get(i).copied().unwrap_or(b'.');
+        if c == b'.' {
+            if len == 0 || v > 255 || (parts == 0 && v != 127) {
+                return false;
+            }
+            parts += 1;
+            (v, len) = (0, 0);
+            if i >= host.len() {
+                return parts == 4;
+            }
+        } else if c.is_ascii_digit() && len < 3 {
+            v = v * 10 + u32::from(c - b'0');
+            len += 1;
+        } else {
             return false;
         }
-        parts += 1;
+        i += 1;
     }
-    parts == 4
 }
 
 #[cfg(test)]
@@ -833,6 +849,9 @@ mod tests {
             "HTTPS://EXAMPLE.com",
             "HTTP://LocalHost:1/x",
             "http://u:p@127.0.0.1/x",
+            "http://127.000.0.1/x",
+            "http://u@[::1]:8/x",
+            "https://u:p@h:1?q",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -842,6 +861,13 @@ mod tests {
             "http://localhost.evil.com/",
             "http://10.0.0.1/",
             "http://128.0.0.1/",
+            "http://127.0.0.256/",
+            "http://127.0.0/",
+            "http://127..0.1/",
+            "http://127.0.0.1./",
+            "http://0127.0.0.1/",
+            "http://127.0.0.0001/",
+            "http://127.0.0.1a/",
             "ftp://x",
             "//api.cooladata.com",
             "https://",
@@ -852,9 +878,29 @@ mod tests {
             "https://api.cooladata.com\u{a0}/x",
             "https://api.cooladata.com/\u{2028}",
             "http://[::2]/x",
+            "http://[::1]@evil.com/",
+            "http://localhost:1@evil.com/",
+            "https://@:1/",
         ] {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
+        }
+    }
+
+    /// What `is_loopback` reads a dotted host as, written with `split`.
+    fn loopback_by_split(host: &[u8]) -> bool {
+        let parts: Vec<&[u8]> = host.split(|&c| c == b'.').collect();
+        parts.len() == 4
+            && parts[0] == b"127"
+            && parts
+                .iter()
+                .all(|p| (1..=3).contains(&p.len()) && p.iter().all(u8::is_ascii_digit) && num::digits_value(p) < 256)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn loopback_quads_read_as_split_reads_them(host in "(127|12[0-9]|[0-9]{0,4})(\\.[0-9a]{0,4}){0,5}\\.?") {
+            proptest::prop_assert_eq!(is_loopback(host.as_bytes()), loopback_by_split(host.as_bytes()), "{}", host);
         }
     }
 

@@ -155,11 +155,18 @@ impl core::fmt::Debug for Error {
 
 impl Error {
     /// An error with a code and a message, concerning no particular field.
+    #[inline]
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::of(code, message.into())
+    }
+
+    /// [`Error::new`] once the message is a `String`: one copy of the
+    /// boxing for every caller, whatever its message's type.
+    fn of(code: ErrorCode, message: String) -> Self {
         Error(Box::new(ErrorInfo {
             code,
             field: None,
-            message: message.into(),
+            message,
             status: None,
             count: None,
         }))
@@ -168,18 +175,13 @@ impl Error {
     /// An error about one property or option. The message is prefixed with
     /// the field's name, quoted, so a person sees which one.
     pub fn field(code: ErrorCode, field: &str, message: &str) -> Self {
-        let mut m = String::new();
-        m.push('"');
+        let mut m = String::from("\"");
         push_truncated(&mut m, field, 64);
         m.push_str("\": ");
         m.push_str(message);
-        Error(Box::new(ErrorInfo {
-            code,
-            field: Some(field.to_string()),
-            message: m,
-            status: None,
-            count: None,
-        }))
+        let mut e = Error::of(code, m);
+        e.field = Some(field.to_string());
+        e
     }
 
     /// The same error with a status attached.
@@ -204,14 +206,15 @@ const ELLIPSIS: &str = "…";
 pub fn push_truncated(out: &mut String, s: &str, max: usize) {
     // Bytes, not chars: a character starts at every byte that is not a
     // UTF-8 continuation byte (10xxxxxx); the cut is where character max + 1 starts.
-    let mut chars = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
+    let (mut chars, mut i) = (0, 0);
+    while let Some(&b) = s.as_bytes().get(i) {
+        i += 1;
         if (b as i8) >= -0x40 {
             chars += 1;
             if chars > max {
-                debug_assert!(s.is_char_boundary(i));
-                // SAFETY: `i` is where a character starts: a char boundary.
-                out.push_str(unsafe { s.get_unchecked(..i) });
+                debug_assert!(s.is_char_boundary(i - 1));
+                // SAFETY: `i - 1` is where a character starts: a char boundary.
+                out.push_str(unsafe { s.get_unchecked(..i - 1) });
                 out.push_str(ELLIPSIS);
                 return;
             }

@@ -228,7 +228,7 @@ where
     let size = out.len() - start;
     let result = match written {
         Err(e) => Err(e),
-        Ok(given) if size <= MAX_EVENT_BYTES => return Ok((seen.time, given)),
+        Ok(()) if size <= MAX_EVENT_BYTES => return Ok((seen.time, seen.given)),
         Ok(_) => {
             let mut m = String::from("the event is ");
             num::push_u64(&mut m, size as u64);
@@ -252,10 +252,13 @@ struct Seen {
     name: bool,
     user: bool,
     time: Option<i64>,
+    /// Which of the defaults the caller gave (see [`write_event`]).
+    given: u64,
 }
 
-/// Writes the event; returns which of `defaults` the caller gave (see
-/// [`validate_with_defaults`]), or the first problem found.
+/// Writes the event, or returns the first problem found; which of
+/// `defaults` the caller gave (see [`validate_with_defaults`]) is left in
+/// `seen.given` (so the `Result` is one word, back in a register).
 fn write_event<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,
@@ -263,7 +266,7 @@ fn write_event<'a, I>(
     defaults: &[(&str, RawValue<'_>)],
     opts: &ValidateOptions,
     seen: &mut Seen,
-) -> Result<u64, Error>
+) -> Result<(), Error>
 where
     I: Iterator<Item = (&'a str, RawValue<'a>)> + ?Sized,
 {
@@ -281,16 +284,22 @@ where
         }
         // A null/undefined property is left out: the default still applies.
         if !matches!(value, RawValue::Absent) {
-            for (i, (d, _)) in defaults.iter().enumerate().take(64) {
+            // A bit that walks up: past the 64th default it is 0.
+            let mut bit = 1u64;
+            for (d, _) in defaults {
                 if **d == *key {
-                    given |= 1 << i;
+                    given |= bit;
                 }
+                bit <<= 1;
             }
         }
         write_prop(out, key, value, opts, seen)?;
     }
-    for (i, (key, value)) in defaults.iter().enumerate() {
-        let skip = given & (1u64.checked_shl(i as u32).unwrap_or(0)) != 0
+    let mut bit = 1u64;
+    for (key, value) in defaults {
+        let mine = given & bit != 0;
+        bit <<= 1;
+        let skip = mine
             || match value {
                 // `s.is_empty()`, not a `""` pattern: that one compiled to a
                 // call of the string comparison.
@@ -313,7 +322,8 @@ where
     } else if seen.time.is_none() && !opts.server_timestamp {
         (TIMESTAMP, TIME)
     } else {
-        return Ok(given);
+        seen.given = given;
+        return Ok(());
     };
     Err(Error::field(ErrorCode::MissingField, missing, why))
 }

@@ -38,7 +38,6 @@ fn keep(b: u8, mask: u8) -> bool {
 }
 
 fn push_escaped(out: &mut String, s: &str, mask: u8, space_plus: bool) {
-    out.reserve(s.len() + s.len() / 2);
     for &b in s.as_bytes() {
         if keep(b, mask) {
             out.push(b as char);

@@ -9,7 +9,6 @@ use crate::prelude::*;
 /// `\t`, ... or `\u00XX`, and U+2028 / U+2029 are escaped so the JSON is also
 /// valid JavaScript. Every other character is written as UTF-8.
 pub fn push_str(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;

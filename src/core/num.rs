@@ -37,7 +37,17 @@ pub(crate) fn eq_fold(a: &[u8], pattern: &[u8]) -> bool {
     debug_assert!(pattern
         .iter()
         .all(|&c| c.is_ascii_alphabetic() || (0x20..0x40).contains(&c)));
-    a.len() == pattern.len() && a.iter().zip(pattern).all(|(&c, &p)| c | 0x20 == p | 0x20)
+    if a.len() != pattern.len() {
+        return false;
+    }
+    let mut i = 0;
+    while let (Some(&c), Some(&p)) = (a.get(i), pattern.get(i)) {
+        if c | 0x20 != p | 0x20 {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// Whether every byte of `b` is an ASCII digit (true for none).

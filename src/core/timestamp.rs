@@ -55,8 +55,8 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
     let mut why = String::new();
     let r = if !b.is_empty() && num::all_digits(b) {
         // More than 19 digits (num::NOT_DIGITS), or more than i64 holds:
-        // None, out of range.
-        int_ms(i64::try_from(num::digits_value(b)).ok())
+        // negative as an i64, out of range.
+        int_ms(num::digits_value(b) as i64)
     } else {
         match scan(b) {
             Some(f) => f.to_ms(&mut why),
@@ -77,7 +77,7 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
 pub fn parse_number(n: f64) -> Result<i64, Error> {
     let v = n as i64; // saturating; checked against `n` below
     if (0.0..1e18).contains(&n) && v as f64 == n {
-        return int_ms(Some(v)).map_err(|why| {
+        return int_ms(v).map_err(|why| {
             let mut shown = String::new();
             push_num(&mut shown, v.unsigned_abs());
             err(&shown, why)
@@ -134,18 +134,17 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// `'<input>' is not a valid timestamp: <why>`.
 fn err(what: &str, why: &str) -> Error {
-    let mut m = String::new();
-    m.push_str(what);
+    let mut m = String::from(what);
     m.push_str(" is not a valid timestamp: ");
     m.push_str(why);
     Error::new(ErrorCode::InvalidTimestamp, m)
 }
 
-/// The rule shared by numbers and digit strings (`None`: too many digits).
-fn int_ms(v: Option<i64>) -> Result<i64, &'static str> {
+/// The rule shared by numbers and digit strings (negative: too many digits).
+fn int_ms(v: i64) -> Result<i64, &'static str> {
     match v {
-        Some(v) if (MIN_MS..=MAX_MS).contains(&v) => Ok(v),
-        Some(v) if (1_000_000_000..10_000_000_000).contains(&v) => Err(SECONDS),
+        MIN_MS..=MAX_MS => Ok(v),
+        1_000_000_000..10_000_000_000 => Err(SECONDS),
         _ => Err(RANGE),
     }
 }
@@ -155,8 +154,8 @@ fn push_duration(out: &mut String, ms: u64) {
     // A static table: read from the data section, not built on the stack.
     // u32: a day's milliseconds fit, and the table is half the bytes.
     static UNITS: [u32; 5] = [86_400_000, 3_600_000, 60_000, 1000, 1];
-    let mut rest = ms;
-    for (k, &unit) in UNITS.iter().enumerate() {
+    let (mut rest, mut k) = (ms, 0);
+    while let Some(&unit) = UNITS.get(k) {
         let unit = u64::from(unit);
         // Checked: a division the compiler cannot prove safe brings a panic
         // path and its message into the wasm.
@@ -168,6 +167,7 @@ fn push_duration(out: &mut String, ms: u64) {
             out.push(' ');
             push_name(out, b"d,h,min,s,ms", k);
         }
+        k += 1;
     }
 }
 
@@ -185,11 +185,12 @@ fn days_in_month(y: u32, m: u32) -> u32 {
     }
 }
 
-/// The value of a short run of ASCII digits.
+/// The value of a run of 1 to 4 ASCII digits (every caller's: no
+/// [`num::NOT_DIGITS`]), read by the one digit reader of the crate.
+#[inline(always)]
 fn val(d: &[u8]) -> u32 {
-    d.iter().fold(0u32, |v, &c| {
-        v.wrapping_mul(10).wrapping_add(u32::from(c.wrapping_sub(b'0')))
-    })
+    debug_assert!((1..=4).contains(&d.len()) && num::all_digits(d));
+    num::digits_value(d) as u32
 }
 
 fn need(ok: bool) -> Option<()> {
@@ -475,7 +476,8 @@ impl Fields {
         // Each field from its least to its greatest value; a day's greatest
         // is the length of its month (checked after the month).
         let values = [self.mo, self.d, self.h, self.mi, self.s, self.oh, self.om];
-        for (k, (&v, &max)) in values.iter().zip(&FIELD_MAX).enumerate() {
+        let mut k = 0;
+        while let (Some(&v), Some(&max)) = (values.get(k), FIELD_MAX.get(k)) {
             let min = u32::from(k < 2);
             let max = if k == 1 {
                 days_in_month(self.y, self.mo)
@@ -493,6 +495,7 @@ impl Fields {
                 why.push(')');
                 return Err("");
             }
+            k += 1;
         }
         let days = days_from_civil(self.y.into(), self.mo, self.d);
         let real = (days + 3).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
