@@ -122,7 +122,7 @@ export function wrap(h) {
 // A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
 // its code and, where they apply, field, status and count (-1: none).
 export function error(kind, code, message, field, hasField, status, count) {
-  const e = kind === 1 ? new TypeError(message) : kind === 2 ? new RangeError(message) : new Error(message);
+  const e = new [Error, TypeError, RangeError][kind](message);
   e.code = code;
   if (hasField) e.field = field;
   if (status >= 0) e.status = status;
@@ -211,9 +211,9 @@ function one(k, v) {
     case "string":
       return T("s", k, v);
     case "number":
-      return T(Number.isFinite(v) ? "n" : "N", k, "" + v);
+      return T(isFinite(v) ? "n" : "N", k, "" + v);
     case "boolean":
-      return T("b", k, v ? "true" : "false");
+      return T("b", k, "" + v);
     case "undefined":
       return T("u", k, "");
     case "object":
@@ -343,16 +343,17 @@ export function environment() {
 }
 
 function env() {
-  const nav = typeof navigator === "object" && navigator ? navigator : {};
+  const nav = globalThis.navigator || {};
   let s = typeof nav.userAgent === "string" ? T("p", "session_dua", nav.userAgent) : "";
-  const page = typeof document === "object" && document !== null && typeof location === "object";
+  const page = !!globalThis.document && typeof location === "object";
   if (page) {
     const ref = "" + (document.referrer || "");
     let domain = "";
     try {
       domain = ref ? new URL(ref).host : "";
     } catch (_) {}
-    const scr = typeof screen === "object" && screen ? screen.width + "x" + screen.height : "";
+    const c = globalThis.screen;
+    const scr = c ? c.width + "x" + c.height : "";
     s += T("p", "session_screen_size", scr) + T("p", "session_platform", "" + (nav.platform || ""));
     s += T("p", "referring_url", ref) + T("p", "referring_domain", domain);
     for (const u of ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]) {
@@ -450,7 +451,7 @@ export function send(cb, json, keepalive, id) {
     let no = false;
     try {
       const j = JSON.parse(await r.text());
-      no = j !== null && typeof j === "object" && j.status === false;
+      no = j?.status === false;
     } catch (_) {}
     finish(r.status, r.headers.get("Retry-After") || "", no);
   }).catch(() => finish(0, "", false));
@@ -465,7 +466,7 @@ export function send(cb, json, keepalive, id) {
 // gives the callback its handle (h = ms) and nothing else.
 export function hook(cb, n, ms, what) {
   if (n < -2) return void (cb.h = ms);
-  const c = (cb.c = cb.c || []);
+  const c = cb.c || (cb.c = []);
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
   if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
@@ -475,7 +476,7 @@ export function hook(cb, n, ms, what) {
 // once, when `once`); returns a function that cancels it.
 function timer(once, ms, cb, what) {
   const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
-  if (h && typeof h.unref === "function") h.unref();
+  h.unref?.();
   return () => (once ? clearTimeout : clearInterval)(h);
 }
 
@@ -487,7 +488,7 @@ function listen(cb) {
   const online = () => cb(4);
   const offs = [];
   if (events()) {
-    if (typeof document === "object" && document) {
+    if (globalThis.document) {
       offs.push(
         on(document, "visibilitychange", () => document.visibilityState === "hidden" && hide(false)),
         on(globalThis, "pagehide", () => hide(true)),
@@ -496,9 +497,10 @@ function listen(cb) {
     }
     offs.push(on(globalThis, "online", online));
   }
-  if (typeof process === "object" && process && typeof process.on === "function") {
-    process.on("beforeExit", online);
-    offs.push(() => process.removeListener("beforeExit", online));
+  const p = globalThis.process;
+  if (typeof p?.on === "function") {
+    p.on("beforeExit", online);
+    offs.push(() => p.removeListener("beforeExit", online));
   }
   return () => offs.forEach((f) => f());
 }
@@ -511,7 +513,7 @@ const on = (t, e, f) => (t.addEventListener(e, f), () => t.removeEventListener(e
 
 // Whether the browser says it is offline.
 export function offline() {
-  return typeof navigator === "object" && navigator !== null && navigator.onLine === false;
+  return globalThis.navigator?.onLine === false;
 }
 
 // Calls cb(what) once the current task is done (before the page can go away).
@@ -588,7 +590,7 @@ export function storage(op, k, v) {
       }
       return out;
     }
-    return typeof s === "object" && s !== null && s.length >= 0;
+    return s.length >= 0;
   } catch (_) {
     return op === 3 ? out : op === 0 ? null : false;
   }
@@ -600,8 +602,8 @@ export function storage(op, k, v) {
 // Do Not Track set to "1".
 export function privacySignal() {
   try {
-    const nav = typeof navigator === "object" && navigator ? navigator : {};
-    return nav.globalPrivacyControl === true || nav.doNotTrack === "1";
+    const nav = globalThis.navigator;
+    return nav?.globalPrivacyControl === true || nav?.doNotTrack === "1";
   } catch (_) {
     return false;
   }
@@ -650,7 +652,7 @@ function watchPage(key, nav, cb, what) {
   const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];
   const mine = [key, fire];
   watched.add(mine);
-  const h = nav && typeof history === "object" && history ? history : null;
+  const h = nav && globalThis.history;
   if (h) {
     for (const m of ["pushState", "replaceState"]) {
       const orig = h[m];
