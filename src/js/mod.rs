@@ -56,7 +56,9 @@ extern "C" {
     fn flatten_list(list: &JsValue, max: u32) -> JsValue;
     #[wasm_bindgen(js_name = flattenEvent)]
     /// A tracked event in the entries form (page properties first, in a
-    /// page). A `String` return: `track()`'s own path, one crossing fewer.
+    /// page), for Rust callers of `CoolaTracker::track` (shell.js's class
+    /// calls it itself, before it calls in). A `String` return: one
+    /// crossing fewer.
     fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
     /// What the environment fills once per tracker, in the entries form,
     /// after "1" in a page (a document with a location), else "0" (a

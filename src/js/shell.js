@@ -63,9 +63,13 @@ export function visitorProperties(request) {
 export class CoolaTracker {
   constructor(options) {
     this.h = call(0, 11, options);
+    this.p = inPage();
   }
+  // The event is read here, before the call (see flattenEvent), with the
+  // page's properties when the tracker was made in a page (`p`, as Rust's
+  // own test of the environment): its values never cross into the module.
   track(eventName, properties) {
-    return op(this, 1, eventName, properties);
+    return op(this, 1, this.h && flattenEvent(eventName, properties, this.p));
   }
   setUserId(userId) {
     op(this, 2, userId);
@@ -116,6 +120,7 @@ if (Symbol.dispose) CoolaTracker.prototype[Symbol.dispose] = CoolaTracker.protot
 export function wrap(h) {
   const t = Object.create(CoolaTracker.prototype);
   t.h = h;
+  t.p = inPage();
   return t;
 }
 
@@ -342,10 +347,13 @@ export function environment() {
   }
 }
 
+// Whether this is a page: a document with a location.
+const inPage = () => !!globalThis.document && typeof location === "object";
+
 function env() {
   const nav = globalThis.navigator || {};
   let s = typeof nav.userAgent === "string" ? T("p", "session_dua", nav.userAgent) : "";
-  const page = !!globalThis.document && typeof location === "object";
+  const page = inPage();
   if (page) {
     const ref = "" + (document.referrer || "");
     let domain = "";

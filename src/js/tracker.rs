@@ -652,10 +652,15 @@ impl CoolaTracker {
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
     pub fn track(&self, event_name: JsValue, properties: JsValue) -> Result<JsValue, JsValue> {
-        let encoded = flatten_event(&event_name, &properties, self.inner.page);
-        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
+        self.track_flat(&flatten_event(&event_name, &properties, self.inner.page))
+    }
+
+    /// [`track`](Self::track) of the event as the shell's `flattenEvent`
+    /// gave it (the class's `track()` reads the event before it calls in).
+    fn track_flat(&self, encoded: &str) -> Result<JsValue, JsValue> {
+        threw(encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
-        self.inner.enqueue(&encoded).map(|id| short_text(&id))
+        self.inner.enqueue(encoded).map(|id| short_text(&id))
     }
 
     /// Sets the user id for events that carry none.

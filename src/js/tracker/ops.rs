@@ -134,10 +134,8 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         inner: Rc::clone(&held),
     };
     match op {
-        TRACK => {
-            let (name, props) = (arg(0), arg(1));
-            give_result(t.track(name, props));
-        }
+        // The event as shell.js's class flattened it.
+        TRACK => give_result(t.track_flat(&super::text(arg(0)))),
         SET_USER_ID => give_result(t.set_user_id(arg(0)).map(|_| JsValue::UNDEFINED)),
         FLUSH => give(t.flush().into()),
         SHUTDOWN => give(t.shutdown().into()),
