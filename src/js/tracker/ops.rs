@@ -20,7 +20,7 @@ use crate::js::functions;
 extern "C" {
     /// The current method call's argument `i` (0 or 1), or what the
     /// tracker's callback passes (its `text`, as 0).
-    pub(super) fn arg(i: u32) -> JsValue;
+    pub(super) fn arg(i: i32) -> JsValue;
     /// What the current method call returns, or the `Error` it throws
     /// (taken: no drop of it at each caller).
     fn give(value: JsValue);
