@@ -66,6 +66,13 @@ fn give_result(r: Result<JsValue, JsValue>) {
     give(r.unwrap_or_else(|e| e));
 }
 
+/// Hands back the error a method that returns nothing throws, if any.
+fn give_error(r: Result<(), JsValue>) {
+    if let Err(e) = r {
+        give(e);
+    }
+}
+
 /// A tracker made in Rust, as the JavaScript class's object that owns it
 /// (tests hand trackers to JavaScript this way).
 impl From<CoolaTracker> for JsValue {
@@ -136,13 +143,13 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     match op {
         // The event as shell.js's class flattened it.
         TRACK => give_result(t.track_flat(&super::text(arg(0)))),
-        SET_USER_ID => give_result(t.set_user_id(arg(0)).map(|_| JsValue::UNDEFINED)),
+        SET_USER_ID => give_error(t.set_user_id(arg(0))),
         FLUSH => give(t.flush().into()),
         SHUTDOWN => give(t.shutdown().into()),
         OPT_OUT => t.opt_out(),
         OPT_IN => t.opt_in(),
         TRACK_PAGE_VIEW => give_result(t.track_page_view(arg(0))),
-        SET_PROPERTIES => give_result(t.set_properties(arg(0)).map(|_| JsValue::UNDEFINED)),
+        SET_PROPERTIES => give_error(t.set_properties(arg(0))),
         USER_ID => give(t.user_id()),
         SESSION_ID => give(t.session_id()),
         PENDING => return t.pending() as f64,
