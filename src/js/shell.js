@@ -301,8 +301,8 @@ export function flattenList(list, max) {
     let s = "";
     for (let i = 0; i < n; i++) {
       const e = list[i];
-      const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-      s += T("p", "", obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+      // props() says what a non-object or an array is; null and undefined (which it skips) are said here.
+      s += T("p", "", e == null ? T("X", "", typeof e) : props("", e));
     }
     return s;
   } catch (e) {
@@ -412,7 +412,8 @@ export function encode(json, form) {
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
 // beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
 // body format (`f`), see `send`; the storage key of the saved choice (`k`),
-// see `hook`.
+// see `hook`; and the waiting flushes' resolves (`w`) and the removers of its
+// timers and listeners by slot (`c`).
 export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
@@ -422,13 +423,7 @@ export function bind(exports, onError, beforeSend, url, form, key) {
       A = undefined;
     }
   };
-  cb.w = [];
-  cb.e = onError;
-  cb.b = beforeSend;
-  cb.u = url;
-  cb.f = form;
-  cb.k = key;
-  return cb;
+  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key });
 }
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
@@ -446,16 +441,12 @@ export function send(cb, json, keepalive, id) {
       cb(0, id, status, retryAfter, no);
     } catch (_) {}
   };
-  let p;
-  try {
+  // A page's fetch wrapper may throw, return what is not a promise, or a
+  // response that throws: the request then failed, it never throws here.
+  new Promise((ok) => {
     init.body = encode(json, cb.f);
-    // A page's fetch wrapper may return what is not a promise, or a
-    // response that throws: the request then failed, it never throws here.
-    p = Promise.resolve(fetch(cb.u, init));
-  } catch (_) {
-    p = Promise.reject();
-  }
-  p.then(async (r) => {
+    ok(fetch(cb.u, init));
+  }).then(async (r) => {
     let no = false;
     try {
       const j = JSON.parse(await r.text());
@@ -474,7 +465,7 @@ export function send(cb, json, keepalive, id) {
 // gives the callback its handle (h = ms) and nothing else.
 export function hook(cb, n, ms, what) {
   if (n < -2) return void (cb.h = ms);
-  const c = cb.c || (cb.c = []);
+  const c = cb.c;
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
   if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
