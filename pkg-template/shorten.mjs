@@ -208,11 +208,17 @@ export function dropEncodeIntoFallback(dir) {
 export function decodeWithSnippetText(dir) {
   const glueFile = join(dir, "coola_tracker.js");
   let glue = readFileSync(glueFile, "utf8");
-  if (!/^import \{[^}]*\btext\b[^}]*\} from '\.\/snippets\/[^']+\/shell\.js';$/m.test(glue)) {
-    throw new Error("glue: the snippet's text is not imported");
+  // `text` is imported by name, or, when the .wasm imports it with no
+  // conversion (its arguments are i32), as one of the direct `snippetN`.
+  const imported = /^import \{([^}]*)\} from (["'])\.\/snippets\/[^"']+\/shell\.js\2;$/gm;
+  let local;
+  for (const [, names] of glue.matchAll(imported)) {
+    const m = /(?:^|,)\s*text(?:\s+as\s+([\w$]+))?\s*(?:,|$)/.exec(names);
+    if (m) local = m[1] ?? "text";
   }
+  if (!local) throw new Error("glue: the snippet's text is not imported");
   const body = /(function getStringFromWasm0\(ptr, len\) \{\n) {4}ptr = ptr >>> 0;\n {4}return decodeText\(getUint8ArrayMemory0\(\)\.subarray\(ptr, ptr \+ len\)\);\n\}/;
-  glue = replaceCounted(glue, body, (_m, head) => `${head}    return text(ptr >>> 0, len >>> 0);\n}`, "getStringFromWasm0", 1);
+  glue = replaceCounted(glue, body, (_m, head) => `${head}    return ${local}(ptr >>> 0, len >>> 0);\n}`, "getStringFromWasm0", 1);
   const decoder = /\nlet cachedTextDecoder = new TextDecoder\('utf-8', \{ ignoreBOM: true \}\);\ncachedTextDecoder\.decode\(\);\nconst MAX_SAFARI_DECODE_BYTES = 2146435072;\nlet numBytesDecoded = 0;\nfunction decodeText\(bytes\) \{\n(?: {4}[^\n]*\n| {8}[^\n]*\n)+\}\n/;
   glue = replaceCounted(glue, decoder, "\n", "the glue's TextDecoder", 1);
   if (/decodeText|cachedTextDecoder/.test(glue)) throw new Error("glue: the TextDecoder is still used");

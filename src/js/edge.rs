@@ -60,7 +60,7 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     } else {
         JsValue::UNDEFINED
     };
-    let listed = flatten_list(&list, MAX_EVENTS as u32);
+    let listed = flatten_list(&list, MAX_EVENTS as i32);
     if listed.as_f64().is_some() {
         let e = Error::new(ErrorCode::BatchTooLarge, "at most 300 events a request");
         return errors(&[(None, e)]);

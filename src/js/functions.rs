@@ -121,7 +121,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
         server_timestamp: kind(&get(&options, "serverTimestamp")) == KIND_TRUE,
         now_ms: None,
     };
-    let listed = flatten_list(&events, MAX_EVENTS as u32);
+    let listed = flatten_list(&events, MAX_EVENTS as i32);
     let n = number(&listed);
     if !n.is_nan() {
         let mut m = String::from("a batch holds at most 300 events (CoolaData's limit); got ");
@@ -155,7 +155,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
     }
     let mut json = String::new();
     batch::write_json(&mut json, [events.as_str()]);
-    Ok(encode(&json, fmt == BodyFormat::Form))
+    Ok(encode(&json, i32::from(fmt == BodyFormat::Form)))
 }
 
 /// Properties that describe the visitor of an incoming request at the edge:

@@ -26,11 +26,11 @@ extern "C" {
     fn options_js(options: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = error)]
     fn make_error(
-        kind: u32,
+        kind: i32,
         code: &str,
         message: &str,
         field: &str,
-        has_field: bool,
+        has_field: i32,
         status: f64,
         count: f64,
     ) -> JsValue;
@@ -53,11 +53,13 @@ extern "C" {
     /// event's properties in the entries form), null for what is not an
     /// array, its length beyond `max`.
     #[wasm_bindgen(js_name = flattenList)]
-    fn flatten_list(list: &JsValue, max: u32) -> JsValue;
+    fn flatten_list(list: &JsValue, max: i32) -> JsValue;
     #[wasm_bindgen(js_name = flattenEvent)]
     /// A tracked event in the entries form (page properties first, in a
-    /// page). A `String` return: `track()`'s own path, one crossing fewer.
-    fn flatten_event(name: &JsValue, props: &JsValue, page: bool) -> String;
+    /// page), for Rust callers of `CoolaTracker::track` (shell.js's class
+    /// calls it itself, before it calls in). A `String` return: one
+    /// crossing fewer.
+    fn flatten_event(name: &JsValue, props: &JsValue, page: i32) -> String;
     /// What the environment fills once per tracker, in the entries form,
     /// after "1" in a page (a document with a location), else "0" (a
     /// string, read with [`text`]: no `String` return glue of its own).
@@ -70,34 +72,34 @@ extern "C" {
     /// `track()` returns) is built in JavaScript, cheaper than a
     /// `TextDecoder` call.
     #[wasm_bindgen(js_name = text)]
-    fn text_at(ptr: *const u8, len: usize) -> JsValue;
+    fn text_at(ptr: i32, len: i32) -> JsValue;
     /// POSTs the body for `json` to the URL kept on the tracker's callback
     /// `cb`, in its body format; `cb` is called with the answer.
-    fn send(cb: &JsValue, json: &str, keepalive: bool, id: f64);
-    fn encode(json: &str, form: bool) -> JsString;
-    fn soon(callback: &JsValue, what: u32);
+    fn send(cb: &JsValue, json: &str, keepalive: i32, id: f64);
+    fn encode(json: &str, form: i32) -> JsString;
+    fn soon(callback: &JsValue, what: i32);
     fn offline() -> bool;
     /// `localStorage` read: get, or every key and value under a prefix (see the `STORAGE_*` codes).
     #[wasm_bindgen(js_name = storage)]
-    fn storage_read(op: u32, key: &str) -> JsValue;
+    fn storage_read(op: i32, key: &str) -> JsValue;
     /// `localStorage` written (set or remove; false when refused), whether it
     /// is readable, or its writes held back and released (see [`storage_hold`]).
     #[wasm_bindgen(js_name = storage)]
-    fn storage_write(op: u32, key: &str, value: &str) -> bool;
+    fn storage_write(op: i32, key: &str, value: &str) -> bool;
 }
 
 /// [`storage`]'s operations: the value under a key (a string, or null when
 /// absent or unreadable), a write (false when refused), a removal, every
 /// key that starts with a prefix and its value (one string: see
 /// [`storage_list`]), whether storage can be read at all.
-const STORAGE_GET: u32 = 0;
-const STORAGE_SET: u32 = 1;
-const STORAGE_REMOVE: u32 = 2;
-const STORAGE_LIST: u32 = 3;
-const STORAGE_READABLE: u32 = 5;
-const STORAGE_HOLD: u32 = 6;
-const STORAGE_RELEASE: u32 = 7;
-const STORAGE_SET_CONTEXT: u32 = 8;
+const STORAGE_GET: i32 = 0;
+const STORAGE_SET: i32 = 1;
+const STORAGE_REMOVE: i32 = 2;
+const STORAGE_LIST: i32 = 3;
+const STORAGE_READABLE: i32 = 5;
+const STORAGE_HOLD: i32 = 6;
+const STORAGE_RELEASE: i32 = 7;
+const STORAGE_SET_CONTEXT: i32 = 8;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not
 /// null), a function, `true`, a string; anything else is another code.
@@ -183,7 +185,9 @@ pub(crate) fn opt_text(v: JsValue) -> Option<String> {
 /// short, else by a `TextDecoder`), one import instead of wasm-bindgen's
 /// string cast besides it.
 fn short_text(s: &str) -> JsValue {
-    text_at(s.as_ptr(), s.len())
+    // As i32 (the import takes them as they are, no conversion in the glue):
+    // the module's memory is far below 2 GiB.
+    text_at(s.as_ptr() as i32, s.len() as i32)
 }
 
 /// An object's own properties in the entries form.
@@ -420,7 +424,7 @@ fn js_error(e: &CoreError) -> JsValue {
         e.code.as_str(),
         &e.message,
         e.field.as_deref().unwrap_or(""),
-        e.field.is_some(),
+        i32::from(e.field.is_some()),
         e.status.map_or(-1.0, f64::from),
         e.count.map_or(-1.0, f64::from),
     )

@@ -63,9 +63,13 @@ export function visitorProperties(request) {
 export class CoolaTracker {
   constructor(options) {
     this.h = call(0, 11, options);
+    this.p = inPage();
   }
+  // The event is read here, before the call (see flattenEvent), with the
+  // page's properties when the tracker was made in a page (`p`, as Rust's
+  // own test of the environment): its values never cross into the module.
   track(eventName, properties) {
-    return op(this, 1, eventName, properties);
+    return op(this, 1, this.h && flattenEvent(eventName, properties, this.p));
   }
   setUserId(userId) {
     op(this, 2, userId);
@@ -116,13 +120,14 @@ if (Symbol.dispose) CoolaTracker.prototype[Symbol.dispose] = CoolaTracker.protot
 export function wrap(h) {
   const t = Object.create(CoolaTracker.prototype);
   t.h = h;
+  t.p = inPage();
   return t;
 }
 
 // A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
 // its code and, where they apply, field, status and count (-1: none).
 export function error(kind, code, message, field, hasField, status, count) {
-  const e = kind === 1 ? new TypeError(message) : kind === 2 ? new RangeError(message) : new Error(message);
+  const e = new [Error, TypeError, RangeError][kind](message);
   e.code = code;
   if (hasField) e.field = field;
   if (status >= 0) e.status = status;
@@ -211,9 +216,9 @@ function one(k, v) {
     case "string":
       return T("s", k, v);
     case "number":
-      return T(Number.isFinite(v) ? "n" : "N", k, "" + v);
+      return T(isFinite(v) ? "n" : "N", k, "" + v);
     case "boolean":
-      return T("b", k, v ? "true" : "false");
+      return T("b", k, "" + v);
     case "undefined":
       return T("u", k, "");
     case "object":
@@ -296,8 +301,8 @@ export function flattenList(list, max) {
     let s = "";
     for (let i = 0; i < n; i++) {
       const e = list[i];
-      const obj = e !== null && typeof e === "object" && !Array.isArray(e);
-      s += T("p", "", obj ? props("", e) : T("X", "", Array.isArray(e) ? "an array" : typeof e));
+      // props() says what a non-object or an array is; null and undefined (which it skips) are said here.
+      s += T("p", "", e == null ? T("X", "", typeof e) : props("", e));
     }
     return s;
   } catch (e) {
@@ -342,17 +347,21 @@ export function environment() {
   }
 }
 
+// Whether this is a page: a document with a location.
+const inPage = () => !!globalThis.document && typeof location === "object";
+
 function env() {
-  const nav = typeof navigator === "object" && navigator ? navigator : {};
+  const nav = globalThis.navigator || {};
   let s = typeof nav.userAgent === "string" ? T("p", "session_dua", nav.userAgent) : "";
-  const page = typeof document === "object" && document !== null && typeof location === "object";
+  const page = inPage();
   if (page) {
     const ref = "" + (document.referrer || "");
     let domain = "";
     try {
       domain = ref ? new URL(ref).host : "";
     } catch (_) {}
-    const scr = typeof screen === "object" && screen ? screen.width + "x" + screen.height : "";
+    const c = globalThis.screen;
+    const scr = c ? c.width + "x" + c.height : "";
     s += T("p", "session_screen_size", scr) + T("p", "session_platform", "" + (nav.platform || ""));
     s += T("p", "referring_url", ref) + T("p", "referring_domain", domain);
     for (const u of ["utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term"]) {
@@ -403,7 +412,8 @@ export function encode(json, form) {
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
 // beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
 // body format (`f`), see `send`; the storage key of the saved choice (`k`),
-// see `hook`.
+// see `hook`; and the waiting flushes' resolves (`w`) and the removers of its
+// timers and listeners by slot (`c`).
 export function bind(exports, onError, beforeSend, url, form, key) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
@@ -413,13 +423,7 @@ export function bind(exports, onError, beforeSend, url, form, key) {
       A = undefined;
     }
   };
-  cb.w = [];
-  cb.e = onError;
-  cb.b = beforeSend;
-  cb.u = url;
-  cb.f = form;
-  cb.k = key;
-  return cb;
+  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key });
 }
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
@@ -437,20 +441,16 @@ export function send(cb, json, keepalive, id) {
       cb(0, id, status, retryAfter, no);
     } catch (_) {}
   };
-  let p;
-  try {
+  // A page's fetch wrapper may throw, return what is not a promise, or a
+  // response that throws: the request then failed, it never throws here.
+  new Promise((ok) => {
     init.body = encode(json, cb.f);
-    // A page's fetch wrapper may return what is not a promise, or a
-    // response that throws: the request then failed, it never throws here.
-    p = Promise.resolve(fetch(cb.u, init));
-  } catch (_) {
-    p = Promise.reject();
-  }
-  p.then(async (r) => {
+    ok(fetch(cb.u, init));
+  }).then(async (r) => {
     let no = false;
     try {
       const j = JSON.parse(await r.text());
-      no = j !== null && typeof j === "object" && j.status === false;
+      no = j?.status === false;
     } catch (_) {}
     finish(r.status, r.headers.get("Retry-After") || "", no);
   }).catch(() => finish(0, "", false));
@@ -465,7 +465,7 @@ export function send(cb, json, keepalive, id) {
 // gives the callback its handle (h = ms) and nothing else.
 export function hook(cb, n, ms, what) {
   if (n < -2) return void (cb.h = ms);
-  const c = (cb.c = cb.c || []);
+  const c = cb.c;
   for (const i in c) if (n < 0 || +i === n) c[i](), delete c[i];
   if (n < -1) cb.h = 0;
   if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
@@ -475,7 +475,7 @@ export function hook(cb, n, ms, what) {
 // once, when `once`); returns a function that cancels it.
 function timer(once, ms, cb, what) {
   const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
-  if (h && typeof h.unref === "function") h.unref();
+  h.unref?.();
   return () => (once ? clearTimeout : clearInterval)(h);
 }
 
@@ -487,7 +487,7 @@ function listen(cb) {
   const online = () => cb(4);
   const offs = [];
   if (events()) {
-    if (typeof document === "object" && document) {
+    if (globalThis.document) {
       offs.push(
         on(document, "visibilitychange", () => document.visibilityState === "hidden" && hide(false)),
         on(globalThis, "pagehide", () => hide(true)),
@@ -496,9 +496,10 @@ function listen(cb) {
     }
     offs.push(on(globalThis, "online", online));
   }
-  if (typeof process === "object" && process && typeof process.on === "function") {
-    process.on("beforeExit", online);
-    offs.push(() => process.removeListener("beforeExit", online));
+  const p = globalThis.process;
+  if (typeof p?.on === "function") {
+    p.on("beforeExit", online);
+    offs.push(() => p.removeListener("beforeExit", online));
   }
   return () => offs.forEach((f) => f());
 }
@@ -511,7 +512,7 @@ const on = (t, e, f) => (t.addEventListener(e, f), () => t.removeEventListener(e
 
 // Whether the browser says it is offline.
 export function offline() {
-  return typeof navigator === "object" && navigator !== null && navigator.onLine === false;
+  return globalThis.navigator?.onLine === false;
 }
 
 // Calls cb(what) once the current task is done (before the page can go away).
@@ -588,7 +589,7 @@ export function storage(op, k, v) {
       }
       return out;
     }
-    return typeof s === "object" && s !== null && s.length >= 0;
+    return s.length >= 0;
   } catch (_) {
     return op === 3 ? out : op === 0 ? null : false;
   }
@@ -600,8 +601,8 @@ export function storage(op, k, v) {
 // Do Not Track set to "1".
 export function privacySignal() {
   try {
-    const nav = typeof navigator === "object" && navigator ? navigator : {};
-    return nav.globalPrivacyControl === true || nav.doNotTrack === "1";
+    const nav = globalThis.navigator;
+    return nav?.globalPrivacyControl === true || nav?.doNotTrack === "1";
   } catch (_) {
     return false;
   }
@@ -650,7 +651,7 @@ function watchPage(key, nav, cb, what) {
   const offs = [on(globalThis, "storage", (e) => (e.key === key || e.key === null) && fire())];
   const mine = [key, fire];
   watched.add(mine);
-  const h = nav && typeof history === "object" && history ? history : null;
+  const h = nav && globalThis.history;
   if (h) {
     for (const m of ["pushState", "replaceState"]) {
       const orig = h[m];

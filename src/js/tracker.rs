@@ -92,7 +92,7 @@ extern "C" {
     /// life: `onError` and `beforeSend` (each a function or undefined,
     /// checked) for [`report`] and `beforeSend`, the request URL and body
     /// format for [`send`], the storage key of the saved choice for [`hook`].
-    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: bool, key: &str) -> JsValue;
+    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: i32, key: &str) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
     pub(super) fn report(cb: &JsValue, error: JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
@@ -100,7 +100,7 @@ extern "C" {
     /// once after `ms` (the wake-up), the page lifecycle listeners, or the
     /// page watch of the saved choice under the callback's consent key
     /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
-    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: u32);
+    pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: i32);
     /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
     fn waiting(cb: &JsValue) -> Promise;
     /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
@@ -109,19 +109,19 @@ extern "C" {
 }
 
 /// A request settled: (DONE, id, status, Retry-After, body said "status": false).
-const DONE: u32 = 0;
+const DONE: i32 = 0;
 /// The flush timer or a backoff's end: send what is due.
-const PUMP: u32 = 1;
+const PUMP: i32 = 1;
 /// The heartbeat timer (no flush timer).
-const BEAT: u32 = 2;
+const BEAT: i32 = 2;
 /// The page is hidden (flag false) or unloaded (flag true).
-const HIDE: u32 = 3;
+const HIDE: i32 = 3;
 /// Back online, shown again, or Node's beforeExit.
-const ONLINE: u32 = 4;
+const ONLINE: i32 = 4;
 /// The end of a task that tracked events (`soon`).
-const END: u32 = 5;
+const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
-pub(super) const PAGE: u32 = 6;
+pub(super) const PAGE: i32 = 6;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
 /// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
@@ -129,7 +129,7 @@ pub(super) const PAGE: u32 = 6;
 /// entry point for every timer, listener and request, instead of
 /// wasm-bindgen's `Closure` machinery.
 #[no_mangle]
-pub extern "C" fn coola_callback(handle: u32, what: u32, id: f64, status: u32, flag: u32) {
+pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, flag: u32) {
     // SAFETY: `handle` is a `Weak<Inner>` turned into a pointer by
     // `CoolaTracker::new`; that weak reference is given back only by
     // `Inner`'s drop, which first sets the callback's `h` to 0, after which
@@ -261,7 +261,7 @@ impl Inner {
 
     fn launch(&self, req: &Request) {
         self.debug_request(req);
-        send(&self.callback, &req.json, req.keepalive, req.id as f64);
+        send(&self.callback, &req.json, i32::from(req.keepalive), req.id as f64);
     }
 
     /// A request settled: tell the core, then go on or settle the flushes.
@@ -590,7 +590,7 @@ impl CoolaTracker {
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
         let (durable, full, stored_id) = open_storage(cfg.persist, &keys);
         let new_id = durable && stored_id.is_none();
-        let form = cfg.body_format == BodyFormat::Form;
+        let form = i32::from(cfg.body_format == BodyFormat::Form);
         let interval = cfg.flush_interval_ms;
         let mut core = Tracker::with_env(cfg, s, stored_id, env, page_props);
         if page {
@@ -652,10 +652,15 @@ impl CoolaTracker {
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
     pub fn track(&self, event_name: JsValue, properties: JsValue) -> Result<JsValue, JsValue> {
-        let encoded = flatten_event(&event_name, &properties, self.inner.page);
-        threw(&encoded, ErrorCode::InvalidValue, "reading the properties")?;
+        self.track_flat(&flatten_event(&event_name, &properties, i32::from(self.inner.page)))
+    }
+
+    /// [`track`](Self::track) of the event as the shell's `flattenEvent`
+    /// gave it (the class's `track()` reads the event before it calls in).
+    fn track_flat(&self, encoded: &str) -> Result<JsValue, JsValue> {
+        threw(encoded, ErrorCode::InvalidValue, "reading the properties")?;
         // Strings go back as JsValues: wasm-bindgen's String return is larger glue.
-        self.inner.enqueue(&encoded).map(|id| short_text(&id))
+        self.inner.enqueue(encoded).map(|id| short_text(&id))
     }
 
     /// Sets the user id for events that carry none.

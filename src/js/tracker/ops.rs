@@ -20,7 +20,7 @@ use crate::js::functions;
 extern "C" {
     /// The current method call's argument `i` (0 or 1), or what the
     /// tracker's callback passes (its `text`, as 0).
-    pub(super) fn arg(i: u32) -> JsValue;
+    pub(super) fn arg(i: i32) -> JsValue;
     /// What the current method call returns, or the `Error` it throws
     /// (taken: no drop of it at each caller).
     fn give(value: JsValue);
@@ -64,6 +64,13 @@ const ENCODE_BATCH: u32 = 18;
 /// Hands back what a method returned, or the error it throws.
 fn give_result(r: Result<JsValue, JsValue>) {
     give(r.unwrap_or_else(|e| e));
+}
+
+/// Hands back the error a method that returns nothing throws, if any.
+fn give_error(r: Result<(), JsValue>) {
+    if let Err(e) = r {
+        give(e);
+    }
 }
 
 /// A tracker made in Rust, as the JavaScript class's object that owns it
@@ -134,17 +141,15 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         inner: Rc::clone(&held),
     };
     match op {
-        TRACK => {
-            let (name, props) = (arg(0), arg(1));
-            give_result(t.track(name, props));
-        }
-        SET_USER_ID => give_result(t.set_user_id(arg(0)).map(|_| JsValue::UNDEFINED)),
+        // The event as shell.js's class flattened it.
+        TRACK => give_result(t.track_flat(&super::text(arg(0)))),
+        SET_USER_ID => give_error(t.set_user_id(arg(0))),
         FLUSH => give(t.flush().into()),
         SHUTDOWN => give(t.shutdown().into()),
         OPT_OUT => t.opt_out(),
         OPT_IN => t.opt_in(),
         TRACK_PAGE_VIEW => give_result(t.track_page_view(arg(0))),
-        SET_PROPERTIES => give_result(t.set_properties(arg(0)).map(|_| JsValue::UNDEFINED)),
+        SET_PROPERTIES => give_error(t.set_properties(arg(0))),
         USER_ID => give(t.user_id()),
         SESSION_ID => give(t.session_id()),
         PENDING => return t.pending() as f64,

@@ -43,7 +43,7 @@ extern "C" {
     /// `debug`: what 0 (queued: `text` is the event), 1 (request `a`: `b`
     /// events to `text`), 2 (answer to request `a`: HTTP `b`).
     #[wasm_bindgen(js_name = debugLine)]
-    fn debug_line(what: u32, a: f64, b: f64, text: &str);
+    fn debug_line(what: i32, a: f64, b: f64, text: &str);
 }
 
 /// What the shell keeps for these features.
