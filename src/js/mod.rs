@@ -414,6 +414,8 @@ export interface FlushReport {
 /// Turns a core error into a JavaScript `Error` (`TypeError` / `RangeError`
 /// where apt) carrying `code`, and `field`, `status`, `count` where set.
 fn js_error(e: &CoreError) -> JsValue {
+    // shell.js `error()` indexes `[Error, TypeError, RangeError]` by this
+    // number: a new kind needs its constructor added there.
     let kind = match e.code.js_kind() {
         ErrorKind::Type => 1,
         ErrorKind::Range => 2,

@@ -376,9 +376,11 @@ function env() {
 // one (the event id track() returns) read as Latin-1 then, only when a byte
 // is not ASCII, decoded as UTF-8, cheaper than a TextDecoder call; a long
 // one (fromCharCode takes the bytes as arguments) by a TextDecoder that, as
-// the glue's, keeps a leading U+FEFF.
+// the glue's, keeps a leading U+FEFF. p arrives as a signed i32: `>>> 0`
+// keeps an address past 2 GiB from turning negative (a throw here would be a
+// throw inside an import, which kills the instance).
 export function text(p, n) {
-  const b = new Uint8Array(X.memory.buffer, p, n);
+  const b = new Uint8Array(X.memory.buffer, p >>> 0, n);
   if (n > 256) return new TextDecoder("utf-8", { ignoreBOM: true }).decode(b);
   const s = String.fromCharCode.apply(null, b);
   return /[^\0-\x7f]/.test(s) ? decodeURIComponent(escape(s)) : s;
