@@ -140,6 +140,10 @@ fn err(what: &str, why: &str) -> Error {
     Error::new(ErrorCode::InvalidTimestamp, m)
 }
 
+// int_ms reads a negative value (a digit string too long for i64, cast from
+// NOT_DIGITS or wrapped) as out of range only because the range starts above 0.
+const _: () = assert!(MIN_MS > 0);
+
 /// The rule shared by numbers and digit strings (negative: too many digits).
 fn int_ms(v: i64) -> Result<i64, &'static str> {
     match v {
@@ -186,7 +190,9 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 }
 
 /// The value of a run of 1 to 4 ASCII digits (every caller's: no
-/// [`num::NOT_DIGITS`]), read by the one digit reader of the crate.
+/// [`num::NOT_DIGITS`]), read by the one digit reader of the crate. An empty
+/// run would give `u32::MAX`, which `num_or_max` also uses for "no value":
+/// every caller checks the length first (only the `debug_assert` pins it).
 #[inline(always)]
 fn val(d: &[u8]) -> u32 {
     debug_assert!((1..=4).contains(&d.len()) && num::all_digits(d));
