@@ -115,29 +115,20 @@ impl<'a> Iterator for Entries<'a> {
             .and_then(|(k, r)| field(r).map(|(v, r)| (k, v, r)));
         // Every error ends the iteration: `rest` is cleared in one place.
         self.rest = "";
-        let Some((key, val, rest)) = parsed else {
-            return Some(Err(malformed()));
+        // A malformed entry, or an unknown tag: one error for both.
+        let (key, val, rest, value) = match parsed.and_then(|(k, v, r)| value_of(tag, v).map(|x| (k, v, r, x))) {
+            Some(p) => p,
+            None => return Some(Err(malformed())),
         };
-        let value = match tag {
-            b's' => RawValue::Str(val),
-            b'n' => RawValue::NumText(val),
-            b'b' => RawValue::Bool(*val == *"true"),
-            b'u' => RawValue::Absent,
-            // An invalid date is NaN: the timestamp rules then say what is wrong.
-            b'd' => RawValue::Date(crate::core::num::int_text(val)),
-            b'N' => RawValue::Other("NaN or an infinity"),
-            b'o' => RawValue::Object,
-            b'a' => RawValue::Array,
-            b'f' => RawValue::Other("a function"),
-            b'y' => RawValue::Other("a symbol"),
-            b'i' => RawValue::Other("a BigInt (use Number(value))"),
-            b'p' => {
+        let value = match value {
+            Tagged::Value(v) => v,
+            Tagged::Default => {
                 self.rest = rest;
                 return Some(Ok(Entry::Default(key, val)));
             }
             // The shell writes a short type name after `X` (`a number`,
             // `null`...), the message after `!`: one error built for both.
-            b'X' | b'!' => {
+            Tagged::Refused => {
                 let mut m = String::from(if tag == b'X' {
                     "the properties must be an object, not "
                 } else {
@@ -146,18 +137,51 @@ impl<'a> Iterator for Entries<'a> {
                 push_truncated(&mut m, val, 200);
                 return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
             }
-            b'K' => {
+            Tagged::SymbolKey => {
                 return Some(Err(Error::field(
                     ErrorCode::InvalidPropertyName,
                     key,
                     "is a Symbol key: property names must be strings",
                 )))
             }
-            _ => return Some(Err(malformed())),
         };
         self.rest = rest;
         Some(Ok(Entry::Prop(key, value)))
     }
+}
+
+/// What an entry's tag makes of it.
+enum Tagged<'a> {
+    /// A caller's property of this value.
+    Value(RawValue<'a>),
+    /// `p`: a value the environment fills.
+    Default,
+    /// `X` or `!`: the properties are no object, or reading them threw.
+    Refused,
+    /// `K`: a symbol key.
+    SymbolKey,
+}
+
+/// The meaning of tag `tag` with value text `val`; `None` for an unknown tag.
+fn value_of(tag: u8, val: &str) -> Option<Tagged<'_>> {
+    Some(Tagged::Value(match tag {
+        b's' => RawValue::Str(val),
+        b'n' => RawValue::NumText(val),
+        b'b' => RawValue::Bool(*val == *"true"),
+        b'u' => RawValue::Absent,
+        // An invalid date is NaN: the timestamp rules then say what is wrong.
+        b'd' => RawValue::Date(crate::core::num::int_text(val)),
+        b'N' => RawValue::Other("NaN or an infinity"),
+        b'o' => RawValue::Object,
+        b'a' => RawValue::Array,
+        b'f' => RawValue::Other("a function"),
+        b'y' => RawValue::Other("a symbol"),
+        b'i' => RawValue::Other("a BigInt (use Number(value))"),
+        b'p' => return Some(Tagged::Default),
+        b'X' | b'!' => return Some(Tagged::Refused),
+        b'K' => return Some(Tagged::SymbolKey),
+        _ => return None,
+    }))
 }
 
 /// The message of a `!` entry, when `s` starts with one: the shell caught
