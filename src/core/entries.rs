@@ -73,29 +73,24 @@ fn field(s: &str) -> Option<(&str, &str)> {
         }
         len = len * 10 + usize::from(c - b'0');
     }
-    // Count UTF-16 units from byte `i`: a lead byte of 4 (F0..) is a pair,
-    // continuation bytes count nothing.
+    // Count UTF-16 units from byte `i`, a character at a time (`s` is
+    // UTF-8: `i` starts one): its lead byte gives its length in bytes, and
+    // one of 4 bytes (F0..) is a surrogate pair.
     let mut end = i;
     let mut units = 0;
     while units < len {
         let c = *b.get(end)?;
-        units += match c {
-            0x80..=0xBF => 0,
-            0xF0..=0xFF => 2,
-            _ => 1,
-        };
-        end += 1;
+        let four = usize::from(c >= 0xF0);
+        units += 1 + four;
+        end += 1 + usize::from(c >= 0xC0) + usize::from(c >= 0xE0) + four;
     }
-    while b.get(end).is_some_and(|c| (0x80..=0xBF).contains(c)) {
-        end += 1;
-    }
-    if units != len {
+    if units != len || end > b.len() {
         return None;
     }
     debug_assert!(s.is_char_boundary(i) && s.is_char_boundary(end));
-    // SAFETY: `i` follows an ASCII `:`; `end` only ever steps past a byte
-    // that `get` found (so it is at most the length), and past every
-    // continuation byte after the counted units: both are char boundaries.
+    // SAFETY: `i` follows an ASCII `:` and `end` steps from it a whole
+    // character at a time, never past the end (checked above): both are
+    // char boundaries.
     unsafe { Some((s.get_unchecked(i..end), s.get_unchecked(end..))) }
 }
 
@@ -240,7 +235,17 @@ pub(crate) mod tests {
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
         for bad in [
-            "s", "s1", "s1:a", "s9:a1:b", "s1:a9:b", "z1:a1:b", "s-1:a1:b", "s2:é1:b",
+            "s",
+            "s1",
+            "s1:a",
+            "s9:a1:b",
+            "s1:a9:b",
+            "z1:a1:b",
+            "s-1:a1:b",
+            "s2:é1:b",
+            "s1:😀1:b",
+            "s3:😀1:b",
+            "s1:a2:é",
         ] {
             let r: Vec<_> = parse(bad).collect();
             assert!(r.iter().any(|e| e.is_err()), "{bad}");
