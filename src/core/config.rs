@@ -354,30 +354,31 @@ impl Config {
     fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
         let (s, n, b) = match v {
             RawValue::Absent => return Ok(()),
-            RawValue::Str(s) => (Some(s), f64::NAN, None),
-            RawValue::Num(n) => (None, n, None),
+            RawValue::Str(s) => (s, f64::NAN, None),
+            RawValue::Num(n) => ("", n, None),
             RawValue::NumText(t) if field == Field::SampleRate => {
                 self.sample_rate = Some(privacy::parse_rate(t)?);
                 return Ok(());
             }
-            RawValue::NumText(t) => (None, num::int_text(t), None),
-            RawValue::Bool(b) => (None, f64::NAN, Some(b)),
-            _ => (None, f64::NAN, None),
+            RawValue::NumText(t) => ("", num::int_text(t), None),
+            RawValue::Bool(b) => ("", f64::NAN, Some(b)),
+            _ => ("", f64::NAN, None),
         };
+        // `s` is the string given, empty for any other value: every option
+        // that takes a string refuses an empty one.
         let kind = field.kind();
-        let text = s.filter(|s| !s.is_empty());
         let ok = match kind {
-            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && matches!(b, Some(false))),
+            Kind::Text(_) => !s.is_empty() || (field == Field::SessionDua && matches!(b, Some(false))),
             Kind::Flag => b.is_some(),
             Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
-            Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s.unwrap_or_default()) {
+            Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s) {
                 Some(f) => {
                     self.body_format = f;
                     return Ok(());
                 }
                 None => false,
             },
-            Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
+            Kind::Choice(_) => b.is_some() || *s == *"history",
             // A number comes as its text to `parse` (the entries form's `n`)
             // and is read by `set` itself: any other value is refused.
             Kind::Rate => return Err(privacy::bad_rate()),
@@ -406,7 +407,7 @@ impl Config {
         };
         if let Some(slot) = text_slot {
             slot.clear();
-            slot.push_str(text.unwrap_or_default());
+            slot.push_str(s);
             return Ok(());
         }
         let flag_slot = match field {
