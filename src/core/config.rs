@@ -370,7 +370,8 @@ impl Config {
         let ok = match kind {
             Kind::Text(_) => !s.is_empty() || (field == Field::SessionDua && matches!(b, Some(false))),
             Kind::Flag => b.is_some(),
-            Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
+            // In range (so not NaN, not infinite), and whole.
+            Kind::Whole(min, max, ..) => n >= f64::from(min) && n <= f64::from(max) && n == (n as u64) as f64,
             Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s) {
                 Some(f) => {
                     self.body_format = f;
