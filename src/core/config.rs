@@ -352,17 +352,13 @@ impl Config {
     /// read as an integer (other text becomes NaN, which every numeric
     /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`].
     fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
-        let (s, n, b) = match v {
+        let (s, t, n, b) = match v {
             RawValue::Absent => return Ok(()),
-            RawValue::Str(s) => (s, f64::NAN, None),
-            RawValue::Num(n) => ("", n, None),
-            RawValue::NumText(t) if field == Field::SampleRate => {
-                self.sample_rate = Some(privacy::parse_rate(t)?);
-                return Ok(());
-            }
-            RawValue::NumText(t) => ("", num::int_text(t), None),
-            RawValue::Bool(b) => ("", f64::NAN, Some(b)),
-            _ => ("", f64::NAN, None),
+            RawValue::Str(s) => (s, "", f64::NAN, None),
+            RawValue::Num(n) => ("", "", n, None),
+            RawValue::NumText(t) => ("", t, num::int_text(t), None),
+            RawValue::Bool(b) => ("", "", f64::NAN, Some(b)),
+            _ => ("", "", f64::NAN, None),
         };
         // `s` is the string given, empty for any other value: every option
         // that takes a string refuses an empty one.
@@ -380,9 +376,13 @@ impl Config {
                 None => false,
             },
             Kind::Choice(_) => b.is_some() || *s == *"history",
-            // A number comes as its text to `parse` (the entries form's `n`)
-            // and is read by `set` itself: any other value is refused.
-            Kind::Rate => return Err(privacy::bad_rate()),
+            // A number comes as its text `t` to `parse` (the entries form's
+            // `n`; `set` reads a number itself): any other value, whose `t`
+            // is empty, is refused by `parse_rate` too.
+            Kind::Rate => {
+                self.sample_rate = Some(privacy::parse_rate(t)?);
+                return Ok(());
+            }
         };
         if !ok {
             // Written straight after the error's `"name": ` (no message
