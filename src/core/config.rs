@@ -396,14 +396,16 @@ impl Config {
         let whole = n as u64;
         // Grouped by the type of the field, so that each type's store is
         // written once; a text option's string is copied into the field's
-        // own buffer (one copy for the six of them).
+        // own buffer (one copy for the six of them); an optional one is
+        // given a new empty string by Option::insert (no get_or_insert_with
+        // instance).
         let text_slot = match field {
             Field::AppKey => Some(&mut self.app_key),
             Field::Endpoint => Some(&mut self.endpoint),
             Field::StorageKey => Some(&mut self.storage_key),
-            Field::UserId => Some(self.user_id.get_or_insert_with(String::new)),
-            Field::SessionDua => Some(self.session_dua.get_or_insert_with(String::new)),
-            Field::SessionIp => Some(self.session_ip.get_or_insert_with(String::new)),
+            Field::UserId => Some(self.user_id.insert(String::new())),
+            Field::SessionDua => Some(self.session_dua.insert(String::new())),
+            Field::SessionIp => Some(self.session_ip.insert(String::new())),
             _ => None,
         };
         if let Some(slot) = text_slot {
