@@ -62,17 +62,23 @@ fn field(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     let mut len = 0usize;
     let mut i = 0;
+    // 1 to 10 digits, then `:`.
     loop {
         let c = *b.get(i)?;
-        i += 1;
-        if c == b':' && i > 1 {
+        if c == b':' {
             break;
         }
-        if !c.is_ascii_digit() || i > 10 {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 || i >= 10 {
             return None;
         }
-        len = len * 10 + usize::from(c - b'0');
+        len = len * 10 + usize::from(d);
+        i += 1;
     }
+    if i == 0 {
+        return None;
+    }
+    i += 1;
     // Count UTF-16 units from byte `i`, a character at a time (`s` is
     // UTF-8: `i` starts one): its lead byte gives its length in bytes, and
     // one of 4 bytes (F0..) is a surrogate pair.
