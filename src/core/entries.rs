@@ -256,6 +256,13 @@ pub(crate) mod tests {
             let r: Vec<_> = parse(bad).collect();
             assert!(r.iter().any(|e| e.is_err()), "{bad}");
         }
+        // A length is 1 to 10 digits.
+        assert_eq!(
+            parse("s0000000001:a1:b").next(),
+            Some(Ok(Entry::Prop("a", RawValue::Str("b"))))
+        );
+        assert!(parse("s00000000001:a1:b").next().unwrap().is_err());
+        assert!(parse("s:1:b").next().unwrap().is_err());
         let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
         let t = write('!', "", "boom");
