@@ -352,35 +352,37 @@ impl Config {
     /// read as an integer (other text becomes NaN, which every numeric
     /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`].
     fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
-        let (s, n, b) = match v {
+        let (s, t, n, b) = match v {
             RawValue::Absent => return Ok(()),
-            RawValue::Str(s) => (Some(s), f64::NAN, None),
-            RawValue::Num(n) => (None, n, None),
-            RawValue::NumText(t) if field == Field::SampleRate => {
-                self.sample_rate = Some(privacy::parse_rate(t)?);
-                return Ok(());
-            }
-            RawValue::NumText(t) => (None, num::int_text(t), None),
-            RawValue::Bool(b) => (None, f64::NAN, Some(b)),
-            _ => (None, f64::NAN, None),
+            RawValue::Str(s) => (s, "", f64::NAN, None),
+            RawValue::Num(n) => ("", "", n, None),
+            RawValue::NumText(t) => ("", t, num::int_text(t), None),
+            RawValue::Bool(b) => ("", "", f64::NAN, Some(b)),
+            _ => ("", "", f64::NAN, None),
         };
+        // `s` is the string given, empty for any other value: every option
+        // that takes a string refuses an empty one.
         let kind = field.kind();
-        let text = s.filter(|s| !s.is_empty());
         let ok = match kind {
-            Kind::Text(_) => text.is_some() || (field == Field::SessionDua && matches!(b, Some(false))),
+            Kind::Text(_) => !s.is_empty() || (field == Field::SessionDua && matches!(b, Some(false))),
             Kind::Flag => b.is_some(),
-            Kind::Whole(min, max, ..) => num::is_whole(n) && n >= f64::from(min) && n <= f64::from(max),
-            Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s.unwrap_or_default()) {
+            // In range (so not NaN, not infinite), and whole.
+            Kind::Whole(min, max, ..) => n >= f64::from(min) && n <= f64::from(max) && n == (n as u64) as f64,
+            Kind::Choice(_) if field == Field::BodyFormat => match BodyFormat::parse(s) {
                 Some(f) => {
                     self.body_format = f;
                     return Ok(());
                 }
                 None => false,
             },
-            Kind::Choice(_) => b.is_some() || matches!(s, Some("history")),
-            // A number comes as its text to `parse` (the entries form's `n`)
-            // and is read by `set` itself: any other value is refused.
-            Kind::Rate => return Err(privacy::bad_rate()),
+            Kind::Choice(_) => b.is_some() || *s == *"history",
+            // A number comes as its text `t` to `parse` (the entries form's
+            // `n`; `set` reads a number itself): any other value, whose `t`
+            // is empty, is refused by `parse_rate` too.
+            Kind::Rate => {
+                self.sample_rate = Some(privacy::parse_rate(t)?);
+                return Ok(());
+            }
         };
         if !ok {
             // Written straight after the error's `"name": ` (no message
@@ -394,19 +396,21 @@ impl Config {
         let whole = n as u64;
         // Grouped by the type of the field, so that each type's store is
         // written once; a text option's string is copied into the field's
-        // own buffer (one copy for the six of them).
+        // own buffer (one copy for the six of them); an optional one is
+        // given a new empty string by Option::insert (no get_or_insert_with
+        // instance).
         let text_slot = match field {
             Field::AppKey => Some(&mut self.app_key),
             Field::Endpoint => Some(&mut self.endpoint),
             Field::StorageKey => Some(&mut self.storage_key),
-            Field::UserId => Some(self.user_id.get_or_insert_with(String::new)),
-            Field::SessionDua => Some(self.session_dua.get_or_insert_with(String::new)),
-            Field::SessionIp => Some(self.session_ip.get_or_insert_with(String::new)),
+            Field::UserId => Some(self.user_id.insert(String::new())),
+            Field::SessionDua => Some(self.session_dua.insert(String::new())),
+            Field::SessionIp => Some(self.session_ip.insert(String::new())),
             _ => None,
         };
         if let Some(slot) = text_slot {
             slot.clear();
-            slot.push_str(text.unwrap_or_default());
+            slot.push_str(s);
             return Ok(());
         }
         let flag_slot = match field {
@@ -698,6 +702,10 @@ mod tests {
             ("batchSize", OptValue::Num(0.0)),
             ("batchSize", OptValue::Num(301.0)),
             ("batchSize", OptValue::Num(1.5)),
+            ("batchSize", OptValue::Num(f64::NAN)),
+            ("maxQueueSize", OptValue::Num(f64::INFINITY)),
+            ("maxRetries", OptValue::Num(f64::NEG_INFINITY)),
+            ("sessionTimeoutMs", OptValue::Num(1e300)),
             ("batchSize", s("10")),
             ("flushIntervalMs", OptValue::Num(-1.0)),
             ("maxQueueSize", OptValue::Num(0.0)),

@@ -62,40 +62,41 @@ fn field(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     let mut len = 0usize;
     let mut i = 0;
+    // 1 to 10 digits, then `:`.
     loop {
         let c = *b.get(i)?;
-        i += 1;
-        if c == b':' && i > 1 {
+        if c == b':' {
             break;
         }
-        if !c.is_ascii_digit() || i > 10 {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 || i >= 10 {
             return None;
         }
-        len = len * 10 + usize::from(c - b'0');
+        len = len * 10 + usize::from(d);
+        i += 1;
     }
-    // Count UTF-16 units from byte `i`: a lead byte of 4 (F0..) is a pair,
-    // continuation bytes count nothing.
+    if i == 0 {
+        return None;
+    }
+    i += 1;
+    // Count UTF-16 units from byte `i`, a character at a time (`s` is
+    // UTF-8: `i` starts one): its lead byte gives its length in bytes, and
+    // one of 4 bytes (F0..) is a surrogate pair.
     let mut end = i;
     let mut units = 0;
     while units < len {
         let c = *b.get(end)?;
-        units += match c {
-            0x80..=0xBF => 0,
-            0xF0..=0xFF => 2,
-            _ => 1,
-        };
-        end += 1;
+        let four = usize::from(c >= 0xF0);
+        units += 1 + four;
+        end += 1 + usize::from(c >= 0xC0) + usize::from(c >= 0xE0) + four;
     }
-    while b.get(end).is_some_and(|c| (0x80..=0xBF).contains(c)) {
-        end += 1;
-    }
-    if units != len {
+    if units != len || end > b.len() {
         return None;
     }
     debug_assert!(s.is_char_boundary(i) && s.is_char_boundary(end));
-    // SAFETY: `i` follows an ASCII `:`; `end` only ever steps past a byte
-    // that `get` found (so it is at most the length), and past every
-    // continuation byte after the counted units: both are char boundaries.
+    // SAFETY: `i` follows an ASCII `:` and `end` steps from it a whole
+    // character at a time, never past the end (checked above): both are
+    // char boundaries.
     unsafe { Some((s.get_unchecked(i..end), s.get_unchecked(end..))) }
 }
 
@@ -115,29 +116,20 @@ impl<'a> Iterator for Entries<'a> {
             .and_then(|(k, r)| field(r).map(|(v, r)| (k, v, r)));
         // Every error ends the iteration: `rest` is cleared in one place.
         self.rest = "";
-        let Some((key, val, rest)) = parsed else {
-            return Some(Err(malformed()));
+        // A malformed entry, or an unknown tag: one error for both.
+        let (key, val, rest, value) = match parsed.and_then(|(k, v, r)| value_of(tag, v).map(|x| (k, v, r, x))) {
+            Some(p) => p,
+            None => return Some(Err(malformed())),
         };
-        let value = match tag {
-            b's' => RawValue::Str(val),
-            b'n' => RawValue::NumText(val),
-            b'b' => RawValue::Bool(*val == *"true"),
-            b'u' => RawValue::Absent,
-            // An invalid date is NaN: the timestamp rules then say what is wrong.
-            b'd' => RawValue::Date(crate::core::num::int_text(val)),
-            b'N' => RawValue::Other("NaN or an infinity"),
-            b'o' => RawValue::Object,
-            b'a' => RawValue::Array,
-            b'f' => RawValue::Other("a function"),
-            b'y' => RawValue::Other("a symbol"),
-            b'i' => RawValue::Other("a BigInt (use Number(value))"),
-            b'p' => {
+        let value = match value {
+            Tagged::Value(v) => v,
+            Tagged::Default => {
                 self.rest = rest;
                 return Some(Ok(Entry::Default(key, val)));
             }
             // The shell writes a short type name after `X` (`a number`,
             // `null`...), the message after `!`: one error built for both.
-            b'X' | b'!' => {
+            Tagged::Refused => {
                 let mut m = String::from(if tag == b'X' {
                     "the properties must be an object, not "
                 } else {
@@ -146,18 +138,51 @@ impl<'a> Iterator for Entries<'a> {
                 push_truncated(&mut m, val, 200);
                 return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
             }
-            b'K' => {
+            Tagged::SymbolKey => {
                 return Some(Err(Error::field(
                     ErrorCode::InvalidPropertyName,
                     key,
                     "is a Symbol key: property names must be strings",
                 )))
             }
-            _ => return Some(Err(malformed())),
         };
         self.rest = rest;
         Some(Ok(Entry::Prop(key, value)))
     }
+}
+
+/// What an entry's tag makes of it.
+enum Tagged<'a> {
+    /// A caller's property of this value.
+    Value(RawValue<'a>),
+    /// `p`: a value the environment fills.
+    Default,
+    /// `X` or `!`: the properties are no object, or reading them threw.
+    Refused,
+    /// `K`: a symbol key.
+    SymbolKey,
+}
+
+/// The meaning of tag `tag` with value text `val`; `None` for an unknown tag.
+fn value_of(tag: u8, val: &str) -> Option<Tagged<'_>> {
+    Some(Tagged::Value(match tag {
+        b's' => RawValue::Str(val),
+        b'n' => RawValue::NumText(val),
+        b'b' => RawValue::Bool(*val == *"true"),
+        b'u' => RawValue::Absent,
+        // An invalid date is NaN: the timestamp rules then say what is wrong.
+        b'd' => RawValue::Date(crate::core::num::int_text(val)),
+        b'N' => RawValue::Other("NaN or an infinity"),
+        b'o' => RawValue::Object,
+        b'a' => RawValue::Array,
+        b'f' => RawValue::Other("a function"),
+        b'y' => RawValue::Other("a symbol"),
+        b'i' => RawValue::Other("a BigInt (use Number(value))"),
+        b'p' => return Some(Tagged::Default),
+        b'X' | b'!' => return Some(Tagged::Refused),
+        b'K' => return Some(Tagged::SymbolKey),
+        _ => return None,
+    }))
 }
 
 /// The message of a `!` entry, when `s` starts with one: the shell caught
@@ -216,11 +241,28 @@ pub(crate) mod tests {
     #[test]
     fn malformed_input_is_an_error_not_a_panic() {
         for bad in [
-            "s", "s1", "s1:a", "s9:a1:b", "s1:a9:b", "z1:a1:b", "s-1:a1:b", "s2:é1:b",
+            "s",
+            "s1",
+            "s1:a",
+            "s9:a1:b",
+            "s1:a9:b",
+            "z1:a1:b",
+            "s-1:a1:b",
+            "s2:é1:b",
+            "s1:😀1:b",
+            "s3:😀1:b",
+            "s1:a2:é",
         ] {
             let r: Vec<_> = parse(bad).collect();
             assert!(r.iter().any(|e| e.is_err()), "{bad}");
         }
+        // A length is 1 to 10 digits.
+        assert_eq!(
+            parse("s0000000001:a1:b").next(),
+            Some(Ok(Entry::Prop("a", RawValue::Str("b"))))
+        );
+        assert!(parse("s00000000001:a1:b").next().unwrap().is_err());
+        assert!(parse("s:1:b").next().unwrap().is_err());
         let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
         let t = write('!', "", "boom");
