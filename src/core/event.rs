@@ -84,6 +84,9 @@ const fn length_prefixed<const N: usize>(names: &[&str]) -> [u8; N] {
 }
 
 /// Whether CoolaData reserves `key` (one of [`RESERVED`]).
+// Inlined: the shipped wasm calls it from `write_value` only, and a call
+// of its own costs more than its one copy (quick recipe).
+#[inline(always)]
 pub fn is_reserved(key: &str) -> bool {
     // Each starts with i, s or u (`all_reserved_names_refused` checks every
     // one of RESERVED): most names are told apart by their first byte,
@@ -259,6 +262,8 @@ struct Seen {
 /// Writes the event, or returns the first problem found; which of
 /// `defaults` the caller gave (see [`validate_with_defaults`]) is left in
 /// `seen.given` (so the `Result` is one word, back in a register).
+/// Inlined into its one caller, [`validate_dyn`].
+#[inline(always)]
 fn write_event<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,

@@ -74,6 +74,9 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
 
 /// Checks a JavaScript number: it must be a finite, whole, 13-digit count of
 /// milliseconds. Epoch seconds (10 digits) get a hint to multiply by 1000.
+// Inlined (as `days_from_civil`): one caller in the shipped wasm, where a
+// function of its own costs more than the one copy.
+#[inline(always)]
 pub fn parse_number(n: f64) -> Result<i64, Error> {
     let v = n as i64; // saturating; checked against `n` below
     if (0.0..1e18).contains(&n) && v as f64 == n {
@@ -122,6 +125,7 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian
 /// calendar (negative before 1970). `m` is 1-12 and `d` 1-31; the date is not
 /// checked. Exact for any year of practical use; never panics.
+#[inline(always)]
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     // Howard Hinnant's algorithm, with March as the first month of the year.
     let (m, d) = (i64::from(m), i64::from(d));
