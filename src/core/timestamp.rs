@@ -105,10 +105,10 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
 pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     // How far ahead of now (saturated: hostile values do not wrap).
     let ahead = ts.saturating_sub(now_ms);
-    let (limit, dir) = if ahead < -MAX_PAST_MS {
-        ("30 days", " in the past")
+    let end = if ahead < -MAX_PAST_MS {
+        " in the past: CoolaData's limit is 30 days"
     } else if ahead > MAX_FUTURE_MS {
-        ("1 hour", " in the future")
+        " in the future: CoolaData's limit is 1 hour"
     } else {
         return Ok(());
     };
@@ -116,9 +116,7 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     num::push_i64(&mut m, ts);
     m.push_str(" is");
     push_duration(&mut m, ahead.unsigned_abs());
-    m.push_str(dir);
-    m.push_str(": CoolaData's limit is ");
-    m.push_str(limit);
+    m.push_str(end);
     Err(Error::new(ErrorCode::TimestampOutOfWindow, m))
 }
 
