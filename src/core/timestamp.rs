@@ -237,7 +237,9 @@ fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
 }
 
 /// [`find`]'s index, `usize::MAX` for none: an index comes back from a
-/// call in a register, an `Option` through memory.
+/// call in a register, an `Option` through memory. No name is empty and
+/// [`num::eq_fold`] compares lengths first, so an empty `w` matches none,
+/// and only a `w` of three letters matches a name's first three.
 fn index_in(w: &[u8], list: &'static [u8]) -> usize {
     let mut rest = list;
     let mut i = 0;
@@ -246,7 +248,7 @@ fn index_in(w: &[u8], list: &'static [u8]) -> usize {
         let Some(n) = rest.get(..end) else {
             return usize::MAX;
         };
-        if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p)))) {
+        if num::eq_fold(w, n) || n.get(..3).is_some_and(|p| num::eq_fold(w, p)) {
             return i;
         }
         let Some(next) = rest.get(end + 1..) else {
@@ -842,6 +844,23 @@ mod tests {
     }
 
     #[test]
+    fn names_match_whole_or_by_three_letters_only() {
+        for list in [MONTHS, DAYS, ZONES] {
+            assert!(list.split(|&c| c == b',').all(|n| !n.is_empty()));
+            assert_eq!(find(b"", list), None);
+        }
+        assert_eq!(find(b"sep", MONTHS), Some(8));
+        assert_eq!(find(b"SEPTEMBER", MONTHS), Some(8));
+        for w in [&b"se"[..], b"sept", b"septembe", b"septemberx", b"u", b"utcx", b"gm"] {
+            assert_eq!(find(w, MONTHS), None, "{w:?}");
+            assert_eq!(find(w, ZONES), None, "{w:?}");
+        }
+        assert_eq!(find(b"ut", ZONES), Some(1));
+        assert_eq!(find(b"z", ZONES), Some(3));
+        assert_eq!(find(b"wed", DAYS), Some(2));
+    }
+
+    #[test]
     fn name_lists_are_ascii() {
         // push_name appends their bytes as text unchecked.
         for list in [MONTHS, DAYS, ZONES, FIELD_NAMES] {
@@ -955,7 +974,36 @@ mod tests {
         ]
     }
 
+    /// [`index_in`] before its redundant tests (empty word, three letters)
+    /// were dropped: kept to compare on generated words.
+    fn index_in_before(w: &[u8], list: &'static [u8]) -> usize {
+        let mut rest = list;
+        let mut i = 0;
+        loop {
+            let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+            let Some(n) = rest.get(..end) else {
+                return usize::MAX;
+            };
+            if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p))))
+            {
+                return i;
+            }
+            let Some(next) = rest.get(end + 1..) else {
+                return usize::MAX;
+            };
+            rest = next;
+            i += 1;
+        }
+    }
+
     proptest! {
+        #[test]
+        fn name_lookup_is_unchanged(w in "[a-zA-Z]{0,10}|(?i:jan|january|mon|monday|sep|sept|gmt|ut|utc|z|pdt)[a-z]{0,2}") {
+            for list in [MONTHS, DAYS, ZONES, FIELD_NAMES] {
+                prop_assert_eq!(index_in(w.as_bytes(), list), index_in_before(w.as_bytes(), list), "{}", w);
+            }
+        }
+
         #[test]
         fn every_format_round_trips(ms in instant(), off in offset()) {
             for (s, want) in renderings(ms, off) {
