@@ -88,13 +88,10 @@ const fn length_prefixed<const N: usize>(names: &[&str]) -> [u8; N] {
 // of its own costs more than its one copy (quick recipe).
 #[inline(always)]
 pub fn is_reserved(key: &str) -> bool {
-    // Each starts with i, s or u (`all_reserved_names_refused` checks every
-    // one of RESERVED): most names are told apart by their first byte,
-    // without the scan.
+    // No first-byte test in front of the scan: the scan steps from length
+    // to length, compares only names of the key's length, and stops at the
+    // first longer one (track() in Node: 4.94 us per call with and without).
     let k = key.as_bytes();
-    if !matches!(k.first(), Some(b'i' | b's' | b'u')) {
-        return false;
-    }
     let mut rest = RESERVED_LIST;
     while let Some((&len, names)) = rest.split_first() {
         let len = usize::from(len);
