@@ -84,14 +84,14 @@ const fn length_prefixed<const N: usize>(names: &[&str]) -> [u8; N] {
 }
 
 /// Whether CoolaData reserves `key` (one of [`RESERVED`]).
+// Inlined: the shipped wasm calls it from `write_value` only, and a call
+// of its own costs more than its one copy (quick recipe).
+#[inline(always)]
 pub fn is_reserved(key: &str) -> bool {
-    // Each starts with i, s or u (`all_reserved_names_refused` checks every
-    // one of RESERVED): most names are told apart by their first byte,
-    // without the scan.
+    // No first-byte test in front of the scan: the scan steps from length
+    // to length, compares only names of the key's length, and stops at the
+    // first longer one (track() in Node: 4.94 us per call with and without).
     let k = key.as_bytes();
-    if !matches!(k.first(), Some(b'i' | b's' | b'u')) {
-        return false;
-    }
     let mut rest = RESERVED_LIST;
     while let Some((&len, names)) = rest.split_first() {
         let len = usize::from(len);
@@ -178,6 +178,8 @@ pub fn validate_into<'a>(
 /// [`crate::core::entries`]), its `Default` entries skipped: what
 /// `validateEvent`, `encodeBatch` and the edge collector check. A malformed
 /// entry is the error, ahead of any rule the properties break.
+// Inlined: a wrapper, smaller at its two callers than as a function.
+#[inline(always)]
 pub fn validate_entries(
     out: &mut String,
     encoded: &str,
@@ -259,6 +261,8 @@ struct Seen {
 /// Writes the event, or returns the first problem found; which of
 /// `defaults` the caller gave (see [`validate_with_defaults`]) is left in
 /// `seen.given` (so the `Result` is one word, back in a register).
+/// Inlined into its one caller, [`validate_dyn`].
+#[inline(always)]
 fn write_event<'a, I>(
     out: &mut String,
     event_name: Option<RawValue<'_>>,

@@ -11,30 +11,38 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 const FORM: u8 = 1;
 const COMPONENT: u8 = 2;
 
-/// For each byte, what keeps it as it is: [`FORM`] encoding,
-/// `encodeURIComponent` ([`COMPONENT`]), both, or neither. A table: the size
-/// model reads every byte of every event. (Indexing in a const block: an
-/// out-of-range index would fail the build, not panic.)
+/// The bytes that [`FORM`] encoding keeps as they are: ASCII alphanumerics
+/// and `*-._`, a bit per byte (bytes 0-63, then 64-127) instead of a table:
+/// four constants, not 256 bytes of data. Built at compile time.
+const KEEP_FORM: [u64; 2] = bits(b"*-._");
+/// ...and what `encodeURIComponent` ([`COMPONENT`]) keeps: those and `!~'()`.
+const KEEP_COMPONENT: [u64; 2] = bits(b"*-._!~'()");
+
+/// ASCII alphanumerics and `extra` as bits (see [`KEEP_FORM`]). Run at
+/// compile time only (an index out of bounds would fail the build).
 #[allow(clippy::indexing_slicing)]
-const KEEP: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = if c.is_ascii_alphanumeric() || matches!(c, b'*' | b'-' | b'.' | b'_') {
-            FORM | COMPONENT
-        } else if matches!(c, b'!' | b'~' | b'\'' | b'(' | b')') {
-            COMPONENT
-        } else {
-            0
-        };
+const fn bits(extra: &[u8]) -> [u64; 2] {
+    let mut w = [0u64; 2];
+    let mut b = 0u8;
+    while b < 128 {
+        let mut keep = b.is_ascii_alphanumeric();
+        let mut k = 0;
+        while k < extra.len() {
+            keep |= extra[k] == b;
+            k += 1;
+        }
+        if keep {
+            w[(b / 64) as usize] |= 1 << (b % 64);
+        }
         b += 1;
     }
-    t
-};
+    w
+}
 
 fn keep(b: u8, mask: u8) -> bool {
-    KEEP.get(usize::from(b)).is_some_and(|f| f & mask != 0)
+    let w = if mask == FORM { KEEP_FORM } else { KEEP_COMPONENT };
+    let word = if b < 64 { w[0] } else { w[1] };
+    b < 128 && (word >> (b % 64)) & 1 != 0
 }
 
 fn push_escaped(out: &mut String, s: &str, mask: u8, space_plus: bool) {
@@ -106,6 +114,15 @@ pub(crate) mod tests {
             }
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn kept_bytes_are_exactly_the_unreserved_ones() {
+        for b in 0..=255u8 {
+            let form = b.is_ascii_alphanumeric() || b"*-._".contains(&b);
+            assert_eq!(keep(b, FORM), form, "{b}");
+            assert_eq!(keep(b, COMPONENT), form || b"!~'()".contains(&b), "{b}");
+        }
     }
 
     #[test]

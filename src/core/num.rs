@@ -123,6 +123,8 @@ pub fn is_whole(n: f64) -> bool {
 /// returns `false` for others: there every number arrives from JavaScript as
 /// its own shortest text ([`crate::core::event::RawValue::NumText`]), so
 /// no float formatter is needed.
+// Inlined: the shipped wasm has one caller (the event writer).
+#[inline(always)]
 pub fn push_json_number(out: &mut String, n: f64) -> bool {
     if !n.is_finite() {
         return false;

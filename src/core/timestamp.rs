@@ -74,6 +74,9 @@ pub fn parse_str(s: &str) -> Result<i64, Error> {
 
 /// Checks a JavaScript number: it must be a finite, whole, 13-digit count of
 /// milliseconds. Epoch seconds (10 digits) get a hint to multiply by 1000.
+// Inlined (as `days_from_civil`): one caller in the shipped wasm, where a
+// function of its own costs more than the one copy.
+#[inline(always)]
 pub fn parse_number(n: f64) -> Result<i64, Error> {
     let v = n as i64; // saturating; checked against `n` below
     if (0.0..1e18).contains(&n) && v as f64 == n {
@@ -102,10 +105,10 @@ pub fn parse_number(n: f64) -> Result<i64, Error> {
 pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     // How far ahead of now (saturated: hostile values do not wrap).
     let ahead = ts.saturating_sub(now_ms);
-    let (limit, dir) = if ahead < -MAX_PAST_MS {
-        ("30 days", " in the past")
+    let end = if ahead < -MAX_PAST_MS {
+        " in the past: CoolaData's limit is 30 days"
     } else if ahead > MAX_FUTURE_MS {
-        ("1 hour", " in the future")
+        " in the future: CoolaData's limit is 1 hour"
     } else {
         return Ok(());
     };
@@ -113,15 +116,14 @@ pub fn check_window(ts: i64, now_ms: i64) -> Result<(), Error> {
     num::push_i64(&mut m, ts);
     m.push_str(" is");
     push_duration(&mut m, ahead.unsigned_abs());
-    m.push_str(dir);
-    m.push_str(": CoolaData's limit is ");
-    m.push_str(limit);
+    m.push_str(end);
     Err(Error::new(ErrorCode::TimestampOutOfWindow, m))
 }
 
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian
 /// calendar (negative before 1970). `m` is 1-12 and `d` 1-31; the date is not
 /// checked. Exact for any year of practical use; never panics.
+#[inline(always)]
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     // Howard Hinnant's algorithm, with March as the first month of the year.
     let (m, d) = (i64::from(m), i64::from(d));
@@ -235,7 +237,9 @@ fn find(w: &[u8], list: &'static [u8]) -> Option<usize> {
 }
 
 /// [`find`]'s index, `usize::MAX` for none: an index comes back from a
-/// call in a register, an `Option` through memory.
+/// call in a register, an `Option` through memory. No name is empty and
+/// [`num::eq_fold`] compares lengths first, so an empty `w` matches none,
+/// and only a `w` of three letters matches a name's first three.
 fn index_in(w: &[u8], list: &'static [u8]) -> usize {
     let mut rest = list;
     let mut i = 0;
@@ -244,7 +248,7 @@ fn index_in(w: &[u8], list: &'static [u8]) -> usize {
         let Some(n) = rest.get(..end) else {
             return usize::MAX;
         };
-        if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p)))) {
+        if num::eq_fold(w, n) || n.get(..3).is_some_and(|p| num::eq_fold(w, p)) {
             return i;
         }
         let Some(next) = rest.get(end + 1..) else {
@@ -840,6 +844,23 @@ mod tests {
     }
 
     #[test]
+    fn names_match_whole_or_by_three_letters_only() {
+        for list in [MONTHS, DAYS, ZONES] {
+            assert!(list.split(|&c| c == b',').all(|n| !n.is_empty()));
+            assert_eq!(find(b"", list), None);
+        }
+        assert_eq!(find(b"sep", MONTHS), Some(8));
+        assert_eq!(find(b"SEPTEMBER", MONTHS), Some(8));
+        for w in [&b"se"[..], b"sept", b"septembe", b"septemberx", b"u", b"utcx", b"gm"] {
+            assert_eq!(find(w, MONTHS), None, "{w:?}");
+            assert_eq!(find(w, ZONES), None, "{w:?}");
+        }
+        assert_eq!(find(b"ut", ZONES), Some(1));
+        assert_eq!(find(b"z", ZONES), Some(3));
+        assert_eq!(find(b"wed", DAYS), Some(2));
+    }
+
+    #[test]
     fn name_lists_are_ascii() {
         // push_name appends their bytes as text unchecked.
         for list in [MONTHS, DAYS, ZONES, FIELD_NAMES] {
@@ -953,7 +974,36 @@ mod tests {
         ]
     }
 
+    /// [`index_in`] before its redundant tests (empty word, three letters)
+    /// were dropped: kept to compare on generated words.
+    fn index_in_before(w: &[u8], list: &'static [u8]) -> usize {
+        let mut rest = list;
+        let mut i = 0;
+        loop {
+            let end = rest.iter().position(|&c| c == b',').unwrap_or(rest.len());
+            let Some(n) = rest.get(..end) else {
+                return usize::MAX;
+            };
+            if !w.is_empty() && (num::eq_fold(w, n) || (w.len() == 3 && n.get(..3).is_some_and(|p| num::eq_fold(w, p))))
+            {
+                return i;
+            }
+            let Some(next) = rest.get(end + 1..) else {
+                return usize::MAX;
+            };
+            rest = next;
+            i += 1;
+        }
+    }
+
     proptest! {
+        #[test]
+        fn name_lookup_is_unchanged(w in "[a-zA-Z]{0,10}|(?i:jan|january|mon|monday|sep|sept|gmt|ut|utc|z|pdt)[a-z]{0,2}") {
+            for list in [MONTHS, DAYS, ZONES, FIELD_NAMES] {
+                prop_assert_eq!(index_in(w.as_bytes(), list), index_in_before(w.as_bytes(), list), "{}", w);
+            }
+        }
+
         #[test]
         fn every_format_round_trips(ms in instant(), off in offset()) {
             for (s, want) in renderings(ms, off) {
