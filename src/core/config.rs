@@ -68,6 +68,7 @@ enum Field {
 const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug ";
 
 /// The field of the option named `name`.
+#[inline(always)]
 fn field_of(name: &str) -> Option<Field> {
     let n = name.as_bytes();
     let (mut i, mut start) = (0, 0);
@@ -171,7 +172,7 @@ impl Kind {
                 num::push_u64(m, max.into());
             }
             Kind::Choice(which) => m.push_str(which),
-            // Refused by `apply` with `privacy::bad_rate` itself.
+            // Refused by `apply` through `privacy::parse_rate` (its `bad_rate`).
             Kind::Rate => {}
         }
     }

@@ -60,7 +60,9 @@ fn malformed() -> Error {
 /// bytes with `.get()`: no `str` pattern search, no slicing that could panic.
 fn field(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
-    let mut len = 0usize;
+    // u64: ten digits overflow a 32-bit usize (wasm32), which would read
+    // a length past 4,294,967,295 modulo 2^32 instead of refusing it.
+    let mut len = 0u64;
     let mut i = 0;
     // 1 to 10 digits, then `:`.
     loop {
@@ -72,7 +74,7 @@ fn field(s: &str) -> Option<(&str, &str)> {
         if d > 9 || i >= 10 {
             return None;
         }
-        len = len * 10 + usize::from(d);
+        len = len * 10 + u64::from(d);
         i += 1;
     }
     if i == 0 {
@@ -83,11 +85,11 @@ fn field(s: &str) -> Option<(&str, &str)> {
     // UTF-8: `i` starts one): its lead byte gives its length in bytes, and
     // one of 4 bytes (F0..) is a surrogate pair.
     let mut end = i;
-    let mut units = 0;
+    let mut units = 0u64;
     while units < len {
         let c = *b.get(end)?;
         let four = usize::from(c >= 0xF0);
-        units += 1 + four;
+        units += 1 + four as u64;
         end += 1 + usize::from(c >= 0xC0) + usize::from(c >= 0xE0) + four;
     }
     if units != len || end > b.len() {
@@ -263,6 +265,9 @@ pub(crate) mod tests {
         );
         assert!(parse("s00000000001:a1:b").next().unwrap().is_err());
         assert!(parse("s:1:b").next().unwrap().is_err());
+        // A ten-digit length past 2^32 is refused, not read modulo 2^32
+        // (as a 32-bit usize would: 4,294,967,297 as 1).
+        assert!(parse("s4294967297:a1:b").next().unwrap().is_err());
         let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
         let t = write('!', "", "boom");
