@@ -12,8 +12,8 @@ use wasm_bindgen::prelude::*;
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_hold, storage_list, storage_readable,
-    storage_release, storage_remove, storage_set, storage_set_context, text, threw, KIND_FUNCTION, KIND_OBJECT,
-    KIND_UNDEFINED,
+    storage_release, storage_remove, storage_set, storage_set_context, storage_write, text, threw, KIND_FUNCTION,
+    KIND_OBJECT, KIND_UNDEFINED, STORAGE_REMOVE, STORAGE_SET,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
@@ -195,15 +195,15 @@ impl Inner {
     /// Passes every waiting notice to `onError`, with no borrow held, so a
     /// callback may call the tracker again; a throwing callback is ignored.
     fn report(&self) {
-        let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) if c.report_now() => c.take_notices(),
-            _ => return,
-        };
-        self.report_all(notices);
+        self.report_if(false);
     }
 
-    /// Passes each notice to `onError` (no borrow held).
-    fn report_all(&self, notices: Vec<Error>) {
+    /// [`Inner::report`], or (`always`) every notice the core kept, due or not.
+    fn report_if(&self, always: bool) {
+        let notices = match self.core.try_borrow_mut() {
+            Ok(mut c) if always || c.report_now() => c.take_notices(),
+            _ => return,
+        };
         for n in &notices {
             self.report_one(n);
         }
@@ -351,11 +351,7 @@ impl Inner {
     fn end_of_task(&self) {
         self.scheduled.set(false);
         self.persist();
-        let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.take_notices(),
-            Err(_) => return,
-        };
-        self.report_all(notices);
+        self.report_if(true);
     }
 
     /// Writes new events to storage and removes the ones that left the
@@ -439,18 +435,20 @@ impl Inner {
         let now = now_ms();
         if gone {
             // No heartbeat is "gone" too: the page leaves no key behind.
-            storage_remove(&d.keys.heartbeat());
             d.beat_at.set(0);
             d.gone.set(true);
-        } else if d.gone.get() {
+        } else if d.gone.get() || now.saturating_sub(d.beat_at.get()) < HEARTBEAT_MS {
             // Late answers after pagehide must not bring the heartbeat back:
             // the next page load is to claim what is left.
-        } else if now.saturating_sub(d.beat_at.get()) >= HEARTBEAT_MS {
-            let mut v = String::new();
+            return;
+        }
+        let mut v = String::new();
+        if !gone {
             num::push_i64(&mut v, now);
-            storage_set(&d.keys.heartbeat(), &v);
             d.beat_at.set(now);
         }
+        // An empty value removes the key.
+        storage_write(if gone { STORAGE_REMOVE } else { STORAGE_SET }, &d.keys.heartbeat(), &v);
     }
 
     /// Takes over the stored events of tabs that are gone: they are queued
@@ -584,9 +582,9 @@ impl CoolaTracker {
         privacy::prepare(&mut cfg, page);
         let page_props = page && cfg.auto_page_properties;
 
+        let url = resolved_url(&cfg, page)?;
         let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
-        let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
         let (durable, full, stored_id) = open_storage(cfg.persist, &keys);
         let new_id = durable && stored_id.is_none();
