@@ -74,6 +74,9 @@ struct Inner {
     durable: Option<Durable>,
     /// Pending `flush()` / `shutdown()` promises.
     waiters: Cell<Vec<Waiter>>,
+    /// The waiting flushes' largest bound (only events tracked before this
+    /// sequence number are their business), `None` when none waits.
+    bound: Cell<Option<u64>>,
     /// The one callback JavaScript calls for everything, made by the
     /// shell's `bind` (see [`coola_callback`]).
     callback: JsValue,
@@ -178,8 +181,6 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
 /// A `flush()` or `shutdown()` waiting for the sends it asked for; its
 /// promise's resolve waits in JavaScript, in the same order (`waiting`).
 struct Waiter {
-    /// Only events tracked before this sequence number are its business.
-    bound: u64,
     /// The [`Inner::counts`] when it began.
     start: [u64; 3],
     /// `shutdown()`: remove timers and listeners once settled.
@@ -233,9 +234,8 @@ impl Inner {
     /// there is nothing left to send, or a request failed, waiting flushes
     /// resolve.
     fn pump(self: &Rc<Self>) {
-        let w = self.waiters.take();
-        let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
-        self.put_waiters(w);
+        let bound = self.bound.get();
+        let force = bound.is_some();
         let off = offline();
         // The request, or whether one is still in flight (one borrow).
         let (req, in_flight) = match self.core.try_borrow_mut() {
@@ -292,6 +292,7 @@ impl Inner {
     fn settle(&self) {
         let end = self.counts();
         let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
+        self.bound.set(None);
         for w in self.waiters.take() {
             if w.stop {
                 self.stop_hooks();
@@ -314,8 +315,9 @@ impl Inner {
             start[2] = start[2].saturating_sub(1);
         }
         let mut w = self.waiters.take();
-        w.push(Waiter { bound, start, stop });
+        w.push(Waiter { start, stop });
         self.put_waiters(w);
+        self.bound.set(Some(self.bound.get().map_or(bound, |b| b.max(bound))));
         let promise = waiting(&self.callback);
         self.pump();
         promise
@@ -606,6 +608,7 @@ impl CoolaTracker {
             page,
             on_error: on_error_kind == KIND_FUNCTION,
             waiters: Cell::new(Vec::new()),
+            bound: Cell::new(None),
             extra,
             durable: durable.then(|| Durable {
                 keys,
