@@ -275,12 +275,7 @@ impl Inner {
         self.report();
         // A failure that backs off ends this round (flushes resolve, a wake-up
         // is set); a refused or split batch does not hold back the rest.
-        let backing_off = self
-            .core
-            .try_borrow()
-            .map(|c| c.retry_at(now_ms()).is_some())
-            .unwrap_or(false);
-        if outcome.failed > 0 && backing_off {
+        if outcome.failed > 0 && self.core.try_borrow().is_ok_and(|c| c.retry_at(now_ms()).is_some()) {
             self.schedule_wake();
             self.settle();
         } else {
