@@ -136,12 +136,16 @@ export function error(kind, code, message, field, hasField, status, count) {
 }
 
 // flush() / shutdown(): a promise whose resolve waits on the tracker's
-// callback, in order; settled(cb, ...) resolves the oldest with its report.
-export function waiting(cb) {
-  return new Promise((r) => cb.w.push(r));
+// callback with the counts it began at (events acknowledged and failed,
+// requests made); settled(cb, ...) resolves every waiting one, in order,
+// with its report: the difference to the counts now, and what is pending.
+export function waiting(cb, s, f, r) {
+  return new Promise((ok) => cb.w.push([ok, s, f, r]));
 }
 export function settled(cb, sent, failed, pending, requests) {
-  cb.w.shift()({ sent, failed, pending, requests });
+  const w = cb.w;
+  cb.w = [];
+  for (let i = 0, x; (x = w[i++]); ) x[0]({ sent: sent - x[1], failed: failed - x[2], pending, requests: requests - x[3] });
 }
 
 // visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request

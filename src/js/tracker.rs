@@ -72,11 +72,13 @@ struct Inner {
     /// An `onError` was given (the callback keeps it, see `bind`).
     on_error: bool,
     durable: Option<Durable>,
-    /// Pending `flush()` / `shutdown()` promises.
-    waiters: Cell<Vec<Waiter>>,
-    /// The waiting flushes' largest bound (only events tracked before this
-    /// sequence number are their business), `None` when none waits.
+    /// The pending `flush()` / `shutdown()` promises' largest bound (only
+    /// events tracked before this sequence number are their business),
+    /// `None` when none waits. The promises wait in JavaScript (`waiting`),
+    /// each with the counts it began at.
     bound: Cell<Option<u64>>,
+    /// A `shutdown()` waits: timers and listeners go once they settle.
+    stopping: Cell<bool>,
     /// The one callback JavaScript calls for everything, made by the
     /// shell's `bind` (see [`coola_callback`]).
     callback: JsValue,
@@ -104,10 +106,12 @@ extern "C" {
     /// page watch of the saved choice under the callback's consent key
     /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: i32);
-    /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
-    fn waiting(cb: &JsValue) -> Promise;
-    /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
-    /// acknowledged and failed, events still queued, requests made.
+    /// A promise resolved by [`settled`]: a `flush()` or `shutdown()` that
+    /// begins at these [`Inner::counts`].
+    fn waiting(cb: &JsValue, sent: f64, failed: f64, requests: f64) -> Promise;
+    /// Resolves every [`waiting`] promise with its `FlushReport`: the
+    /// difference of the counts now (events acknowledged and failed,
+    /// requests made) to its own, and the events still queued.
     fn settled(cb: &JsValue, sent: f64, failed: f64, pending: f64, requests: f64);
 }
 
@@ -176,15 +180,6 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
             i.pump();
         }
     }
-}
-
-/// A `flush()` or `shutdown()` waiting for the sends it asked for; its
-/// promise's resolve waits in JavaScript, in the same order (`waiting`).
-struct Waiter {
-    /// The [`Inner::counts`] when it began.
-    start: [u64; 3],
-    /// `shutdown()`: remove timers and listeners once settled.
-    stop: bool,
 }
 
 #[inline(never)]
@@ -285,22 +280,15 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let end = self.counts();
-        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
-        self.bound.set(None);
-        for w in self.waiters.take() {
-            if w.stop {
-                self.stop_hooks();
-            }
-            let ([sent, failed, requests], [sent0, failed0, requests0]) = (end, w.start);
-            settled(
-                &self.callback,
-                sent.saturating_sub(sent0) as f64,
-                failed.saturating_sub(failed0) as f64,
-                pending,
-                requests.saturating_sub(requests0) as f64,
-            );
+        if self.bound.take().is_none() {
+            return;
         }
+        if self.stopping.replace(false) {
+            self.stop_hooks();
+        }
+        let [sent, failed, requests] = self.counts();
+        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
+        settled(&self.callback, sent as f64, failed as f64, pending, requests as f64);
     }
 
     fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
@@ -309,11 +297,12 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start[2] = start[2].saturating_sub(1);
         }
-        let mut w = self.waiters.take();
-        w.push(Waiter { start, stop });
-        self.put_waiters(w);
         self.bound.set(Some(self.bound.get().map_or(bound, |b| b.max(bound))));
-        let promise = waiting(&self.callback);
+        if stop {
+            self.stopping.set(true);
+        }
+        let [sent, failed, requests] = start;
+        let promise = waiting(&self.callback, sent as f64, failed as f64, requests as f64);
         self.pump();
         promise
     }
@@ -496,15 +485,6 @@ impl Inner {
         }
     }
 
-    /// Puts back the waiters taken out of their cell (which holds an
-    /// empty list meanwhile: nothing runs in between that adds one).
-    fn put_waiters(&self, w: Vec<Waiter>) {
-        let empty = self.waiters.replace(w);
-        debug_assert!(empty.capacity() == 0);
-        // The list `take` left (empty, unallocated): nothing to free.
-        core::mem::forget(empty);
-    }
-
     fn stop_hooks(&self) {
         hook(&self.callback, SLOT_ALL, -1.0, 0);
     }
@@ -602,8 +582,8 @@ impl CoolaTracker {
             core: RefCell::new(core),
             page,
             on_error: on_error_kind == KIND_FUNCTION,
-            waiters: Cell::new(Vec::new()),
             bound: Cell::new(None),
+            stopping: Cell::new(false),
             extra,
             durable: durable.then(|| Durable {
                 keys,
