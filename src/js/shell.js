@@ -136,16 +136,15 @@ export function error(kind, code, message, field, hasField, status, count) {
 }
 
 // flush() / shutdown(): a promise whose resolve waits on the tracker's
-// callback with the counts it began at (events acknowledged and failed,
+// callback, given the counts it began at (events acknowledged and failed,
 // requests made); settled(cb, ...) resolves every waiting one, in order,
-// with its report: the difference to the counts now, and what is pending.
+// with its report: the difference of the counts now to its own, and what is
+// pending.
 export function waiting(cb, s, f, r) {
-  return new Promise((ok) => cb.w.push([ok, s, f, r]));
+  return new Promise((ok) => cb.w.push((sent, failed, pending, requests) => ok({ sent: sent - s, failed: failed - f, pending, requests: requests - r })));
 }
 export function settled(cb, sent, failed, pending, requests) {
-  const w = cb.w;
-  cb.w = [];
-  for (let i = 0, x; (x = w[i++]); ) x[0]({ sent: sent - x[1], failed: failed - x[2], pending, requests: requests - x[3] });
+  while (cb.w.length) cb.w.shift()(sent, failed, pending, requests);
 }
 
 // visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request

@@ -213,13 +213,13 @@ impl Inner {
 
     /// Schedules a wake-up for when a backoff ends, replacing any earlier one.
     fn schedule_wake(self: &Rc<Self>) {
+        let now = now_ms();
         let at = match self.core.try_borrow() {
-            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now_ms()),
+            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now),
             _ => None,
         };
-        let ms = at.map_or(-1.0, |t| {
-            t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
-        });
+        // Later than now (`retry_at`): 1 ms at least.
+        let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
         hook(&self.callback, SLOT_WAKE, ms, PUMP);
     }
 
