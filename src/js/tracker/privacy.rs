@@ -434,9 +434,8 @@ impl Inner {
     /// A page view now, whatever the last one's URL (after `optIn()`).
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
-            if self.on_error {
-                report(&self.callback, e);
-            }
+            // Built already: `report` does nothing without an onError.
+            report(&self.callback, e);
         }
     }
 }
