@@ -194,7 +194,8 @@ export function get(o, k) {
 }
 
 // onError (kept on the tracker's callback by `bind`) called with error e,
-// `this` null; what it throws is ignored.
+// `this` null; what it throws is ignored, and so is the call when there is no
+// onError (calling undefined throws here).
 export function report(cb, e) {
   try {
     cb.e.call(null, e);
