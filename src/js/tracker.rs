@@ -438,14 +438,12 @@ impl Inner {
     }
 
     /// Takes over the stored events of tabs that are gone: they are queued
-    /// here, written under this tab's keys, and only then removed from theirs.
+    /// here, written under this tab's keys, and only then removed from theirs
+    /// (`server_ts`: the `serverTimestamp` option).
     #[inline(never)]
-    fn claim(&self) {
+    fn claim(&self, server_ts: bool) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
-        let Ok(server_ts) = self.core.try_borrow().map(|c| c.config().server_timestamp) else {
-            return;
-        };
         // Every key under the tracker's prefix with its value, read once
         // (one call out of the module); the core decides what to take over.
         let listing = storage_list(d.keys.prefix());
@@ -567,6 +565,7 @@ impl CoolaTracker {
         let new_id = durable && stored_id.is_none();
         let form = i32::from(cfg.body_format == BodyFormat::Form);
         let interval = cfg.flush_interval_ms;
+        let (server_ts, opt_out, signals) = (cfg.server_timestamp, cfg.opt_out, cfg.privacy_signals);
         let mut core = Tracker::with_env(cfg, s, stored_id, env, page_props);
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
@@ -601,8 +600,8 @@ impl CoolaTracker {
         if full {
             inner.storage_refused();
         }
-        inner.claim();
-        privacy::start(&inner);
+        inner.claim(server_ts);
+        privacy::start(&inner, opt_out, signals);
         // No flush timer, but other tabs must still see this one alive.
         let timer = if interval > 0 {
             Some((interval, PUMP))

@@ -133,13 +133,10 @@ pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     }
 }
 
-/// At start: opted out or in (api.md's rule), the other tabs' choices
+/// At start: opted out or in (api.md's rule: `option` and `signals` are the
+/// `optOut` and `privacySignals` options), the other tabs' choices
 /// followed, `"history"` hooked.
-pub(super) fn start(inner: &Rc<Inner>) {
-    let (option, signals) = match inner.core.try_borrow() {
-        Ok(c) => (c.config().opt_out, c.config().privacy_signals),
-        Err(_) => return,
-    };
+pub(super) fn start(inner: &Rc<Inner>, option: Option<bool>, signals: bool) {
     let saved = storage_get(&inner.extra.consent_key).and_then(|s| Choice::parse(&s));
     inner.extra.seen.set(saved);
     let signal = signals && privacy_signal();
