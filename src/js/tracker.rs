@@ -390,11 +390,14 @@ impl Inner {
     /// `localStorage` refused a write (at start or since): reported once
     /// per tracker.
     fn storage_refused(&self) {
-        if self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
-            self.report_one(&Error::new(
-                ErrorCode::StorageError,
-                "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
-            ));
+        if self.on_error && self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
+            report(
+                &self.callback,
+                fail(
+                    ErrorCode::StorageError,
+                    "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
+                ),
+            );
         }
     }
 
