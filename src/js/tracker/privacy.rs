@@ -112,7 +112,6 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 }
 
 /// Hands what [`read`] found to the core.
-#[inline(never)]
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     let before_send = given.given;
     core.set_hold(before_send);
