@@ -545,7 +545,8 @@ export function soon(cb, what) {
 // n the sequence number of the first event not written (the refused
 // write's own, or the event's after a refused context; -1 when no event is
 // left) and c 1 when the last context write held was made, 8 write v under
-// k as 1 does, a context (that only 7's answer tells apart). The tracker
+// k as 1 does, a context (that only 7's answer tells apart), 9 write the
+// time now (Date.now(), a heartbeat) under k as 1 does. The tracker
 // decides what to write with its state borrowed, and a page's wrapped
 // Storage.prototype.setItem that calls it runs only once that borrow is
 // dropped (the list is taken first: a nested hold starts its own).
@@ -575,6 +576,7 @@ export function storage(op, k, v) {
     if (first) gone = undefined;
     return f ? r + c : -1;
   }
+  if (op > 8) (op = 1), (v = "" + Date.now());
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
   if (op === 8) op = 1;
   try {

@@ -13,13 +13,12 @@ use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_hold, storage_list, storage_readable,
     storage_release, storage_remove, storage_set, storage_set_context, storage_write, text, threw, KIND_FUNCTION,
-    KIND_OBJECT, KIND_UNDEFINED, STORAGE_REMOVE, STORAGE_SET,
+    KIND_OBJECT, KIND_UNDEFINED, STORAGE_BEAT, STORAGE_REMOVE,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
-use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Tracker};
 
@@ -431,13 +430,15 @@ impl Inner {
             // the next page load is to claim what is left.
             return;
         }
-        let mut v = String::new();
         if !gone {
-            num::push_i64(&mut v, now);
             d.beat_at.set(now);
         }
-        // An empty value removes the key.
-        storage_write(if gone { STORAGE_REMOVE } else { STORAGE_SET }, &d.keys.heartbeat(), &v);
+        // The shell writes the time (its clock, as `now_ms`'s) or removes the key.
+        storage_write(
+            if gone { STORAGE_REMOVE } else { STORAGE_BEAT },
+            &d.keys.heartbeat(),
+            "",
+        );
     }
 
     /// Takes over the stored events of tabs that are gone: they are queued
