@@ -136,12 +136,15 @@ export function error(kind, code, message, field, hasField, status, count) {
 }
 
 // flush() / shutdown(): a promise whose resolve waits on the tracker's
-// callback, in order; settled(cb, ...) resolves the oldest with its report.
-export function waiting(cb) {
-  return new Promise((r) => cb.w.push(r));
+// callback, given the counts it began at (events acknowledged and failed,
+// requests made); settled(cb, ...) resolves every waiting one, in order,
+// with its report: the difference of the counts now to its own, and what is
+// pending.
+export function waiting(cb, s, f, r) {
+  return new Promise((ok) => cb.w.push((sent, failed, pending, requests) => ok({ sent: sent - s, failed: failed - f, pending, requests: requests - r })));
 }
 export function settled(cb, sent, failed, pending, requests) {
-  cb.w.shift()({ sent, failed, pending, requests });
+  while (cb.w.length) cb.w.shift()(sent, failed, pending, requests);
 }
 
 // visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request
@@ -191,7 +194,8 @@ export function get(o, k) {
 }
 
 // onError (kept on the tracker's callback by `bind`) called with error e,
-// `this` null; what it throws is ignored.
+// `this` null; what it throws is ignored, and so is the call when there is no
+// onError (calling undefined throws here).
 export function report(cb, e) {
   try {
     cb.e.call(null, e);
@@ -541,7 +545,8 @@ export function soon(cb, what) {
 // n the sequence number of the first event not written (the refused
 // write's own, or the event's after a refused context; -1 when no event is
 // left) and c 1 when the last context write held was made, 8 write v under
-// k as 1 does, a context (that only 7's answer tells apart). The tracker
+// k as 1 does, a context (that only 7's answer tells apart), 9 write the
+// time now (Date.now(), a heartbeat) under k as 1 does. The tracker
 // decides what to write with its state borrowed, and a page's wrapped
 // Storage.prototype.setItem that calls it runs only once that borrow is
 // dropped (the list is taken first: a nested hold starts its own).
@@ -571,6 +576,7 @@ export function storage(op, k, v) {
     if (first) gone = undefined;
     return f ? r + c : -1;
   }
+  if (op > 8) (op = 1), (v = "" + Date.now());
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
   if (op === 8) op = 1;
   try {

@@ -12,14 +12,13 @@ use wasm_bindgen::prelude::*;
 use super::{
     bad_option, environment, fail, flatten_event, get, js_error, kind, listed, now_ms, offline, opt_text,
     options as options_text, seed, send, short_text, soon, storage_get, storage_hold, storage_list, storage_readable,
-    storage_release, storage_remove, storage_set, storage_set_context, text, threw, KIND_FUNCTION, KIND_OBJECT,
-    KIND_UNDEFINED,
+    storage_release, storage_remove, storage_set, storage_set_context, storage_write, text, threw, KIND_FUNCTION,
+    KIND_OBJECT, KIND_UNDEFINED, STORAGE_BEAT, STORAGE_REMOVE,
 };
 use crate::core::batch::BodyFormat;
 use crate::core::claim;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
-use crate::core::num;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Tracker};
 
@@ -72,8 +71,13 @@ struct Inner {
     /// An `onError` was given (the callback keeps it, see `bind`).
     on_error: bool,
     durable: Option<Durable>,
-    /// Pending `flush()` / `shutdown()` promises.
-    waiters: Cell<Vec<Waiter>>,
+    /// The pending `flush()` / `shutdown()` promises' largest bound (only
+    /// events tracked before this sequence number are their business),
+    /// `None` when none waits. The promises wait in JavaScript (`waiting`),
+    /// each with the counts it began at.
+    bound: Cell<Option<u64>>,
+    /// A `shutdown()` waits: timers and listeners go once they settle.
+    stopping: Cell<bool>,
     /// The one callback JavaScript calls for everything, made by the
     /// shell's `bind` (see [`coola_callback`]).
     callback: JsValue,
@@ -101,10 +105,12 @@ extern "C" {
     /// page watch of the saved choice under the callback's consent key
     /// (with in-page navigation when `ms` is 1); `ms` below 0 only removes.
     pub(super) fn hook(cb: &JsValue, slot: i32, ms: f64, what: i32);
-    /// A promise resolved by [`settled`]: the next `flush()` or `shutdown()`.
-    fn waiting(cb: &JsValue) -> Promise;
-    /// Resolves the oldest [`waiting`] promise with a `FlushReport`: events
-    /// acknowledged and failed, events still queued, requests made.
+    /// A promise resolved by [`settled`]: a `flush()` or `shutdown()` that
+    /// begins at these [`Inner::counts`].
+    fn waiting(cb: &JsValue, sent: f64, failed: f64, requests: f64) -> Promise;
+    /// Resolves every [`waiting`] promise with its `FlushReport`: the
+    /// difference of the counts now (events acknowledged and failed,
+    /// requests made) to its own, and the events still queued.
     fn settled(cb: &JsValue, sent: f64, failed: f64, pending: f64, requests: f64);
 }
 
@@ -175,17 +181,6 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
     }
 }
 
-/// A `flush()` or `shutdown()` waiting for the sends it asked for; its
-/// promise's resolve waits in JavaScript, in the same order (`waiting`).
-struct Waiter {
-    /// Only events tracked before this sequence number are its business.
-    bound: u64,
-    /// The [`Inner::counts`] when it began.
-    start: [u64; 3],
-    /// `shutdown()`: remove timers and listeners once settled.
-    stop: bool,
-}
-
 #[inline(never)]
 fn busy() -> JsValue {
     fail(ErrorCode::InvalidValue, "the tracker was called from inside itself")
@@ -195,15 +190,15 @@ impl Inner {
     /// Passes every waiting notice to `onError`, with no borrow held, so a
     /// callback may call the tracker again; a throwing callback is ignored.
     fn report(&self) {
-        let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) if c.report_now() => c.take_notices(),
-            _ => return,
-        };
-        self.report_all(notices);
+        self.report_if(false);
     }
 
-    /// Passes each notice to `onError` (no borrow held).
-    fn report_all(&self, notices: Vec<Error>) {
+    /// [`Inner::report`], or (`always`) every notice the core kept, due or not.
+    fn report_if(&self, always: bool) {
+        let notices = match self.core.try_borrow_mut() {
+            Ok(mut c) if always || c.report_now() => c.take_notices(),
+            _ => return,
+        };
         for n in &notices {
             self.report_one(n);
         }
@@ -217,13 +212,13 @@ impl Inner {
 
     /// Schedules a wake-up for when a backoff ends, replacing any earlier one.
     fn schedule_wake(self: &Rc<Self>) {
+        let now = now_ms();
         let at = match self.core.try_borrow() {
-            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now_ms()),
+            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now),
             _ => None,
         };
-        let ms = at.map_or(-1.0, |t| {
-            t.saturating_sub(now_ms()).clamp(0, i64::from(u32::MAX)) as f64
-        });
+        // Later than now (`retry_at`): 1 ms at least.
+        let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
         hook(&self.callback, SLOT_WAKE, ms, PUMP);
     }
 
@@ -233,9 +228,8 @@ impl Inner {
     /// there is nothing left to send, or a request failed, waiting flushes
     /// resolve.
     fn pump(self: &Rc<Self>) {
-        let w = self.waiters.take();
-        let (force, bound) = (!w.is_empty(), w.iter().map(|w| w.bound).max());
-        self.put_waiters(w);
+        let bound = self.bound.get();
+        let force = bound.is_some();
         let off = offline();
         // The request, or whether one is still in flight (one borrow).
         let (req, in_flight) = match self.core.try_borrow_mut() {
@@ -275,12 +269,7 @@ impl Inner {
         self.report();
         // A failure that backs off ends this round (flushes resolve, a wake-up
         // is set); a refused or split batch does not hold back the rest.
-        let backing_off = self
-            .core
-            .try_borrow()
-            .map(|c| c.retry_at(now_ms()).is_some())
-            .unwrap_or(false);
-        if outcome.failed > 0 && backing_off {
+        if outcome.failed > 0 && self.core.try_borrow().is_ok_and(|c| c.retry_at(now_ms()).is_some()) {
             self.schedule_wake();
             self.settle();
         } else {
@@ -290,21 +279,15 @@ impl Inner {
 
     /// Resolves every waiting flush with its report.
     fn settle(&self) {
-        let end = self.counts();
-        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
-        for w in self.waiters.take() {
-            if w.stop {
-                self.stop_hooks();
-            }
-            let ([sent, failed, requests], [sent0, failed0, requests0]) = (end, w.start);
-            settled(
-                &self.callback,
-                sent.saturating_sub(sent0) as f64,
-                failed.saturating_sub(failed0) as f64,
-                pending,
-                requests.saturating_sub(requests0) as f64,
-            );
+        if self.bound.take().is_none() {
+            return;
         }
+        if self.stopping.replace(false) {
+            self.stop_hooks();
+        }
+        let [sent, failed, requests] = self.counts();
+        let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
+        settled(&self.callback, sent as f64, failed as f64, pending, requests as f64);
     }
 
     fn wait(self: &Rc<Self>, bound: u64, stop: bool) -> Promise {
@@ -313,10 +296,12 @@ impl Inner {
         if self.core.try_borrow().map(|c| c.in_flight()).unwrap_or(false) {
             start[2] = start[2].saturating_sub(1);
         }
-        let mut w = self.waiters.take();
-        w.push(Waiter { bound, start, stop });
-        self.put_waiters(w);
-        let promise = waiting(&self.callback);
+        self.bound.set(Some(self.bound.get().map_or(bound, |b| b.max(bound))));
+        if stop {
+            self.stopping.set(true);
+        }
+        let [sent, failed, requests] = start;
+        let promise = waiting(&self.callback, sent as f64, failed as f64, requests as f64);
         self.pump();
         promise
     }
@@ -351,11 +336,7 @@ impl Inner {
     fn end_of_task(&self) {
         self.scheduled.set(false);
         self.persist();
-        let notices = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.take_notices(),
-            Err(_) => return,
-        };
-        self.report_all(notices);
+        self.report_if(true);
     }
 
     /// Writes new events to storage and removes the ones that left the
@@ -408,11 +389,14 @@ impl Inner {
     /// `localStorage` refused a write (at start or since): reported once
     /// per tracker.
     fn storage_refused(&self) {
-        if self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
-            self.report_one(&Error::new(
-                ErrorCode::StorageError,
-                "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
-            ));
+        if self.on_error && self.durable.as_ref().is_some_and(|d| !d.warned.replace(true)) {
+            report(
+                &self.callback,
+                fail(
+                    ErrorCode::StorageError,
+                    "localStorage refused a write (quota full?): queued events are kept in memory only until it has room",
+                ),
+            );
         }
     }
 
@@ -439,29 +423,31 @@ impl Inner {
         let now = now_ms();
         if gone {
             // No heartbeat is "gone" too: the page leaves no key behind.
-            storage_remove(&d.keys.heartbeat());
             d.beat_at.set(0);
             d.gone.set(true);
-        } else if d.gone.get() {
+        } else if d.gone.get() || now.saturating_sub(d.beat_at.get()) < HEARTBEAT_MS {
             // Late answers after pagehide must not bring the heartbeat back:
             // the next page load is to claim what is left.
-        } else if now.saturating_sub(d.beat_at.get()) >= HEARTBEAT_MS {
-            let mut v = String::new();
-            num::push_i64(&mut v, now);
-            storage_set(&d.keys.heartbeat(), &v);
+            return;
+        }
+        if !gone {
             d.beat_at.set(now);
         }
+        // The shell writes the time (its clock, as `now_ms`'s) or removes the key.
+        storage_write(
+            if gone { STORAGE_REMOVE } else { STORAGE_BEAT },
+            &d.keys.heartbeat(),
+            "",
+        );
     }
 
     /// Takes over the stored events of tabs that are gone: they are queued
-    /// here, written under this tab's keys, and only then removed from theirs.
+    /// here, written under this tab's keys, and only then removed from theirs
+    /// (`server_ts`: the `serverTimestamp` option).
     #[inline(never)]
-    fn claim(&self) {
+    fn claim(&self, server_ts: bool) {
         let Some(d) = &self.durable else { return };
         let now = now_ms();
-        let Ok(server_ts) = self.core.try_borrow().map(|c| c.config().server_timestamp) else {
-            return;
-        };
         // Every key under the tracker's prefix with its value, read once
         // (one call out of the module); the core decides what to take over.
         let listing = storage_list(d.keys.prefix());
@@ -499,15 +485,6 @@ impl Inner {
         for n in stored {
             storage_remove(&d.keys.context(n));
         }
-    }
-
-    /// Puts back the waiters taken out of their cell (which holds an
-    /// empty list meanwhile: nothing runs in between that adds one).
-    fn put_waiters(&self, w: Vec<Waiter>) {
-        let empty = self.waiters.replace(w);
-        debug_assert!(empty.capacity() == 0);
-        // The list `take` left (empty, unallocated): nothing to free.
-        core::mem::forget(empty);
     }
 
     fn stop_hooks(&self) {
@@ -584,14 +561,15 @@ impl CoolaTracker {
         privacy::prepare(&mut cfg, page);
         let page_props = page && cfg.auto_page_properties;
 
+        let url = resolved_url(&cfg, page)?;
         let s: [u32; 4] = core::array::from_fn(|_| seed());
         let tab = hex_id(&s);
-        let url = resolved_url(&cfg, page)?;
         let keys = Keys::new(&cfg.storage_key, &url, &tab);
         let (durable, full, stored_id) = open_storage(cfg.persist, &keys);
         let new_id = durable && stored_id.is_none();
         let form = i32::from(cfg.body_format == BodyFormat::Form);
         let interval = cfg.flush_interval_ms;
+        let (server_ts, opt_out, signals) = (cfg.server_timestamp, cfg.opt_out, cfg.privacy_signals);
         let mut core = Tracker::with_env(cfg, s, stored_id, env, page_props);
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
@@ -607,7 +585,8 @@ impl CoolaTracker {
             core: RefCell::new(core),
             page,
             on_error: on_error_kind == KIND_FUNCTION,
-            waiters: Cell::new(Vec::new()),
+            bound: Cell::new(None),
+            stopping: Cell::new(false),
             extra,
             durable: durable.then(|| Durable {
                 keys,
@@ -625,8 +604,8 @@ impl CoolaTracker {
         if full {
             inner.storage_refused();
         }
-        inner.claim();
-        privacy::start(&inner);
+        inner.claim(server_ts);
+        privacy::start(&inner, opt_out, signals);
         // No flush timer, but other tabs must still see this one alive.
         let timer = if interval > 0 {
             Some((interval, PUMP))

@@ -75,7 +75,6 @@ impl Extras {
     /// id, the page's and the environment's properties after them, they are
     /// the same for the events of a page, and stored once per page (see
     /// `store::split_shared`).
-    #[inline(always)]
     pub(super) fn lead_defaults<'a>(
         &'a self,
         cfg: &'a Config,

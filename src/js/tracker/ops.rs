@@ -140,6 +140,13 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     let t = CoolaTracker {
         inner: Rc::clone(&held),
     };
+    // The getters of a number or a boolean return it; the others `give`.
+    let r = match op {
+        PENDING => t.pending() as f64,
+        CLOSED => f64::from(u8::from(t.closed())),
+        OPTED_OUT => f64::from(u8::from(t.opted_out())),
+        _ => 0.0,
+    };
     match op {
         // The event as shell.js's class flattened it.
         TRACK => give_result(t.track_flat(&super::text(arg(0)))),
@@ -152,10 +159,7 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         SET_PROPERTIES => give_error(t.set_properties(arg(0))),
         USER_ID => give(t.user_id()),
         SESSION_ID => give(t.session_id()),
-        PENDING => return t.pending() as f64,
-        CLOSED => return f64::from(u8::from(t.closed())),
-        OPTED_OUT => return f64::from(u8::from(t.opted_out())),
         _ => {}
     }
-    0.0
+    r
 }

@@ -112,7 +112,6 @@ pub(super) fn read(options: &JsValue) -> Result<Given, JsValue> {
 }
 
 /// Hands what [`read`] found to the core.
-#[inline(never)]
 pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     let before_send = given.given;
     core.set_hold(before_send);
@@ -133,13 +132,10 @@ pub(super) fn configure(core: &mut Tracker, given: &Given) -> Extra {
     }
 }
 
-/// At start: opted out or in (api.md's rule), the other tabs' choices
+/// At start: opted out or in (api.md's rule: `option` and `signals` are the
+/// `optOut` and `privacySignals` options), the other tabs' choices
 /// followed, `"history"` hooked.
-pub(super) fn start(inner: &Rc<Inner>) {
-    let (option, signals) = match inner.core.try_borrow() {
-        Ok(c) => (c.config().opt_out, c.config().privacy_signals),
-        Err(_) => return,
-    };
+pub(super) fn start(inner: &Rc<Inner>, option: Option<bool>, signals: bool) {
     let saved = storage_get(&inner.extra.consent_key).and_then(|s| Choice::parse(&s));
     inner.extra.seen.set(saved);
     let signal = signals && privacy_signal();
@@ -434,9 +430,8 @@ impl Inner {
     /// A page view now, whatever the last one's URL (after `optIn()`).
     fn auto_page_view_now(self: &Rc<Self>) {
         if let Err(e) = self.page_view(&JsValue::UNDEFINED) {
-            if self.on_error {
-                report(&self.callback, e);
-            }
+            // Built already: `report` does nothing without an onError.
+            report(&self.callback, e);
         }
     }
 }
