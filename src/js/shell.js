@@ -546,10 +546,11 @@ export function soon(cb, what) {
 // write's own, or the event's after a refused context; -1 when no event is
 // left) and c 1 when the last context write held was made, 8 write v under
 // k as 1 does, a context (that only 7's answer tells apart), 9 write the
-// time now (Date.now(), a heartbeat) under k as 1 does. The tracker
-// decides what to write with its state borrowed, and a page's wrapped
-// Storage.prototype.setItem that calls it runs only once that borrow is
-// dropped (the list is taken first: a nested hold starts its own).
+// time now (a heartbeat: Math.floor(Date.now()), whole ms as now_ms reads
+// it; a fraction would make other tabs take this one for gone) under k as
+// 1 does. The tracker decides what to write with its state borrowed, and a
+// page's wrapped Storage.prototype.setItem that calls it runs only once
+// that borrow is dropped (the list is taken first: a nested hold starts its own).
 // While a release runs, `gone` holds the keys removed meanwhile: a page's
 // setItem wrapper may call optOut() between two held writes, and what it
 // removed is not written back.
@@ -576,7 +577,7 @@ export function storage(op, k, v) {
     if (first) gone = undefined;
     return f ? r + c : -1;
   }
-  if (op > 8) (op = 1), (v = "" + Date.now());
+  if (op > 8) (op = 1), (v = "" + Math.floor(Date.now()));
   if (held && (op === 1 || op === 2 || op === 8)) return (held[held.length] = [op, k, v]), true;
   if (op === 8) op = 1;
   try {

@@ -98,3 +98,29 @@ test("the next tracker removes the heartbeats of tabs that died without a page h
     await page.context().close();
   }
 });
+
+test("a heartbeat is whole milliseconds even where Date.now() has a fraction", async () => {
+  // A page, harness or polyfill may make Date.now() return a fraction
+  // (performance.timeOrigin + performance.now()): other tabs read the
+  // heartbeat as digits, and would take "1764…123.5" for a gone tab and
+  // claim its events.
+  const key = "keys-fraction";
+  const page = await newPage(browser);
+  try {
+    await page.addInitScript(() => {
+      const now = Date.now;
+      Date.now = () => now() + 0.5;
+    });
+    await page.goto(`${collector.url}/unload.html?app=${key}&n=0&then=stay`);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const beats = await page.evaluate(() =>
+      Object.keys(localStorage)
+        .filter((k) => k.startsWith("coola:tab:"))
+        .map((k) => localStorage.getItem(k)),
+    );
+    assert.equal(beats.length, 1, "one heartbeat");
+    assert.match(beats[0], /^\d{13}$/, "the heartbeat is whole epoch milliseconds");
+  } finally {
+    await page.context().close();
+  }
+});
