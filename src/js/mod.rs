@@ -100,7 +100,8 @@ const STORAGE_READABLE: i32 = 5;
 const STORAGE_HOLD: i32 = 6;
 const STORAGE_RELEASE: i32 = 7;
 const STORAGE_SET_CONTEXT: i32 = 8;
-/// A write of `Date.now()` (a heartbeat) under the key, as [`STORAGE_SET`] writes.
+/// A write of the time now in whole ms (`Math.floor(Date.now())`, a
+/// heartbeat) under the key, as [`STORAGE_SET`] writes.
 const STORAGE_BEAT: i32 = 9;
 
 /// [`kind`]'s codes: undefined, null, an object (not a function, not

@@ -420,25 +420,24 @@ impl Inner {
     /// free to claim.
     fn heartbeat(&self, gone: bool) {
         let Some(d) = &self.durable else { return };
-        let now = now_ms();
-        if gone {
+        let op = if gone {
             // No heartbeat is "gone" too: the page leaves no key behind.
             d.beat_at.set(0);
             d.gone.set(true);
-        } else if d.gone.get() || now.saturating_sub(d.beat_at.get()) < HEARTBEAT_MS {
-            // Late answers after pagehide must not bring the heartbeat back:
-            // the next page load is to claim what is left.
-            return;
-        }
-        if !gone {
+            STORAGE_REMOVE
+        } else {
+            let now = now_ms();
+            // Late answers after pagehide must not bring the heartbeat back
+            // (the next page load is to claim what is left); at most one
+            // write per HEARTBEAT_MS.
+            if d.gone.get() || now.saturating_sub(d.beat_at.get()) < HEARTBEAT_MS {
+                return;
+            }
             d.beat_at.set(now);
-        }
-        // The shell writes the time (its clock, as `now_ms`'s) or removes the key.
-        storage_write(
-            if gone { STORAGE_REMOVE } else { STORAGE_BEAT },
-            &d.keys.heartbeat(),
-            "",
-        );
+            // The shell writes the time (its clock, as `now_ms`'s).
+            STORAGE_BEAT
+        };
+        storage_write(op, &d.keys.heartbeat(), "");
     }
 
     /// Takes over the stored events of tabs that are gone: they are queued
