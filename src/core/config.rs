@@ -129,6 +129,7 @@ const FIELDS: [Field; 22] = [
 ];
 
 impl Field {
+    #[inline(always)]
     fn kind(self) -> Kind {
         match self {
             Field::AppKey => Kind::Text(" (the app key CoolaData gave you)"),
@@ -153,6 +154,7 @@ impl Field {
 impl Kind {
     /// Appends what the option must be after "must be ", e.g. "a whole
     /// number of milliseconds from 0 (no timer) to 86400000".
+    #[inline(always)]
     fn push_message(self, m: &mut String) {
         match self {
             Kind::Text(more) => {
@@ -308,14 +310,16 @@ impl OptValue {
 impl Config {
     /// Reads the options bag given in the [`entries`](crate::core::entries) form (unknown names and
     /// `onError` are left to the caller), applies every option and checks the
-    /// whole with [`Config::finish`].
-    pub fn parse(encoded: &str) -> Result<Config, Error> {
+    /// whole with [`Config::finish`]. `read` gives the number a number's text
+    /// stands for, as [`privacy::parse_rate`] asks (the shell: JavaScript's
+    /// `parseFloat`; the host: [`privacy::read_number`]).
+    pub fn parse(encoded: &str, read: impl Fn(&str) -> f64) -> Result<Config, Error> {
         let mut c = Config::default();
         // The entries as events read them (the same iterator: one copy).
         let mut props = crate::core::tracker::Props::new(encoded);
         for (k, v) in &mut props {
             if let Some(field) = field_of(k) {
-                c.apply(k, field, v)?;
+                c.apply(k, field, v, &read)?;
             }
         }
         if let Some(e) = props.err {
@@ -345,14 +349,16 @@ impl Config {
             OptValue::Bool(b) => RawValue::Bool(*b),
             OptValue::Other(k) => RawValue::Other(k),
         };
-        self.apply(name, field, raw)
+        // Numbers are handled above: no text reaches `parse_rate`'s reader.
+        self.apply(name, field, raw, &|_| f64::NAN)
     }
 
     /// Applies option `name` (of `field`) as it arrived. An absent option
     /// keeps its default. Options are whole numbers, so a number's text is
     /// read as an integer (other text becomes NaN, which every numeric
-    /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`].
-    fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>) -> Result<(), Error> {
+    /// option refuses); `sampleRate`'s is read by [`privacy::parse_rate`]
+    /// with `read`.
+    fn apply(&mut self, name: &str, field: Field, v: RawValue<'_>, read: &impl Fn(&str) -> f64) -> Result<(), Error> {
         let (s, t, n, b) = match v {
             RawValue::Absent => return Ok(()),
             RawValue::Str(s) => (s, "", f64::NAN, None),
@@ -381,7 +387,7 @@ impl Config {
             // `n`; `set` reads a number itself): any other value, whose `t`
             // is empty, is refused by `parse_rate` too.
             Kind::Rate => {
-                self.sample_rate = Some(privacy::parse_rate(t)?);
+                self.sample_rate = Some(privacy::parse_rate(t, read)?);
                 return Ok(());
             }
         };
@@ -678,14 +684,17 @@ mod tests {
             write('u', "userId", ""),
         ]
         .concat();
-        let c = Config::parse(&text).unwrap();
+        let c = Config::parse(&text, privacy::read_number).unwrap();
         assert_eq!((c.batch_size, c.persist, c.user_id), (10, false, None));
         for (tag, v) in [('n', "1.5"), ('n', "-1"), ('n', "1e3"), ('s', "10"), ('o', "")] {
             let text = write('s', "appKey", "k") + &write(tag, "batchSize", v);
-            let e = Config::parse(&text).unwrap_err();
+            let e = Config::parse(&text, privacy::read_number).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("batchSize"), "{tag}{v}");
         }
-        assert_eq!(Config::parse("").unwrap_err().field.as_deref(), Some("appKey"));
+        assert_eq!(
+            Config::parse("", privacy::read_number).unwrap_err().field.as_deref(),
+            Some("appKey")
+        );
     }
 
     #[test]
@@ -816,7 +825,7 @@ mod tests {
         );
         assert_eq!(c.sample_rate, Some((0.5, "0.5".to_string())));
         let text = write('s', "appKey", "k") + &write('n', "sampleRate", "0.1") + &write('b', "autoPageViews", "true");
-        let c = Config::parse(&text).unwrap();
+        let c = Config::parse(&text, privacy::read_number).unwrap();
         assert_eq!(c.sample_rate.map(|r| r.1), Some("0.1".to_string()));
         assert_eq!(c.auto_page_views, AutoPageViews::Start);
         for (k, v) in [
@@ -832,8 +841,54 @@ mod tests {
             let e = build(&[("appKey", s("k")), (k, v.clone())]).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(k), "{k} {v:?}");
         }
-        let text = write('s', "appKey", "k") + &write('n', "sampleRate", "2");
-        assert_eq!(Config::parse(&text).unwrap_err().field.as_deref(), Some("sampleRate"));
+        // As the shell hands them over: a finite number as String(n), NaN and
+        // the infinities as `N`, a string as `s`, null as `o`. Only a JSON
+        // number from 0 to 1 is kept, with its text as it came.
+        for (tag, v, want) in [
+            ('n', "1e-7", Some(1e-7)),
+            ('n', "0", Some(0.0)),
+            ('n', "1", Some(1.0)),
+            ('n', "0.30000000000000004", Some(0.1 + 0.2)),
+            ('n', "2", None),
+            ('n', "1.0000000000000002", None),
+            ('n', "-0.5", None),
+            ('n', "1e+21", None),
+            ('N', "NaN", None),
+            ('N', "Infinity", None),
+            ('N', "-Infinity", None),
+            ('s', "0.5", None),
+            ('s', "", None),
+            ('b', "true", None),
+            ('o', "", None),
+        ] {
+            let text = write('s', "appKey", "k") + &write(tag, "sampleRate", v);
+            match (Config::parse(&text, privacy::read_number), want) {
+                (Ok(c), Some(n)) => assert_eq!(c.sample_rate, Some((n, v.to_string())), "{tag}{v}"),
+                (Err(e), None) => assert_eq!(e, privacy::bad_rate(), "{tag}{v}"),
+                (r, _) => panic!("{tag}{v}: {r:?}"),
+            }
+        }
+        // Options are applied in the order given: the first bad one is reported.
+        let text = write('s', "appKey", "k") + &write('n', "sampleRate", "2") + &write('n', "batchSize", "0");
+        assert_eq!(
+            Config::parse(&text, privacy::read_number).unwrap_err().field.as_deref(),
+            Some("sampleRate")
+        );
+        let text = write('s', "appKey", "k") + &write('n', "batchSize", "0") + &write('n', "sampleRate", "2");
+        assert_eq!(
+            Config::parse(&text, privacy::read_number).unwrap_err().field.as_deref(),
+            Some("batchSize")
+        );
+        // The reader is asked only for a number's text, and what it gives is
+        // range-checked here.
+        let text = write('s', "appKey", "k") + &write('n', "sampleRate", "0.5");
+        assert!(Config::parse(&text, |_| 1.5).is_err());
+        assert_eq!(
+            Config::parse(&text, |_| 0.25).unwrap().sample_rate,
+            Some((0.25, "0.5".to_string()))
+        );
+        let text = write('s', "appKey", "k") + &write('s', "sampleRate", "0.5");
+        assert!(Config::parse(&text, |_| unreachable!()).is_err());
     }
 
     #[test]

@@ -95,46 +95,31 @@ pub fn bad_rate() -> Error {
 }
 
 /// Reads `sampleRate` as JavaScript's `String(n)` writes it (`0.25`, `1`,
-/// `1e-7`): the rate and the JSON text to send as `sample_rate`.
+/// `1e-7`): the rate and the JSON text to send as `sample_rate`. `read` is
+/// the number the text stands for: the shell's is JavaScript's own
+/// `parseFloat`, which gives back exactly the `n` that `String(n)` wrote
+/// (so the wasm holds no second decimal reader); the host's is
+/// `str::parse`. The form (a JSON number, not negative) is checked here
+/// before `read` is called, and the range on the number it gives.
 #[inline(always)]
-pub fn parse_rate(text: &str) -> Result<(f64, String), Error> {
-    let b = text.as_bytes();
-    if !num::is_json_number(text) || matches!(b.first(), Some(b'-')) {
+pub fn parse_rate(text: &str, read: impl FnOnce(&str) -> f64) -> Result<(f64, String), Error> {
+    if !num::is_json_number(text) || matches!(text.as_bytes().first(), Some(b'-')) {
         return Err(bad_rate());
     }
-    // One pass over the bytes (the form is checked above): the mantissa's
-    // digits, then the exponent's, capped (no searcher, split or parse copy).
-    let mut value = 0f64;
-    let mut scale = 0i64;
-    let mut exp = 0i64;
-    let mut part = 0; // 0: integer digits, 1: fraction, 2: exponent
-    let mut neg = false;
-    for &c in b {
-        match c {
-            b'.' => part = 1,
-            b'e' | b'E' => part = 2,
-            b'-' => neg = true,
-            b'+' => {}
-            _ if part == 2 => exp = (exp * 10 + i64::from(c - b'0')).min(400),
-            _ => {
-                value = value * 10.0 + f64::from(c - b'0');
-                scale -= part;
-            }
-        }
-    }
-    scale += if neg { -exp } else { exp };
-    while scale < 0 {
-        value /= 10.0;
-        scale += 1;
-    }
-    while scale > 0 && value <= 1.0 {
-        value *= 10.0;
-        scale -= 1;
-    }
-    if value > 1.0 {
+    let value = read(text);
+    // NaN too (a reader that could not read it) is refused.
+    if !(0.0..=1.0).contains(&value) {
         return Err(bad_rate());
     }
     Ok((value, text.to_string()))
+}
+
+/// The host's number reader for [`parse_rate`] (and so for
+/// [`crate::core::config::Config::parse`]): `str::parse`, NaN for what it
+/// cannot read.
+#[cfg(any(test, feature = "std"))]
+pub fn read_number(text: &str) -> f64 {
+    text.parse().unwrap_or(f64::NAN)
 }
 
 /// The storage key of the saved choice (site-wide, like the anonymous id).
@@ -263,18 +248,49 @@ mod tests {
             ("1e-7", 1e-7),
             ("0.5", 0.5),
             ("5e-1", 0.5),
+            ("0.1", 0.1),
+            ("0.30000000000000004", 0.1 + 0.2),
+            ("5e-324", 5e-324),
         ] {
-            let (got, text) = parse_rate(t).unwrap();
-            assert!((got - v).abs() < 1e-12, "{t}: {got}");
+            let (got, text) = parse_rate(t, read_number).unwrap();
+            assert_eq!(got, v, "{t}");
             assert_eq!(text, t);
         }
-        for bad in ["1.5", "-0.1", "2", "1e1", "abc", "", "0x1"] {
+        for bad in [
+            "1.5",
+            "-0.1",
+            "-0",
+            "2",
+            "1e1",
+            "1.0000000000000002",
+            "abc",
+            "",
+            "0x1",
+            "NaN",
+            "Infinity",
+            ".5",
+            "+0.5",
+            "0.5 ",
+        ] {
             assert_eq!(
-                parse_rate(bad).unwrap_err().field.as_deref(),
+                parse_rate(bad, read_number).unwrap_err().field.as_deref(),
                 Some("sampleRate"),
                 "{bad}"
             );
         }
+        // The form is checked before the reader is asked: what is not a JSON
+        // number never reaches it; what the reader cannot read (NaN) or reads
+        // out of range is refused.
+        assert!(parse_rate("0.5x", |_| unreachable!()).is_err());
+        assert!(parse_rate("-1", |_| unreachable!()).is_err());
+        assert!(parse_rate("0.5", |_| f64::NAN).is_err());
+        assert!(parse_rate("0.5", |_| 1.5).is_err());
+        assert_eq!(parse_rate("0.5", |_| 0.5).unwrap(), (0.5, "0.5".to_string()));
+        assert_eq!(
+            bad_rate().message,
+            "\"sampleRate\": must be a number from 0 to 1 (the share of users kept)"
+        );
+        assert_eq!(bad_rate().code, ErrorCode::InvalidOption);
     }
 
     #[test]

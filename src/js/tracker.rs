@@ -552,7 +552,9 @@ impl CoolaTracker {
         if !matches!(on_error_kind, KIND_UNDEFINED | KIND_FUNCTION) {
             return Err(bad_option("onError", "must be a function (error) => void"));
         }
-        let mut cfg = Config::parse(&options_text(&options)).map_err(|e| js_error(&e))?;
+        // sampleRate's text (String(n)) is read back by JavaScript's own
+        // parseFloat: exactly the n it was written from.
+        let mut cfg = Config::parse(&options_text(&options), js_sys::parse_float).map_err(|e| js_error(&e))?;
         let given = privacy::read(&options)?;
 
         let env = environment();
