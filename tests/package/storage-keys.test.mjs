@@ -124,3 +124,49 @@ test("a heartbeat is whole milliseconds even where Date.now() has a fraction", a
     await page.context().close();
   }
 });
+
+test("the heartbeat: at most one write per 10 s, gone after pagehide whatever answers come late, back when the page is shown again", async () => {
+  // Other tabs claim the events of a tab whose heartbeat is gone. A page put
+  // in the back/forward cache (pagehide) removes it; an answer to a request
+  // that comes later must not write it again (the next page load is to claim
+  // what is left), and the page shown again (pageshow) is alive again.
+  const key = "keys-bfcache";
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/unload.html?app=${key}&n=0&then=stay`);
+    await page.waitForFunction(() => window.tracked, null, { timeout: 10_000 });
+    const beat = () =>
+      page.evaluate(() => {
+        const k = Object.keys(localStorage).filter((x) => x.startsWith("coola:tab:"));
+        return k.length === 1 ? localStorage.getItem(k[0]) : k.length === 0 ? null : `${k.length} keys`;
+      });
+    const first = await beat();
+    assert.match(first ?? "", /^\d{13}$/, "the tab's heartbeat, whole ms");
+    // An event sent and acknowledged within 10 s: storage is written (the
+    // event, then its removal), the heartbeat is not.
+    const sendOne = (i) =>
+      page.evaluate(async (i) => {
+        await new Promise((r) => setTimeout(r, 20));
+        window.tracker.track("beat", { i });
+        return (await window.tracker.flush()).sent;
+      }, i);
+    assert.equal(await sendOne(1), 1, "the event was acknowledged");
+    assert.equal(await beat(), first, "no second heartbeat write within 10 s");
+    // Into the back/forward cache: the heartbeat goes, and a request answered
+    // afterwards does not bring it back.
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true })));
+    assert.equal(await beat(), null, "pagehide removes the heartbeat");
+    assert.equal(await sendOne(2), 1, "a request after pagehide was acknowledged");
+    assert.equal(await beat(), null, "a late answer does not write the heartbeat again");
+    // Shown again: alive, with a fresh time.
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true })));
+    const back = await beat();
+    assert.match(back ?? "", /^\d{13}$/, "pageshow writes the heartbeat again");
+    assert.ok(Number(back) >= Number(first), "with the time now");
+    await waitFor(() => collector.events({ app: key }).filter((e) => e.event_name === "beat").length >= 2, {
+      what: "both events",
+    });
+  } finally {
+    await page.context().close();
+  }
+});
