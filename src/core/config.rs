@@ -341,12 +341,14 @@ impl Config {
         let raw = match v {
             OptValue::Absent => RawValue::Absent,
             OptValue::Str(s) => RawValue::Str(s),
+            // The number's JSON text, checked by the same rule as the
+            // options bag's (`parse_rate`), which is told the number itself.
             OptValue::Num(n) if field == Field::SampleRate => {
                 let mut t = String::new();
-                if !(0.0..=1.0).contains(n) || !num::push_json_number(&mut t, *n) {
+                if !num::push_json_number(&mut t, *n) {
                     return Err(privacy::bad_rate());
                 }
-                self.sample_rate = Some((*n, t));
+                self.sample_rate = Some(privacy::parse_rate(&t, |_| *n)?);
                 return Ok(());
             }
             OptValue::Num(n) => RawValue::Num(*n),
@@ -844,6 +846,24 @@ mod tests {
         ] {
             let e = build(&[("appKey", s("k")), (k, v.clone())]).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(k), "{k} {v:?}");
+        }
+        // The builder's numbers follow the same rule, with their JSON text.
+        for (n, want) in [
+            (1e-7, Some("1e-7")),
+            (0.0, Some("0")),
+            (-0.0, Some("0")),
+            (1.0, Some("1")),
+            (0.25, Some("0.25")),
+            (-0.5, None),
+            (1.0000000000000002, None),
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+        ] {
+            match (build(&[("appKey", s("k")), ("sampleRate", OptValue::Num(n))]), want) {
+                (Ok(c), Some(t)) => assert_eq!(c.sample_rate, Some((n, t.to_string())), "{n}"),
+                (Err(e), None) => assert_eq!(e, privacy::bad_rate(), "{n}"),
+                (r, _) => panic!("{n}: {r:?}"),
+            }
         }
         // As the shell hands them over: a finite number as String(n), NaN and
         // the infinities as `N`, a string as `s`, null as `o`. Only a JSON
