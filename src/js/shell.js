@@ -63,11 +63,12 @@ export function visitorProperties(request) {
 export class CoolaTracker {
   constructor(options) {
     this.h = call(0, 11, options);
-    this.p = inPage();
+    this.p = call(this.h, 0);
   }
   // The event is read here, before the call (see flattenEvent), with the
-  // page's properties when the tracker was made in a page (`p`, as Rust's
-  // own test of the environment): its values never cross into the module.
+  // page's URL and title when the tracker adds them (`p`: made in a page,
+  // with autoPageProperties; method 0 asks the tracker once): its values
+  // never cross into the module.
   track(eventName, properties) {
     return op(this, 1, this.h && flattenEvent(eventName, properties, this.p));
   }
@@ -120,7 +121,7 @@ if (Symbol.dispose) CoolaTracker.prototype[Symbol.dispose] = CoolaTracker.protot
 export function wrap(h) {
   const t = Object.create(CoolaTracker.prototype);
   t.h = h;
-  t.p = inPage();
+  t.p = X.coola_op(h, 0);
   return t;
 }
 

@@ -68,6 +68,9 @@ const HEARTBEAT_EVERY_MS: u32 = 30_000;
 struct Inner {
     core: RefCell<Tracker>,
     page: bool,
+    /// A page, and `autoPageProperties`: `track()` adds the page's URL and
+    /// title (shell.js's class asks once, see `PAGE_PROPERTIES` in ops.rs).
+    page_props: bool,
     /// An `onError` was given (the callback keeps it, see `bind`).
     on_error: bool,
     durable: Option<Durable>,
@@ -585,6 +588,7 @@ impl CoolaTracker {
             callback,
             core: RefCell::new(core),
             page,
+            page_props,
             on_error: on_error_kind == KIND_FUNCTION,
             bound: Cell::new(None),
             stopping: Cell::new(false),
@@ -632,7 +636,11 @@ impl CoolaTracker {
     /// Validates an event, queues it, and returns its `event_id`. Throws on
     /// bad input (nothing is queued then) and after `shutdown()`.
     pub fn track(&self, event_name: JsValue, properties: JsValue) -> Result<JsValue, JsValue> {
-        self.track_flat(&flatten_event(&event_name, &properties, i32::from(self.inner.page)))
+        self.track_flat(&flatten_event(
+            &event_name,
+            &properties,
+            i32::from(self.inner.page_props),
+        ))
     }
 
     /// [`track`](Self::track) of the event as the shell's `flattenEvent`

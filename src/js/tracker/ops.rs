@@ -40,6 +40,10 @@ fn start() {
 /// getters of a number or a boolean ([`PENDING`], [`CLOSED`],
 /// [`OPTED_OUT`]) and [`PARSE_TIMESTAMP`]'s milliseconds, whose value it
 /// returns (1 for true).
+///
+/// Whether `track()` adds the page's URL and title (a page, and
+/// `autoPageProperties`), 1 or 0: the class asks once, when made.
+const PAGE_PROPERTIES: u32 = 0;
 const TRACK: u32 = 1;
 const SET_USER_ID: u32 = 2;
 const FLUSH: u32 = 3;
@@ -145,6 +149,7 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
         PENDING => t.pending() as f64,
         CLOSED => f64::from(u8::from(t.closed())),
         OPTED_OUT => f64::from(u8::from(t.opted_out())),
+        PAGE_PROPERTIES => f64::from(u8::from(t.inner.page_props)),
         _ => 0.0,
     };
     match op {
