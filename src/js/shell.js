@@ -698,8 +698,12 @@ export function beforeSend(cb, json) {
     const r = f(event);
     if (r === null || r === false) return null;
     const out = r === undefined ? event : r;
-    if (out === null || typeof out !== "object" || Array.isArray(out)) {
-      return T("X", "", Array.isArray(out) ? "an array" : typeof out);
+    // Anything else than an event (a Promise too: beforeSend runs
+    // synchronously): the error says what came back and what may.
+    const p = typeof out === "object" && typeof out.then === "function";
+    if (p || typeof out !== "object" || Array.isArray(out)) {
+      const what = p ? "a Promise" : Array.isArray(out) ? "an array" : "a " + typeof out;
+      return T("X", "", what + " from beforeSend: return the event, null, false or undefined");
     }
     return JSON.stringify(out) === json ? undefined : props("", out);
   } catch (e) {

@@ -426,6 +426,12 @@ test("beforeSend: unchanged, changed in place, replaced, dropped with null or fa
               throw boom;
             case "invalid":
               return { ...e, cart: { a: 1 } };
+            case "number":
+              return 0;
+            case "array":
+              return [e];
+            case "async":
+              return Promise.resolve(e);
             case "reenter":
               try {
                 t.track("inner");
@@ -440,20 +446,25 @@ test("beforeSend: unchanged, changed in place, replaced, dropped with null or fa
       });
       const ids = {};
       const errors = {};
-      for (const name of ["unchanged", "in_place", "replaced", "dropped_null", "dropped_false", "throws", "invalid", "reenter"]) {
+      for (const name of ["unchanged", "in_place", "replaced", "dropped_null", "dropped_false", "throws", "invalid", "number", "array", "async", "reenter"]) {
         try {
           ids[name] = t.track(name, { secret: "s" });
         } catch (e) {
-          errors[name] = { code: e.code, field: e.field, causeIsBoom: e.cause === boom, isError: e instanceof Error };
+          errors[name] = { code: e.code, field: e.field, causeIsBoom: e.cause === boom, isError: e instanceof Error, message: e.message };
         }
       }
       await t.flush();
       return { seen, ids, errors, pending: t.pending };
     }, app);
-    assert.deepEqual(r.seen, ["unchanged", "in_place", "replaced", "dropped_null", "dropped_false", "throws", "invalid", "reenter"]);
+    assert.deepEqual(r.seen, ["unchanged", "in_place", "replaced", "dropped_null", "dropped_false", "throws", "invalid", "number", "array", "async", "reenter"]);
     assert.equal(r.ids.dropped_null, "");
     assert.equal(r.ids.dropped_false, "");
-    assert.deepEqual(r.errors.throws, { code: "before_send_failed", field: undefined, causeIsBoom: true, isError: true });
+    assert.deepEqual(r.errors.throws, { code: "before_send_failed", field: undefined, causeIsBoom: true, isError: true, message: "beforeSend threw (nothing was queued): hook bug" });
+    // What is not an event: invalid_value, saying it came from beforeSend and what it may return.
+    for (const [name, what] of [["number", "a number"], ["array", "an array"], ["async", "a Promise"]]) {
+      assert.equal(r.errors[name].code, "invalid_value", name);
+      assert.equal(r.errors[name].message, `the properties must be an object, not ${what} from beforeSend: return the event, null, false or undefined`, name);
+    }
     assert.equal(r.errors.invalid.code, "nested_property");
     assert.equal(r.errors.invalid.field, "cart");
     const got = Object.fromEntries(collector.events({ app }).map((e) => [e.event_name, e]));
