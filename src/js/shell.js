@@ -34,7 +34,7 @@ function call(h, n, a, b) {
 }
 
 function op(t, n, a, b) {
-  if (!t.h) throw new Error("this CoolaTracker was freed");
+  if (!t.h) throw error(0, "tracker_closed", "this CoolaTracker was freed", "", 0, -1, -1);
   return call(t.h, n, a, b);
 }
 

@@ -104,7 +104,7 @@ console.log(JSON.stringify({ report, errors }));
 const FREE = `
 import { CoolaTracker } from "coola-tracker";
 const [endpoint, app] = process.argv.slice(2);
-const freed = (f) => { try { f(); return "no throw"; } catch (e) { return e.constructor.name + ": " + e.message; } };
+const freed = (f) => { try { f(); return "no throw"; } catch (e) { return e.constructor.name + " " + e.code + ": " + e.message; } };
 const a = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 60000 });
 a.track("one");
 a.free();
@@ -221,10 +221,10 @@ test("free(): idempotent, a freed tracker throws, free() inside its own callback
   assert.equal(r.signal, null, "the process did not exit by itself");
   assert.equal(r.code, 0, r.stderr);
   const out = lastJson(r.stdout);
-  assert.deepEqual(out.afterFree, Array(3).fill("Error: this CoolaTracker was freed"));
+  assert.deepEqual(out.afterFree, Array(3).fill("Error tracker_closed: this CoolaTracker was freed"));
   assert.equal(out.id, "string", "track() returned its event_id though beforeSend freed the tracker");
-  assert.equal(out.inside, "Error: this CoolaTracker was freed", "the class refuses calls once free() was asked for");
-  assert.equal(out.outside, "Error: this CoolaTracker was freed");
+  assert.equal(out.inside, "Error tracker_closed: this CoolaTracker was freed", "the class refuses calls once free() was asked for");
+  assert.equal(out.outside, "Error tracker_closed: this CoolaTracker was freed");
   assert.notEqual(out.dispose, false, "Symbol.dispose is free()");
 });
 
