@@ -72,7 +72,11 @@ export interface Cooladata {
   getConfig<K extends keyof CooladataConfig>(key: K): CooladataConfig[K];
   /** The snippet's queue protocol. */
   push(item: QueuedCall): void;
-  /** Resolves once the trackers are ready (after init); rejects when they could not start. */
+  /**
+   * Resolves once the trackers are ready (after init); rejects when they could not start, with
+   * the error (a `CoolaError`: an init without a non-empty `app_key` gives `invalid_option`,
+   * field "app_key"; a bad option the tracker refused, its own `invalid_option`).
+   */
   ready(): Promise<void>;
   /** Flushes and stops the trackers. */
   shutdown(): Promise<FlushReport>;

@@ -352,7 +352,15 @@ export function createCooladata(name = PRIMARY) {
         return;
       }
       if (!cfg || typeof cfg !== "object" || typeof cfg.app_key !== "string" || cfg.app_key === "") {
-        log("error", "init needs { app_key: string }");
+        // As when the trackers could not start: ready() rejects, the calls
+        // waiting and later ones fail (callbacks get the error).
+        failure = Object.assign(new Error("init needs { app_key: string }, not empty"), {
+          code: "invalid_option",
+          field: "app_key",
+        });
+        initialised = true;
+        log("error", failure.message);
+        drain();
         return;
       }
       initialised = true;
@@ -481,7 +489,7 @@ export function createCooladata(name = PRIMARY) {
       else if (Array.isArray(item) && typeof api[item[0]] === "function") api[item[0]](...item.slice(1));
     },
 
-    /** Resolves when the trackers are ready (after init). */
+    /** Resolves when the trackers are ready (after init); rejects when they could not start (a bad init included). */
     ready() {
       return new Promise((resolve, reject) => whenReady(resolve, reject));
     },

@@ -281,3 +281,65 @@ test("trackPageload is trackPageView named page_load: after pushState the previo
     await page.context().close();
   }
 });
+
+test("an init without an app key: ready() rejects with invalid_option (field app_key), waiting calls fail", async () => {
+  const key = "cd-badinit";
+  const page = await sitePage(function () {
+    window.results = {};
+    // The snippet's queue: trackEvent waits for the trackers.
+    cooladata.init({ app_key: "" });
+    cooladata.trackEvent("never", { n: 1 }, function (err) {
+      window.results.callback = err ? err.code + " " + err.field : "ok";
+    });
+  });
+  try {
+    await page.goto(`${collector.url}/site.html?loader=classic&app=${key}`);
+    await page.waitForFunction(() => window.results && "callback" in window.results, null, { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.results.callback), "invalid_option app_key");
+    const outcomes = await page.evaluate(async () => {
+      // What became of a promise within 2 s.
+      const settle = (p) =>
+        Promise.race([
+          p.then(
+            () => "resolved",
+            (e) => `rejected ${e instanceof Error} ${e.code} ${e.field}`,
+          ),
+          new Promise((r) => setTimeout(() => r("still pending"), 2000)),
+        ]);
+      const out = { page: await settle(window.cooladata.ready()) };
+      const { createCooladata } = await import("/pkg/cooladata.js");
+      for (const [label, args] of [
+        ["empty", [{ app_key: "" }]],
+        ["string", [""]],
+        ["none", []],
+        ["number", [{ app_key: 5 }]],
+      ]) {
+        const cd = createCooladata();
+        const before = cd.ready(); // asked before init: settles with it
+        cd.init(...args);
+        out[label] = [await settle(before), await settle(cd.ready())];
+        out[label + " flush"] = JSON.stringify(await cd.flush());
+      }
+      return out;
+    });
+    const rejected = "rejected true invalid_option app_key";
+    assert.deepEqual(outcomes, {
+      page: rejected,
+      empty: [rejected, rejected],
+      "empty flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      string: [rejected, rejected],
+      "string flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      none: [rejected, rejected],
+      "none flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      number: [rejected, rejected],
+      "number flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+    });
+    assert.ok(
+      page.consoleLines.some((l) => l.startsWith("error:") && /app_key/.test(l)),
+      `the mistake is on the console:\n${page.consoleLines.join("\n")}`,
+    );
+    assert.equal(collector.events({ app: key }).length, 0);
+  } finally {
+    await page.context().close();
+  }
+});
