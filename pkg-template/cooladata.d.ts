@@ -54,7 +54,7 @@ export interface Cooladata {
   /** Tracks an event and sends it at once (events of the same task share a request). */
   trackEvent(eventName: string, properties?: CooladataProperties, callback?: TrackCallback): void;
   trackEvent(eventName: string, callback: TrackCallback): void;
-  /** Queues an event; `flush()` sends it (page unload too, so it is not lost). */
+  /** Queues an event; `flush()` sends it (page unload too, so it is not lost). Same session as trackEvent's. */
   trackEventLater(eventName: string, properties?: CooladataProperties): void;
   /** Sends everything queued; resolves when the requests have settled. */
   flush(): Promise<FlushReport>;

@@ -343,3 +343,70 @@ test("an init without an app key: ready() rejects with invalid_option (field app
     await page.context().close();
   }
 });
+
+for (const loader of ["classic", "module"]) {
+  test(`${loader}: trackEvent's and trackEventLater's events share the visit's session, across a reload too`, async () => {
+    const key = `cd-session-${loader}`;
+    const page = await sitePage(function () {
+      var q = new URLSearchParams(location.search);
+      // No session_id given: the tracker's own session (in localStorage).
+      window.seen = [];
+      cooladata.init({
+        app_key: q.get("app"),
+        api_host: location.host,
+        user_id: "u-session",
+        tracker: {
+          beforeSend: function (e) {
+            window.seen.push(e.event_name);
+          },
+        },
+      });
+      if (q.get("step") === "2") {
+        // After the reload only trackEventLater: the stored session still applies.
+        cooladata.trackEventLater("later_after_reload");
+        cooladata.flush();
+        return;
+      }
+      // Before any trackEvent: the session starts with it.
+      cooladata.trackEventLater("later_first", { n: 1 });
+      cooladata.trackEvent("now_one");
+      cooladata.trackEventLater("later_two", { n: 2 });
+      cooladata.flush();
+    });
+    try {
+      const url = `${collector.url}/site.html?loader=${loader}&app=${key}`;
+      await page.goto(url);
+      const events = await waitFor(
+        () => {
+          const got = collector.events({ app: key });
+          return got.length >= 3 && got;
+        },
+        { what: "the three events" },
+      );
+      assert.deepEqual(names(events), ["later_first", "later_two", "now_one"]);
+      const sessions = new Set(events.map((e) => e.session_id));
+      assert.equal(sessions.size, 1, `one session: ${JSON.stringify(events.map((e) => [e.event_name, e.session_id]))}`);
+      const [session] = sessions;
+      assert.match(String(session), /^[A-Za-z0-9-]{8,64}$/);
+      assert.equal(await page.evaluate(() => window.cooladata.trackers.now.sessionId), session);
+      assert.equal(events.find((e) => e.event_name === "later_two").n, 2);
+      // The site's beforeSend sees each event once.
+      assert.deepEqual((await page.evaluate(() => window.seen)).sort(), ["later_first", "later_two", "now_one"]);
+      // Asked for its session, `now` queued nothing of trackEventLater's.
+      await waitFor(async () => (await page.evaluate(() => window.cooladata.pending)) === 0, {
+        what: "every event acknowledged (pending 0)",
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(collector.events({ app: key }).length, 3, "no event sent twice");
+
+      await page.goto(`${url}&step=2`);
+      const again = await waitFor(
+        () => collector.events({ app: key }).find((e) => e.event_name === "later_after_reload"),
+        { what: "the event after the reload" },
+      );
+      assert.equal(again.session_id, session, "the session survives the reload for trackEventLater too");
+    } finally {
+      await page.context().close();
+    }
+  });
+}
