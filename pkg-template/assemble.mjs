@@ -90,17 +90,31 @@ for (const build of ["web", "node", "edge"]) dropEncodeIntoFallback(join(out, bu
 for (const build of ["web", "edge"]) namedSnippetImports(join(out, build));
 for (const build of ["web", "edge"]) decodeWithSnippetText(join(out, build));
 
-// wasm-bindgen declares `[Symbol.dispose](): void` on its classes, which only
-// type-checks with the esnext.disposable lib: a strict project on
-// `"lib": ["es2022", "dom"]` without skipLibCheck would fail to build. The
-// method is still there at run time (where the engine has Symbol.dispose);
-// the types name `free()`, which does the same, everywhere.
-for (const to of ["web", "node"]) {
+// `using t = new CoolaTracker(...)` frees the tracker at the end of the
+// block (src/js/shell.js sets CoolaTracker.prototype[Symbol.dispose] = free
+// where the engine has Symbol.dispose). A plain `[Symbol.dispose](): void`
+// (as wasm-bindgen declares it on its own classes) only type-checks with the
+// esnext.disposable lib: a strict project on `"lib": ["es2022", "dom"]`
+// without skipLibCheck would fail to build. So the method is declared on an
+// interface merged with the class, keyed by the lib's own Symbol.dispose
+// where the lib has one (TypeScript 5.2+ with esnext.disposable or esnext,
+// or a lib that adds it), and absent where it has none.
+const DISPOSE = `/**
+ * \`using tracker = new CoolaTracker(...)\` frees the tracker at the end of the block, as
+ * \`free()\` does: \`[Symbol.dispose](): void\`, declared where the program's lib has
+ * \`Symbol.dispose\` (TypeScript 5.2+ with "esnext.disposable" or "esnext" in \`lib\`).
+ */
+export interface CoolaTracker
+  extends Record<SymbolConstructor extends { readonly dispose: symbol } ? SymbolConstructor["dispose"] : never, () => void> {}
+`;
+for (const to of ["web", "node", "edge"]) {
   const file = join(out, to, "coola_tracker.d.ts");
-  const src = readFileSync(file, "utf8");
-  const fixed = src.replace(/^\s*\[Symbol\.dispose\]\(\): void;\n/gm, "");
-  if (/Symbol\.dispose/.test(fixed)) throw new Error(`${file}: Symbol.dispose is declared in a form not handled here`);
-  writeFileSync(file, fixed);
+  let src = readFileSync(file, "utf8").replace(/^\s*\[Symbol\.dispose\]\(\): void;\n/gm, "");
+  if (/Symbol\.dispose/.test(src)) throw new Error(`${file}: Symbol.dispose is declared in a form not handled here`);
+  const at = src.indexOf("\nexport class CoolaTracker {");
+  const end = at < 0 ? -1 : src.indexOf("\n}\n", at);
+  if (end < 0) throw new Error(`${file}: no CoolaTracker class to declare [Symbol.dispose] on`);
+  writeFileSync(file, src.slice(0, end + 3) + DISPOSE + src.slice(end + 3));
 }
 
 cpSync(join(tpl, "node-index.mjs"), join(out, "node", "index.mjs"));

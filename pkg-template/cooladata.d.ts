@@ -54,7 +54,7 @@ export interface Cooladata {
   /** Tracks an event and sends it at once (events of the same task share a request). */
   trackEvent(eventName: string, properties?: CooladataProperties, callback?: TrackCallback): void;
   trackEvent(eventName: string, callback: TrackCallback): void;
-  /** Queues an event; `flush()` sends it (page unload too, so it is not lost). */
+  /** Queues an event; `flush()` sends it (page unload too, so it is not lost). Same session as trackEvent's. */
   trackEventLater(eventName: string, properties?: CooladataProperties): void;
   /** Sends everything queued; resolves when the requests have settled. */
   flush(): Promise<FlushReport>;
@@ -72,7 +72,11 @@ export interface Cooladata {
   getConfig<K extends keyof CooladataConfig>(key: K): CooladataConfig[K];
   /** The snippet's queue protocol. */
   push(item: QueuedCall): void;
-  /** Resolves once the trackers are ready (after init); rejects when they could not start. */
+  /**
+   * Resolves once the trackers are ready (after init); rejects when they could not start, with
+   * the error (a `CoolaError`: an init without a non-empty `app_key` gives `invalid_option`,
+   * field "app_key"; a bad option the tracker refused, its own `invalid_option`).
+   */
   ready(): Promise<void>;
   /** Flushes and stops the trackers. */
   shutdown(): Promise<FlushReport>;

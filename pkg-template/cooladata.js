@@ -203,6 +203,9 @@ export function createCooladata(name = PRIMARY) {
   let referrer = "";
   // True while trackPageload's page view is being tracked (see withPageload).
   let pageload = false;
+  // While trackEventLater asks `now` for the session of its event (see
+  // laterSession): what `now`'s beforeSend hands the event to.
+  let capture = null;
 
   // Runs `fn` once the trackers exist, in call order; `fail(error)` instead
   // when they could not be made.
@@ -240,13 +243,19 @@ export function createCooladata(name = PRIMARY) {
   // cooladata-js's event name, page_load: while trackPageload runs, the
   // tracker's beforeSend renames the page view, then calls the site's own
   // beforeSend (tracker.beforeSend) if it gave one. A beforeSend that is not
-  // a function is passed on for the tracker to refuse.
+  // a function is passed on for the tracker to refuse. While laterSession
+  // runs, it takes the event and drops it (the site's own is not called:
+  // `later`'s beforeSend, the site's, sees the event that is sent).
   function withPageload(opts) {
     const own = opts.beforeSend;
     if (own !== undefined && typeof own !== "function") return opts;
     return {
       ...opts,
       beforeSend: (event) => {
+        if (capture) {
+          capture(event);
+          return null;
+        }
         if (pageload && event.event_name === "page_view") event.event_name = PAGELOAD_EVENT;
         return own === undefined ? undefined : own(event);
       },
@@ -278,6 +287,8 @@ export function createCooladata(name = PRIMARY) {
       // Kept in memory only: a tracker without a timer does not refresh its
       // localStorage heartbeat, and another tab would take over (and send)
       // events it still holds.
+      // Its events take `now`'s session (see laterSession), which is the
+      // one in localStorage, shared by the site's tabs.
       b = new CoolaTracker({ ...opts, userId: a.userId, flushIntervalMs: 0, persist: false });
     } catch (e) {
       a.shutdown();
@@ -306,6 +317,28 @@ export function createCooladata(name = PRIMARY) {
       else out[k] = v;
     }
     return out;
+  }
+
+  // The properties `p` of a trackEventLater event with the session_id `now`
+  // gives it: `later` keeps its events in memory only, and so its own
+  // session, which would differ from the visit's. `now` tracks the event
+  // (validated, the session rolled over after a gap and the event counted
+  // as activity in it, as for trackEvent) and its beforeSend hands it over
+  // and drops it. No session_id when `now` would send none (sessions off,
+  // opted out, sampled out: `later` decides the same) or the event has one.
+  // Throws what `now.track` throws (what `later.track` would).
+  function laterSession(eventName, p) {
+    // props() gave an object, or what the tracker is to refuse.
+    if (typeof p !== "object" || p.session_id !== undefined) return p;
+    let seen;
+    capture = (event) => (seen = event);
+    try {
+      now.track(eventName, p);
+    } finally {
+      capture = null;
+    }
+    if (seen && seen.session_id) p.session_id = seen.session_id;
+    return p;
   }
 
   // trackEvent: everything tracked in this task goes out in one request; the
@@ -352,7 +385,15 @@ export function createCooladata(name = PRIMARY) {
         return;
       }
       if (!cfg || typeof cfg !== "object" || typeof cfg.app_key !== "string" || cfg.app_key === "") {
-        log("error", "init needs { app_key: string }");
+        // As when the trackers could not start: ready() rejects, the calls
+        // waiting and later ones fail (callbacks get the error).
+        failure = Object.assign(new Error("init needs { app_key: string }, not empty"), {
+          code: "invalid_option",
+          field: "app_key",
+        });
+        initialised = true;
+        log("error", failure.message);
+        drain();
         return;
       }
       initialised = true;
@@ -396,7 +437,7 @@ export function createCooladata(name = PRIMARY) {
     trackEventLater(eventName, properties) {
       whenReady(() => {
         try {
-          later.track(eventName, props(properties));
+          later.track(eventName, laterSession(eventName, props(properties)));
         } catch (e) {
           log("error", e.message);
         }
@@ -481,7 +522,7 @@ export function createCooladata(name = PRIMARY) {
       else if (Array.isArray(item) && typeof api[item[0]] === "function") api[item[0]](...item.slice(1));
     },
 
-    /** Resolves when the trackers are ready (after init). */
+    /** Resolves when the trackers are ready (after init); rejects when they could not start (a bad init included). */
     ready() {
       return new Promise((resolve, reject) => whenReady(resolve, reject));
     },

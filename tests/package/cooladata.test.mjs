@@ -281,3 +281,132 @@ test("trackPageload is trackPageView named page_load: after pushState the previo
     await page.context().close();
   }
 });
+
+test("an init without an app key: ready() rejects with invalid_option (field app_key), waiting calls fail", async () => {
+  const key = "cd-badinit";
+  const page = await sitePage(function () {
+    window.results = {};
+    // The snippet's queue: trackEvent waits for the trackers.
+    cooladata.init({ app_key: "" });
+    cooladata.trackEvent("never", { n: 1 }, function (err) {
+      window.results.callback = err ? err.code + " " + err.field : "ok";
+    });
+  });
+  try {
+    await page.goto(`${collector.url}/site.html?loader=classic&app=${key}`);
+    await page.waitForFunction(() => window.results && "callback" in window.results, null, { timeout: 10_000 });
+    assert.equal(await page.evaluate(() => window.results.callback), "invalid_option app_key");
+    const outcomes = await page.evaluate(async () => {
+      // What became of a promise within 2 s.
+      const settle = (p) =>
+        Promise.race([
+          p.then(
+            () => "resolved",
+            (e) => `rejected ${e instanceof Error} ${e.code} ${e.field}`,
+          ),
+          new Promise((r) => setTimeout(() => r("still pending"), 2000)),
+        ]);
+      const out = { page: await settle(window.cooladata.ready()) };
+      const { createCooladata } = await import("/pkg/cooladata.js");
+      for (const [label, args] of [
+        ["empty", [{ app_key: "" }]],
+        ["string", [""]],
+        ["none", []],
+        ["number", [{ app_key: 5 }]],
+      ]) {
+        const cd = createCooladata();
+        const before = cd.ready(); // asked before init: settles with it
+        cd.init(...args);
+        out[label] = [await settle(before), await settle(cd.ready())];
+        out[label + " flush"] = JSON.stringify(await cd.flush());
+      }
+      return out;
+    });
+    const rejected = "rejected true invalid_option app_key";
+    assert.deepEqual(outcomes, {
+      page: rejected,
+      empty: [rejected, rejected],
+      "empty flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      string: [rejected, rejected],
+      "string flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      none: [rejected, rejected],
+      "none flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+      number: [rejected, rejected],
+      "number flush": JSON.stringify({ sent: 0, failed: 0, pending: 0, requests: 0 }),
+    });
+    assert.ok(
+      page.consoleLines.some((l) => l.startsWith("error:") && /app_key/.test(l)),
+      `the mistake is on the console:\n${page.consoleLines.join("\n")}`,
+    );
+    assert.equal(collector.events({ app: key }).length, 0);
+  } finally {
+    await page.context().close();
+  }
+});
+
+for (const loader of ["classic", "module"]) {
+  test(`${loader}: trackEvent's and trackEventLater's events share the visit's session, across a reload too`, async () => {
+    const key = `cd-session-${loader}`;
+    const page = await sitePage(function () {
+      var q = new URLSearchParams(location.search);
+      // No session_id given: the tracker's own session (in localStorage).
+      window.seen = [];
+      cooladata.init({
+        app_key: q.get("app"),
+        api_host: location.host,
+        user_id: "u-session",
+        tracker: {
+          beforeSend: function (e) {
+            window.seen.push(e.event_name);
+          },
+        },
+      });
+      if (q.get("step") === "2") {
+        // After the reload only trackEventLater: the stored session still applies.
+        cooladata.trackEventLater("later_after_reload");
+        cooladata.flush();
+        return;
+      }
+      // Before any trackEvent: the session starts with it.
+      cooladata.trackEventLater("later_first", { n: 1 });
+      cooladata.trackEvent("now_one");
+      cooladata.trackEventLater("later_two", { n: 2 });
+      cooladata.flush();
+    });
+    try {
+      const url = `${collector.url}/site.html?loader=${loader}&app=${key}`;
+      await page.goto(url);
+      const events = await waitFor(
+        () => {
+          const got = collector.events({ app: key });
+          return got.length >= 3 && got;
+        },
+        { what: "the three events" },
+      );
+      assert.deepEqual(names(events), ["later_first", "later_two", "now_one"]);
+      const sessions = new Set(events.map((e) => e.session_id));
+      assert.equal(sessions.size, 1, `one session: ${JSON.stringify(events.map((e) => [e.event_name, e.session_id]))}`);
+      const [session] = sessions;
+      assert.match(String(session), /^[A-Za-z0-9-]{8,64}$/);
+      assert.equal(await page.evaluate(() => window.cooladata.trackers.now.sessionId), session);
+      assert.equal(events.find((e) => e.event_name === "later_two").n, 2);
+      // The site's beforeSend sees each event once.
+      assert.deepEqual((await page.evaluate(() => window.seen)).sort(), ["later_first", "later_two", "now_one"]);
+      // Asked for its session, `now` queued nothing of trackEventLater's.
+      await waitFor(async () => (await page.evaluate(() => window.cooladata.pending)) === 0, {
+        what: "every event acknowledged (pending 0)",
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(collector.events({ app: key }).length, 3, "no event sent twice");
+
+      await page.goto(`${url}&step=2`);
+      const again = await waitFor(
+        () => collector.events({ app: key }).find((e) => e.event_name === "later_after_reload"),
+        { what: "the event after the reload" },
+      );
+      assert.equal(again.session_id, session, "the session survives the reload for trackEventLater too");
+    } finally {
+      await page.context().close();
+    }
+  });
+}

@@ -1,7 +1,8 @@
 // TypeScript: the installed package's types, checked with `tsc --strict`
 // under the module resolution of bundlers ("bundler": Vite, webpack,
 // wrangler) and of Node ("nodenext", ESM and CommonJS). tests/types/good.ts,
-// cooladata.ts, edge.ts (and good.cts for Node) must pass; every line of
+// cooladata.ts, edge.ts (and good.cts for Node, using.ts where the lib has
+// Symbol.dispose) must pass; every line of
 // tests/types/bad.ts marked `// error: TSnnnn` must report that error, and
 // no other line may report anything.
 
@@ -19,20 +20,28 @@ before(async () => {
   const files = {};
   for (const f of readdirSync(TYPES)) if (/\.c?ts$/.test(f)) files[f] = readFileSync(join(TYPES, f), "utf8");
   app = await project(files);
-  for (const mode of Object.keys(MODES)) check(mode); // both tsc runs at once
+  for (const mode of Object.keys(MODES)) check(mode); // every tsc run at once
 });
 after(() => app?.remove());
 
 // "bundler" as Vite's and wrangler's templates set it up (skipLibCheck on);
 // "strict-lib" the same with skipLibCheck off (tsc's default) on plain
 // es2022 + dom, which checks the package's own .d.ts files without the lib of
-// Symbol.dispose; "nodenext" checks them too, with esnext.disposable in.
+// Symbol.dispose; "nodenext" checks them too, with esnext.disposable in;
+// "disposable" is "strict-lib" with esnext.disposable in: `using` of the web
+// build's types (using.ts).
 const MODES = {
   bundler: { module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: true },
   "strict-lib": { module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], skipLibCheck: false },
   nodenext: {
     module: "nodenext",
     moduleResolution: "nodenext",
+    lib: ["es2022", "esnext.disposable", "dom"],
+    skipLibCheck: false,
+  },
+  disposable: {
+    module: "esnext",
+    moduleResolution: "bundler",
     lib: ["es2022", "esnext.disposable", "dom"],
     skipLibCheck: false,
   },
@@ -64,7 +73,14 @@ async function tsc(mode, files) {
 // One tsc run per mode over every file; the tests read its errors by file.
 const runs = {};
 function check(mode) {
-  const files = ["good.ts", "cooladata.ts", "edge.ts", "bad.ts", ...(mode === "nodenext" ? ["good.cts"] : [])];
+  const files = [
+    "good.ts",
+    "cooladata.ts",
+    "edge.ts",
+    "bad.ts",
+    ...(mode === "nodenext" ? ["good.cts"] : []),
+    ...(MODES[mode].lib.includes("esnext.disposable") ? ["using.ts"] : []),
+  ];
   return (runs[mode] ??= tsc(mode, files));
 }
 
