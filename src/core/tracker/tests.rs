@@ -1120,7 +1120,7 @@ fn an_opt_out_with_regular_and_page_hide_requests_in_flight_ignores_their_answer
     assert!(t.in_flight());
     t.opt_out();
     assert!(!t.in_flight(), "nothing in flight after an opt-out");
-    t.opt_in();
+    t.opt_in(None);
     track(&mut t, T0, 9);
     let new = t.next_request(T0, false, None).unwrap();
     assert!(new.id > hide[0].id, "ids never repeat across an opt-out");
@@ -1156,7 +1156,7 @@ fn a_held_requests_late_answers_and_an_opt_out_count_nothing() {
     assert_eq!(t.on_response(r.id, T0, 200, None, false), Outcome::default());
     assert_eq!((t.pending(), t.stats().delivered), (3, 0));
     t.opt_out();
-    t.opt_in();
+    t.opt_in(None);
     track(&mut t, T0, 7);
     let n = t.next_request(T0, true, None).unwrap();
     assert_eq!(n.events, 1);
