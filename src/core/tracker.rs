@@ -189,6 +189,9 @@ pub struct Tracker {
     next_id: u64,
     stopped: bool,
     state: Lifecycle,
+    /// Closed, and not durable: a flush honours the backoff and the shell
+    /// waits it out (see [`Tracker::close`]).
+    drain: bool,
     rng: Rng,
     user_id: String,
     /// Properties the environment fills, once per tracker: name, value, and
@@ -337,6 +340,7 @@ impl Tracker {
             next_id: 1,
             stopped: false,
             state: Lifecycle::Running,
+            drain: false,
             rng,
             user_id,
             env_defaults: env.defaults,
@@ -395,8 +399,18 @@ impl Tracker {
     }
 
     /// Stops accepting events (`shutdown`). The queue can still be flushed.
-    pub fn close(&mut self) {
+    ///
+    /// A tracker that is not `durable` (no storage carries its events to a
+    /// later page: Node, a worker, a page whose storage is blocked) loses
+    /// what it does not send now, so from then on it follows the retry
+    /// policy to its end: [`Tracker::next_request`] honours a failure's
+    /// backoff even when forced, and [`Tracker::waits_out_backoff`] tells
+    /// the shell to wait for it rather than settle. A durable tracker's
+    /// shutdown ends at the first failure: its events stay stored for the
+    /// next page.
+    pub fn close(&mut self, durable: bool) {
         self.state = Lifecycle::Closed;
+        self.drain = !durable;
     }
 
     /// The sequence number the next tracked event will get; events below it

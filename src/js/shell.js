@@ -411,9 +411,9 @@ export function encode(json, form) {
 // for every kind but 0 and 3), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
-// 6 page changed). It calls the module's raw export coola_callback with the
-// tracker's handle `h` (given by hook's slot -3, right after `bind`) and
-// numbers, and leaves `text` (undefined for "") as the current call's
+// 6 page changed, 7 a draining shutdown's wake-up). It calls the module's
+// raw export coola_callback with the tracker's handle `h` (given by hook's
+// slot -3, right after `bind`) and numbers, and leaves `text` (undefined for "") as the current call's
 // argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
 // sets `h` to 0, and the callback does nothing more.
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
@@ -478,11 +478,12 @@ export function hook(cb, n, ms, what) {
   if (n >= 0 && ms >= 0) c[n] = n > 2 ? watchPage(cb.k, ms === 1, cb, what) : n > 1 ? listen(cb) : timer(n, ms, cb, what);
 }
 
-// A timer that does not keep Node alive, calling cb(what) every `ms` (or
-// once, when `once`); returns a function that cancels it.
+// A timer that does not keep Node alive (but for kind 7, a draining
+// shutdown's wake-up), calling cb(what) every `ms` (or once, when `once`);
+// returns a function that cancels it.
 function timer(once, ms, cb, what) {
   const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
-  h.unref?.();
+  what < 7 && h.unref?.();
   return () => (once ? clearTimeout : clearInterval)(h);
 }
 

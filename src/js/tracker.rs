@@ -131,6 +131,9 @@ const ONLINE: i32 = 4;
 const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: i32 = 6;
+/// A backoff's end while a `shutdown()` waits: as [`PUMP`], with a timer
+/// that keeps Node alive (see `Tracker::waits_out_backoff`).
+const DRAIN: i32 = 7;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
 /// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
@@ -222,7 +225,14 @@ impl Inner {
         };
         // Later than now (`retry_at`): 1 ms at least.
         let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
-        hook(&self.callback, SLOT_WAKE, ms, PUMP);
+        // While a shutdown waits, the process must not exit before the next
+        // try (a durable tracker's settles at once, and its timers go).
+        hook(
+            &self.callback,
+            SLOT_WAKE,
+            ms,
+            if self.stopping.get() { DRAIN } else { PUMP },
+        );
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -280,9 +290,10 @@ impl Inner {
         }
     }
 
-    /// Resolves every waiting flush with its report.
+    /// Resolves every waiting flush with its report, unless a shutdown
+    /// waits out a backoff (`Tracker::waits_out_backoff`): the wake-up sends again.
     fn settle(&self) {
-        if self.bound.take().is_none() {
+        if self.core.try_borrow().is_ok_and(|c| c.waits_out_backoff(now_ms())) || self.bound.take().is_none() {
             return;
         }
         if self.stopping.replace(false) {
@@ -503,12 +514,13 @@ fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
     let wrote = persist && storage_set(&keys.heartbeat(), "1");
     let full = persist && !wrote && storage_readable();
     let durable = wrote || full;
-    let stored_id = if durable {
-        storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
-    } else {
-        None
-    };
+    let stored_id = if durable { stored_id(keys) } else { None };
     (durable, full, stored_id)
+}
+
+/// The anonymous id stored for the site's tabs, if it is a plausible one.
+fn stored_id(keys: &Keys) -> Option<String> {
+    storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
 }
 
 /// A random id for this tab, in hex (the first two of the seed's words).
@@ -669,7 +681,7 @@ impl CoolaTracker {
     /// calls throw `tracker_closed`.
     pub fn shutdown(&self) -> Promise {
         if let Ok(mut c) = self.inner.core.try_borrow_mut() {
-            c.close();
+            c.close(self.inner.durable.is_some());
         }
         self.inner.wait(u64::MAX, true)
     }

@@ -87,15 +87,31 @@ const report = await tracker.shutdown();
 console.log(JSON.stringify({ calls, reports, report, errors, pending: tracker.pending }));
 `;
 
-// The collector is down: shutdown() settles and the process still exits.
+// The collector is down: shutdown() makes every try the retry policy
+// allows (nothing stores the event for later in Node), reports the give-up,
+// settles, and the process still exits.
 const UNREACHABLE = `
 import { CoolaTracker } from "coola-tracker";
 const [endpoint, app] = process.argv.slice(2);
 const errors = [];
-const tracker = new CoolaTracker({ appKey: app, endpoint, onError: (e) => errors.push(e.code) });
+const tracker = new CoolaTracker({ appKey: app, endpoint, maxRetries: 2, retryBaseMs: 100, retryMaxMs: 200,
+  onError: (e) => errors.push([e.code, e.count]) });
 tracker.track("lost", { via: "down" });
 const report = await tracker.shutdown();
 console.log(JSON.stringify({ report, errors }));
+`;
+
+// One 503 (Retry-After: 1): shutdown() waits it out, the process stays
+// alive meanwhile, and the retry delivers the event.
+const RETRY = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const errors = [];
+const tracker = new CoolaTracker({ appKey: app, endpoint, retryBaseMs: 50, onError: (e) => errors.push(e.code) });
+tracker.track("unlucky", { via: "503" });
+const t0 = Date.now();
+const report = await tracker.shutdown();
+console.log(JSON.stringify({ report, errors, waited: Date.now() - t0, pending: tracker.pending }));
 `;
 
 // free(): twice is harmless, a freed tracker's methods throw, and free()
@@ -123,7 +139,7 @@ let collector;
 
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "free.mjs": FREE, "odd.mjs": ODD_FETCH }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -198,9 +214,21 @@ test("collector unreachable: shutdown() settles, reports the failure, and the pr
   assert.equal(r.signal, null, `the process did not exit by itself (killed after ${r.ms} ms)`);
   assert.equal(r.code, 0, r.stderr);
   const out = lastJson(r.stdout);
-  assert.equal(out.report.sent, 0);
-  assert.equal(out.report.failed, 1);
+  assert.deepEqual(out.report, { sent: 0, failed: 3, pending: 0, requests: 3 }, "the first try and maxRetries 2");
+  assert.deepEqual(out.errors, [["request_failed", 1]], "the give-up is reported");
   assert.ok(r.ms < 15_000, `exit took ${r.ms} ms`);
+});
+
+test("a 503 at shutdown(): the retry waits for Retry-After, the process stays alive, the event is delivered", async () => {
+  collector.control({ failNext: [{ status: 503 }] });
+  const r = await exec(process.execPath, ["retry.mjs", endpoint(), "node-retry"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.signal, null, `the process did not exit by itself (killed after ${r.ms} ms)`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.deepEqual(out.report, { sent: 1, failed: 1, pending: 0, requests: 2 });
+  assert.deepEqual(out.errors, []);
+  assert.ok(out.waited >= 1000, `the retry came after ${out.waited} ms, before the collector's Retry-After: 1`);
+  assert.deepEqual(collector.events({ app: "node-retry" }).map((e) => e.event_name), ["unlucky"]);
 });
 
 test("a fetch wrapper that answers oddly: each request fails, nothing throws, the event goes out later", async () => {

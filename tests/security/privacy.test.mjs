@@ -207,6 +207,52 @@ test("the choice is kept across a reload, and reaches another tab at once", asyn
   }
 });
 
+test("two tabs send one anonymous id after optOut() and optIn() in one of them, and the next tab takes it", async () => {
+  const app = uniqueApp("one-id");
+  const storageKey = storageKeyOf("one-id");
+  const context = await browser.newContext();
+  const make = (page) =>
+    page.evaluate(
+      ({ app, storageKey }) => {
+        const { CoolaTracker } = window.lib;
+        const endpoint = `${location.origin}/v3/{appKey}/track`;
+        window.t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, storageKey });
+        return window.t.userId;
+      },
+      { app, storageKey },
+    );
+  try {
+    const [a, b] = [await open(await context.newPage()), await open(await context.newPage())];
+    const first = await make(a);
+    assert.equal(await make(b), first, "both tabs start with the stored id");
+    const ids = () => Promise.all([a, b].map((p) => p.evaluate(() => window.t.userId)));
+    let prev = first;
+    for (const [who, other] of [
+      [a, b],
+      [b, a],
+    ]) {
+      await who.evaluate(() => window.t.optOut());
+      await waitFor(() => other.evaluate(() => window.t.optedOut), { what: "the other tab opted out" });
+      const out = await ids();
+      assert.ok(!out.includes(prev), "the opt-out forgot the anonymous id in both tabs");
+      await who.evaluate(() => window.t.optIn());
+      await waitFor(() => other.evaluate(() => !window.t.optedOut), { what: "the other tab opted in" });
+      const [ia, ib] = await ids();
+      assert.equal(ia, ib, "one anonymous id for the site's tabs");
+      assert.notEqual(ia, prev, "a new id after the opt-out");
+      prev = ia;
+      for (const p of [a, b]) await p.evaluate(() => (window.t.track("after_opt_in"), window.t.flush()));
+      const sent = collector.events({ app }).filter((e) => e.event_name === "after_opt_in").slice(-2);
+      assert.deepEqual(sent.map((e) => e.user_id), [ia, ia]);
+      const c = await open(await context.newPage());
+      assert.equal(await make(c), ia, "a new tab takes the same stored id");
+      await c.close();
+    }
+  } finally {
+    await context.close();
+  }
+});
+
 test("two trackers of one document: optOut() and optIn() on one reach the other before its next track()", async () => {
   const storageKey = storageKeyOf("same-doc");
   const [appA, appB] = [uniqueApp("same-doc-a"), uniqueApp("same-doc-b")];

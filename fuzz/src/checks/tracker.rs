@@ -1060,7 +1060,7 @@ impl Model {
             11 => self.unload(inp),
             12 => self.take_notices(),
             13 if inp.u8() % 8 == 0 => {
-                self.t.close();
+                self.t.close(true);
                 self.closed = true;
                 assert_eq!(self.t.state(), Lifecycle::Closed);
             }

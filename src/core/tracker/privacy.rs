@@ -215,8 +215,22 @@ impl Tracker {
     }
 
     /// Opts in again. Events tracked while opted out are not recovered.
-    pub fn opt_in(&mut self) {
+    ///
+    /// `stored` is the anonymous id in storage, read by the shell (a
+    /// plausible one, as [`crate::core::store::is_plausible_id`] says): the
+    /// site's tabs send one id, so an anonymous tracker takes it (another
+    /// tab that opted in first wrote it; the opt-out removed the one
+    /// before). Returns whether the shell is to write this tracker's own
+    /// anonymous id instead (none was stored).
+    pub fn opt_in(&mut self, stored: Option<String>) -> bool {
         self.x.opted_out = false;
+        match stored {
+            Some(id) if self.x.anonymous => {
+                self.user_id = id;
+                false
+            }
+            _ => self.x.anonymous,
+        }
     }
 
     /// Whether this tab's view of the session has run out at `now_ms`: the
@@ -491,7 +505,7 @@ mod tests {
         assert_eq!(t.pending(), 0);
         assert!(!t.session_expired(T0), "no session read while opted out");
         // Opted in again: tracking resumes with a new session.
-        t.opt_in();
+        assert!(t.opt_in(None), "no stored id: this one is to be written");
         assert_eq!(track(&mut t, T0, 10).len(), 36);
         assert_eq!(t.pending(), 1);
         assert_ne!(t.session_id(), session);
@@ -516,7 +530,7 @@ mod tests {
         assert_eq!(contexts, 2);
         assert_eq!(t.opt_out(), 2);
         // Numbers never repeat: after opting in again, a new context is 3.
-        t.opt_in();
+        t.opt_in(None);
         let enc = write('p', "page_url", "https://x/c") + &write('s', "event_name", "e");
         t.track_encoded(T0, &enc).unwrap();
         let mut numbers = Vec::new();
@@ -533,6 +547,35 @@ mod tests {
         given.set_user_id("me").unwrap();
         given.opt_out();
         assert_eq!(given.user_id(), "me", "a user id given by the site is not anonymous");
+    }
+
+    #[test]
+    fn opt_in_takes_the_anonymous_id_another_tab_stored() {
+        // Two tabs followed one opt-out, each with a new random id; the
+        // first to opt in writes its own, the other takes it.
+        let mut a = tracker(&[]);
+        let mut b = tracker(&[]);
+        a.opt_out();
+        b.opt_out();
+        assert!(a.opt_in(None));
+        let stored = a.user_id().to_string();
+        assert!(
+            !b.opt_in(Some(stored.clone())),
+            "nothing to write: the stored id is kept"
+        );
+        assert_eq!(b.user_id(), stored);
+        track(&mut b, T0, 0);
+        let r = b.next_request(T0, false, None).unwrap();
+        assert_eq!(
+            events(&r.body(crate::core::batch::BodyFormat::Form))[0]["user_id"],
+            stored.as_str()
+        );
+        // A user id given by the site stays, and nothing is written.
+        let mut d = tracker(&[]);
+        d.set_user_id("me").unwrap();
+        d.opt_out();
+        assert!(!d.opt_in(Some(stored)));
+        assert_eq!(d.user_id(), "me");
     }
 
     #[test]

@@ -167,6 +167,17 @@ impl Tracker {
         (self.q.retry_at > now_ms).then_some(self.q.retry_at)
     }
 
+    /// Whether a waiting flush, with nothing in flight and no request to
+    /// send now, goes on waiting rather than settling: a shutdown of a
+    /// tracker that is not durable (see [`Tracker::close`]) in a backoff,
+    /// with events queued. The shell wakes at [`Tracker::retry_at`] and
+    /// sends again, until the queue is empty or the retry policy gives up
+    /// on the events (reported as `request_failed`). Not once sending
+    /// stopped (403).
+    pub fn waits_out_backoff(&self, now_ms: i64) -> bool {
+        self.drain && !self.stopped && self.q.live > 0 && now_ms < self.q.retry_at
+    }
+
     /// Whether a request is in flight.
     pub fn in_flight(&self) -> bool {
         self.q.flying > 0
@@ -180,12 +191,13 @@ impl Tracker {
     }
 
     /// The next request to send, or `None` when there is nothing to send,
-    /// a request is in flight, sending is stopped (403), or (unless `force`)
-    /// a backoff is running. Only events with a sequence number below
+    /// a request is in flight, sending is stopped (403), or (unless `force`,
+    /// which a draining shutdown ignores: see [`Tracker::close`]) a backoff
+    /// is running. Only events with a sequence number below
     /// `before_seq` are taken, when given.
     #[inline(always)]
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
-        if self.in_flight() || self.stopped || (!force && now_ms < self.q.retry_at) {
+        if self.in_flight() || self.stopped || ((!force || self.drain) && now_ms < self.q.retry_at) {
             return None;
         }
         if let Some(id) = self.held.take() {

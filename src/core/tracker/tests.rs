@@ -440,7 +440,7 @@ fn flush_bound_and_closed() {
     assert_eq!(r.events, 1);
     t.on_response(r.id, T0, 200, None, false);
     assert!(t.next_request(T0, true, Some(bound)).is_none());
-    t.close();
+    t.close(true);
     let enc = write('s', "event_name", "e");
     assert_eq!(t.track_encoded(T0, &enc).unwrap_err().code, ErrorCode::TrackerClosed);
     assert_eq!(t.pending(), 1);
@@ -1120,7 +1120,7 @@ fn an_opt_out_with_regular_and_page_hide_requests_in_flight_ignores_their_answer
     assert!(t.in_flight());
     t.opt_out();
     assert!(!t.in_flight(), "nothing in flight after an opt-out");
-    t.opt_in();
+    t.opt_in(None);
     track(&mut t, T0, 9);
     let new = t.next_request(T0, false, None).unwrap();
     assert!(new.id > hide[0].id, "ids never repeat across an opt-out");
@@ -1156,7 +1156,7 @@ fn a_held_requests_late_answers_and_an_opt_out_count_nothing() {
     assert_eq!(t.on_response(r.id, T0, 200, None, false), Outcome::default());
     assert_eq!((t.pending(), t.stats().delivered), (3, 0));
     t.opt_out();
-    t.opt_in();
+    t.opt_in(None);
     track(&mut t, T0, 7);
     let n = t.next_request(T0, true, None).unwrap();
     assert_eq!(n.events, 1);
@@ -1196,4 +1196,87 @@ fn a_page_hide_413_leaves_the_regular_requests_backoff() {
         "Retry-After of the regular request still holds"
     );
     assert!(t.next_request(T0 + 1, false, None).is_none());
+}
+
+/// The shell's pump for a waiting shutdown or flush (forced), on a fake
+/// clock: the request to send now, or whether it settles (false: it waits
+/// for the backoff's end).
+fn pump(t: &mut Tracker, now: i64) -> Result<Request, bool> {
+    match t.next_request(now, true, Some(u64::MAX)) {
+        Some(r) => Ok(r),
+        None => Err(!t.waits_out_backoff(now)),
+    }
+}
+
+#[test]
+fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
+    // Not durable (Node): every try is made, at the backoff's end (and
+    // Retry-After's), until the policy gives up and reports.
+    let mut t = tracker(&[("maxRetries", num(2.0))]);
+    track(&mut t, T0, 0);
+    let r = t.next_request(T0, true, None).unwrap();
+    t.on_response(r.id, T0, 503, Some("3"), false);
+    assert!(
+        !t.waits_out_backoff(T0),
+        "a flush of a running tracker settles at a failure"
+    );
+    assert!(pump(&mut t, T0).is_ok(), "and a flush skips the backoff");
+    let mut t = tracker(&[("maxRetries", num(2.0))]);
+    track(&mut t, T0, 0);
+    t.close(false);
+    let r = pump(&mut t, T0).unwrap();
+    t.on_response(r.id, T0, 503, Some("3"), false);
+    assert_eq!(t.retry_at(T0), Some(T0 + 3000));
+    assert!(t.waits_out_backoff(T0));
+    // Within the backoff nothing goes, even forced, and the shutdown waits.
+    assert!(!pump(&mut t, T0 + 2999).unwrap_err(), "waits");
+    let r = pump(&mut t, T0 + 3000).unwrap();
+    assert_eq!(r.events, 1);
+    t.on_response(r.id, T0 + 3000, 0, None, false);
+    let at = t.retry_at(T0 + 3000).unwrap_or(T0 + 3000);
+    assert!(at < T0 + 5000, "the second retry waits up to 2 s");
+    assert!(t.take_notices().is_empty(), "nothing given up yet");
+    let r = pump(&mut t, at).unwrap();
+    t.on_response(r.id, at, 503, None, false);
+    // Given up after maxRetries: reported, the queue is empty, it settles.
+    assert_eq!(t.pending(), 0);
+    let n = t.take_notices();
+    assert_eq!(
+        (n.len(), n[0].code, n[0].status, n[0].count),
+        (1, ErrorCode::RequestFailed, Some(503), Some(1))
+    );
+    assert!(!t.waits_out_backoff(at));
+    assert!(pump(&mut t, at).unwrap_err(), "settles");
+    assert_eq!((t.stats().requests, t.stats().failed), (3, 3));
+
+    // A retry that succeeds empties the queue: settled, nothing reported.
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.close(false);
+    let r = pump(&mut t, T0).unwrap();
+    t.on_response(r.id, T0, 503, Some("1"), false);
+    let r = pump(&mut t, T0 + 1000).unwrap();
+    t.on_response(r.id, T0 + 1000, 200, None, false);
+    assert!(pump(&mut t, T0 + 1000).unwrap_err(), "settles");
+    assert_eq!((t.pending(), t.stats().delivered), (0, 1));
+    assert!(t.take_notices().is_empty());
+
+    // A 403 stops sending: nothing to wait for.
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.close(false);
+    let r = pump(&mut t, T0).unwrap();
+    t.on_response(r.id, T0, 403, None, false);
+    assert!(pump(&mut t, T0).unwrap_err(), "settles");
+
+    // Durable: the first failure ends the shutdown (it does not wait, and a
+    // forced flush would skip the backoff); the event stays queued and stored.
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.close(true);
+    let r = pump(&mut t, T0).unwrap();
+    t.on_response(r.id, T0, 503, Some("3"), false);
+    assert!(t.retry_at(T0).is_some() && !t.waits_out_backoff(T0));
+    assert_eq!(t.pending(), 1);
+    assert!(pump(&mut t, T0).is_ok());
 }

@@ -292,16 +292,20 @@ impl Inner {
     /// Opts in now (with `save`, the choice saved); whether the visitor was
     /// opted out (and the tracker not closed).
     fn opt_in_now(&self, save: bool) -> bool {
+        // The anonymous id another tab stored, if one did (the site's tabs
+        // send one id: the core takes it), read with no borrow held (a page
+        // may wrap `Storage.prototype.getItem`).
+        let stored = self.durable.as_ref().and_then(|d| super::stored_id(&d.keys));
         let Ok(mut c) = self.core.try_borrow_mut() else {
             return false;
         };
         let was_out = c.opted_out() && c.state() != crate::core::tracker::Lifecycle::Closed;
-        c.opt_in();
-        // The anonymous id is written from the core's own copy, held back
-        // by the shell until the borrow is dropped (a page may wrap
-        // `Storage.prototype.setItem`).
+        let write = c.opt_in(stored);
+        // Else this tracker's anonymous id is written from the core's own
+        // copy, held back by the shell until the borrow is dropped (a page
+        // may wrap `Storage.prototype.setItem`).
         storage_hold();
-        if let (Some(d), true) = (&self.durable, c.anonymous()) {
+        if let (Some(d), true) = (&self.durable, write) {
             storage_set(&d.keys.user_id(), c.user_id());
         }
         drop(c);
