@@ -266,7 +266,7 @@ export interface CoolaError extends Error {
 export interface TrackerOptions {
   /** CoolaData app key (required, except with a path endpoint: see FirstPartyTrackerOptions). */
   appKey: string;
-  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
+  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts; no user:password@ (fetch refuses it). */
   endpoint?: string;
   /** "form" (default): data=<encoded JSON>; "raw": the encoded JSON alone. */
   bodyFormat?: "form" | "raw";
