@@ -696,6 +696,14 @@ mod tests {
         .concat();
         let c = Config::parse(&text, privacy::read_number).unwrap();
         assert_eq!((c.batch_size, c.persist, c.user_id), (10, false, None));
+        // An option whose getter threw (shell.js writes that entry alone):
+        // refused under its name, with what was thrown.
+        let e = Config::parse(&write('!', "batchSize", "boom"), privacy::read_number).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::InvalidOption, Some("batchSize"))
+        );
+        assert_eq!(e.message, "\"batchSize\": reading it threw: boom");
         for (tag, v) in [('n', "1.5"), ('n', "-1"), ('n', "1e3"), ('s', "10"), ('o', "")] {
             let text = write('s', "appKey", "k") + &write(tag, "batchSize", v);
             let e = Config::parse(&text, privacy::read_number).unwrap_err();
