@@ -110,6 +110,7 @@ const KIND_UNDEFINED: u32 = 0;
 const KIND_NULL: u32 = 1;
 const KIND_OBJECT: u32 = 2;
 const KIND_FUNCTION: u32 = 3;
+const KIND_FALSE: u32 = 4;
 const KIND_TRUE: u32 = 5;
 const KIND_STRING: u32 = 7;
 
