@@ -1404,6 +1404,43 @@ fn hostile_options_give_invalid_option_not_a_crash() {
         (e.code.as_deref(), e.field.as_deref()),
         (Some("invalid_option"), Some("appKey"))
     );
+    // A throwing getter of any option is refused under its name, saying it
+    // threw (it was read as absent: batchSize took its default; review30
+    // #11a), whatever was thrown, with nothing of the app key.
+    for (kind, says) in [
+        ("error", "getter exploded"),
+        ("string", "a thrown string"),
+        ("symbol", "an exception was thrown"),
+        ("messageThrows", "an exception was thrown"),
+        ("hugeString", "xxxx"),
+    ] {
+        let o = options(&app, "{}");
+        let getter =
+            Object::get_own_property_descriptor(throwing_getter_props(kind).unchecked_ref::<Object>(), &"boom".into());
+        Reflect::define_property(
+            o.unchecked_ref::<Object>(),
+            &"batchSize".into(),
+            getter.unchecked_ref::<Object>(),
+        )
+        .unwrap();
+        let e = describe(&CoolaTracker::new(o).err().expect("a throwing batchSize getter"));
+        assert_eq!(
+            (e.code.as_deref(), e.field.as_deref()),
+            (Some("invalid_option"), Some("batchSize")),
+            "{kind}: {e:?}"
+        );
+        assert!(
+            e.message.starts_with("\"batchSize\": reading it threw: "),
+            "{kind}: {}",
+            e.message
+        );
+        assert!(
+            e.message.contains(says) && e.message.len() < 300,
+            "{kind}: {}",
+            e.message
+        );
+        assert!(!e.all.contains(SECRET), "{kind}: app key in {}", e.all);
+    }
     // Values of the wrong type.
     for (k, v) in [
         ("appKey", a_symbol()),

@@ -562,6 +562,37 @@ fn validate_event_server_timestamp_makes_the_time_optional() {
 }
 
 #[wasm_bindgen_test]
+fn server_timestamp_must_be_a_boolean() {
+    // As nowMs, and as the tracker's own option: a value that is not a
+    // boolean is refused, not read as false (review30 #12); undefined is
+    // absent.
+    let ev = || js(r#"{"event_name":"e","user_id":"u"}"#, &[]);
+    for bad in [r#""yes""#, "1", "0", "null", r#""true""#, "{}"] {
+        let o = opts(&format!(r#"{{"serverTimestamp":{bad}}}"#));
+        expect_err(
+            bad,
+            validate_event(ev(), o.clone()),
+            "Error",
+            "invalid_option",
+            Some("serverTimestamp"),
+        );
+        expect_err(
+            bad,
+            encode(&Array::of1(&ev()).into(), o),
+            "Error",
+            "invalid_option",
+            Some("serverTimestamp"),
+        );
+    }
+    assert!(validate_event(ev(), opts(r#"{"serverTimestamp":true}"#)).is_ok());
+    let undefined = js("{}", &[("serverTimestamp", JsValue::UNDEFINED)]);
+    let e = thrown(&validate_event(ev(), undefined).unwrap_err());
+    assert_eq!(e.code.as_deref(), Some("missing_field"));
+    let e = thrown(&validate_event(ev(), opts(r#"{"serverTimestamp":false}"#)).unwrap_err());
+    assert_eq!(e.code.as_deref(), Some("missing_field"));
+}
+
+#[wasm_bindgen_test]
 fn validate_event_window_limits() {
     let at = |ts: f64| {
         js(

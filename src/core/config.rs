@@ -586,13 +586,13 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
         return Err(bad("endpoint", HTTPS));
     };
     // One pass over the authority (up to the path, query or fragment): the
-    // host starts after the last `@`, and ends at its first `:` (the port),
-    // or at `]` when it is `[v6]`.
-    let (mut start, mut colon, mut close, mut i) = (skip, usize::MAX, usize::MAX, skip);
+    // host ends at its first `:` (the port), or at `]` when it is `[v6]`.
+    // A `@` ends the user:password part, which fetch refuses to send to.
+    let (start, mut colon, mut close, mut i) = (skip, usize::MAX, usize::MAX, skip);
     while let Some(&c) = b.get(i) {
         match c {
             b'/' | b'?' | b'#' => break,
-            b'@' => (start, colon, close) = (i + 1, usize::MAX, usize::MAX),
+            b'@' => return Err(bad("endpoint", CREDENTIALS)),
             b':' => colon = colon.min(i),
             b']' => close = close.min(i),
             _ => {}
@@ -614,6 +614,10 @@ pub fn check_endpoint(url: &str) -> Result<(), Error> {
         Err(bad("endpoint", HTTPS))
     }
 }
+
+/// Why an endpoint URL with a user name or password is refused (fetch
+/// refuses to send to it).
+const CREDENTIALS: &str = "must not hold user:password@: remove it";
 
 /// What an endpoint URL must be.
 const HTTPS: &str = "must be an https:// URL (http only for localhost, 127.0.0.0/8, [::1])";
@@ -692,6 +696,14 @@ mod tests {
         .concat();
         let c = Config::parse(&text, privacy::read_number).unwrap();
         assert_eq!((c.batch_size, c.persist, c.user_id), (10, false, None));
+        // An option whose getter threw (shell.js writes that entry alone):
+        // refused under its name, with what was thrown.
+        let e = Config::parse(&write('!', "batchSize", "boom"), privacy::read_number).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            (ErrorCode::InvalidOption, Some("batchSize"))
+        );
+        assert_eq!(e.message, "\"batchSize\": reading it threw: boom");
         for (tag, v) in [('n', "1.5"), ('n', "-1"), ('n', "1e3"), ('s', "10"), ('o', "")] {
             let text = write('s', "appKey", "k") + &write(tag, "batchSize", v);
             let e = Config::parse(&text, privacy::read_number).unwrap_err();
@@ -936,10 +948,9 @@ mod tests {
             "http://[::1]:80/x",
             "HTTPS://EXAMPLE.com",
             "HTTP://LocalHost:1/x",
-            "http://u:p@127.0.0.1/x",
             "http://127.000.0.1/x",
-            "http://u@[::1]:8/x",
-            "https://u:p@h:1?q",
+            "https://h:1?q@x",
+            "https://h/a@b",
         ] {
             assert!(check_endpoint(ok).is_ok(), "{ok}");
         }
@@ -973,6 +984,37 @@ mod tests {
             let e = check_endpoint(bad).unwrap_err();
             assert_eq!(e.field.as_deref(), Some("endpoint"), "{bad}");
         }
+        // fetch refuses a URL with a user name or password: refused here,
+        // with a message that says what to remove.
+        for creds in [
+            "https://user:pw@x.com/v3/{appKey}/track",
+            "https://user@x.com/",
+            "https://@x.com/",
+            "http://u:p@127.0.0.1/x",
+            "http://u@[::1]:8/x",
+            "https://u:p@h:1?q",
+            "HTTPS://a:b@c:d@h/",
+        ] {
+            let e = check_endpoint(creds).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidOption, "{creds}");
+            assert_eq!(e.field.as_deref(), Some("endpoint"), "{creds}");
+            assert!(
+                e.message.contains("user:password@") && e.message.contains("remove it"),
+                "{}",
+                e.message
+            );
+            assert!(
+                !e.message.contains("pw") && !e.message.contains("x.com"),
+                "{}",
+                e.message
+            );
+        }
+        let e = build(&[
+            ("appKey", s("k")),
+            ("endpoint", s("https://user:pw@x.com/v3/{appKey}/track")),
+        ])
+        .unwrap_err();
+        assert_eq!(e.message, format!("\"endpoint\": {CREDENTIALS}"));
     }
 
     /// What `is_loopback` reads a dotted host as, written with `split`.

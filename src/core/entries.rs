@@ -132,15 +132,24 @@ impl<'a> Iterator for Entries<'a> {
                 return Some(Ok(Entry::Default(key, val)));
             }
             // The shell writes a short type name after `X` (`a number`,
-            // `null`...), the message after `!`: one error built for both.
+            // `null`...), the message after `!`: one error built for all.
+            // A `!` entry with a key is a tracker option whose getter threw
+            // (only the options bag has such entries).
             Tagged::Refused => {
-                let mut m = String::from(if tag == b'X' {
-                    "the properties must be an object, not "
+                let mut e = if tag == b'!' && !key.is_empty() {
+                    Error::field(ErrorCode::InvalidOption, key, "reading it threw: ")
                 } else {
-                    "reading the properties threw: "
-                });
-                push_truncated(&mut m, val, 200);
-                return Some(Err(Error::new(ErrorCode::InvalidValue, m)));
+                    Error::new(
+                        ErrorCode::InvalidValue,
+                        if tag == b'X' {
+                            "the properties must be an object, not "
+                        } else {
+                            "reading the properties threw: "
+                        },
+                    )
+                };
+                push_truncated(&mut e.message, val, 200);
+                return Some(Err(e));
             }
             Tagged::SymbolKey => {
                 return Some(Err(Error::field(

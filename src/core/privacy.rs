@@ -146,9 +146,14 @@ pub fn opt_out_keys<'a>(keys: &'a Keys, prefix: &'a str, contexts: u64) -> impl 
 }
 
 /// The endpoint as the `debug` output shows it: the template, `{appKey}`
-/// not replaced, and an app key written into it literally hidden too.
+/// not replaced. Only a template without `{appKey}` may hold the key
+/// written literally: there every occurrence of it is hidden (a template
+/// with `{appKey}` is shown as it is, so that a short key such as `"k"` or
+/// `"1"` does not garble the host or the path around the placeholder).
 pub fn hide_key(endpoint: &str, app_key: &str) -> String {
-    crate::core::config::replace_all(endpoint, app_key, "{appKey}", false)
+    // Whether the template has `{appKey}`.
+    let placed = endpoint.as_bytes().windows(8).any(|w| w == b"{appKey}");
+    crate::core::config::replace_all(endpoint, if placed { "" } else { app_key }, "{appKey}", false)
 }
 
 /// Which page views are due: the URL of the last one.
@@ -310,13 +315,36 @@ mod tests {
             hide_key("https://api.cooladata.com/v3/SECRET/track", "SECRET"),
             "https://api.cooladata.com/v3/{appKey}/track"
         );
-        // The template is shown: its placeholder is not replaced, so no
-        // encoded form of the key is in it.
+        // Without the placeholder, every literal occurrence is hidden.
         assert_eq!(
-            hide_key("http://h/v3/{appKey}/track?k=a/b", "a/b"),
+            hide_key("http://h/v3/a/b/track?k=a/b", "a/b"),
             "http://h/v3/{appKey}/track?k={appKey}"
         );
+        // The template is shown: its placeholder is not replaced, so no
+        // encoded form of the key is in it.
         assert_eq!(hide_key("http://h/{appKey}", ""), "http://h/{appKey}");
+        assert_eq!(hide_key("http://h/{appKey}", "a/b"), "http://h/{appKey}");
+    }
+
+    #[test]
+    fn debug_urls_show_a_template_with_the_placeholder_as_it_is() {
+        // The key is only where `{appKey}` puts it: the same letters
+        // elsewhere in the template are not the key (review30 #9).
+        for (key, template) in [
+            ("k", "http://127.0.0.1:8787/v3/{appKey}/track"),
+            ("1", "http://127.0.0.1:8787/v3/{appKey}/track"),
+            ("track", "https://api.cooladata.com/v3/{appKey}/track"),
+            ("{appKey}", "https://h/v3/{appKey}/track"),
+            ("a", "/collect"),
+        ] {
+            assert_eq!(hide_key(template, key), template, "{key}");
+        }
+        assert_eq!(hide_key("/v3/KEY/{appKey}", "KEY"), "/v3/KEY/{appKey}");
+        // Without the placeholder, a key written literally is hidden.
+        assert_eq!(
+            hide_key("https://h/v3/SECRET/track", "SECRET"),
+            "https://h/v3/{appKey}/track"
+        );
     }
 
     #[test]

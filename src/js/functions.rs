@@ -7,7 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{
     bad_option, encode, fail, flatten, flatten_list, flatten_value, get, js_error, kind, list_items, num as number,
-    opt_text, short_text, text, threw, visitor, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
+    opt_text, short_text, text, threw, visitor, KIND_FALSE, KIND_OBJECT, KIND_STRING, KIND_TRUE, KIND_UNDEFINED,
 };
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
 use crate::core::entries::{self, Entry};
@@ -41,11 +41,22 @@ fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     }
 }
 
+/// The `serverTimestamp` option of `validateEvent` and `encodeBatch`:
+/// false when absent or undefined, else a boolean (as the tracker's own
+/// option: `"yes"` or `1` is refused, not read as false).
+fn server_timestamp_option(options: &JsValue) -> Result<bool, JsValue> {
+    match kind(&get(options, "serverTimestamp")) {
+        KIND_UNDEFINED => Ok(false),
+        k @ (KIND_FALSE | KIND_TRUE) => Ok(k == KIND_TRUE),
+        _ => Err(bad_option("serverTimestamp", "must be true or false")),
+    }
+}
+
 // Inlined, as `now_option`.
 #[inline(always)]
 fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
     Ok(ValidateOptions {
-        server_timestamp: kind(&get(options, "serverTimestamp")) == KIND_TRUE,
+        server_timestamp: server_timestamp_option(options)?,
         now_ms: now_option(options)?,
     })
 }
@@ -125,7 +136,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
     let opts = ValidateOptions {
-        server_timestamp: kind(&get(&options, "serverTimestamp")) == KIND_TRUE,
+        server_timestamp: server_timestamp_option(&options)?,
         now_ms: None,
     };
     let listed = flatten_list(&events, MAX_EVENTS as i32);

@@ -110,6 +110,7 @@ const KIND_UNDEFINED: u32 = 0;
 const KIND_NULL: u32 = 1;
 const KIND_OBJECT: u32 = 2;
 const KIND_FUNCTION: u32 = 3;
+const KIND_FALSE: u32 = 4;
 const KIND_TRUE: u32 = 5;
 const KIND_STRING: u32 = 7;
 
@@ -266,7 +267,7 @@ export interface CoolaError extends Error {
 export interface TrackerOptions {
   /** CoolaData app key (required, except with a path endpoint: see FirstPartyTrackerOptions). */
   appKey: string;
-  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts. */
+  /** Default "https://api.cooladata.com/v3/{appKey}/track"; https only, except loopback hosts; no user:password@ (fetch refuses it). */
   endpoint?: string;
   /** "form" (default): data=<encoded JSON>; "raw": the encoded JSON alone. */
   bodyFormat?: "form" | "raw";

@@ -206,13 +206,13 @@ export function report(cb, e) {
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
 // (the Rust shell turns it into an error of its own); reading the thrown
 // value's message may throw too.
-function threw(e) {
+function threw(e, k = "") {
   let m = "an exception was thrown";
   try {
     if (typeof e === "string") m = e;
     else if (e !== null && typeof e === "object" && typeof e.message === "string") m = e.message;
   } catch (_) {}
-  return T("!", "", m);
+  return T("!", k, m);
 }
 
 // One property in the entries form read by src/core/entries.rs.
@@ -252,8 +252,9 @@ function props(s, p) {
 }
 
 // The tracker's options bag as one string: every enumerable property, own
-// or inherited; a throwing getter reads as absent, null as an object (a bad
-// value), and a throwing Proxy as an empty bag.
+// or inherited; null as an object (a bad value), and a throwing Proxy as an
+// empty bag. An option whose getter throws is the string's one entry: a "!"
+// entry under its name (src/core/config.rs refuses the option).
 export function options(o) {
   let s = "";
   try {
@@ -261,7 +262,9 @@ export function options(o) {
       let v;
       try {
         v = o[k];
-      } catch (_) {}
+      } catch (e) {
+        return threw(e, k);
+      }
       s += v === null ? T("o", k, "") : one(k, v);
     }
   } catch (_) {}

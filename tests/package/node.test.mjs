@@ -137,9 +137,37 @@ console.log(JSON.stringify({ afterFree, id: typeof id, inside, outside: freed(()
 let app;
 let collector;
 
+
+// Options and debug output (review30 #6, #9, #11a, #12): the request line
+// shows the endpoint template, whatever the app key's letters; an endpoint
+// with user:password@ (fetch refuses to send to it), a throwing option
+// getter and a serverTimestamp that is no boolean are invalid_option.
+const OPTIONS = `
+import { CoolaTracker, validateEvent, encodeBatch } from "coola-tracker";
+const [endpoint] = process.argv.slice(2);
+const lines = [];
+console.debug = (...a) => lines.push(a.map(String).join(" "));
+for (const appKey of ["k", "1", "track"]) {
+  const t = new CoolaTracker({ appKey, endpoint, flushIntervalMs: 0, persist: false, debug: true });
+  t.track("x");
+  await t.shutdown();
+}
+const refused = (f) => {
+  try { f(); return null; } catch (e) { return { code: e.code, field: e.field, message: e.message, type: e.constructor.name }; }
+};
+const ev = { event_name: "e", user_id: "u" };
+console.log(JSON.stringify({
+  lines: lines.filter((l) => l.includes("request ")),
+  creds: refused(() => new CoolaTracker({ appKey: "k", endpoint: endpoint.replace("://", "://user:pw@") })),
+  getter: refused(() => new CoolaTracker({ appKey: "k", endpoint, get batchSize() { throw new Error("boom"); } })),
+  st: ["yes", 1, null].map((v) => refused(() => validateEvent(ev, { serverTimestamp: v }))),
+  stBatch: refused(() => encodeBatch([ev], { serverTimestamp: "yes" })),
+  stTrue: validateEvent(ev, { serverTimestamp: true }),
+}));
+`;
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH, "options.mjs": OPTIONS }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -278,4 +306,24 @@ test("package.json: name, version, license, types, sideEffects, files, exports t
   for (const t of targets) assert.ok(existsSync(join(app.pkgDir, t)), `${t} is in the package`);
   // Nothing from the build tree besides what users need.
   assert.ok(!existsSync(join(app.pkgDir, "web", ".gitignore")));
+});
+
+test("options and debug: the template in request lines, credentials, throwing getters and serverTimestamp refused", async () => {
+  const r = await exec(process.execPath, ["options.mjs", endpoint()], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  // Each key's request line: the template itself (appKey "k" garbled
+  // ".../trac{appKey}", "1" the host, "track" the path).
+  assert.deepEqual(out.lines, [1, 2, 3].map(() => `[coola-tracker] request 1: 1 event(s) to ${endpoint()}`));
+  assert.deepEqual(
+    { ...out.creds, message: undefined },
+    { code: "invalid_option", field: "endpoint", type: "Error", message: undefined },
+  );
+  assert.match(out.creds.message, /user:password@.*remove it/);
+  assert.ok(!out.creds.message.includes("pw@"), out.creds.message);
+  assert.deepEqual(out.getter, { code: "invalid_option", field: "batchSize", type: "Error", message: '"batchSize": reading it threw: boom' });
+  for (const e of [...out.st, out.stBatch]) {
+    assert.deepEqual(e, { code: "invalid_option", field: "serverTimestamp", type: "Error", message: '"serverTimestamp": must be true or false' });
+  }
+  assert.deepEqual(out.stTrue, { event_name: "e", user_id: "u" });
 });
