@@ -704,11 +704,13 @@ export function beforeSend(cb, json) {
     const out = r === undefined ? event : r;
     // Anything else than an event (a Promise too: beforeSend runs
     // synchronously): the error says what came back and what may.
-    const p = typeof out === "object" && typeof out.then === "function";
-    if (p || typeof out !== "object" || Array.isArray(out)) {
-      const what = p ? "a Promise" : Array.isArray(out) ? "an array" : "a " + typeof out;
-      return T("X", "", what + " from beforeSend: return the event, null, false or undefined");
-    }
+    const what =
+      typeof out !== "object"
+        ? "a " + typeof out
+        : typeof out.then === "function"
+          ? "a Promise"
+          : Array.isArray(out) && "an array";
+    if (what) return T("X", "", what + " from beforeSend: return the event, null, false or undefined");
     return JSON.stringify(out) === json ? undefined : props("", out);
   } catch (e) {
     thrown = e;
