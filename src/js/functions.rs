@@ -41,23 +41,18 @@ fn now_option(options: &JsValue) -> Result<Option<i64>, JsValue> {
     }
 }
 
-/// The `serverTimestamp` option of `validateEvent` and `encodeBatch`:
-/// false when absent or undefined, else a boolean (as the tracker's own
-/// option: `"yes"` or `1` is refused, not read as false).
-fn server_timestamp_option(options: &JsValue) -> Result<bool, JsValue> {
-    match kind(&get(options, "serverTimestamp")) {
-        KIND_UNDEFINED => Ok(false),
-        k @ (KIND_FALSE | KIND_TRUE) => Ok(k == KIND_TRUE),
-        _ => Err(bad_option("serverTimestamp", "must be true or false")),
+/// The options of `validateEvent` (`now`: its `nowMs` too) and of
+/// `encodeBatch` (no `nowMs`): `serverTimestamp` is false when absent or
+/// undefined, else a boolean (as the tracker's own option: `"yes"` or `1`
+/// is refused, not read as false). One reader for both functions.
+fn validate_options(options: &JsValue, now: bool) -> Result<ValidateOptions, JsValue> {
+    let k = kind(&get(options, "serverTimestamp"));
+    if !matches!(k, KIND_UNDEFINED | KIND_FALSE | KIND_TRUE) {
+        return Err(bad_option("serverTimestamp", "must be true or false"));
     }
-}
-
-// Inlined, as `now_option`.
-#[inline(always)]
-fn validate_options(options: &JsValue) -> Result<ValidateOptions, JsValue> {
     Ok(ValidateOptions {
-        server_timestamp: server_timestamp_option(options)?,
-        now_ms: now_option(options)?,
+        server_timestamp: k == KIND_TRUE,
+        now_ms: if now { now_option(options)? } else { None },
     })
 }
 
@@ -110,7 +105,7 @@ pub(crate) fn validate_event_json(event: JsValue, options: JsValue) -> Result<Js
 
 /// The JSON of the event as it will be sent.
 fn validated_json(event: &JsValue, options: &JsValue) -> Result<String, JsValue> {
-    let opts = validate_options(options)?;
+    let opts = validate_options(options, true)?;
     if kind(event) != KIND_OBJECT {
         return Err(fail(
             ErrorCode::InvalidValue,
@@ -135,10 +130,7 @@ pub fn encode_batch(events: JsValue, options: JsValue) -> Result<JsString, JsVal
             .and_then(|s| BodyFormat::parse(&s))
             .ok_or_else(|| bad_option("bodyFormat", "must be \"form\" or \"raw\""))?
     };
-    let opts = ValidateOptions {
-        server_timestamp: server_timestamp_option(&options)?,
-        now_ms: None,
-    };
+    let opts = validate_options(&options, false)?;
     let listed = flatten_list(&events, MAX_EVENTS as i32);
     let n = number(&listed);
     if !n.is_nan() {

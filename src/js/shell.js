@@ -34,7 +34,7 @@ function call(h, n, a, b) {
 }
 
 function op(t, n, a, b) {
-  if (!t.h) throw error(0, "tracker_closed", "this CoolaTracker was freed", "", 0, -1, -1);
+  if (!t.h) throw error(0, "tracker_closed", "this CoolaTracker was freed");
   return call(t.h, n, a, b);
 }
 
@@ -126,7 +126,8 @@ export function wrap(h) {
 }
 
 // A library error: a TypeError (kind 1), RangeError (kind 2) or Error with
-// its code and, where they apply, field, status and count (-1: none).
+// its code and, where they apply, field, status and count (-1 or left out:
+// none).
 export function error(kind, code, message, field, hasField, status, count) {
   const e = new [Error, TypeError, RangeError][kind](message);
   e.code = code;
@@ -704,11 +705,13 @@ export function beforeSend(cb, json) {
     const out = r === undefined ? event : r;
     // Anything else than an event (a Promise too: beforeSend runs
     // synchronously): the error says what came back and what may.
-    const p = typeof out === "object" && typeof out.then === "function";
-    if (p || typeof out !== "object" || Array.isArray(out)) {
-      const what = p ? "a Promise" : Array.isArray(out) ? "an array" : "a " + typeof out;
-      return T("X", "", what + " from beforeSend: return the event, null, false or undefined");
-    }
+    const what =
+      typeof out !== "object"
+        ? "a " + typeof out
+        : typeof out.then === "function"
+          ? "a Promise"
+          : Array.isArray(out) && "an array";
+    if (what) return T("X", "", what + " from beforeSend: return the event, null, false or undefined");
     return JSON.stringify(out) === json ? undefined : props("", out);
   } catch (e) {
     thrown = e;

@@ -514,13 +514,14 @@ fn open_storage(persist: bool, keys: &Keys) -> (bool, bool, Option<String>) {
     let wrote = persist && storage_set(&keys.heartbeat(), "1");
     let full = persist && !wrote && storage_readable();
     let durable = wrote || full;
-    let stored_id = if durable { stored_id(keys) } else { None };
+    let stored_id = if durable { stored_id(&keys.user_id()) } else { None };
     (durable, full, stored_id)
 }
 
-/// The anonymous id stored for the site's tabs, if it is a plausible one.
-fn stored_id(keys: &Keys) -> Option<String> {
-    storage_get(&keys.user_id()).filter(|v| store::is_plausible_id(v))
+/// The anonymous id stored for the site's tabs under `key`, if it is a
+/// plausible one.
+fn stored_id(key: &str) -> Option<String> {
+    storage_get(key).filter(|v| store::is_plausible_id(v))
 }
 
 /// A random id for this tab, in hex (the first two of the seed's words).

@@ -295,7 +295,9 @@ impl Inner {
         // The anonymous id another tab stored, if one did (the site's tabs
         // send one id: the core takes it), read with no borrow held (a page
         // may wrap `Storage.prototype.getItem`).
-        let stored = self.durable.as_ref().and_then(|d| super::stored_id(&d.keys));
+        // The key is made once, for this read and the write below.
+        let key = self.durable.as_ref().map(|d| d.keys.user_id());
+        let stored = key.as_deref().and_then(super::stored_id);
         let Ok(mut c) = self.core.try_borrow_mut() else {
             return false;
         };
@@ -305,8 +307,8 @@ impl Inner {
         // copy, held back by the shell until the borrow is dropped (a page
         // may wrap `Storage.prototype.setItem`).
         storage_hold();
-        if let (Some(d), true) = (&self.durable, write) {
-            storage_set(&d.keys.user_id(), c.user_id());
+        if let (Some(k), true) = (&key, write) {
+            storage_set(k, c.user_id());
         }
         drop(c);
         storage_release();
