@@ -196,8 +196,11 @@ export function get(o, k) {
 
 // onError (kept on the tracker's callback by `bind`) called with error e,
 // `this` null; what it throws is ignored, and so is the call when there is no
-// onError (calling undefined throws here).
+// onError (calling undefined throws here). A request_failed of status 0 (no
+// answer) carries as `cause` what the last failed fetch rejected with (`x`,
+// see `send`).
 export function report(cb, e) {
+  if (e.status === 0) e.cause = cb.x;
   try {
     cb.e.call(null, e);
   } catch (_) {}
@@ -438,7 +441,8 @@ export function bind(exports, onError, beforeSend, url, form, key) {
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
 // (cb.f), then call cb(0, id, status, Retry-After, body said "status":
-// false), status 0 for a network error. Never throws; `cb` is always called
+// false), status 0 for a network error (what fetch rejected with kept as
+// cb.x, for `report`). Never throws; `cb` is always called
 // later, never from inside `send`.
 export function send(cb, json, keepalive, id) {
   const init = {
@@ -463,7 +467,10 @@ export function send(cb, json, keepalive, id) {
       no = j?.status === false;
     } catch (_) {}
     finish(r.status, r.headers.get("Retry-After") || "", no);
-  }).catch(() => finish(0, "", false));
+  }).catch((e) => {
+    cb.x = e;
+    finish(0, "", false);
+  });
 }
 
 // The tracker's timers and listeners, kept on its callback `cb` (made by
