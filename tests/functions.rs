@@ -498,7 +498,14 @@ fn validate_event_names_the_problem() {
             "invalid_timestamp",
             Some("event_timestamp_epoch"),
         ),
-        ("throwing getter", throwing_getter(), "TypeError", "invalid_value", None),
+        // The property whose reading threw is the field (review30 #11c).
+        (
+            "throwing getter",
+            throwing_getter(),
+            "TypeError",
+            "invalid_value",
+            Some("boom"),
+        ),
     ];
     for (what, ev, ctor, code, field) in cases {
         expect_err(what, validate(&ev), ctor, code, field);

@@ -207,9 +207,12 @@ export function report(cb, e) {
 }
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
-// (the Rust shell turns it into an error of its own); reading the thrown
-// value's message may throw too.
-function threw(e, k = "") {
+// (the Rust shell turns it into an error of its own) under key k: by
+// default the property whose reading threw (`K`, set by `props`), "" for
+// none; reading the thrown value's message may throw too.
+let K = "";
+function threw(e, k = K) {
+  K = "";
   let m = "an exception was thrown";
   try {
     if (typeof e === "string") m = e;
@@ -248,7 +251,16 @@ function props(s, p) {
     return s + T("X", "", Array.isArray(p) ? "an array" : typeof p);
   }
   const keys = Object.keys(p);
-  for (let i = 0; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
+  // One try around the loop, not one per property (track()'s speed): what
+  // reading a property throws goes on to the caller's catch with the
+  // property's name in `K`, for `threw`.
+  let i = 0;
+  try {
+    for (; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
+  } catch (e) {
+    K = keys[i];
+    throw e;
+  }
   const syms = Object.getOwnPropertySymbols(p);
   if (syms.length) s += T("K", String(syms[0]), "");
   return s;
