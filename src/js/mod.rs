@@ -478,8 +478,11 @@ fn thrown_message(flat: &str, what: &str) -> Option<String> {
     Some(out)
 }
 
-/// Reads `obj[name]` of an object, treating a throwing getter as absent
-/// (undefined for what is not an object).
+/// Reads `obj[name]` of an object: undefined for what is not an object,
+/// null when the getter throws: a bad value for the options read so (nowMs,
+/// serverTimestamp, bodyFormat, onError, beforeSend, the edge's), not an
+/// absent one (`properties` takes null as none, but the tracker's options
+/// bag refuses a throwing getter before: see shell.js `options`).
 fn get(obj: &JsValue, name: &str) -> JsValue {
     js_get(obj, name)
 }

@@ -187,11 +187,15 @@ export function kind(v) {
 // A number as it is, NaN for anything else.
 export const num = (v) => (typeof v === "number" ? v : NaN);
 
-// obj[k] of an object; undefined for what is not one, or when reading throws.
+// obj[k] of an object; undefined for what is not one, null when reading
+// throws (a bad value for every option read so: a nowMs getter that throws
+// is invalid_option, not absent).
 export function get(o, k) {
   try {
     return o !== null && typeof o === "object" ? o[k] : undefined;
-  } catch (_) {}
+  } catch (_) {
+    return null;
+  }
 }
 
 // onError (kept on the tracker's callback by `bind`) called with error e,
