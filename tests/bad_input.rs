@@ -293,12 +293,18 @@ const fn want(code: &'static str, field: Option<&'static str>) -> Want {
 const BUGGY_THROWS: [&str; 3] = ["hugeString", "messageThrows", "errorProxy"];
 
 /// `invalid_value` because reading the value threw: the message says so.
-const THREW: Want = Want {
-    code: "invalid_value",
-    field: None,
-    ctor: "TypeError",
-    says: "threw",
-};
+const THREW: Want = threw_at(None);
+
+/// [`THREW`] when the property whose reading threw is known: its name as
+/// `field` (review30 #11c).
+const fn threw_at(field: Option<&'static str>) -> Want {
+    Want {
+        code: "invalid_value",
+        field,
+        ctor: "TypeError",
+        says: "threw",
+    }
+}
 
 #[track_caller]
 fn check_err<T: std::fmt::Debug>(what: &str, r: Result<T, JsValue>, w: Want) -> Seen {
@@ -492,8 +498,16 @@ fn bad_values() -> Vec<(String, JsValue, Want)> {
         ("Uint8Array".into(), a_typed_array(), bad_value("nested_property")),
         ("Promise".into(), a_promise(), bad_value("nested_property")),
         ("Proxy of an object".into(), quiet_proxy(), bad_value("nested_property")),
-        ("Proxy whose every trap throws".into(), hostile_proxy_value(), THREW),
-        ("Date whose getTime throws".into(), throwing_date(), THREW),
+        (
+            "Proxy whose every trap throws".into(),
+            hostile_proxy_value(),
+            threw_at(Some("bad")),
+        ),
+        (
+            "Date whose getTime throws".into(),
+            throwing_date(),
+            threw_at(Some("bad")),
+        ),
     ];
     // A 10 MB string value: too large, found without copying it into the message.
     v.push(("10 MB string".into(), big_string(TEN_MB), want("event_too_large", None)));
@@ -514,7 +528,12 @@ async fn track_refuses_bad_input_and_keeps_working() {
         .map(|(what, v, w)| value_row(&what, v, w))
         .collect();
     // Objects and Proxies as the properties argument.
-    rows.push(row("Proxy whose get trap throws", "e".into(), throwing_proxy(), THREW));
+    rows.push(row(
+        "Proxy whose get trap throws",
+        "e".into(),
+        throwing_proxy(),
+        threw_at(Some("a")),
+    ));
     rows.push(row(
         "Proxy whose ownKeys trap throws",
         "e".into(),
@@ -530,7 +549,7 @@ async fn track_refuses_bad_input_and_keeps_working() {
             &format!("getter that throws ({kind})"),
             "e".into(),
             throwing_getter_props(&kind),
-            THREW,
+            threw_at(Some("boom")),
         ));
     }
     // Prototype tricks with object values: nested, whatever the name.
@@ -647,7 +666,11 @@ fn validate_event_refuses_the_same_bad_input() {
         .into_iter()
         .map(|(what, v, w)| (what.clone(), event_with("bad", v), w))
         .collect();
-    rows.push(("Proxy whose get trap throws".into(), throwing_proxy(), THREW));
+    rows.push((
+        "Proxy whose get trap throws".into(),
+        throwing_proxy(),
+        threw_at(Some("a")),
+    ));
     rows.push((
         "Proxy whose ownKeys trap throws".into(),
         own_keys_throwing_proxy(),
@@ -660,7 +683,7 @@ fn validate_event_refuses_the_same_bad_input() {
         rows.push((
             format!("getter that throws ({kind})"),
             throwing_getter_event(&kind),
-            THREW,
+            threw_at(Some("boom")),
         ));
     }
     rows.push((
@@ -990,11 +1013,12 @@ async fn a_getter_that_calls_the_tracker_itself() {
 #[wasm_bindgen_test]
 fn a_huge_thrown_string_is_not_copied_into_the_message() {
     let t = tracker(&options(&app_key("huge-throw"), "{}"));
-    check_err("track", t.track("e".into(), throwing_getter_props("hugeString")), THREW);
+    let boom = threw_at(Some("boom"));
+    check_err("track", t.track("e".into(), throwing_getter_props("hugeString")), boom);
     check_err(
         "validateEvent",
         validate_event(throwing_getter_event("hugeString"), JsValue::UNDEFINED),
-        THREW,
+        boom,
     );
 }
 
@@ -1005,12 +1029,12 @@ fn every_throw_from_a_getter_becomes_invalid_value() {
         check_err(
             &format!("track: {kind}"),
             t.track("e".into(), throwing_getter_props(kind)),
-            THREW,
+            threw_at(Some("boom")),
         );
         check_err(
             &format!("validateEvent: {kind}"),
             validate_event(throwing_getter_event(kind), JsValue::UNDEFINED),
-            THREW,
+            threw_at(Some("boom")),
         );
     }
 }

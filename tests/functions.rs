@@ -26,6 +26,8 @@ extern "C" {
     fn is_error(v: &JsValue) -> bool;
     #[wasm_bindgen(js_name = throwingGetter)]
     fn throwing_getter() -> JsValue;
+    #[wasm_bindgen(js_name = throwingOption)]
+    fn throwing_option(name: &str) -> JsValue;
     #[wasm_bindgen(js_name = withSymbolKey)]
     fn with_symbol_key() -> JsValue;
     #[wasm_bindgen(js_name = aFunction)]
@@ -498,7 +500,14 @@ fn validate_event_names_the_problem() {
             "invalid_timestamp",
             Some("event_timestamp_epoch"),
         ),
-        ("throwing getter", throwing_getter(), "TypeError", "invalid_value", None),
+        // The property whose reading threw is the field (review30 #11c).
+        (
+            "throwing getter",
+            throwing_getter(),
+            "TypeError",
+            "invalid_value",
+            Some("boom"),
+        ),
     ];
     for (what, ev, ctor, code, field) in cases {
         expect_err(what, validate(&ev), ctor, code, field);
@@ -590,6 +599,43 @@ fn server_timestamp_must_be_a_boolean() {
     assert_eq!(e.code.as_deref(), Some("missing_field"));
     let e = thrown(&validate_event(ev(), opts(r#"{"serverTimestamp":false}"#)).unwrap_err());
     assert_eq!(e.code.as_deref(), Some("missing_field"));
+}
+
+#[wasm_bindgen_test]
+fn an_option_getter_that_throws_is_a_bad_option() {
+    // A nowMs (or serverTimestamp) getter that throws is not read as absent
+    // (review30 #12): invalid_option under its name, as any bad value.
+    let ev = || js(r#"{"event_name":"e","user_id":"u"}"#, &[]);
+    for name in ["nowMs", "serverTimestamp"] {
+        expect_err(
+            name,
+            validate_event(ev(), throwing_option(name)),
+            "Error",
+            "invalid_option",
+            Some(name),
+        );
+    }
+    expect_err(
+        "parseTimestamp nowMs",
+        parse_timestamp(TS.into(), throwing_option("nowMs")),
+        "Error",
+        "invalid_option",
+        Some("nowMs"),
+    );
+    expect_err(
+        "encodeBatch serverTimestamp",
+        encode(&Array::of1(&ev()).into(), throwing_option("serverTimestamp")),
+        "Error",
+        "invalid_option",
+        Some("serverTimestamp"),
+    );
+    expect_err(
+        "encodeBatch bodyFormat",
+        encode(&Array::of1(&ev()).into(), throwing_option("bodyFormat")),
+        "Error",
+        "invalid_option",
+        Some("bodyFormat"),
+    );
 }
 
 #[wasm_bindgen_test]

@@ -133,8 +133,9 @@ impl<'a> Iterator for Entries<'a> {
             }
             // The shell writes a short type name after `X` (`a number`,
             // `null`...), the message after `!`: one error built for all.
-            // A `!` entry with a key is a tracker option whose getter threw
-            // (only the options bag has such entries).
+            // A `!` entry with a key read here is a tracker option whose
+            // getter threw (an event's, a property's name as key, is
+            // refused before, by the shell's `threw`: see [`thrown`]).
             Tagged::Refused => {
                 let mut e = if tag == b'!' && !key.is_empty() {
                     Error::field(ErrorCode::InvalidOption, key, "reading it threw: ")
@@ -198,16 +199,15 @@ fn value_of(tag: u8, val: &str) -> Option<Tagged<'_>> {
     }))
 }
 
-/// The message of a `!` entry, when `s` starts with one: the shell caught
-/// an exception while reading the caller's data.
-pub fn thrown(s: &str) -> Option<&str> {
+/// The key and message of a `!` entry, when `s` starts with one: the shell
+/// caught an exception while reading the caller's data (the key: the
+/// property or option whose reading threw, "" when none is known).
+pub fn thrown(s: &str) -> Option<(&str, &str)> {
     if !matches!(s.as_bytes().first(), Some(b'!')) {
         return None;
     }
     // SAFETY: after the ASCII `!`, 1 is a char boundary.
-    field(unsafe { s.get_unchecked(1..) })
-        .and_then(|(_, r)| field(r))
-        .map(|(m, _)| m)
+    field(unsafe { s.get_unchecked(1..) }).and_then(|(k, r)| field(r).map(|(m, _)| (k, m)))
 }
 
 #[cfg(test)]
@@ -282,7 +282,8 @@ pub(crate) mod tests {
         let e = parse(&write('X', "", "string")).next().unwrap().unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidValue);
         let t = write('!', "", "boom");
-        assert_eq!(thrown(&t), Some("boom"));
+        assert_eq!(thrown(&t), Some(("", "boom")));
+        assert_eq!(thrown(&write('!', "plan", "boom")), Some(("plan", "boom")));
         assert_eq!(thrown(&write('s', "a", "b")), None);
         let e = parse(&t).next().unwrap().unwrap_err();
         assert_eq!(e.message, "reading the properties threw: boom");

@@ -192,6 +192,8 @@ pub struct Tracker {
     /// Closed, and not durable: a flush honours the backoff and the shell
     /// waits it out (see [`Tracker::close`]).
     drain: bool,
+    /// Storage carries the queue to a later page (see [`Tracker::set_durable`]).
+    durable: bool,
     rng: Rng,
     user_id: String,
     /// Properties the environment fills, once per tracker: name, value, and
@@ -341,6 +343,7 @@ impl Tracker {
             stopped: false,
             state: Lifecycle::Running,
             drain: false,
+            durable: false,
             rng,
             user_id,
             env_defaults: env.defaults,

@@ -452,24 +452,37 @@ fn bad_option(field: &str, message: &str) -> JsValue {
 /// When the shell's flattening caught an exception (a `!` entry: a
 /// caller's getter, Proxy or `toString` threw), the error to report: `code`,
 /// and a message of `what` and at most 200 characters of what was thrown.
+/// When the entry names the property whose reading threw, the error has it
+/// as `field`: `"plan": reading it threw: ...`.
 fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
-    match thrown_message(flat, what) {
-        Some(m) => Err(js_error(&CoreError::new(code, m))),
-        None => Ok(()),
-    }
+    let Some((k, m)) = crate::core::entries::thrown(flat) else {
+        return Ok(());
+    };
+    let mut e = if k.is_empty() {
+        let mut w = String::from(what);
+        w.push_str(" threw: ");
+        CoreError::new(code, w)
+    } else {
+        CoreError::field(code, k, "reading it threw: ")
+    };
+    crate::core::error::push_truncated(&mut e.message, m, 200);
+    Err(js_error(&e))
 }
 
-/// [`threw`]'s message, `None` when nothing was thrown.
+/// [`threw`]'s message without a field, `None` when nothing was thrown.
 fn thrown_message(flat: &str, what: &str) -> Option<String> {
-    let m = crate::core::entries::thrown(flat)?;
+    let (_, m) = crate::core::entries::thrown(flat)?;
     let mut out = String::from(what);
     out.push_str(" threw: ");
     crate::core::error::push_truncated(&mut out, m, 200);
     Some(out)
 }
 
-/// Reads `obj[name]` of an object, treating a throwing getter as absent
-/// (undefined for what is not an object).
+/// Reads `obj[name]` of an object: undefined for what is not an object,
+/// null when the getter throws: a bad value for the options read so (nowMs,
+/// serverTimestamp, bodyFormat, onError, beforeSend, the edge's), not an
+/// absent one (`properties` takes null as none, but the tracker's options
+/// bag refuses a throwing getter before: see shell.js `options`).
 fn get(obj: &JsValue, name: &str) -> JsValue {
     js_get(obj, name)
 }

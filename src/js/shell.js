@@ -188,26 +188,36 @@ export function kind(v) {
 // A number as it is, NaN for anything else.
 export const num = (v) => (typeof v === "number" ? v : NaN);
 
-// obj[k] of an object; undefined for what is not one, or when reading throws.
+// obj[k] of an object; undefined for what is not one, null when reading
+// throws (a bad value for every option read so: a nowMs getter that throws
+// is invalid_option, not absent).
 export function get(o, k) {
   try {
     return o !== null && typeof o === "object" ? o[k] : undefined;
-  } catch (_) {}
+  } catch (_) {
+    return null;
+  }
 }
 
 // onError (kept on the tracker's callback by `bind`) called with error e,
 // `this` null; what it throws is ignored, and so is the call when there is no
-// onError (calling undefined throws here).
+// onError (calling undefined throws here). A request_failed of status 0 (no
+// answer) carries as `cause` what the last failed fetch rejected with (`x`,
+// see `send`).
 export function report(cb, e) {
+  if (e.status === 0) e.cause = cb.x;
   try {
     cb.e.call(null, e);
   } catch (_) {}
 }
 
 // What a caller's getter, Proxy or toString threw, as an entry tagged "!"
-// (the Rust shell turns it into an error of its own); reading the thrown
-// value's message may throw too.
-function threw(e, k = "") {
+// (the Rust shell turns it into an error of its own) under key k: by
+// default the property whose reading threw (`K`, set by `props`), "" for
+// none; reading the thrown value's message may throw too.
+let K = "";
+function threw(e, k = K) {
+  K = "";
   let m = "an exception was thrown";
   try {
     if (typeof e === "string") m = e;
@@ -246,7 +256,16 @@ function props(s, p) {
     return s + T("X", "", Array.isArray(p) ? "an array" : typeof p);
   }
   const keys = Object.keys(p);
-  for (let i = 0; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
+  // One try around the loop, not one per property (track()'s speed): what
+  // reading a property throws goes on to the caller's catch with the
+  // property's name in `K`, for `threw`.
+  let i = 0;
+  try {
+    for (; i < keys.length; i++) s += one(keys[i], p[keys[i]]);
+  } catch (e) {
+    K = keys[i];
+    throw e;
+  }
   const syms = Object.getOwnPropertySymbols(p);
   if (syms.length) s += T("K", String(syms[0]), "");
   return s;
@@ -439,7 +458,8 @@ export function bind(exports, onError, beforeSend, url, form, key) {
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
 // (cb.f), then call cb(0, id, status, Retry-After, body said "status":
-// false), status 0 for a network error. Never throws; `cb` is always called
+// false), status 0 for a network error (what fetch rejected with kept as
+// cb.x, for `report`). Never throws; `cb` is always called
 // later, never from inside `send`.
 export function send(cb, json, keepalive, id) {
   const init = {
@@ -464,7 +484,10 @@ export function send(cb, json, keepalive, id) {
       no = j?.status === false;
     } catch (_) {}
     finish(r.status, r.headers.get("Retry-After") || "", no);
-  }).catch(() => finish(0, "", false));
+  }).catch((e) => {
+    cb.x = e;
+    finish(0, "", false);
+  });
 }
 
 // The tracker's timers and listeners, kept on its callback `cb` (made by

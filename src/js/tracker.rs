@@ -591,6 +591,9 @@ impl CoolaTracker {
         if page {
             core.set_keepalive_budget(KEEPALIVE_BUDGET);
         }
+        if durable {
+            core.set_durable();
+        }
         let extra = privacy::configure(&mut core, &given);
         let exports = wasm_bindgen::exports();
         let callback = bind(&exports, &on_error, &given.before_send, &url, form, &extra.consent_key);

@@ -84,6 +84,16 @@ export function isError(v) {
 }
 
 // An object whose `boom` property getter throws.
+// An options bag whose `name` getter throws.
+export function throwingOption(name) {
+  return Object.defineProperty({}, name, {
+    enumerable: true,
+    get() {
+      throw new Error("option getter exploded");
+    },
+  });
+}
+
 export function throwingGetter() {
   return Object.defineProperty({ event_name: "e", user_id: "u", event_timestamp_epoch: 1420452000000 }, "boom", {
     enumerable: true,

@@ -95,7 +95,7 @@ import { CoolaTracker } from "coola-tracker";
 const [endpoint, app] = process.argv.slice(2);
 const errors = [];
 const tracker = new CoolaTracker({ appKey: app, endpoint, maxRetries: 2, retryBaseMs: 100, retryMaxMs: 200,
-  onError: (e) => errors.push([e.code, e.count]) });
+  onError: (e) => errors.push([e.code, e.count, e.status, e.cause?.constructor.name, typeof e.cause?.message]) });
 tracker.track("lost", { via: "down" });
 const report = await tracker.shutdown();
 console.log(JSON.stringify({ report, errors }));
@@ -243,7 +243,8 @@ test("collector unreachable: shutdown() settles, reports the failure, and the pr
   assert.equal(r.code, 0, r.stderr);
   const out = lastJson(r.stdout);
   assert.deepEqual(out.report, { sent: 0, failed: 3, pending: 0, requests: 3 }, "the first try and maxRetries 2");
-  assert.deepEqual(out.errors, [["request_failed", 1]], "the give-up is reported");
+  // The give-up is reported, with what fetch rejected with (no answer: status 0) as its cause.
+  assert.deepEqual(out.errors, [["request_failed", 1, 0, "TypeError", "string"]], "the give-up is reported");
   assert.ok(r.ms < 15_000, `exit took ${r.ms} ms`);
 });
 

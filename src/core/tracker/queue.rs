@@ -69,6 +69,10 @@ const GAVE_UP: &str = "given up after maxRetries";
 const STATUS_FALSE: &str = "refused (\"status\": false)";
 const REFUSED: &str = "refused for good";
 const BAD_KEY: &str = "refused (403: bad appKey): sending stops, events are kept";
+/// [`BAD_KEY`] for a tracker that is not durable: its events are lost when
+/// it ends (a shutdown after a 403 settles at once: nothing is sent).
+const BAD_KEY_MEMORY: &str =
+    "refused (403: bad appKey): sending stops, events are kept in memory only, lost when the tracker ends";
 
 impl Tracker {
     /// Queues one already validated event JSON (used for events restored
@@ -181,6 +185,13 @@ impl Tracker {
     /// Whether a request is in flight.
     pub fn in_flight(&self) -> bool {
         self.q.flying > 0
+    }
+
+    /// The tracker's queue is durable: storage carries its events to a
+    /// later page (a 403's notice then says they are kept; else that they
+    /// are in memory only, see [`Tracker::on_response`]).
+    pub fn set_durable(&mut self) {
+        self.durable = true;
     }
 
     /// In a page: the browser's allowance for keepalive bodies in flight.
@@ -454,7 +465,7 @@ impl Tracker {
             // Reported once: the events stay queued.
             Verdict::Stop if !self.stopped => {
                 self.stopped = true;
-                why = Some(BAD_KEY);
+                why = Some(if self.durable { BAD_KEY } else { BAD_KEY_MEMORY });
             }
             // A page-hide request that failed, or a 403 after the first:
             // its events wait for the next try.

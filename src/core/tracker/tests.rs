@@ -248,6 +248,23 @@ fn stops_on_403_keeps_events_reports_once() {
     let n = t.take_notices();
     assert_eq!(n.len(), 1);
     assert_eq!(n[0].status, Some(403));
+    // Not durable (Node, a worker): the events live in memory only, and a
+    // shutdown after a 403 sends nothing: the notice says so.
+    assert_eq!(
+        n[0].message,
+        "2 event(s) of a batch refused (403: bad appKey): sending stops, events are kept in memory only, \
+         lost when the tracker ends (HTTP status 403)"
+    );
+    // Durable (a page with storage): stored for a later page.
+    let mut t = tracker(&[]);
+    t.set_durable();
+    track(&mut t, T0, 0);
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 403, None, false);
+    assert_eq!(
+        t.take_notices()[0].message,
+        "1 event(s) of a batch refused (403: bad appKey): sending stops, events are kept (HTTP status 403)"
+    );
 }
 
 #[test]

@@ -222,7 +222,11 @@ impl Inner {
         let mut core = self.core.try_borrow_mut().map_err(|_| busy())?;
         let null = kind(&answer) == KIND_NULL;
         let changed = opt_text(answer);
-        if let Some(m) = changed.as_deref().and_then(crate::core::entries::thrown) {
+        if let Some(m) = changed
+            .as_deref()
+            .and_then(crate::core::entries::thrown)
+            .map(|(_, m)| m)
+        {
             core.drop_held();
             let mut why = String::from("beforeSend threw (nothing was queued): ");
             crate::core::error::push_truncated(&mut why, m, 200);
