@@ -458,24 +458,24 @@ fn threw(flat: &str, code: ErrorCode, what: &str) -> Result<(), JsValue> {
     let Some((k, m)) = crate::core::entries::thrown(flat) else {
         return Ok(());
     };
-    let mut e = if k.is_empty() {
-        let mut w = String::from(what);
-        w.push_str(" threw: ");
-        CoreError::new(code, w)
+    Err(js_error(&if k.is_empty() {
+        CoreError::new(code, said(what, m))
     } else {
-        CoreError::field(code, k, "reading it threw: ")
-    };
-    crate::core::error::push_truncated(&mut e.message, m, 200);
-    Err(js_error(&e))
+        CoreError::field(code, k, &said("reading it", m))
+    }))
 }
 
 /// [`threw`]'s message without a field, `None` when nothing was thrown.
 fn thrown_message(flat: &str, what: &str) -> Option<String> {
-    let (_, m) = crate::core::entries::thrown(flat)?;
+    crate::core::entries::thrown(flat).map(|(_, m)| said(what, m))
+}
+
+/// `what` threw, and at most 200 characters of what was thrown: `m`.
+fn said(what: &str, m: &str) -> String {
     let mut out = String::from(what);
     out.push_str(" threw: ");
     crate::core::error::push_truncated(&mut out, m, 200);
-    Some(out)
+    out
 }
 
 /// Reads `obj[name]` of an object: undefined for what is not an object,
