@@ -189,9 +189,6 @@ pub struct Tracker {
     next_id: u64,
     stopped: bool,
     state: Lifecycle,
-    /// Closed, and not durable: a flush honours the backoff and the shell
-    /// waits it out (see [`Tracker::close`]).
-    drain: bool,
     /// Storage carries the queue to a later page (see [`Tracker::set_durable`]).
     durable: bool,
     rng: Rng,
@@ -342,7 +339,6 @@ impl Tracker {
             next_id: 1,
             stopped: false,
             state: Lifecycle::Running,
-            drain: false,
             durable: false,
             rng,
             user_id,
@@ -403,17 +399,23 @@ impl Tracker {
 
     /// Stops accepting events (`shutdown`). The queue can still be flushed.
     ///
-    /// A tracker that is not `durable` (no storage carries its events to a
-    /// later page: Node, a worker, a page whose storage is blocked) loses
+    /// A tracker that is not durable ([`Tracker::set_durable`]: no storage
+    /// carries its events to a later page: Node, a worker, a page whose
+    /// storage is blocked) loses
     /// what it does not send now, so from then on it follows the retry
     /// policy to its end: [`Tracker::next_request`] honours a failure's
     /// backoff even when forced, and [`Tracker::waits_out_backoff`] tells
     /// the shell to wait for it rather than settle. A durable tracker's
     /// shutdown ends at the first failure: its events stay stored for the
     /// next page.
-    pub fn close(&mut self, durable: bool) {
+    pub fn close(&mut self) {
         self.state = Lifecycle::Closed;
-        self.drain = !durable;
+    }
+
+    /// Closed, and not durable: a forced flush honours the backoff and the
+    /// shell waits it out (see [`Tracker::close`]).
+    fn drains(&self) -> bool {
+        !self.durable && self.state == Lifecycle::Closed
     }
 
     /// The sequence number the next tracked event will get; events below it

@@ -685,7 +685,7 @@ impl CoolaTracker {
     /// calls throw `tracker_closed`.
     pub fn shutdown(&self) -> Promise {
         if let Ok(mut c) = self.inner.core.try_borrow_mut() {
-            c.close(self.inner.durable.is_some());
+            c.close();
         }
         self.inner.wait(u64::MAX, true)
     }

@@ -1060,7 +1060,8 @@ impl Model {
             11 => self.unload(inp),
             12 => self.take_notices(),
             13 if inp.u8() % 8 == 0 => {
-                self.t.close(true);
+                self.t.set_durable();
+                self.t.close();
                 self.closed = true;
                 assert_eq!(self.t.state(), Lifecycle::Closed);
             }

@@ -179,7 +179,7 @@ impl Tracker {
     /// on the events (reported as `request_failed`). Not once sending
     /// stopped (403).
     pub fn waits_out_backoff(&self, now_ms: i64) -> bool {
-        self.drain && !self.stopped && self.q.live > 0 && now_ms < self.q.retry_at
+        self.drains() && !self.stopped && self.q.live > 0 && now_ms < self.q.retry_at
     }
 
     /// Whether a request is in flight.
@@ -188,8 +188,9 @@ impl Tracker {
     }
 
     /// The tracker's queue is durable: storage carries its events to a
-    /// later page (a 403's notice then says they are kept; else that they
-    /// are in memory only, see [`Tracker::on_response`]).
+    /// later page (a 403's notice then says they are kept, else that they
+    /// are in memory only, see [`Tracker::on_response`]; and a shutdown ends
+    /// at the first failure, see [`Tracker::close`]).
     pub fn set_durable(&mut self) {
         self.durable = true;
     }
@@ -208,7 +209,7 @@ impl Tracker {
     /// `before_seq` are taken, when given.
     #[inline(always)]
     pub fn next_request(&mut self, now_ms: i64, force: bool, before_seq: Option<u64>) -> Option<Request> {
-        if self.in_flight() || self.stopped || ((!force || self.drain) && now_ms < self.q.retry_at) {
+        if self.in_flight() || self.stopped || ((!force || self.drains()) && now_ms < self.q.retry_at) {
             return None;
         }
         if let Some(id) = self.held.take() {

@@ -457,7 +457,8 @@ fn flush_bound_and_closed() {
     assert_eq!(r.events, 1);
     t.on_response(r.id, T0, 200, None, false);
     assert!(t.next_request(T0, true, Some(bound)).is_none());
-    t.close(true);
+    t.set_durable();
+    t.close();
     let enc = write('s', "event_name", "e");
     assert_eq!(t.track_encoded(T0, &enc).unwrap_err().code, ErrorCode::TrackerClosed);
     assert_eq!(t.pending(), 1);
@@ -1240,7 +1241,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     assert!(pump(&mut t, T0).is_ok(), "and a flush skips the backoff");
     let mut t = tracker(&[("maxRetries", num(2.0))]);
     track(&mut t, T0, 0);
-    t.close(false);
+    t.close();
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 503, Some("3"), false);
     assert_eq!(t.retry_at(T0), Some(T0 + 3000));
@@ -1269,7 +1270,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     // A retry that succeeds empties the queue: settled, nothing reported.
     let mut t = tracker(&[]);
     track(&mut t, T0, 0);
-    t.close(false);
+    t.close();
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 503, Some("1"), false);
     let r = pump(&mut t, T0 + 1000).unwrap();
@@ -1281,7 +1282,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     // A 403 stops sending: nothing to wait for.
     let mut t = tracker(&[]);
     track(&mut t, T0, 0);
-    t.close(false);
+    t.close();
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 403, None, false);
     assert!(pump(&mut t, T0).unwrap_err(), "settles");
@@ -1290,7 +1291,8 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     // forced flush would skip the backoff); the event stays queued and stored.
     let mut t = tracker(&[]);
     track(&mut t, T0, 0);
-    t.close(true);
+    t.set_durable();
+    t.close();
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 503, Some("3"), false);
     assert!(t.retry_at(T0).is_some() && !t.waits_out_backoff(T0));
