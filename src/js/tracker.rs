@@ -132,7 +132,7 @@ const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: i32 = 6;
 /// A backoff's end while a `shutdown()` waits: as [`PUMP`], with a timer
-/// that keeps Node alive (see `Tracker::waits_out_backoff`).
+/// that keeps Node alive (see `Tracker::keeps_waiting`).
 const DRAIN: i32 = 7;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
@@ -290,10 +290,12 @@ impl Inner {
         }
     }
 
-    /// Resolves every waiting flush with its report, unless a shutdown
-    /// waits out a backoff (`Tracker::waits_out_backoff`): the wake-up sends again.
+    /// Resolves every waiting flush with its report, unless the core says
+    /// it keeps waiting (`Tracker::keeps_waiting`: an event held for
+    /// `beforeSend`, which `enqueue` pumps for once it is queued, or a
+    /// shutdown that waits out a backoff, which the wake-up sends again).
     fn settle(&self) {
-        if self.core.try_borrow().is_ok_and(|c| c.waits_out_backoff(now_ms())) || self.bound.take().is_none() {
+        if self.core.try_borrow().is_ok_and(|c| c.keeps_waiting(now_ms())) || self.bound.take().is_none() {
             return;
         }
         if self.stopping.replace(false) {

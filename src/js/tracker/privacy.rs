@@ -202,7 +202,9 @@ impl Inner {
         }
         self.schedule_end_of_task();
         self.report();
-        if ready && !super::offline() {
+        // A flush that waits (a shutdown() or flush() called from inside
+        // beforeSend) settles, or sends the event, now that it left the hold.
+        if ready && !super::offline() || self.bound.get().is_some() {
             self.pump();
         }
         r
