@@ -529,9 +529,19 @@ impl Tracker {
         n
     }
 
+    /// The JSON of the event tracked last, while it is queued (the shell's
+    /// `debug` line): `None` when the queue overflowed at once and dropped
+    /// it (its only waiting event).
+    pub fn last_queued(&self) -> Option<&str> {
+        self.q
+            .queue
+            .last()
+            .filter(|s| s.seq + 1 == self.next_seq && !s.done())
+            .map(|s| s.json.as_str())
+    }
+
     /// The JSON of every event still queued, oldest first (for persistence
-    /// and inspection); `next_back` reads from the end (the shell's debug
-    /// output shows the event just queued).
+    /// and inspection).
     pub fn queued(&self) -> impl DoubleEndedIterator<Item = (u64, &str)> {
         self.q
             .queue

@@ -1325,3 +1325,21 @@ fn a_flush_waits_while_an_event_is_held_for_before_send_and_sends_it_once_queued
     t.drop_held();
     assert!(pump(&mut t, T0).unwrap_err(), "settles");
 }
+
+#[test]
+fn the_event_tracked_last_is_shown_only_while_it_is_queued() {
+    // The debug line: the complete event as queued, or nothing when an
+    // overflow dropped it at once (not an older event labelled "queued").
+    let mut t = tracker(&[("maxQueueSize", num(1.0)), ("batchSize", num(1.0))]);
+    let a = track(&mut t, T0, 0);
+    let json = t.last_queued().unwrap().to_string();
+    assert!(json.contains(&a) && json.contains("\"user_id\":\"anon\""), "{json}");
+    let r = t.next_request(T0, false, None).unwrap();
+    let b = track(&mut t, T0, 1);
+    assert!(!b.is_empty(), "track() still returns the id");
+    assert_eq!(t.last_queued(), None, "the only waiting event was dropped at once");
+    assert_eq!(t.take_notices()[0].code, ErrorCode::QueueFull);
+    t.on_response(r.id, T0, 200, None, false);
+    let c = track(&mut t, T0, 2);
+    assert!(t.last_queued().unwrap().contains(&c));
+}
