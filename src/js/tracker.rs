@@ -161,8 +161,7 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
             i.unload();
             i.persist();
             if flag {
-                i.heartbeat(true);
-                i.drop_contexts();
+                i.leave();
             }
         }
         END => i.end_of_task(),
@@ -299,7 +298,7 @@ impl Inner {
             return;
         }
         if self.stopping.replace(false) {
-            self.stop_hooks();
+            self.stop();
         }
         let [sent, failed, requests] = self.counts();
         let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
@@ -484,6 +483,15 @@ impl Inner {
         }
     }
 
+    /// This tab's tracker is gone (the page hidden for good, `shutdown()`
+    /// done, `free()`): its heartbeat goes, so that the next tracker (this
+    /// page's or another tab's) claims its stored events at once, and with
+    /// nothing queued its contexts go too. Stored events stay.
+    fn leave(&self) {
+        self.heartbeat(true);
+        self.drop_contexts();
+    }
+
     /// The page goes away with nothing queued: no stored event needs its
     /// contexts, so they go too (the next page would otherwise find them).
     fn drop_contexts(&self) {
@@ -500,6 +508,15 @@ impl Inner {
         for n in stored {
             storage_remove(&d.keys.context(n));
         }
+    }
+
+    /// `shutdown()` settled, or `free()`: timers and listeners go, what
+    /// is queued is stored (a `free()` in the task that tracked it), and
+    /// the tab leaves (see [`Inner::leave`]).
+    pub(super) fn stop(&self) {
+        self.stop_hooks();
+        self.persist();
+        self.leave();
     }
 
     fn stop_hooks(&self) {
