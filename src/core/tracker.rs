@@ -404,7 +404,7 @@ impl Tracker {
     /// storage is blocked) loses
     /// what it does not send now, so from then on it follows the retry
     /// policy to its end: [`Tracker::next_request`] honours a failure's
-    /// backoff even when forced, and [`Tracker::waits_out_backoff`] tells
+    /// backoff even when forced, and [`Tracker::keeps_waiting`] tells
     /// the shell to wait for it rather than settle. A durable tracker's
     /// shutdown ends at the first failure: its events stay stored for the
     /// next page.

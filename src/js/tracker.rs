@@ -132,7 +132,7 @@ const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: i32 = 6;
 /// A backoff's end while a `shutdown()` waits: as [`PUMP`], with a timer
-/// that keeps Node alive (see `Tracker::waits_out_backoff`).
+/// that keeps Node alive (see `Tracker::keeps_waiting`).
 const DRAIN: i32 = 7;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
@@ -161,8 +161,7 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
             i.unload();
             i.persist();
             if flag {
-                i.heartbeat(true);
-                i.drop_contexts();
+                i.leave();
             }
         }
         END => i.end_of_task(),
@@ -290,14 +289,16 @@ impl Inner {
         }
     }
 
-    /// Resolves every waiting flush with its report, unless a shutdown
-    /// waits out a backoff (`Tracker::waits_out_backoff`): the wake-up sends again.
+    /// Resolves every waiting flush with its report, unless the core says
+    /// it keeps waiting (`Tracker::keeps_waiting`: an event held for
+    /// `beforeSend`, which `enqueue` pumps for once it is queued, or a
+    /// shutdown that waits out a backoff, which the wake-up sends again).
     fn settle(&self) {
-        if self.core.try_borrow().is_ok_and(|c| c.waits_out_backoff(now_ms())) || self.bound.take().is_none() {
+        if self.core.try_borrow().is_ok_and(|c| c.keeps_waiting(now_ms())) || self.bound.take().is_none() {
             return;
         }
         if self.stopping.replace(false) {
-            self.stop_hooks();
+            self.stop();
         }
         let [sent, failed, requests] = self.counts();
         let pending = self.core.try_borrow().map(|c| c.pending() as f64).unwrap_or(0.0);
@@ -482,6 +483,15 @@ impl Inner {
         }
     }
 
+    /// This tab's tracker is gone (the page hidden for good, `shutdown()`
+    /// done, `free()`): its heartbeat goes, so that the next tracker (this
+    /// page's or another tab's) claims its stored events at once, and with
+    /// nothing queued its contexts go too. Stored events stay.
+    fn leave(&self) {
+        self.heartbeat(true);
+        self.drop_contexts();
+    }
+
     /// The page goes away with nothing queued: no stored event needs its
     /// contexts, so they go too (the next page would otherwise find them).
     fn drop_contexts(&self) {
@@ -498,6 +508,15 @@ impl Inner {
         for n in stored {
             storage_remove(&d.keys.context(n));
         }
+    }
+
+    /// `shutdown()` settled, or `free()`: timers and listeners go, what
+    /// is queued is stored (a `free()` in the task that tracked it), and
+    /// the tab leaves (see [`Inner::leave`]).
+    pub(super) fn stop(&self) {
+        self.stop_hooks();
+        self.persist();
+        self.leave();
     }
 
     fn stop_hooks(&self) {

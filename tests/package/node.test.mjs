@@ -134,6 +134,28 @@ console.log(JSON.stringify({ afterFree, id: typeof id, inside, outside: freed(()
   dispose: typeof Symbol.dispose === "symbol" ? a[Symbol.dispose] === a.free : "no Symbol.dispose" }));
 `;
 
+// shutdown() called from inside beforeSend: the event the hook holds was
+// tracked before the shutdown (track() returns its event_id), so the
+// shutdown sends it and counts it, whatever the hook returns; one the hook
+// drops lets the shutdown settle. A track() after it throws tracker_closed.
+const SHUTDOWN_INSIDE = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const out = {};
+for (const answer of ["keep", "drop"]) {
+  let report;
+  const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, beforeSend: (e) => {
+    report ??= t.shutdown();
+    return answer === "keep" ? e : null;
+  } });
+  const id = t.track(answer);
+  let after;
+  try { t.track("after"); } catch (e) { after = e.code; }
+  out[answer] = { id: typeof id, report: await report, pending: t.pending, after };
+}
+console.log(JSON.stringify(out));
+`;
+
 let app;
 let collector;
 
@@ -167,7 +189,7 @@ console.log(JSON.stringify({
 `;
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH, "options.mjs": OPTIONS }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH, "options.mjs": OPTIONS, "inside.mjs": SHUTDOWN_INSIDE }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -283,6 +305,15 @@ test("free(): idempotent, a freed tracker throws, free() inside its own callback
   assert.equal(out.inside, "Error tracker_closed: this CoolaTracker was freed", "the class refuses calls once free() was asked for");
   assert.equal(out.outside, "Error tracker_closed: this CoolaTracker was freed");
   assert.notEqual(out.dispose, false, "Symbol.dispose is free()");
+});
+
+test("shutdown() from inside beforeSend sends the held event and counts it", async () => {
+  const r = await exec(process.execPath, ["inside.mjs", endpoint(), "node-inside"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = lastJson(r.stdout);
+  assert.deepEqual(out.keep, { id: "string", report: { sent: 1, failed: 0, pending: 0, requests: 1 }, pending: 0, after: "tracker_closed" });
+  assert.deepEqual(out.drop, { id: "string", report: { sent: 0, failed: 0, pending: 0, requests: 0 }, pending: 0, after: "tracker_closed" });
+  assert.deepEqual(collector.events({ app: "node-inside" }).map((e) => e.event_name), ["keep"]);
 });
 
 test("package.json: name, version, license, types, sideEffects, files, exports targets", async () => {

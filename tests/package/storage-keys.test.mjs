@@ -170,3 +170,49 @@ test("the heartbeat: at most one write per 10 s, gone after pagehide whatever an
     await page.context().close();
   }
 });
+
+test("shutdown() and free() remove the tab's heartbeat and keep its stored events for the next tracker to claim", async () => {
+  // A tracker that shut down or was freed no longer keeps its tab alive:
+  // its heartbeat goes (as at pagehide), so that the next tracker, in this
+  // page or another tab, claims its stored events at once rather than
+  // after 3 minutes; the events stay stored, those free() was given in the
+  // task that tracked them too.
+  const key = "keys-leave";
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/next.html`);
+    // The shutdown's request fails; so does the one the next tracker
+    // sends of what it claimed (it is freed before the answer comes).
+    await collector.control({ failNext: [{ status: 503 }, { status: 503 }] });
+    const r = await page.evaluate(async (key) => {
+      const { default: init, CoolaTracker } = await import("/pkg/web/coola_tracker.js");
+      await init();
+      const keys = (p) => Object.keys(localStorage).filter((k) => k.startsWith(p)).sort();
+      const endpoint = `${location.origin}/v3/{appKey}/track`;
+      const out = {};
+      const a = new CoolaTracker({ appKey: key, endpoint, flushIntervalMs: 0 });
+      a.track("kept");
+      out.report = await a.shutdown(); // a page's shutdown settles at the first failure
+      out.afterShutdown = { tabs: keys("coola:tab:"), queued: keys("coola:q:").length };
+      const f = new CoolaTracker({ appKey: key, endpoint, flushIntervalMs: 0 });
+      out.claimed = f.pending;
+      f.track("late");
+      f.free(); // in the task that tracked it
+      out.afterFree = { tabs: keys("coola:tab:"), queued: keys("coola:q:").length };
+      const n = new CoolaTracker({ appKey: key, endpoint, flushIntervalMs: 0 });
+      out.next = n.pending;
+      out.flushed = await n.flush();
+      return out;
+    }, key);
+    assert.equal(r.report.failed, 1, "the shutdown's request failed (503)");
+    assert.deepEqual(r.afterShutdown, { tabs: [], queued: 1 }, "shutdown(): no heartbeat, the event stays stored");
+    assert.equal(r.claimed, 1, "the next tracker claims it at once");
+    assert.deepEqual(r.afterFree.tabs, [], "free(): no heartbeat");
+    assert.ok(r.afterFree.queued >= 2, `free(): the events stay stored (${r.afterFree.queued})`);
+    assert.equal(r.next, 2, "the next tracker claims both");
+    await waitFor(() => collector.events({ app: key }).length >= 2, { what: "both events" });
+    assert.deepEqual([...new Set(collector.events({ app: key }).map((e) => e.event_name))].sort(), ["kept", "late"]);
+  } finally {
+    await page.context().close();
+  }
+});

@@ -629,7 +629,7 @@ test("debug: console.debug for each queued event, request and answer, never the 
     const lines = await page.evaluate(async (app) => {
       const { CoolaTracker } = window.lib;
       const endpoint = `${location.origin}/v3/{appKey}/track`;
-      const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, persist: false, debug: true });
+      const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, persist: false, debug: true, properties: { plan: "pro" }, sampleRate: 0.999999 });
       t.track("shown", { n: 1 });
       await t.flush();
       const quiet = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, persist: false });
@@ -639,9 +639,40 @@ test("debug: console.debug for each queued event, request and answer, never the 
     }, app);
     assert.equal(lines.length, 3, lines.join("\n"));
     assert.match(lines[0], /^debug: \[coola-tracker\] queued .*"event_name":"shown"/);
+    // The complete event as it will be sent, not only its own properties.
+    const shown = JSON.parse(lines[0].slice(lines[0].indexOf("{")));
+    for (const k of ["event_id", "event_timestamp_epoch", "user_id", "session_id", "page_url", "page_title", "session_dua", "tracker_type"]) {
+      assert.ok(k in shown, `${k} in the queued line: ${lines[0]}`);
+    }
+    assert.equal(shown.plan, "pro", "shared properties too");
+    assert.equal(shown.sample_rate, 0.999999);
     assert.match(lines[1], /^debug: \[coola-tracker\] request 1: 1 event\(s\) to http:\/\/127\.0\.0\.1:\d+\/v3\/\{appKey\}\/track$/);
     assert.match(lines[2], /^debug: \[coola-tracker\] answer 1: HTTP 200$/);
     assert.ok(lines.every((l) => !l.includes(SECRET)), "the app key is in no debug line");
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("debug: an event the full queue drops at once gets no queued line of another event", async () => {
+  // maxQueueSize 1 with its one event in flight: the next event is dropped
+  // at once (queue_full); its line must not show the event in flight.
+  const app = uniqueApp("debug-full");
+  const page = await open();
+  try {
+    const r = await page.evaluate(async (app) => {
+      const { CoolaTracker } = window.lib;
+      const endpoint = `${location.origin}/v3/{appKey}/track`;
+      const errors = [];
+      const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, persist: false, debug: true, batchSize: 1, maxQueueSize: 1, onError: (e) => errors.push(e.code) });
+      const a = t.track("first");
+      t.track("second");
+      await t.shutdown();
+      return { a, errors, lines: window.__console.filter((l) => l.includes("] queued")) };
+    }, app);
+    assert.deepEqual(r.errors, ["queue_full"]);
+    assert.equal(r.lines.length, 1, r.lines.join("\n"));
+    assert.ok(r.lines[0].includes(r.a), "the one queued line is the first event's");
   } finally {
     await page.context().close();
   }

@@ -172,14 +172,17 @@ impl Tracker {
     }
 
     /// Whether a waiting flush, with nothing in flight and no request to
-    /// send now, goes on waiting rather than settling: a shutdown of a
-    /// tracker that is not durable (see [`Tracker::close`]) in a backoff,
-    /// with events queued. The shell wakes at [`Tracker::retry_at`] and
-    /// sends again, until the queue is empty or the retry policy gives up
-    /// on the events (reported as `request_failed`). Not once sending
+    /// send now, goes on waiting rather than settling: while an event is
+    /// held for `beforeSend` (a `shutdown()` or `flush()` called from inside
+    /// the hook: the event, once queued, is the shutdown's to send; the
+    /// shell pumps again after the hook), or in a backoff, with events
+    /// queued, during a shutdown of a tracker that is not durable (see
+    /// [`Tracker::close`]). Then the shell wakes at [`Tracker::retry_at`]
+    /// and sends again, until the queue is empty or the retry policy gives
+    /// up on the events (reported as `request_failed`). Not once sending
     /// stopped (403).
-    pub fn waits_out_backoff(&self, now_ms: i64) -> bool {
-        self.drains() && !self.stopped && self.q.live > 0 && now_ms < self.q.retry_at
+    pub fn keeps_waiting(&self, now_ms: i64) -> bool {
+        self.holding() || (self.drains() && !self.stopped && self.q.live > 0 && now_ms < self.q.retry_at)
     }
 
     /// Whether a request is in flight.
@@ -526,9 +529,19 @@ impl Tracker {
         n
     }
 
+    /// The JSON of the event tracked last, while it is queued (the shell's
+    /// `debug` line): `None` when the queue overflowed at once and dropped
+    /// it (its only waiting event).
+    pub fn last_queued(&self) -> Option<&str> {
+        self.q
+            .queue
+            .last()
+            .filter(|s| s.seq + 1 == self.next_seq && !s.done())
+            .map(|s| s.json.as_str())
+    }
+
     /// The JSON of every event still queued, oldest first (for persistence
-    /// and inspection); `next_back` reads from the end (the shell's debug
-    /// output shows the event just queued).
+    /// and inspection).
     pub fn queued(&self) -> impl DoubleEndedIterator<Item = (u64, &str)> {
         self.q
             .queue

@@ -1222,7 +1222,7 @@ fn a_page_hide_413_leaves_the_regular_requests_backoff() {
 fn pump(t: &mut Tracker, now: i64) -> Result<Request, bool> {
     match t.next_request(now, true, Some(u64::MAX)) {
         Some(r) => Ok(r),
-        None => Err(!t.waits_out_backoff(now)),
+        None => Err(!t.keeps_waiting(now)),
     }
 }
 
@@ -1235,7 +1235,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     let r = t.next_request(T0, true, None).unwrap();
     t.on_response(r.id, T0, 503, Some("3"), false);
     assert!(
-        !t.waits_out_backoff(T0),
+        !t.keeps_waiting(T0),
         "a flush of a running tracker settles at a failure"
     );
     assert!(pump(&mut t, T0).is_ok(), "and a flush skips the backoff");
@@ -1245,7 +1245,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 503, Some("3"), false);
     assert_eq!(t.retry_at(T0), Some(T0 + 3000));
-    assert!(t.waits_out_backoff(T0));
+    assert!(t.keeps_waiting(T0));
     // Within the backoff nothing goes, even forced, and the shutdown waits.
     assert!(!pump(&mut t, T0 + 2999).unwrap_err(), "waits");
     let r = pump(&mut t, T0 + 3000).unwrap();
@@ -1263,7 +1263,7 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
         (n.len(), n[0].code, n[0].status, n[0].count),
         (1, ErrorCode::RequestFailed, Some(503), Some(1))
     );
-    assert!(!t.waits_out_backoff(at));
+    assert!(!t.keeps_waiting(at));
     assert!(pump(&mut t, at).unwrap_err(), "settles");
     assert_eq!((t.stats().requests, t.stats().failed), (3, 3));
 
@@ -1295,7 +1295,51 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     t.close();
     let r = pump(&mut t, T0).unwrap();
     t.on_response(r.id, T0, 503, Some("3"), false);
-    assert!(t.retry_at(T0).is_some() && !t.waits_out_backoff(T0));
+    assert!(t.retry_at(T0).is_some() && !t.keeps_waiting(T0));
     assert_eq!(t.pending(), 1);
     assert!(pump(&mut t, T0).is_ok());
+}
+
+#[test]
+fn a_flush_waits_while_an_event_is_held_for_before_send_and_sends_it_once_queued() {
+    // shutdown() called from inside beforeSend: the event the hook holds
+    // was tracked before it, so the shutdown waits for it (the shell pumps
+    // once the hook returned) and sends it, rather than settle without it.
+    let mut t = tracker(&[]);
+    t.set_hold(true);
+    let id = track(&mut t, T0, 0);
+    t.close();
+    assert!(t.keeps_waiting(T0), "held: the shutdown does not settle");
+    assert!(!pump(&mut t, T0).unwrap_err(), "nothing to send yet, and it waits");
+    assert_eq!(t.release_held(T0, None).unwrap(), id);
+    assert!(!t.keeps_waiting(T0));
+    let r = pump(&mut t, T0).unwrap();
+    assert_eq!(r.events, 1);
+    assert!(r.json.contains(&id));
+    // A hook that drops the event (or throws) lets the flush settle.
+    let mut t = tracker(&[]);
+    t.set_hold(true);
+    track(&mut t, T0, 0);
+    t.close();
+    assert!(t.keeps_waiting(T0));
+    t.drop_held();
+    assert!(pump(&mut t, T0).unwrap_err(), "settles");
+}
+
+#[test]
+fn the_event_tracked_last_is_shown_only_while_it_is_queued() {
+    // The debug line: the complete event as queued, or nothing when an
+    // overflow dropped it at once (not an older event labelled "queued").
+    let mut t = tracker(&[("maxQueueSize", num(1.0)), ("batchSize", num(1.0))]);
+    let a = track(&mut t, T0, 0);
+    let json = t.last_queued().unwrap().to_string();
+    assert!(json.contains(&a) && json.contains("\"user_id\":\"anon\""), "{json}");
+    let r = t.next_request(T0, false, None).unwrap();
+    let b = track(&mut t, T0, 1);
+    assert!(!b.is_empty(), "track() still returns the id");
+    assert_eq!(t.last_queued(), None, "the only waiting event was dropped at once");
+    assert_eq!(t.take_notices()[0].code, ErrorCode::QueueFull);
+    t.on_response(r.id, T0, 200, None, false);
+    let c = track(&mut t, T0, 2);
+    assert!(t.last_queued().unwrap().contains(&c));
 }

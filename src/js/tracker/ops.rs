@@ -136,8 +136,11 @@ pub extern "C" fn coola_op(handle_in: u32, op: u32) -> f64 {
     let held = ManuallyDrop::new(unsafe { Rc::from_raw(handle_in as usize as *const Inner) });
     if op == FREE {
         // Timers and listeners go now, even while a call of this tracker
-        // (from whose callback `free()` came) still holds its state.
-        held.stop_hooks();
+        // (from whose callback `free()` came) still holds its state; what
+        // this task tracked is stored, and the tab leaves as a shutdown's
+        // end does (`Inner::stop`): its stored events are the next
+        // tracker's to claim.
+        held.stop();
         drop(ManuallyDrop::into_inner(held));
         return 0.0;
     }

@@ -189,8 +189,8 @@ impl Inner {
         // (pages and monitoring scripts wrap it), called with no borrow held.
         let (ready, line) = match self.core.try_borrow() {
             Ok(c) => {
-                let line = match (&r, c.queued().next_back()) {
-                    (Ok(id), Some((_, json))) if self.extra.debug && !id.is_empty() => Some(String::from(json)),
+                let line = match (&r, c.last_queued()) {
+                    (Ok(id), Some(json)) if self.extra.debug && !id.is_empty() => Some(String::from(json)),
                     _ => None,
                 };
                 (r.is_ok() && c.batch_ready(now), line)
@@ -202,7 +202,9 @@ impl Inner {
         }
         self.schedule_end_of_task();
         self.report();
-        if ready && !super::offline() {
+        // A flush that waits (a shutdown() or flush() called from inside
+        // beforeSend) settles, or sends the event, now that it left the hold.
+        if ready && !super::offline() || self.bound.get().is_some() {
             self.pump();
         }
         r
