@@ -33,7 +33,10 @@ export interface CooladataConfig {
   cookie_name?: string;
   /** Days the anonymous id cookie lasts, renewed on every page load; default 365. */
   cookie_expiration?: number;
-  /** Further CoolaTracker options (batchSize, flushIntervalMs, endpoint, onError, ...). */
+  /**
+   * Further CoolaTracker options (batchSize, flushIntervalMs, endpoint, onError, ...), given to
+   * both trackers; `autoPageViews` only to trackEvent's (`trackers.now`): one page_view a page.
+   */
   tracker?: Partial<Omit<TrackerOptions, "appKey" | "userId">>;
 }
 

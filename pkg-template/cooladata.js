@@ -289,7 +289,14 @@ export function createCooladata(name = PRIMARY) {
       // events it still holds.
       // Its events take `now`'s session (see laterSession), which is the
       // one in localStorage, shared by the site's tabs.
-      b = new CoolaTracker({ ...opts, userId: a.userId, flushIntervalMs: 0, persist: false });
+      // No autoPageViews: the page views are `now`'s (else each page view
+      // twice, `later`'s held until flush(), and history hooked twice). The
+      // other options are what its own events need too: endpoint, format,
+      // batching, retries, storageKey (the saved consent choice), optOut,
+      // privacySignals, sessions, page properties, properties, beforeSend
+      // (the site's: see withPageload), sampleRate (same user, same
+      // decision), onError and debug (its lines are of its own events).
+      b = new CoolaTracker({ ...opts, userId: a.userId, flushIntervalMs: 0, persist: false, autoPageViews: false });
     } catch (e) {
       a.shutdown();
       throw e;

@@ -410,3 +410,58 @@ for (const loader of ["classic", "module"]) {
     }
   });
 }
+
+for (const loader of ["classic", "module"]) {
+  test(`${loader}: autoPageViews in init's tracker options: one page_view a page, history hooked once`, async () => {
+    const key = `cd-autopv-${loader}`;
+    const page = await sitePage(function () {
+      var q = new URLSearchParams(location.search);
+      window.original = history.pushState;
+      // The debug lines "queued", by event name.
+      window.queued = [];
+      var debug = console.debug;
+      console.debug = function (line, event) {
+        if (line === "[coola-tracker] queued" && event) window.queued.push(event.event_name);
+        return debug.apply(console, arguments);
+      };
+      cooladata.init({
+        app_key: q.get("app"),
+        api_host: location.host,
+        user_id: "u-autopv",
+        tracker: { autoPageViews: "history", debug: true },
+      });
+      cooladata.trackEventLater("later_one");
+    });
+    try {
+      const first = `${collector.url}/site.html?loader=${loader}&app=${key}`;
+      await page.goto(first);
+      // flush() sends both trackers' queues: trackEventLater's tracker
+      // held its own page views until now, had it tracked any.
+      const report = await page.evaluate(async () => {
+        await window.cooladata.ready();
+        history.pushState({}, "", "/site.html?step=2");
+        return window.cooladata.flush();
+      });
+      await waitFor(async () => (await page.evaluate(() => window.cooladata.pending)) === 0, {
+        what: "every event acknowledged (pending 0)",
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const events = collector.events({ app: key });
+      assert.deepEqual(
+        events.map((e) => [e.event_name, e.page_url]).sort(),
+        [
+          ["later_one", first],
+          ["page_view", first],
+          ["page_view", `${collector.url}/site.html?step=2`],
+        ],
+      );
+      assert.equal(report.sent, 3);
+      assert.deepEqual((await page.evaluate(() => window.queued)).sort(), ["later_one", "page_view", "page_view"]);
+      // shutdown() leaves history.pushState as the page had it.
+      await page.evaluate(() => window.cooladata.shutdown());
+      assert.equal(await page.evaluate(() => history.pushState === window.original), true);
+    } finally {
+      await page.context().close();
+    }
+  });
+}

@@ -5,6 +5,7 @@
 // Makefile packs once and passes the tarball in COOLA_TARBALL; run alone
 // (`node --test tests/package/x.test.mjs`) a test packs pkg/ itself.
 
+import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,30 @@ export const PKG = join(ROOT, "pkg");
 export const TOOLS = join(ROOT, "tools", "node_modules");
 export const FIXTURES = join(ROOT, "tests", "package", "fixtures");
 const run = promisify(execFile);
+
+/**
+ * The first ```js block under `heading` (before the next `## ` heading) of README.md (or `file`), read now
+ * (tests/package/readme.test.mjs runs the examples, types.test.mjs type-checks the Node one).
+ */
+export function readmeBlock(heading, file = join(ROOT, "README.md")) {
+  const lines = readFileSync(file, "utf8").split(/\r?\n/);
+  const start = lines.findIndex((l) => l.trim() === heading);
+  assert.ok(start >= 0, `${file} has no heading "${heading}"`);
+  let open = -1;
+  for (let i = start + 1; i < lines.length; i++) {
+    if (/^##\s/.test(lines[i])) break;
+    if (/^```js\s*$/.test(lines[i])) {
+      open = i;
+      break;
+    }
+  }
+  assert.ok(open >= 0, `README.md has no \`\`\`js block under "${heading}"`);
+  const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
+  assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
+  const code = lines.slice(open + 1, close).join("\n") + "\n";
+  assert.match(code, /from\s+["']coola-tracker(\/edge)?["']/, `the "${heading}" example imports "coola-tracker"`);
+  return code;
+}
 
 /** Imports a dev tool from tools/node_modules by its package name. */
 export async function tool(name) {

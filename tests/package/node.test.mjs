@@ -187,9 +187,21 @@ console.log(JSON.stringify({
   stTrue: validateEvent(ev, { serverTimestamp: true }),
 }));
 `;
+// Shared properties and null, as the README says: a null or undefined
+// value given to setProperties removes that shared property; in an event's
+// own properties it means absent, and the shared value still applies.
+const SHARED = `
+import { CoolaTracker } from "coola-tracker";
+const [endpoint, app] = process.argv.slice(2);
+const t = new CoolaTracker({ appKey: app, endpoint, flushIntervalMs: 0, userId: "u", properties: { plan: "pro", tier: 2, beta: true } });
+t.track("own_null", { plan: null, tier: undefined });
+t.setProperties({ plan: null, tier: undefined });
+t.track("after_set");
+console.log(JSON.stringify(await t.shutdown()));
+`;
 before(async () => {
   [app, collector] = await Promise.all([
-    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH, "options.mjs": OPTIONS, "inside.mjs": SHUTDOWN_INSIDE }),
+    project({ "esm.mjs": ESM, "cjs.cjs": CJS, "exit.mjs": NO_SHUTDOWN, "down.mjs": UNREACHABLE, "retry.mjs": RETRY, "free.mjs": FREE, "odd.mjs": ODD_FETCH, "options.mjs": OPTIONS, "inside.mjs": SHUTDOWN_INSIDE, "shared.mjs": SHARED }),
     startCollector({ port: 0 }),
   ]);
 });
@@ -358,4 +370,14 @@ test("options and debug: the template in request lines, credentials, throwing ge
     assert.deepEqual(e, { code: "invalid_option", field: "serverTimestamp", type: "Error", message: '"serverTimestamp": must be true or false' });
   }
   assert.deepEqual(out.stTrue, { event_name: "e", user_id: "u" });
+});
+
+test("shared properties and null: setProperties' null or undefined removes one, an event's own leaves it", async () => {
+  const r = await exec(process.execPath, ["shared.mjs", endpoint(), "node-shared"], { cwd: app.dir, timeout: 20_000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(lastJson(r.stdout), { sent: 2, failed: 0, pending: 0, requests: 1 });
+  const got = Object.fromEntries(
+    collector.events({ app: "node-shared" }).map((e) => [e.event_name, [e.plan, e.tier, e.beta]]),
+  );
+  assert.deepEqual(got, { own_null: ["pro", 2, "true"], after_set: [undefined, undefined, "true"] });
 });

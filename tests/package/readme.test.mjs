@@ -17,34 +17,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, chromium, exec, newPage, project, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
+import { ROOT, chromium, exec, newPage, project, readmeBlock, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
 
 const HEADINGS = {
   web: "## In a web page",
   worker: "## In a Cloudflare Worker",
   node: "## In Node.js (20+)",
 };
-
-/** The first ```js block under `heading` (before the next `## ` heading) of README.md (or `file`), read now. */
-function readmeBlock(heading, file = join(ROOT, "README.md")) {
-  const lines = readFileSync(file, "utf8").split(/\r?\n/);
-  const start = lines.findIndex((l) => l.trim() === heading);
-  assert.ok(start >= 0, `${file} has no heading "${heading}"`);
-  let open = -1;
-  for (let i = start + 1; i < lines.length; i++) {
-    if (/^##\s/.test(lines[i])) break;
-    if (/^```js\s*$/.test(lines[i])) {
-      open = i;
-      break;
-    }
-  }
-  assert.ok(open >= 0, `README.md has no \`\`\`js block under "${heading}"`);
-  const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
-  assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
-  const code = lines.slice(open + 1, close).join("\n") + "\n";
-  assert.match(code, /from\s+["']coola-tracker(\/edge)?["']/, `the "${heading}" example imports "coola-tracker"`);
-  return code;
-}
 
 /** Events of `app` once at least `n` arrived (and no more than `n`). */
 async function delivered(collector, app, n, what) {

@@ -4,23 +4,33 @@
 // cooladata.ts, edge.ts (and good.cts for Node, using.ts where the lib has
 // Symbol.dispose) must pass; every line of
 // tests/types/bad.ts marked `// error: TSnnnn` must report that error, and
-// no other line may report anything.
+// no other line may report anything. The README's Node example, as written
+// (the block readme.test.mjs runs), must pass too: a Node user's script
+// under `tsc --strict`, with `process.env` typed as @types/node types it.
 
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ROOT, TOOLS, exec, project } from "./helpers.mjs";
+import { ROOT, TOOLS, exec, project, readmeBlock } from "./helpers.mjs";
 
 const TYPES = join(ROOT, "tests", "types");
 const TSC = join(TOOLS, "typescript", "bin", "tsc");
+// What the README's Node example uses of Node's own globals, declared as
+// @types/node declares them (NodeJS.ProcessEnv: every value string | undefined);
+// the tools install no @types/node.
+const NODE_GLOBALS = "declare var process: { env: { [key: string]: string | undefined } };\n";
+
 let app;
 
 before(async () => {
   const files = {};
   for (const f of readdirSync(TYPES)) if (/\.c?ts$/.test(f)) files[f] = readFileSync(join(TYPES, f), "utf8");
+  files["readme-node.mts"] = readmeBlock("## In Node.js (20+)");
+  files["node-globals.d.ts"] = NODE_GLOBALS;
   app = await project(files);
   for (const mode of Object.keys(MODES)) check(mode); // every tsc run at once
+  readme();
 });
 after(() => app?.remove());
 
@@ -47,8 +57,8 @@ const MODES = {
   },
 };
 
-async function tsc(mode, files) {
-  const name = `tsconfig.${mode}.json`;
+async function tsc(mode, files, label = mode) {
+  const name = `tsconfig.${label}.json`;
   writeFileSync(
     join(app.dir, name),
     JSON.stringify({
@@ -69,6 +79,11 @@ async function tsc(mode, files) {
   }
   return { ...r, errors };
 }
+
+// The README's Node example as a Node user's ESM script (nodenext: the
+// package's Node types).
+let readmeRun;
+const readme = () => (readmeRun ??= tsc("nodenext", ["readme-node.mts", "node-globals.d.ts"], "readme-node"));
 
 // One tsc run per mode over every file; the tests read its errors by file.
 const runs = {};
@@ -119,3 +134,13 @@ for (const mode of Object.keys(MODES)) {
     assert.deepEqual(problems, []);
   });
 }
+
+test("the README's Node example type-checks with tsc --strict (nodenext), as written", async () => {
+  const r = await readme();
+  assert.deepEqual(
+    r.errors.map((e) => `${e.file}(${e.line}): ${e.code} ${e.message}`),
+    [],
+    `README.md, "## In Node.js (20+)":\n${readmeBlock("## In Node.js (20+)")}`,
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
