@@ -175,23 +175,34 @@ pub fn setup_problem(
     parses: bool,
 ) -> Option<String> {
     let (key_var, endpoint_var) = vars;
-    if app_key.unwrap_or("").is_empty() {
-        return Some(["env.", key_var, " (the CoolaData app key) is not set"].concat());
-    }
-    let what = match endpoint.filter(|e| !e.is_empty()).map(endpoint_problem)? {
-        Some(p) => p,
-        None if parses => return None,
-        None => "is not a URL",
+    let (var, what) = if app_key.unwrap_or("").is_empty() {
+        (key_var, "(the CoolaData app key) is not set")
+    } else {
+        let what = match endpoint.filter(|e| !e.is_empty()).map(endpoint_problem)? {
+            Some(p) => p,
+            None if parses => return None,
+            None => "is not a URL",
+        };
+        (endpoint_var, what)
     };
-    Some(["env.", endpoint_var, " ", what].concat())
+    let mut line = String::from("env.");
+    for part in [var, " ", what] {
+        line.push_str(part);
+    }
+    Some(line)
 }
 
 /// What is wrong with an endpoint by its text alone.
 fn endpoint_problem(url: &str) -> Option<&'static str> {
-    let scheme = url.find("://").and_then(|i| url.get(..i)).unwrap_or("");
-    let rest = url.get(scheme.len() + 3..).unwrap_or("");
-    let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) || authority.is_empty() {
+    // What follows "http://" or "https://" (any case), up to the path.
+    let rest = ["http://", "https://"].iter().find_map(|p| {
+        let head = url.get(..p.len())?;
+        head.eq_ignore_ascii_case(p).then(|| url.get(p.len()..)).flatten()
+    });
+    let rest = rest.unwrap_or("");
+    let authority = rest.get(..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
+    let authority = authority.unwrap_or("");
+    if authority.is_empty() {
         Some("is not an http(s) URL such as \"https://host/v3/{appKey}/track\"")
     } else if authority.contains('@') {
         Some("has a user name or password in it (fetch refuses such a URL)")

@@ -300,7 +300,8 @@ impl EdgeCollector {
         let parses = self.parse.call1(&JsValue::NULL, &url.into()).is_ok();
         let vars = (self.o.app_key_var.as_str(), self.o.endpoint_var.as_str());
         let p = edge::setup_problem(vars, key.as_deref(), endpoint.as_deref(), parses);
-        let first = self.reported.first(p.as_deref()) || !once;
+        // Only fetch's calls (once) record what was logged.
+        let first = !once || self.reported.first(p.as_deref());
         p.map(|p| if first { p } else { String::new() })
     }
 
