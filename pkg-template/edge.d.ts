@@ -37,9 +37,9 @@ export interface CollectorBatch {
 
 /** The module Worker's handlers: `export default createCollector()`. */
 export interface Collector {
-  /** Pages' requests: POST events to `path` (200 once queued, 400 / 403 / 404 / 405 / 413 / 503). */
+  /** Pages' requests: POST events to `path` (200 once queued, 400 / 403 / 404 / 405 / 413; 503 with Retry-After when the queue throws, or while the app key is unset or the endpoint unusable). */
   fetch(request: Request, env: Record<string, unknown>, ctx?: unknown): Promise<Response>;
-  /** The consumer: delivers a batch to CoolaData, acks, retries or dead-letters each message. */
+  /** The consumer: delivers a batch to CoolaData, acks, retries or dead-letters each message (while the app key is unset or the endpoint unusable: logs, retries them all). */
   queue(batch: CollectorBatch, env: Record<string, unknown>, ctx?: unknown): Promise<void>;
 }
 

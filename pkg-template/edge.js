@@ -88,6 +88,13 @@ async function collect(o, request, env) {
   if (route === 403) return answer(403, { status: false, error: "this origin may not send events here" }, cors);
   if (route === 204) return new Response(null, { status: 204, headers: { ...cors, ...PREFLIGHT } });
   if (route === 405) return answer(405, { status: false, error: "POST events here" }, { ...cors, Allow: "POST, OPTIONS" });
+  // Settings that could deliver nothing (no app key, an endpoint fetch
+  // cannot use): 503, so the pages keep their events; logged once.
+  const problem = o.problem(env, true);
+  if (problem !== undefined) {
+    if (problem) console.error(`coola-tracker/edge: ${problem}; answering 503 (the pages keep their events) until it is fixed`);
+    return answer(503, { status: false, error: "the collector is not set up; retry later" }, { ...cors, "Retry-After": String(o.setupRetry) });
+  }
   const body = await readBody(request, o.maxBodyBytes);
   if (body === null) return answer(413, { status: false, error: `the body is over ${o.maxBodyBytes} bytes` }, cors);
   // The headers as given ("" when absent): edgeAccept decides, by the rule
@@ -147,12 +154,14 @@ function random() {
 
 async function deliver(o, batch, env) {
   const messages = batch.messages;
-  const appKey = env[o.appKeyVar];
-  if (typeof appKey !== "string" || appKey === "") {
-    console.error(`coola-tracker/edge: env.${o.appKeyVar} (the CoolaData app key) is not set; retrying the batch later`);
+  // A setup problem: every message retried (none acked or dead-lettered), logged each batch.
+  const problem = o.problem(env, false);
+  if (problem !== undefined) {
+    console.error(`coola-tracker/edge: ${problem}; retrying ${messages.length} messages in ${o.setupRetry} s`);
     for (const m of messages) m.retry({ delaySeconds: o.setupRetry });
     return;
   }
+  const appKey = env[o.appKeyVar];
   const value = env[o.endpointVar];
   const endpoint = o.url(typeof value === "string" ? value : undefined, appKey);
   const plan = new EdgeBatch(messages.map((m) => text(m.body)));

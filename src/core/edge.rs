@@ -158,6 +158,74 @@ pub fn pack<S: AsRef<str>>(events: &[S]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// What keeps the collector from delivering with the Worker's settings, as
+/// the text of a log line that names the env variables and never gives
+/// their values (the app key is a secret, an endpoint may hold a password),
+/// or `None` when the app key is set and the endpoint usable.
+///
+/// `app_key` and `endpoint` are the variables' values (`None` when unset or
+/// not a string; an empty endpoint is CoolaData's own); `parses` says whether
+/// URL parsing reads the endpoint, app key in place, as a URL. An endpoint
+/// must be `http(s)://host...` with no user name or password (`fetch`
+/// refuses such a URL).
+pub fn setup_problem(
+    vars: (&str, &str),
+    app_key: Option<&str>,
+    endpoint: Option<&str>,
+    parses: bool,
+) -> Option<String> {
+    let (key_var, endpoint_var) = vars;
+    let (var, what) = if app_key.unwrap_or("").is_empty() {
+        (key_var, "(the CoolaData app key) is not set")
+    } else {
+        let what = match endpoint.filter(|e| !e.is_empty()).map(endpoint_problem)? {
+            Some(p) => p,
+            None if parses => return None,
+            None => "is not a URL",
+        };
+        (endpoint_var, what)
+    };
+    let mut line = String::from("env.");
+    for part in [var, " ", what] {
+        line.push_str(part);
+    }
+    Some(line)
+}
+
+/// What is wrong with an endpoint by its text alone.
+fn endpoint_problem(url: &str) -> Option<&'static str> {
+    // What follows "http://" or "https://" (any case), up to the path.
+    let rest = ["http://", "https://"].iter().find_map(|p| {
+        let head = url.get(..p.len())?;
+        head.eq_ignore_ascii_case(p).then(|| url.get(p.len()..)).flatten()
+    });
+    let rest = rest.unwrap_or("");
+    let authority = rest.get(..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
+    let authority = authority.unwrap_or("");
+    if authority.is_empty() {
+        Some("is not an http(s) URL such as \"https://host/v3/{appKey}/track\"")
+    } else if authority.contains('@') {
+        Some("has a user name or password in it (fetch refuses such a URL)")
+    } else {
+        None
+    }
+}
+
+/// Reports a setup problem once while it lasts: [`Reported::first`] is true
+/// the first time a problem is seen, and again after it changed or cleared.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reported(Option<String>);
+
+impl Reported {
+    /// Records `problem` (`None`: the settings are fine); true when it is to
+    /// be logged.
+    pub fn first(&mut self, problem: Option<&str>) -> bool {
+        let new = problem.is_some() && self.0.as_deref() != problem;
+        self.0 = problem.map(str::to_string);
+        new
+    }
+}
+
 /// The consumer's backoff when CoolaData gives no `Retry-After`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryDelay {
@@ -612,6 +680,54 @@ mod tests {
         let mut body = String::new();
         b.write_request(r, bodies, &mut body);
         serde_json::from_str(&decode_body(&body).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn setup_problems_name_the_variable_and_never_its_value() {
+        let vars = ("KEY_VAR", "URL_VAR");
+        let p = |key, url, parses| setup_problem(vars, key, url, parses);
+        let ok = Some("https://api.example/v3/{appKey}/track");
+        assert_eq!(p(Some("k"), ok, true), None);
+        assert_eq!(p(Some("k"), None, true), None, "unset: CoolaData's own");
+        assert_eq!(p(Some("k"), Some(""), false), None, "empty: CoolaData's own");
+        assert_eq!(p(Some("k"), Some("HTTP://127.0.0.1:8787/x"), true), None);
+        for key in [None, Some("")] {
+            let m = p(key, Some("ftp://u:pw@x"), false).unwrap();
+            assert_eq!(m, "env.KEY_VAR (the CoolaData app key) is not set");
+        }
+        for (url, parses, want) in [
+            ("api.example/v3/track", false, "is not an http(s) URL"),
+            ("ftp://api.example/x", true, "is not an http(s) URL"),
+            ("https://", false, "is not an http(s) URL"),
+            ("https:///path", true, "is not an http(s) URL"),
+            ("https//api.example", false, "is not an http(s) URL"),
+            ("https://user:secret@api.example/x", true, "has a user name or password"),
+            ("https://user@api.example/x", true, "has a user name or password"),
+            ("https://exa mple.com/x", false, "is not a URL"),
+        ] {
+            let m = p(Some("the-key"), Some(url), parses).unwrap();
+            assert!(m.starts_with("env.URL_VAR ") && m.contains(want), "{url}: {m}");
+            assert!(
+                !m.contains("secret") && !m.contains("the-key") && !m.contains("api.example/"),
+                "{m}"
+            );
+        }
+        assert_eq!(
+            p(Some("k"), Some("https://api.example/a@b?c@d"), true),
+            None,
+            "an @ past the host"
+        );
+    }
+
+    #[test]
+    fn a_problem_is_reported_once_while_it_lasts() {
+        let mut r = Reported::default();
+        assert!(!r.first(None));
+        assert!(r.first(Some("a")));
+        assert!(!r.first(Some("a")));
+        assert!(r.first(Some("b")), "another problem");
+        assert!(!r.first(None));
+        assert!(r.first(Some("b")), "the same problem again after it cleared");
     }
 
     #[test]

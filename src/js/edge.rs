@@ -14,7 +14,7 @@ use super::{flatten_list, get, js_error, list_items};
 use crate::core::batch::MAX_EVENTS;
 use crate::core::collector::{self, Options, OPTION_NAMES};
 use crate::core::config::OptValue;
-use crate::core::edge::{self, Batch, Outcome, RetryDelay};
+use crate::core::edge::{self, Batch, Outcome, Reported, RetryDelay};
 use crate::core::entries;
 use crate::core::error::{Error, ErrorCode};
 use crate::core::event::{self, RawValue, ValidateOptions};
@@ -221,6 +221,10 @@ fn opt(v: &JsValue) -> OptValue {
 #[wasm_bindgen(js_name = EdgeCollector, skip_typescript)]
 pub struct EdgeCollector {
     o: Options,
+    /// The platform's URL parsing (`origin_of`), which throws for no URL.
+    parse: js_sys::Function,
+    /// The setup problem `fetch` last logged.
+    reported: Reported,
 }
 
 #[wasm_bindgen(js_class = EdgeCollector)]
@@ -258,7 +262,11 @@ impl EdgeCollector {
                 o.allow(raw.as_deref(), origin.as_deref()).map_err(|e| js_error(&e))?;
             }
         }
-        Ok(EdgeCollector { o })
+        Ok(EdgeCollector {
+            o,
+            parse: origin_of.clone(),
+            reported: Reported::default(),
+        })
     }
 
     /// The answer a request gets before its body is read: 404, 403, 204
@@ -280,6 +288,21 @@ impl EdgeCollector {
         let mut key = String::new();
         crate::core::form::push_component(&mut key, app_key);
         template.replace("{appKey}", &key)
+    }
+
+    /// What keeps delivery from working with `env`'s app key and endpoint
+    /// ([`edge::setup_problem`]): the log line's text, `""` when `once` and
+    /// the same problem was given already, or `undefined` when there is none.
+    pub fn problem(&mut self, env: &JsValue, once: bool) -> Option<String> {
+        let key = get(env, &self.o.app_key_var).as_string();
+        let endpoint = get(env, &self.o.endpoint_var).as_string();
+        let url = self.url(endpoint.clone(), key.as_deref().unwrap_or(""));
+        let parses = self.parse.call1(&JsValue::NULL, &url.into()).is_ok();
+        let vars = (self.o.app_key_var.as_str(), self.o.endpoint_var.as_str());
+        let p = edge::setup_problem(vars, key.as_deref(), endpoint.as_deref(), parses);
+        // Only fetch's calls (once) record what was logged.
+        let first = !once || self.reported.first(p.as_deref());
+        p.map(|p| if first { p } else { String::new() })
     }
 
     /// The producer binding of the events.

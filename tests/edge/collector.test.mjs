@@ -358,6 +358,84 @@ test("the same event_id twice in one batch is sent once", async () => {
   assert.equal(collector.stats().duplicates, 0);
 });
 
+// ---- broken settings -----------------------------------------------------
+
+const setEnv = async (o = {}) => (await edge.mf.dispatchFetch("http://example.com/__env", { method: "POST", body: JSON.stringify(o) })).json();
+const PASSWORD = "hunter2-pw";
+const BROKEN = [
+  [{ COOLA_APP_KEY: null }, /env\.COOLA_APP_KEY \(the CoolaData app key\) is not set/],
+  [{ COOLA_APP_KEY: "" }, /env\.COOLA_APP_KEY \(the CoolaData app key\) is not set/],
+  [{ COOLA_ENDPOINT: "api.cooladata.com/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not an http\(s\) URL/],
+  [{ COOLA_ENDPOINT: "ftp://127.0.0.1/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not an http\(s\) URL/],
+  [{ COOLA_ENDPOINT: `http://user:${PASSWORD}@127.0.0.1/v3/{appKey}/track` }, /env\.COOLA_ENDPOINT has a user name or password/],
+  [{ COOLA_ENDPOINT: "http://127.0.0.1:99999/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not a URL/],
+];
+const linesSince = (from) => logs.text.slice(from).split("\n").filter((l) => l.includes("coola-tracker/edge:"));
+
+test("broken settings (no app key, an endpoint fetch cannot use): fetch answers 503 with Retry-After and logs once", async () => {
+  collector.reset();
+  const fine = [];
+  const refusedIds = [];
+  try {
+    for (const [vars, line] of BROKEN) {
+      await setEnv({ fetch: vars });
+      const from = logs.text.length;
+      const refused = [event()];
+      const a = await send("/collect", form(refused), { Origin: "https://shop.example" });
+      const b = await send("/collect", form([event()]));
+      refusedIds.push(...ids(refused));
+      for (const r of [a, b]) {
+        assert.equal(r.status, 503, JSON.stringify(vars));
+        assert.ok(Number(r.headers.get("Retry-After")) > 0, "Retry-After in seconds");
+      }
+      assert.equal(a.headers.get("Access-Control-Allow-Origin"), "https://shop.example", "readable by the page");
+      await waitFor(() => linesSince(from).length > 0, { timeout: 5_000, what: "the log line" });
+      const lines = linesSince(from);
+      assert.equal(lines.length, 1, `logged once: ${lines}`);
+      assert.match(lines[0], line);
+      assert.match(lines[0], /503/);
+      assert.ok(!lines[0].includes(PASSWORD) && !lines[0].includes(APP), lines[0]);
+      // Fixed: accepted again (and the next breakage is logged again).
+      await setEnv();
+      const ok = [event()];
+      assert.equal((await send("/collect", form(ok))).status, 200);
+      fine.push(...ids(ok));
+    }
+    await arrived(fine);
+    await marker();
+    const got = ids(collector.events({ app: APP }));
+    assert.ok(!refusedIds.some((id) => got.includes(id)), "nothing was queued while the settings were broken");
+  } finally {
+    await setEnv();
+  }
+});
+
+test("broken settings: the consumer retries every message (none acked, none dead-lettered), logs each batch, and delivers once fixed", async () => {
+  for (const [vars, line] of BROKEN.filter((_, i) => i % 2 === 0)) {
+    collector.reset();
+    await edge.log();
+    await edge.deadLetters();
+    await setEnv({ queue: vars, fastRetry: true });
+    const from = logs.text.length;
+    const events = Array.from({ length: 3 }, () => event());
+    try {
+      assert.equal((await send("/collect", form(events))).status, 200, "fetch itself is set up");
+      const log = await logUntil((l) => l.filter((x) => "retry" in x).length >= 2, "two retries");
+      assert.ok(!log.some((l) => l.ack), `no ack while broken: ${JSON.stringify(log)}`);
+      assert.ok(log.filter((l) => "retry" in l).every((l) => l.retry > 0));
+      const lines = linesSince(from);
+      assert.ok(lines.length >= 2, `a line each batch: ${lines}`);
+      assert.match(lines[0], line);
+      assert.match(lines[0], /retrying 1 messages/);
+      assert.ok(!lines.some((l) => l.includes(PASSWORD) || l.includes(APP)), lines.join("\n"));
+    } finally {
+      await setEnv();
+    }
+    await arrived(ids(events));
+    assert.deepEqual(await edge.deadLetters(), [], "nothing dead-lettered");
+  }
+});
+
 test("the app key is in no response and no log line", () => {
   assert.ok(responses.length > 20);
   for (const r of responses) assert.ok(!r.includes(APP), r);
