@@ -716,10 +716,7 @@ mod tests {
         let typo = [write('s', "appKey", "k"), write('b', "optout", "true")].concat();
         let e = Config::parse(&typo, privacy::read_number).unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidOption, Some("optout")));
-        assert_eq!(
-            e.message,
-            "\"optout\": not an option (check its spelling)"
-        );
+        assert_eq!(e.message, "\"optout\": not an option (check its spelling)");
         // An option whose getter threw (shell.js writes that entry alone):
         // refused under its name, with what was thrown.
         let e = Config::parse(&write('!', "batchSize", "boom"), privacy::read_number).unwrap_err();
