@@ -1494,6 +1494,27 @@ fn hostile_options_give_invalid_option_not_a_crash() {
             Ok(_) => panic!("{k} = {v:?} was accepted"),
         }
     }
+    // A name that is no option is refused under that name, whatever its
+    // value: a misspelt optOut or persist, silently ignored, would track a
+    // visitor who said no or store what was meant to stay in memory.
+    for k in ["optout", "persit", "batch_size", "AppKey", "onerror", "flushInterval"] {
+        let o = options(&app, "{}");
+        set(&o, k, &JsValue::TRUE);
+        let e = describe(&CoolaTracker::new(o).err().unwrap_or_else(|| panic!("{k} was accepted")));
+        assert_eq!(
+            (e.code.as_deref(), e.field.as_deref()),
+            (Some("invalid_option"), Some(k)),
+            "{e:?}"
+        );
+        assert!(e.message.contains("not an option"), "{k}: {}", e.message);
+    }
+    // The options the shell reads itself are options too, given or not.
+    let o = options(&app, "{}");
+    for k in ["onError", "beforeSend", "properties"] {
+        set(&o, k, &JsValue::UNDEFINED);
+    }
+    let t = CoolaTracker::new(o).expect("onError, beforeSend and properties undefined");
+    drop(t);
     assert_clean("options");
 }
 

@@ -64,28 +64,41 @@ enum Field {
 
 /// The option names [`Config::set`] knows, in the order of [`Field`], as
 /// one text, each name followed by a space: what
-/// [`field_of`] searches (no table of 22 string slices in the wasm).
-const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug ";
+/// [`field_of`] searches (no table of 22 string slices in the wasm). Then
+/// the [`SHELL_OPTIONS`] options that the shell reads itself.
+const NAMES: &[u8] = b"appKey endpoint bodyFormat batchSize flushIntervalMs maxQueueSize serverTimestamp userId sessionDua sessionIp maxRetries persist autoPageProperties storageKey retryBaseMs retryMaxMs optOut privacySignals sessionTimeoutMs autoPageViews sampleRate debug onError beforeSend properties ";
 
-/// The field of the option named `name`.
+/// How many names end [`NAMES`] that are options the shell reads itself
+/// (`onError`, `beforeSend`, `properties`): known, but no [`Field`].
+const SHELL_OPTIONS: usize = 3;
+
+/// What the name `name` is: `Ok(Some(field))` for an option of this
+/// module, `Ok(None)` for one the shell reads, and an `invalid_option`
+/// error for a name that is no option at all: a misspelt `optOut` or
+/// `persist` silently ignored would track a visitor who said no, or store
+/// what was meant to stay in memory.
 #[inline(always)]
-fn field_of(name: &str) -> Option<Field> {
+fn field_of(name: &str) -> Result<Option<Field>, Error> {
     let n = name.as_bytes();
     let (mut i, mut start) = (0, 0);
     for (at, &c) in NAMES.iter().enumerate() {
         if c == b' ' {
             if NAMES.get(start..at).is_some_and(|w| *w == *n) {
-                debug_assert!(i < FIELDS.len() && FIELDS.get(i).is_some_and(|&f| f as usize == i));
-                // SAFETY: NAMES holds as many names as Field has variants
-                // (`names_text_is_option_names_in_order`), so `i` is below
-                // their count, and the variants are 0, 1, 2... in NAMES' order.
-                return Some(unsafe { core::mem::transmute::<u8, Field>(i as u8) });
+                if i >= FIELDS.len() {
+                    return Ok(None);
+                }
+                debug_assert!(FIELDS.get(i).is_some_and(|&f| f as usize == i));
+                // SAFETY: NAMES starts with as many names as Field has
+                // variants (`names_text_is_option_names_in_order`), and `i`
+                // is below their count, and the variants are 0, 1, 2... in
+                // NAMES' order.
+                return Ok(Some(unsafe { core::mem::transmute::<u8, Field>(i as u8) }));
             }
             i += 1;
             start = at + 1;
         }
     }
-    None
+    Err(bad(name, "not an option (check its spelling)"))
 }
 
 /// How many names a text of names, each followed by a space, holds.
@@ -100,7 +113,7 @@ const fn count_names(mut t: &[u8]) -> usize {
 
 // `field_of`'s transmute is sound only while NAMES has one name per Field
 // variant and the last variant is the last name: checked when compiling.
-const _: () = assert!(count_names(NAMES) == FIELDS.len() && Field::Debug as usize == FIELDS.len() - 1);
+const _: () = assert!(count_names(NAMES) == FIELDS.len() + SHELL_OPTIONS && Field::Debug as usize == FIELDS.len() - 1);
 
 /// The fields of [`NAMES`], in its order.
 const FIELDS: [Field; 22] = [
@@ -312,8 +325,9 @@ impl OptValue {
 }
 
 impl Config {
-    /// Reads the options bag given in the [`entries`](crate::core::entries) form (unknown names and
-    /// `onError` are left to the caller), applies every option and checks the
+    /// Reads the options bag given in the [`entries`](crate::core::entries) form (the options the
+    /// shell reads itself, `onError`, `beforeSend` and `properties`, are left
+    /// to it; a name that is no option is `invalid_option`), applies every option and checks the
     /// whole with [`Config::finish`]. `read` gives the number a number's text
     /// stands for, as [`privacy::parse_rate`] asks (the shell: JavaScript's
     /// `parseFloat`; the host: [`privacy::read_number`]).
@@ -322,7 +336,7 @@ impl Config {
         // The entries as events read them (the same iterator: one copy).
         let mut props = crate::core::tracker::Props::new(encoded);
         for (k, v) in &mut props {
-            if let Some(field) = field_of(k) {
+            if let Some(field) = field_of(k)? {
                 c.apply(k, field, v, &read)?;
             }
         }
@@ -333,9 +347,10 @@ impl Config {
         Ok(c)
     }
 
-    /// Applies one option. Absent options keep their default.
+    /// Applies one option. Absent options keep their default; a name that
+    /// is no option is `invalid_option`.
     pub fn set(&mut self, name: &str, v: &OptValue) -> Result<(), Error> {
-        let Some(field) = field_of(name) else {
+        let Some(field) = field_of(name)? else {
             return Ok(());
         };
         let raw = match v {
@@ -690,12 +705,18 @@ mod tests {
             write('n', "batchSize", "10"),
             write('b', "persist", "false"),
             write('f', "onError", ""),
-            write('s', "unknown", "x"),
+            write('f', "beforeSend", ""),
             write('u', "userId", ""),
         ]
         .concat();
         let c = Config::parse(&text, privacy::read_number).unwrap();
         assert_eq!((c.batch_size, c.persist, c.user_id), (10, false, None));
+        // A misspelt option is refused, not ignored: `optout: true` from a
+        // consent record would otherwise track a visitor who said no.
+        let typo = [write('s', "appKey", "k"), write('b', "optout", "true")].concat();
+        let e = Config::parse(&typo, privacy::read_number).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidOption, Some("optout")));
+        assert_eq!(e.message, "\"optout\": not an option (check its spelling)");
         // An option whose getter threw (shell.js writes that entry alone):
         // refused under its name, with what was thrown.
         let e = Config::parse(&write('!', "batchSize", "boom"), privacy::read_number).unwrap_err();
@@ -1106,12 +1127,30 @@ mod tests {
     #[test]
     fn names_text_is_option_names_in_order() {
         let words: Vec<&str> = std::str::from_utf8(NAMES).unwrap().split_terminator(' ').collect();
-        assert_eq!(words, OPTION_NAMES);
+        let shell = ["onError", "beforeSend", "properties"];
+        assert_eq!(words, [&OPTION_NAMES[..], &shell[..]].concat());
         for (i, n) in OPTION_NAMES.iter().enumerate() {
-            assert!(field_of(n) == Some(FIELDS[i]), "{n}");
+            assert!(field_of(n).unwrap() == Some(FIELDS[i]), "{n}");
         }
-        for n in ["", " ", "appKe", "appKeyx", "debug ", "appKey endpoint"] {
-            assert!(field_of(n).is_none(), "{n:?}");
+        for n in shell {
+            assert!(field_of(n).unwrap().is_none(), "{n}");
+        }
+        for n in [
+            "",
+            " ",
+            "appKe",
+            "appKeyx",
+            "debug ",
+            "appKey endpoint",
+            "optout",
+            "onerror",
+        ] {
+            let e = field_of(n).err().unwrap();
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (ErrorCode::InvalidOption, Some(n)),
+                "{n:?}"
+            );
         }
     }
 }

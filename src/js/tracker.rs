@@ -243,14 +243,13 @@ impl Inner {
         let bound = self.bound.get();
         let force = bound.is_some();
         let off = offline();
+        // One reading of the clock for what is sent and whether the
+        // flushes settle (see `on_done`).
+        let now = now_ms();
         // The request, or whether one is still in flight (one borrow).
         let (req, in_flight) = match self.core.try_borrow_mut() {
             Ok(mut c) => {
-                let req = if off {
-                    None
-                } else {
-                    c.next_request(now_ms(), force, bound)
-                };
+                let req = if off { None } else { c.next_request(now, force, bound) };
                 (req, c.in_flight())
             }
             Err(_) => return,
@@ -259,7 +258,7 @@ impl Inner {
             Some(req) => self.launch(&req),
             None if !in_flight => {
                 self.schedule_wake();
-                self.settle();
+                self.settle(now);
             }
             None => {}
         }
@@ -273,17 +272,23 @@ impl Inner {
     /// A request settled: tell the core, then go on or settle the flushes.
     fn on_done(self: &Rc<Self>, id: f64, status: u16, retry_after: Option<String>, status_false: bool) {
         self.debug_answer(id, status);
+        // One reading of the clock for the answer and what follows it: read
+        // again after persist() and onError (page code, which may take long
+        // on a loaded machine), a backoff could already have run out, and a
+        // page's shutdown would send its retry, or a shutdown that waits one
+        // out (Node) settle with the events still queued.
+        let now = now_ms();
         let outcome = match self.core.try_borrow_mut() {
-            Ok(mut c) => c.on_response(id as u64, now_ms(), status, retry_after.as_deref(), status_false),
+            Ok(mut c) => c.on_response(id as u64, now, status, retry_after.as_deref(), status_false),
             Err(_) => return,
         };
         self.persist();
         self.report();
         // A failure that backs off ends this round (flushes resolve, a wake-up
         // is set); a refused or split batch does not hold back the rest.
-        if outcome.failed > 0 && self.core.try_borrow().is_ok_and(|c| c.retry_at(now_ms()).is_some()) {
+        if outcome.failed > 0 && self.core.try_borrow().is_ok_and(|c| c.retry_at(now).is_some()) {
             self.schedule_wake();
-            self.settle();
+            self.settle(now);
         } else {
             self.pump();
         }
@@ -292,9 +297,10 @@ impl Inner {
     /// Resolves every waiting flush with its report, unless the core says
     /// it keeps waiting (`Tracker::keeps_waiting`: an event held for
     /// `beforeSend`, which `enqueue` pumps for once it is queued, or a
-    /// shutdown that waits out a backoff, which the wake-up sends again).
-    fn settle(&self) {
-        if self.core.try_borrow().is_ok_and(|c| c.keeps_waiting(now_ms())) || self.bound.take().is_none() {
+    /// shutdown that waits out a backoff, which the wake-up sends again),
+    /// judged at `now`, the clock its caller read.
+    fn settle(&self, now: i64) {
+        if self.core.try_borrow().is_ok_and(|c| c.keeps_waiting(now)) || self.bound.take().is_none() {
             return;
         }
         if self.stopping.replace(false) {
