@@ -900,6 +900,9 @@ fn visitor_properties_needs_a_request() {
         JsValue::NULL,
         JsValue::from_str("x"),
         Object::new().into(),
+        // Headers as a plain object: refused, not read as no CF-Connecting-IP ("0").
+        js(r#"{"headers":{"cf-connecting-ip":"1.2.3.4"}}"#, &[]),
+        js(r#"{"headers":null}"#, &[]),
     ] {
         expect_err(
             "not a request",

@@ -187,7 +187,7 @@ pub(crate) fn visitor_of(ip: JsValue, user_agent: JsValue) -> Result<JsValue, Js
     if kind(&ip) != KIND_STRING {
         return Err(fail(
             ErrorCode::InvalidValue,
-            "visitorProperties needs the incoming Request (an object with headers)",
+            "visitorProperties needs the incoming Request (an object with Headers)",
         ));
     }
     let (ip, ua) = (text(ip), text(user_agent));

@@ -150,17 +150,20 @@ export function settled(cb, sent, failed, pending, requests) {
 }
 
 // visitorProperties: CF-Connecting-IP and User-Agent of an incoming Request
-// ("" for a header absent or unreadable), [] when there are no headers to
-// read. What the object holds is decided in Rust (src/core/visitor.rs).
+// ("" for a header absent or unreadable), [] when there are no Headers to
+// read (no headers, or a plain object: Rust throws rather than give "0").
+// What the object holds is decided in Rust (src/core/visitor.rs).
 export function visitor(r) {
   let h;
   try {
-    h = r !== null && typeof r === "object" ? r.headers : undefined;
-  } catch (_) {}
-  if (h === null || typeof h !== "object") return [];
+    h = r.headers;
+    if (typeof h.get != "function") return [];
+  } catch (_) {
+    return [];
+  }
   const get = (name) => {
     try {
-      const v = typeof h.get === "function" ? h.get(name) : null;
+      const v = h.get(name);
       return typeof v === "string" ? v : "";
     } catch (_) {
       return "";
