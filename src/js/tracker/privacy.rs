@@ -181,8 +181,14 @@ impl Inner {
             .try_borrow_mut()
             .map_err(|_| busy())?
             .track_encoded(now, encoded);
+        // Whether beforeSend held the event (and may have called flush() or
+        // shutdown(), which then waits for it: see below).
+        let mut held = false;
         let r = match r {
-            Ok(id) if !id.is_empty() && self.extra.before_send => self.run_before_send(now),
+            Ok(id) if !id.is_empty() && self.extra.before_send => {
+                held = true;
+                self.run_before_send(now)
+            }
             other => other.map_err(|e| js_error(&e)),
         };
         // The `debug` line's event copied out: console.debug is page code
@@ -204,7 +210,9 @@ impl Inner {
         self.report();
         // A flush that waits (a shutdown() or flush() called from inside
         // beforeSend) settles, or sends the event, now that it left the hold.
-        if ready && !super::offline() || self.bound.get().is_some() {
+        // Only after a hold: any other track() during a flush leaves the
+        // pump to the answer in flight, with no borrow of its own.
+        if (ready && !super::offline()) || (held && self.bound.get().is_some()) {
             self.pump();
         }
         r
