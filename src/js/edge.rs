@@ -225,6 +225,10 @@ pub struct EdgeCollector {
     parse: js_sys::Function,
     /// The setup problem `fetch` last logged.
     reported: Reported,
+    /// The app key and endpoint [`EdgeCollector::problem`] last judged, and
+    /// its verdict: the same settings (every request of a Worker's life, as
+    /// a rule) are not built into a URL and parsed again.
+    judged: Option<(Option<String>, Option<String>, Option<String>)>,
 }
 
 #[wasm_bindgen(js_class = EdgeCollector)]
@@ -266,6 +270,7 @@ impl EdgeCollector {
             o,
             parse: origin_of.clone(),
             reported: Reported::default(),
+            judged: None,
         })
     }
 
@@ -296,10 +301,17 @@ impl EdgeCollector {
     pub fn problem(&mut self, env: &JsValue, once: bool) -> Option<String> {
         let key = get(env, &self.o.app_key_var).as_string();
         let endpoint = get(env, &self.o.endpoint_var).as_string();
-        let url = self.url(endpoint.clone(), key.as_deref().unwrap_or(""));
-        let parses = self.parse.call1(&JsValue::NULL, &url.into()).is_ok();
-        let vars = (self.o.app_key_var.as_str(), self.o.endpoint_var.as_str());
-        let p = edge::setup_problem(vars, key.as_deref(), endpoint.as_deref(), parses);
+        let p = match &self.judged {
+            Some((k, e, p)) if *k == key && *e == endpoint => p.clone(),
+            _ => {
+                let url = self.url(endpoint.clone(), key.as_deref().unwrap_or(""));
+                let parses = self.parse.call1(&JsValue::NULL, &url.into()).is_ok();
+                let vars = (self.o.app_key_var.as_str(), self.o.endpoint_var.as_str());
+                let p = edge::setup_problem(vars, key.as_deref(), endpoint.as_deref(), parses);
+                self.judged = Some((key, endpoint, p.clone()));
+                p
+            }
+        };
         // Only fetch's calls (once) record what was logged.
         let first = !once || self.reported.first(p.as_deref());
         p.map(|p| if first { p } else { String::new() })
