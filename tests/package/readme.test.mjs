@@ -11,7 +11,8 @@
 //   Miniflare with the COOLA_APP_KEY and COOLA_ENDPOINT bindings.
 // - Web page: the block is a module of a page served by the collector, with
 //   an import map resolving the bare "coola-tracker" to the installed
-//   package's web build, a #buy button, and window.COOLA_ENDPOINT set first.
+//   package's web build, a #buy button, and <html data-coola-endpoint> set
+//   to the collector first.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -206,7 +207,7 @@ describe("README: In a web page", () => {
 <title>README web example</title>
 <link rel="icon" href="data:,">
 <script type="importmap">{"imports":{"coola-tracker":"/pkg/web/coola_tracker.js"}}</script>
-<script>window.COOLA_ENDPOINT = location.origin + "/v3/{appKey}/track";</script>
+<script>document.documentElement.dataset.coolaEndpoint = location.origin + "/v3/{appKey}/track";</script>
 <!-- The README example is a module with top-level await; importing it makes
      this module wait until it finished (init() done, the listener added). -->
 <script type="module">import "/readme-web.js"; window.readmeReady = true;</script>
