@@ -40,7 +40,7 @@ export function readmeBlock(heading, file = join(ROOT, "README.md")) {
   const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
   assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
   const code = lines.slice(open + 1, close).join("\n") + "\n";
-  assert.match(code, /from\s+["']coola-tracker(\/edge)?["']/, `the "${heading}" example imports "coola-tracker"`);
+  assert.match(code, /from\s+["']coola-tracker(\/edge|\/cooladata)?["']/, `the "${heading}" example imports "coola-tracker"`);
   return code;
 }
 
