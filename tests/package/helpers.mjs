@@ -21,27 +21,39 @@ export const FIXTURES = join(ROOT, "tests", "package", "fixtures");
 const run = promisify(execFile);
 
 /**
- * The first ```js block under `heading` (before the next `## ` heading) of README.md (or `file`), read now
- * (tests/package/readme.test.mjs runs the examples, types.test.mjs type-checks the Node one).
+ * The ```js blocks under `heading` (up to the next `## ` heading) of README.md (or `file`), read now, in
+ * order (tests/package/readme.test.mjs runs the examples, types.test.mjs type-checks them all).
  */
-export function readmeBlock(heading, file = join(ROOT, "README.md")) {
+export function readmeBlocks(heading, file = join(ROOT, "README.md")) {
   const lines = readFileSync(file, "utf8").split(/\r?\n/);
   const start = lines.findIndex((l) => l.trim() === heading);
   assert.ok(start >= 0, `${file} has no heading "${heading}"`);
-  let open = -1;
-  for (let i = start + 1; i < lines.length; i++) {
-    if (/^##\s/.test(lines[i])) break;
-    if (/^```js\s*$/.test(lines[i])) {
-      open = i;
-      break;
-    }
+  const blocks = [];
+  for (let i = start + 1; i < lines.length && !/^##\s/.test(lines[i]); i++) {
+    if (!/^```js\s*$/.test(lines[i])) continue;
+    const close = lines.findIndex((l, j) => j > i && /^```\s*$/.test(l));
+    assert.ok(close > i, `a \`\`\`js block under "${heading}" is not closed`);
+    blocks.push(lines.slice(i + 1, close).join("\n") + "\n");
+    i = close;
   }
-  assert.ok(open >= 0, `README.md has no \`\`\`js block under "${heading}"`);
-  const close = lines.findIndex((l, i) => i > open && /^```\s*$/.test(l));
-  assert.ok(close > open, `the \`\`\`js block under "${heading}" is not closed`);
-  const code = lines.slice(open + 1, close).join("\n") + "\n";
-  assert.match(code, /from\s+["']coola-tracker(\/edge)?["']/, `the "${heading}" example imports "coola-tracker"`);
+  return blocks;
+}
+
+/**
+ * The first ```js block under `heading` (before the next `## ` heading) of README.md (or `file`), read now;
+ * it must import the package.
+ */
+export function readmeBlock(heading, file = join(ROOT, "README.md")) {
+  const [code] = readmeBlocks(heading, file);
+  assert.ok(code, `README.md has no \`\`\`js block under "${heading}"`);
+  assert.match(code, /from\s+["']coola-tracker(\/edge|\/cooladata)?["']/, `the "${heading}" example imports "coola-tracker"`);
   return code;
+}
+
+/** Every ```js block of README.md (or `file`), in order. */
+export function readmeAllBlocks(file = join(ROOT, "README.md")) {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^```js[ \t]*\r?\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => m[1].replace(/\r\n/g, "\n"));
 }
 
 /** Imports a dev tool from tools/node_modules by its package name. */

@@ -2,7 +2,8 @@
 // under "## Consent, sessions, page views and hooks" of README.md, read when
 // the test runs, runs unchanged as a page module with the
 // installed package against the local collector, with the banner's markup
-// (#banner, #accept, #decline) and window.COOLA_ENDPOINT set first.
+// (#banner, #accept, #decline) and <html data-coola-endpoint> set to the
+// collector first.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -40,7 +41,7 @@ before(async () => {
 <title>consent example</title>
 <link rel="icon" href="data:,">
 <script type="importmap">{"imports":{"coola-tracker":"/pkg/web/coola_tracker.js"}}</script>
-<script>window.COOLA_ENDPOINT = location.origin + "/v3/{appKey}/track";</script>
+<script>document.documentElement.dataset.coolaEndpoint = location.origin + "/v3/{appKey}/track";</script>
 <script type="module">import "/consent.js"; window.readmeReady = true;</script>
 </head>
 <body>

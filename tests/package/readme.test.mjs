@@ -1,8 +1,9 @@
-// The README's three examples, as written: each test reads README.md when it
+// The README's examples, as written: each test reads README.md when it
 // runs, takes the first ```js block under "## In a web page", "## In a
-// Cloudflare Worker" and "## In Node.js (20+)", and runs it unchanged with the
-// installed package against the local collector. Editing an example in the
-// README changes what is tested here.
+// Cloudflare Worker", "## In Node.js (20+)" and "## Coming from CoolaData's
+// JavaScript SDK", and runs it unchanged with the installed package against
+// the local collector. Editing an example in the README changes what is
+// tested here.
 //
 // - Node: the block is a .mjs file in a project with the tarball installed,
 //   run by `node` with COOLA_APP_KEY and COOLA_ENDPOINT in its environment.
@@ -11,7 +12,11 @@
 //   Miniflare with the COOLA_APP_KEY and COOLA_ENDPOINT bindings.
 // - Web page: the block is a module of a page served by the collector, with
 //   an import map resolving the bare "coola-tracker" to the installed
-//   package's web build, a #buy button, and window.COOLA_ENDPOINT set first.
+//   package's web build, a #buy button, and <html data-coola-endpoint> set
+//   to the collector first.
+// - The cooladata drop-in: the same, the import map resolving
+//   "coola-tracker/cooladata" to the package's cooladata.js, and
+//   <html data-coola-api-host> set to the collector's host.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -23,6 +28,7 @@ const HEADINGS = {
   web: "## In a web page",
   worker: "## In a Cloudflare Worker",
   node: "## In Node.js (20+)",
+  cooladata: "## Coming from CoolaData's JavaScript SDK",
 };
 
 /** Events of `app` once at least `n` arrived (and no more than `n`). */
@@ -71,6 +77,7 @@ const NPM_HEADINGS = {
   web: "## Browsers and bundlers (Vite, webpack, Rollup, esbuild)",
   worker: "## Cloudflare Workers",
   node: "## Node.js (20 and later)",
+  cooladata: "## Coming from CoolaData's JavaScript tracker",
 };
 describe("the npm README (as installed from the tarball)", () => {
   for (const [kind, heading] of Object.entries(NPM_HEADINGS)) {
@@ -206,7 +213,7 @@ describe("README: In a web page", () => {
 <title>README web example</title>
 <link rel="icon" href="data:,">
 <script type="importmap">{"imports":{"coola-tracker":"/pkg/web/coola_tracker.js"}}</script>
-<script>window.COOLA_ENDPOINT = location.origin + "/v3/{appKey}/track";</script>
+<script>document.documentElement.dataset.coolaEndpoint = location.origin + "/v3/{appKey}/track";</script>
 <!-- The README example is a module with top-level await; importing it makes
      this module wait until it finished (init() done, the listener added). -->
 <script type="module">import "/readme-web.js"; window.readmeReady = true;</script>
@@ -253,6 +260,81 @@ describe("README: In a web page", () => {
       }
       assert.equal(new Set(events.map((e) => e.event_id)).size, 3, "three distinct events");
       assert.deepEqual(page.consoleLines.filter((l) => /^(error|pageerror)/.test(l)), [], "no errors in the page");
+    } finally {
+      await page.context().close();
+    }
+  });
+});
+
+describe("README: Coming from CoolaData's JavaScript SDK", () => {
+  const APP = "YOUR_APP_KEY"; // as written in the example
+  let browser;
+  let site;
+
+  before(async () => {
+    const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>README drop-in example</title>
+<link rel="icon" href="data:,">
+<script type="importmap">{"imports":{"coola-tracker/cooladata":"/pkg/cooladata.js"}}</script>
+<script>document.documentElement.dataset.coolaApiHost = location.host;</script>
+<script type="module">import "/readme-cooladata.js"; window.readmeReady = true;</script>
+</head>
+<body><p>a site moving from cooladata-js</p></body>
+</html>
+`;
+    app.write({
+      "readme-cooladata-site/index.html": html,
+      "readme-cooladata-site/readme-cooladata.js": readmeBlock(HEADINGS.cooladata),
+    });
+    [site, browser] = await Promise.all([
+      startCollector({ port: 0, static: join(app.dir, "readme-cooladata-site"), mounts: { "/pkg": app.pkgDir } }),
+      chromium(),
+    ]);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await site?.close();
+  });
+
+  test("init, trackEvent, trackEventLater and flush deliver page_load, signup and scrolled to /v1/{app_key}/track", async () => {
+    const page = await newPage(browser);
+    try {
+      await page.goto(`${site.url}/index.html`);
+      await page
+        .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
+        .catch((e) => assert.fail(`the README example did not finish loading: ${e.message}\n${page.consoleLines.join("\n")}`));
+      // No page hide: trackEventLater's event is sent by the example's flush().
+      const events = await delivered(site, APP, 3, "page_load, signup and scrolled");
+      const byName = Object.fromEntries(events.map((e) => [e.event_name, e]));
+      assert.deepEqual(Object.keys(byName).sort(), ["page_load", "scrolled", "signup"]);
+      assert.deepEqual(
+        [...new Set(site.requests().map((r) => r.path))],
+        ["/v1/{appKey}/track"],
+        "cooladata-js's endpoint, from api_host",
+      );
+
+      const [cookie] = (await page.context().cookies()).filter((c) => c.name === "cd_user_id");
+      assert.ok(cookie && cookie.value.length > 0, "the anonymous id is in the cd_user_id cookie");
+      const version = JSON.parse(readFileSync(join(app.pkgDir, "package.json"), "utf8")).version;
+      for (const e of events) {
+        assert.equal(e.user_id, decodeURIComponent(cookie.value), `${e.event_name}: the cookie's anonymous id`);
+        assert.equal(e.session_id, "s-1", `${e.event_name}: init's session_id`);
+        assert.equal(e.tracker_type, "javascript", `${e.event_name}: tracker_type`);
+        assert.equal(e.tracker_version, `coola-tracker/${version}`, `${e.event_name}: tracker_version`);
+      }
+      assert.equal(byName.signup.plan, "pro");
+      assert.match(String(byName.signup.at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, "a Date property is sent as its ISO string");
+      assert.equal(byName.scrolled.depth, 50);
+      assert.equal(byName.page_load.page_url, `${site.url}/index.html`, "track_pageload: the page view, named page_load");
+      assert.equal(byName.page_load.page_title, "README drop-in example");
+
+      // Everything acknowledged, and trackEvent's callback had nothing to warn about.
+      await waitFor(() => page.evaluate(() => window.cooladata.pending === 0), { what: "nothing pending" });
+      assert.deepEqual(page.consoleLines.filter((l) => /^(error|warning|pageerror)/.test(l)), [], "no warnings or errors in the page");
     } finally {
       await page.context().close();
     }

@@ -4,15 +4,23 @@
 // cooladata.ts, edge.ts (and good.cts for Node, using.ts where the lib has
 // Symbol.dispose) must pass; every line of
 // tests/types/bad.ts marked `// error: TSnnnn` must report that error, and
-// no other line may report anything. The README's Node example, as written
-// (the block readme.test.mjs runs), must pass too: a Node user's script
-// under `tsc --strict`, with `process.env` typed as @types/node types it.
-
+// no other line may report anything.
+//
+// Every ```js example of README.md, as written (the blocks readme.test.mjs,
+// readme-privacy.test.mjs and tests/edge run), must pass too, each as the
+// file a user pastes it into: the Node example as a Node ESM script
+// (nodenext, `process.env` typed as @types/node types it); a page's module
+// or a Worker that needs no annotation as a .ts file (bundler, lib dom); a
+// Worker whose handler is typed by a JSDoc line as the .js file it is, with
+// `checkJs` (a .ts file ignores JSDoc types, and plain JavaScript cannot type
+// a handler's parameters otherwise). The tools install neither @types/node
+// nor @cloudflare/workers-types: what the examples use of them is declared
+// here, as those packages declare it.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ROOT, TOOLS, exec, project, readmeBlock } from "./helpers.mjs";
+import { ROOT, TOOLS, exec, project, readmeAllBlocks, readmeBlock, readmeBlocks } from "./helpers.mjs";
 
 const TYPES = join(ROOT, "tests", "types");
 const TSC = join(TOOLS, "typescript", "bin", "tsc");
@@ -20,17 +28,47 @@ const TSC = join(TOOLS, "typescript", "bin", "tsc");
 // @types/node declares them (NodeJS.ProcessEnv: every value string | undefined);
 // the tools install no @types/node.
 const NODE_GLOBALS = "declare var process: { env: { [key: string]: string | undefined } };\n";
+// What the README's Worker example uses of Cloudflare's own types (its JSDoc
+// names `ExecutionContext`), declared as @cloudflare/workers-types and
+// `wrangler types` declare that global interface (less its `props`).
+const WORKER_GLOBALS = "interface ExecutionContext {\n  waitUntil(promise: Promise<any>): void;\n  passThroughOnException(): void;\n}\n";
+
+// The README's other examples: file -> the heading and the indexes of its
+// ```js blocks there (one file; the beforeSend example goes on from the
+// consent example's module, which imports CoolaTracker). The .js files are
+// checked with checkJs (see the top).
+const README_FILES = {
+  "readme-web.ts": ["## In a web page", [0]],
+  "readme-worker.js": ["## In a Cloudflare Worker", [0]],
+  "readme-edge-worker.ts": ["## At the edge: a first-party collector", [0]],
+  "readme-edge-page.ts": ["## At the edge: a first-party collector", [1]],
+  "readme-consent.ts": ["## Consent, sessions, page views and hooks", [0, 1]],
+  "readme-cooladata.ts": ["## Coming from CoolaData's JavaScript SDK", [0]],
+  "readme-scale-worker.ts": ["## At the edge, at scale", [0]],
+  "readme-scale-shards.js": ["## At the edge, at scale", [1]],
+};
+const NODE_HEADING = "## In Node.js (20+)";
+const readmeFile = (heading, indexes) => {
+  const blocks = readmeBlocks(heading);
+  return indexes.map((i) => {
+    assert.ok(blocks[i], `README.md has a ${i + 1}. \`\`\`js block under "${heading}"`);
+    return blocks[i];
+  }).join("\n");
+};
 
 let app;
 
 before(async () => {
   const files = {};
   for (const f of readdirSync(TYPES)) if (/\.c?ts$/.test(f)) files[f] = readFileSync(join(TYPES, f), "utf8");
-  files["readme-node.mts"] = readmeBlock("## In Node.js (20+)");
+  files["readme-node.mts"] = readmeBlock(NODE_HEADING);
   files["node-globals.d.ts"] = NODE_GLOBALS;
+  for (const [file, [heading, indexes]] of Object.entries(README_FILES)) files[file] = readmeFile(heading, indexes);
+  files["worker-globals.d.ts"] = WORKER_GLOBALS;
   app = await project(files);
   for (const mode of Object.keys(MODES)) check(mode); // every tsc run at once
   readme();
+  readmeOthers();
 });
 after(() => app?.remove());
 
@@ -57,7 +95,7 @@ const MODES = {
   },
 };
 
-async function tsc(mode, files, label = mode) {
+async function tsc(mode, files, label = mode, options = {}) {
   const name = `tsconfig.${label}.json`;
   writeFileSync(
     join(app.dir, name),
@@ -68,6 +106,7 @@ async function tsc(mode, files, label = mode) {
         target: "es2022",
         types: [],
         ...MODES[mode],
+        ...options,
       },
       files,
     }),
@@ -84,6 +123,13 @@ async function tsc(mode, files, label = mode) {
 // package's Node types).
 let readmeRun;
 const readme = () => (readmeRun ??= tsc("nodenext", ["readme-node.mts", "node-globals.d.ts"], "readme-node"));
+// The others in one run: pages and Workers as bundlers (Vite, wrangler) resolve them.
+let othersRun;
+const readmeOthers = () =>
+  (othersRun ??= tsc("bundler", [...Object.keys(README_FILES), "worker-globals.d.ts"], "readme-others", {
+    allowJs: true,
+    checkJs: true,
+  }));
 
 // One tsc run per mode over every file; the tests read its errors by file.
 const runs = {};
@@ -140,7 +186,35 @@ test("the README's Node example type-checks with tsc --strict (nodenext), as wri
   assert.deepEqual(
     r.errors.map((e) => `${e.file}(${e.line}): ${e.code} ${e.message}`),
     [],
-    `README.md, "## In Node.js (20+)":\n${readmeBlock("## In Node.js (20+)")}`,
+    `README.md, "${NODE_HEADING}":\n${readmeBlock(NODE_HEADING)}`,
   );
   assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+for (const [file, [heading, indexes]] of Object.entries(README_FILES)) {
+  test(`the README's "${heading}" example${indexes.length > 1 ? "s" : ` (block ${indexes[0] + 1})`} type-check with tsc --strict as ${file}`, async () => {
+    const r = await readmeOthers();
+    assert.deepEqual(
+      r.errors.filter((e) => e.file === file).map((e) => `${e.file}(${e.line}): ${e.code} ${e.message}`),
+      [],
+      `README.md, "${heading}":\n${readmeFile(heading, indexes)}`,
+    );
+  });
+}
+
+test("the README examples' tsc run ran, and reports nothing else", async () => {
+  const r = await readmeOthers();
+  assert.deepEqual(r.errors.map((e) => `${e.file}(${e.line}): ${e.code} ${e.message}`), []);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+// An example added to the README without being added here would go unchecked.
+test("every ```js block of the README is type-checked here", () => {
+  const checked = new Set([readmeBlock(NODE_HEADING)]);
+  for (const [heading, indexes] of Object.values(README_FILES)) {
+    for (const i of indexes) checked.add(readmeBlocks(heading)[i]);
+  }
+  const missed = readmeAllBlocks().filter((b) => !checked.has(b));
+  assert.deepEqual(missed, [], "README blocks no test type-checks");
+  assert.ok(readmeAllBlocks().length >= 10, "the README's examples were found");
 });
