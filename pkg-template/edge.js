@@ -176,20 +176,24 @@ async function deliver(o, batch, env) {
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, plan.requests) }, worker));
     const dlq = env[o.deadLetterQueue];
+    const bound = !!dlq && typeof dlq.send === "function";
     await Promise.all(
       messages.map(async (m, i) => {
-        const out = o.outcome(plan, i, m.attempts ?? 1, random());
+        const out = o.outcome(plan, i, m.attempts ?? 1, random(), bound);
         if (out.ack) return m.ack();
         if (out.retry !== undefined) return m.retry({ delaySeconds: out.retry });
-        if (dlq && typeof dlq.send === "function") {
-          try {
-            await dlq.send(out.dead, { contentType: "text" });
-          } catch (e) {
-            console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
-            return m.retry({ delaySeconds: o.setupRetry });
+        // Dead letters (CoolaData refused them, the collector's own check
+        // refused them, or the message is none of ours), then the ack.
+        for (const d of out.dead) {
+          if (bound) {
+            try {
+              await dlq.send(d.body, { contentType: "text" });
+            } catch (e) {
+              console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
+              return m.retry({ delaySeconds: o.setupRetry });
+            }
           }
-        } else {
-          console.warn(`coola-tracker/edge: CoolaData refused these events (no ${o.deadLetterQueue} bound): ${scrub(out.dead, appKey)}`);
+          if (d.line !== undefined) console.warn(`coola-tracker/edge: ${scrub(bound ? d.line : `${d.line}: ${d.body}`, appKey)}`);
         }
         m.ack();
       }),
