@@ -6,8 +6,9 @@
 // `fetch` takes what a tracker would send CoolaData on the site's own domain,
 // validates it (the same wasm core as validateEvent), and puts the events on
 // a Queue; `queue` delivers them to CoolaData. Every decision (options,
-// routing and CORS, body format, validation, message packing, regrouping,
-// dedupe, ack / retry / dead letter, delays) is made by the wasm core
+// routing and CORS, body format, validation, message packing, the check of
+// queued events, regrouping, dedupe, ack / retry / dead letter, log lines,
+// delays) is made by the wasm core
 // (src/core/collector.rs, src/core/edge.rs); this file does the I/O.
 // The wasm is a build of its own (cargo feature "edge"), so pages never load it.
 

@@ -9,14 +9,19 @@
 //! - [`pack_messages`] / [`pack_sends`]: events into queue messages of at
 //!   most [`MESSAGE_BYTES`], messages into `sendBatch` calls of at most
 //!   [`SEND_MESSAGES`] messages and [`SEND_BYTES`];
-//! - [`Batch`]: a consumer batch's events regrouped into CoolaData requests
-//!   of at most 300 events, the same `event_id` sent once, and, once the
-//!   requests are answered, each message's [`Outcome`]: ack, retry with a
-//!   delay, or dead-letter the events CoolaData refused.
+//! - [`Batch`]: a consumer batch's events, each checked first
+//!   ([`check_event`]), regrouped into CoolaData requests of at most 300
+//!   events, the same `event_id` sent once, and, once the requests are
+//!   answered, each message's [`Outcome`]: ack, retry with a delay, or
+//!   dead-letter the events CoolaData or the check refused, or a message
+//!   that is none of the collector's.
 //!
 //! A queue message body is the JSON `{"events":[...]}` of validated events,
 //! exactly a CoolaData payload, so that a dead-lettered message can be
-//! replayed as it is.
+//! replayed as it is. The consumer does not take that for granted: another
+//! producer bound to the queue, or a message sent by hand, may put anything
+//! there, and one bad event would make CoolaData refuse the whole request
+//! it was grouped in.
 
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
