@@ -755,9 +755,8 @@ pub fn check_event(object: &str) -> Result<String, Error> {
 /// that JSON does not allow.
 fn entries_of(object: &str) -> Result<String, Error> {
     let b = object.as_bytes();
-    // (key, tag, value), in the order of each key's first appearance.
+    // (key, tag, value), in order.
     let mut props: Vec<(Cow<'_, str>, u8, Cow<'_, str>)> = Vec::new();
-    let mut at_key: BTreeMap<Cow<'_, str>, usize> = BTreeMap::new();
     let mut i = ws(b, expect(b, ws(b, 0), b'{').unwrap_or(0));
     while let Some((ks, ke)) = string(b, i) {
         let raw_key = object.get(ks + 1..ke - 1).unwrap_or("");
@@ -787,7 +786,7 @@ fn entries_of(object: &str) -> Result<String, Error> {
                     "true" | "false" => b'b',
                     "null" => b'u',
                     t if num::is_json_number(t) => {
-                        if t.parse::<f64>().is_ok_and(f64::is_finite) {
+                        if finite(t) {
                             b'n'
                         } else {
                             b'N'
@@ -798,24 +797,28 @@ fn entries_of(object: &str) -> Result<String, Error> {
                 (tag, Cow::Borrowed(token), j)
             }
         };
-        match at_key.get(&key) {
-            Some(&p) => {
-                if let Some(slot) = props.get_mut(p) {
-                    (slot.1, slot.2) = (tag, value);
-                }
-            }
-            None => {
-                at_key.insert(key.clone(), props.len());
-                props.push((key, tag, value));
-            }
-        }
+        props.push((key, tag, value));
         i = ws(b, end);
         if b.get(i) == Some(&b',') {
             i = ws(b, i + 1);
         }
     }
+    // Each key's last value (a map of the same type as `Batch::new`'s: one
+    // copy of its code in the wasm), then written at its first place.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (p, (key, _, _)) in props.iter().enumerate() {
+        last.insert(key, p);
+    }
     let mut out = String::with_capacity(object.len() + 8 * props.len());
-    for (key, tag, value) in &props {
+    for (key, _, _) in &props {
+        let Some(&p) = last.get(key.as_ref()) else {
+            continue;
+        };
+        let Some((_, tag, value)) = props.get(p) else {
+            // Written already (marked below).
+            continue;
+        };
+        last.insert(key, usize::MAX);
         out.push(char::from(*tag));
         for text in [key, value] {
             num::push_u64(&mut out, text.encode_utf16().count() as u64);
@@ -824,6 +827,43 @@ fn entries_of(object: &str) -> Result<String, Error> {
         }
     }
     Ok(out)
+}
+
+/// `2^1024 - 2^970`, the least magnitude that reads as an infinity (half an
+/// ulp above the largest double, a tie that rounds to even: up), in digits.
+const INFINITE: &str = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+
+/// Whether a JSON number (text [`num::is_json_number`] accepts) reads as
+/// a finite double (`JSON.parse` reads `1e999` as an infinity, which fetch
+/// refuses): its decimal exponent and digits against [`INFINITE`]'s, with
+/// no float parsing (which would more than double the edge wasm).
+fn finite(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let (mantissa, exp) = t.split_once(['e', 'E']).unwrap_or((t, ""));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (neg, exp) = match exp.strip_prefix('-') {
+        Some(e) => (true, e),
+        None => (false, exp.strip_prefix('+').unwrap_or(exp)),
+    };
+    // Capped: past 10^6 the answer is the same.
+    let exp = exp
+        .bytes()
+        .fold(0i64, |n, c| (n * 10 + i64::from(c.saturating_sub(b'0'))).min(1_000_000));
+    let exp = if neg { -exp } else { exp };
+    let int = int.trim_start_matches('0');
+    // The decimal exponent of the first significant digit.
+    let first = if int.is_empty() {
+        -1 - (frac.len() - frac.trim_start_matches('0').len()) as i64
+    } else {
+        int.len() as i64 - 1
+    };
+    let mut digits = String::with_capacity(int.len() + frac.len());
+    digits.push_str(int);
+    digits.push_str(frac);
+    let digits = digits.trim_start_matches('0').trim_end_matches('0');
+    let e10 = first + exp;
+    let top = INFINITE.len() as i64 - 1;
+    digits.is_empty() || e10 < top || (e10 == top && digits.as_bytes() < INFINITE.as_bytes())
 }
 
 /// The error for a property whose value JSON does not allow.
@@ -1116,6 +1156,10 @@ mod tests {
             Ok(r#"{"user_id":"u","event_name":"e","event_timestamp_epoch":1420452000000}"#),
             "a repeated key: the last value, at the first place (JSON.parse)"
         );
+        assert_eq!(
+            check_event(r#"{"n":1,"event_name":"e","n":2,"user_id":"u","n":3,"event_timestamp_epoch":1420452000000}"#),
+            Ok(r#"{"n":3,"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#.to_string()),
+        );
         let base = r#""event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000"#;
         for (event, code, field) in [
             (
@@ -1162,6 +1206,61 @@ mod tests {
         ] {
             let e = check_event(&event).unwrap_err();
             assert_eq!((e.code, e.field.as_deref()), (code, field), "{event}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_past_a_doubles_range_are_infinities() {
+        for (n, want) in [
+            ("0", true),
+            ("-0.000e999999999999999999", true),
+            ("1e-400", true),
+            ("1.7976931348623157e308", true),
+            ("1.7976931348623158e308", true),
+            ("1.797693134862315807937289714053e308", true),
+            ("17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797758720709633028641669288791094655554785194040263065748867150582068190890200070838367627385484581771153176447573027006985557136695962284291481986083493647529271907416844436551070434271155969950809304288017790417449779.1", true),
+            ("1.7976931348623159e308", false),
+            ("10e308", false),
+            ("-1e309", false),
+            ("1e999", false),
+            ("1e99999999999999999999", false),
+            ("0.1e310", false),
+        ] {
+            assert_eq!(finite(n), want, "{n}");
+            assert_eq!(n.parse::<f64>().unwrap().is_finite(), want, "{n}: Rust's parse agrees");
+        }
+        let mut exact = String::from(INFINITE);
+        assert!(!finite(&exact), "the tie rounds up");
+        exact.push_str(".0");
+        assert!(!finite(&exact));
+    }
+
+    proptest! {
+        #[test]
+        fn finite_agrees_with_float_parsing(
+            int in "(0|[1-9][0-9]{0,20})", frac in proptest::option::of("[0-9]{1,20}"),
+            exp in proptest::option::of(-400i32..400), neg: bool,
+        ) {
+            let mut n = String::new();
+            if neg { n.push('-'); }
+            n.push_str(&int);
+            if let Some(f) = frac { n.push('.'); n.push_str(&f); }
+            if let Some(e) = exp { n.push_str(&format!("e{e}")); }
+            prop_assert!(num::is_json_number(&n), "{}", n);
+            prop_assert_eq!(finite(&n), n.parse::<f64>().unwrap().is_finite(), "{}", n);
+        }
+
+        #[test]
+        fn finite_agrees_with_float_parsing_at_the_edge(k in 1usize..40, last in 0u8..10) {
+            // INFINITE's first k digits, the last one changed, as d.ddd...e308.
+            let mut digits = String::from(&INFINITE[..k]);
+            digits.pop();
+            digits.push(char::from(b'0' + last));
+            let n = match digits.split_at(1) {
+                (d, "") => format!("{d}e308"),
+                (d, rest) => format!("{d}.{rest}e308"),
+            };
+            prop_assert_eq!(finite(&n), n.parse::<f64>().unwrap().is_finite(), "{}", n);
         }
     }
 
