@@ -6,8 +6,9 @@
 // `fetch` takes what a tracker would send CoolaData on the site's own domain,
 // validates it (the same wasm core as validateEvent), and puts the events on
 // a Queue; `queue` delivers them to CoolaData. Every decision (options,
-// routing and CORS, body format, validation, message packing, regrouping,
-// dedupe, ack / retry / dead letter, delays) is made by the wasm core
+// routing and CORS, body format, validation, message packing, the check of
+// queued events, regrouping, dedupe, ack / retry / dead letter, log lines,
+// delays) is made by the wasm core
 // (src/core/collector.rs, src/core/edge.rs); this file does the I/O.
 // The wasm is a build of its own (cargo feature "edge"), so pages never load it.
 
@@ -176,20 +177,24 @@ async function deliver(o, batch, env) {
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, plan.requests) }, worker));
     const dlq = env[o.deadLetterQueue];
+    const bound = !!dlq && typeof dlq.send === "function";
     await Promise.all(
       messages.map(async (m, i) => {
-        const out = o.outcome(plan, i, m.attempts ?? 1, random());
+        const out = o.outcome(plan, i, m.attempts ?? 1, random(), bound);
         if (out.ack) return m.ack();
         if (out.retry !== undefined) return m.retry({ delaySeconds: out.retry });
-        if (dlq && typeof dlq.send === "function") {
-          try {
-            await dlq.send(out.dead, { contentType: "text" });
-          } catch (e) {
-            console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
-            return m.retry({ delaySeconds: o.setupRetry });
+        // Dead letters (CoolaData refused them, the collector's own check
+        // refused them, or the message is none of ours), then the ack.
+        for (const d of out.dead) {
+          if (bound) {
+            try {
+              await dlq.send(d.body, { contentType: "text" });
+            } catch (e) {
+              console.error(`coola-tracker/edge: the dead-letter queue refused a message: ${scrub(e?.message ?? e, appKey)}`);
+              return m.retry({ delaySeconds: o.setupRetry });
+            }
           }
-        } else {
-          console.warn(`coola-tracker/edge: CoolaData refused these events (no ${o.deadLetterQueue} bound): ${scrub(out.dead, appKey)}`);
+          if (d.line !== undefined) console.warn(`coola-tracker/edge: ${scrub(bound ? d.line : `${d.line}: ${d.body}`, appKey)}`);
         }
         m.ack();
       }),

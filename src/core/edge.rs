@@ -9,19 +9,26 @@
 //! - [`pack_messages`] / [`pack_sends`]: events into queue messages of at
 //!   most [`MESSAGE_BYTES`], messages into `sendBatch` calls of at most
 //!   [`SEND_MESSAGES`] messages and [`SEND_BYTES`];
-//! - [`Batch`]: a consumer batch's events regrouped into CoolaData requests
-//!   of at most 300 events, the same `event_id` sent once, and, once the
-//!   requests are answered, each message's [`Outcome`]: ack, retry with a
-//!   delay, or dead-letter the events CoolaData refused.
+//! - [`Batch`]: a consumer batch's events, each checked first
+//!   ([`check_event`]), regrouped into CoolaData requests of at most 300
+//!   events, the same `event_id` sent once, and, once the requests are
+//!   answered, each message's [`Outcome`]: ack, retry with a delay, or
+//!   dead-letter the events CoolaData or the check refused, or a message
+//!   that is none of the collector's.
 //!
 //! A queue message body is the JSON `{"events":[...]}` of validated events,
 //! exactly a CoolaData payload, so that a dead-lettered message can be
-//! replayed as it is.
+//! replayed as it is. The consumer does not take that for granted: another
+//! producer bound to the queue, or a message sent by hand, may put anything
+//! there, and one bad event would make CoolaData refuse the whole request
+//! it was grouped in.
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
-use crate::core::error::push_truncated;
+use crate::core::error::{push_truncated, Error, ErrorCode};
+use crate::core::event::{self, ValidateOptions};
 use crate::core::num;
 use crate::core::retry::{self, Backoff, Verdict};
 #[allow(unused_imports)]
@@ -265,14 +272,29 @@ pub fn delay_seconds(retry_after_ms: Option<u64>, attempts: u32, random: u32, d:
     u32::try_from(secs).unwrap_or(MAX_DELAY_SECONDS)
 }
 
-/// One event of a consumer batch: where its JSON lies in its message body.
-#[derive(Clone, Copy, Debug)]
+/// One event of a consumer batch: where its JSON lies in its message body,
+/// and what the collector's own check ([`check_event`]) made of it.
+#[derive(Clone, Debug)]
 struct Ev {
     msg: usize,
     start: usize,
     end: usize,
-    /// The request that carries this event, or its first copy's.
-    request: usize,
+    checked: Checked,
+    /// The request that carries this event, or its first copy's; `None`
+    /// for an event the check refused (never sent).
+    request: Option<usize>,
+}
+
+/// What [`check_event`] made of an event.
+#[derive(Clone, Debug)]
+enum Checked {
+    /// Valid, and its text is what is to be sent (every event `fetch` wrote).
+    AsIs,
+    /// Valid, to be sent as validated (another producer's event, say with a
+    /// boolean or a date string that validation writes CoolaData's way).
+    Validated(String),
+    /// Refused by the check: dead-lettered as it is, never sent.
+    Refused(Error),
 }
 
 /// How CoolaData answered one request.
@@ -285,19 +307,35 @@ struct Answer {
 }
 
 /// What to do with one message once its batch's requests are answered.
+///
+/// Messages `fetch` wrote hold events it validated, so the collector's own
+/// check ([`check_event`]) refuses none of them: they end in `Ack`,
+/// `Retry` or `DeadLetter` with `refused` alone. `Unreadable`, and
+/// `invalid` events, come from another producer bound to the queue (or a
+/// message sent by hand).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Every event was acknowledged (or the message held none).
     Ack,
     /// Some event is to be tried again: retry the whole message after this
     /// many seconds (events already acknowledged go again; CoolaData keeps
-    /// one per `event_id`).
+    /// one per `event_id`; events the check refused are checked again, and
+    /// refused again, on the next delivery).
     Retry(u32),
-    /// CoolaData refused these events (indices for [`Batch::write_refused`])
-    /// and acknowledged or refused the rest: dead-letter them, then ack.
-    Refused(Vec<usize>),
-    /// The message body is not `{"events":[...]}`: dead-letter it as it is,
-    /// then ack.
+    /// Some events are not to be delivered: dead-letter them, then ack.
+    /// The message's other events were acknowledged. Event indices, for
+    /// [`Batch::write_refused`] and [`Batch::write_invalid`]; one of the two
+    /// lists at least is not empty.
+    DeadLetter {
+        /// Events CoolaData refused (a 4xx other than 408 and 429, or
+        /// `"status": false`).
+        refused: Vec<usize>,
+        /// Events the collector's own check refused: never sent to CoolaData.
+        invalid: Vec<usize>,
+    },
+    /// The message body is not `{"events":[...]}` of flat objects, so no
+    /// coola-tracker collector wrote it: dead-letter it as it is, then ack.
+    /// Nothing of it was sent to CoolaData.
     Unreadable,
 }
 
@@ -319,9 +357,12 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// Reads the message bodies, drops every copy of an `event_id` after the
-    /// first, and groups the rest, in order, into requests of at most 300
-    /// events and [`REQUEST_BYTES`] of form body.
+    /// Reads the message bodies, checks each event ([`check_event`]: the
+    /// ones it refuses are never sent), drops every copy of an `event_id`
+    /// after the first, and groups the rest, in order, into requests of at
+    /// most 300 events and [`REQUEST_BYTES`] of form body. Only valid
+    /// events are grouped, so one bad event of another producer never makes
+    /// CoolaData refuse a request that carries other messages' events.
     pub fn new(bodies: &[&str]) -> Batch {
         let mut events = Vec::new();
         let mut msgs = Vec::with_capacity(bodies.len());
@@ -342,21 +383,34 @@ impl Batch {
             let before = unique.len();
             for (start, end, id) in found {
                 let index = events.len();
-                let id = id.and_then(|(s, e)| body.get(s..e));
+                let text = body.get(start..end).unwrap_or("");
+                let checked = match check_event(text) {
+                    Ok(json) if json == text => Checked::AsIs,
+                    Ok(json) => Checked::Validated(json),
+                    Err(e) => Checked::Refused(e),
+                };
+                let sent = match &checked {
+                    Checked::AsIs => Some(text),
+                    Checked::Validated(json) => Some(json.as_str()),
+                    Checked::Refused(_) => None,
+                };
+                // A refused event is no first copy: a valid one of its id goes.
+                let id = id.and_then(|(s, e)| body.get(s..e)).filter(|_| sent.is_some());
                 let copy = id.and_then(|id| first.get(id).copied());
                 if let (Some(id), None) = (id, copy) {
                     first.insert(id, index);
                 }
-                if copy.is_none() {
+                if let (Some(json), None) = (sent, copy) {
                     unique.push(index);
-                    costs.push(BodyFormat::Form.event_cost(body.get(start..end).unwrap_or("")));
+                    costs.push(BodyFormat::Form.event_cost(json));
                 }
                 dup_of.push(copy);
                 events.push(Ev {
                     msg: m,
                     start,
                     end,
-                    request: 0,
+                    checked,
+                    request: None,
                 });
             }
             msgs.push(Some((from, events.len())));
@@ -368,16 +422,16 @@ impl Batch {
             let members: Vec<usize> = unique.get(at..at + n).unwrap_or(&[]).to_vec();
             for &e in &members {
                 if let Some(ev) = events.get_mut(e) {
-                    ev.request = requests.len();
+                    ev.request = Some(requests.len());
                 }
             }
             requests.push(members);
             at += n;
         }
         for (e, copy) in dup_of.iter().enumerate() {
-            let carrier = copy.and_then(|c| events.get(c)).map(|c| c.request);
+            let carrier = copy.and_then(|c| events.get(c)).and_then(|c| c.request);
             if let (Some(r), Some(ev)) = (carrier, events.get_mut(e)) {
-                ev.request = r;
+                ev.request = Some(r);
             }
         }
         let answers = vec![None; requests.len()];
@@ -404,11 +458,20 @@ impl Batch {
         self.events.len()
     }
 
-    fn json<'a>(&self, bodies: &[&'a str], e: usize) -> &'a str {
+    /// Event `e`'s text in its message body.
+    fn original<'a>(&self, bodies: &[&'a str], e: usize) -> &'a str {
         self.events
             .get(e)
             .and_then(|ev| bodies.get(ev.msg).and_then(|b| b.get(ev.start..ev.end)))
             .unwrap_or("")
+    }
+
+    /// Event `e`'s JSON as it is sent.
+    fn json<'a>(&'a self, bodies: &[&'a str], e: usize) -> &'a str {
+        match self.events.get(e).map(|ev| &ev.checked) {
+            Some(Checked::Validated(json)) => json,
+            _ => self.original(bodies, e),
+        }
     }
 
     /// Appends request `r`'s body (the `data=` form) to `out`.
@@ -468,11 +531,16 @@ impl Batch {
         let mut retry = false;
         let mut wait: Option<u64> = None;
         let mut refused = Vec::new();
+        let mut invalid = Vec::new();
         for e in from..to {
-            let answer = self
-                .events
-                .get(e)
-                .and_then(|ev| self.answers.get(ev.request))
+            let ev = self.events.get(e);
+            if ev.is_some_and(|ev| matches!(ev.checked, Checked::Refused(_))) {
+                invalid.push(e);
+                continue;
+            }
+            let answer = ev
+                .and_then(|ev| ev.request)
+                .and_then(|r| self.answers.get(r))
                 .and_then(Option::as_ref);
             match answer.map(|a| a.verdict) {
                 Some(Verdict::Ack) => {}
@@ -487,14 +555,15 @@ impl Batch {
         }
         if retry {
             Outcome::Retry(delay_seconds(wait, attempts, random, delay))
-        } else if refused.is_empty() {
+        } else if refused.is_empty() && invalid.is_empty() {
             Outcome::Ack
         } else {
-            Outcome::Refused(refused)
+            Outcome::DeadLetter { refused, invalid }
         }
     }
 
-    /// Appends the dead-letter body for `events` (from [`Outcome::Refused`]):
+    /// Appends the dead-letter body for the events CoolaData refused (the
+    /// `refused` of [`Outcome::DeadLetter`]), as they were sent:
     /// `{"events":[...],"refused":{"status":N,"reason":"..."}}`, the status
     /// and reason of the first event's request.
     pub fn write_refused(&self, events: &[usize], bodies: &[&str], out: &mut String) {
@@ -509,13 +578,359 @@ impl Batch {
         let answer = events
             .first()
             .and_then(|&e| self.events.get(e))
-            .and_then(|ev| self.answers.get(ev.request))
+            .and_then(|ev| ev.request)
+            .and_then(|r| self.answers.get(r))
             .and_then(Option::as_ref);
         num::push_u64(out, u64::from(answer.map_or(0, |a| a.status)));
         out.push_str(",\"reason\":");
         crate::core::json::push_str(out, answer.map_or("", |a| a.reason.as_str()));
         out.push_str("}}");
     }
+
+    /// Appends the dead-letter body for the events the collector's own
+    /// check refused (the `invalid` of [`Outcome::DeadLetter`]), as the
+    /// message held them (one that is not JSON, say with a `NaN`, as a
+    /// string of its text, so that the body is JSON), and why, one entry
+    /// per event (`index` in this body's `events`; `code` and `field` as
+    /// `fetch`'s 400 gives them):
+    /// `{"events":[...],"invalid":[{"index":0,"code":"...","field":"..."|null,"message":"..."}]}`.
+    pub fn write_invalid(&self, events: &[usize], bodies: &[&str], out: &mut String) {
+        out.push_str(OPEN);
+        for (i, &e) in events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let text = self.original(bodies, e);
+            if entries_of(text).is_ok() {
+                out.push_str(text);
+            } else {
+                // Not JSON (a NaN, a bad escape): its text, as a string.
+                crate::core::json::push_str(out, text);
+            }
+        }
+        out.push_str("],\"invalid\":[");
+        for (i, (_, e)) in self.check_errors(events).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"index\":");
+            num::push_u64(out, i as u64);
+            out.push_str(",\"code\":");
+            crate::core::json::push_str(out, e.code.as_str());
+            out.push_str(",\"field\":");
+            match &e.field {
+                Some(f) => crate::core::json::push_str(out, f),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"message\":");
+            crate::core::json::push_str(out, &e.message);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+
+    /// The check's error for each of `events` that it refused.
+    fn check_errors<'s>(&'s self, events: &'s [usize]) -> impl Iterator<Item = (usize, &'s Error)> + 's {
+        events
+            .iter()
+            .filter_map(|&e| match self.events.get(e).map(|ev| &ev.checked) {
+                Some(Checked::Refused(err)) => Some((e, err)),
+                _ => None,
+            })
+    }
+
+    /// The log line for the events the collector's own check refused (the
+    /// `invalid` of [`Outcome::DeadLetter`]): how many, why (each distinct
+    /// code and field), that none was sent to CoolaData, and that they were
+    /// dead-lettered to `dlq` (`bound`) or dropped (the shell then logs
+    /// the events after the line, as for [`refused_line`]). Logged whether
+    /// or not `dlq` is bound: only another producer's events fail the
+    /// check, which is a setup problem to fix. Names no secret.
+    pub fn invalid_line(&self, events: &[usize], dlq: &str, bound: bool) -> String {
+        let mut line = String::from("the collector's own check refused ");
+        num::push_u64(&mut line, events.len() as u64);
+        line.push_str(" events of a queue message, not sent to CoolaData (");
+        let mut seen: Vec<(ErrorCode, Option<&str>)> = Vec::new();
+        for (_, e) in self.check_errors(events) {
+            let why = (e.code, e.field.as_deref());
+            if seen.contains(&why) {
+                continue;
+            }
+            if seen.len() == 5 {
+                line.push_str(", ...");
+                break;
+            }
+            if !seen.is_empty() {
+                line.push_str(", ");
+            }
+            line.push_str(e.code.as_str());
+            if let Some(f) = why.1 {
+                line.push(' ');
+                push_truncated(&mut line, f, 60);
+            }
+            seen.push(why);
+        }
+        line.push_str("; the collector queues no such event: does another producer send to this queue?)");
+        push_fate(&mut line, dlq, bound);
+        line
+    }
+}
+
+/// The log line for events CoolaData refused (the `refused` of
+/// [`Outcome::DeadLetter`]): `None` when `dlq` is bound (the dead letter
+/// carries CoolaData's answer), else the line the shell logs the events
+/// after.
+pub fn refused_line(dlq: &str, bound: bool) -> Option<String> {
+    if bound {
+        return None;
+    }
+    let mut line = String::from("CoolaData refused these events (no ");
+    line.push_str(dlq);
+    line.push_str(" bound)");
+    Some(line)
+}
+
+/// The log line for an [`Outcome::Unreadable`] message: it is no
+/// coola-tracker collector message, nothing of it was sent to CoolaData,
+/// and it was dead-lettered to `dlq` (`bound`) or dropped (the shell then
+/// logs its body after the line). Logged whether or not `dlq` is bound, as
+/// [`Batch::invalid_line`].
+pub fn unreadable_line(dlq: &str, bound: bool) -> String {
+    let mut line = String::from(
+        "a queue message is not a coola-tracker collector message (its body is not \
+         {\"events\":[...]} of flat objects: does another producer send to this queue?), \
+         nothing of it sent to CoolaData",
+    );
+    push_fate(&mut line, dlq, bound);
+    line
+}
+
+/// How a log line about dead letters ends: where they went.
+fn push_fate(line: &mut String, dlq: &str, bound: bool) {
+    line.push_str(if bound { "; dead-lettered to " } else { "; dropped (no " });
+    line.push_str(dlq);
+    if !bound {
+        line.push_str(" bound)");
+    }
+}
+
+/// The collector's own check of one event of a queue message (its flat JSON
+/// object, as [`Batch::new`] found it): the rules `fetch` applies, by the
+/// same function ([`event::validate_entries`], what `validateEvent` checks),
+/// except CoolaData's timestamp window. Returns the event as it is to be
+/// sent (the validated JSON, which for a message `fetch` wrote is the
+/// message's text itself), or the first rule it breaks.
+///
+/// No window: an event `fetch` accepted was in it then, and its message may
+/// wait in the queue for days of retries; a check that ran the clock again
+/// would refuse it for the wait alone. So only events no collector accepted
+/// (another producer's) can fail here, and they fail by the rules that do
+/// not move with time.
+///
+/// The object is read as `JSON.parse` reads it (the last of a repeated key
+/// wins, at the first one's place; a number beyond a double's range is an
+/// infinity), turned into the entries form `fetch` hands the validator,
+/// and validated with no defaults (the visitor's properties are `fetch`'s
+/// to fill, from the page's request).
+pub fn check_event(object: &str) -> Result<String, Error> {
+    let b = object.as_bytes();
+    if !scan_event(b, ws(b, 0)).is_some_and(|(end, _)| ws(b, end) == b.len()) {
+        return Err(Error::new(
+            ErrorCode::InvalidValue,
+            "the event is not a flat JSON object",
+        ));
+    }
+    let entries = entries_of(object)?;
+    let opts = ValidateOptions {
+        server_timestamp: false,
+        now_ms: None,
+    };
+    let mut out = String::with_capacity(object.len());
+    event::validate_entries(&mut out, &entries, &[], &opts)?;
+    Ok(out)
+}
+
+/// A flat JSON object (its syntax checked by [`scan_event`]) in the entries
+/// form (see [`crate::core::entries`]), or the error for a key or value
+/// that JSON does not allow.
+fn entries_of(object: &str) -> Result<String, Error> {
+    let b = object.as_bytes();
+    // (key, tag, value), in order.
+    let mut props: Vec<(Cow<'_, str>, u8, Cow<'_, str>)> = Vec::new();
+    let mut i = ws(b, expect(b, ws(b, 0), b'{').unwrap_or(0));
+    while let Some((ks, ke)) = string(b, i) {
+        let raw_key = object.get(ks + 1..ke - 1).unwrap_or("");
+        let key = unescape(raw_key).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidPropertyName,
+                "a property name is not a valid JSON string",
+            )
+        })?;
+        i = ws(b, ws(b, ke) + 1);
+        let (tag, value, end) = match string(b, i) {
+            Some((vs, ve)) => {
+                let raw = object.get(vs + 1..ve - 1).unwrap_or("");
+                let v = unescape(raw).ok_or_else(|| not_json(&key, "a string JSON does not allow"))?;
+                (b's', v, ve)
+            }
+            None => {
+                let mut j = i;
+                while b
+                    .get(j)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.'))
+                {
+                    j += 1;
+                }
+                let token = object.get(i..j).unwrap_or("");
+                let tag = match token {
+                    "true" | "false" => b'b',
+                    "null" => b'u',
+                    t if num::is_json_number(t) => {
+                        if finite(t) {
+                            b'n'
+                        } else {
+                            b'N'
+                        }
+                    }
+                    _ => return Err(not_json(&key, "not a JSON value")),
+                };
+                (tag, Cow::Borrowed(token), j)
+            }
+        };
+        props.push((key, tag, value));
+        i = ws(b, end);
+        if b.get(i) == Some(&b',') {
+            i = ws(b, i + 1);
+        }
+    }
+    // Each key's last value (a map of the same type as `Batch::new`'s: one
+    // copy of its code in the wasm), then written at its first place.
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for (p, (key, _, _)) in props.iter().enumerate() {
+        last.insert(key, p);
+    }
+    let mut out = String::with_capacity(object.len() + 8 * props.len());
+    for (key, _, _) in &props {
+        let Some(&p) = last.get(key.as_ref()) else {
+            continue;
+        };
+        let Some((_, tag, value)) = props.get(p) else {
+            // Written already (marked below).
+            continue;
+        };
+        last.insert(key, usize::MAX);
+        out.push(char::from(*tag));
+        for text in [key, value] {
+            num::push_u64(&mut out, text.encode_utf16().count() as u64);
+            out.push(':');
+            out.push_str(text);
+        }
+    }
+    Ok(out)
+}
+
+/// `2^1024 - 2^970`, the least magnitude that reads as an infinity (half an
+/// ulp above the largest double, a tie that rounds to even: up), in digits.
+const INFINITE: &str = "179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+
+/// Whether a JSON number (text [`num::is_json_number`] accepts) reads as
+/// a finite double (`JSON.parse` reads `1e999` as an infinity, which fetch
+/// refuses): its decimal exponent and digits against [`INFINITE`]'s, with
+/// no float parsing (which would more than double the edge wasm).
+fn finite(t: &str) -> bool {
+    let t = t.strip_prefix('-').unwrap_or(t);
+    let (mantissa, exp) = t.split_once(['e', 'E']).unwrap_or((t, ""));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let (neg, exp) = match exp.strip_prefix('-') {
+        Some(e) => (true, e),
+        None => (false, exp.strip_prefix('+').unwrap_or(exp)),
+    };
+    // Capped: past 10^6 the answer is the same.
+    let exp = exp
+        .bytes()
+        .fold(0i64, |n, c| (n * 10 + i64::from(c.saturating_sub(b'0'))).min(1_000_000));
+    let exp = if neg { -exp } else { exp };
+    let int = int.trim_start_matches('0');
+    // The decimal exponent of the first significant digit.
+    let first = if int.is_empty() {
+        -1 - (frac.len() - frac.trim_start_matches('0').len()) as i64
+    } else {
+        int.len() as i64 - 1
+    };
+    let mut digits = String::with_capacity(int.len() + frac.len());
+    digits.push_str(int);
+    digits.push_str(frac);
+    let digits = digits.trim_start_matches('0').trim_end_matches('0');
+    let e10 = first + exp;
+    let top = INFINITE.len() as i64 - 1;
+    digits.is_empty() || e10 < top || (e10 == top && digits.as_bytes() < INFINITE.as_bytes())
+}
+
+/// The error for a property whose value JSON does not allow.
+fn not_json(key: &str, what: &str) -> Error {
+    let mut e = Error::field(ErrorCode::InvalidValue, key, "is ");
+    e.message.push_str(what);
+    e.message.push_str("; send a string, finite number, boolean or null");
+    e
+}
+
+/// The text of a JSON string literal's content (quotes off), or `None`
+/// when JSON does not allow it (an unknown escape, a control character).
+fn unescape(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.bytes().any(|c| c == b'\\' || c < 0x20) {
+        return Some(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c < ' ' {
+            return None;
+        }
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let plain = match chars.next()? {
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let hi = hex4(&mut chars)?;
+                // A pair makes one character; a lone surrogate is U+FFFD,
+                // as fetch gets it (a JavaScript string's lone surrogate
+                // reaches the wasm so).
+                let mut after = chars.clone();
+                let lo = (after.next() == Some('\\') && after.next() == Some('u'))
+                    .then(|| hex4(&mut after))
+                    .flatten()
+                    .filter(|lo| (0xD800..0xDC00).contains(&hi) && (0xDC00..0xE000).contains(lo));
+                match lo {
+                    Some(lo) => {
+                        chars = after;
+                        char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                    }
+                    None => char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER),
+                }
+            }
+            _ => return None,
+        };
+        out.push(plain);
+    }
+    Some(Cow::Owned(out))
+}
+
+/// Four hex digits of a `\u` escape.
+fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
+    let mut v = 0u32;
+    for _ in 0..4 {
+        v = v << 4 | u32::from(hex(u8::try_from(chars.next()?).ok()?)?);
+    }
+    Some(v)
 }
 
 /// Splits the unique events (their costs, in order; `sizes`: how many of
@@ -654,7 +1069,7 @@ mod tests {
     use crate::core::form;
     use proptest::prelude::*;
 
-    /// Bytes of a message holding the events of `lens` (their JSON lengths).
+    /// The default backoff with another first retry.
     fn base(base_seconds: u32) -> RetryDelay {
         RetryDelay {
             base_seconds,
@@ -662,6 +1077,7 @@ mod tests {
         }
     }
 
+    /// Bytes of a message holding the events of `lens` (their JSON lengths).
     fn message_len(lens: &[usize]) -> usize {
         OPEN.len() + CLOSE.len() + lens.iter().sum::<usize>() + lens.len().saturating_sub(1)
     }
@@ -680,6 +1096,345 @@ mod tests {
         let mut body = String::new();
         b.write_request(r, bodies, &mut body);
         serde_json::from_str(&decode_body(&body).unwrap()).unwrap()
+    }
+
+    /// An event as `fetch` accepts it: validated with the collector's clock
+    /// at `now_ms`, the way `edge_accept` does (entries form, the visitor's
+    /// properties as defaults).
+    fn accepted(entries: &str, now_ms: i64) -> String {
+        let opts = ValidateOptions {
+            server_timestamp: false,
+            now_ms: Some(now_ms),
+        };
+        let defaults = [("session_ip", event::RawValue::Str("203.0.113.7"))];
+        let mut out = String::new();
+        event::validate_entries(&mut out, entries, &defaults, &opts).unwrap();
+        out
+    }
+
+    /// The entries form of string properties.
+    fn entries(props: &[(&str, &str)]) -> String {
+        let mut out = String::new();
+        for (k, v) in props {
+            out.push_str(&format!(
+                "s{}:{k}{}:{v}",
+                k.encode_utf16().count(),
+                v.encode_utf16().count()
+            ));
+        }
+        out
+    }
+
+    const NOW: i64 = 1_764_806_400_000; // 2025-12-04
+
+    #[test]
+    fn the_check_applies_fetchs_rules_but_no_window() {
+        let ok = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#;
+        assert_eq!(
+            check_event(ok).as_deref(),
+            Ok(ok),
+            "11 years old and still valid: no window"
+        );
+        let future = r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":9999999999999}"#;
+        assert_eq!(check_event(future).as_deref(), Ok(future));
+        // Written CoolaData's way, as fetch would write them.
+        let foreign = r#" { "event_name" : "e\u00e9\n", "user_id":"u", "event_timestamp_epoch":"2015-01-05", "paid":true, "gone":null, "n":1.50 } "#;
+        assert_eq!(
+            check_event(foreign).as_deref(),
+            Ok(r#"{"event_name":"eé\n","user_id":"u","event_timestamp_epoch":1420416000000,"paid":"true","n":1.50}"#)
+        );
+        let pairs =
+            r#"{"event_name":"\ud83d\ude00 \ud800\u0041 \udc00","user_id":"u","event_timestamp_epoch":1420452000000}"#;
+        assert_eq!(
+            check_event(pairs),
+            Ok("{\"event_name\":\"\u{1f600} \u{fffd}A \u{fffd}\",\"user_id\":\"u\",\"event_timestamp_epoch\":1420452000000}".to_string()),
+            "a pair is one character, a lone surrogate U+FFFD (as fetch gets it)"
+        );
+        assert_eq!(
+            check_event(r#"{"user_id":"","event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#)
+                .as_deref(),
+            Ok(r#"{"user_id":"u","event_name":"e","event_timestamp_epoch":1420452000000}"#),
+            "a repeated key: the last value, at the first place (JSON.parse)"
+        );
+        assert_eq!(
+            check_event(r#"{"n":1,"event_name":"e","n":2,"user_id":"u","n":3,"event_timestamp_epoch":1420452000000}"#),
+            Ok(r#"{"n":3,"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000}"#.to_string()),
+        );
+        let base = r#""event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000"#;
+        for (event, code, field) in [
+            (
+                r#"{"event_name":"e","user_id":"u"}"#.to_string(),
+                ErrorCode::MissingField,
+                Some("event_timestamp_epoch"),
+            ),
+            (
+                r#"{"event_name":"e","event_timestamp_epoch":1420452000000}"#.to_string(),
+                ErrorCode::MissingField,
+                Some("user_id"),
+            ),
+            (
+                format!(r#"{{{base},"uid":"x"}}"#),
+                ErrorCode::ReservedProperty,
+                Some("uid"),
+            ),
+            (
+                format!(r#"{{{base},"event_id":""}}"#),
+                ErrorCode::InvalidValue,
+                Some("event_id"),
+            ),
+            (
+                format!(r#"{{{base},"":"x"}}"#),
+                ErrorCode::InvalidPropertyName,
+                Some(""),
+            ),
+            (format!(r#"{{{base},"n":1e999}}"#), ErrorCode::InvalidValue, Some("n")),
+            (format!(r#"{{{base},"n":NaN}}"#), ErrorCode::InvalidValue, Some("n")),
+            (format!(r#"{{{base},"n":01}}"#), ErrorCode::InvalidValue, Some("n")),
+            (format!(r#"{{{base},"s":"\x"}}"#), ErrorCode::InvalidValue, Some("s")),
+            (format!("{{{base},\"s\":\"a\tb\"}}"), ErrorCode::InvalidValue, Some("s")),
+            (
+                format!(r#"{{{base},"p":"{}"}}"#, "y".repeat(102_400)),
+                ErrorCode::EventTooLarge,
+                None,
+            ),
+            (
+                r#"{"event_name":"e","user_id":"u","event_timestamp_epoch":"yesterday"}"#.to_string(),
+                ErrorCode::InvalidTimestamp,
+                Some("event_timestamp_epoch"),
+            ),
+            (format!(r#"{{{base},"a":{{"b":1}}}}"#), ErrorCode::InvalidValue, None),
+        ] {
+            let e = check_event(&event).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (code, field), "{event}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_past_a_doubles_range_are_infinities() {
+        for (n, want) in [
+            ("0", true),
+            ("-0.000e999999999999999999", true),
+            ("1e-400", true),
+            ("1.7976931348623157e308", true),
+            ("1.7976931348623158e308", true),
+            ("1.797693134862315807937289714053e308", true),
+            ("17976931348623158079372897140530341507993413271003782693617377898044496829276475094664901797758720709633028641669288791094655554785194040263065748867150582068190890200070838367627385484581771153176447573027006985557136695962284291481986083493647529271907416844436551070434271155969950809304288017790417449779.1", true),
+            ("1.7976931348623159e308", false),
+            ("10e308", false),
+            ("-1e309", false),
+            ("1e999", false),
+            ("1e99999999999999999999", false),
+            ("0.1e310", false),
+        ] {
+            assert_eq!(finite(n), want, "{n}");
+            assert_eq!(n.parse::<f64>().unwrap().is_finite(), want, "{n}: Rust's parse agrees");
+        }
+        let mut exact = String::from(INFINITE);
+        assert!(!finite(&exact), "the tie rounds up");
+        exact.push_str(".0");
+        assert!(!finite(&exact));
+    }
+
+    proptest! {
+        #[test]
+        fn finite_agrees_with_float_parsing(
+            int in "(0|[1-9][0-9]{0,20})", frac in proptest::option::of("[0-9]{1,20}"),
+            exp in proptest::option::of(-400i32..400), neg: bool,
+        ) {
+            let mut n = String::new();
+            if neg { n.push('-'); }
+            n.push_str(&int);
+            if let Some(f) = frac { n.push('.'); n.push_str(&f); }
+            if let Some(e) = exp { n.push_str(&format!("e{e}")); }
+            prop_assert!(num::is_json_number(&n), "{}", n);
+            prop_assert_eq!(finite(&n), n.parse::<f64>().unwrap().is_finite(), "{}", n);
+        }
+
+        #[test]
+        fn finite_agrees_with_float_parsing_at_the_edge(k in 1usize..40, last in 0u8..10) {
+            // INFINITE's first k digits, the last one changed, as d.ddd...e308.
+            let mut digits = String::from(&INFINITE[..k]);
+            digits.pop();
+            digits.push(char::from(b'0' + last));
+            let n = match digits.split_at(1) {
+                (d, "") => format!("{d}e308"),
+                (d, rest) => format!("{d}.{rest}e308"),
+            };
+            prop_assert_eq!(finite(&n), n.parse::<f64>().unwrap().is_finite(), "{}", n);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn what_fetch_accepts_passes_the_check_unchanged(
+            // A JavaScript object's keys: each once.
+            props in proptest::collection::btree_map("[a-z_]{1,12}", "\\PC{0,30}", 0..8),
+            age_days in 0i64..30,
+        ) {
+            let ts = (NOW - age_days * 86_400_000).to_string();
+            let mut list: Vec<(&str, &str)> = vec![("event_name", "e"), ("user_id", "u"), ("event_timestamp_epoch", &ts)];
+            list.extend(
+                props
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .filter(|(k, _)| !event::is_reserved(k) && !["event_name", "user_id", "event_timestamp_epoch"].contains(k)),
+            );
+            let opts = ValidateOptions { server_timestamp: false, now_ms: Some(NOW) };
+            let mut json = String::new();
+            if event::validate_entries(&mut json, &entries(&list), &[], &opts).is_ok() {
+                prop_assert_eq!(check_event(&json), Ok(json.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_of_our_own_goes_whatever_its_age_in_the_queue() {
+        // Accepted by fetch when it was 29 days old, then retried in the
+        // queue for days: the consumer's check has no clock to go by.
+        let old = accepted(
+            &entries(&[
+                ("event_name", "e"),
+                ("user_id", "u"),
+                ("event_timestamp_epoch", "1762300800000"),
+            ]),
+            1762300800000 + 29 * 86_400_000,
+        );
+        let bodies = [message(core::slice::from_ref(&old))];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!(batch.requests(), 1);
+        let sent = decoded_request(&batch, 0, &bodies);
+        assert_eq!(
+            sent["events"][0],
+            serde_json::from_str::<serde_json::Value>(&old).unwrap()
+        );
+        batch.answer(0, 200, false, "", "", "", 0);
+        assert_eq!(batch.outcome(0, 9, 0, &base(1)), Outcome::Ack);
+    }
+
+    #[test]
+    fn a_foreign_bad_event_is_dead_lettered_and_the_rest_of_the_batch_goes() {
+        let ours: Vec<String> = (0..5).map(|i| ev(&format!("a{i}"), i)).collect();
+        let bad = r#"{"event_name":"signup","event_id":"a0"}"#;
+        let fine = r#"{"event_name":"x","user_id":"v","event_timestamp_epoch":1420452000000,"paid":true}"#;
+        let foreign = format!(r#"{{"events":[{bad},{fine}]}}"#);
+        let bodies = [foreign, message(&ours)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!(batch.events(), 7);
+        assert_eq!(batch.requests(), 1, "one request");
+        let sent = decoded_request(&batch, 0, &bodies);
+        let sent = sent["events"].as_array().unwrap();
+        let ids: Vec<&str> = sent.iter().filter_map(|e| e["event_id"].as_str()).collect();
+        assert_eq!(
+            ids,
+            ["a0", "a1", "a2", "a3", "a4"],
+            "the bad a0 is no first copy: ours goes"
+        );
+        assert_eq!(sent.len(), 6, "the bad event is not sent");
+        assert_eq!(sent[0]["paid"], "true", "the foreign good one as validated");
+        batch.answer(0, 200, false, "", "{\"status\":true}", "KEY", 0);
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Ack, "our message is acked");
+        let Outcome::DeadLetter { refused, invalid } = batch.outcome(0, 1, 0, &base(1)) else {
+            panic!("dead letter")
+        };
+        assert!(refused.is_empty());
+        assert_eq!(invalid.len(), 1);
+        let mut dlq = String::new();
+        batch.write_invalid(&invalid, &bodies, &mut dlq);
+        let v: serde_json::Value = serde_json::from_str(&dlq).unwrap();
+        assert_eq!(
+            v["events"][0],
+            serde_json::from_str::<serde_json::Value>(bad).unwrap(),
+            "as it came"
+        );
+        assert_eq!(v["invalid"][0]["index"], 0);
+        assert_eq!(v["invalid"][0]["code"], "missing_field");
+        assert_eq!(v["invalid"][0]["field"], "user_id");
+        assert!(v["invalid"][0]["message"].as_str().unwrap().contains("required"));
+        for bound in [true, false] {
+            let line = batch.invalid_line(&invalid, "THE_DLQ", bound);
+            assert!(line.contains("own check refused 1 events"), "{line}");
+            assert!(
+                line.contains("(missing_field user_id;") && line.contains("not sent to CoolaData"),
+                "{line}"
+            );
+            assert!(!line.contains("CoolaData refused"), "{line}");
+            let fate = if bound {
+                "dead-lettered to THE_DLQ"
+            } else {
+                "dropped (no THE_DLQ bound)"
+            };
+            assert!(line.ends_with(fate), "{line}");
+        }
+        // When our request fails, the foreign message waits with ours.
+        batch.answer(0, 503, false, "3", "", "", 0);
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Retry(3));
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(3));
+    }
+
+    #[test]
+    fn a_message_of_bad_events_only_makes_no_request() {
+        let base = r#""event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000"#;
+        let foreign = format!(r#"{{"events":[{{"a":1}},{{{base},"uid":"x"}},{{"b":2}},{{{base},"n":NaN}}]}}"#);
+        let bodies = [foreign.as_str(), r#"{"events":[]}"#];
+        let batch = Batch::new(&bodies);
+        assert_eq!((batch.events(), batch.requests()), (4, 0));
+        let Outcome::DeadLetter { refused, invalid } = batch.outcome(0, 1, 0, &base_delay()) else {
+            panic!("dead letter")
+        };
+        assert_eq!((refused.len(), invalid.len()), (0, 4));
+        assert_eq!(batch.outcome(1, 1, 0, &base_delay()), Outcome::Ack);
+        let line = batch.invalid_line(&invalid, "D", false);
+        assert!(
+            line.contains("(missing_field event_name, reserved_property uid, invalid_value n;"),
+            "each reason once: {line}"
+        );
+        let mut dlq = String::new();
+        batch.write_invalid(&invalid, &bodies, &mut dlq);
+        let v: serde_json::Value = serde_json::from_str(&dlq).unwrap();
+        assert_eq!(v["events"].as_array().unwrap().len(), 4);
+        let indexes: Vec<u64> = v["invalid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["index"].as_u64().unwrap())
+            .collect();
+        assert_eq!(indexes, [0, 1, 2, 3]);
+        assert_eq!(v["invalid"][1]["field"], "uid");
+        assert!(
+            v["events"][3].as_str().unwrap().ends_with(r#""n":NaN}"#),
+            "not JSON: as a string"
+        );
+        assert_eq!(v["events"][2]["b"], 2);
+    }
+
+    fn base_delay() -> RetryDelay {
+        RetryDelay::default()
+    }
+
+    #[test]
+    fn log_lines_say_what_happened_and_where_it_went() {
+        for bound in [true, false] {
+            let line = unreadable_line("COOLA_DLQ", bound);
+            assert!(
+                line.starts_with("a queue message is not a coola-tracker collector message"),
+                "{line}"
+            );
+            assert!(line.contains("another producer") && line.contains("nothing of it sent to CoolaData"));
+            assert!(!line.contains("refused"), "{line}");
+            let fate = if bound {
+                "; dead-lettered to COOLA_DLQ"
+            } else {
+                "; dropped (no COOLA_DLQ bound)"
+            };
+            assert!(line.ends_with(fate), "{line}");
+        }
+        assert_eq!(refused_line("D", true), None);
+        assert_eq!(
+            refused_line("D", false).as_deref(),
+            Some("CoolaData refused these events (no D bound)")
+        );
     }
 
     #[test]
@@ -866,7 +1621,7 @@ mod tests {
     fn requests_stay_under_the_byte_budget() {
         let big = "y".repeat(90_000);
         let events: Vec<String> = (0..30)
-            .map(|i| format!(r#"{{"event_id":"{i}","p":"{big}"}}"#))
+            .map(|i| format!(r#"{{"event_name":"e","user_id":"u","event_timestamp_epoch":1420452000000,"event_id":"{i}","p":"{big}"}}"#))
             .collect();
         let bodies: Vec<String> = events.chunks(1).map(message).collect();
         let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
@@ -892,9 +1647,10 @@ mod tests {
         batch.answer(2, 400, false, "", "{\"error\":\"bad for KEY\"}", "KEY", 0);
         assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
         assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(7));
-        let Outcome::Refused(refused) = batch.outcome(2, 1, 0, &base(1)) else {
+        let Outcome::DeadLetter { refused, invalid } = batch.outcome(2, 1, 0, &base(1)) else {
             panic!("refused")
         };
+        assert!(invalid.is_empty());
         assert_eq!(refused.len(), 10);
         let mut dlq = String::new();
         batch.write_refused(&refused, &bodies, &mut dlq);
@@ -914,7 +1670,7 @@ mod tests {
         assert_eq!(batch.requests(), 1, "both events fit in one request");
         assert_eq!(batch.outcome(0, 1, u32::MAX, &base(1)), Outcome::Retry(1), "unanswered");
         batch.answer(0, 200, true, "", "{\"status\":false}", "", 0);
-        assert!(matches!(batch.outcome(0, 1, 0, &base(1)), Outcome::Refused(_)));
+        assert!(matches!(batch.outcome(0, 1, 0, &base(1)), Outcome::DeadLetter { .. }));
         assert_eq!(batch.outcome(2, 1, 0, &base(1)), Outcome::Unreadable);
         for s in [0, 408, 500, 503] {
             batch.answer(0, s, false, "", "", "", 0);
@@ -925,7 +1681,10 @@ mod tests {
         }
         for s in [401, 403, 404, 413, 422, 501] {
             batch.answer(0, s, false, "", "", "", 0);
-            assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Refused(_)), "{s}");
+            assert!(
+                matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::DeadLetter { .. }),
+                "{s}"
+            );
         }
     }
 

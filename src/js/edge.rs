@@ -182,21 +182,40 @@ impl EdgeBatch {
     }
 
     /// Message `m`'s outcome: `{ ack: true }`, `{ retry: delaySeconds }` or
-    /// `{ dead: body }` (the dead-letter message body; ack after sending it).
-    fn outcome_with(&self, m: u32, attempts: u32, random: u32, delay: &RetryDelay) -> JsValue {
+    /// `{ dead: [{ body, line }] }`: the dead-letter message bodies to send
+    /// to `dlq` (when `bound`), each with the text of its log line
+    /// (`undefined`: none; when `dlq` is not bound, the line is logged
+    /// followed by the body), then ack.
+    fn outcome_with(&self, m: u32, attempts: u32, random: u32, delay: &RetryDelay, dlq: &str, bound: bool) -> JsValue {
         let o = Object::new();
+        let refs: Vec<&str> = self.bodies.iter().map(String::as_str).collect();
+        let dead = Array::new();
+        let push = |body: &str, line: Option<String>| {
+            let d = Object::new();
+            set(&d, "body", &body.into());
+            set(&d, "line", &line.map_or(JsValue::UNDEFINED, JsValue::from));
+            dead.push(&d);
+        };
         match self.batch.outcome(m as usize, attempts, random, delay) {
             Outcome::Ack => set(&o, "ack", &JsValue::TRUE),
             Outcome::Retry(s) => set(&o, "retry", &JsValue::from(s)),
-            Outcome::Refused(events) => {
-                let refs: Vec<&str> = self.bodies.iter().map(String::as_str).collect();
-                let mut out = String::new();
-                self.batch.write_refused(&events, &refs, &mut out);
-                set(&o, "dead", &out.into());
+            Outcome::DeadLetter { refused, invalid } => {
+                if !refused.is_empty() {
+                    let mut out = String::new();
+                    self.batch.write_refused(&refused, &refs, &mut out);
+                    push(&out, edge::refused_line(dlq, bound));
+                }
+                if !invalid.is_empty() {
+                    let mut out = String::new();
+                    self.batch.write_invalid(&invalid, &refs, &mut out);
+                    push(&out, Some(self.batch.invalid_line(&invalid, dlq, bound)));
+                }
+                set(&o, "dead", &dead);
             }
             Outcome::Unreadable => {
-                let body = self.bodies.get(m as usize).map_or("", String::as_str);
-                set(&o, "dead", &body.into());
+                let body = refs.get(m as usize).copied().unwrap_or("");
+                push(body, Some(edge::unreadable_line(dlq, bound)));
+                set(&o, "dead", &dead);
             }
         }
         o.into()
@@ -360,9 +379,11 @@ impl EdgeCollector {
         collector::SETUP_RETRY_SECONDS
     }
 
-    /// Message `m`'s outcome in `batch` (see [`EdgeBatch::outcome`]), with
-    /// this collector's backoff.
-    pub fn outcome(&self, batch: &EdgeBatch, m: u32, attempts: u32, random: u32) -> JsValue {
-        batch.outcome_with(m, attempts, random, &self.o.retry)
+    /// Message `m`'s outcome in `batch` (see `EdgeBatch::outcome_with`),
+    /// with this collector's backoff and dead-letter binding (`bound`:
+    /// whether the Worker's env has it).
+    pub fn outcome(&self, batch: &EdgeBatch, m: u32, attempts: u32, random: u32, bound: bool) -> JsValue {
+        let dlq = self.o.dead_letter_queue.as_str();
+        batch.outcome_with(m, attempts, random, &self.o.retry, dlq, bound)
     }
 }

@@ -358,6 +358,79 @@ test("the same event_id twice in one batch is sent once", async () => {
   assert.equal(collector.stats().duplicates, 0);
 });
 
+// ---- messages from another producer --------------------------------------
+
+/** Sends `bodies` to the queue bound as `queue` in one sendBatch call (strings as text, the rest as JSON). */
+async function sendRaw(queue, bodies) {
+  const r = await edge.mf.dispatchFetch("http://example.com/__send", { method: "POST", body: JSON.stringify({ queue, bodies }) });
+  assert.equal(r.status, 200, await r.text());
+}
+const edgeLines = (from) => logs.text.slice(from).split("\n").filter((l) => l.includes("coola-tracker/edge:"));
+
+test("another producer's message: its bad events are dead-lettered unsent (the collector's own check), the rest of the batch delivered", async () => {
+  collector.reset();
+  await edge.log();
+  await edge.deadLetters();
+  const from = logs.text.length;
+  // Ours as fetch writes them (validated JSON), one 40 days old, as if it
+  // was accepted long ago and retried in the queue since: no window applies.
+  const ours = [event({ session_ip: "0" }), event({ event_timestamp_epoch: Date.now() - 40 * 86_400_000, session_ip: "0" })];
+  // Another producer's: one without user_id (CoolaData would refuse the
+  // whole request it is in), one valid but not written CoolaData's way.
+  const bad = event({ event_name: "foreign_bad" });
+  delete bad.user_id;
+  const good = event({ event_name: "foreign_good", paid: true });
+  const unreadable = `not a collector message for ${APP}`;
+  await sendRaw("COOLA_EVENTS", [JSON.stringify({ events: ours }), { events: [bad, good] }, unreadable]);
+  await arrived([...ids(ours), good.event_id]);
+  const log = await logUntil((l) => l.filter((x) => x.ack).length >= 3, "three acks");
+  assert.ok(!log.some((l) => "retry" in l), JSON.stringify(log));
+  assert.ok(log.some((l) => l.batch === "coola-events" && l.size === 3), `one consumer batch: ${JSON.stringify(log)}`);
+
+  const got = collector.events({ app: APP });
+  assert.ok(!got.some((e) => e.event_id === bad.event_id), "the bad event never reached CoolaData");
+  assert.equal(got.find((e) => e.event_id === good.event_id).paid, "true", "the good one as validated");
+  assert.equal(collector.stats().rejected_requests, 0, "no request refused");
+  const reqs = requestsFor([...ids(ours), good.event_id]);
+  assert.deepEqual(reqs.map((r) => r.events), [3], "ours and the good foreign event in one request");
+
+  const dead = [];
+  await waitFor(async () => dead.push(...(await edge.deadLetters())) && dead.length >= 2, { timeout: 20_000, what: "two dead letters" });
+  assert.equal(dead.length, 2, JSON.stringify(dead));
+  const invalid = JSON.parse(dead.find((d) => d.body.includes("invalid")).body);
+  assert.deepEqual(ids(invalid.events), [bad.event_id], "the refused event, as it came");
+  assert.deepEqual(invalid.invalid.map(({ index, code, field }) => ({ index, code, field })), [{ index: 0, code: "missing_field", field: "user_id" }]);
+  assert.ok(dead.some((d) => d.body === unreadable), "the unreadable message as it is");
+
+  await waitFor(() => edgeLines(from).length >= 2, { timeout: 5_000, what: "the log lines" });
+  const lines = edgeLines(from);
+  assert.ok(!lines.some((l) => l.includes("CoolaData refused")), lines.join("\n"));
+  const checkLine = lines.find((l) => l.includes("own check"));
+  assert.match(checkLine, /refused 1 events of a queue message, not sent to CoolaData \(missing_field user_id;/);
+  assert.match(checkLine, /dead-lettered to COOLA_DLQ$/);
+  assert.match(lines.find((l) => l.includes("not a coola-tracker collector message")), /nothing of it sent to CoolaData; dead-lettered to COOLA_DLQ$/);
+});
+
+test("without a dead-letter queue bound, another producer's messages are logged as dropped (not as refused by CoolaData), acked, never sent", async () => {
+  collector.reset();
+  await edge.log();
+  const from = logs.text.length;
+  const bad = event({ event_name: "foreign_bad_nodlq" });
+  delete bad.user_id;
+  const unreadable = JSON.stringify({ other: [1, 2], key: APP });
+  await sendRaw("NODLQ_EVENTS", [unreadable, JSON.stringify({ events: [bad] })]);
+  const log = await logUntil((l) => l.filter((x) => x.ack).length >= 2, "two acks");
+  assert.ok(!log.some((l) => "retry" in l), JSON.stringify(log));
+  await waitFor(() => edgeLines(from).length >= 2, { timeout: 5_000, what: "the log lines" });
+  const lines = edgeLines(from);
+  assert.ok(!lines.some((l) => l.includes("CoolaData refused")), lines.join("\n"));
+  const checkLine = lines.find((l) => l.includes(bad.event_id));
+  assert.match(checkLine, /own check refused 1 events of a queue message, not sent to CoolaData \(missing_field user_id;.*; dropped \(no UNBOUND_DLQ bound\): \{"events":\[/);
+  const other = lines.find((l) => l.includes("not a coola-tracker collector message"));
+  assert.match(other, /; dropped \(no UNBOUND_DLQ bound\): \{"other":\[1,2\],"key":"\{appKey\}"\}$/, "the body, without the app key");
+  assert.equal(collector.stats().requests, 0, "no CoolaData request");
+});
+
 // ---- broken settings -----------------------------------------------------
 
 const setEnv = async (o = {}) => (await edge.mf.dispatchFetch("http://example.com/__env", { method: "POST", body: JSON.stringify(o) })).json();
