@@ -21,7 +21,10 @@ export interface CooladataConfig {
   user_id?: string;
   /** Sent as the `session_id` property of every event. */
   session_id?: string;
-  /** Track a `page_load` event once the tracker is ready. */
+  /**
+   * Track a `page_load` event, as cooladata-js does: the first event, before the calls made after
+   * `init`; with the snippet, after the calls it queued before the script loaded.
+   */
   track_pageload?: boolean;
   /** Accepted for compatibility with existing snippets; requests are always POSTs. */
   img_src_get_request?: boolean;
@@ -103,5 +106,5 @@ export default cooladata;
 export declare function createCooladata(name?: string): Cooladata;
 /** The track URL of an api_host: `https://{api_host}/v1/{appKey}/track`, http for loopback hosts. */
 export declare function endpointFor(apiHost?: string): string;
-/** Takes over a snippet's `window.cooladata` stub (done on load in a page). */
+/** Takes over a snippet's `window.cooladata` stub (done on load in a page): its init calls, its queued calls, then the page load. */
 export declare function adoptSnippet(cooladata: Cooladata, stub: unknown[]): void;

@@ -382,8 +382,8 @@ export function createCooladata(name = PRIMARY) {
           const sub = createCooladata(instance);
           const stub = api[instance];
           api[instance] = sub;
-          sub.init(cfg);
-          if (Array.isArray(stub)) replay(sub, stub);
+          if (Array.isArray(stub)) takeOver(() => sub.init(cfg), () => replay(sub, stub));
+          else sub.init(cfg);
         }
         return api[instance];
       }
@@ -412,10 +412,14 @@ export function createCooladata(name = PRIMARY) {
           failure = e instanceof Error ? e : new Error(String(e));
           log("error", "could not start:", failure.message);
         })
-        .then(() => {
-          drain();
-          if (!failure && config.track_pageload) api.trackPageload();
-        });
+        .then(drain);
+      // As cooladata-js's init: the page load first, before the calls made
+      // after init (queued, as they are, until the trackers are ready); when
+      // a snippet's stub is taken over, after the calls it queued.
+      if (config.track_pageload) {
+        if (heldPageloads) heldPageloads.push(api);
+        else api.trackPageload();
+      }
     },
 
     /** Tracks an event and sends it (with others of the same task); `callback(error?)` when acknowledged or failed. */
@@ -569,6 +573,25 @@ export function createCooladata(name = PRIMARY) {
   return api;
 }
 
+// The cooladata objects whose init asked for a page load while takeOver
+// runs a snippet's init calls (null otherwise): takeOver tracks it.
+let heldPageloads = null;
+
+// Takes over a snippet's stub as cooladata-js's loader does: runs its init
+// calls (`inits`), replays the calls it queued (`calls`), then tracks the
+// page loads those inits asked for, after the replayed calls.
+function takeOver(inits, calls) {
+  const outer = heldPageloads;
+  const held = (heldPageloads = []);
+  try {
+    inits();
+  } finally {
+    heldPageloads = outer;
+  }
+  calls();
+  for (const api of held) api.trackPageload();
+}
+
 // Replays the calls a snippet stub queued, in the order it queued them:
 // `trackEventLater(a); trackEventLater(b); flush()` sends a and b.
 function replay(api, stub) {
@@ -581,18 +604,24 @@ function replay(api, stub) {
   }
 }
 
-/** Takes over a snippet's `window.cooladata` stub: its init calls, then its queued calls. */
+/** Takes over a snippet's `window.cooladata` stub: its init calls, its queued calls, then the page load (track_pageload). */
 export function adoptSnippet(api, stub) {
-  for (const item of (stub && stub._i) || []) {
-    if (!Array.isArray(item)) continue;
-    const [cfg, extra, instance] = item;
-    if (instance === undefined || instance === PRIMARY) api.init(cfg, extra);
-    else api.init(cfg, extra, instance);
-  }
-  replay(api, stub);
-  for (const key of Object.keys(stub)) {
-    if (key !== "_i" && Array.isArray(stub[key]) && api[key] && !Array.isArray(api[key])) replay(api[key], stub[key]);
-  }
+  takeOver(
+    () => {
+      for (const item of (stub && stub._i) || []) {
+        if (!Array.isArray(item)) continue;
+        const [cfg, extra, instance] = item;
+        if (instance === undefined || instance === PRIMARY) api.init(cfg, extra);
+        else api.init(cfg, extra, instance);
+      }
+    },
+    () => {
+      replay(api, stub);
+      for (const key of Object.keys(stub)) {
+        if (key !== "_i" && Array.isArray(stub[key]) && api[key] && !Array.isArray(api[key])) replay(api[key], stub[key]);
+      }
+    },
+  );
 }
 
 /** The page's `cooladata` object. */

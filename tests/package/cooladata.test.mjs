@@ -282,6 +282,103 @@ test("trackPageload is trackPageView named page_load: after pushState the previo
   }
 });
 
+// ---- track_pageload: where the page load goes, as cooladata-js has it. Its
+// init tracks the page load at once, before any call made after init; with
+// the snippet, its loader first replays the calls the stub queued.
+
+/** The events of `app` once `count` have come (and no more after a while), in arrival order. */
+async function arrived(app, count) {
+  await waitFor(() => collector.events({ app }).length >= count, { what: `${count} events of ${app}` });
+  await new Promise((r) => setTimeout(r, 300));
+  return collector.events({ app });
+}
+
+/** `events` are `expected` in this order: by arrival, by request, by timestamp. */
+function assertSequence(events, expected) {
+  assert.deepEqual(events.map((e) => e.event_name), expected);
+  for (let i = 1; i < events.length; i++) {
+    const [a, b] = [events[i - 1], events[i]];
+    assert.ok(a._request <= b._request, `${a.event_name} came in a request before ${b.event_name}'s`);
+    assert.ok(
+      Number(a.event_timestamp_epoch) <= Number(b.event_timestamp_epoch),
+      `${a.event_name}'s timestamp ${a.event_timestamp_epoch} is not after ${b.event_name}'s ${b.event_timestamp_epoch}`,
+    );
+  }
+}
+
+for (const loader of ["classic", "module"]) {
+  test(`${loader}: init with track_pageload, called directly: page_load is the first event, before the calls made after init`, async () => {
+    const key = `cd-first-${loader}`;
+    const page = await sitePage(function () {
+      var app = new URLSearchParams(location.search).get("app");
+      // One task, before the trackers are ready.
+      cooladata.init({ app_key: app, api_host: location.host, user_id: "u-first", track_pageload: true });
+      cooladata.trackEvent("signup", { plan: "pro" });
+      cooladata.setConfig({ user_id: "u-later" });
+      cooladata.trackEvent("after_config");
+      // A named instance: the same.
+      cooladata.init(
+        { app_key: app + "-named", api_host: location.host, user_id: "u-named", track_pageload: true },
+        undefined,
+        "named",
+      );
+      cooladata.named.trackEvent("named_signup");
+      window.readyAfterCalls = cooladata.trackers !== null;
+    });
+    try {
+      await page.goto(`${collector.url}/direct.html?loader=${loader}&app=${key}`);
+      const events = await arrived(key, 3);
+      assert.equal(await page.evaluate(() => window.readyAfterCalls), false, "the calls were made before the trackers were ready");
+      assertSequence(events, ["page_load", "signup", "after_config"]);
+      const [pageLoad, signup, later] = events;
+      assert.equal(pageLoad.page_url, `${collector.url}/direct.html?loader=${loader}&app=${key}`);
+      assert.equal(pageLoad.user_id, "u-first", "the setConfig made after init is not the page load's");
+      assert.equal(signup.user_id, "u-first");
+      assert.equal(later.user_id, "u-later");
+      assertSequence(await arrived(`${key}-named`, 2), ["page_load", "named_signup"]);
+    } finally {
+      await page.context().close();
+    }
+  });
+
+  test(`${loader}: init with track_pageload in the snippet: the calls it queued, then page_load, then the calls made after the script loaded`, async () => {
+    const key = `cd-snippet-order-${loader}`;
+    const page = await sitePage(function () {
+      var app = new URLSearchParams(location.search).get("app");
+      // Against the stub, before the script has loaded.
+      cooladata.init({ app_key: app, api_host: location.host, user_id: "u-snippet", track_pageload: true });
+      cooladata.trackEvent("queued_one");
+      cooladata.setConfig({ session_id: "s-queued" });
+      cooladata.trackEvent("queued_two");
+      cooladata.init(
+        { app_key: app + "-named", api_host: location.host, user_id: "u-named", track_pageload: true },
+        undefined,
+        "named",
+      );
+      cooladata.named.trackEvent("named_queued");
+      // Once the script has run (it took the stub over), its trackers not ready yet.
+      document.querySelector("script[src*='cooladata']").addEventListener("load", function () {
+        window.readyAtLoad = cooladata.trackers !== null;
+        cooladata.trackEvent("after_load");
+        cooladata.named.trackEvent("named_after_load");
+      });
+    });
+    try {
+      await page.goto(`${collector.url}/site.html?loader=${loader}&app=${key}`);
+      const events = await arrived(key, 4);
+      assert.equal(await page.evaluate(() => window.readyAtLoad), false, "after_load was called before the trackers were ready");
+      assertSequence(events, ["queued_one", "queued_two", "page_load", "after_load"]);
+      const pageLoad = events[2];
+      assert.equal(pageLoad.page_url, `${collector.url}/site.html?loader=${loader}&app=${key}`);
+      assert.equal(pageLoad.session_id, "s-queued", "the setConfig the snippet queued applies to the page load");
+      assert.equal(pageLoad.user_id, "u-snippet");
+      assertSequence(await arrived(`${key}-named`, 3), ["named_queued", "page_load", "named_after_load"]);
+    } finally {
+      await page.context().close();
+    }
+  });
+}
+
 test("an init without an app key: ready() rejects with invalid_option (field app_key), waiting calls fail", async () => {
   const key = "cd-badinit";
   const page = await sitePage(function () {

@@ -311,6 +311,12 @@ describe("README: Coming from CoolaData's JavaScript SDK", () => {
       const events = await delivered(site, APP, 3, "page_load, signup and scrolled");
       const byName = Object.fromEntries(events.map((e) => [e.event_name, e]));
       assert.deepEqual(Object.keys(byName).sort(), ["page_load", "scrolled", "signup"]);
+      // As the example's comment says (scrolled, trackEventLater's, has a request of its own).
+      assert.deepEqual(
+        events.map((e) => e.event_name).filter((n) => n !== "scrolled"),
+        ["page_load", "signup"],
+        "track_pageload: page_load is the first event, before signup",
+      );
       assert.deepEqual(
         [...new Set(site.requests().map((r) => r.path))],
         ["/v1/{appKey}/track"],
