@@ -196,7 +196,6 @@ export function createCooladata(name = PRIMARY) {
   let later = null;
   let initialised = false;
   let failure = null;
-  let loading = null;
   let queue = [];
   let waiting = [];
   let scheduled = false;
@@ -405,7 +404,7 @@ export function createCooladata(name = PRIMARY) {
       }
       initialised = true;
       config = { ...config, ...defined(cfg) };
-      loading = Promise.resolve()
+      Promise.resolve()
         .then(() => init())
         .then(() => makeTrackers())
         .catch((e) => {
