@@ -252,7 +252,8 @@ pub struct EdgeCollector {
 
 #[wasm_bindgen(js_class = EdgeCollector)]
 impl EdgeCollector {
-    /// Reads the options bag (throws `invalid_option` with `field`);
+    /// Reads the options bag (throws `invalid_option` with `field`, for a
+    /// bad value or a name that is no option);
     /// `origin_of` gives a string's URL origin, and throws when it is no URL.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, origin_of: &js_sys::Function) -> Result<EdgeCollector, JsValue> {
@@ -263,6 +264,13 @@ impl EdgeCollector {
                 "options",
                 "must be an object",
             )));
+        }
+        if options.is_object() {
+            // A misspelt name is refused, not ignored (collector::check_name).
+            for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
+                let name = name.as_string().unwrap_or_default();
+                collector::check_name(&name).map_err(|e| js_error(&e))?;
+            }
         }
         for name in OPTION_NAMES {
             o.set(name, &opt(&get(&options, name))).map_err(|e| js_error(&e))?;
