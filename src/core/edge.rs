@@ -27,6 +27,7 @@ use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
+use crate::core::config;
 use crate::core::error::{push_truncated, Error, ErrorCode};
 use crate::core::event::{self, ValidateOptions};
 use crate::core::num;
@@ -173,8 +174,10 @@ pub fn pack<S: AsRef<str>>(events: &[S]) -> Vec<Vec<String>> {
 /// `app_key` and `endpoint` are the variables' values (`None` when unset or
 /// not a string; an empty endpoint is CoolaData's own); `parses` says whether
 /// URL parsing reads the endpoint, app key in place, as a URL. An endpoint
-/// must be `http(s)://host...` with no user name or password (`fetch`
-/// refuses such a URL).
+/// must pass the tracker's own check ([`config::check_endpoint`]): `https://`,
+/// or `http://` only on a loopback host (the app key is in the URL, and
+/// plain http would carry it in cleartext), with no user name or password
+/// (`fetch` refuses such a URL).
 pub fn setup_problem(
     vars: (&str, &str),
     app_key: Option<&str>,
@@ -182,40 +185,25 @@ pub fn setup_problem(
     parses: bool,
 ) -> Option<String> {
     let (key_var, endpoint_var) = vars;
-    let (var, what) = if app_key.unwrap_or("").is_empty() {
-        (key_var, "(the CoolaData app key) is not set")
-    } else {
-        let what = match endpoint.filter(|e| !e.is_empty()).map(endpoint_problem)? {
-            Some(p) => p,
-            None if parses => return None,
-            None => "is not a URL",
-        };
-        (endpoint_var, what)
-    };
     let mut line = String::from("env.");
-    for part in [var, " ", what] {
-        line.push_str(part);
+    if app_key.unwrap_or("").is_empty() {
+        line.push_str(key_var);
+        line.push_str(" (the CoolaData app key) is not set");
+        return Some(line);
+    }
+    let endpoint = endpoint.filter(|e| !e.is_empty())?;
+    line.push_str(endpoint_var);
+    match config::check_endpoint(endpoint) {
+        // The tracker's message, after its `"endpoint": `.
+        Err(e) => {
+            let why = e.message.split_once(": ").map_or(e.message.as_str(), |(_, m)| m);
+            line.push(' ');
+            line.push_str(why);
+        }
+        Ok(()) if parses => return None,
+        Ok(()) => line.push_str(" is not a URL"),
     }
     Some(line)
-}
-
-/// What is wrong with an endpoint by its text alone.
-fn endpoint_problem(url: &str) -> Option<&'static str> {
-    // What follows "http://" or "https://" (any case), up to the path.
-    let rest = ["http://", "https://"].iter().find_map(|p| {
-        let head = url.get(..p.len())?;
-        head.eq_ignore_ascii_case(p).then(|| url.get(p.len()..)).flatten()
-    });
-    let rest = rest.unwrap_or("");
-    let authority = rest.get(..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
-    let authority = authority.unwrap_or("");
-    if authority.is_empty() {
-        Some("is not an http(s) URL such as \"https://host/v3/{appKey}/track\"")
-    } else if authority.contains('@') {
-        Some("has a user name or password in it (fetch refuses such a URL)")
-    } else {
-        None
-    }
 }
 
 /// Reports a setup problem once while it lasts: [`Reported::first`] is true
@@ -1451,21 +1439,55 @@ mod tests {
             assert_eq!(m, "env.KEY_VAR (the CoolaData app key) is not set");
         }
         for (url, parses, want) in [
-            ("api.example/v3/track", false, "is not an http(s) URL"),
-            ("ftp://api.example/x", true, "is not an http(s) URL"),
-            ("https://", false, "is not an http(s) URL"),
-            ("https:///path", true, "is not an http(s) URL"),
-            ("https//api.example", false, "is not an http(s) URL"),
-            ("https://user:secret@api.example/x", true, "has a user name or password"),
-            ("https://user@api.example/x", true, "has a user name or password"),
-            ("https://exa mple.com/x", false, "is not a URL"),
+            (
+                "api.example/v3/track",
+                false,
+                "must be an https:// URL (http only for localhost",
+            ),
+            ("ftp://api.example/x", true, "must be an https:// URL"),
+            ("https://", false, "has no host"),
+            ("https:///path", true, "has no host"),
+            ("https//api.example", false, "must be an https:// URL"),
+            (
+                "https://user:secret@api.example/x",
+                true,
+                "must not hold user:password@",
+            ),
+            ("https://user@api.example/x", true, "must not hold user:password@"),
+            ("https://exa mple.com/x", false, "must not contain spaces"),
+            (
+                "https://api.example\\@evil/x",
+                false,
+                "must not contain spaces, backslashes",
+            ),
+            ("https://api.example:99999/x", false, "is not a URL"),
+            // The tracker's rule: the app key never in cleartext, but on a loopback host.
+            ("http://api.example/v3/{appKey}/track", true, "must be an https:// URL"),
+            (
+                "http://example.org/v3/{appKey}/track",
+                true,
+                "http only for localhost, 127.0.0.0/8, [::1]",
+            ),
+            ("http://128.0.0.1/x", true, "must be an https:// URL"),
         ] {
             let m = p(Some("the-key"), Some(url), parses).unwrap();
             assert!(m.starts_with("env.URL_VAR ") && m.contains(want), "{url}: {m}");
+            assert!(!m.contains("\"endpoint\""), "{m}");
             assert!(
-                !m.contains("secret") && !m.contains("the-key") && !m.contains("api.example/"),
+                !m.contains("secret")
+                    && !m.contains("the-key")
+                    && !m.contains("api.example")
+                    && !m.contains("example.org"),
                 "{m}"
             );
+        }
+        for url in [
+            "http://localhost:8787/v3/{appKey}/track",
+            "http://127.0.0.1/x",
+            "http://[::1]:1/x",
+            "https://api.example/x",
+        ] {
+            assert_eq!(p(Some("k"), Some(url), true), None, "{url}");
         }
         assert_eq!(
             p(Some("k"), Some("https://api.example/a@b?c@d"), true),
