@@ -158,29 +158,6 @@ impl EdgeBatch {
         out
     }
 
-    /// Records CoolaData's answer to request `r`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn answer(
-        &mut self,
-        r: u32,
-        status: u16,
-        status_false: bool,
-        retry_after: &str,
-        response: &str,
-        app_key: &str,
-        now_ms: f64,
-    ) {
-        self.batch.answer(
-            r as usize,
-            status,
-            status_false,
-            retry_after,
-            response,
-            app_key,
-            now_ms as i64,
-        );
-    }
-
     /// Message `m`'s outcome: `{ ack: true }`, `{ retry: delaySeconds }` or
     /// `{ dead: [{ body, line }] }`: the dead-letter message bodies to send
     /// to `dlq` (when `bound`), each with the text of its log line
@@ -385,6 +362,38 @@ impl EdgeCollector {
     #[wasm_bindgen(getter, js_name = setupRetry)]
     pub fn setup_retry(&self) -> u32 {
         collector::SETUP_RETRY_SECONDS
+    }
+
+    /// Records CoolaData's answer to `batch`'s request `r` ([`Batch::answer`]:
+    /// a redirect is retried, a 413 to several events splits the request,
+    /// so `batch.requests` may grow): the status (0 for a network error),
+    /// whether a 2xx body said `"status": false`, the `Retry-After` and
+    /// `Location` headers ("" when none), the response body, the app key
+    /// (scrubbed from what is kept) and the clock. Returns the log line of
+    /// the batch's first redirect, else `undefined`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(
+        &self,
+        batch: &mut EdgeBatch,
+        r: u32,
+        status: u16,
+        status_false: bool,
+        retry_after: &str,
+        location: &str,
+        response: &str,
+        app_key: &str,
+        now_ms: f64,
+    ) -> Option<String> {
+        let first_redirect = batch.batch.answer(
+            r as usize,
+            status,
+            status_false,
+            retry_after,
+            response,
+            app_key,
+            now_ms as i64,
+        );
+        first_redirect.then(|| edge::redirect_line(&self.o.endpoint_var, status, location, app_key))
     }
 
     /// Message `m`'s outcome in `batch` (see `EdgeBatch::outcome_with`),
