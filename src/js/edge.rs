@@ -24,7 +24,10 @@ fn set(o: &Object, k: &str, v: &JsValue) {
     let _ = Reflect::set(o, &k.into(), v);
 }
 
-/// `{ errors: [{ index, code, field }] }`; `index` null for the body itself.
+/// `{ errors: [{ index, code, field, message }] }`; `index` null for the
+/// body itself; `message` the text `validateEvent`'s error has (what is
+/// wrong, to act on; an event's error names no secret: the app key is never
+/// in a page's request).
 fn errors(list: &[(Option<usize>, Error)]) -> JsValue {
     let arr = Array::new();
     for (index, e) in list {
@@ -32,6 +35,7 @@ fn errors(list: &[(Option<usize>, Error)]) -> JsValue {
         set(&o, "index", &index.map_or(JsValue::NULL, |i| JsValue::from(i as u32)));
         set(&o, "code", &e.code.as_str().into());
         set(&o, "field", &e.field.as_deref().map_or(JsValue::NULL, JsValue::from));
+        set(&o, "message", &e.message.as_str().into());
         arr.push(&o);
     }
     let o = Object::new();
@@ -49,6 +53,9 @@ fn body_error(message: &str) -> JsValue {
 /// (`sends`: the message bodies of each `sendBatch` call) or `{ errors }`.
 #[wasm_bindgen(js_name = edgeAccept, skip_typescript)]
 pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
+    if body.trim().is_empty() {
+        return body_error("the body is empty: send data=<JSON> of {\"events\":[...]}");
+    }
     let Some(json) = edge::decode_body(body) else {
         return body_error("the body is not data=<JSON>, nor the JSON raw or percent-encoded");
     };
