@@ -56,12 +56,19 @@ pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
     if body.trim().is_empty() {
         return body_error("the body is empty: send data=<JSON> of {\"events\":[...]}");
     }
+    const BARE: &str = "the JSON is a bare array: send {\"events\":[...]}";
+    if body.trim_start().starts_with('[') {
+        return body_error(BARE);
+    }
     let Some(json) = edge::decode_body(body) else {
         return body_error("the body is not data=<JSON>, nor the JSON raw or percent-encoded");
     };
     let Ok(payload) = js_sys::JSON::parse(&json) else {
         return body_error("the body's JSON does not parse");
     };
+    if Array::is_array(&payload) {
+        return body_error(BARE);
+    }
     let list = if payload.is_object() {
         Reflect::get(&payload, &"events".into()).unwrap_or(JsValue::UNDEFINED)
     } else {

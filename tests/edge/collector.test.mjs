@@ -135,7 +135,8 @@ test("400 with one error per bad event (validateEvent's codes, the collector's c
   assert.match(r.json.errors[2].message, /is 40 d.* in the past: CoolaData's limit is 30 days/);
   // The body as a whole: one entry with index null, each case its own message.
   const messages = [];
-  for (const body of ["", "data=%7B%ZZ", "hello", "data=%7Bnot%20json", "data=" + encodeURIComponent("[1,2]"), "data=" + encodeURIComponent('{"events":[]}')]) {
+  const bodies = ["", "data=%7B%ZZ", "hello", "data=%7Bnot%20json", "data=" + encodeURIComponent("[1,2]"), JSON.stringify([event()]), "data=" + encodeURIComponent('{"evts":[]}'), "data=" + encodeURIComponent('{"events":[]}')];
+  for (const body of bodies) {
     const e = await send("/collect", body);
     assert.equal(e.status, 400, body);
     const [only, ...rest] = e.json.errors;
@@ -147,6 +148,8 @@ test("400 with one error per bad event (validateEvent's codes, the collector's c
     "the body is not data=<JSON>, nor the JSON raw or percent-encoded",
     "the body is not data=<JSON>, nor the JSON raw or percent-encoded",
     "the body's JSON does not parse",
+    'the JSON is a bare array: send {"events":[...]}',
+    'the JSON is a bare array: send {"events":[...]}',
     'the JSON must be {"events":[...]}',
     "the request holds no event",
   ]);
