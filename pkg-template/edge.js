@@ -172,20 +172,24 @@ async function deliver(o, batch, env) {
   const endpoint = o.url(typeof value === "string" ? value : undefined, appKey);
   const plan = new EdgeBatch(messages.map((m) => text(m.body)));
   try {
-    // An answer may add requests (a 413 splits its request in halves, to
-    // be posted now): workers run until none is left.
+    // Up to PARALLEL_REQUESTS at once. An answer may add requests (a 413
+    // splits its request in halves, to be posted now): each answer refills.
     let next = 0;
-    const worker = async () => {
-      while (next < plan.requests) {
+    const inFlight = new Set();
+    const fill = () => {
+      while (inFlight.size < PARALLEL_REQUESTS && next < plan.requests) {
         const r = next++;
-        const a = await post(endpoint, plan.body(r));
-        const line = o.answer(plan, r, a.status, a.statusFalse, a.retryAfter, a.location, a.response, appKey, Date.now());
-        if (line !== undefined) console.error(`coola-tracker/edge: ${line}`);
+        const p = post(endpoint, plan.body(r)).then((a) => {
+          inFlight.delete(p);
+          const line = o.answer(plan, r, a.status, a.statusFalse, a.retryAfter, a.location, a.response, appKey, Date.now());
+          if (line !== undefined) console.error(`coola-tracker/edge: ${line}`);
+          fill();
+        });
+        inFlight.add(p);
       }
     };
-    while (next < plan.requests) {
-      await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, plan.requests - next) }, worker));
-    }
+    fill();
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
     const dlq = env[o.deadLetterQueue];
     const bound = !!dlq && typeof dlq.send === "function";
     await Promise.all(
