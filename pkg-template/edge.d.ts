@@ -37,11 +37,11 @@ export interface CollectorBatch {
 
 /** The module Worker's handlers: `export default createCollector()`. */
 export interface Collector {
-  /** Pages' requests: POST events to `path` (200 once queued, 400 / 403 / 404 / 405 / 413; 503 with Retry-After when the queue throws, or while the app key is unset or the endpoint unusable). */
+  /** Pages' requests: POST events to `path` (200 once queued; 400 with `{index, code, field, message}` per bad event, or one `index: null` entry for the body; 403 / 404 / 405 / 413; 503 with Retry-After when the queue throws, or while the app key is unset or the endpoint unusable: not https, http only on loopback hosts, no user:password). */
   fetch(request: Request, env: Record<string, unknown>, ctx?: unknown): Promise<Response>;
-  /** The consumer: delivers a batch to CoolaData, acks, retries or dead-letters each message (while the app key is unset or the endpoint unusable: logs, retries them all). */
+  /** The consumer: delivers a batch to CoolaData, acks, retries or dead-letters each message (while the app key is unset or the endpoint unusable: logs, retries them all). A redirect is never followed: retried like a network error, and logged. A 413 to a request of several events splits it in halves, posted at once; a lone event's 413 is a refusal. */
   queue(batch: CollectorBatch, env: Record<string, unknown>, ctx?: unknown): Promise<void>;
 }
 
-/** Makes the collector. Throws `invalid_option` (with `field`) for a bad option. */
+/** Makes the collector. Throws `invalid_option` (with `field`) for a bad option value, and for a name that is no option (`"allowedOrigin": not an option (check its spelling)`). */
 export function createCollector(options?: CollectorOptions): Collector;

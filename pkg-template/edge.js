@@ -134,6 +134,10 @@ async function post(url, body) {
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded" },
       body,
+      // Never followed: fetch would follow a 301/302/303 as a GET without
+      // the body, and its 200 acknowledges nothing. A 3xx is a failed try
+      // (the core retries it); workerd has no redirect: "error".
+      redirect: "manual",
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     const response = await r.text();
@@ -142,10 +146,11 @@ async function post(url, body) {
       const j = JSON.parse(response);
       statusFalse = j !== null && typeof j === "object" && j.status === false;
     } catch (_) {}
-    return { status: r.status, statusFalse, retryAfter: r.headers.get("Retry-After") || "", response };
+    const h = (name) => r.headers.get(name) || "";
+    return { status: r.status, statusFalse, retryAfter: h("Retry-After"), location: h("Location"), response };
   } catch (_) {
     // Refused, dropped, timed out, or the body cut off: a network error.
-    return { status: 0, statusFalse: false, retryAfter: "", response: "" };
+    return { status: 0, statusFalse: false, retryAfter: "", location: "", response: "" };
   }
 }
 
@@ -167,15 +172,24 @@ async function deliver(o, batch, env) {
   const endpoint = o.url(typeof value === "string" ? value : undefined, appKey);
   const plan = new EdgeBatch(messages.map((m) => text(m.body)));
   try {
+    // Up to PARALLEL_REQUESTS at once. An answer may add requests (a 413
+    // splits its request in halves, to be posted now): each answer refills.
     let next = 0;
-    const worker = async () => {
-      while (next < plan.requests) {
+    const inFlight = new Set();
+    const fill = () => {
+      while (inFlight.size < PARALLEL_REQUESTS && next < plan.requests) {
         const r = next++;
-        const a = await post(endpoint, plan.body(r));
-        plan.answer(r, a.status, a.statusFalse, a.retryAfter, a.response, appKey, Date.now());
+        const p = post(endpoint, plan.body(r)).then((a) => {
+          inFlight.delete(p);
+          const line = o.answer(plan, r, a.status, a.statusFalse, a.retryAfter, a.location, a.response, appKey, Date.now());
+          if (line !== undefined) console.error(`coola-tracker/edge: ${line}`);
+          fill();
+        });
+        inFlight.add(p);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL_REQUESTS, plan.requests) }, worker));
+    fill();
+    while (inFlight.size > 0) await Promise.all([...inFlight]);
     const dlq = env[o.deadLetterQueue];
     const bound = !!dlq && typeof dlq.send === "function";
     await Promise.all(

@@ -20,6 +20,19 @@ pub const OPTION_NAMES: [&str; 8] = [
     "retryMaxSeconds",
 ];
 
+/// Refuses a name of the options bag that is no option: a misspelt
+/// `allowedOrigins` silently ignored would answer 403 to every
+/// cross-origin page, a misspelt `deadLetterQueue` would drop what
+/// CoolaData refused. The same `invalid_option` as the tracker's
+/// (`"allowedOrigin": not an option (check its spelling)`, `field` the name).
+pub fn check_name(name: &str) -> Result<(), Error> {
+    if name == "allowedOrigins" || OPTION_NAMES.contains(&name) {
+        Ok(())
+    } else {
+        Err(bad(name, "not an option (check its spelling)"))
+    }
+}
+
 /// `Retry-After` (seconds) of a `503` when the queue refused the events.
 pub const QUEUE_RETRY_AFTER_SECONDS: u32 = 5;
 /// The delay of a batch retried because the app key is not set, or of a
@@ -235,6 +248,21 @@ mod tests {
             (o.path.as_str(), o.retry.max_seconds, o.queue.as_str()),
             ("/e", 4, "COOLA_EVENTS")
         );
+    }
+
+    #[test]
+    fn a_name_that_is_no_option_is_refused() {
+        for name in OPTION_NAMES.iter().copied().chain(["allowedOrigins"]) {
+            assert_eq!(check_name(name), Ok(()), "{name}");
+        }
+        for name in ["allowedOrigin", "maxBodyByte", "Path", "", "queue "] {
+            let e = check_name(name).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidOption, Some(name)));
+            let mut want = String::from("\"");
+            want.push_str(name);
+            want.push_str("\": not an option (check its spelling)");
+            assert_eq!(e.message, want);
+        }
     }
 
     #[test]

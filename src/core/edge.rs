@@ -14,7 +14,9 @@
 //!   events, the same `event_id` sent once, and, once the requests are
 //!   answered, each message's [`Outcome`]: ack, retry with a delay, or
 //!   dead-letter the events CoolaData or the check refused, or a message
-//!   that is none of the collector's.
+//!   that is none of the collector's. A redirect is a failed try (retried,
+//!   never followed), and a 413 to a request of several events splits it
+//!   in halves posted in the same delivery ([`Batch::answer`]).
 //!
 //! A queue message body is the JSON `{"events":[...]}` of validated events,
 //! exactly a CoolaData payload, so that a dead-lettered message can be
@@ -27,6 +29,7 @@ use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
+use crate::core::config;
 use crate::core::error::{push_truncated, Error, ErrorCode};
 use crate::core::event::{self, ValidateOptions};
 use crate::core::num;
@@ -173,8 +176,10 @@ pub fn pack<S: AsRef<str>>(events: &[S]) -> Vec<Vec<String>> {
 /// `app_key` and `endpoint` are the variables' values (`None` when unset or
 /// not a string; an empty endpoint is CoolaData's own); `parses` says whether
 /// URL parsing reads the endpoint, app key in place, as a URL. An endpoint
-/// must be `http(s)://host...` with no user name or password (`fetch`
-/// refuses such a URL).
+/// must pass the tracker's own check ([`config::check_endpoint`]): `https://`,
+/// or `http://` only on a loopback host (the app key is in the URL, and
+/// plain http would carry it in cleartext), with no user name or password
+/// (`fetch` refuses such a URL).
 pub fn setup_problem(
     vars: (&str, &str),
     app_key: Option<&str>,
@@ -182,40 +187,25 @@ pub fn setup_problem(
     parses: bool,
 ) -> Option<String> {
     let (key_var, endpoint_var) = vars;
-    let (var, what) = if app_key.unwrap_or("").is_empty() {
-        (key_var, "(the CoolaData app key) is not set")
-    } else {
-        let what = match endpoint.filter(|e| !e.is_empty()).map(endpoint_problem)? {
-            Some(p) => p,
-            None if parses => return None,
-            None => "is not a URL",
-        };
-        (endpoint_var, what)
-    };
     let mut line = String::from("env.");
-    for part in [var, " ", what] {
-        line.push_str(part);
+    if app_key.unwrap_or("").is_empty() {
+        line.push_str(key_var);
+        line.push_str(" (the CoolaData app key) is not set");
+        return Some(line);
+    }
+    let endpoint = endpoint.filter(|e| !e.is_empty())?;
+    line.push_str(endpoint_var);
+    match config::check_endpoint(endpoint) {
+        // The tracker's message, after its `"endpoint": `.
+        Err(e) => {
+            let why = e.message.split_once(": ").map_or(e.message.as_str(), |(_, m)| m);
+            line.push(' ');
+            line.push_str(why);
+        }
+        Ok(()) if parses => return None,
+        Ok(()) => line.push_str(" is not a URL"),
     }
     Some(line)
-}
-
-/// What is wrong with an endpoint by its text alone.
-fn endpoint_problem(url: &str) -> Option<&'static str> {
-    // What follows "http://" or "https://" (any case), up to the path.
-    let rest = ["http://", "https://"].iter().find_map(|p| {
-        let head = url.get(..p.len())?;
-        head.eq_ignore_ascii_case(p).then(|| url.get(p.len()..)).flatten()
-    });
-    let rest = rest.unwrap_or("");
-    let authority = rest.get(..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len()));
-    let authority = authority.unwrap_or("");
-    if authority.is_empty() {
-        Some("is not an http(s) URL such as \"https://host/v3/{appKey}/track\"")
-    } else if authority.contains('@') {
-        Some("has a user name or password in it (fetch refuses such a URL)")
-    } else {
-        None
-    }
 }
 
 /// Reports a setup problem once while it lasts: [`Reported::first`] is true
@@ -280,9 +270,12 @@ struct Ev {
     start: usize,
     end: usize,
     checked: Checked,
-    /// The request that carries this event, or its first copy's; `None`
-    /// for an event the check refused (never sent).
+    /// The request that carries this event (a first copy); `None` for a
+    /// copy, and for an event the check refused (never sent).
     request: Option<usize>,
+    /// For a copy of an `event_id` sent already: its first copy's index,
+    /// whose request carries it (and whose fate it shares).
+    copy_of: Option<usize>,
 }
 
 /// What [`check_event`] made of an event.
@@ -328,7 +321,8 @@ pub enum Outcome {
     /// lists at least is not empty.
     DeadLetter {
         /// Events CoolaData refused (a 4xx other than 408 and 429, or
-        /// `"status": false`).
+        /// `"status": false`; a 413 only for an event alone in its request,
+        /// see [`Batch::answer`]).
         refused: Vec<usize>,
         /// Events the collector's own check refused: never sent to CoolaData.
         invalid: Vec<usize>,
@@ -343,8 +337,9 @@ pub enum Outcome {
 ///
 /// Made from the message bodies with [`Batch::new`]; the shell posts each
 /// request ([`Batch::write_request`]), reports each answer
-/// ([`Batch::answer`]), and then carries out each message's
-/// [`Batch::outcome`]. Bodies are passed again to the methods that write,
+/// ([`Batch::answer`], which may add requests: the shell posts until
+/// [`Batch::requests`] are all answered), and then carries out each
+/// message's [`Batch::outcome`]. Bodies are passed again to the methods that write,
 /// so the batch holds offsets, not copies.
 #[derive(Debug)]
 pub struct Batch {
@@ -354,6 +349,8 @@ pub struct Batch {
     /// Per request: the events it carries (first copies only).
     requests: Vec<Vec<usize>>,
     answers: Vec<Option<Answer>>,
+    /// Some request was answered with a redirect (logged once a batch).
+    redirected: bool,
 }
 
 impl Batch {
@@ -370,8 +367,6 @@ impl Batch {
         // Unique events (first copies), in order, and their costs.
         let mut unique: Vec<usize> = Vec::new();
         let mut costs: Vec<usize> = Vec::new();
-        // Per event: Some(index of its first copy) when it is a duplicate.
-        let mut dup_of: Vec<Option<usize>> = Vec::new();
         // Per message: how many of its events are first copies.
         let mut sizes: Vec<usize> = Vec::with_capacity(bodies.len());
         for (m, body) in bodies.iter().enumerate() {
@@ -404,13 +399,13 @@ impl Batch {
                     unique.push(index);
                     costs.push(BodyFormat::Form.event_cost(json));
                 }
-                dup_of.push(copy);
                 events.push(Ev {
                     msg: m,
                     start,
                     end,
                     checked,
                     request: None,
+                    copy_of: copy,
                 });
             }
             msgs.push(Some((from, events.len())));
@@ -428,18 +423,22 @@ impl Batch {
             requests.push(members);
             at += n;
         }
-        for (e, copy) in dup_of.iter().enumerate() {
-            let carrier = copy.and_then(|c| events.get(c)).and_then(|c| c.request);
-            if let (Some(r), Some(ev)) = (carrier, events.get_mut(e)) {
-                ev.request = Some(r);
-            }
-        }
         let answers = vec![None; requests.len()];
         Batch {
             events,
             msgs,
             requests,
             answers,
+            redirected: false,
+        }
+    }
+
+    /// The request that carries event `e` (its first copy's, for a copy).
+    fn request_of(&self, e: usize) -> Option<usize> {
+        let ev = self.events.get(e)?;
+        match ev.copy_of {
+            Some(c) => self.events.get(c)?.request,
+            None => ev.request,
         }
     }
 
@@ -485,6 +484,25 @@ impl Batch {
     /// `Retry-After` header ("" when none), and the response body (kept, at
     /// most 500 characters with `app_key` replaced by `{appKey}`, as the
     /// reason of a refusal).
+    ///
+    /// Two answers are the consumer's own to handle, unlike the tracker's
+    /// classification ([`retry::classify`]):
+    ///
+    /// - A redirect (3xx; the shell never follows one, since `fetch` would
+    ///   follow a 301/302/303 as a GET without the body, whose 200
+    ///   acknowledges nothing) is a failed try, retried like a network
+    ///   error: nothing is acked that CoolaData did not acknowledge. Returns
+    ///   true for the batch's first redirect, which the shell logs
+    ///   ([`redirect_line`]).
+    /// - A 413 to a request of more than one event: the size is the
+    ///   consumer's own doing (it regrouped many pages' requests), so the
+    ///   request is split in halves, appended as two new requests
+    ///   ([`Batch::requests`] grows) that the shell posts in this same
+    ///   delivery, its events now theirs. Each split halves the events, so
+    ///   it ends: at most one request per event, and a single event
+    ///   answered 413 is refused (dead-lettered) as any other 4xx. No event
+    ///   is lost on the way: one whose new request goes unanswered (the
+    ///   delivery ended first) is retried as a network error.
     #[allow(clippy::too_many_arguments)]
     pub fn answer(
         &mut self,
@@ -495,9 +513,31 @@ impl Batch {
         response: &str,
         app_key: &str,
         now_ms: i64,
-    ) {
-        let verdict = retry::classify(status, status_false);
-        let retry_after_ms = if verdict == Verdict::Retry {
+    ) -> bool {
+        let redirect = (300..400).contains(&status);
+        let verdict = if redirect {
+            Verdict::Retry
+        } else {
+            retry::classify(status, status_false)
+        };
+        let members = self.requests.get(r).map_or(&[][..], Vec::as_slice);
+        // Split once, on the request's first answer.
+        let unanswered = self.answers.get(r).is_some_and(Option::is_none);
+        if verdict == Verdict::Split && members.len() > 1 && unanswered {
+            let (a, b) = members.split_at(members.len() / 2);
+            let halves = [a.to_vec(), b.to_vec()];
+            for half in halves {
+                let at = self.requests.len();
+                for &e in &half {
+                    if let Some(ev) = self.events.get_mut(e) {
+                        ev.request = Some(at);
+                    }
+                }
+                self.requests.push(half);
+                self.answers.push(None);
+            }
+        }
+        let retry_after_ms = if verdict == Verdict::Retry && !redirect {
             retry::retry_after_ms(&Backoff::default(), retry_after, now_ms)
         } else {
             None
@@ -519,6 +559,9 @@ impl Batch {
                 reason,
             });
         }
+        let first = redirect && !self.redirected;
+        self.redirected |= redirect;
+        first
     }
 
     /// What to do with message `m`, given its `attempts` (1 on its first
@@ -538,8 +581,8 @@ impl Batch {
                 invalid.push(e);
                 continue;
             }
-            let answer = ev
-                .and_then(|ev| ev.request)
+            let answer = self
+                .request_of(e)
                 .and_then(|r| self.answers.get(r))
                 .and_then(Option::as_ref);
             match answer.map(|a| a.verdict) {
@@ -577,8 +620,7 @@ impl Batch {
         out.push_str("],\"refused\":{\"status\":");
         let answer = events
             .first()
-            .and_then(|&e| self.events.get(e))
-            .and_then(|ev| ev.request)
+            .and_then(|&e| self.request_of(e))
             .and_then(|r| self.answers.get(r))
             .and_then(Option::as_ref);
         num::push_u64(out, u64::from(answer.map_or(0, |a| a.status)));
@@ -688,6 +730,34 @@ pub fn refused_line(dlq: &str, bound: bool) -> Option<String> {
     line.push_str(dlq);
     line.push_str(" bound)");
     Some(line)
+}
+
+/// The log line for a redirect from CoolaData's endpoint (the shell never
+/// follows one: see [`Batch::answer`]): the status, where it pointed
+/// (`location`, the `Location` header, at most 200 characters, with the
+/// app key, as it is and URL-encoded, replaced by `{appKey}`), that the
+/// events are retried, and which variable to fix (`endpoint_var`).
+pub fn redirect_line(endpoint_var: &str, status: u16, location: &str, app_key: &str) -> String {
+    let mut line = String::from("CoolaData's endpoint (env.");
+    line.push_str(endpoint_var);
+    line.push_str(") redirected: ");
+    num::push_u64(&mut line, u64::from(status));
+    let mut to = location.to_string();
+    if !app_key.is_empty() {
+        let mut encoded = String::new();
+        crate::core::form::push_component(&mut encoded, app_key);
+        to = to.replace(app_key, "{appKey}").replace(&encoded, "{appKey}");
+    }
+    if !to.is_empty() {
+        line.push_str(" to ");
+        let mut cut = String::new();
+        push_truncated(&mut cut, &to, 200);
+        crate::core::json::push_str(&mut line, &cut);
+    }
+    line.push_str(", not followed (a redirected POST loses its body, and what answers it acknowledges nothing); the events are retried: set env.");
+    line.push_str(endpoint_var);
+    line.push_str(" to the URL that takes the POST");
+    line
 }
 
 /// The log line for an [`Outcome::Unreadable`] message: it is no
@@ -1451,21 +1521,55 @@ mod tests {
             assert_eq!(m, "env.KEY_VAR (the CoolaData app key) is not set");
         }
         for (url, parses, want) in [
-            ("api.example/v3/track", false, "is not an http(s) URL"),
-            ("ftp://api.example/x", true, "is not an http(s) URL"),
-            ("https://", false, "is not an http(s) URL"),
-            ("https:///path", true, "is not an http(s) URL"),
-            ("https//api.example", false, "is not an http(s) URL"),
-            ("https://user:secret@api.example/x", true, "has a user name or password"),
-            ("https://user@api.example/x", true, "has a user name or password"),
-            ("https://exa mple.com/x", false, "is not a URL"),
+            (
+                "api.example/v3/track",
+                false,
+                "must be an https:// URL (http only for localhost",
+            ),
+            ("ftp://api.example/x", true, "must be an https:// URL"),
+            ("https://", false, "has no host"),
+            ("https:///path", true, "has no host"),
+            ("https//api.example", false, "must be an https:// URL"),
+            (
+                "https://user:secret@api.example/x",
+                true,
+                "must not hold user:password@",
+            ),
+            ("https://user@api.example/x", true, "must not hold user:password@"),
+            ("https://exa mple.com/x", false, "must not contain spaces"),
+            (
+                "https://api.example\\@evil/x",
+                false,
+                "must not contain spaces, backslashes",
+            ),
+            ("https://api.example:99999/x", false, "is not a URL"),
+            // The tracker's rule: the app key never in cleartext, but on a loopback host.
+            ("http://api.example/v3/{appKey}/track", true, "must be an https:// URL"),
+            (
+                "http://example.org/v3/{appKey}/track",
+                true,
+                "http only for localhost, 127.0.0.0/8, [::1]",
+            ),
+            ("http://128.0.0.1/x", true, "must be an https:// URL"),
         ] {
             let m = p(Some("the-key"), Some(url), parses).unwrap();
             assert!(m.starts_with("env.URL_VAR ") && m.contains(want), "{url}: {m}");
+            assert!(!m.contains("\"endpoint\""), "{m}");
             assert!(
-                !m.contains("secret") && !m.contains("the-key") && !m.contains("api.example/"),
+                !m.contains("secret")
+                    && !m.contains("the-key")
+                    && !m.contains("api.example")
+                    && !m.contains("example.org"),
                 "{m}"
             );
+        }
+        for url in [
+            "http://localhost:8787/v3/{appKey}/track",
+            "http://127.0.0.1/x",
+            "http://[::1]:1/x",
+            "https://api.example/x",
+        ] {
+            assert_eq!(p(Some("k"), Some(url), true), None, "{url}");
         }
         assert_eq!(
             p(Some("k"), Some("https://api.example/a@b?c@d"), true),
@@ -1679,12 +1783,155 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [401, 403, 404, 413, 422, 501] {
+        for s in [401, 403, 404, 422, 501] {
             batch.answer(0, s, false, "", "", "", 0);
             assert!(
                 matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::DeadLetter { .. }),
                 "{s}"
             );
+        }
+    }
+
+    #[test]
+    fn a_redirect_is_a_failed_try_retried_and_logged_once_a_batch() {
+        let mk = |p: &str, n: usize| message(&(0..n).map(|i| ev(&format!("{p}{i}"), i)).collect::<Vec<_>>());
+        let bodies = [mk("a", 300), mk("b", 300)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        for status in [301, 302, 303, 307, 308] {
+            let mut batch = Batch::new(&bodies);
+            assert_eq!(batch.requests(), 2);
+            // Retry-After on a redirect is not CoolaData's wait: the backoff.
+            assert!(
+                batch.answer(0, status, false, "120", "", "KEY", 0),
+                "the first redirect is logged"
+            );
+            assert!(!batch.answer(1, status, false, "", "", "KEY", 0), "once a batch");
+            for m in 0..2 {
+                assert_eq!(
+                    batch.outcome(m, 3, u32::MAX, &base(2)),
+                    Outcome::Retry(8),
+                    "{status}: never acked"
+                );
+            }
+        }
+        let mut batch = Batch::new(&bodies);
+        assert!(!batch.answer(0, 200, false, "", "", "KEY", 0));
+        assert!(batch.answer(1, 302, false, "", "", "KEY", 0));
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(_)));
+        let line = redirect_line("URL_VAR", 302, "https://x.example/v3/K%2F1/track/?k=K/1", "K/1");
+        assert_eq!(
+            line,
+            "CoolaData's endpoint (env.URL_VAR) redirected: 302 to \"https://x.example/v3/{appKey}/track/?k={appKey}\", \
+             not followed (a redirected POST loses its body, and what answers it acknowledges nothing); \
+             the events are retried: set env.URL_VAR to the URL that takes the POST"
+        );
+        assert!(!redirect_line("V", 301, "", "K").contains(" to \""), "no Location");
+        assert!(redirect_line("V", 301, &"x".repeat(5000), "").len() < 600);
+    }
+
+    #[test]
+    fn a_413_splits_the_request_in_halves_until_an_event_is_alone() {
+        // One message of 8 events and one of 2 (whose "a3" copies an event of the first).
+        let a: Vec<String> = (0..8).map(|i| ev(&format!("a{i}"), i)).collect();
+        let b = vec![ev("a3", 3), ev("b1", 1)];
+        let bodies = [message(&a), message(&b)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&bodies);
+        assert_eq!((batch.requests(), batch.request_len(0)), (1, 9));
+        let ids = |batch: &Batch, r: usize| -> Vec<String> {
+            decoded_request(batch, r, &bodies)["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["event_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        batch.answer(0, 413, false, "", "too large", "", 0);
+        assert_eq!(batch.requests(), 3, "two halves to post now");
+        assert_eq!((batch.request_len(1), batch.request_len(2)), (4, 5));
+        let mut all = [ids(&batch, 1), ids(&batch, 2)].concat();
+        assert_eq!(all.len(), 9);
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 9, "each event in one half, once");
+        assert!(
+            matches!(batch.outcome(0, 1, 0, &base(1)), Outcome::Retry(_)),
+            "halves unanswered"
+        );
+        // A 413 answered again to the same request splits nothing more.
+        batch.answer(0, 413, false, "", "", "", 0);
+        assert_eq!(batch.requests(), 3);
+        batch.answer(1, 200, false, "", "", "", 0);
+        // The second half is still too large: halves of it, down to one event.
+        let mut r = 2;
+        while batch.request_len(r) > 1 {
+            let before = batch.requests();
+            batch.answer(r, 413, false, "", "", "", 0);
+            assert_eq!(batch.requests(), before + 2);
+            // Acknowledge the first half, keep splitting the second.
+            batch.answer(before, 200, false, "", "", "", 0);
+            r = before + 1;
+        }
+        assert!(batch.requests() <= 2 * 9, "at most one request per event, and halves");
+        let last = ids(&batch, r);
+        assert_eq!(last.len(), 1);
+        assert!(!batch.answer(r, 413, false, "", "{\"error\":\"too large\"}", "", 0));
+        assert_eq!(batch.requests(), r + 1, "a single event is not split");
+        // The lone event's message dead-letters it, with the 413; the rest acked.
+        let who = |m: usize| match batch.outcome(m, 1, 0, &base(1)) {
+            Outcome::DeadLetter { refused, invalid } => {
+                assert!(invalid.is_empty());
+                let mut out = String::new();
+                batch.write_refused(&refused, &bodies, &mut out);
+                let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(v["refused"]["status"], 413);
+                v["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["event_id"].as_str().unwrap().to_string())
+                    .collect()
+            }
+            Outcome::Ack => Vec::new(),
+            o => panic!("{o:?}"),
+        };
+        let refused = [who(0), who(1)].concat();
+        assert!(
+            refused.iter().all(|id| *id == last[0]) && !refused.is_empty(),
+            "{refused:?} {last:?}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn splitting_on_413_ends_and_loses_no_event(
+            n in 1usize..40,
+            answers in proptest::collection::vec(proptest::bool::ANY, 0..200),
+        ) {
+            let events: Vec<String> = (0..n).map(|i| ev(&format!("e{i}"), i)).collect();
+            let bodies = [message(&events)];
+            let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+            let mut batch = Batch::new(&bodies);
+            // Answer every request as the shell does, 413 or 200 as drawn (413 once drawn out).
+            let mut r = 0;
+            while r < batch.requests() {
+                let big = answers.get(r).copied().unwrap_or(true);
+                batch.answer(r, if big { 413 } else { 200 }, false, "", "", "", 0);
+                r += 1;
+                prop_assert!(batch.requests() < 2 * n + 1);
+            }
+            // Every event: in an acknowledged request, or alone in a 413'd one.
+            let acked = (0..batch.requests()).filter(|&r| !answers.get(r).copied().unwrap_or(true));
+            let alone_413 = (0..batch.requests()).filter(|&r| answers.get(r).copied().unwrap_or(true) && batch.request_len(r) == 1);
+            let covered: usize = acked.chain(alone_413).map(|r| batch.request_len(r)).sum();
+            prop_assert_eq!(covered, n);
+            let outcome = batch.outcome(0, 1, 0, &base(1));
+            match outcome {
+                Outcome::Ack => prop_assert!(covered == n),
+                Outcome::DeadLetter { refused, .. } => prop_assert!(!refused.is_empty() && refused.len() <= n),
+                o => prop_assert!(false, "{:?}", o),
+            }
         }
     }
 

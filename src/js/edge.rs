@@ -24,7 +24,10 @@ fn set(o: &Object, k: &str, v: &JsValue) {
     let _ = Reflect::set(o, &k.into(), v);
 }
 
-/// `{ errors: [{ index, code, field }] }`; `index` null for the body itself.
+/// `{ errors: [{ index, code, field, message }] }`; `index` null for the
+/// body itself; `message` the text `validateEvent`'s error has (what is
+/// wrong, to act on; an event's error names no secret: the app key is never
+/// in a page's request).
 fn errors(list: &[(Option<usize>, Error)]) -> JsValue {
     let arr = Array::new();
     for (index, e) in list {
@@ -32,6 +35,7 @@ fn errors(list: &[(Option<usize>, Error)]) -> JsValue {
         set(&o, "index", &index.map_or(JsValue::NULL, |i| JsValue::from(i as u32)));
         set(&o, "code", &e.code.as_str().into());
         set(&o, "field", &e.field.as_deref().map_or(JsValue::NULL, JsValue::from));
+        set(&o, "message", &e.message.as_str().into());
         arr.push(&o);
     }
     let o = Object::new();
@@ -49,12 +53,22 @@ fn body_error(message: &str) -> JsValue {
 /// (`sends`: the message bodies of each `sendBatch` call) or `{ errors }`.
 #[wasm_bindgen(js_name = edgeAccept, skip_typescript)]
 pub fn edge_accept(body: &str, now_ms: f64, ip: &str, ua: &str) -> JsValue {
+    if body.trim().is_empty() {
+        return body_error("the body is empty: send data=<JSON> of {\"events\":[...]}");
+    }
+    const BARE: &str = "the JSON is a bare array: send {\"events\":[...]}";
+    if body.trim_start().starts_with('[') {
+        return body_error(BARE);
+    }
     let Some(json) = edge::decode_body(body) else {
         return body_error("the body is not data=<JSON>, nor the JSON raw or percent-encoded");
     };
     let Ok(payload) = js_sys::JSON::parse(&json) else {
         return body_error("the body's JSON does not parse");
     };
+    if Array::is_array(&payload) {
+        return body_error(BARE);
+    }
     let list = if payload.is_object() {
         Reflect::get(&payload, &"events".into()).unwrap_or(JsValue::UNDEFINED)
     } else {
@@ -158,29 +172,6 @@ impl EdgeBatch {
         out
     }
 
-    /// Records CoolaData's answer to request `r`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn answer(
-        &mut self,
-        r: u32,
-        status: u16,
-        status_false: bool,
-        retry_after: &str,
-        response: &str,
-        app_key: &str,
-        now_ms: f64,
-    ) {
-        self.batch.answer(
-            r as usize,
-            status,
-            status_false,
-            retry_after,
-            response,
-            app_key,
-            now_ms as i64,
-        );
-    }
-
     /// Message `m`'s outcome: `{ ack: true }`, `{ retry: delaySeconds }` or
     /// `{ dead: [{ body, line }] }`: the dead-letter message bodies to send
     /// to `dlq` (when `bound`), each with the text of its log line
@@ -252,7 +243,8 @@ pub struct EdgeCollector {
 
 #[wasm_bindgen(js_class = EdgeCollector)]
 impl EdgeCollector {
-    /// Reads the options bag (throws `invalid_option` with `field`);
+    /// Reads the options bag (throws `invalid_option` with `field`, for a
+    /// bad value or a name that is no option);
     /// `origin_of` gives a string's URL origin, and throws when it is no URL.
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, origin_of: &js_sys::Function) -> Result<EdgeCollector, JsValue> {
@@ -263,6 +255,13 @@ impl EdgeCollector {
                 "options",
                 "must be an object",
             )));
+        }
+        if options.is_object() {
+            // A misspelt name is refused, not ignored (collector::check_name).
+            for name in Object::keys(options.unchecked_ref::<Object>()).iter() {
+                let name = name.as_string().unwrap_or_default();
+                collector::check_name(&name).map_err(|e| js_error(&e))?;
+            }
         }
         for name in OPTION_NAMES {
             o.set(name, &opt(&get(&options, name))).map_err(|e| js_error(&e))?;
@@ -377,6 +376,38 @@ impl EdgeCollector {
     #[wasm_bindgen(getter, js_name = setupRetry)]
     pub fn setup_retry(&self) -> u32 {
         collector::SETUP_RETRY_SECONDS
+    }
+
+    /// Records CoolaData's answer to `batch`'s request `r` ([`Batch::answer`]:
+    /// a redirect is retried, a 413 to several events splits the request,
+    /// so `batch.requests` may grow): the status (0 for a network error),
+    /// whether a 2xx body said `"status": false`, the `Retry-After` and
+    /// `Location` headers ("" when none), the response body, the app key
+    /// (scrubbed from what is kept) and the clock. Returns the log line of
+    /// the batch's first redirect, else `undefined`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(
+        &self,
+        batch: &mut EdgeBatch,
+        r: u32,
+        status: u16,
+        status_false: bool,
+        retry_after: &str,
+        location: &str,
+        response: &str,
+        app_key: &str,
+        now_ms: f64,
+    ) -> Option<String> {
+        let first_redirect = batch.batch.answer(
+            r as usize,
+            status,
+            status_false,
+            retry_after,
+            response,
+            app_key,
+            now_ms as i64,
+        );
+        first_redirect.then(|| edge::redirect_line(&self.o.endpoint_var, status, location, app_key))
     }
 
     /// Message `m`'s outcome in `batch` (see `EdgeBatch::outcome_with`),

@@ -111,20 +111,48 @@ test("400 with one error per bad event (validateEvent's codes, the collector's c
   const json = JSON.stringify({ events: bad });
   const r = await send("/collect", "data=" + encodeURIComponent(json));
   assert.equal(r.status, 400);
+  // Each entry's message is validateEvent's for the same event.
+  const why = (i) => {
+    try {
+      tracker.validateEvent(bad[i], { nowMs: Date.now() });
+    } catch (e) {
+      return e.message;
+    }
+  };
   assert.deepEqual(r.json, {
     status: false,
     errors: [
-      { index: 1, code: "nested_property", field: "cart" },
-      { index: 2, code: "missing_field", field: "user_id" },
-      { index: 3, code: "timestamp_out_of_window", field: "event_timestamp_epoch" },
-      { index: 4, code: "reserved_property", field: "uid" },
+      { index: 1, code: "nested_property", field: "cart", message: why(1) },
+      { index: 2, code: "missing_field", field: "user_id", message: why(2) },
+      // (The age in it is by the collector's clock: compared below.)
+      { index: 3, code: "timestamp_out_of_window", field: "event_timestamp_epoch", message: r.json.errors[2]?.message },
+      { index: 4, code: "reserved_property", field: "uid", message: why(4) },
     ],
   });
-  for (const body of ["data=%7B%ZZ", "hello", "data=" + encodeURIComponent("[1,2]"), "data=" + encodeURIComponent('{"events":[]}')]) {
+  for (const e of r.json.errors) assert.ok(typeof e.message === "string" && e.message.length > 10, JSON.stringify(e));
+  const age = (m) => m.replace(/is 40 d[^:]* in the past/, "is 40 d in the past");
+  assert.equal(age(r.json.errors[2].message), age(why(3)));
+  assert.match(r.json.errors[2].message, /is 40 d.* in the past: CoolaData's limit is 30 days/);
+  // The body as a whole: one entry with index null, each case its own message.
+  const messages = [];
+  const bodies = ["", "data=%7B%ZZ", "hello", "data=%7Bnot%20json", "data=" + encodeURIComponent("[1,2]"), JSON.stringify([event()]), "data=" + encodeURIComponent('{"evts":[]}'), "data=" + encodeURIComponent('{"events":[]}')];
+  for (const body of bodies) {
     const e = await send("/collect", body);
     assert.equal(e.status, 400, body);
-    assert.deepEqual(e.json, { status: false, errors: [{ index: null, code: "invalid_value", field: null }] }, body);
+    const [only, ...rest] = e.json.errors;
+    assert.deepEqual([e.json.status, only.index, only.code, only.field, rest], [false, null, "invalid_value", null, []], body);
+    messages.push(only.message);
   }
+  assert.deepEqual(messages, [
+    'the body is empty: send data=<JSON> of {"events":[...]}',
+    "the body is not data=<JSON>, nor the JSON raw or percent-encoded",
+    "the body is not data=<JSON>, nor the JSON raw or percent-encoded",
+    "the body's JSON does not parse",
+    'the JSON is a bare array: send {"events":[...]}',
+    'the JSON is a bare array: send {"events":[...]}',
+    'the JSON must be {"events":[...]}',
+    "the request holds no event",
+  ]);
   const many = await send("/collect", "data=" + encodeURIComponent(JSON.stringify({ events: Array.from({ length: 301 }, () => event()) })));
   assert.equal(many.status, 400);
   assert.equal(many.json.errors[0].code, "batch_too_large");
@@ -210,7 +238,7 @@ test("createCollector checks its options (invalid_option with the field)", async
     method: "POST",
     body: JSON.stringify([{}, { path: "collect" }, { allowedOrigins: "https://x" }, { allowedOrigins: ["not a url"] }, { maxBodyBytes: 0 }, { queue: "" }, { retryBaseSeconds: 1.5 }, { retryMaxSeconds: 301 }]),
   });
-  const out = await r.json();
+  const out = (await r.json()).map((o) => o && { error: o.error, code: o.code, field: o.field });
   assert.deepEqual(out, [
     null,
     { error: true, code: "invalid_option", field: "path" },
@@ -220,6 +248,18 @@ test("createCollector checks its options (invalid_option with the field)", async
     { error: true, code: "invalid_option", field: "queue" },
     { error: true, code: "invalid_option", field: "retryBaseSeconds" },
     { error: true, code: "invalid_option", field: "retryMaxSeconds" },
+  ]);
+});
+
+test("createCollector refuses a misspelt option name (invalid_option, field the name) rather than ignore it", async () => {
+  const r = await edge.mf.dispatchFetch("http://example.com/__options", {
+    method: "POST",
+    body: JSON.stringify([{ allowedOrigin: ["https://shop.example"] }, { path: "/c", maxBodyByte: 10 }, { deadLetterQueue: "D", DeadLetterQueue: "D" }]),
+  });
+  assert.deepEqual(await r.json(), [
+    { error: true, code: "invalid_option", field: "allowedOrigin", message: '"allowedOrigin": not an option (check its spelling)' },
+    { error: true, code: "invalid_option", field: "maxBodyByte", message: '"maxBodyByte": not an option (check its spelling)' },
+    { error: true, code: "invalid_option", field: "DeadLetterQueue", message: '"DeadLetterQueue": not an option (check its spelling)' },
   ]);
 });
 
@@ -305,6 +345,67 @@ test("retries network errors, 408 and 5xx with a backoff from attempts", async (
     assert.ok(retries[0].retry === 1 && retries[1].retry >= 1 && retries[1].retry <= 2, JSON.stringify(retries));
     assert.ok(log.some((l) => l.ack && l.attempts === 3));
   }
+});
+
+test("a redirect from CoolaData is never followed: retried (nothing acked on what answers the redirect), logged", async () => {
+  for (const status of [301, 302, 303, 307]) {
+    collector.reset();
+    await edge.log();
+    await edge.deadLetters();
+    const from = logs.text.length;
+    const events = Array.from({ length: 2 }, () => event());
+    // To a URL that answers a GET with 200: followed, it would look delivered.
+    collector.control({ failNext: [{ status, headers: { Location: `${collector.url}/control?k=${APP}` }, body: { moved: true } }] });
+    assert.equal((await send("/collect", form(events))).status, 200);
+    await arrived(ids(events));
+    const log = await logUntil((l) => l.some((x) => x.ack), "the ack");
+    assert.deepEqual(
+      log.filter((l) => "retry" in l || l.ack).map((l) => [l.attempts, l.ack ? "ack" : "retry"]),
+      [
+        [1, "retry"],
+        [2, "ack"],
+      ],
+      `${status}: retried, acked once CoolaData acknowledged: ${JSON.stringify(log)}`,
+    );
+    const line = logs.text.slice(from).split("\n").find((l) => l.includes("redirected"));
+    assert.ok(line, `${status}: a log line: ${logs.text.slice(from)}`);
+    assert.match(line, new RegExp(`CoolaData's endpoint \\(env\\.COOLA_ENDPOINT\\) redirected: ${status} to ".*/control\\?k=\\{appKey\\}", not followed.*events are retried`));
+    assert.ok(!line.includes(APP), line);
+    assert.deepEqual(await edge.deadLetters(), [], "nothing dead-lettered");
+    assert.equal(collector.stats().duplicates, 0);
+  }
+});
+
+test("a 413 to a regrouped request splits it in halves, posted at once: nothing refused; a lone event's 413 is refused", async () => {
+  collector.reset();
+  await edge.log();
+  await edge.deadLetters();
+  const events = Array.from({ length: 10 }, () => event());
+  // The first request (all 10 events) and then the first half's (5) are too large.
+  collector.control({ failNext: [{ status: 413 }, { status: 413 }] });
+  assert.equal((await send("/collect", form(events))).status, 200);
+  await arrived(ids(events));
+  const log = await logUntil((l) => l.some((x) => x.ack || "retry" in x), "the ack");
+  assert.deepEqual(log.filter((l) => "retry" in l || l.ack).map((l) => [l.attempts, !!l.ack]), [[1, true]], JSON.stringify(log));
+  // (An injected answer is given before the body is read: no event count.)
+  // The halves go in parallel: whichever arrives first takes the second 413.
+  const sent = collector.requests().map((r) => (r.status === 413 ? "413" : `${r.status}:${r.events}`));
+  assert.equal(sent[0], "413", "the whole request first");
+  assert.deepEqual(sent.slice().sort(), ["200:2", "200:3", "200:5", "413", "413"], "halves, then halves of the half answered 413");
+  assert.equal(collector.stats().duplicates, 0);
+  assert.deepEqual(await edge.deadLetters(), []);
+
+  // One event alone in its request: refused, as any other 4xx.
+  collector.reset();
+  const lone = [event()];
+  collector.control({ failNext: [{ status: 413 }] });
+  assert.equal((await send("/collect", form(lone))).status, 200);
+  const [dead] = await waitFor(async () => {
+    const d = await edge.deadLetters();
+    return d.length && d;
+  }, { timeout: 20_000, what: "a dead letter" });
+  const body = JSON.parse(dead.body);
+  assert.deepEqual([ids(body.events), body.refused.status], [ids(lone), 413]);
 });
 
 test("events CoolaData refused (4xx, status false) go to the dead-letter queue and are acked", async () => {
@@ -438,9 +539,11 @@ const PASSWORD = "hunter2-pw";
 const BROKEN = [
   [{ COOLA_APP_KEY: null }, /env\.COOLA_APP_KEY \(the CoolaData app key\) is not set/],
   [{ COOLA_APP_KEY: "" }, /env\.COOLA_APP_KEY \(the CoolaData app key\) is not set/],
-  [{ COOLA_ENDPOINT: "api.cooladata.com/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not an http\(s\) URL/],
-  [{ COOLA_ENDPOINT: "ftp://127.0.0.1/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not an http\(s\) URL/],
-  [{ COOLA_ENDPOINT: `http://user:${PASSWORD}@127.0.0.1/v3/{appKey}/track` }, /env\.COOLA_ENDPOINT has a user name or password/],
+  [{ COOLA_ENDPOINT: "api.cooladata.com/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT must be an https:\/\/ URL \(http only for localhost/],
+  [{ COOLA_ENDPOINT: "ftp://127.0.0.1/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT must be an https:\/\/ URL/],
+  [{ COOLA_ENDPOINT: `http://user:${PASSWORD}@127.0.0.1/v3/{appKey}/track` }, /env\.COOLA_ENDPOINT must not hold user:password@/],
+  // The app key would go in cleartext: the tracker's rule, http only on loopback hosts.
+  [{ COOLA_ENDPOINT: "http://example.org/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT must be an https:\/\/ URL \(http only for localhost, 127\.0\.0\.0\/8, \[::1\]\)/],
   [{ COOLA_ENDPOINT: "http://127.0.0.1:99999/v3/{appKey}/track" }, /env\.COOLA_ENDPOINT is not a URL/],
 ];
 const linesSince = (from) => logs.text.slice(from).split("\n").filter((l) => l.includes("coola-tracker/edge:"));
