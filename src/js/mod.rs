@@ -74,7 +74,9 @@ extern "C" {
     #[wasm_bindgen(js_name = text)]
     fn text_at(ptr: i32, len: i32) -> JsValue;
     /// POSTs the body for `json` to the URL kept on the tracker's callback
-    /// `cb`, in its body format; `cb` is called with the answer.
+    /// `cb`, in its body format; `cb` is called with the answer (a network
+    /// error, status 0, for a redirect, which is not followed, and for a
+    /// request with no answer within its timeout).
     fn send(cb: &JsValue, json: &str, keepalive: i32, id: f64);
     fn encode(json: &str, form: i32) -> JsString;
     fn soon(callback: &JsValue, what: i32);

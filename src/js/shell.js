@@ -443,11 +443,11 @@ export function encode(json, form) {
 // argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
 // sets `h` to 0, and the callback does nothing more.
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
-// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
-// body format (`f`), see `send`; the storage key of the saved choice (`k`),
+// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`),
+// body format (`f`) and timeout in ms (`t`), see `send`; the storage key of the saved choice (`k`),
 // see `hook`; and the waiting flushes' resolves (`w`) and the removers of its
 // timers and listeners by slot (`c`).
-export function bind(exports, onError, beforeSend, url, form, key) {
+export function bind(exports, onError, beforeSend, url, form, key, ms) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -456,7 +456,7 @@ export function bind(exports, onError, beforeSend, url, form, key) {
       A = undefined;
     }
   };
-  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key });
+  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key, t: ms });
 }
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
@@ -464,10 +464,18 @@ export function bind(exports, onError, beforeSend, url, form, key) {
 // false), status 0 for a network error (what fetch rejected with kept as
 // cb.x, for `report`). Never throws; `cb` is always called
 // later, never from inside `send`.
+// A request that has no answer after cb.t ms is aborted (see `deadline`): a
+// network error, so a connection that never answers cannot hold up every
+// later request. A redirect is not followed (fetch would send the POST again
+// as a GET without the events, and take the GET's answer for the
+// collector's): it is a network error too, with what to do as its cause.
+// That is `redirect: "error"`, made from "manual" (workerd has no "error";
+// a browser gives an opaque response of status 0, Node and workerd the 3xx).
 export function send(cb, json, keepalive, id) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    redirect: "manual",
   };
   if (keepalive) init.keepalive = true;
   const finish = (status, retryAfter, no) => {
@@ -479,6 +487,7 @@ export function send(cb, json, keepalive, id) {
   // response that throws: the request then failed, it never throws here.
   new Promise((ok) => {
     init.body = encode(json, cb.f);
+    init.signal = deadline(cb.t);
     ok(fetch(cb.u, init));
   }).then(async (r) => {
     let no = false;
@@ -486,11 +495,30 @@ export function send(cb, json, keepalive, id) {
       const j = JSON.parse(await r.text());
       no = j?.status === false;
     } catch (_) {}
-    finish(r.status, r.headers.get("Retry-After") || "", no);
+    const s = r.status;
+    if (r.type === "opaqueredirect" || /^30[12378]$/.test(s)) {
+      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ", and a redirect is not followed: set endpoint to the URL it redirects to");
+    }
+    finish(s, r.headers.get("Retry-After") || "", no);
   }).catch((e) => {
     cb.x = e;
     finish(0, "", false);
   });
+}
+
+// A signal that aborts a request after `ms`: AbortSignal.timeout (its timer
+// keeps no Node process alive), else an AbortController's abort where only
+// that exists, else none.
+function deadline(ms) {
+  try {
+    return AbortSignal.timeout(ms);
+  } catch (_) {
+    try {
+      const c = new AbortController();
+      setTimeout(() => c.abort(), ms);
+      return c.signal;
+    } catch (_) {}
+  }
 }
 
 // The tracker's timers and listeners, kept on its callback `cb` (made by

@@ -19,6 +19,7 @@ use crate::core::batch::BodyFormat;
 use crate::core::claim;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
+use crate::core::retry::REQUEST_TIMEOUT_MS;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Tracker};
 
@@ -98,8 +99,17 @@ extern "C" {
     /// while that is not 0. It keeps what stays the same for the tracker's
     /// life: `onError` and `beforeSend` (each a function or undefined,
     /// checked) for [`report`] and `beforeSend`, the request URL and body
-    /// format for [`send`], the storage key of the saved choice for [`hook`].
-    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: i32, key: &str) -> JsValue;
+    /// format and the request timeout in ms for [`send`], the storage key
+    /// of the saved choice for [`hook`].
+    fn bind(
+        exports: &JsValue,
+        on_error: &JsValue,
+        before_send: &JsValue,
+        url: &str,
+        form: i32,
+        key: &str,
+        timeout_ms: u32,
+    ) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
     pub(super) fn report(cb: &JsValue, error: JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
@@ -621,7 +631,15 @@ impl CoolaTracker {
         }
         let extra = privacy::configure(&mut core, &given);
         let exports = wasm_bindgen::exports();
-        let callback = bind(&exports, &on_error, &given.before_send, &url, form, &extra.consent_key);
+        let callback = bind(
+            &exports,
+            &on_error,
+            &given.before_send,
+            &url,
+            form,
+            &extra.consent_key,
+            REQUEST_TIMEOUT_MS,
+        );
         if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }
