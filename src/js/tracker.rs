@@ -135,15 +135,19 @@ const PUMP: i32 = 1;
 const BEAT: i32 = 2;
 /// The page is hidden (flag false) or unloaded (flag true).
 const HIDE: i32 = 3;
-/// Back online, shown again, or Node's beforeExit.
+/// Back online, or shown again.
 const ONLINE: i32 = 4;
 /// The end of a task that tracked events (`soon`).
 const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: i32 = 6;
-/// A backoff's end while a `shutdown()` waits: as [`PUMP`], with a timer
-/// that keeps Node alive (see `Tracker::keeps_waiting`).
+/// A backoff's end while the tracker drains (a `shutdown()`, or the exit):
+/// as [`PUMP`], with a timer that keeps Node alive (see
+/// `Tracker::wake_keeps_alive`).
 const DRAIN: i32 = 7;
+/// Node's `beforeExit` (its event loop is empty): the tracker is told it
+/// is exiting (`Tracker::exiting`), then sends what is due.
+const EXIT: i32 = 8;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
 /// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
@@ -177,6 +181,11 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
         END => i.end_of_task(),
         PAGE => privacy::on_page_change(&i),
         _ => {
+            if what == EXIT {
+                if let Ok(mut c) = i.core.try_borrow_mut() {
+                    c.exiting();
+                }
+            }
             if what == ONLINE {
                 // Shown again (back/forward cache), or back online: alive.
                 if let Some(d) = &i.durable {
@@ -234,14 +243,11 @@ impl Inner {
         };
         // Later than now (`retry_at`): 1 ms at least.
         let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
-        // While a shutdown waits, the process must not exit before the next
-        // try (a durable tracker's settles at once, and its timers go).
-        hook(
-            &self.callback,
-            SLOT_WAKE,
-            ms,
-            if self.stopping.get() { DRAIN } else { PUMP },
-        );
+        // While the tracker drains (a shutdown, the exit), the process must
+        // not exit before the next try (a durable tracker's shutdown settles
+        // at once, and its timers go).
+        let keep = self.core.try_borrow().is_ok_and(|c| c.wake_keeps_alive());
+        hook(&self.callback, SLOT_WAKE, ms, if keep { DRAIN } else { PUMP });
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
