@@ -437,7 +437,7 @@ export function encode(json, form) {
 // for every kind but 0 and 3), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
-// 6 page changed, 7 a draining shutdown's wake-up). It calls the module's
+// 6 page changed, 7 a draining tracker's wake-up, 8 Node's beforeExit). It calls the module's
 // raw export coola_callback with the tracker's handle `h` (given by hook's
 // slot -3, right after `bind`) and numbers, and leaves `text` (undefined for "") as the current call's
 // argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
@@ -537,7 +537,7 @@ export function hook(cb, n, ms, what) {
 }
 
 // A timer that does not keep Node alive (but for kind 7, a draining
-// shutdown's wake-up), calling cb(what) every `ms` (or once, when `once`);
+// tracker's wake-up: a shutdown, or the exit), calling cb(what) every `ms` (or once, when `once`);
 // returns a function that cancels it.
 function timer(once, ms, cb, what) {
   const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
@@ -545,9 +545,21 @@ function timer(once, ms, cb, what) {
   return () => (once ? clearTimeout : clearInterval)(h);
 }
 
+// Node's beforeExit, for every live tracker through one listener (one each
+// would make Node warn of a leak past 10 trackers), added with the first
+// and removed with the last.
+const exits = new Set();
+function exit() {
+  for (const f of exits) {
+    try {
+      f();
+    } catch (_) {}
+  }
+}
+
 // Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
 // when it is unloaded (pagehide), cb(4) when the network comes back or the
-// page is shown again, and on Node's beforeExit. Returns a remover.
+// page is shown again, cb(8) on Node's beforeExit. Returns a remover.
 function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
   const online = () => cb(4);
@@ -564,8 +576,10 @@ function listen(cb) {
   }
   const p = globalThis.process;
   if (typeof p?.on === "function") {
-    p.on("beforeExit", online);
-    offs.push(() => p.removeListener("beforeExit", online));
+    const f = () => cb(8);
+    exits.size || p.on("beforeExit", exit);
+    exits.add(f);
+    offs.push(() => exits.delete(f) && !exits.size && p.removeListener("beforeExit", exit));
   }
   return () => offs.forEach((f) => f());
 }
