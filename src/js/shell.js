@@ -464,8 +464,8 @@ export function bind(exports, onError, beforeSend, url, form, key, ms) {
 // false), status 0 for a network error (what fetch rejected with kept as
 // cb.x, for `report`). Never throws; `cb` is always called
 // later, never from inside `send`.
-// A request that has no answer after cb.t ms is aborted (see `deadline`): a
-// network error, so a connection that never answers cannot hold up every
+// A request that has no answer after cb.t ms is aborted (AbortSignal.timeout,
+// whose timer keeps no Node process alive): a network error, so a connection that never answers cannot hold up every
 // later request. A redirect is not followed (fetch would send the POST again
 // as a GET without the events, and take the GET's answer for the
 // collector's): it is a network error too, with what to do as its cause.
@@ -487,7 +487,8 @@ export function send(cb, json, keepalive, id) {
   // response that throws: the request then failed, it never throws here.
   new Promise((ok) => {
     init.body = encode(json, cb.f);
-    init.signal = deadline(cb.t);
+    // Where AbortSignal.timeout is missing (older browsers), none: their own timeout applies.
+    init.signal = globalThis.AbortSignal?.timeout?.(cb.t);
     ok(fetch(cb.u, init));
   }).then(async (r) => {
     let no = false;
@@ -497,28 +498,13 @@ export function send(cb, json, keepalive, id) {
     } catch (_) {}
     const s = r.status;
     if (r.type === "opaqueredirect" || /^30[12378]$/.test(s)) {
-      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ", and a redirect is not followed: set endpoint to the URL it redirects to");
+      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ": redirects are not followed, set endpoint to the URL it redirects to");
     }
     finish(s, r.headers.get("Retry-After") || "", no);
   }).catch((e) => {
     cb.x = e;
     finish(0, "", false);
   });
-}
-
-// A signal that aborts a request after `ms`: AbortSignal.timeout (its timer
-// keeps no Node process alive), else an AbortController's abort where only
-// that exists, else none.
-function deadline(ms) {
-  try {
-    return AbortSignal.timeout(ms);
-  } catch (_) {
-    try {
-      const c = new AbortController();
-      setTimeout(() => c.abort(), ms);
-      return c.signal;
-    } catch (_) {}
-  }
 }
 
 // The tracker's timers and listeners, kept on its callback `cb` (made by
@@ -549,13 +535,7 @@ function timer(once, ms, cb, what) {
 // would make Node warn of a leak past 10 trackers), added with the first
 // and removed with the last.
 const exits = new Set();
-function exit() {
-  for (const f of exits) {
-    try {
-      f();
-    } catch (_) {}
-  }
-}
+const exit = () => exits.forEach((f) => f());
 
 // Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
 // when it is unloaded (pagehide), cb(4) when the network comes back or the

@@ -237,16 +237,15 @@ impl Inner {
     /// Schedules a wake-up for when a backoff ends, replacing any earlier one.
     fn schedule_wake(self: &Rc<Self>) {
         let now = now_ms();
-        let at = match self.core.try_borrow() {
-            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now),
-            _ => None,
+        // While the tracker drains (a shutdown, the exit), the process must
+        // not exit before the next try (`keep`; a durable tracker's shutdown
+        // settles at once, and its timers go).
+        let (at, keep) = match self.core.try_borrow() {
+            Ok(c) if c.pending() > 0 && !c.in_flight() => (c.retry_at(now), c.wake_keeps_alive()),
+            _ => (None, false),
         };
         // Later than now (`retry_at`): 1 ms at least.
         let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
-        // While the tracker drains (a shutdown, the exit), the process must
-        // not exit before the next try (a durable tracker's shutdown settles
-        // at once, and its timers go).
-        let keep = self.core.try_borrow().is_ok_and(|c| c.wake_keeps_alive());
         hook(&self.callback, SLOT_WAKE, ms, if keep { DRAIN } else { PUMP });
     }
 
