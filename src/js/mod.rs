@@ -258,11 +258,11 @@ export type ErrorCode =
 export interface CoolaError extends Error {
   code: ErrorCode;
   field?: string;
-  /** For request_failed: the HTTP status, 0 for a network error. */
+  /** For request_failed: the HTTP status, 0 for a network error (no answer, none within 30 s, or a redirect, which is not followed). */
   status?: number;
   /** For queue_full, event_expired, request_failed: how many events. */
   count?: number;
-  /** For before_send_failed: what beforeSend threw. */
+  /** For before_send_failed: what beforeSend threw; for request_failed of status 0: what the last try failed with (a TimeoutError, an Error saying the endpoint redirected). */
   cause?: unknown;
 }
 /** Options of `new CoolaTracker`. */
