@@ -498,7 +498,7 @@ export function send(cb, json, keepalive, id) {
     } catch (_) {}
     const s = r.status;
     if (r.type === "opaqueredirect" || /^30[12378]$/.test(s)) {
-      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ": redirects are not followed, set endpoint to the URL it redirects to");
+      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ": set endpoint to the URL it redirects to");
     }
     finish(s, r.headers.get("Retry-After") || "", no);
   }).catch((e) => {
