@@ -10,6 +10,14 @@ use crate::core::{num, timestamp};
 #[allow(unused_imports)]
 use crate::prelude::*;
 
+/// How long one request may take, its answer's body included, before the
+/// tracker's shell aborts it (`AbortSignal.timeout`): a network error then,
+/// retried like one, so that a connection that never answers holds up the
+/// requests after it (one is in flight at a time) for no longer than this.
+/// The edge consumer's `REQUEST_TIMEOUT_MS` (pkg-template/edge.js) is the
+/// same 30 s.
+pub const REQUEST_TIMEOUT_MS: u32 = 30_000;
+
 /// Backoff parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {

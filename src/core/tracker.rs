@@ -189,6 +189,8 @@ pub struct Tracker {
     next_id: u64,
     stopped: bool,
     state: Lifecycle,
+    /// The process is exiting (see [`Tracker::exiting`]).
+    exiting: bool,
     /// Storage carries the queue to a later page (see [`Tracker::set_durable`]).
     durable: bool,
     rng: Rng,
@@ -339,6 +341,7 @@ impl Tracker {
             next_id: 1,
             stopped: false,
             state: Lifecycle::Running,
+            exiting: false,
             durable: false,
             rng,
             user_id,
@@ -412,10 +415,31 @@ impl Tracker {
         self.state = Lifecycle::Closed;
     }
 
-    /// Closed, and not durable: a forced flush honours the backoff and the
-    /// shell waits it out (see [`Tracker::close`]).
+    /// The process is about to exit (Node's `beforeExit`: its event loop is
+    /// empty, with no `shutdown()` called). A tracker that is not durable
+    /// loses what it does not send before the exit, so from then on it
+    /// follows the retry policy to its end as a shutdown does (see
+    /// [`Tracker::close`]), and its wake-up at a backoff's end keeps the
+    /// process alive ([`Tracker::wake_keeps_alive`]) until the events are
+    /// sent or given up on (reported as `request_failed`). It still takes
+    /// events: only `close` refuses them. With nothing queued nothing keeps
+    /// the process.
+    pub fn exiting(&mut self) {
+        self.exiting = true;
+    }
+
+    /// Closed or exiting, and not durable: a forced flush honours the
+    /// backoff and the shell waits it out (see [`Tracker::close`]).
     fn drains(&self) -> bool {
-        !self.durable && self.state == Lifecycle::Closed
+        !self.durable && (self.state == Lifecycle::Closed || self.exiting)
+    }
+
+    /// Whether the shell's wake-up at a backoff's end keeps the process
+    /// alive (Node): while the tracker drains (a shutdown or an exit, see
+    /// [`Tracker::exiting`]), unless sending stopped (403). Other timers
+    /// never do.
+    pub fn wake_keeps_alive(&self) -> bool {
+        self.drains() && !self.stopped
     }
 
     /// The sequence number the next tracked event will get; events below it

@@ -74,7 +74,9 @@ extern "C" {
     #[wasm_bindgen(js_name = text)]
     fn text_at(ptr: i32, len: i32) -> JsValue;
     /// POSTs the body for `json` to the URL kept on the tracker's callback
-    /// `cb`, in its body format; `cb` is called with the answer.
+    /// `cb`, in its body format; `cb` is called with the answer (a network
+    /// error, status 0, for a redirect, which is not followed, and for a
+    /// request with no answer within its timeout).
     fn send(cb: &JsValue, json: &str, keepalive: i32, id: f64);
     fn encode(json: &str, form: i32) -> JsString;
     fn soon(callback: &JsValue, what: i32);
@@ -256,11 +258,11 @@ export type ErrorCode =
 export interface CoolaError extends Error {
   code: ErrorCode;
   field?: string;
-  /** For request_failed: the HTTP status, 0 for a network error. */
+  /** For request_failed: the HTTP status, 0 for a network error (no answer, none within 30 s, or a redirect, which is not followed). */
   status?: number;
   /** For queue_full, event_expired, request_failed: how many events. */
   count?: number;
-  /** For before_send_failed: what beforeSend threw. */
+  /** For before_send_failed: what beforeSend threw; for request_failed of status 0: what the last try failed with (a TimeoutError, an Error saying the endpoint redirected). */
   cause?: unknown;
 }
 /** Options of `new CoolaTracker`. */

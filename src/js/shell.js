@@ -437,17 +437,17 @@ export function encode(json, form) {
 // for every kind but 0 and 3), `what` one
 // of the kinds in src/js/tracker.rs (0 a request settled, 1 send what is due,
 // 2 heartbeat, 3 page hidden / unloaded, 4 online or shown, 5 end of task,
-// 6 page changed, 7 a draining shutdown's wake-up). It calls the module's
+// 6 page changed, 7 a draining tracker's wake-up, 8 Node's beforeExit). It calls the module's
 // raw export coola_callback with the tracker's handle `h` (given by hook's
 // slot -3, right after `bind`) and numbers, and leaves `text` (undefined for "") as the current call's
 // argument 0 (see `arg`) for the tracker to read; once the tracker is gone it
 // sets `h` to 0, and the callback does nothing more.
 // It keeps what stays the same for the tracker's life: its onError (`e`) and
-// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`) and
-// body format (`f`), see `send`; the storage key of the saved choice (`k`),
+// beforeSend (`b`), see `report` and `beforeSend`; the request URL (`u`),
+// body format (`f`) and timeout in ms (`t`), see `send`; the storage key of the saved choice (`k`),
 // see `hook`; and the waiting flushes' resolves (`w`) and the removers of its
 // timers and listeners by slot (`c`).
-export function bind(exports, onError, beforeSend, url, form, key) {
+export function bind(exports, onError, beforeSend, url, form, key, ms) {
   X = exports;
   const cb = (what, id, status, text, flag) => {
     if (cb.h) {
@@ -456,7 +456,7 @@ export function bind(exports, onError, beforeSend, url, form, key) {
       A = undefined;
     }
   };
-  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key });
+  return Object.assign(cb, { w: [], c: [], e: onError, b: beforeSend, u: url, f: form, k: key, t: ms });
 }
 
 // POST the body for `json` to the tracker's URL (cb.u) in its body format
@@ -464,10 +464,18 @@ export function bind(exports, onError, beforeSend, url, form, key) {
 // false), status 0 for a network error (what fetch rejected with kept as
 // cb.x, for `report`). Never throws; `cb` is always called
 // later, never from inside `send`.
+// A request that has no answer after cb.t ms is aborted (AbortSignal.timeout,
+// whose timer keeps no Node process alive): a network error, so a connection that never answers cannot hold up every
+// later request. A redirect is not followed (fetch would send the POST again
+// as a GET without the events, and take the GET's answer for the
+// collector's): it is a network error too, with what to do as its cause.
+// That is `redirect: "error"`, made from "manual" (workerd has no "error";
+// a browser gives an opaque response of status 0, Node and workerd the 3xx).
 export function send(cb, json, keepalive, id) {
   const init = {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    redirect: "manual",
   };
   if (keepalive) init.keepalive = true;
   const finish = (status, retryAfter, no) => {
@@ -479,6 +487,8 @@ export function send(cb, json, keepalive, id) {
   // response that throws: the request then failed, it never throws here.
   new Promise((ok) => {
     init.body = encode(json, cb.f);
+    // Where AbortSignal.timeout is missing (older browsers), none: their own timeout applies.
+    init.signal = globalThis.AbortSignal?.timeout?.(cb.t);
     ok(fetch(cb.u, init));
   }).then(async (r) => {
     let no = false;
@@ -486,7 +496,11 @@ export function send(cb, json, keepalive, id) {
       const j = JSON.parse(await r.text());
       no = j?.status === false;
     } catch (_) {}
-    finish(r.status, r.headers.get("Retry-After") || "", no);
+    const s = r.status;
+    if (r.type === "opaqueredirect" || /^30[12378]$/.test(s)) {
+      throw Error("the endpoint redirected" + (s ? " (HTTP " + s + ")" : "") + ": set endpoint to the URL it redirects to");
+    }
+    finish(s, r.headers.get("Retry-After") || "", no);
   }).catch((e) => {
     cb.x = e;
     finish(0, "", false);
@@ -509,7 +523,7 @@ export function hook(cb, n, ms, what) {
 }
 
 // A timer that does not keep Node alive (but for kind 7, a draining
-// shutdown's wake-up), calling cb(what) every `ms` (or once, when `once`);
+// tracker's wake-up: a shutdown, or the exit), calling cb(what) every `ms` (or once, when `once`);
 // returns a function that cancels it.
 function timer(once, ms, cb, what) {
   const h = (once ? setTimeout : setInterval)(() => cb(what), ms);
@@ -517,9 +531,15 @@ function timer(once, ms, cb, what) {
   return () => (once ? clearTimeout : clearInterval)(h);
 }
 
+// Node's beforeExit, for every live tracker through one listener (one each
+// would make Node warn of a leak past 10 trackers), added with the first
+// and removed with the last.
+const exits = new Set();
+const exit = () => exits.forEach((f) => f());
+
 // Page lifecycle: cb(3, .., false) when the page is hidden, cb(3, .., true)
 // when it is unloaded (pagehide), cb(4) when the network comes back or the
-// page is shown again, and on Node's beforeExit. Returns a remover.
+// page is shown again, cb(8) on Node's beforeExit. Returns a remover.
 function listen(cb) {
   const hide = (gone) => cb(3, 0, 0, "", gone);
   const online = () => cb(4);
@@ -536,8 +556,10 @@ function listen(cb) {
   }
   const p = globalThis.process;
   if (typeof p?.on === "function") {
-    p.on("beforeExit", online);
-    offs.push(() => p.removeListener("beforeExit", online));
+    const f = () => cb(8);
+    exits.size || p.on("beforeExit", exit);
+    exits.add(f);
+    offs.push(() => exits.delete(f) && !exits.size && p.removeListener("beforeExit", exit));
   }
   return () => offs.forEach((f) => f());
 }

@@ -19,6 +19,7 @@ use crate::core::batch::BodyFormat;
 use crate::core::claim;
 use crate::core::config::Config;
 use crate::core::error::{Error, ErrorCode};
+use crate::core::retry::REQUEST_TIMEOUT_MS;
 use crate::core::store::{self, Keys};
 use crate::core::tracker::{Lifecycle, Request, Tracker};
 
@@ -98,8 +99,17 @@ extern "C" {
     /// while that is not 0. It keeps what stays the same for the tracker's
     /// life: `onError` and `beforeSend` (each a function or undefined,
     /// checked) for [`report`] and `beforeSend`, the request URL and body
-    /// format for [`send`], the storage key of the saved choice for [`hook`].
-    fn bind(exports: &JsValue, on_error: &JsValue, before_send: &JsValue, url: &str, form: i32, key: &str) -> JsValue;
+    /// format and the request timeout in ms for [`send`], the storage key
+    /// of the saved choice for [`hook`].
+    fn bind(
+        exports: &JsValue,
+        on_error: &JsValue,
+        before_send: &JsValue,
+        url: &str,
+        form: i32,
+        key: &str,
+        timeout_ms: u32,
+    ) -> JsValue;
     /// Calls the `onError` kept on the callback with `error`, ignoring what it throws.
     pub(super) fn report(cb: &JsValue, error: JsValue);
     /// Registers in `slot` (see `SLOT_*`; what the slot held is removed
@@ -125,15 +135,19 @@ const PUMP: i32 = 1;
 const BEAT: i32 = 2;
 /// The page is hidden (flag false) or unloaded (flag true).
 const HIDE: i32 = 3;
-/// Back online, shown again, or Node's beforeExit.
+/// Back online, or shown again.
 const ONLINE: i32 = 4;
 /// The end of a task that tracked events (`soon`).
 const END: i32 = 5;
 /// Another tab changed the saved consent, or the page navigated in place.
 pub(super) const PAGE: i32 = 6;
-/// A backoff's end while a `shutdown()` waits: as [`PUMP`], with a timer
-/// that keeps Node alive (see `Tracker::keeps_waiting`).
+/// A backoff's end while the tracker drains (a `shutdown()`, or the exit):
+/// as [`PUMP`], with a timer that keeps Node alive (see
+/// `Tracker::wake_keeps_alive`).
 const DRAIN: i32 = 7;
+/// Node's `beforeExit` (its event loop is empty): the tracker is told it
+/// is exiting (`Tracker::exiting`), then sends what is due.
+const EXIT: i32 = 8;
 
 /// What the tracker's callback calls (a raw export: JavaScript calls it
 /// with numbers only, `text` is left as argument 0, see `ops::arg`): carries out
@@ -167,6 +181,11 @@ pub extern "C" fn coola_callback(handle: u32, what: i32, id: f64, status: u32, f
         END => i.end_of_task(),
         PAGE => privacy::on_page_change(&i),
         _ => {
+            if what == EXIT {
+                if let Ok(mut c) = i.core.try_borrow_mut() {
+                    c.exiting();
+                }
+            }
             if what == ONLINE {
                 // Shown again (back/forward cache), or back online: alive.
                 if let Some(d) = &i.durable {
@@ -218,20 +237,16 @@ impl Inner {
     /// Schedules a wake-up for when a backoff ends, replacing any earlier one.
     fn schedule_wake(self: &Rc<Self>) {
         let now = now_ms();
-        let at = match self.core.try_borrow() {
-            Ok(c) if c.pending() > 0 && !c.in_flight() => c.retry_at(now),
-            _ => None,
+        // While the tracker drains (a shutdown, the exit), the process must
+        // not exit before the next try (`keep`; a durable tracker's shutdown
+        // settles at once, and its timers go).
+        let (at, keep) = match self.core.try_borrow() {
+            Ok(c) if c.pending() > 0 && !c.in_flight() => (c.retry_at(now), c.wake_keeps_alive()),
+            _ => (None, false),
         };
         // Later than now (`retry_at`): 1 ms at least.
         let ms = at.map_or(-1.0, |t| t.saturating_sub(now).min(i64::from(u32::MAX)) as f64);
-        // While a shutdown waits, the process must not exit before the next
-        // try (a durable tracker's settles at once, and its timers go).
-        hook(
-            &self.callback,
-            SLOT_WAKE,
-            ms,
-            if self.stopping.get() { DRAIN } else { PUMP },
-        );
+        hook(&self.callback, SLOT_WAKE, ms, if keep { DRAIN } else { PUMP });
     }
 
     /// Sends the next request unless one is in flight; the `done` callback
@@ -621,7 +636,15 @@ impl CoolaTracker {
         }
         let extra = privacy::configure(&mut core, &given);
         let exports = wasm_bindgen::exports();
-        let callback = bind(&exports, &on_error, &given.before_send, &url, form, &extra.consent_key);
+        let callback = bind(
+            &exports,
+            &on_error,
+            &given.before_send,
+            &url,
+            form,
+            &extra.consent_key,
+            REQUEST_TIMEOUT_MS,
+        );
         if new_id && core.config().user_id.is_none() {
             storage_set(&keys.user_id(), core.user_id());
         }

@@ -176,8 +176,8 @@ impl Tracker {
     /// held for `beforeSend` (a `shutdown()` or `flush()` called from inside
     /// the hook: the event, once queued, is the shutdown's to send; the
     /// shell pumps again after the hook), or in a backoff, with events
-    /// queued, during a shutdown of a tracker that is not durable (see
-    /// [`Tracker::close`]). Then the shell wakes at [`Tracker::retry_at`]
+    /// queued, during a shutdown (or the exit, see [`Tracker::exiting`]) of
+    /// a tracker that is not durable (see [`Tracker::close`]). Then the shell wakes at [`Tracker::retry_at`]
     /// and sends again, until the queue is empty or the retry policy gives
     /// up on the events (reported as `request_failed`). Not once sending
     /// stopped (403).

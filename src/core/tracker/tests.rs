@@ -1301,6 +1301,59 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
 }
 
 #[test]
+fn at_exit_a_tracker_without_storage_follows_the_retry_policy_and_still_takes_events() {
+    // Node's beforeExit with no shutdown(): the pump is not forced (no flush
+    // waits), the wake-up keeps the process alive only once exiting, and
+    // only while there is a try to wait for.
+    let mut t = tracker(&[("maxRetries", num(1.0))]);
+    track(&mut t, T0, 0);
+    assert!(
+        !t.wake_keeps_alive(),
+        "a running tracker's timers never hold the process"
+    );
+    t.exiting();
+    assert!(t.wake_keeps_alive());
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 500, Some("2"), false);
+    assert_eq!(t.retry_at(T0), Some(T0 + 2000));
+    // A flush called now waits out the backoff too, as a shutdown's does.
+    assert!(t.keeps_waiting(T0) && t.next_request(T0, true, None).is_none());
+    // track() still works: exiting is not closing.
+    track(&mut t, T0 + 1, 1);
+    assert_eq!((t.state(), t.pending()), (Lifecycle::Running, 2));
+    let r = t.next_request(T0 + 2000, false, None).unwrap();
+    assert_eq!(r.events, 2);
+    t.on_response(r.id, T0 + 2000, 500, None, false);
+    // maxRetries 1: the second try fails, and its batch (with the event
+    // tracked meanwhile) is given up and reported.
+    let n = t.take_notices();
+    assert_eq!(
+        (n.len(), n[0].code, n[0].status, n[0].count),
+        (1, ErrorCode::RequestFailed, Some(500), Some(2))
+    );
+    assert_eq!(t.pending(), 0);
+    assert!(!t.keeps_waiting(T0 + 2000), "nothing queued: nothing to wait for");
+
+    // A 403 stops sending: the wake-up no longer holds the process.
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.exiting();
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 403, None, false);
+    assert!(!t.wake_keeps_alive() && !t.keeps_waiting(T0));
+
+    // Durable (a page): nothing changes, its events stay stored.
+    let mut t = tracker(&[]);
+    t.set_durable();
+    t.exiting();
+    assert!(!t.wake_keeps_alive());
+    // A shutdown of a tracker without storage holds the process meanwhile.
+    let mut t = tracker(&[]);
+    t.close();
+    assert!(t.wake_keeps_alive());
+}
+
+#[test]
 fn a_flush_waits_while_an_event_is_held_for_before_send_and_sends_it_once_queued() {
     // shutdown() called from inside beforeSend: the event the hook holds
     // was tracked before it, so the shutdown waits for it (the shell pumps
