@@ -175,12 +175,15 @@ function sum(reports) {
   return r;
 }
 
+// The report counts each event once: failed were given up on (onError had
+// them), pending stay queued and are retried.
 function notAcknowledged(report) {
   const e = new Error(
-    `${report.failed} event(s) of this batch were not acknowledged; they stay queued and are retried`,
+    `${report.failed + report.pending} event(s) were not acknowledged: ${report.failed} given up on, ` +
+      `${report.pending} queued and retried`,
   );
   e.code = "request_failed";
-  e.count = report.failed;
+  e.count = report.failed + report.pending;
   return e;
 }
 
@@ -358,7 +361,7 @@ export function createCooladata(name = PRIMARY) {
       waiting = [];
       now.flush().then(
         (report) => {
-          const err = report.failed > 0 ? notAcknowledged(report) : undefined;
+          const err = report.failed + report.pending > 0 ? notAcknowledged(report) : undefined;
           for (const cb of cbs) callBack(cb, err);
         },
         (e) => {

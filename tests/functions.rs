@@ -156,6 +156,11 @@ fn parse_timestamp_accepts_every_documented_format() {
         ("2015/01/05", DAY),
         ("05/01/2015", DAY),
         ("05-01-2015", DAY),
+        // The same layouts with a 3-letter month (CoolaData's "Jan, Feb").
+        ("05-Jan-2015", DAY),
+        ("05/jan/2015", DAY),
+        ("2015-JAN-05 10:00:00", TS),
+        ("Mon, 05/Jan/2015", DAY),
         // Day first: 1 May 2015, not 5 January.
         ("01/05/2015", 1_430_438_400_000.0),
         ("01-05-2015", 1_430_438_400_000.0),

@@ -23,7 +23,7 @@ pub const MAX_FUTURE_MS: i64 = 3600 * 1000;
 
 /// What a timestamp must be: every format, as messages list them.
 pub const FORMATS: &str = "expected 13-digit epoch ms, yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy or dd-mm-yyyy \
-[hh:mm[:ss[.sss]]][Z|+hh:mm], or e.g. Mon, 05 Jan 2015 10:00:00 GMT";
+(mm: 01 or Jan) [hh:mm[:ss[.sss]]][Z|+hh:mm], or e.g. Mon, 05 Jan 2015 10:00:00 GMT";
 const RANGE: &str = "it must be whole 13-digit epoch ms (2001-09-09 to 2286-11-20)";
 const SECONDS: &str = "this looks like epoch seconds: multiply by 1000";
 
@@ -42,8 +42,9 @@ const FIELD_MAX: [u8; 7] = [12, 31, 23, 59, 59, 23, 59];
 /// Accepted: a 13-digit epoch-ms digit string; ISO 8601
 /// (`2015-01-05T10:00:00`, `T` or a space, optional `.fraction` and zone `Z`,
 /// `+hh:mm`, `+hhmm`, `+hh`; seconds optional); `yyyy-mm-dd`, `yyyy/mm/dd`,
-/// `dd/mm/yyyy`, `dd-mm-yyyy` (day first), each optionally followed by a time
-/// and zone; dates with English day and month names as RFC 1123 / RFC 2822
+/// `dd/mm/yyyy`, `dd-mm-yyyy` (day first), the month a number or a name
+/// (`05-Jan-2015`, `2015/jan/05`), each optionally followed by a time and
+/// zone; dates with English day and month names as RFC 1123 / RFC 2822
 /// and JavaScript's `Date#toString()`, `toUTCString()` and `toDateString()`
 /// print them. A string without a zone is UTC. Surrounding ASCII whitespace is
 /// ignored. The result is always within [`MIN_MS`]`..=`[`MAX_MS`]; anything
@@ -383,9 +384,13 @@ fn scan(b: &[u8]) -> Option<Fields> {
             let a = c.digits();
             let sep = c.peek();
             if sep == b'-' || sep == b'/' {
-                // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy
+                // yyyy-mm-dd, yyyy/mm/dd, dd/mm/yyyy, dd-mm-yyyy; the
+                // month a number or a name (05-Jan-2015)
                 c.i += 1;
-                f.mo = c.num(1, 2)?;
+                f.mo = match c.num(1, 2) {
+                    Some(m) => m,
+                    None => find(c.word(), MONTHS)? as u32 + 1,
+                };
                 need(c.eat(sep))?;
                 if a.len() == 4 {
                     f.y = val(a);
@@ -593,6 +598,23 @@ mod tests {
             ("05-01-2015 09:00-0100", ten),
             ("2016-02-29", at(2016, 2, 29, 0, 0, 0, 0)),
             ("29/02/2016 23:59:59.999", at(2016, 2, 29, 23, 59, 59, 999)),
+            // the same layouts with a month name (CoolaData's "Jan, Feb")
+            ("05-Jan-2015", day),
+            ("05/Jan/2015", day),
+            ("2015-Jan-05", day),
+            ("2015/Jan/05", day),
+            ("5-jan-2015", day),
+            ("05/JAN/2015", day),
+            ("01-May-2015", at(2015, 5, 1, 0, 0, 0, 0)),
+            ("05-January-2015", day),
+            ("2015-Jan-05T10:00:00Z", ten),
+            ("05-Jan-2015 10:00:00", ten),
+            ("05/Jan/2015 11:00:00+01:00", ten),
+            ("2015/Jan/05 10:00:00.000Z", ten),
+            ("Mon, 05-Jan-2015", day),
+            ("Mon 05/Jan/2015 10:00", ten),
+            ("Mon, 2015-Jan-05 10:00:00 GMT", ten),
+            ("29-Feb-2016", at(2016, 2, 29, 0, 0, 0, 0)),
             // RFC 1123 / 2822 / toUTCString
             ("Mon, 05 Jan 2015 10:00:00 GMT", ten),
             ("Mon, 5 Jan 2015 10:00:00 GMT", ten),
@@ -670,6 +692,10 @@ mod tests {
             ("Mon Jan 05 2015 11:00:00 GMT+2500", "zone offset hour 25"),
             ("Tue, 05 Jan 2015 10:00:00 GMT", "that date is a Monday, not a Tuesday"),
             ("Sun Jan 05 2015", "that date is a Monday, not a Sunday"),
+            ("31-Apr-2015", "day 31 is out of range (1-30)"),
+            ("2015/Feb/29", "day 29 is out of range (1-28)"),
+            ("05-Jan-2015 24:00", "hour 24 is out of range (0-23)"),
+            ("Tue, 05-Jan-2015", "that date is a Monday, not a Tuesday"),
         ];
         for (s, needle) in cases {
             let m = msg(s);
@@ -750,6 +776,23 @@ mod tests {
             "Mon",
             "Mon, Tue 05 Jan 2015",
             "05 Jan 15",
+            // a month name in a numeric layout: the layout's other rules hold
+            // (a 4-digit year, as with a numeric month: 05-01-15 fails too)
+            "5-Jan-15",
+            "05-Jan-15",
+            "05-01-15",
+            "15-Jan-05",
+            "05-Foo-2015",
+            "05-Sept-2015",
+            "05-Ja-2015",
+            "05-Jan/2015",
+            "05-Jan2015",
+            "05-Jan-",
+            "2015-Jan",
+            "2015-Jan-",
+            "05--2015",
+            "05-Jan 2015",
+            "05-1Jan-2015",
             "Jan 005 2015",
             "Mon, 05 Jan 2015 10:00:00 GMT (",
             "Mon, 05 Jan 2015 10:00:00 XYZ",
@@ -762,6 +805,7 @@ mod tests {
             let m = msg(s);
             assert!(m.contains("expected 13-digit epoch ms, yyyy-mm-dd"), "{s}: {m}");
             assert!(m.contains("dd/mm/yyyy"), "{s}: {m}");
+            assert!(m.contains("(mm: 01 or Jan)"), "{s}: {m}");
         }
     }
 
@@ -931,6 +975,14 @@ mod tests {
             (u("%Y/%m/%d %H:%M:%S"), sec),
             (u("%d/%m/%Y"), day),
             (u("%d-%m-%Y"), day),
+            (u("%d-%b-%Y"), day),
+            (u("%d/%b/%Y"), day),
+            (u("%Y-%b-%d"), day),
+            (u("%Y/%b/%d"), day),
+            (u("%a, %d-%b-%Y"), day),
+            (u("%d-%B-%Y %H:%M:%S%.3f"), ms),
+            (f(&z, "%d/%b/%Y %H:%M:%S%:z"), sec),
+            (f(&z, "%Y-%b-%dT%H:%M%z"), min),
             (u("%Y/%m/%d"), day),
             (u("%Y-%m-%d"), day),
             (u("%a %b %d %Y"), day),
@@ -1042,10 +1094,14 @@ mod tests {
         #[test]
         fn date_validity_agrees_with_chrono(y in 2002i32..=2285, m in 0u32..=13, d in 0u32..=32) {
             let real = NaiveDate::from_ymd_opt(y, m, d);
-            for s in [format!("{y:04}-{m:02}-{d:02}"), format!("{d:02}/{m:02}/{y:04} 12:00"), {
-                let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).map_or("Foo", |n| std::str::from_utf8(n).unwrap());
-                format!("{d} {mon} {y}")
-            }] {
+            let mon = name(MONTHS, m.wrapping_sub(1) as usize).get(..3).map_or("Foo", |n| std::str::from_utf8(n).unwrap());
+            for s in [
+                format!("{y:04}-{m:02}-{d:02}"),
+                format!("{d:02}/{m:02}/{y:04} 12:00"),
+                format!("{d} {mon} {y}"),
+                format!("{d:02}-{mon}-{y:04}"),
+                format!("{y:04}/{mon}/{d:02} 12:00"),
+            ] {
                 let r = parse_str(&s);
                 prop_assert_eq!(r.is_ok(), real.is_some(), "{} {:?}", s, r);
             }

@@ -68,7 +68,9 @@ impl Request {
 pub struct Outcome {
     /// Events acknowledged.
     pub sent: usize,
-    /// Events in a request that failed (retried later or given up).
+    /// Events of this request when it failed, whether sent again later or
+    /// given up on (the shell's signal that a request failed; a flush
+    /// report counts [`Stats::failed`] instead).
     pub failed: usize,
 }
 
@@ -94,7 +96,11 @@ pub struct Stats {
     pub requests: u64,
     /// Requests that were tries after a failure.
     pub retries: u64,
-    /// Events carried by requests that failed (each failure counted).
+    /// Events given up on when their request failed (reported as
+    /// `request_failed`: refused, `"status": false`, or out of tries), each
+    /// once: not the tries of an event sent again (after a 413 split, a 5xx
+    /// or a network error), nor the events a 403 keeps. A part of
+    /// [`Stats::dropped`].
     pub failed: u64,
 }
 

@@ -408,9 +408,13 @@ export class CoolaTracker {
 export interface FlushReport {
   /** Events acknowledged by the collector during this flush. */
   sent: number;
-  /** Events in requests that failed during this flush (retried later, or reported). */
+  /**
+   * Events given up on during this flush, each once: refused (a 4xx, a 200 whose JSON says
+   * `"status": false`) or out of tries, as onError's request_failed counts them. An event tried
+   * again and delivered in the same flush counts in `sent` only; one waiting for a retry, in `pending`.
+   */
   failed: number;
-  /** Events still queued afterwards. */
+  /** Events still queued afterwards (waiting for a retry, or kept after a 403). */
   pending: number;
   /** Requests made. */
   requests: number;

@@ -343,7 +343,7 @@ impl Inner {
     }
 
     /// What a flush reports the difference of: events acknowledged, events
-    /// in failed requests, requests made.
+    /// given up on when their request failed (`Stats::failed`), requests made.
     fn counts(&self) -> [u64; 3] {
         let s = self.core.try_borrow().map(|c| c.stats()).unwrap_or_default();
         [s.delivered, s.failed, s.requests]

@@ -99,14 +99,51 @@ test("a batch that fails: the callback gets the error, the event is retried and 
     const result = await page.evaluate(
       () =>
         new Promise((resolve) => {
-          window.cooladata.trackEvent("unlucky", { try: 1 }, (err) => resolve(err ? { code: err.code } : "ok"));
+          window.cooladata.trackEvent("unlucky", { try: 1 }, (err) =>
+            resolve(err ? { code: err.code, count: err.count, message: err.message } : "ok"),
+          );
         }),
     );
-    assert.deepEqual(result, { code: "request_failed" });
+    assert.deepEqual(result, {
+      code: "request_failed",
+      count: 1,
+      message: "1 event(s) were not acknowledged: 0 given up on, 1 queued and retried",
+    });
     await waitFor(() => collector.events({ app: key }).some((e) => e.event_name === "unlucky"), {
       timeout: 20_000,
       what: "the retried event",
     });
+  } finally {
+    await page.context().close();
+  }
+});
+
+test("a batch refused (400): the callback gets the error, counted once, and the event is not sent again", async () => {
+  const key = "cd-refused";
+  const page = await newPage(browser);
+  try {
+    await page.goto(`${collector.url}/snippet.html?loader=classic&app=${key}`);
+    await page.waitForFunction(() => window.acked.length > 0, null, { timeout: 10_000 });
+    collector.control({ failNext: [{ status: 400 }] });
+    const result = await page.evaluate(
+      () =>
+        new Promise((resolve) => {
+          window.cooladata.trackEvent("refused", { try: 1 }, (err) => {
+            const pending = window.cooladata.trackers.now.pending;
+            resolve(err ? { code: err.code, count: err.count, message: err.message, pending } : "ok");
+          });
+        }),
+    );
+    assert.deepEqual(result, {
+      code: "request_failed",
+      count: 1,
+      message: "1 event(s) were not acknowledged: 1 given up on, 0 queued and retried",
+      pending: 0,
+    });
+    // Something sent afterwards arrives, the refused event does not.
+    await page.evaluate(() => new Promise((resolve) => window.cooladata.trackEvent("after", {}, resolve)));
+    await waitFor(() => collector.events({ app: key }).some((e) => e.event_name === "after"), { what: "the next event" });
+    assert.ok(!collector.events({ app: key }).some((e) => e.event_name === "refused"));
   } finally {
     await page.context().close();
   }

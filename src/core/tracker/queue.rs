@@ -484,13 +484,13 @@ impl Tracker {
         if let Some(why) = why {
             if done {
                 self.stats.dropped += landed as u64;
+                self.stats.failed += landed as u64;
             }
             self.notices.push(request_failed(landed, status, why));
         }
         if ack {
             return Outcome { sent: n, failed: 0 };
         }
-        self.stats.failed += n as u64;
         Outcome { sent: 0, failed: n }
     }
 

@@ -1265,7 +1265,8 @@ fn a_shutdown_without_storage_follows_the_retry_policy_to_its_end() {
     );
     assert!(!t.keeps_waiting(at));
     assert!(pump(&mut t, at).unwrap_err(), "settles");
-    assert_eq!((t.stats().requests, t.stats().failed), (3, 3));
+    // Three tries of one event: one event given up on.
+    assert_eq!((t.stats().requests, t.stats().failed), (3, 1));
 
     // A retry that succeeds empties the queue: settled, nothing reported.
     let mut t = tracker(&[]);
@@ -1395,4 +1396,152 @@ fn the_event_tracked_last_is_shown_only_while_it_is_queued() {
     t.on_response(r.id, T0, 200, None, false);
     let c = track(&mut t, T0, 2);
     assert!(t.last_queued().unwrap().contains(&c));
+}
+
+/// What a flush reports, run as the shell runs one (a fake clock that jumps
+/// to each backoff's end while the flush waits): `answer` gives each
+/// request's status. Returns `[sent, failed, pending, requests]`, and the
+/// `count`s of the `request_failed` notices of events given up on (a 403's
+/// keeps them, and is left out).
+fn flush_report(t: &mut Tracker, now: &mut i64, mut answer: impl FnMut(&Request) -> u16) -> ([u64; 4], Vec<usize>) {
+    let start = t.stats();
+    let bound = t.next_seq();
+    loop {
+        match t.next_request(*now, true, Some(bound)) {
+            Some(r) => {
+                let out = t.on_response(r.id, *now, answer(&r), None, false);
+                // The shell settles here, unless the core keeps waiting.
+                if out.failed == 0 || t.retry_at(*now).is_none() {
+                    continue;
+                }
+            }
+            None if t.in_flight() => unreachable!("one request at a time here"),
+            None => {}
+        }
+        if !t.keeps_waiting(*now) {
+            break;
+        }
+        *now = t.retry_at(*now).unwrap_or(*now);
+    }
+    let s = t.stats();
+    let given_up = t
+        .take_notices()
+        .iter()
+        .filter(|n| n.code == ErrorCode::RequestFailed && n.status != Some(403))
+        .map(|n| n.count.unwrap_or(0) as usize)
+        .collect();
+    let report = [
+        s.delivered - start.delivered,
+        s.failed - start.failed,
+        t.pending() as u64,
+        s.requests - start.requests,
+    ];
+    (report, given_up)
+}
+
+#[test]
+fn a_flush_report_counts_each_event_once() {
+    let mut now = T0;
+    // Five events delivered after 413 splits: no failure left to report.
+    let mut t = tracker(&[]);
+    (0..5).for_each(|i| _ = track(&mut t, T0, i));
+    let mut tries = 0;
+    let (r, given_up) = flush_report(&mut t, &mut now, |r| {
+        tries += 1;
+        if r.events > 2 {
+            413
+        } else {
+            200
+        }
+    });
+    assert!(tries > 3, "split at least twice ({tries} requests)");
+    assert_eq!((r, given_up), ([5, 0, 0, tries], vec![]));
+
+    // Three events always refused with 413: split to one each, each refused once.
+    let mut t = tracker(&[]);
+    (0..3).for_each(|i| _ = track(&mut t, T0, i));
+    let (r, given_up) = flush_report(&mut t, &mut now, |_| 413);
+    assert_eq!(r, [0, 3, 0, 4]);
+    assert_eq!(given_up, vec![1, 1, 1], "what onError was told adds up to failed");
+
+    // A 500 that lasts: flush() settles at the first failure with the events
+    // still queued (to be tried again: not failed); shutdown() makes the
+    // other tries and gives up on the three events, once.
+    let mut t = tracker(&[("maxRetries", num(2.0))]);
+    (0..3).for_each(|i| _ = track(&mut t, T0, i));
+    assert_eq!(flush_report(&mut t, &mut now, |_| 500), ([0, 0, 3, 1], vec![]));
+    t.close();
+    assert_eq!(flush_report(&mut t, &mut now, |_| 500), ([0, 3, 0, 2], vec![3]));
+
+    // A 503, then delivered in the same shutdown: only sent.
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.close();
+    let mut n = 0;
+    let (r, _) = flush_report(&mut t, &mut now, |_| {
+        n += 1;
+        if n == 1 {
+            503
+        } else {
+            200
+        }
+    });
+    assert_eq!(r, [1, 0, 0, 2]);
+
+    // One batch refused (400), the next delivered.
+    let mut t = tracker(&[("batchSize", num(2.0))]);
+    (0..4).for_each(|i| _ = track(&mut t, T0, i));
+    let mut n = 0;
+    let (r, given_up) = flush_report(&mut t, &mut now, |_| {
+        n += 1;
+        if n == 1 {
+            400
+        } else {
+            200
+        }
+    });
+    assert_eq!((r, given_up), ([2, 2, 0, 2], vec![2]));
+
+    // A 403 keeps the events: pending, not failed.
+    let mut t = tracker(&[]);
+    (0..2).for_each(|i| _ = track(&mut t, T0, i));
+    assert_eq!(flush_report(&mut t, &mut now, |_| 403), ([0, 0, 2, 1], vec![]));
+
+    // A page (durable): the shutdown settles at the first failure, the event
+    // stays queued for the next page.
+    let mut t = tracker(&[]);
+    t.set_durable();
+    track(&mut t, T0, 0);
+    t.close();
+    assert_eq!(flush_report(&mut t, &mut now, |_| 503), ([0, 0, 1, 1], vec![]));
+}
+
+proptest::proptest! {
+    #[test]
+    fn a_shutdown_accounts_for_every_event_once(
+        n in 1usize..40,
+        batch_size in 1usize..12,
+        max_retries in 0u32..4,
+        answers in proptest::collection::vec(proptest::sample::select(vec![200u16, 200, 400, 413, 500, 503, 0]), 1..30),
+    ) {
+        let mut t = tracker(&[("batchSize", num(batch_size as f64)), ("maxRetries", num(max_retries.into()))]);
+        (0..n).for_each(|i| _ = track(&mut t, T0, i));
+        t.close();
+        let mut now = T0;
+        let (mut k, mut acked) = (0, 0);
+        let ([sent, failed, pending, requests], given_up) = flush_report(&mut t, &mut now, |r| {
+            // The answers in turn, then 200s (so that it ends).
+            let a = answers.get(k).copied().unwrap_or(200);
+            k += 1;
+            if a == 200 {
+                acked += r.events;
+            }
+            a
+        });
+        proptest::prop_assert_eq!(sent, acked as u64);
+        proptest::prop_assert_eq!(sent + failed + pending, n as u64, "each event once");
+        proptest::prop_assert_eq!(pending, 0, "not durable: it drains");
+        proptest::prop_assert_eq!(failed, given_up.iter().sum::<usize>() as u64, "as onError was told");
+        proptest::prop_assert_eq!(requests, k as u64);
+    }
 }
