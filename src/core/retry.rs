@@ -2,7 +2,10 @@
 //!
 //! Network errors, 408, 429 and 5xx (but 501 and 505, which will not change)
 //! are retried with exponential backoff and full jitter, honouring
-//! `Retry-After`. 413 splits the batch. 403 (a bad app key) stops sending.
+//! `Retry-After`. A 3xx is retried like a network error: the shell follows
+//! no redirect, so nothing was acknowledged (the shell turns the usual
+//! redirect statuses into a network error with what to do as its cause).
+//! 413 splits the batch. 403 (a bad app key) stops sending.
 //! Other 4xx, and a 200 whose JSON says `"status": false`, are given up on and
 //! reported: retrying cannot make them succeed.
 
@@ -62,6 +65,7 @@ pub fn classify(status: u16, status_false: bool) -> Verdict {
         200..=299 if status_false => Verdict::Reject,
         200..=299 => Verdict::Ack,
         0 | 408 | 429 => Verdict::Retry,
+        300..=399 => Verdict::Retry,
         403 => Verdict::Stop,
         413 => Verdict::Split,
         501 | 505 => Verdict::Reject,
@@ -123,7 +127,11 @@ mod tests {
         for s in [408, 429, 500, 502, 503, 504, 599] {
             assert_eq!(classify(s, false), Verdict::Retry, "{s}");
         }
-        for s in [400, 401, 404, 405, 422, 501, 505, 301, 100] {
+        // A redirect not followed acknowledged nothing: retried, never given up at once.
+        for s in [300, 301, 302, 303, 304, 305, 306, 307, 308, 399] {
+            assert_eq!(classify(s, false), Verdict::Retry, "{s}");
+        }
+        for s in [400, 401, 404, 405, 422, 501, 505, 100] {
             assert_eq!(classify(s, false), Verdict::Reject, "{s}");
         }
         assert_eq!(classify(403, false), Verdict::Stop);
