@@ -488,6 +488,13 @@ impl Tracker {
             }
             self.notices.push(request_failed(landed, status, why));
         }
+        // The exit's drain ends with the queue: a process that goes on after
+        // its beforeExit (a listener of its own started more work) runs as
+        // before, its flushes settling at a failure; the next beforeExit
+        // drains again.
+        if self.q.live == 0 {
+            self.exiting = false;
+        }
         if ack {
             return Outcome { sent: n, failed: 0 };
         }

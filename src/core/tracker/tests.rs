@@ -1334,6 +1334,25 @@ fn at_exit_a_tracker_without_storage_follows_the_retry_policy_and_still_takes_ev
     );
     assert_eq!(t.pending(), 0);
     assert!(!t.keeps_waiting(T0 + 2000), "nothing queued: nothing to wait for");
+    assert!(!t.wake_keeps_alive(), "the exit's drain ended with the queue");
+
+    // The process goes on after its beforeExit: once the drain delivered
+    // everything, a later failure is a running tracker's again (a flush
+    // settles at it, no wake-up holds the process).
+    let mut t = tracker(&[]);
+    track(&mut t, T0, 0);
+    t.exiting();
+    let r = t.next_request(T0, false, None).unwrap();
+    t.on_response(r.id, T0, 500, Some("1"), false);
+    assert!(t.wake_keeps_alive());
+    let r = t.next_request(T0 + 1000, false, None).unwrap();
+    t.on_response(r.id, T0 + 1000, 200, None, false);
+    assert_eq!(t.pending(), 0);
+    assert!(!t.wake_keeps_alive());
+    track(&mut t, T0 + 2000, 1);
+    let r = t.next_request(T0 + 2000, false, None).unwrap();
+    t.on_response(r.id, T0 + 2000, 500, Some("1"), false);
+    assert!(!t.wake_keeps_alive() && !t.keeps_waiting(T0 + 2000));
 
     // A 403 stops sending: the wake-up no longer holds the process.
     let mut t = tracker(&[]);
