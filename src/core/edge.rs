@@ -29,6 +29,7 @@ use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 
 use crate::core::batch::{self, BodyFormat, MAX_EVENTS};
+use crate::core::collector::SETUP_RETRY_SECONDS;
 use crate::core::config;
 use crate::core::error::{push_truncated, Error, ErrorCode};
 use crate::core::event::{self, ValidateOptions};
@@ -320,9 +321,10 @@ pub enum Outcome {
     /// [`Batch::write_refused`] and [`Batch::write_invalid`]; one of the two
     /// lists at least is not empty.
     DeadLetter {
-        /// Events CoolaData refused (a 4xx other than 408 and 429, or
-        /// `"status": false`; a 413 only for an event alone in its request,
-        /// see [`Batch::answer`]).
+        /// Events CoolaData refused (a 4xx other than 401, 403, 408 and
+        /// 429, or `"status": false`; a 413 only for an event alone in its
+        /// request, see [`Batch::answer`]). A 401/403 refuses the app key,
+        /// not the events: their message is retried ([`Outcome::Retry`]).
         refused: Vec<usize>,
         /// Events the collector's own check refused: never sent to CoolaData.
         invalid: Vec<usize>,
@@ -351,6 +353,18 @@ pub struct Batch {
     answers: Vec<Option<Answer>>,
     /// Some request was answered with a redirect (logged once a batch).
     redirected: bool,
+    /// Some request was answered 401/403: the app key refused (logged once
+    /// a batch).
+    key_refused: bool,
+}
+
+/// What the shell logs, once a batch, of an answer ([`Batch::answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The batch's first redirect: log [`redirect_line`].
+    Redirect,
+    /// The batch's first 401/403: log [`key_refused_line`].
+    KeyRefused,
 }
 
 impl Batch {
@@ -430,6 +444,7 @@ impl Batch {
             requests,
             answers,
             redirected: false,
+            key_refused: false,
         }
     }
 
@@ -492,8 +507,13 @@ impl Batch {
     ///   follow a 301/302/303 as a GET without the body, whose 200
     ///   acknowledges nothing) is a failed try, retried like a network
     ///   error: nothing is acked that CoolaData did not acknowledge. Returns
-    ///   true for the batch's first redirect, which the shell logs
-    ///   ([`redirect_line`]).
+    ///   [`Notice::Redirect`] for the batch's first redirect, which the
+    ///   shell logs ([`redirect_line`]).
+    /// - A 401 or 403 is CoolaData refusing the app key (a wrong or rotated
+    ///   key, a setup problem): its events are kept, their messages retried
+    ///   after [`SETUP_RETRY_SECONDS`] as for a missing app key, never acked
+    ///   or dead-lettered. Returns [`Notice::KeyRefused`] for the batch's
+    ///   first, which the shell logs ([`key_refused_line`]).
     /// - A 413 to a request of more than one event: the size is the
     ///   consumer's own doing (it regrouped many pages' requests), so the
     ///   request is split in halves, appended as two new requests
@@ -513,10 +533,14 @@ impl Batch {
         response: &str,
         app_key: &str,
         now_ms: i64,
-    ) -> bool {
+    ) -> Option<Notice> {
         let redirect = (300..400).contains(&status);
         let verdict = if redirect {
             Verdict::Retry
+        } else if status == 401 {
+            // The tracker's classification rejects a 401; here it is the
+            // app key refused, as a 403.
+            Verdict::Stop
         } else {
             retry::classify(status, status_false)
         };
@@ -559,19 +583,30 @@ impl Batch {
                 reason,
             });
         }
-        let first = redirect && !self.redirected;
+        let stop = verdict == Verdict::Stop;
+        let notice = if redirect && !self.redirected {
+            Some(Notice::Redirect)
+        } else if stop && !self.key_refused {
+            Some(Notice::KeyRefused)
+        } else {
+            None
+        };
         self.redirected |= redirect;
-        first
+        self.key_refused |= stop;
+        notice
     }
 
     /// What to do with message `m`, given its `attempts` (1 on its first
     /// delivery), a uniform `random` for the backoff's jitter and the
-    /// backoff settings. A request left unanswered counts as a network error.
+    /// backoff settings. A request left unanswered counts as a network error;
+    /// one answered 401/403 (the app key refused) makes the message retried
+    /// after at least [`SETUP_RETRY_SECONDS`].
     pub fn outcome(&self, m: usize, attempts: u32, random: u32, delay: &RetryDelay) -> Outcome {
         let Some(Some((from, to))) = self.msgs.get(m).copied() else {
             return Outcome::Unreadable;
         };
         let mut retry = false;
+        let mut stop = false;
         let mut wait: Option<u64> = None;
         let mut refused = Vec::new();
         let mut invalid = Vec::new();
@@ -593,10 +628,14 @@ impl Batch {
                         wait = Some(wait.map_or(ms, |w| w.max(ms)));
                     }
                 }
+                Some(Verdict::Stop) => stop = true,
                 Some(_) => refused.push(e),
             }
         }
-        if retry {
+        if stop {
+            let other = retry.then(|| delay_seconds(wait, attempts, random, delay));
+            Outcome::Retry(other.unwrap_or(0).max(SETUP_RETRY_SECONDS))
+        } else if retry {
             Outcome::Retry(delay_seconds(wait, attempts, random, delay))
         } else if refused.is_empty() && invalid.is_empty() {
             Outcome::Ack
@@ -757,6 +796,21 @@ pub fn redirect_line(endpoint_var: &str, status: u16, location: &str, app_key: &
     line.push_str(", not followed (a redirected POST loses its body, and what answers it acknowledges nothing); the events are retried: set env.");
     line.push_str(endpoint_var);
     line.push_str(" to the URL that takes the POST");
+    line
+}
+
+/// The log line for CoolaData refusing the app key (a 401 or 403, see
+/// [`Batch::answer`]): the status, that the events are kept and retried in
+/// [`SETUP_RETRY_SECONDS`], and which variable to check (`key_var`). Names
+/// the variable, never the key.
+pub fn key_refused_line(key_var: &str, status: u16) -> String {
+    let mut line = String::from("CoolaData refused the app key (HTTP ");
+    num::push_u64(&mut line, u64::from(status));
+    line.push_str("): check env.");
+    line.push_str(key_var);
+    line.push_str(" (a wrong or rotated CoolaData app key); the events are kept, retried in ");
+    num::push_u64(&mut line, u64::from(SETUP_RETRY_SECONDS));
+    line.push_str(" s (none acked or dead-lettered)");
     line
 }
 
@@ -1783,13 +1837,67 @@ mod tests {
                 "{s}"
             );
         }
-        for s in [401, 403, 404, 422, 501] {
+        for s in [400, 404, 422, 501] {
             batch.answer(0, s, false, "", "", "", 0);
             assert!(
                 matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::DeadLetter { .. }),
                 "{s}"
             );
         }
+    }
+
+    #[test]
+    fn an_app_key_refused_is_retried_after_the_setup_delay_and_logged_once_a_batch() {
+        let mk = |p: &str, n: usize| message(&(0..n).map(|i| ev(&format!("{p}{i}"), i)).collect::<Vec<_>>());
+        let bodies = [mk("a", 300), mk("b", 300), mk("c", 300)];
+        let bodies: Vec<&str> = bodies.iter().map(String::as_str).collect();
+        for status in [401, 403] {
+            let mut batch = Batch::new(&bodies);
+            assert_eq!(batch.requests(), 3);
+            assert_eq!(
+                batch.answer(0, status, false, "", "{\"error\":\"bad key KEY\"}", "KEY", 0),
+                Some(Notice::KeyRefused),
+                "{status}: the first is logged"
+            );
+            assert_eq!(
+                batch.answer(1, status, false, "", "", "KEY", 0),
+                None,
+                "{status}: once a batch"
+            );
+            // With a backoff wait longer than the setup delay on the same message: the longer.
+            batch.answer(2, 429, false, "", "", "KEY", 0);
+            for m in 0..2 {
+                assert_eq!(
+                    batch.outcome(m, 1, u32::MAX, &base(1)),
+                    Outcome::Retry(SETUP_RETRY_SECONDS),
+                    "{status}: never acked nor dead-lettered"
+                );
+            }
+            assert_eq!(
+                batch.outcome(2, 1, 0, &base(1)),
+                Outcome::Retry(1),
+                "{status}: its own backoff"
+            );
+        }
+        // An answer recorded again counts as the last: a 403 after a 200 keeps the messages.
+        let small = [message(&[ev("x", 1)]), message(&[ev("y", 2)])];
+        let small: Vec<&str> = small.iter().map(String::as_str).collect();
+        let mut batch = Batch::new(&small);
+        assert_eq!(batch.answer(0, 200, false, "", "", "KEY", 0), None);
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
+        assert_eq!(batch.answer(0, 403, false, "", "", "KEY", 0), Some(Notice::KeyRefused));
+        assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Retry(SETUP_RETRY_SECONDS));
+        assert_eq!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(SETUP_RETRY_SECONDS));
+        // A redirect is still noticed after a 403, once.
+        assert_eq!(batch.answer(0, 302, false, "", "", "KEY", 0), Some(Notice::Redirect));
+        assert_eq!(batch.answer(0, 403, false, "", "", "KEY", 0), None);
+        let line = key_refused_line("KEY_VAR", 403);
+        assert_eq!(
+            line,
+            "CoolaData refused the app key (HTTP 403): check env.KEY_VAR (a wrong or rotated CoolaData app key); \
+             the events are kept, retried in 60 s (none acked or dead-lettered)"
+        );
+        assert!(key_refused_line("K", 401).contains("(HTTP 401)"));
     }
 
     #[test]
@@ -1801,11 +1909,12 @@ mod tests {
             let mut batch = Batch::new(&bodies);
             assert_eq!(batch.requests(), 2);
             // Retry-After on a redirect is not CoolaData's wait: the backoff.
-            assert!(
+            assert_eq!(
                 batch.answer(0, status, false, "120", "", "KEY", 0),
+                Some(Notice::Redirect),
                 "the first redirect is logged"
             );
-            assert!(!batch.answer(1, status, false, "", "", "KEY", 0), "once a batch");
+            assert_eq!(batch.answer(1, status, false, "", "", "KEY", 0), None, "once a batch");
             for m in 0..2 {
                 assert_eq!(
                     batch.outcome(m, 3, u32::MAX, &base(2)),
@@ -1815,8 +1924,8 @@ mod tests {
             }
         }
         let mut batch = Batch::new(&bodies);
-        assert!(!batch.answer(0, 200, false, "", "", "KEY", 0));
-        assert!(batch.answer(1, 302, false, "", "", "KEY", 0));
+        assert_eq!(batch.answer(0, 200, false, "", "", "KEY", 0), None);
+        assert_eq!(batch.answer(1, 302, false, "", "", "KEY", 0), Some(Notice::Redirect));
         assert_eq!(batch.outcome(0, 1, 0, &base(1)), Outcome::Ack);
         assert!(matches!(batch.outcome(1, 1, 0, &base(1)), Outcome::Retry(_)));
         let line = redirect_line("URL_VAR", 302, "https://x.example/v3/K%2F1/track/?k=K/1", "K/1");
@@ -1876,7 +1985,10 @@ mod tests {
         assert!(batch.requests() <= 2 * 9, "at most one request per event, and halves");
         let last = ids(&batch, r);
         assert_eq!(last.len(), 1);
-        assert!(!batch.answer(r, 413, false, "", "{\"error\":\"too large\"}", "", 0));
+        assert_eq!(
+            batch.answer(r, 413, false, "", "{\"error\":\"too large\"}", "", 0),
+            None
+        );
         assert_eq!(batch.requests(), r + 1, "a single event is not split");
         // The lone event's message dead-letters it, with the 413; the rest acked.
         let who = |m: usize| match batch.outcome(m, 1, 0, &base(1)) {

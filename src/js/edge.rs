@@ -384,7 +384,8 @@ impl EdgeCollector {
     /// whether a 2xx body said `"status": false`, the `Retry-After` and
     /// `Location` headers ("" when none), the response body, the app key
     /// (scrubbed from what is kept) and the clock. Returns the log line of
-    /// the batch's first redirect, else `undefined`.
+    /// the batch's first redirect, or of its first 401/403 (the app key
+    /// refused: the messages are retried), else `undefined`.
     #[allow(clippy::too_many_arguments)]
     pub fn answer(
         &self,
@@ -398,7 +399,7 @@ impl EdgeCollector {
         app_key: &str,
         now_ms: f64,
     ) -> Option<String> {
-        let first_redirect = batch.batch.answer(
+        let notice = batch.batch.answer(
             r as usize,
             status,
             status_false,
@@ -407,7 +408,10 @@ impl EdgeCollector {
             app_key,
             now_ms as i64,
         );
-        first_redirect.then(|| edge::redirect_line(&self.o.endpoint_var, status, location, app_key))
+        match notice? {
+            edge::Notice::Redirect => Some(edge::redirect_line(&self.o.endpoint_var, status, location, app_key)),
+            edge::Notice::KeyRefused => Some(edge::key_refused_line(&self.o.app_key_var, status)),
+        }
     }
 
     /// Message `m`'s outcome in `batch` (see `EdgeBatch::outcome_with`),

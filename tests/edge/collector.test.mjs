@@ -412,7 +412,6 @@ test("events CoolaData refused (4xx, status false) go to the dead-letter queue a
   for (const fault of [
     { status: 400, body: { status: false, error: `events[0]: refused for app ${APP}` } },
     { status: 200, body: { status: false } },
-    { status: 403 },
   ]) {
     collector.reset();
     await edge.log();
@@ -432,6 +431,41 @@ test("events CoolaData refused (4xx, status false) go to the dead-letter queue a
     assert.ok(log.some((l) => l.ack) && !log.some((l) => "retry" in l), JSON.stringify(log));
     assert.equal(collector.events({ app: APP }).length, 0);
   }
+});
+
+/** Overrides the env each handler sees (and fastRetry), as the fixture's POST /__env. */
+const setEnv = async (o = {}) => (await edge.mf.dispatchFetch("http://example.com/__env", { method: "POST", body: JSON.stringify(o) })).json();
+
+test("a 403 from CoolaData (the app key refused) keeps the events: retried in 60 s, never acked or dead-lettered, logged without the key", async () => {
+  collector.reset();
+  await edge.log();
+  await edge.deadLetters();
+  // The real retry would wait the 60 s asked for: the fixture's is 1 s.
+  await setEnv({ fastRetry: true });
+  const from = logs.text.length;
+  const events = Array.from({ length: 3 }, () => event());
+  try {
+    collector.control({ failNext: [{ status: 403, body: { status: false, error: `invalid app key ${APP}` } }] });
+    assert.equal((await send("/collect", form(events))).status, 200);
+    await arrived(ids(events));
+    const log = await logUntil((l) => l.some((x) => x.ack), "the ack");
+    assert.deepEqual(
+      log.filter((l) => "retry" in l || l.ack).map((l) => [l.attempts, l.ack ? "ack" : l.retry]),
+      [
+        [1, 60],
+        [2, "ack"],
+      ],
+      `retried with delaySeconds 60, acked once CoolaData acknowledged: ${JSON.stringify(log)}`,
+    );
+  } finally {
+    await setEnv();
+  }
+  const lines = logs.text.slice(from).split("\n").filter((l) => l.includes("refused the app key"));
+  assert.equal(lines.length, 1, `one line for the batch: ${lines}`);
+  assert.match(lines[0], /CoolaData refused the app key \(HTTP 403\): check env\.COOLA_APP_KEY .*retried in 60 s/);
+  assert.ok(!lines[0].includes(APP), lines[0]);
+  assert.deepEqual(await edge.deadLetters(), [], "nothing dead-lettered");
+  assert.equal(collector.stats().duplicates, 0);
 });
 
 test("without a dead-letter queue bound, refused events are logged (without the app key) and acked", async () => {
@@ -534,7 +568,6 @@ test("without a dead-letter queue bound, another producer's messages are logged 
 
 // ---- broken settings -----------------------------------------------------
 
-const setEnv = async (o = {}) => (await edge.mf.dispatchFetch("http://example.com/__env", { method: "POST", body: JSON.stringify(o) })).json();
 const PASSWORD = "hunter2-pw";
 const BROKEN = [
   [{ COOLA_APP_KEY: null }, /env\.COOLA_APP_KEY \(the CoolaData app key\) is not set/],
