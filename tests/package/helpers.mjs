@@ -169,6 +169,18 @@ export async function newPage(browser) {
 }
 
 /**
+ * Opens a README example's page at `url` and waits for it to set
+ * `window.readmeReady` (its module ran to the end); fails with the page's
+ * console lines when it does not.
+ */
+export async function openExample(page, url) {
+  await page.goto(url);
+  await page
+    .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
+    .catch((e) => assert.fail(`the README example did not finish loading: ${e.message}\n${page.consoleLines.join("\n")}`));
+}
+
+/**
  * An esbuild plugin doing what wrangler does with `import wasm from "./x.wasm"`:
  * the .wasm becomes an external module beside the bundle (a CompiledWasm module
  * for workerd).

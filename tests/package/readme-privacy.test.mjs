@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { ROOT, chromium, newPage, project, startCollector, waitFor } from "./helpers.mjs";
+import { ROOT, chromium, newPage, openExample, project, startCollector, waitFor } from "./helpers.mjs";
 
 const HEADING = "## Consent, sessions, page views and hooks";
 
@@ -67,10 +67,7 @@ after(async () => {
 });
 
 async function load(page, path = "/index.html") {
-  await page.goto(`${site.url}${path}`);
-  await page
-    .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
-    .catch((e) => assert.fail(`the example did not load: ${e.message}\n${page.consoleLines.join("\n")}`));
+  await openExample(page, `${site.url}${path}`);
 }
 
 async function leave(page) {

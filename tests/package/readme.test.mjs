@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ROOT, chromium, exec, newPage, project, readmeBlock, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
+import { ROOT, chromium, exec, newPage, openExample, project, readmeBlock, startCollector, tool, waitFor, wasmModules } from "./helpers.mjs";
 
 const HEADINGS = {
   web: "## In a web page",
@@ -240,10 +240,7 @@ describe("README: In a web page", () => {
   test("three clicks on #buy, then leaving the page: three purchase events arrive", async () => {
     const page = await newPage(browser);
     try {
-      await page.goto(`${site.url}/index.html`);
-      await page
-        .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
-        .catch((e) => assert.fail(`the README example did not finish loading: ${e.message}\n${page.consoleLines.join("\n")}`));
+      await openExample(page, `${site.url}/index.html`);
       for (let i = 0; i < 3; i++) await page.click("#buy");
       await page.goto(`${site.url}/next.html`); // pagehide: the tracker sends what is queued
       assert.equal(await page.textContent("#next"), "the next page");
@@ -303,10 +300,7 @@ describe("README: Coming from CoolaData's JavaScript SDK", () => {
   test("init, trackEvent, trackEventLater and flush deliver page_load, signup and scrolled to /v1/{app_key}/track", async () => {
     const page = await newPage(browser);
     try {
-      await page.goto(`${site.url}/index.html`);
-      await page
-        .waitForFunction(() => window.readmeReady === true, null, { timeout: 10_000 })
-        .catch((e) => assert.fail(`the README example did not finish loading: ${e.message}\n${page.consoleLines.join("\n")}`));
+      await openExample(page, `${site.url}/index.html`);
       // No page hide: trackEventLater's event is sent by the example's flush().
       const events = await delivered(site, APP, 3, "page_load, signup and scrolled");
       const byName = Object.fromEntries(events.map((e) => [e.event_name, e]));
