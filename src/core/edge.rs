@@ -534,10 +534,11 @@ impl Batch {
         app_key: &str,
         now_ms: i64,
     ) -> Option<Notice> {
+        // A 3xx is a retry by the shared classification (no redirect is
+        // followed, nothing was acknowledged); noted here for its log line
+        // and because its Retry-After is no CoolaData's.
         let redirect = (300..400).contains(&status);
-        let verdict = if redirect {
-            Verdict::Retry
-        } else if status == 401 {
+        let verdict = if status == 401 {
             // The tracker's classification rejects a 401; here it is the
             // app key refused, as a 403.
             Verdict::Stop
